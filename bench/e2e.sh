@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# End-to-end benchmark for yuqing: N feeds x M items over loopback HTTP, one
+# SQLite database, a local SMTP sink; two `run --once` cycles (cold, then warm).
+#
+# usage: bench/e2e.sh [N] [M]            (defaults: 1000 feeds x 20 items)
+#
+#   cold  empty database: every item is new, 5 % of them match a keyword
+#   warm  the same sources again: the server answers 304 Not Modified, so this
+#         measures an idle re-poll (no new documents, no new mail expected)
+#
+# Needs: cargo, python3, /usr/bin/time (GNU time), and the Debian package
+# python3-aiosmtpd for the SMTP sink. The sink must run under /usr/bin/python3:
+# a pyenv/venv python3 earlier on PATH cannot import the Debian package.
+# Set KEEP=1 to keep the temporary directory (config, database, mails, logs).
+set -euo pipefail
+
+N=${1:-1000}
+M=${2:-20}
+MATCH_RATE=0.05
+SYS_PYTHON=/usr/bin/python3
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+BIN=$ROOT/target/release/yuqing
+
+die() { echo "e2e: $*" >&2; exit 1; }
+
+[[ $N =~ ^[0-9]+$ && $N -ge 1 ]] || die "N must be a positive integer (got '$N')"
+[[ $M =~ ^[0-9]+$ && $M -ge 1 ]] || die "M must be a positive integer (got '$M')"
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
+"$SYS_PYTHON" -c 'import aiosmtpd' 2>/dev/null \
+    || die "$SYS_PYTHON cannot import aiosmtpd (apt-get install python3-aiosmtpd)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/yuqing-e2e.XXXXXX")
+CFG=$WORK/config
+MAILDIR=$WORK/maildir
+HTTP_PID=
+SMTP_PID=
+
+cleanup() {
+    local pid
+    for pid in "$HTTP_PID" "$SMTP_PID"; do
+        if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    if [[ ${KEEP:-0} == 1 ]]; then
+        echo "e2e: kept $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_listen() { # port name pid
+    local i
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$3" 2>/dev/null || die "$2 exited early; see $WORK/$2.log"
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "$2 is not listening on 127.0.0.1:$1 after 10 s"
+}
+
+count_mail() {
+    local files
+    shopt -s nullglob
+    files=("$MAILDIR"/new/*)
+    shopt -u nullglob
+    echo "${#files[@]}"
+}
+
+# --- build --------------------------------------------------------------------
+echo "e2e: building release binary ..." >&2
+cargo build --release --quiet
+[[ -x $BIN ]] || die "$BIN not built"
+
+# --- generate -----------------------------------------------------------------
+HTTP_PORT=$(free_port)
+SMTP_PORT=$(free_port)
+while [[ $SMTP_PORT == "$HTTP_PORT" ]]; do SMTP_PORT=$(free_port); done
+
+python3 "$ROOT/bench/gen_feeds.py" --out "$CFG" --feeds "$N" --items "$M" \
+    --match-rate "$MATCH_RATE" --http-port "$HTTP_PORT" --smtp-port "$SMTP_PORT" >&2
+MATCHING=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["matching_items"])' \
+    "$CFG/expected.json")
+
+# --- servers ------------------------------------------------------------------
+# Feed server: the standard library's http.server (SimpleHTTPRequestHandler on a
+# ThreadingHTTPServer, what `python3 -m http.server` runs). It sends
+# Last-Modified and answers If-Modified-Since with 304. Two changes from the
+# module's command line: a listen backlog of 1024 instead of 5, so that 16
+# parallel connects are not dropped and retried after a 1 s SYN timeout (which
+# would be measured as our latency), and no per-request logging to stderr.
+python3 - "$HTTP_PORT" "$CFG/feeds" >"$WORK/http.log" 2>&1 <<'PY' &
+import functools, http.server, sys
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024
+    daemon_threads = True
+
+handler = functools.partial(Handler, directory=sys.argv[2])
+Server(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+PY
+HTTP_PID=$!
+
+mkdir -p "$MAILDIR"/{cur,new,tmp}  # a complete Maildir: the handler only creates one when the path is missing
+"$SYS_PYTHON" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+    -c aiosmtpd.handlers.Mailbox "$MAILDIR" >"$WORK/smtp.log" 2>&1 &
+SMTP_PID=$!
+
+wait_listen "$HTTP_PORT" http "$HTTP_PID"
+wait_listen "$SMTP_PORT" smtp "$SMTP_PID"
+
+# --- report header --------------------------------------------------------------
+CMD=("$BIN" --config "$CFG" run --once)
+echo "## yuqing end-to-end benchmark"
+echo
+echo "- date: $(date '+%Y-%m-%d %H:%M:%S %z')"
+echo "- machine: $(nproc) CPUs, $(lscpu | grep 'Model name' | sed 's/^Model name:[[:space:]]*//')"
+echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo "- script: bench/e2e.sh $N $M"
+echo "- workload: $N feeds x $M items = $((N * M)) items, $MATCHING contain a keyword (match rate $MATCH_RATE)"
+echo "- command: \`/usr/bin/time -f '%e %U %S %M' ${CMD[*]}\`"
+echo
+echo "| run | wall s | CPU s (user+sys) | peak RSS MB | emails | exit |"
+echo "|---|---:|---:|---:|---:|---:|"
+
+# --- runs ---------------------------------------------------------------------
+run_once() { # label
+    local label=$1 before after rc wall user sys rss
+    before=$(count_mail)
+    set +e
+    /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.$label" \
+        "${CMD[@]}" >"$WORK/run.$label.log" 2>&1
+    rc=$?
+    set -e
+    after=$(count_mail)
+    read -r wall user sys rss < <(tail -n 1 "$WORK/time.$label")
+    awk -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
+        -v e="$((after - before))" -v rc="$rc" \
+        'BEGIN { printf "| %s | %.2f | %.2f | %.1f | %d | %d |\n", l, w, u + s, r / 1024, e, rc }'
+    if [[ $rc -ne 0 ]]; then
+        echo "e2e: $label run exited with $rc; last lines of its log:" >&2
+        tail -n 20 "$WORK/run.$label.log" >&2
+    fi
+}
+
+run_once cold
+run_once warm

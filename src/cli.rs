@@ -1,0 +1,298 @@
+//! The command line: parses arguments, loads config, calls the library, prints results in
+//! Chinese for staff, and picks the exit code. The only module that prints to stdout.
+//!
+//! Exit codes: 0 success; 1 invalid configuration; 2 storage or runtime unusable.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+
+use crate::config::{Config, Diagnostic, Location};
+use crate::daemon::{self, OnceSummary};
+use crate::pipeline::SourceReport;
+use crate::store::{OutboxStatus, Store};
+
+#[derive(Debug, Parser)]
+#[command(name = "yuqing", version, about = "政务舆情监测与回应守护进程 (public-opinion monitoring daemon)")]
+pub struct Cli {
+    /// Config directory holding yuqing.toml, sources.toml and keywords/ (配置目录)
+    #[arg(long, global = true, default_value = ".", value_name = "DIR")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and report every problem (检查配置)
+    Check,
+    /// Run the daemon: every enabled source on its schedule (运行)
+    Run {
+        /// Run every enabled source once, deliver alerts, print a summary and exit (只运行一次)
+        #[arg(long)]
+        once: bool,
+    },
+    /// Show recent documents with keyword hits (最近命中)
+    Hits {
+        /// How many documents to show
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Show each source's status and the alert outbox (信源状态)
+    Sources,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("错误：{e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("YUQING_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let loaded = Config::load(&cli.config);
+    let diagnostics = &loaded.diagnostics;
+    if let Command::Check = cli.command {
+        for d in &diagnostics.items {
+            println!("{d}");
+        }
+        return Ok(match &loaded.config {
+            Some(config) => {
+                println!("{}", summary_line(config));
+                ExitCode::SUCCESS
+            }
+            None => {
+                let (errors, warnings) = (diagnostics.errors().count(), diagnostics.warnings().count());
+                println!("配置无效：共 {errors} 个错误，{warnings} 个警告。请逐条修改后再运行 yuqing check。");
+                ExitCode::from(1)
+            }
+        });
+    }
+    let Some(config) = loaded.config else {
+        for d in diagnostics.errors() {
+            eprintln!("{d}");
+        }
+        eprintln!("配置无效，未启动。请先运行 yuqing --config {} check 查看并修正。", cli.config.display());
+        return Ok(ExitCode::from(1));
+    };
+    for d in diagnostics.warnings() {
+        tracing::warn!("{}", plain(d));
+    }
+    match cli.command {
+        Command::Check => Ok(ExitCode::SUCCESS),
+        Command::Run { once: true } => run_once(config),
+        Command::Run { once: false } => run_forever(config),
+        Command::Hits { limit } => show_hits(&config, limit),
+        Command::Sources => show_sources(&config),
+    }
+}
+
+fn plain(d: &Diagnostic) -> String {
+    d.to_string().replace('\n', " ")
+}
+
+fn summary_line(config: &Config) -> String {
+    let enabled = config.enabled_sources().count();
+    let terms: usize = config.keyword_lists.iter().map(|l| l.terms.len()).sum();
+    let mail = match &config.mail {
+        None => "未配置".to_string(),
+        Some(m) => match &m.transport {
+            crate::notify::MailTransport::Smtp(s) => format!("SMTP {}:{} → {} 个收件人", s.host, s.port, m.to.len()),
+            crate::notify::MailTransport::File { outbox_dir } => format!("写入 {}", outbox_dir.display()),
+        },
+    };
+    format!(
+        "配置有效：{} 个信源（{} 个启用），{} 个关键词列表共 {} 个词；邮件：{}；数据库：{}",
+        config.sources.len(),
+        enabled,
+        config.keyword_lists.len(),
+        terms,
+        mail,
+        config.storage_path.display()
+    )
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn run_once(config: Config) -> anyhow::Result<ExitCode> {
+    let tz = config.timezone;
+    let summary = runtime()?.block_on(daemon::run_once(config))?;
+    print_once_summary(&summary, tz);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_once_summary(summary: &OnceSummary, tz: Tz) {
+    println!("信源运行结果：");
+    let (mut docs, mut hits, mut alerts, mut failed) = (0, 0, 0, 0);
+    for report in &summary.sources {
+        println!("  {}", source_line(report));
+        if let Ok(o) = &report.outcome {
+            docs += o.committed.documents;
+            hits += o.committed.hits;
+            alerts += o.committed.alerts;
+        } else {
+            failed += 1;
+        }
+    }
+    println!(
+        "合计：{} 个信源，新文档 {docs} 篇，命中 {hits} 处，新提醒 {alerts} 条，出错信源 {failed} 个",
+        summary.sources.len()
+    );
+    match &summary.delivery {
+        None => println!("邮件：未配置 [mail]，未发送提醒"),
+        Some(d) => {
+            println!("邮件：本次发送成功 {} 封，失败 {} 封", d.sent, d.failed);
+            println!("{}", outbox_line(&summary.outbox, tz));
+        }
+    }
+}
+
+fn source_line(report: &SourceReport) -> String {
+    let who = format!("{}（{}）", report.source_id, report.source_name);
+    match &report.outcome {
+        Ok(o) if o.not_modified => format!("[未变化] {who}：服务器返回 304，无新内容"),
+        Ok(o) => {
+            let mut line = format!(
+                "[正常] {who}：条目 {}，新文档 {}，命中 {}，新提醒 {}",
+                o.entries, o.committed.documents, o.committed.hits, o.committed.alerts
+            );
+            if o.malformed_bytes > 0 {
+                line.push_str(&format!("（有 {} 处无法解码的字节已替换）", o.malformed_bytes));
+            }
+            line
+        }
+        Err(e) => format!("[错误] {who}：{}", e.describe_zh()),
+    }
+}
+
+fn outbox_line(status: &OutboxStatus, tz: Tz) -> String {
+    if status.pending == 0 {
+        return "发件箱：没有待发送的提醒".into();
+    }
+    let mut line = format!("发件箱：{} 条提醒待发送", status.pending);
+    if status.failing > 0 {
+        line.push_str(&format!("，其中 {} 条发送失败待重试", status.failing));
+    }
+    if let Some(e) = &status.last_error {
+        line.push_str(&format!("；最近错误：{e}"));
+    }
+    if let Some(t) = status.next_attempt_at {
+        line.push_str(&format!("；下次尝试：{}", local(t, tz)));
+    }
+    line
+}
+
+fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn run_forever(config: Config) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutdown requested; finishing in-flight work");
+            let _ = tx.send(true);
+        });
+        daemon::run_forever(config, rx).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the daemon");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn show_hits(config: &Config, limit: usize) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&config.storage_path)?;
+    let rows = store.recent_hits(limit)?;
+    if rows.is_empty() {
+        println!("暂无命中记录。");
+    }
+    for row in rows {
+        let source = config.source(&row.source_id).map_or(row.source_id.as_str(), |s| s.name.as_str());
+        println!("{}  [{}]  {}", local(row.fetched_at, config.timezone), source, row.title);
+        println!("    命中：{}", row.terms.join("、"));
+        if let Some(link) = &row.link {
+            println!("    链接：{link}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_sources(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&config.storage_path)?;
+    let states = store.source_states()?;
+    let tz = config.timezone;
+    let never = || "从未".to_string();
+    for source in &config.sources {
+        let state = states.iter().find(|s| s.source_id == source.id).cloned().unwrap_or_default();
+        let status = match (source.enabled, state.consecutive_failures) {
+            (false, _) => "已停用",
+            (true, 0) if state.last_attempt_at.is_some() => "正常",
+            (true, 0) => "未运行",
+            (true, _) => "故障",
+        };
+        println!(
+            "[{status}] {}（{}）  {}  计划：{}",
+            source.id,
+            source.name,
+            location_kind(&source.location),
+            source.schedule.as_str()
+        );
+        println!(
+            "    上次成功：{}  上次尝试：{}  连续失败：{} 次  文档：{} 篇",
+            state.last_success_at.map_or_else(never, |t| local(t, tz)),
+            state.last_attempt_at.map_or_else(never, |t| local(t, tz)),
+            state.consecutive_failures,
+            state.documents
+        );
+        if let (Some(e), Some(at)) = (&state.last_error, state.last_error_at) {
+            println!("    最近错误（{}）：{e}", local(at, tz));
+        }
+    }
+    println!("{}", outbox_line(&store.outbox_status()?, tz));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn location_kind(location: &Location) -> String {
+    match location {
+        Location::Http(url) => url.to_string(),
+        Location::File(path) => format!("文件 {}", path.display()),
+    }
+}

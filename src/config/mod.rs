@@ -1,0 +1,98 @@
+//! Configuration: the directory given by `--config DIR` holds `yuqing.toml` (daemon
+//! settings), `sources.toml` (what to watch) and `keywords/*.txt` (what to look for).
+//!
+//! Loading turns raw TOML into a validated [`Config`] and collects *every* problem as a
+//! [`Diagnostic`] naming file and line. Relative paths inside the files resolve against DIR.
+//! This module reads files (and secrets) but never opens sockets or the database.
+
+mod diag;
+mod keywords;
+mod settings;
+mod sources;
+mod toml_doc;
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+
+pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use sources::{Location, SourceConfig, SourceKind};
+
+use crate::fetch::FetchSettings;
+use crate::matcher::KeywordList;
+use crate::notify::MailSettings;
+use crate::schedule::Schedule;
+
+pub const SETTINGS_FILE: &str = "yuqing.toml";
+pub const SOURCES_FILE: &str = "sources.toml";
+pub const KEYWORDS_DIR: &str = "keywords";
+
+/// The validated configuration the daemon runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub dir: PathBuf,
+    pub timezone: Tz,
+    pub storage_path: PathBuf,
+    pub fetch: FetchSettings,
+    pub daemon: DaemonSettings,
+    /// `None` when `[mail]` is absent: hits are stored but no alert is queued.
+    pub mail: Option<MailSettings>,
+    pub sources: Vec<SourceConfig>,
+    pub keyword_lists: Vec<KeywordList>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonSettings {
+    /// How many sources may be fetched at the same time.
+    pub concurrency: usize,
+    /// Used for sources without their own `schedule`.
+    pub default_schedule: Schedule,
+    /// How long SIGTERM waits for in-flight source runs before abandoning them.
+    pub shutdown_grace: std::time::Duration,
+}
+
+/// The outcome of loading: a config when there were no errors, and all diagnostics.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Option<Config>,
+    pub diagnostics: Diagnostics,
+}
+
+impl Config {
+    /// Loads and validates everything under `dir`, reporting every problem found.
+    pub fn load(dir: &Path) -> Loaded {
+        let mut diags = Diagnostics::default();
+        let settings = settings::load(dir, &mut diags);
+        let default_schedule = settings.as_ref().map(|s| &s.daemon.default_schedule);
+        let sources = sources::load(dir, default_schedule, &mut diags);
+        let keyword_lists = keywords::load(&dir.join(KEYWORDS_DIR), &mut diags);
+        let config = match (settings, diags.has_errors()) {
+            (Some(s), false) => Some(Config {
+                dir: dir.to_path_buf(),
+                timezone: s.timezone,
+                storage_path: s.storage_path,
+                fetch: s.fetch,
+                daemon: s.daemon,
+                mail: s.mail,
+                sources,
+                keyword_lists,
+            }),
+            _ => None,
+        };
+        Loaded { config, diagnostics: diags }
+    }
+
+    pub fn enabled_sources(&self) -> impl Iterator<Item = &SourceConfig> {
+        self.sources.iter().filter(|s| s.enabled)
+    }
+
+    pub fn source(&self, id: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+}
+
+/// Resolves a path from a config file against the config directory.
+fn resolve(dir: &Path, path: &str) -> PathBuf {
+    let p = Path::new(path);
+    if p.is_absolute() { p.to_path_buf() } else { dir.join(p) }
+}

@@ -1,0 +1,356 @@
+//! `yuqing.toml`: timezone, storage, fetch limits, daemon knobs and the `[mail]` channel.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::DeTable;
+
+use super::diag::Diagnostics;
+use super::toml_doc::TomlFile;
+use super::{DaemonSettings, SETTINGS_FILE, resolve};
+use crate::fetch::FetchSettings;
+use crate::notify::{MailSettings, MailTransport, Secret, SmtpSettings, TlsMode};
+use crate::schedule::Schedule;
+
+const ROOT_KEYS: &[&str] = &["timezone", "storage", "fetch", "daemon", "mail"];
+const STORAGE_KEYS: &[&str] = &["path"];
+const FETCH_KEYS: &[&str] = &["timeout_secs", "connect_timeout_secs", "max_body_bytes", "max_redirects", "user_agent"];
+const DAEMON_KEYS: &[&str] = &["concurrency", "default_schedule", "shutdown_grace_secs"];
+const MAIL_KEYS: &[&str] = &[
+    "transport",
+    "host",
+    "port",
+    "tls",
+    "username",
+    "password_file",
+    "password_env",
+    "from",
+    "to",
+    "outbox_dir",
+    "hello_name",
+    "timeout_secs",
+    "retry_initial_secs",
+    "retry_max_secs",
+    "subject_prefix",
+];
+
+pub(super) struct Settings {
+    pub timezone: Tz,
+    pub storage_path: PathBuf,
+    pub fetch: FetchSettings,
+    pub daemon: DaemonSettings,
+    pub mail: Option<MailSettings>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawStorage {
+    path: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawFetch {
+    timeout_secs: Option<u64>,
+    connect_timeout_secs: Option<u64>,
+    max_body_bytes: Option<u64>,
+    max_redirects: Option<usize>,
+    user_agent: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawDaemon {
+    concurrency: Option<usize>,
+    default_schedule: Option<Spanned<String>>,
+    shutdown_grace_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct RawMail {
+    transport: Option<Spanned<String>>,
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<Spanned<String>>,
+    username: Option<String>,
+    password_file: Option<Spanned<String>>,
+    password_env: Option<Spanned<String>>,
+    from: Spanned<String>,
+    to: Spanned<Vec<Spanned<String>>>,
+    outbox_dir: Option<String>,
+    hello_name: Option<String>,
+    timeout_secs: Option<u64>,
+    retry_initial_secs: Option<u64>,
+    retry_max_secs: Option<u64>,
+    subject_prefix: Option<String>,
+}
+
+pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
+    let path = dir.join(SETTINGS_FILE);
+    let file = TomlFile::read(&path, "请在配置目录中放置 yuqing.toml（可复制仓库自带的示例）", diags)?;
+    let doc = file.parse(diags)?;
+    let root = file.known_keys(doc.get_ref(), ROOT_KEYS, "顶层", diags);
+
+    let timezone = timezone(&file, &root, diags);
+    let storage: Option<RawStorage> = section(&file, &root, "storage", STORAGE_KEYS, diags);
+    let fetch: Option<RawFetch> = section(&file, &root, "fetch", FETCH_KEYS, diags);
+    let daemon = section(&file, &root, "daemon", DAEMON_KEYS, diags).and_then(|d| daemon_settings(&file, d, diags));
+    let mail = mail_section(dir, &file, &root, diags);
+
+    let storage_path = storage?.path.unwrap_or_else(|| "state/yuqing.db".into());
+    Some(Settings {
+        timezone: timezone?,
+        storage_path: resolve(dir, &storage_path),
+        fetch: fetch_settings(fetch?),
+        daemon: daemon?,
+        mail: mail?,
+    })
+}
+
+fn timezone(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics) -> Option<Tz> {
+    let Some(value) = root.get("timezone") else {
+        return Some(chrono_tz::Asia::Shanghai);
+    };
+    let parsed = value.get_ref().as_str().and_then(|s| s.parse::<Tz>().ok());
+    if parsed.is_none() {
+        diags.error(
+            &file.path,
+            file.line(value.span()),
+            "timezone 不是有效的 IANA 时区名".into(),
+            "例如 timezone = \"Asia/Shanghai\"",
+        );
+    }
+    parsed
+}
+
+/// Deserialises an optional `[key]` section; absent means all defaults.
+fn section<T: DeserializeOwned + Default>(
+    file: &TomlFile,
+    root: &DeTable<'_>,
+    key: &str,
+    allowed: &[&str],
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    if !root.contains_key(key) {
+        return Some(T::default());
+    }
+    let (span, table) = file.sub_table(root, key, diags)?;
+    let table = file.known_keys(table, allowed, &format!("[{key}] 中"), diags);
+    file.deserialize(span, table, &format!("[{key}] "), diags)
+}
+
+fn fetch_settings(raw: RawFetch) -> FetchSettings {
+    let d = FetchSettings::default();
+    FetchSettings {
+        timeout: raw.timeout_secs.map_or(d.timeout, Duration::from_secs),
+        connect_timeout: raw.connect_timeout_secs.map_or(d.connect_timeout, Duration::from_secs),
+        max_body_bytes: raw.max_body_bytes.unwrap_or(d.max_body_bytes),
+        max_redirects: raw.max_redirects.unwrap_or(d.max_redirects),
+        user_agent: raw.user_agent.unwrap_or(d.user_agent),
+    }
+}
+
+fn daemon_settings(file: &TomlFile, raw: RawDaemon, diags: &mut Diagnostics) -> Option<DaemonSettings> {
+    let default_schedule = match raw.default_schedule {
+        None => Schedule::default(),
+        Some(expr) => match Schedule::parse(expr.get_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                diags.error(&file.path, file.line(expr.span()), format!("default_schedule 无效：{e}"), Schedule::HINT);
+                return None;
+            }
+        },
+    };
+    let concurrency = raw.concurrency.unwrap_or(8);
+    if concurrency == 0 {
+        diags.error(&file.path, 0, "[daemon] concurrency 不能为 0".into(), "请设为 1 或更大的整数");
+        return None;
+    }
+    Some(DaemonSettings {
+        concurrency,
+        default_schedule,
+        shutdown_grace: Duration::from_secs(raw.shutdown_grace_secs.unwrap_or(30)),
+    })
+}
+
+/// `Some(None)` when there is no `[mail]`, `None` when `[mail]` is invalid.
+fn mail_section(
+    dir: &Path,
+    file: &TomlFile,
+    root: &DeTable<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Option<MailSettings>> {
+    if !root.contains_key("mail") {
+        diags.warning(&file.path, 0, "未配置 [mail]：命中会被保存，但不会发送提醒邮件".into(), "请添加 [mail] 小节");
+        return Some(None);
+    }
+    let (span, table) = file.sub_table(root, "mail", diags)?;
+    let mut table = table.clone();
+    if let Some((key, _)) = table.remove_entry("password") {
+        diags.error(
+            &file.path,
+            file.line(key.span()),
+            "不允许在配置文件中直接写密码".into(),
+            "请改用 password_file = \"文件路径\"（文件只含密码）或 password_env = \"环境变量名\"",
+        );
+    }
+    let table = file.known_keys(&table, MAIL_KEYS, "[mail] 中", diags);
+    let raw: RawMail = file.deserialize(span.clone(), table, "[mail] ", diags)?;
+    mail_settings(dir, file, file.line(span), raw, diags).map(Some)
+}
+
+fn mail_settings(
+    dir: &Path,
+    file: &TomlFile,
+    line: usize,
+    raw: RawMail,
+    diags: &mut Diagnostics,
+) -> Option<MailSettings> {
+    let errors_before = diags.errors().count();
+    let from = mailbox(file, &raw.from, diags);
+    let to: Vec<Mailbox> = raw.to.get_ref().iter().filter_map(|m| mailbox(file, m, diags)).collect();
+    if raw.to.get_ref().is_empty() {
+        diags.error(&file.path, file.line(raw.to.span()), "[mail] to 不能为空".into(), "请至少填写一个收件地址");
+    }
+    let transport_name = raw.transport.as_ref().map_or("smtp", |t| t.get_ref().as_str());
+    let transport = match transport_name {
+        "smtp" => smtp_settings(dir, file, line, &raw, diags).map(MailTransport::Smtp),
+        "file" => Some(MailTransport::File { outbox_dir: resolve(dir, raw.outbox_dir.as_deref().unwrap_or("outbox")) }),
+        other => {
+            let line = raw.transport.as_ref().map_or(line, |t| file.line(t.span()));
+            diags.error(&file.path, line, format!("不支持的 transport \"{other}\""), "可选值：\"smtp\" 或 \"file\"");
+            None
+        }
+    };
+    let defaults = MailSettings::DEFAULT_RETRY;
+    let settings = MailSettings {
+        transport: transport?,
+        from: from?,
+        to,
+        subject_prefix: raw.subject_prefix.unwrap_or_else(|| "【舆情提示】".into()),
+        timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(30)),
+        retry_initial: raw.retry_initial_secs.map_or(defaults.0, Duration::from_secs),
+        retry_max: raw.retry_max_secs.map_or(defaults.1, Duration::from_secs),
+    };
+    (diags.errors().count() == errors_before).then_some(settings)
+}
+
+fn mailbox(file: &TomlFile, value: &Spanned<String>, diags: &mut Diagnostics) -> Option<Mailbox> {
+    match value.get_ref().parse::<Mailbox>() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            diags.error(
+                &file.path,
+                file.line(value.span()),
+                format!("邮件地址 \"{}\" 无效：{e}", value.get_ref()),
+                "格式如 \"name@example.gov.cn\" 或 \"舆情监测 <name@example.gov.cn>\"",
+            );
+            None
+        }
+    }
+}
+
+fn smtp_settings(
+    dir: &Path,
+    file: &TomlFile,
+    line: usize,
+    raw: &RawMail,
+    diags: &mut Diagnostics,
+) -> Option<SmtpSettings> {
+    let tls = match raw.tls.as_ref().map_or("starttls", |t| t.get_ref().as_str()) {
+        "none" => TlsMode::None,
+        "starttls" => TlsMode::StartTls,
+        "tls" => TlsMode::Tls,
+        other => {
+            let line = raw.tls.as_ref().map_or(line, |t| file.line(t.span()));
+            diags.error(
+                &file.path,
+                line,
+                format!("不支持的 tls \"{other}\""),
+                "可选值：\"none\"、\"starttls\" 或 \"tls\"",
+            );
+            return None;
+        }
+    };
+    let Some(host) = raw.host.clone() else {
+        diags.error(
+            &file.path,
+            line,
+            "transport = \"smtp\" 需要 host".into(),
+            "请填写 SMTP 服务器地址，例如 host = \"smtp.example.gov.cn\"",
+        );
+        return None;
+    };
+    let password = password(dir, file, raw, diags)?;
+    if raw.username.is_some() != password.is_some() {
+        diags.error(
+            &file.path,
+            line,
+            "username 与密码必须同时配置".into(),
+            "需要登录时同时写 username 和 password_file / password_env；匿名发送时两者都不写",
+        );
+        return None;
+    }
+    Some(SmtpSettings {
+        host,
+        port: raw.port.unwrap_or(tls.default_port()),
+        tls,
+        username: raw.username.clone(),
+        password,
+        hello_name: raw.hello_name.clone(),
+    })
+}
+
+/// `Some(None)` when no password is configured; `None` when the configured one is unusable.
+fn password(dir: &Path, file: &TomlFile, raw: &RawMail, diags: &mut Diagnostics) -> Option<Option<Secret>> {
+    match (&raw.password_file, &raw.password_env) {
+        (None, None) => Some(None),
+        (Some(_), Some(env)) => {
+            diags.error(
+                &file.path,
+                file.line(env.span()),
+                "password_file 与 password_env 只能二选一".into(),
+                "请删除其中一个",
+            );
+            None
+        }
+        (Some(path), None) => {
+            let full = resolve(dir, path.get_ref());
+            match std::fs::read_to_string(&full) {
+                Ok(s) if !s.trim().is_empty() => Some(Some(Secret::new(s.trim_end_matches(['\r', '\n']).to_string()))),
+                Ok(_) => {
+                    diags.error(
+                        &file.path,
+                        file.line(path.span()),
+                        format!("密码文件 {} 是空的", full.display()),
+                        "请在该文件中写入 SMTP 密码",
+                    );
+                    None
+                }
+                Err(e) => {
+                    diags.error(
+                        &file.path,
+                        file.line(path.span()),
+                        format!("无法读取密码文件 {}：{e}", full.display()),
+                        "请创建该文件（权限 600）并写入 SMTP 密码，或检查路径",
+                    );
+                    None
+                }
+            }
+        }
+        (None, Some(var)) => match std::env::var(var.get_ref()) {
+            Ok(v) if !v.is_empty() => Some(Some(Secret::new(v))),
+            _ => {
+                diags.error(
+                    &file.path,
+                    file.line(var.span()),
+                    format!("环境变量 {} 未设置或为空", var.get_ref()),
+                    "请在启动前设置该环境变量（systemd 中用 Environment= 或 EnvironmentFile=）",
+                );
+                None
+            }
+        },
+    }
+}

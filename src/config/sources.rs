@@ -1,0 +1,262 @@
+//! `sources.toml`: the `[[source]]` tables — what to watch, where, and how often.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::DeValue;
+use url::Url;
+
+use super::diag::Diagnostics;
+use super::toml_doc::TomlFile;
+use super::{SOURCES_FILE, resolve};
+use crate::schedule::Schedule;
+
+const SOURCE_KEYS: &[&str] = &["id", "name", "kind", "url", "schedule", "enabled", "charset"];
+const KINDS: &str = "\"feed\"（RSS 0.9x/1.0/2.0、Atom、JSON Feed，自动识别）";
+
+/// What kind of source this is; decides how fetched bytes become documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Feed,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Feed => "feed",
+        }
+    }
+}
+
+/// Where a source's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Http(Url),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Http(url) => write!(f, "{url}"),
+            Location::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// One validated `[[source]]`.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub id: String,
+    pub name: String,
+    pub kind: SourceKind,
+    pub location: Location,
+    pub schedule: Schedule,
+    pub enabled: bool,
+    /// Admin override of the declared charset (after a BOM, which always wins).
+    pub charset: Option<&'static encoding_rs::Encoding>,
+}
+
+#[derive(Deserialize)]
+struct RawSource {
+    id: Spanned<String>,
+    name: Option<String>,
+    kind: Spanned<String>,
+    url: Spanned<String>,
+    schedule: Option<Spanned<String>>,
+    enabled: Option<bool>,
+    charset: Option<Spanned<String>>,
+}
+
+pub(super) fn load(dir: &Path, default_schedule: Option<&Schedule>, diags: &mut Diagnostics) -> Vec<SourceConfig> {
+    let path = dir.join(SOURCES_FILE);
+    let Some(file) = TomlFile::read(&path, "请在配置目录中放置 sources.toml（可复制仓库自带的示例）", diags)
+    else {
+        return Vec::new();
+    };
+    let Some(doc) = file.parse(diags) else {
+        return Vec::new();
+    };
+    let root = file.known_keys(doc.get_ref(), &["source"], "顶层", diags);
+    let Some(entries) = root.get("source") else {
+        diags.warning(&path, 0, "没有配置任何信源".into(), "请添加 [[source]] 表");
+        return Vec::new();
+    };
+    let DeValue::Array(entries) = entries.get_ref() else {
+        diags.error(
+            &path,
+            file.line(entries.span()),
+            "source 应写成 [[source]] 表数组".into(),
+            "每个信源写一个 [[source]] 小节",
+        );
+        return Vec::new();
+    };
+    let default_schedule = default_schedule.cloned().unwrap_or_default();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut sources = Vec::new();
+    for entry in entries {
+        let DeValue::Table(table) = entry.get_ref() else {
+            diags.error(
+                &path,
+                file.line(entry.span()),
+                "[[source]] 的每一项都应是表".into(),
+                "请用 [[source]] 小节书写",
+            );
+            continue;
+        };
+        let table = file.known_keys(table, SOURCE_KEYS, "[[source]] 中", diags);
+        let Some(raw) = file.deserialize::<RawSource>(entry.span(), table, "[[source]] ", diags) else {
+            continue;
+        };
+        if let Some(source) = validate(dir, &file, raw, &default_schedule, &mut seen, diags) {
+            sources.push(source);
+        }
+    }
+    sources
+}
+
+fn validate(
+    dir: &Path,
+    file: &TomlFile,
+    raw: RawSource,
+    default_schedule: &Schedule,
+    seen: &mut HashMap<String, usize>,
+    diags: &mut Diagnostics,
+) -> Option<SourceConfig> {
+    let errors_before = diags.errors().count();
+    let id = raw.id.get_ref().clone();
+    let id_line = file.line(raw.id.span());
+    if !valid_id(&id) {
+        diags.error(
+            &file.path,
+            id_line,
+            format!("信源 id \"{id}\" 不合规"),
+            "id 只能使用小写字母、数字、- 和 _（以字母或数字开头，最长 64 个字符），且发布后不要再改",
+        );
+    } else if let Some(first) = seen.get(&id) {
+        diags.error(
+            &file.path,
+            id_line,
+            format!("信源 id \"{id}\" 重复（第 {first} 行已使用）"),
+            "每个信源的 id 必须唯一",
+        );
+    } else {
+        seen.insert(id.clone(), id_line);
+    }
+    let kind = match raw.kind.get_ref().as_str() {
+        "feed" => Some(SourceKind::Feed),
+        other => {
+            diags.error(
+                &file.path,
+                file.line(raw.kind.span()),
+                format!("不支持的信源类型 kind = \"{other}\""),
+                format!("当前支持：{KINDS}"),
+            );
+            None
+        }
+    };
+    let location = location(dir, file, &raw.url, diags);
+    let schedule = match &raw.schedule {
+        None => Some(default_schedule.clone()),
+        Some(expr) => Schedule::parse(expr.get_ref())
+            .map_err(|e| diags.error(&file.path, file.line(expr.span()), format!("schedule 无效：{e}"), Schedule::HINT))
+            .ok(),
+    };
+    let charset = match &raw.charset {
+        None => Some(None),
+        Some(label) => match encoding_rs::Encoding::for_label(label.get_ref().as_bytes()) {
+            Some(enc) => Some(Some(enc)),
+            None => {
+                diags.error(
+                    &file.path,
+                    file.line(label.span()),
+                    format!("未知的字符集 \"{}\"", label.get_ref()),
+                    "常用值：\"utf-8\"、\"gbk\"、\"gb18030\"、\"big5\"",
+                );
+                None
+            }
+        },
+    };
+    if diags.errors().count() != errors_before {
+        return None;
+    }
+    Some(SourceConfig {
+        name: raw.name.unwrap_or_else(|| id.clone()),
+        id,
+        kind: kind?,
+        location: location?,
+        schedule: schedule?,
+        enabled: raw.enabled.unwrap_or(true),
+        charset: charset?,
+    })
+}
+
+fn valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    first_ok && id.len() <= 64 && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn location(dir: &Path, file: &TomlFile, url: &Spanned<String>, diags: &mut Diagnostics) -> Option<Location> {
+    let text = url.get_ref().trim();
+    let line = file.line(url.span());
+    if text.starts_with("http://") || text.starts_with("https://") {
+        return match Url::parse(text) {
+            Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => Some(Location::Http(u)),
+            Ok(_) => {
+                diags.error(
+                    &file.path,
+                    line,
+                    format!("URL \"{text}\" 缺少主机名"),
+                    "例如 https://www.example.gov.cn/rss.xml",
+                );
+                None
+            }
+            Err(e) => {
+                diags.error(&file.path, line, format!("URL \"{text}\" 无效：{e}"), "请检查网址拼写");
+                None
+            }
+        };
+    }
+    let path = if let Some(rest) = text.strip_prefix("file://") {
+        PathBuf::from(rest)
+    } else if text.contains("://") {
+        diags.error(
+            &file.path,
+            line,
+            format!("不支持的网址协议：\"{text}\""),
+            "url 只能是 http/https 网址或本地文件路径",
+        );
+        return None;
+    } else {
+        resolve(dir, text)
+    };
+    if path.is_file() {
+        Some(Location::File(path))
+    } else {
+        diags.error(
+            &file.path,
+            line,
+            format!("文件不存在：{}", path.display()),
+            "相对路径以配置目录为基准；请检查路径，或改用 http/https 网址",
+        );
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_id;
+
+    #[test]
+    fn ids_are_lowercase_slugs() {
+        for ok in ["bureau-news", "people_politics", "a1", "9"] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in ["", "-x", "Bureau", "有中文", "a b", &"x".repeat(65)] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Reading a TOML file with spans, so that every problem can name its line.
+//!
+//! Unknown keys are found by walking the span-preserving table against the list of keys a
+//! table may hold (all of them are reported, not just the first); each table is then
+//! deserialised on its own, so one bad value does not hide the problems in other tables.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::diag::{Diagnostics, line_of, suggest};
+
+/// One TOML file's path and text.
+pub struct TomlFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl TomlFile {
+    /// Reads the file, reporting a missing or unreadable file as an error.
+    pub fn read(path: &Path, what_to_do: &str, diags: &mut Diagnostics) -> Option<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => Some(Self { path: path.to_path_buf(), text }),
+                Err(e) => {
+                    let line = line_of(&String::from_utf8_lossy(e.as_bytes()), e.utf8_error().valid_up_to());
+                    diags.error(path, line, "文件不是有效的 UTF-8 编码".into(), "请用 UTF-8 编码保存该文件");
+                    None
+                }
+            },
+            Err(e) => {
+                diags.error(path, 0, format!("无法读取文件：{e}"), what_to_do);
+                None
+            }
+        }
+    }
+
+    pub fn line(&self, span: std::ops::Range<usize>) -> usize {
+        line_of(&self.text, span.start)
+    }
+
+    /// Parses the whole document, reporting every syntax error.
+    pub fn parse(&self, diags: &mut Diagnostics) -> Option<Spanned<DeTable<'_>>> {
+        let (table, errors) = DeTable::parse_recoverable(&self.text);
+        for err in &errors {
+            let line = err.span().map_or(0, |s| self.line(s));
+            diags.error(
+                &self.path,
+                line,
+                format!("TOML 语法错误：{}", err.message()),
+                "请对照 README 中的示例修正该行的写法",
+            );
+        }
+        errors.is_empty().then_some(table)
+    }
+
+    /// Reports keys of `table` not in `allowed` and returns the table without them.
+    pub fn known_keys<'i>(
+        &self,
+        table: &DeTable<'i>,
+        allowed: &[&str],
+        context: &str,
+        diags: &mut Diagnostics,
+    ) -> DeTable<'i> {
+        let mut kept = DeTable::new();
+        for (key, value) in table {
+            if allowed.contains(&key.get_ref().as_ref()) {
+                kept.insert(key.clone(), value.clone());
+                continue;
+            }
+            let hint = match suggest(key.get_ref(), allowed) {
+                Some(near) => format!("是否想写 \"{near}\"？{context}可用的键：{}", allowed.join(", ")),
+                None => format!("请删除该键；{context}可用的键：{}", allowed.join(", ")),
+            };
+            diags.error(&self.path, self.line(key.span()), format!("未知的键 \"{}\"", key.get_ref()), hint);
+        }
+        kept
+    }
+
+    /// Deserialises one table (already stripped of unknown keys) into `T`.
+    pub fn deserialize<T: DeserializeOwned>(
+        &self,
+        span: std::ops::Range<usize>,
+        table: DeTable<'_>,
+        context: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<T> {
+        let value = Spanned::new(span.clone(), DeValue::Table(table));
+        match T::deserialize(ValueDeserializer::from(value)) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                let line = self.line(err.span().unwrap_or(span));
+                diags.error(
+                    &self.path,
+                    line,
+                    format!("{context}的值无效：{}", err.message().trim()),
+                    "请按 README 中的说明修正该值的类型或取值",
+                );
+                None
+            }
+        }
+    }
+
+    /// Looks up a sub-table, reporting a value of the wrong type.
+    pub fn sub_table<'a, 'i>(
+        &self,
+        table: &'a DeTable<'i>,
+        key: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<(std::ops::Range<usize>, &'a DeTable<'i>)> {
+        let value = table.get(key)?;
+        match value.get_ref() {
+            DeValue::Table(t) => Some((value.span(), t)),
+            other => {
+                diags.error(
+                    &self.path,
+                    self.line(value.span()),
+                    format!("\"{key}\" 应为表（[{key}]），实际是 {}", other.type_str()),
+                    format!("请写成 [{key}] 小节"),
+                );
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Running the pipeline: once over every enabled source (`run --once`), or forever on
+//! each source's schedule with bounded concurrency, at most one run per source at a time,
+//! an outbox worker delivering alerts, and a clean stop on SIGTERM/SIGINT.
+//!
+//! Long-lived parts (store, HTTP client, matcher, mailer) are built once in [`Parts`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::delivery::{DeliveryReport, deliver_due};
+use crate::fetch::{FetchError, Fetcher};
+use crate::matcher::{Matcher, MatcherError};
+use crate::notify::{DeliveryError, Mailer};
+use crate::pipeline::{Context, PipelineError, SourceReport, run_source, with_store};
+use crate::store::{OutboxStatus, Store, StoreError};
+
+/// Problems that make the daemon itself unusable (as opposed to one source failing).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot open the database {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] FetchError),
+    #[error(transparent)]
+    Matcher(#[from] MatcherError),
+    #[error("cannot set up mail delivery: {0}")]
+    Mail(#[from] DeliveryError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+/// The long-lived parts, built once per process.
+pub struct Parts {
+    pub ctx: Arc<Context>,
+    pub mailer: Option<Arc<Mailer>>,
+}
+
+impl Parts {
+    pub fn build(config: Config) -> Result<Self, DaemonError> {
+        let store = Store::open(&config.storage_path)
+            .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
+        let fetcher = Fetcher::new(&config.fetch)?;
+        let matcher = Arc::new(Matcher::new(&config.keyword_lists)?);
+        let mailer = config.mail.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
+        let ctx = Context { config: Arc::new(config), store: Arc::new(Mutex::new(store)), fetcher, matcher };
+        Ok(Self { ctx: Arc::new(ctx), mailer })
+    }
+}
+
+/// The result of `run --once`.
+#[derive(Debug)]
+pub struct OnceSummary {
+    pub sources: Vec<SourceReport>,
+    /// `None` when mail is not configured.
+    pub delivery: Option<DeliveryReport>,
+    pub outbox: OutboxStatus,
+}
+
+/// Runs every enabled source once (bounded concurrency), then flushes the outbox.
+pub async fn run_once(config: Config) -> Result<OnceSummary, DaemonError> {
+    let parts = Parts::build(config)?;
+    let semaphore = Arc::new(Semaphore::new(parts.ctx.config.daemon.concurrency));
+    let mut tasks = JoinSet::new();
+    let sources: Vec<_> = parts.ctx.config.enabled_sources().cloned().collect();
+    for (index, source) in sources.iter().cloned().enumerate() {
+        let ctx = parts.ctx.clone();
+        let semaphore = semaphore.clone();
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            (index, run_source(&ctx, &source).await)
+        });
+    }
+    let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(sources.len());
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(done) => reports.push(done),
+            Err(e) => tracing::error!(error = %e, "a source task panicked"),
+        }
+    }
+    reports.sort_by_key(|(index, _)| *index);
+    let delivery = match &parts.mailer {
+        Some(mailer) => Some(deliver_due(&parts.ctx.store, mailer, true, None).await?),
+        None => None,
+    };
+    let outbox = with_store(&parts.ctx.store, |s| s.outbox_status()).await?;
+    Ok(OnceSummary { sources: reports.into_iter().map(|(_, r)| r).collect(), delivery, outbox })
+}
+
+/// Runs until `shutdown` becomes true: sources on their schedules, alerts as they come.
+pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), DaemonError> {
+    let parts = Parts::build(config)?;
+    let ctx = parts.ctx.clone();
+    let wake_outbox = Arc::new(Notify::new());
+    let outbox = parts
+        .mailer
+        .clone()
+        .map(|mailer| tokio::spawn(outbox_worker(ctx.store.clone(), mailer, wake_outbox.clone(), shutdown.clone())));
+    let mut next_due = initial_due_times(&ctx).await?;
+    tracing::info!(sources = next_due.len(), "daemon started");
+    let running = schedule_loop(&ctx, &mut next_due, &wake_outbox, shutdown.clone()).await;
+    finish(running, ctx.config.daemon.shutdown_grace).await;
+    if let Some(worker) = outbox {
+        wake_outbox.notify_one();
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "outbox worker ended abnormally");
+        }
+    }
+    tracing::info!("daemon stopped");
+    Ok(())
+}
+
+/// A source is due now when it never ran or missed its last scheduled time.
+async fn initial_due_times(ctx: &Arc<Context>) -> Result<HashMap<String, DateTime<Utc>>, DaemonError> {
+    let now = Utc::now();
+    let mut due = HashMap::new();
+    for source in ctx.config.enabled_sources() {
+        let id = source.id.clone();
+        let last = with_store(&ctx.store, move |s| s.last_attempt(&id)).await?;
+        let at = last.and_then(|t| source.schedule.next_after(t, ctx.config.timezone)).unwrap_or(now);
+        due.insert(source.id.clone(), at);
+    }
+    Ok(due)
+}
+
+/// Launches due sources until shutdown; returns the runs still in flight.
+async fn schedule_loop(
+    ctx: &Arc<Context>,
+    next_due: &mut HashMap<String, DateTime<Utc>>,
+    wake_outbox: &Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinSet<String> {
+    let semaphore = Arc::new(Semaphore::new(ctx.config.daemon.concurrency));
+    let mut running: JoinSet<String> = JoinSet::new();
+    let mut in_flight: HashSet<String> = HashSet::new();
+    loop {
+        let now = Utc::now();
+        for source in ctx.config.enabled_sources() {
+            let Some(due) = next_due.get_mut(&source.id) else { continue };
+            if *due > now {
+                continue;
+            }
+            *due = source.schedule.next_after(now, ctx.config.timezone).unwrap_or(now + chrono::Duration::days(1));
+            if !in_flight.insert(source.id.clone()) {
+                tracing::warn!(source = %source.id, "previous run still in progress; skipping this one");
+                continue;
+            }
+            let (ctx, semaphore, source) = (ctx.clone(), semaphore.clone(), source.clone());
+            running.spawn(async move {
+                let _permit = semaphore.acquire_owned().await;
+                run_source(&ctx, &source).await;
+                source.id
+            });
+        }
+        let wake_at = next_due.values().min().copied().unwrap_or(now + chrono::Duration::hours(1));
+        let sleep = (wake_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
+            Some(done) = running.join_next() => {
+                if let Ok(id) = done {
+                    in_flight.remove(&id);
+                }
+                wake_outbox.notify_one();
+            }
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    return running;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for in-flight runs up to `grace`, then abandons them. Their writes are single
+/// transactions, so an abandoned run leaves nothing half-stored.
+async fn finish(mut running: JoinSet<String>, grace: Duration) {
+    if running.is_empty() {
+        return;
+    }
+    tracing::info!(in_flight = running.len(), "waiting for running sources to finish");
+    let drained = tokio::time::timeout(grace, async { while running.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(abandoned = running.len(), "grace period over; abandoning unfinished source runs");
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+    }
+}
+
+async fn outbox_worker(
+    store: Arc<Mutex<Store>>,
+    mailer: Arc<Mailer>,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let idle = Duration::from_secs(60);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let wait = match deliver_due(&store, &mailer, false, Some(&shutdown)).await {
+            Ok(report) if report.stopped_early => mailer.settings().retry_initial,
+            Ok(_) => match with_store(&store, |s| s.outbox_status()).await {
+                Ok(status) => status
+                    .next_attempt_at
+                    .map_or(idle, |t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(idle)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the outbox");
+                    idle
+                }
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "outbox delivery round failed");
+                mailer.settings().retry_initial
+            }
+        };
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Text normalisation: HTML → plain text, NFKC (full-width → half-width), zero-width
+//! characters removed, whitespace collapsed. Keyword terms go through the same
+//! [`normalize_text`] so that both sides of a match agree.
+
+use ego_tree::NodeRef;
+use scraper::{Html, Node};
+use unicode_normalization::UnicodeNormalization;
+
+/// Elements whose boundaries separate words; inline elements (`<b>`, `<a>`) do not, so
+/// `<b>拆</b>迁` stays one word.
+const BLOCK_ELEMENTS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+];
+/// Elements whose content is never text a reader sees.
+const SKIPPED_ELEMENTS: &[&str] = &["script", "style", "noscript", "template", "head", "title"];
+
+/// Characters used to dodge filters or left over by editors; removed before matching.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
+}
+
+/// NFKC, drop invisible characters and control characters, collapse whitespace runs to
+/// one ASCII space, trim.
+pub fn normalize_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.nfkc() {
+        if is_invisible(c) {
+            continue;
+        }
+        if c.is_whitespace() || c.is_control() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Plain text of an HTML fragment (entities decoded, markup dropped), normalised.
+/// Text without markup or entities skips the HTML parser.
+pub fn html_to_text(html: &str) -> String {
+    if !html.contains(['<', '&']) {
+        return normalize_text(html);
+    }
+    let fragment = Html::parse_fragment(html);
+    let mut raw = String::with_capacity(html.len());
+    collect_text(fragment.tree.root(), &mut raw);
+    normalize_text(&raw)
+}
+
+fn collect_text(node: NodeRef<'_, Node>, out: &mut String) {
+    match node.value() {
+        Node::Text(text) => out.push_str(text),
+        Node::Element(el) => {
+            let name = el.name();
+            if SKIPPED_ELEMENTS.contains(&name) {
+                return;
+            }
+            let block = BLOCK_ELEMENTS.contains(&name);
+            if block {
+                out.push(' ');
+            }
+            for child in node.children() {
+                collect_text(child, out);
+            }
+            if block {
+                out.push(' ');
+            }
+        }
+        _ => {
+            for child in node.children() {
+                collect_text(child, out);
+            }
+        }
+    }
+}
+
+/// About `max_chars` characters of `text` around byte offset `at` (a hit), with "…"
+/// where text was cut.
+pub fn excerpt(text: &str, at: Option<usize>, max_chars: usize) -> String {
+    let total = text.chars().count();
+    if total <= max_chars {
+        return text.to_string();
+    }
+    let at_char = at.map_or(0, |b| text.get(..b).map_or(0, |prefix| prefix.chars().count()));
+    let start = at_char.saturating_sub(max_chars / 3).min(total - max_chars);
+    let body: String = text.chars().skip(start).take(max_chars).collect();
+    let lead = if start > 0 { "…" } else { "" };
+    let tail = if start + max_chars < total { "…" } else { "" };
+    format!("{lead}{body}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_width_becomes_half_width() {
+        assert_eq!(normalize_text("ＡＢＣ１２３　退役军人"), "ABC123 退役军人");
+    }
+
+    #[test]
+    fn zero_width_characters_do_not_split_words() {
+        assert_eq!(normalize_text("拆\u{200B}迁\u{FEFF}补偿"), "拆迁补偿");
+    }
+
+    #[test]
+    fn whitespace_collapses_and_trims() {
+        assert_eq!(normalize_text("  a \n\t b  \r\n"), "a b");
+    }
+
+    #[test]
+    fn html_markup_and_entities_are_removed() {
+        let html = "<p>抚恤金&nbsp;迟迟<b>未</b>发放</p><p>&lt;网传&gt; &amp; 谣言</p><script>var x=1;</script>";
+        assert_eq!(html_to_text(html), "抚恤金 迟迟未发放 <网传> & 谣言");
+    }
+
+    #[test]
+    fn inline_markup_keeps_words_whole_and_blocks_separate() {
+        assert_eq!(html_to_text("<b>拆</b>迁<br>安置"), "拆迁 安置");
+    }
+
+    #[test]
+    fn plain_text_passes_through() {
+        assert_eq!(html_to_text("a < b"), "a < b");
+        assert_eq!(html_to_text("烈士陵园"), "烈士陵园");
+    }
+
+    #[test]
+    fn excerpt_centres_on_the_hit() {
+        let text = "一二三四五六七八九十".repeat(10);
+        let at = text.char_indices().nth(50).map(|(b, _)| b);
+        let e = excerpt(&text, at, 20);
+        assert!(e.starts_with('…') && e.ends_with('…'), "{e}");
+        assert_eq!(e.chars().count(), 22);
+        assert_eq!(excerpt("短文本", Some(0), 20), "短文本");
+    }
+}

@@ -1,0 +1,29 @@
+//! yuqing — a public-opinion (舆情) monitoring daemon for a city government bureau.
+//!
+//! Data flow (imports only point down this list):
+//!
+//! ```text
+//! cli ─► daemon ─► pipeline ─► fetch ─► extract ─► matcher ─► store ─► notify
+//!   │        │          (one source, top to bottom:            ▲
+//!   │        │           fetch → decode → parse → normalise →  │
+//!   │        │           dedup → match → store in one tx)      │
+//!   │        └─ outbox worker ─────────────────────────────────┘
+//!   └─ config (raw TOML → validated `Config`, every error with file:line)
+//! ```
+//!
+//! `model` holds plain data shared by all stages; `schedule` turns crontab lines into due
+//! times. Pure stages (`extract`, `matcher`, `schedule`) never read the clock or do I/O.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod delivery;
+pub mod error_chain;
+pub mod extract;
+pub mod fetch;
+pub mod matcher;
+pub mod model;
+pub mod notify;
+pub mod pipeline;
+pub mod schedule;
+pub mod store;

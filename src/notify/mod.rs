@@ -1,0 +1,122 @@
+//! Alert delivery channels: rendering an alert for a document and sending it by email
+//! (SMTP via lettre, or `.eml` files in an outbox folder). This module knows nothing of
+//! the database; the outbox loop that ties it to the store is [`crate::delivery`].
+
+mod mailer;
+mod render;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+
+pub use mailer::{DeliveryError, Mailer};
+pub use render::{AlertContext, render_email};
+
+/// Validated `[mail]` settings.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    pub from: Mailbox,
+    pub to: Vec<Mailbox>,
+    pub subject_prefix: String,
+    /// SMTP command timeout.
+    pub timeout: Duration,
+    /// First retry delay after a failed delivery; doubles per failure up to `retry_max`.
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+}
+
+impl MailSettings {
+    /// Default (initial, max) retry delays.
+    pub const DEFAULT_RETRY: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(3600));
+
+    /// Delay before the next attempt after `attempts` failed ones (1 → initial).
+    pub fn retry_delay(&self, attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
+        self.retry_initial.saturating_mul(factor).min(self.retry_max)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    Smtp(SmtpSettings),
+    /// Each alert is written as `<dir>/<id>.eml` (for testing and air-gapped setups).
+    File {
+        outbox_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub hello_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    None,
+    StartTls,
+    Tls,
+}
+
+impl TlsMode {
+    pub fn default_port(self) -> u16 {
+        match self {
+            TlsMode::None => 25,
+            TlsMode::StartTls => 587,
+            TlsMode::Tls => 465,
+        }
+    }
+}
+
+/// A password or token; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_doubles_up_to_the_cap() {
+        let s = MailSettings {
+            transport: MailTransport::File { outbox_dir: PathBuf::new() },
+            from: "a@b.cn".parse().expect("mailbox"),
+            to: vec![],
+            subject_prefix: String::new(),
+            timeout: Duration::from_secs(1),
+            retry_initial: Duration::from_secs(60),
+            retry_max: Duration::from_secs(600),
+        };
+        let delays: Vec<u64> = (1..=6).map(|a| s.retry_delay(a).as_secs()).collect();
+        assert_eq!(delays, vec![60, 120, 240, 480, 600, 600]);
+        assert_eq!(s.retry_delay(u32::MAX).as_secs(), 600);
+    }
+
+    #[test]
+    fn secrets_do_not_leak_into_debug_output() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2".into())), "Secret(***)");
+    }
+}

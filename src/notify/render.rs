@@ -1,0 +1,196 @@
+//! The alert email for one document: a Chinese subject `【舆情提示】<标题>`, and plain-text
+//! and HTML bodies with title, source, publish time, matched terms (highlighted in HTML),
+//! a short excerpt and the link. Pure: takes the timezone and data, returns text.
+
+use aho_corasick::{AhoCorasickBuilder, MatchKind};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::extract::normalize::excerpt;
+use crate::model::{AlertMessage, Field, MatchedDocument};
+
+const EXCERPT_CHARS: usize = 160;
+const SUBJECT_TITLE_CHARS: usize = 60;
+
+/// What the alert needs besides the document.
+pub struct AlertContext<'a> {
+    pub source_name: &'a str,
+    pub subject_prefix: &'a str,
+    pub recipients: Vec<String>,
+    pub timezone: Tz,
+    pub fetched_at: DateTime<Utc>,
+}
+
+pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessage {
+    let d = &doc.document;
+    let title = if d.title.is_empty() { "（无标题）" } else { d.title.as_str() };
+    let first_text_hit = doc.hits.iter().find(|h| h.field == Field::Text).map(|h| h.start);
+    let summary = excerpt(&d.text, first_text_hit, EXCERPT_CHARS);
+    let terms = term_labels(doc);
+    let published = d.published_at.map_or_else(|| "未知".to_string(), |t| local_time(t, ctx.timezone));
+    let fetched = local_time(ctx.fetched_at, ctx.timezone);
+    let link = d.link.as_deref().unwrap_or("（无链接）");
+    let subject = format!("{}{}", ctx.subject_prefix, truncate(title, SUBJECT_TITLE_CHARS));
+
+    let body_text = format!(
+        "舆情提示\n\n标题：{title}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}\n\n摘要：{summary}\n\n链接：{link}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
+        source = ctx.source_name,
+        terms = terms.join("、"),
+    );
+
+    let highlight_terms: Vec<&str> = doc.terms();
+    let body_html = format!(
+        concat!(
+            "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{subject}</title></head>",
+            "<body style=\"font-family:sans-serif;line-height:1.6\">",
+            "<h2 style=\"margin:0 0 12px\">舆情提示：{title}</h2>",
+            "<table cellpadding=\"4\" style=\"border-collapse:collapse\">",
+            "<tr><th align=\"left\">信源</th><td>{source}</td></tr>",
+            "<tr><th align=\"left\">发布时间</th><td>{published}</td></tr>",
+            "<tr><th align=\"left\">发现时间</th><td>{fetched}</td></tr>",
+            "<tr><th align=\"left\">命中关键词</th><td>{terms}</td></tr>",
+            "</table>",
+            "<p><strong>摘要：</strong>{summary}</p>",
+            "<p><strong>链接：</strong>{link}</p>",
+            "<p style=\"color:#666;font-size:12px\">本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。</p>",
+            "</body></html>"
+        ),
+        subject = escape(&subject),
+        title = highlight(title, &highlight_terms),
+        source = escape(ctx.source_name),
+        published = escape(&published),
+        fetched = escape(&fetched),
+        terms = terms.iter().map(|t| format!("<mark>{}</mark>", escape(t))).collect::<Vec<_>>().join("、"),
+        summary = highlight(&summary, &highlight_terms),
+        link = d
+            .link
+            .as_deref()
+            .map_or_else(|| "（无链接）".to_string(), |l| format!("<a href=\"{0}\">{0}</a>", escape(l))),
+    );
+
+    AlertMessage { channel: "email".into(), recipients: ctx.recipients.clone(), subject, body_text, body_html }
+}
+
+/// "term（list）" for each distinct (term, list), in order of first appearance.
+fn term_labels(doc: &MatchedDocument) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for hit in &doc.hits {
+        let label = format!("{}（{}）", hit.term, hit.list);
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    labels
+}
+
+fn local_time(t: DateTime<Utc>, tz: Tz) -> String {
+    let zone = if tz == chrono_tz::Asia::Shanghai { "北京时间".to_string() } else { tz.name().to_string() };
+    format!("{}（{zone}）", t.with_timezone(&tz).format("%Y-%m-%d %H:%M"))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max { s.to_string() } else { format!("{}…", s.chars().take(max).collect::<String>()) }
+}
+
+/// Minimal HTML escaping for text and attribute values.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes `text` and wraps every occurrence of the terms (longest first) in `<mark>`.
+fn highlight(text: &str, terms: &[&str]) -> String {
+    let Ok(ac) =
+        AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).ascii_case_insensitive(true).build(terms)
+    else {
+        return escape(text);
+    };
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut last = 0;
+    for m in ac.find_iter(text) {
+        out.push_str(&escape(&text[last..m.start()]));
+        out.push_str("<mark>");
+        out.push_str(&escape(&text[m.start()..m.end()]));
+        out.push_str("</mark>");
+        last = m.end();
+    }
+    out.push_str(&escape(&text[last..]));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Document, Hit};
+
+    fn sample() -> MatchedDocument {
+        let text = "网民反映<某区>抚恤金迟迟未发放".to_string();
+        let start = text.find("抚恤金").unwrap_or_default();
+        MatchedDocument {
+            document: Document {
+                source_id: "forum".into(),
+                keys: vec!["k".into()],
+                fingerprint: "f".into(),
+                link: Some("https://example.gov.cn/a?x=1&y=2".into()),
+                guid: None,
+                title: "抚恤金发放问题".into(),
+                text,
+                author: None,
+                published_at: DateTime::from_timestamp(1_795_000_000, 0),
+            },
+            hits: vec![
+                Hit { field: Field::Title, start: 0, end: 9, list: "preferential".into(), term: "抚恤金".into() },
+                Hit {
+                    field: Field::Text, start, end: start + 9, list: "preferential".into(), term: "抚恤金".into()
+                },
+            ],
+        }
+    }
+
+    fn ctx() -> AlertContext<'static> {
+        AlertContext {
+            source_name: "市民论坛",
+            subject_prefix: "【舆情提示】",
+            recipients: vec!["gkb@example.gov.cn".into()],
+            timezone: chrono_tz::Asia::Shanghai,
+            fetched_at: DateTime::from_timestamp(1_795_000_600, 0).unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn subject_and_text_body_carry_the_facts() {
+        let m = render_email(&sample(), &ctx());
+        assert_eq!(m.subject, "【舆情提示】抚恤金发放问题");
+        assert!(m.body_text.contains("信源：市民论坛"));
+        assert!(m.body_text.contains("命中关键词：抚恤金（preferential）"));
+        assert!(m.body_text.contains("发布时间：2026-11-18 19:06（北京时间）"), "{}", m.body_text);
+        assert!(m.body_text.contains("链接：https://example.gov.cn/a?x=1&y=2"));
+        assert!(m.body_text.contains("迟迟未发放"));
+    }
+
+    #[test]
+    fn html_body_escapes_and_highlights() {
+        let m = render_email(&sample(), &ctx());
+        assert!(m.body_html.contains("&lt;某区&gt;<mark>抚恤金</mark>迟迟"), "{}", m.body_html);
+        assert!(m.body_html.contains("href=\"https://example.gov.cn/a?x=1&amp;y=2\""));
+        assert!(!m.body_html.contains("<某区>"));
+    }
+
+    #[test]
+    fn long_titles_are_cut_in_the_subject() {
+        let mut doc = sample();
+        doc.document.title = "长".repeat(100);
+        let m = render_email(&doc, &ctx());
+        assert_eq!(m.subject.chars().count(), "【舆情提示】".chars().count() + SUBJECT_TITLE_CHARS + 1);
+    }
+}

@@ -1,0 +1,82 @@
+//! Schema migrations, applied in order at open; `PRAGMA user_version` records how many
+//! have run. Append new steps; never edit a released one.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: sources' fetch state, documents with their identity keys, hits, the alert outbox.
+    r#"
+    CREATE TABLE source_state (
+        source_id            TEXT PRIMARY KEY,
+        last_attempt_at      INTEGER,
+        last_success_at      INTEGER,
+        last_error           TEXT,
+        last_error_at        INTEGER,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        etag                 TEXT,
+        last_modified        TEXT
+    );
+    CREATE TABLE documents (
+        id           INTEGER PRIMARY KEY,
+        source_id    TEXT NOT NULL,
+        fingerprint  TEXT NOT NULL,
+        link         TEXT,
+        guid         TEXT,
+        title        TEXT NOT NULL,
+        text         TEXT NOT NULL,
+        author       TEXT,
+        published_at INTEGER,
+        fetched_at   INTEGER NOT NULL
+    );
+    CREATE INDEX documents_by_source ON documents(source_id, fetched_at);
+    CREATE INDEX documents_by_fingerprint ON documents(fingerprint);
+    CREATE TABLE document_keys (
+        key         TEXT PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id)
+    ) WITHOUT ROWID;
+    CREATE TABLE hits (
+        id          INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id),
+        list        TEXT NOT NULL,
+        term        TEXT NOT NULL,
+        field       TEXT NOT NULL CHECK (field IN ('title', 'text')),
+        start       INTEGER NOT NULL,
+        end         INTEGER NOT NULL
+    );
+    CREATE INDEX hits_by_document ON hits(document_id);
+    CREATE TABLE alerts (
+        id              INTEGER PRIMARY KEY,
+        document_id     INTEGER NOT NULL REFERENCES documents(id),
+        channel         TEXT NOT NULL,
+        recipients      TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        body_text       TEXT NOT NULL,
+        body_html       TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER
+    );
+    CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
+    "#,
+];
+
+/// Number of migrations this build knows.
+pub const LATEST: usize = MIGRATIONS.len();
+
+pub fn migrate(conn: &mut Connection) -> Result<(), super::StoreError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let current = usize::try_from(current).unwrap_or(usize::MAX);
+    if current > LATEST {
+        return Err(super::StoreError::TooNew { found: current, known: LATEST });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
+        tx.commit()?;
+    }
+    Ok(())
+}

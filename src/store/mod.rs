@@ -1,0 +1,211 @@
+//! The SQLite store: the only code that speaks SQL.
+//!
+//! One file, WAL journal, a busy timeout, versioned migrations. The daemon keeps a single
+//! writer `Store` behind a mutex; readers (`yuqing hits`, `yuqing sources`) open their own
+//! connection. Everything a source run produces — new documents, their keys, hits and
+//! queued alerts, and the source's new cache validators — is written in one transaction,
+//! so a crash leaves either all of it or none. Times are stored as Unix seconds (UTC).
+
+mod migrations;
+mod outbox;
+mod read;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub use outbox::OutboxStatus;
+pub use read::{HitRow, SourceState};
+
+use crate::fetch::Validators;
+use crate::model::{AlertMessage, Document, Hit};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the state directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("database schema version {found} is newer than this program knows ({known}); upgrade yuqing")]
+    TooNew { found: usize, known: usize },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("corrupt value in the database: {0}")]
+    Corrupt(String),
+}
+
+/// A new document with its hits and, if it should alert, the rendered alert.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub document: Document,
+    pub hits: Vec<Hit>,
+    pub alert: Option<AlertMessage>,
+}
+
+/// What one committed source run added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Committed {
+    pub documents: usize,
+    pub hits: usize,
+    pub alerts: usize,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| StoreError::CreateDir { path: parent.to_path_buf(), source })?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::migrate(&mut conn)?;
+        Ok(Self { conn })
+    }
+
+    /// The validators to send with the next conditional GET of a source.
+    pub fn validators(&self, source_id: &str) -> Result<Validators, StoreError> {
+        let row = self
+            .conn
+            .query_row("SELECT etag, last_modified FROM source_state WHERE source_id = ?1", [source_id], |r| {
+                Ok(Validators { etag: r.get(0)?, last_modified: r.get(1)? })
+            })
+            .optional()?;
+        Ok(row.unwrap_or_default())
+    }
+
+    /// The last time a run of the source was attempted, if ever.
+    pub fn last_attempt(&self, source_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let secs: Option<Option<i64>> = self
+            .conn
+            .query_row("SELECT last_attempt_at FROM source_state WHERE source_id = ?1", [source_id], |r| r.get(0))
+            .optional()?;
+        Ok(secs.flatten().and_then(|s| DateTime::from_timestamp(s, 0)))
+    }
+
+    /// Keeps only documents none of whose keys has been seen before.
+    pub fn unseen(&self, documents: Vec<Document>) -> Result<Vec<Document>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM document_keys WHERE key = ?1")?;
+        let mut out = Vec::with_capacity(documents.len());
+        for doc in documents {
+            let mut known = false;
+            for key in &doc.keys {
+                if stmt.exists([key])? {
+                    known = true;
+                    break;
+                }
+            }
+            if !known {
+                out.push(doc);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores a successful run in one transaction: documents not seen before (checked
+    /// again inside the transaction), their keys, hits and alerts, and the source's state.
+    pub fn commit_run(
+        &mut self,
+        source_id: &str,
+        batch: &[NewDocument],
+        validators: &Validators,
+        now: DateTime<Utc>,
+    ) -> Result<Committed, StoreError> {
+        let now = now.timestamp();
+        let tx = self.conn.transaction()?;
+        let mut counts = Committed::default();
+        for item in batch {
+            let Some(doc_id) = insert_document(&tx, &item.document, now)? else {
+                continue;
+            };
+            counts.documents += 1;
+            counts.hits += insert_hits(&tx, doc_id, &item.hits)?;
+            if let Some(alert) = &item.alert {
+                outbox::enqueue(&tx, doc_id, alert, now)?;
+                counts.alerts += 1;
+            }
+        }
+        tx.execute(
+            "INSERT INTO source_state (source_id, last_attempt_at, last_success_at, consecutive_failures, etag, last_modified)
+             VALUES (?1, ?2, ?2, 0, ?3, ?4)
+             ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2,
+                 consecutive_failures = 0, etag = ?3, last_modified = ?4",
+            params![source_id, now, validators.etag, validators.last_modified],
+        )?;
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    /// Records a run that found nothing new (HTTP 304): a success, validators unchanged.
+    pub fn record_not_modified(&mut self, source_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO source_state (source_id, last_attempt_at, last_success_at) VALUES (?1, ?2, ?2)
+             ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2, consecutive_failures = 0",
+            params![source_id, now.timestamp()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed run: the error, when, and one more consecutive failure.
+    pub fn record_failure(&mut self, source_id: &str, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO source_state (source_id, last_attempt_at, last_error, last_error_at, consecutive_failures)
+             VALUES (?1, ?2, ?3, ?2, 1)
+             ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_error = ?3, last_error_at = ?2,
+                 consecutive_failures = consecutive_failures + 1",
+            params![source_id, now.timestamp(), error],
+        )?;
+        Ok(())
+    }
+}
+
+/// Inserts a document and its keys; `None` when one of its keys already exists.
+fn insert_document(tx: &rusqlite::Transaction<'_>, doc: &Document, now: i64) -> Result<Option<i64>, StoreError> {
+    let mut exists = tx.prepare_cached("SELECT 1 FROM document_keys WHERE key = ?1")?;
+    for key in &doc.keys {
+        if exists.exists([key])? {
+            return Ok(None);
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO documents (source_id, fingerprint, link, guid, title, text, author, published_at, fetched_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        doc.source_id,
+        doc.fingerprint,
+        doc.link,
+        doc.guid,
+        doc.title,
+        doc.text,
+        doc.author,
+        doc.published_at.map(|t| t.timestamp()),
+        now
+    ])?;
+    let id = tx.last_insert_rowid();
+    let mut insert_key = tx.prepare_cached("INSERT OR IGNORE INTO document_keys (key, document_id) VALUES (?1, ?2)")?;
+    for key in &doc.keys {
+        insert_key.execute(params![key, id])?;
+    }
+    Ok(Some(id))
+}
+
+fn insert_hits(tx: &rusqlite::Transaction<'_>, doc_id: i64, hits: &[Hit]) -> Result<usize, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO hits (document_id, list, term, field, start, end) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for hit in hits {
+        stmt.execute(params![doc_id, hit.list, hit.term, hit.field.as_str(), hit.start as i64, hit.end as i64])?;
+    }
+    Ok(hits.len())
+}
+
+#[cfg(test)]
+mod tests;

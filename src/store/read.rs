@@ -1,0 +1,91 @@
+//! Read-side queries for the CLI: recent hits and each source's status.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::{Store, StoreError};
+
+/// One document with hits, for `yuqing hits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HitRow {
+    pub fetched_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub source_id: String,
+    pub title: String,
+    pub link: Option<String>,
+    /// Distinct matched terms, in order of first match.
+    pub terms: Vec<String>,
+}
+
+/// A source's fetch status, for `yuqing sources`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceState {
+    pub source_id: String,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub consecutive_failures: u32,
+    pub documents: u64,
+}
+
+fn time(secs: Option<i64>) -> Option<DateTime<Utc>> {
+    secs.and_then(|s| DateTime::from_timestamp(s, 0))
+}
+
+impl Store {
+    /// The most recent documents that have hits, newest first.
+    pub fn recent_hits(&self, limit: usize) -> Result<Vec<HitRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.id, d.fetched_at, d.published_at, d.source_id, d.title, d.link
+             FROM documents d WHERE EXISTS (SELECT 1 FROM hits h WHERE h.document_id = d.id)
+             ORDER BY d.id DESC LIMIT ?1",
+        )?;
+        let mut terms =
+            self.conn.prepare("SELECT term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id")?;
+        let docs = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })?;
+        let mut out = Vec::new();
+        for doc in docs {
+            let (id, fetched, published, source_id, title, link) = doc?;
+            let mut row_terms: Vec<String> = Vec::new();
+            for term in terms.query_map(params![id], |r| r.get::<_, String>(0))? {
+                let term = term?;
+                if !row_terms.contains(&term) {
+                    row_terms.push(term);
+                }
+            }
+            out.push(HitRow {
+                fetched_at: time(Some(fetched)).unwrap_or_default(),
+                published_at: time(published),
+                source_id,
+                title,
+                link,
+                terms: row_terms,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The recorded state of every source that has run at least once.
+    pub fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.source_id, s.last_attempt_at, s.last_success_at, s.last_error, s.last_error_at,
+                    s.consecutive_failures, (SELECT count(*) FROM documents d WHERE d.source_id = s.source_id)
+             FROM source_state s ORDER BY s.source_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SourceState {
+                source_id: r.get(0)?,
+                last_attempt_at: time(r.get(1)?),
+                last_success_at: time(r.get(2)?),
+                last_error: r.get(3)?,
+                last_error_at: time(r.get(4)?),
+                consecutive_failures: r.get(5)?,
+                documents: r.get::<_, i64>(6)?.try_into().unwrap_or(0),
+            })
+        })?;
+        rows.map(|r| r.map_err(StoreError::from)).collect()
+    }
+}
