@@ -70,7 +70,9 @@ fn init_logging() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let loaded = Config::load(&cli.config);
+    // Absolute paths read better in messages ("./x" says little in a journal).
+    let dir = std::fs::canonicalize(&cli.config).unwrap_or_else(|_| cli.config.clone());
+    let loaded = Config::load(&dir);
     let diagnostics = &loaded.diagnostics;
     if let Command::Check = cli.command {
         for d in &diagnostics.items {

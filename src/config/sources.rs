@@ -1,11 +1,11 @@
 //! `sources.toml`: the `[[source]]` tables — what to watch, where, and how often.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use toml::Spanned;
-use toml::de::DeValue;
+use toml::de::{DeTable, DeValue};
 use url::Url;
 
 use super::diag::Diagnostics;
@@ -59,15 +59,50 @@ pub struct SourceConfig {
     pub charset: Option<&'static encoding_rs::Encoding>,
 }
 
-#[derive(Deserialize)]
+/// The keys of one `[[source]]` as read; a key that is missing or has the wrong type is
+/// `None` (and already reported), so the remaining keys are still checked.
 struct RawSource {
-    id: Spanned<String>,
+    id: Option<Spanned<String>>,
     name: Option<String>,
-    kind: Spanned<String>,
-    url: Spanned<String>,
+    kind: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
     schedule: Option<Spanned<String>>,
     enabled: Option<bool>,
     charset: Option<Spanned<String>>,
+}
+
+impl RawSource {
+    fn read(file: &TomlFile, span: Range<usize>, table: &DeTable<'_>, diags: &mut Diagnostics) -> Self {
+        const TEXT: &str = "字符串（用双引号括起来）";
+        let line = file.line(span);
+        let required = |key: &str, diags: &mut Diagnostics| match file.value::<String>(table, key, TEXT, diags) {
+            Ok(Some(v)) => Some(v),
+            Ok(None) => {
+                diags.error(
+                    &file.path,
+                    line,
+                    format!("[[source]] 缺少必填键 \"{key}\""),
+                    format!("请为这个信源写上 {key} = \"...\""),
+                );
+                None
+            }
+            Err(()) => None,
+        };
+        let text = |key: &str, diags: &mut Diagnostics| file.value::<String>(table, key, TEXT, diags).ok().flatten();
+        RawSource {
+            id: required("id", diags),
+            kind: required("kind", diags),
+            url: required("url", diags),
+            name: text("name", diags).map(Spanned::into_inner),
+            schedule: text("schedule", diags),
+            enabled: file
+                .value::<bool>(table, "enabled", "布尔值 true 或 false", diags)
+                .ok()
+                .flatten()
+                .map(Spanned::into_inner),
+            charset: text("charset", diags),
+        }
+    }
 }
 
 pub(super) fn load(dir: &Path, default_schedule: Option<&Schedule>, diags: &mut Diagnostics) -> Vec<SourceConfig> {
@@ -107,10 +142,10 @@ pub(super) fn load(dir: &Path, default_schedule: Option<&Schedule>, diags: &mut 
             continue;
         };
         let table = file.known_keys(table, SOURCE_KEYS, "[[source]] 中", diags);
-        let Some(raw) = file.deserialize::<RawSource>(entry.span(), table, "[[source]] ", diags) else {
-            continue;
-        };
-        if let Some(source) = validate(dir, &file, raw, &default_schedule, &mut seen, diags) {
+        let errors_before = diags.errors().count();
+        let raw = RawSource::read(&file, entry.span(), &table, diags);
+        let source = validate(dir, &file, raw, &default_schedule, &mut seen, diags);
+        if let Some(source) = source.filter(|_| diags.errors().count() == errors_before) {
             sources.push(source);
         }
     }
@@ -125,39 +160,20 @@ fn validate(
     seen: &mut HashMap<String, usize>,
     diags: &mut Diagnostics,
 ) -> Option<SourceConfig> {
-    let errors_before = diags.errors().count();
-    let id = raw.id.get_ref().clone();
-    let id_line = file.line(raw.id.span());
-    if !valid_id(&id) {
-        diags.error(
-            &file.path,
-            id_line,
-            format!("信源 id \"{id}\" 不合规"),
-            "id 只能使用小写字母、数字、- 和 _（以字母或数字开头，最长 64 个字符），且发布后不要再改",
-        );
-    } else if let Some(first) = seen.get(&id) {
-        diags.error(
-            &file.path,
-            id_line,
-            format!("信源 id \"{id}\" 重复（第 {first} 行已使用）"),
-            "每个信源的 id 必须唯一",
-        );
-    } else {
-        seen.insert(id.clone(), id_line);
-    }
-    let kind = match raw.kind.get_ref().as_str() {
+    let id = raw.id.as_ref().and_then(|id| check_id(file, id, seen, diags));
+    let kind = raw.kind.as_ref().and_then(|kind| match kind.get_ref().as_str() {
         "feed" => Some(SourceKind::Feed),
         other => {
             diags.error(
                 &file.path,
-                file.line(raw.kind.span()),
+                file.line(kind.span()),
                 format!("不支持的信源类型 kind = \"{other}\""),
                 format!("当前支持：{KINDS}"),
             );
             None
         }
-    };
-    let location = location(dir, file, &raw.url, diags);
+    });
+    let location = raw.url.as_ref().and_then(|url| location(dir, file, url, diags));
     let schedule = match &raw.schedule {
         None => Some(default_schedule.clone()),
         Some(expr) => Schedule::parse(expr.get_ref())
@@ -179,9 +195,7 @@ fn validate(
             }
         },
     };
-    if diags.errors().count() != errors_before {
-        return None;
-    }
+    let id = id?;
     Some(SourceConfig {
         name: raw.name.unwrap_or_else(|| id.clone()),
         id,
@@ -191,6 +205,37 @@ fn validate(
         enabled: raw.enabled.unwrap_or(true),
         charset: charset?,
     })
+}
+
+/// Checks the id's shape and uniqueness; returns it when usable.
+fn check_id(
+    file: &TomlFile,
+    id: &Spanned<String>,
+    seen: &mut HashMap<String, usize>,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    let line = file.line(id.span());
+    let id = id.get_ref();
+    if !valid_id(id) {
+        diags.error(
+            &file.path,
+            line,
+            format!("信源 id \"{id}\" 不合规"),
+            "id 只能使用小写字母、数字、- 和 _（以字母或数字开头，最长 64 个字符），且发布后不要再改",
+        );
+        return None;
+    }
+    if let Some(first) = seen.get(id) {
+        diags.error(
+            &file.path,
+            line,
+            format!("信源 id \"{id}\" 重复（第 {first} 行已使用）"),
+            "每个信源的 id 必须唯一",
+        );
+        return None;
+    }
+    seen.insert(id.clone(), line);
+    Some(id.clone())
 }
 
 fn valid_id(id: &str) -> bool {

@@ -103,6 +103,33 @@ impl TomlFile {
         }
     }
 
+    /// Reads one key of `table` as `T`, so each wrong value is reported on its own line.
+    /// `Ok(None)` when absent; `Err(())` when present but invalid (already reported).
+    pub fn value<T: DeserializeOwned>(
+        &self,
+        table: &DeTable<'_>,
+        key: &str,
+        expected: &str,
+        diags: &mut Diagnostics,
+    ) -> Result<Option<Spanned<T>>, ()> {
+        let Some(value) = table.get(key) else {
+            return Ok(None);
+        };
+        let span = value.span();
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(v) => Ok(Some(Spanned::new(span, v))),
+            Err(_) => {
+                diags.error(
+                    &self.path,
+                    self.line(span),
+                    format!("\"{key}\" 的值应为{expected}，实际是 {}", value.get_ref().type_str()),
+                    format!("请把 {key} 改成{expected}"),
+                );
+                Err(())
+            }
+        }
+    }
+
     /// Looks up a sub-table, reporting a value of the wrong type.
     pub fn sub_table<'a, 'i>(
         &self,

@@ -50,12 +50,35 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
 }
 
-/// NFKC, drop invisible characters and control characters, collapse whitespace runs to
-/// one ASCII space, trim.
+/// Full-width punctuation that Chinese text uses as its own (，：？！（）；…). NFKC would
+/// turn it into ASCII, which reads wrongly in Chinese titles, so it is kept; full-width
+/// letters, digits and the ideographic space are still folded.
+fn is_cjk_punctuation(c: char) -> bool {
+    matches!(c, '\u{FF01}'..='\u{FF0F}' | '\u{FF1A}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF40}' | '\u{FF5B}'..='\u{FF65}')
+}
+
+/// NFKC except for Chinese full-width punctuation.
+fn fold_width(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find(is_cjk_punctuation) {
+        out.extend(rest[..pos].nfkc());
+        let mut tail = rest[pos..].chars();
+        if let Some(c) = tail.next() {
+            out.push(c);
+        }
+        rest = tail.as_str();
+    }
+    out.extend(rest.nfkc());
+    out
+}
+
+/// Fold width (see [`fold_width`]), drop invisible and control characters, collapse
+/// whitespace runs to one ASCII space, trim.
 pub fn normalize_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_space = false;
-    for c in s.nfkc() {
+    for c in fold_width(s).chars() {
         if is_invisible(c) {
             continue;
         }
@@ -133,6 +156,12 @@ mod tests {
     #[test]
     fn full_width_becomes_half_width() {
         assert_eq!(normalize_text("ＡＢＣ１２３　退役军人"), "ABC123 退役军人");
+    }
+
+    #[test]
+    fn chinese_punctuation_is_kept() {
+        assert_eq!(normalize_text("抚恤金，何时发放？（急）"), "抚恤金，何时发放？（急）");
+        assert_eq!(normalize_text("ｅ\u{301}"), "é");
     }
 
     #[test]

@@ -1,0 +1,365 @@
+//! Test harness: a loopback HTTP server serving fixtures with scripted behaviour, a real
+//! SMTP server (aiosmtpd, from Debian's python3-aiosmtpd) writing a Maildir, and a config
+//! directory builder that runs the real `yuqing` binary.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+// ---------------------------------------------------------------- HTTP server
+
+/// How one path answers.
+#[derive(Clone, Default)]
+pub struct Route {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    /// Answer 304 when the request's If-None-Match equals this.
+    pub etag: Option<String>,
+    /// Sleep before answering.
+    pub delay: Duration,
+    /// Send the body gzip-compressed with Content-Encoding: gzip.
+    pub gzip: bool,
+    /// Omit Content-Length and close the connection after the body.
+    pub no_length: bool,
+    /// Extra headers such as Location.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Route {
+    pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Route { status: 200, content_type: Some(content_type.into()), body: body.into(), ..Route::default() }
+    }
+
+    pub fn status(status: u16) -> Self {
+        Route { status, body: b"error".to_vec(), ..Route::default() }
+    }
+}
+
+/// A request as the server saw it.
+#[derive(Clone, Debug)]
+pub struct SeenRequest {
+    pub path: String,
+    pub headers: HashMap<String, String>,
+}
+
+pub struct HttpServer {
+    pub addr: SocketAddr,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl HttpServer {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<SeenRequest>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s, st) = (routes.clone(), seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if st.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (r, s) = (r.clone(), s.clone());
+                std::thread::spawn(move || serve(stream, &r, &s));
+            }
+        });
+        HttpServer { addr, routes, seen, stop }
+    }
+
+    pub fn route(&self, path: &str, route: Route) {
+        self.routes.lock().expect("routes").insert(path.to_string(), route);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn requests(&self, path: &str) -> Vec<SeenRequest> {
+        self.seen.lock().expect("seen").iter().filter(|r| r.path == path).cloned().collect()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &Mutex<Vec<SeenRequest>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let mut lines = head.split("\r\n");
+    let path = lines.next().and_then(|l| l.split_whitespace().nth(1)).unwrap_or("/").to_string();
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    seen.lock().expect("seen").push(SeenRequest { path: path.clone(), headers: headers.clone() });
+    let route = routes.lock().expect("routes").get(&path).cloned().unwrap_or_else(|| Route::status(404));
+    std::thread::sleep(route.delay);
+    if route.etag.is_some() && headers.get("if-none-match") == route.etag.as_ref() {
+        let _ = stream.write_all(b"HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n");
+        return;
+    }
+    let mut body = route.body.clone();
+    let mut extra = String::new();
+    if route.gzip {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&body).expect("gzip");
+        body = enc.finish().expect("gzip");
+        extra.push_str("Content-Encoding: gzip\r\n");
+    }
+    if let Some(ct) = &route.content_type {
+        extra.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    if let Some(etag) = &route.etag {
+        extra.push_str(&format!("ETag: {etag}\r\n"));
+    }
+    for (k, v) in &route.headers {
+        extra.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !route.no_length {
+        extra.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    let head = format!("HTTP/1.1 {} X\r\nConnection: close\r\n{extra}\r\n", route.status);
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&body);
+}
+
+// ---------------------------------------------------------------- SMTP server
+
+/// A port on loopback that nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// aiosmtpd writing every received message to `<dir>/new/`.
+pub struct SmtpServer {
+    pub port: u16,
+    pub maildir: PathBuf,
+    child: Child,
+}
+
+impl SmtpServer {
+    pub fn start(port: u16, maildir: &Path) -> Self {
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
+        }
+        // Debian's interpreter: the pyenv python3 on PATH cannot see python3-aiosmtpd.
+        let child = Command::new("/usr/bin/python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd (apt-get install python3-aiosmtpd)");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start listening on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpServer { port, maildir: maildir.to_path_buf(), child }
+    }
+
+    /// Raw received messages, in file-name order.
+    pub fn messages(&self) -> Vec<String> {
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(self.maildir.join("new")).expect("maildir").map(|e| e.expect("entry").path()).collect();
+        files.sort();
+        files.iter().map(|f| std::fs::read_to_string(f).expect("message")).collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of a header in a raw message (first occurrence, folded lines joined).
+pub fn header(message: &str, name: &str) -> Option<String> {
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    let mut lines = message.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            return None;
+        }
+        if line.to_ascii_lowercase().starts_with(&prefix) {
+            let mut value = line[prefix.len()..].trim().to_string();
+            while let Some(next) = lines.peek().filter(|l| l.starts_with(' ') || l.starts_with('\t')) {
+                value.push_str(next.trim());
+                lines.next();
+            }
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// Decodes RFC 2047 `=?utf-8?b?...?=` words (what lettre writes for Chinese subjects).
+pub fn decode_words(value: &str) -> String {
+    use base64::Engine;
+    let mut out = String::new();
+    for word in value.split("?=").filter(|w| !w.trim().is_empty()) {
+        match word.trim().strip_prefix("=?utf-8?b?") {
+            Some(b64) => {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("base64 word");
+                out.push_str(&String::from_utf8(bytes).expect("utf-8 word"));
+            }
+            None => out.push_str(word.trim()),
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- config dir + binary
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+pub const KEYWORDS: &str = "# 拥军优抚\n抚恤金\n优抚对象  # trailing comment\n\n烈士陵园\n";
+
+impl Project {
+    /// A config dir with the given sources.toml body, `[mail]` section and one keyword list.
+    pub fn new(sources: &str, mail: &str) -> Self {
+        let p = Project { dir: tempfile::tempdir().expect("tempdir") };
+        p.write(
+            "yuqing.toml",
+            &format!(
+                "timezone = \"Asia/Shanghai\"\n[storage]\npath = \"state/yuqing.db\"\n[fetch]\ntimeout_secs = 2\nconnect_timeout_secs = 2\nmax_body_bytes = 65536\n{mail}"
+            ),
+        );
+        p.write("sources.toml", sources);
+        p.write("keywords/preferential.txt", KEYWORDS);
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let path = self.dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write");
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_yuqing"));
+        cmd.arg("--config").arg(self.dir.path()).env("YUQING_LOG", "info");
+        cmd
+    }
+
+    /// Runs `yuqing --config DIR <args>` to completion.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = self.command().args(args).output().expect("run yuqing");
+        Run::from(output)
+    }
+
+    /// Starts `yuqing run` (the daemon) in the background.
+    pub fn spawn_daemon(&self) -> Child {
+        self.command().arg("run").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn daemon")
+    }
+
+    pub fn store(&self) -> yuqing::store::Store {
+        yuqing::store::Store::open(&self.dir.path().join("state/yuqing.db")).expect("open store")
+    }
+}
+
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// The summary line printed for one source by `run --once`.
+    pub fn source_line(&self, id: &str) -> String {
+        let needle = format!("] {id}（");
+        self.stdout
+            .lines()
+            .find(|l| l.contains(&needle))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no summary line for {id} in:\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Polls `cond` every 50 ms until it holds or `limit` passes.
+pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One `[[source]]` table.
+pub fn source(id: &str, url: &str) -> String {
+    format!("[[source]]\nid = \"{id}\"\nname = \"测试信源 {id}\"\nkind = \"feed\"\nurl = \"{url}\"\n\n")
+}
+
+/// An RSS 2.0 feed with items `(guid, title, description)`.
+pub fn rss(items: &[(&str, &str, &str)]) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>测试</title><link>https://example.gov.cn/</link>\n",
+    );
+    for (guid, title, description) in items {
+        out.push_str(&format!(
+            "<item><title>{title}</title><link>https://example.gov.cn/news/{guid}.html</link><guid>{guid}</guid><description>{description}</description><pubDate>2026-11-26 09:30:00</pubDate></item>\n"
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+pub const FILE_MAIL: &str = "[mail]\ntransport = \"file\"\noutbox_dir = \"outbox\"\nfrom = \"舆情监测 <yuqing@example.gov.cn>\"\nto = [\"gkb@example.gov.cn\"]\n";
+
+/// `[mail]` over plain SMTP to loopback, with quick retries for tests.
+pub fn smtp_mail(port: u16) -> String {
+    format!(
+        "[mail]\ntransport = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"舆情监测 <yuqing@example.gov.cn>\"\nto = [\"gkb@example.gov.cn\", \"liaison@example.gov.cn\"]\ntimeout_secs = 5\nretry_initial_secs = 1\nretry_max_secs = 2\n"
+    )
+}
+
+pub fn eml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
