@@ -53,7 +53,8 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("错误：{e:#}");
+            // Our error types carry their causes in their own messages.
+            eprintln!("错误：{e}");
             ExitCode::from(2)
         }
     }

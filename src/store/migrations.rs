@@ -1,7 +1,7 @@
 //! Schema migrations, applied in order at open; `PRAGMA user_version` records how many
 //! have run. Append new steps; never edit a released one.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 const MIGRATIONS: &[&str] = &[
     // 1: sources' fetch state, documents with their identity keys, hits, the alert outbox.
@@ -67,16 +67,18 @@ const MIGRATIONS: &[&str] = &[
 pub const LATEST: usize = MIGRATIONS.len();
 
 pub fn migrate(conn: &mut Connection) -> Result<(), super::StoreError> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    // Take the write lock before reading the version: two processes opening a new
+    // database at once (the daemon and `yuqing sources`) must not both migrate it.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let current = usize::try_from(current).unwrap_or(usize::MAX);
     if current > LATEST {
         return Err(super::StoreError::TooNew { found: current, known: LATEST });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
+    for sql in MIGRATIONS.iter().skip(current) {
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
-        tx.commit()?;
     }
+    tx.pragma_update(None, "user_version", i64::try_from(LATEST).unwrap_or(i64::MAX))?;
+    tx.commit()?;
     Ok(())
 }

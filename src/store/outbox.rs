@@ -52,7 +52,8 @@ impl Store {
     pub fn mark_failed(&mut self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE alerts SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
-            params![id, error, next_attempt_at.timestamp()],
+            // Round up: a retry must not come earlier than its backoff.
+            params![id, error, next_attempt_at.timestamp() + i64::from(next_attempt_at.timestamp_subsec_nanos() > 0)],
         )?;
         Ok(())
     }

@@ -142,3 +142,25 @@ fn a_newer_schema_is_refused() {
     drop(conn);
     assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
 }
+
+/// Regression: the daemon and a CLI command opening a new database at the same moment
+/// both ran the first migration ("table source_state already exists").
+#[test]
+fn concurrent_first_opens_migrate_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("y.db");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (path, barrier) = (path.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                Store::open(&path).map(|_| ())
+            })
+        })
+        .collect();
+    for h in handles {
+        let result = h.join().expect("thread");
+        assert!(result.is_ok(), "{result:?}");
+    }
+}

@@ -248,7 +248,7 @@ impl Project {
         let p = Project { dir: tempfile::tempdir().expect("tempdir") };
         p.write(
             "yuqing.toml",
-            &format!(
+            format!(
                 "timezone = \"Asia/Shanghai\"\n[storage]\npath = \"state/yuqing.db\"\n[fetch]\ntimeout_secs = 2\nconnect_timeout_secs = 2\nmax_body_bytes = 65536\n{mail}"
             ),
         );
@@ -312,7 +312,7 @@ impl Run {
         self.stdout
             .lines()
             .find(|l| l.contains(&needle))
-            .map(str::to_string)
+            .map(|l| l.trim().to_string())
             .unwrap_or_else(|| panic!("no summary line for {id} in:\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 }
@@ -362,4 +362,22 @@ pub fn eml_files(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     files.sort();
     files
+}
+
+/// The decoded `text/plain` part of a raw message written by lettre.
+pub fn text_part(message: &str) -> String {
+    use base64::Engine;
+    let start = message.find("Content-Type: text/plain").expect("text/plain part");
+    let part = &message[start..];
+    let encoding = header(part, "Content-Transfer-Encoding").unwrap_or_default().to_ascii_lowercase();
+    let body_start =
+        part.find("\r\n\r\n").map(|i| i + 4).or_else(|| part.find("\n\n").map(|i| i + 2)).expect("part body");
+    let body: Vec<&str> = part[body_start..].lines().take_while(|l| !l.starts_with("--")).collect();
+    if encoding == "base64" {
+        let joined: String = body.concat().chars().filter(|c| !c.is_whitespace()).collect();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(joined).expect("base64 body");
+        String::from_utf8(bytes).expect("utf-8 body")
+    } else {
+        body.join("\n")
+    }
 }

@@ -1,0 +1,104 @@
+//! Alert delivery through a real SMTP server (aiosmtpd): outages are retried, a killed
+//! process loses nothing, and nothing is sent twice.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use support::{HttpServer, Project, Route, SmtpServer, free_port, header, rss, smtp_mail, source, wait_for};
+
+fn three_matching_items() -> String {
+    rss(&[
+        ("d1", "抚恤金发放延迟", "网友反映"),
+        ("d2", "烈士陵园祭扫预约", "清明前后"),
+        ("d3", "优抚对象走访慰问", "春节前"),
+        ("d4", "无关新闻", "天气晴"),
+    ])
+}
+
+fn message_ids(smtp: &SmtpServer) -> Vec<String> {
+    smtp.messages().iter().map(|m| header(m, "Message-ID").expect("Message-ID")).collect()
+}
+
+#[test]
+fn smtp_down_then_up_delivers_everything_once() {
+    let server = HttpServer::start();
+    server.route("/rss.xml", Route::ok("application/rss+xml", three_matching_items()));
+    let port = free_port();
+    let p = Project::new(&source("news", &server.url("/rss.xml")), &smtp_mail(port));
+
+    // SMTP is down: the hits are stored, the alerts wait in the outbox, the failure shows.
+    let down = p.run(&["run", "--once"]);
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert!(down.stdout.contains("本次发送成功 0 封，失败 3 封"), "{}", down.stdout);
+    assert!(down.stdout.contains("发件箱：3 条提醒待发送，其中 3 条发送失败待重试；最近错误："), "{}", down.stdout);
+    let status = p.store().outbox_status().expect("status");
+    assert_eq!((status.pending, status.failing), (3, 3));
+    assert!(p.run(&["sources"]).stdout.contains("发件箱：3 条提醒待发送"));
+
+    // SMTP comes back: the next run delivers all three, to both recipients.
+    let maildir = tempfile::tempdir().expect("maildir");
+    let smtp = SmtpServer::start(port, maildir.path());
+    let up = p.run(&["run", "--once"]);
+    assert!(up.stdout.contains("本次发送成功 3 封，失败 0 封"), "{}\n{}", up.stdout, up.stderr);
+    assert!(up.stdout.contains("发件箱：没有待发送的提醒"), "{}", up.stdout);
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 3);
+    let to = header(&messages[0], "To").expect("To");
+    assert!(to.contains("gkb@example.gov.cn") && to.contains("liaison@example.gov.cn"), "{to}");
+
+    // And a further run sends nothing again.
+    let again = p.run(&["run", "--once"]);
+    assert!(again.stdout.contains("本次发送成功 0 封，失败 0 封"), "{}", again.stdout);
+    assert_eq!(smtp.messages().len(), 3);
+    let ids: HashSet<String> = message_ids(&smtp).into_iter().collect();
+    assert_eq!(ids.len(), 3);
+}
+
+#[test]
+fn pending_alerts_survive_a_kill_and_are_delivered_once_after_restart() {
+    let server = HttpServer::start();
+    server.route("/rss.xml", Route::ok("application/rss+xml", three_matching_items()));
+    let port = free_port();
+    let p = Project::new(&source("news", &server.url("/rss.xml")), &smtp_mail(port));
+
+    // The daemon stores the hits and fails to deliver (SMTP down); then it is killed hard.
+    let mut daemon = p.spawn_daemon();
+    wait_for(Duration::from_secs(20), "alerts stored and a delivery attempted", || {
+        p.store().outbox_status().is_ok_and(|s| s.pending == 3 && s.failing >= 1)
+    });
+    daemon.kill().expect("SIGKILL");
+    let _ = daemon.wait();
+
+    // SMTP is up; a new daemon delivers the queued alerts exactly once and does not
+    // fetch-and-alert the same documents again.
+    let maildir = tempfile::tempdir().expect("maildir");
+    let smtp = SmtpServer::start(port, maildir.path());
+    let mut daemon = p.spawn_daemon();
+    wait_for(Duration::from_secs(30), "three messages delivered", || smtp.messages().len() >= 3);
+    wait_for(Duration::from_secs(10), "outbox drained", || p.store().outbox_status().is_ok_and(|s| s.pending == 0));
+
+    // SIGTERM: a clean, prompt exit.
+    let pid = daemon.id().to_string();
+    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = daemon.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "daemon did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    let output = daemon.wait_with_output().expect("output");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("daemon stopped"));
+
+    assert_eq!(smtp.messages().len(), 3, "an alert was sent twice");
+    let ids: HashSet<String> = message_ids(&smtp).into_iter().collect();
+    assert_eq!(ids.len(), 3);
+    let subjects: HashSet<String> =
+        smtp.messages().iter().map(|m| support::decode_words(&header(m, "Subject").expect("subject"))).collect();
+    assert!(subjects.contains("【舆情提示】抚恤金发放延迟"), "{subjects:?}");
+}

@@ -1,0 +1,209 @@
+//! The pipeline against a loopback HTTP server: every feed format, charsets, conditional
+//! GET, and every way a source can fail — without one broken source affecting the others.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{FILE_MAIL, HttpServer, Project, Route, eml_files, rss, source};
+
+const ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>临江日报</title><id>urn:linjiang</id><updated>2026-11-26T08:00:00Z</updated>
+<entry><title>优抚政策宣讲进社区</title><id>urn:a1</id><link href="/news/a1.html"/><updated>2026-11-26T08:00:00Z</updated>
+<summary type="html">&lt;p&gt;面向&lt;b&gt;优抚对象&lt;/b&gt;的政策宣讲&lt;/p&gt;</summary></entry>
+<entry><title>冬季长跑比赛举行</title><id>urn:a2</id><link href="https://news.example.com/a2"/><updated>2026-11-26T09:00:00Z</updated>
+<summary>与本局无关</summary></entry>
+</feed>"#;
+
+const JSON_FEED: &str = r#"{"version":"https://jsonfeed.org/version/1.1","title":"市民来信","items":[
+{"id":"j1","url":"https://example.gov.cn/letters/j1","title":"询问抚恤金标准","content_text":"想了解今年的抚恤金标准","date_published":"2026-11-26T10:00:00+08:00"}]}"#;
+
+fn gbk_feed() -> Vec<u8> {
+    let text = "<?xml version=\"1.0\" encoding=\"gb2312\"?>\n<rss version=\"2.0\"><channel><title>论坛</title>\
+<item><title>网友：烈士陵园要拆迁？</title><link>https://bbs.example.com/t/1</link><guid>t1</guid>\
+<description>听说ＡＢＣ公司要在烈士陵园旁施工，喆</description></item></channel></rss>";
+    encoding_rs::GBK.encode(text).0.into_owned()
+}
+
+/// Serves one fixture per source kind and failure mode; returns the server and the
+/// sources.toml listing them.
+fn fixture_server() -> (HttpServer, String) {
+    let server = HttpServer::start();
+    let rss_body = rss(&[
+        ("r1", "关于发放第四季度抚恤金的通知", "&lt;p&gt;抚恤金将于月底发放&lt;/p&gt;"),
+        ("r2", "本局召开学习会", "学习会议精神"),
+    ])
+    .replace(
+        "</channel>",
+        "<item><title>烈士陵园开放时间调整</title><description>无链接也无 guid 的条目</description></item></channel>",
+    );
+    server.route("/rss.xml", Route::ok("application/rss+xml; charset=utf-8", rss_body));
+    server.route("/atom.xml", Route::ok("application/atom+xml", ATOM));
+    server.route("/feed.json", Route::ok("application/feed+json", JSON_FEED));
+    server.route("/gbk.xml", Route::ok("application/xml", gbk_feed()));
+    server.route(
+        "/etag.xml",
+        Route {
+            etag: Some("\"v1\"".into()),
+            gzip: true,
+            ..Route::ok("application/rss+xml", rss(&[("e1", "抚恤金发放进度", "已发放")]))
+        },
+    );
+    server.route("/malformed.xml", Route::ok("application/rss+xml", "<rss><channel><item><title>抚恤金"));
+    server.route("/slow.xml", Route { delay: Duration::from_secs(4), ..Route::ok("application/rss+xml", rss(&[])) });
+    let big = rss(&[("b1", "抚恤金", &"很长的正文".repeat(8000))]);
+    server.route("/big.xml", Route::ok("application/rss+xml", big.clone()));
+    server.route("/big-stream.xml", Route { no_length: true, ..Route::ok("application/rss+xml", big) });
+    server.route("/error.xml", Route::status(500));
+    let mut sources = String::new();
+    for (id, path) in [
+        ("rss", "/rss.xml"),
+        ("atom", "/atom.xml"),
+        ("json", "/feed.json"),
+        ("gbk", "/gbk.xml"),
+        ("etag", "/etag.xml"),
+        ("malformed", "/malformed.xml"),
+        ("slow", "/slow.xml"),
+        ("big", "/big.xml"),
+        ("big-stream", "/big-stream.xml"),
+        ("error", "/error.xml"),
+    ] {
+        sources.push_str(&source(id, &server.url(path)));
+    }
+    (server, sources)
+}
+
+#[test]
+fn every_format_is_read_and_every_failure_is_isolated_and_reported() {
+    let (server, sources) = fixture_server();
+    let p = Project::new(&sources, FILE_MAIL);
+
+    let first = p.run(&["run", "--once"]);
+    assert_eq!(first.code, Some(0), "{}\n{}", first.stdout, first.stderr);
+    let expect_ok = [
+        ("rss", "条目 3，新文档 3，命中 3，新提醒 2"),
+        ("atom", "条目 2，新文档 2，命中 1，新提醒 1"),
+        ("json", "条目 1，新文档 1，命中 2，新提醒 1"),
+        ("gbk", "条目 1，新文档 1，命中 2，新提醒 1"),
+        ("etag", "条目 1，新文档 1，命中 1，新提醒 1"),
+    ];
+    for (id, counts) in expect_ok {
+        let line = first.source_line(id);
+        assert!(line.starts_with("[正常]") && line.contains(counts), "{id}: {line}");
+    }
+    let expect_err = [
+        ("malformed", "内容无法解析"),
+        ("slow", "抓取超时（超过 2 秒）"),
+        ("big", "响应超过大小上限 65536 字节"),
+        ("big-stream", "响应超过大小上限 65536 字节"),
+        ("error", "服务器返回 HTTP 500"),
+    ];
+    for (id, message) in expect_err {
+        let line = first.source_line(id);
+        assert!(line.starts_with("[错误]") && line.contains(message), "{id}: {line}");
+    }
+    assert!(first.stdout.contains("新文档 8 篇，命中 9 处，新提醒 6 条，出错信源 5 个"), "{}", first.stdout);
+    assert_eq!(eml_files(&p.path().join("outbox")).len(), 6);
+
+    // What was stored: GBK decoded, full-width folded, relative links resolved.
+    let store = p.store();
+    let hits = store.recent_hits(50).expect("hits");
+    let gbk = hits.iter().find(|h| h.source_id == "gbk").expect("gbk hit");
+    assert_eq!(gbk.title, "网友：烈士陵园要拆迁？");
+    assert_eq!(gbk.terms, vec!["烈士陵园".to_string()]);
+    let atom = hits.iter().find(|h| h.source_id == "atom").expect("atom hit");
+    assert_eq!(atom.link.as_deref(), Some(server.url("/news/a1.html").as_str()));
+
+    // Politeness: our User-Agent, compression offered.
+    let req = &server.requests("/rss.xml")[0];
+    assert!(req.headers.get("user-agent").is_some_and(|ua| ua.starts_with("yuqing/")), "{req:?}");
+    assert!(req.headers.get("accept-encoding").is_some_and(|ae| ae.contains("gzip") && ae.contains("br")), "{req:?}");
+
+    // A restart: nothing new is stored or alerted; the ETag source answers 304.
+    let second = p.run(&["run", "--once"]);
+    assert_eq!(second.code, Some(0));
+    assert!(second.source_line("etag").starts_with("[未变化]"), "{}", second.stdout);
+    assert_eq!(server.requests("/etag.xml")[1].headers.get("if-none-match").map(String::as_str), Some("\"v1\""));
+    for id in ["rss", "atom", "json", "gbk"] {
+        assert!(second.source_line(id).contains("新文档 0，命中 0，新提醒 0"), "{}", second.source_line(id));
+    }
+    assert_eq!(eml_files(&p.path().join("outbox")).len(), 6);
+
+    let states = p.store().source_states().expect("states");
+    let failures = |id: &str| states.iter().find(|s| s.source_id == id).map(|s| s.consecutive_failures);
+    assert_eq!(failures("error"), Some(2));
+    assert_eq!(failures("slow"), Some(2));
+    assert_eq!(failures("rss"), Some(0));
+    let error_state = states.iter().find(|s| s.source_id == "error").expect("state");
+    assert_eq!(error_state.last_error.as_deref(), Some("服务器返回 HTTP 500"));
+    assert!(error_state.last_success_at.is_none());
+
+    // The read side shows it too.
+    let status = p.run(&["sources"]);
+    assert!(status.stdout.contains("[故障] error（测试信源 error）"), "{}", status.stdout);
+    assert!(status.stdout.contains("连续失败：2 次"), "{}", status.stdout);
+    let listed = p.run(&["hits", "--limit", "3"]);
+    assert_eq!(listed.code, Some(0));
+    assert!(listed.stdout.contains("命中："), "{}", listed.stdout);
+}
+
+#[test]
+fn alert_email_carries_title_source_terms_excerpt_and_link() {
+    let server = HttpServer::start();
+    server.route(
+        "/rss.xml",
+        Route::ok("application/rss+xml", rss(&[("m1", "抚恤金迟迟未发放", "网友反映某区抚恤金三个月未到账")])),
+    );
+    let p = Project::new(&source("forum", &server.url("/rss.xml")), FILE_MAIL);
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let files = eml_files(&p.path().join("outbox"));
+    assert_eq!(files.len(), 1);
+    let raw = std::fs::read_to_string(&files[0]).expect("eml");
+    let subject = support::decode_words(&support::header(&raw, "Subject").expect("subject"));
+    assert_eq!(subject, "【舆情提示】抚恤金迟迟未发放");
+    assert!(raw.contains("Content-Type: text/html"));
+    let text = support::text_part(&raw);
+    for want in [
+        "标题：抚恤金迟迟未发放",
+        "信源：测试信源 forum",
+        "发布时间：2026-11-26 09:30（北京时间）",
+        "命中关键词：抚恤金（preferential）",
+        "网友反映某区抚恤金三个月未到账",
+        "链接：https://example.gov.cn/news/m1.html",
+    ] {
+        assert!(text.contains(want), "missing {want} in:\n{text}");
+    }
+}
+
+#[test]
+fn bundled_default_config_runs_offline_and_writes_alerts() {
+    // The shipped config, with its network source switched off (tests stay on loopback).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = Project::new("", FILE_MAIL);
+    let shipped = std::fs::read_to_string(root.join("sources.toml")).expect("sources.toml");
+    let at = shipped.find("url = \"http://www.people.com.cn/rss/politics.xml\"").expect("the shipped network source");
+    let offline = format!("{}{}", &shipped[..at], shipped[at..].replacen("enabled = true", "enabled = false", 1));
+    p.write("sources.toml", offline);
+    p.write("yuqing.toml", std::fs::read_to_string(root.join("yuqing.toml")).expect("yuqing.toml"));
+    for entry in std::fs::read_dir(root.join("keywords")).expect("keywords") {
+        let path = entry.expect("entry").path();
+        p.write(
+            &format!("keywords/{}", path.file_name().expect("name").to_string_lossy()),
+            std::fs::read(&path).expect("read"),
+        );
+    }
+    for entry in std::fs::read_dir(root.join("examples/feeds")).expect("examples") {
+        let path = entry.expect("entry").path();
+        p.write(
+            &format!("examples/feeds/{}", path.file_name().expect("name").to_string_lossy()),
+            std::fs::read(&path).expect("read"),
+        );
+    }
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("[错误]"), "{}", run.stdout);
+    let alerts = eml_files(&p.path().join("outbox")).len();
+    assert!(alerts >= 10, "only {alerts} alerts:\n{}", run.stdout);
+    assert!(run.source_line("city-forum").contains("条目 7，新文档 7"), "{}", run.stdout);
+}
