@@ -102,3 +102,40 @@ fn pending_alerts_survive_a_kill_and_are_delivered_once_after_restart() {
         smtp.messages().iter().map(|m| support::decode_words(&header(m, "Subject").expect("subject"))).collect();
     assert!(subjects.contains("【舆情提示】抚恤金发放延迟"), "{subjects:?}");
 }
+
+/// `[mail]` for TLS tests: host `localhost` (the certificate's name), our CA trusted.
+fn tls_mail(port: u16, tls: &str, ca: Option<&std::path::Path>) -> String {
+    let ca = ca.map(|p| format!("ca_file = \"{}\"\n", p.display())).unwrap_or_default();
+    format!(
+        "[mail]\ntransport = \"smtp\"\nhost = \"localhost\"\nport = {port}\ntls = \"{tls}\"\n{ca}from = \"yuqing@example.gov.cn\"\nto = [\"gkb@example.gov.cn\"]\ntimeout_secs = 5\nretry_initial_secs = 1\n"
+    )
+}
+
+#[test]
+fn starttls_and_implicit_tls_deliver_with_a_trusted_ca_and_refuse_an_unknown_one() {
+    let certs = tempfile::tempdir().expect("certs");
+    let (ca, leaf, key) = support::make_certs(certs.path());
+    let (leaf, key) = (leaf.to_string_lossy().into_owned(), key.to_string_lossy().into_owned());
+    let server = HttpServer::start();
+    server.route("/rss.xml", Route::ok("application/rss+xml", rss(&[("t1", "抚恤金标准调整", "说明")])));
+    let feed = source("news", &server.url("/rss.xml"));
+
+    for (tls, args) in
+        [("starttls", ["--tlscert", &leaf, "--tlskey", &key]), ("tls", ["--smtpscert", &leaf, "--smtpskey", &key])]
+    {
+        let port = free_port();
+        let maildir = tempfile::tempdir().expect("maildir");
+        let smtp = SmtpServer::start_with(port, maildir.path(), &args);
+
+        // Without our CA the server certificate is not trusted: nothing is sent, the alert waits.
+        let untrusted = Project::new(&feed, &tls_mail(port, tls, None));
+        let run = untrusted.run(&["run", "--once"]);
+        assert!(run.stdout.contains("本次发送成功 0 封，失败 1 封"), "{tls}: {}\n{}", run.stdout, run.stderr);
+        assert!(smtp.messages().is_empty());
+
+        let trusted = Project::new(&feed, &tls_mail(port, tls, Some(&ca)));
+        let run = trusted.run(&["run", "--once"]);
+        assert!(run.stdout.contains("本次发送成功 1 封，失败 0 封"), "{tls}: {}\n{}", run.stdout, run.stderr);
+        assert_eq!(smtp.messages().len(), 1, "{tls}");
+    }
+}

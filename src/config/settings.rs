@@ -37,6 +37,7 @@ const MAIL_KEYS: &[&str] = &[
     "retry_initial_secs",
     "retry_max_secs",
     "subject_prefix",
+    "ca_file",
 ];
 
 pub(super) struct Settings {
@@ -85,6 +86,7 @@ struct RawMail {
     retry_initial_secs: Option<u64>,
     retry_max_secs: Option<u64>,
     subject_prefix: Option<String>,
+    ca_file: Option<Spanned<String>>,
 }
 
 pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
@@ -300,6 +302,7 @@ fn smtp_settings(
         username: raw.username.clone(),
         password,
         hello_name: raw.hello_name.clone(),
+        ca_file: ca_file(dir, file, raw, diags)?,
     })
 }
 
@@ -352,5 +355,35 @@ fn password(dir: &Path, file: &TomlFile, raw: &RawMail, diags: &mut Diagnostics)
                 None
             }
         },
+    }
+}
+
+/// `Some(None)` without `ca_file`; `None` when the file is unreadable or holds no certificate.
+fn ca_file(dir: &Path, file: &TomlFile, raw: &RawMail, diags: &mut Diagnostics) -> Option<Option<PathBuf>> {
+    let Some(value) = &raw.ca_file else {
+        return Some(None);
+    };
+    let path = resolve(dir, value.get_ref());
+    let ok = std::fs::read_to_string(&path).map(|pem| pem.contains("-----BEGIN CERTIFICATE-----"));
+    match ok {
+        Ok(true) => Some(Some(path)),
+        Ok(false) => {
+            diags.error(
+                &file.path,
+                file.line(value.span()),
+                format!("{} 中没有 PEM 证书", path.display()),
+                "ca_file 应为 PEM 格式的 CA 证书（以 -----BEGIN CERTIFICATE----- 开头）",
+            );
+            None
+        }
+        Err(e) => {
+            diags.error(
+                &file.path,
+                file.line(value.span()),
+                format!("无法读取 ca_file {}：{e}", path.display()),
+                "请检查路径和权限",
+            );
+            None
+        }
     }
 }

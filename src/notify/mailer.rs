@@ -6,14 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
+use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{MailSettings, MailTransport, SmtpSettings, TlsMode};
-use crate::error_chain::error_chain;
+use super::smtp::SmtpClient;
+use super::{MailSettings, MailTransport};
 use crate::model::OutboxAlert;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +35,7 @@ pub struct Mailer {
 }
 
 enum Kind {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpClient),
     File(PathBuf),
 }
 
@@ -45,7 +43,7 @@ impl Mailer {
     pub fn new(settings: &MailSettings) -> Result<Self, DeliveryError> {
         crate::fetch::install_tls_provider();
         let kind = match &settings.transport {
-            MailTransport::Smtp(smtp) => Kind::Smtp(smtp_transport(smtp, settings)?),
+            MailTransport::Smtp(smtp) => Kind::Smtp(SmtpClient::new(smtp, settings.timeout)?),
             MailTransport::File { outbox_dir } => Kind::File(outbox_dir.clone()),
         };
         Ok(Self { settings: settings.clone(), kind })
@@ -58,34 +56,10 @@ impl Mailer {
     pub async fn send(&self, alert: &OutboxAlert) -> Result<(), DeliveryError> {
         let message = build_message(&self.settings.from, alert)?;
         match &self.kind {
-            Kind::Smtp(transport) => {
-                transport.send(message).await.map_err(|e| DeliveryError::Smtp(error_chain(&e)))?;
-                Ok(())
-            }
+            Kind::Smtp(client) => client.send(message.envelope(), &message.formatted()).await,
             Kind::File(dir) => write_eml(dir, alert, &message.formatted()),
         }
     }
-}
-
-fn smtp_transport(
-    smtp: &SmtpSettings,
-    settings: &MailSettings,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, DeliveryError> {
-    let setup = |e: lettre::transport::smtp::Error| DeliveryError::Setup(error_chain(&e));
-    let mut builder = match smtp.tls {
-        TlsMode::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
-        TlsMode::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host).map_err(setup)?,
-        TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host).map_err(setup)?,
-    }
-    .port(smtp.port)
-    .timeout(Some(settings.timeout));
-    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-        builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
-    }
-    if let Some(name) = &smtp.hello_name {
-        builder = builder.hello_name(ClientId::Domain(name.clone()));
-    }
-    Ok(builder.build())
 }
 
 fn build_message(from: &Mailbox, alert: &OutboxAlert) -> Result<Message, DeliveryError> {

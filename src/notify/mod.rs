@@ -4,6 +4,7 @@
 
 mod mailer;
 mod render;
+mod smtp;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub hello_name: Option<String>,
+    /// Extra trusted root certificate (PEM), e.g. an internal government CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

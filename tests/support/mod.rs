@@ -163,12 +163,20 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub fn start(port: u16, maildir: &Path) -> Self {
+        Self::start_with(port, maildir, &[])
+    }
+
+    /// With extra aiosmtpd arguments, e.g. `--tlscert`/`--tlskey` for STARTTLS or
+    /// `--smtpscert`/`--smtpskey` for implicit TLS.
+    pub fn start_with(port: u16, maildir: &Path, extra: &[&str]) -> Self {
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
         }
         // Debian's interpreter: the pyenv python3 on PATH cannot see python3-aiosmtpd.
         let child = Command::new("/usr/bin/python3")
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -380,4 +388,45 @@ pub fn text_part(message: &str) -> String {
     } else {
         body.join("\n")
     }
+}
+
+/// A throwaway CA and a `localhost` server certificate signed by it (openssl CLI).
+/// Returns (ca.pem, leaf.pem, leaf.key). rustls rejects a self-signed CA:TRUE
+/// certificate as a server certificate, hence the two levels.
+pub fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=yuqing test CA"],
+    ]
+    .concat());
+    run(&[&["req"][..], &ec, &["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"]].concat());
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+    (dir.join("ca.pem"), dir.join("leaf.pem"), dir.join("leaf.key"))
 }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs the one system package the
+# tests need (a real SMTP server, aiosmtpd, from Debian), then `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The delivery tests start aiosmtpd with /usr/bin/python3 (the pyenv python3 on PATH
+# cannot import Debian packages).
+if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+    echo "installing python3-aiosmtpd (test SMTP server)..." >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq || true
+    $SUDO apt-get install -y -qq python3-aiosmtpd
+fi
+
+exec cargo test --locked "$@"
