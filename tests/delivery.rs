@@ -139,3 +139,54 @@ fn starttls_and_implicit_tls_deliver_with_a_trusted_ca_and_refuse_an_unknown_one
         assert_eq!(smtp.messages().len(), 1, "{tls}");
     }
 }
+
+/// Regression for connection reuse: the daemon keeps its SMTP connection open between
+/// alerts; when the server has dropped it meanwhile, the next alert must still go out on
+/// the first attempt (over a new connection), and only once.
+#[test]
+fn mailer_reconnects_when_the_server_dropped_the_idle_connection() {
+    use yuqing::model::{AlertMessage, OutboxAlert};
+    use yuqing::notify::{MailSettings, MailTransport, Mailer, SmtpSettings, TlsMode};
+
+    let port = free_port();
+    let maildir = tempfile::tempdir().expect("maildir");
+    let settings = MailSettings {
+        transport: MailTransport::Smtp(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            tls: TlsMode::None,
+            username: None,
+            password: None,
+            hello_name: None,
+            ca_file: None,
+        }),
+        from: "yuqing@example.gov.cn".parse().expect("from"),
+        to: vec![],
+        subject_prefix: String::new(),
+        timeout: Duration::from_secs(5),
+        retry_initial: Duration::from_secs(1),
+        retry_max: Duration::from_secs(1),
+    };
+    let alert = |id: i64| OutboxAlert {
+        id,
+        message: AlertMessage {
+            channel: "email".into(),
+            recipients: vec!["gkb@example.gov.cn".into()],
+            subject: format!("测试 {id}"),
+            body_text: "正文".into(),
+            body_html: "<p>正文</p>".into(),
+        },
+        attempts: 0,
+        created_at: chrono::Utc::now(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let mailer = Mailer::new(&settings).expect("mailer");
+
+    let first = SmtpServer::start(port, maildir.path());
+    rt.block_on(mailer.send(&alert(1))).expect("first send");
+    drop(first); // the server goes away, taking the idle connection with it
+    let second = SmtpServer::start(port, maildir.path());
+    rt.block_on(mailer.send(&alert(2))).expect("second send reconnects");
+    rt.block_on(mailer.send(&alert(3))).expect("third send reuses");
+    assert_eq!(second.messages().len(), 3, "messages in the shared maildir");
+}

@@ -35,7 +35,7 @@ pub struct Mailer {
 }
 
 enum Kind {
-    Smtp(SmtpClient),
+    Smtp(Box<SmtpClient>),
     File(PathBuf),
 }
 
@@ -43,7 +43,7 @@ impl Mailer {
     pub fn new(settings: &MailSettings) -> Result<Self, DeliveryError> {
         crate::fetch::install_tls_provider();
         let kind = match &settings.transport {
-            MailTransport::Smtp(smtp) => Kind::Smtp(SmtpClient::new(smtp, settings.timeout)?),
+            MailTransport::Smtp(smtp) => Kind::Smtp(Box::new(SmtpClient::new(smtp, settings.timeout)?)),
             MailTransport::File { outbox_dir } => Kind::File(outbox_dir.clone()),
         };
         Ok(Self { settings: settings.clone(), kind })

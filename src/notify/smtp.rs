@@ -50,31 +50,48 @@ impl SmtpClient {
         Ok(Self { settings: settings.clone(), timeout, hello, extra_roots, connection: Mutex::new(None) })
     }
 
-    /// Sends one message, reusing the open connection when it is still good.
+    /// Sends one message on the open connection. A reused connection may have been closed
+    /// by the server while idle; then the message is tried once more on a fresh one.
+    /// (No NOOP probe before each message: that would cost a round trip per alert.)
     pub(super) async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError> {
         let mut slot = self.connection.lock().await;
-        let reusable = match slot.as_mut() {
-            Some(conn) => !conn.has_broken() && conn.test_connected().await,
-            None => false,
-        };
-        if !reusable {
-            *slot = Some(self.with_timeout(self.connect()).await?);
+        let reused = slot.as_ref().is_some_and(|conn| !conn.has_broken());
+        if reused {
+            match self.send_on(&mut slot, envelope, message).await {
+                Ok(()) => return Ok(()),
+                // The server answered (a rejection) or we gave up waiting: no second try.
+                Err((e, false)) => return Err(e),
+                Err((e, true)) => tracing::debug!(error = %e, "reused SMTP connection is dead; reconnecting"),
+            }
         }
+        *slot = Some(self.with_timeout(self.connect()).await?);
+        self.send_on(&mut slot, envelope, message).await.map_err(|(e, _)| e)
+    }
+
+    /// Sends on the connection in `slot`; drops the connection on any failure. The flag
+    /// says whether the failure was the connection itself (no SMTP status code, no timeout), so
+    /// that trying again on a new connection cannot duplicate an accepted message.
+    async fn send_on(
+        &self,
+        slot: &mut Option<AsyncSmtpConnection>,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<(), (DeliveryError, bool)> {
         let Some(conn) = slot.as_mut() else {
-            return Err(DeliveryError::Smtp("no connection".into()));
+            return Err((DeliveryError::Smtp("no connection".into()), true));
         };
-        let sent = tokio::time::timeout(self.timeout, conn.send(envelope, message)).await;
-        match sent {
+        let result = match tokio::time::timeout(self.timeout, conn.send(envelope, message)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => {
-                *slot = None;
-                Err(DeliveryError::Smtp(error_chain(&e)))
+                let dead_connection = !e.is_transient() && !e.is_permanent() && !e.is_timeout();
+                Err((DeliveryError::Smtp(error_chain(&e)), dead_connection))
             }
-            Err(_) => {
-                *slot = None;
-                Err(DeliveryError::Smtp(format!("timed out after {:?}", self.timeout)))
-            }
+            Err(_) => Err((DeliveryError::Smtp(format!("timed out after {:?}", self.timeout)), false)),
+        };
+        if result.is_err() {
+            *slot = None;
         }
+        result
     }
 
     async fn with_timeout<T>(&self, fut: impl Future<Output = Result<T, DeliveryError>>) -> Result<T, DeliveryError> {
