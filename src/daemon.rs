@@ -13,7 +13,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::delivery::{DeliveryReport, deliver_due};
+use crate::delivery::{Delivery, DeliveryReport};
 use crate::fetch::{FetchError, Fetcher};
 use crate::matcher::{Matcher, MatcherError};
 use crate::notify::{DeliveryError, Mailer};
@@ -76,18 +76,24 @@ pub async fn run_once(config: Config) -> Result<OnceSummary, DaemonError> {
             (index, run_source(&ctx, &source).await)
         });
     }
+    // Alerts go out while the remaining sources are still being fetched: after each
+    // finished source, one delivery round (the source tasks keep running meanwhile).
+    let mut delivery = parts.mailer.as_deref().map(|m| Delivery::new(&parts.ctx.store, m, true));
     let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(sources.len());
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(done) => reports.push(done),
             Err(e) => tracing::error!(error = %e, "a source task panicked"),
         }
+        if let Some(d) = delivery.as_mut() {
+            d.round(None).await?;
+        }
     }
     reports.sort_by_key(|(index, _)| *index);
-    let delivery = match &parts.mailer {
-        Some(mailer) => Some(deliver_due(&parts.ctx.store, mailer, true, None).await?),
-        None => None,
-    };
+    if let Some(d) = delivery.as_mut() {
+        d.round(None).await?;
+    }
+    let delivery = delivery.map(|d| d.report);
     let outbox = with_store(&parts.ctx.store, |s| s.outbox_status()).await?;
     Ok(OnceSummary { sources: reports.into_iter().map(|(_, r)| r).collect(), delivery, outbox })
 }
@@ -202,7 +208,8 @@ async fn outbox_worker(
         if *shutdown.borrow() {
             return;
         }
-        let wait = match deliver_due(&store, &mailer, false, Some(&shutdown)).await {
+        let mut round = Delivery::new(&store, &mailer, false);
+        let wait = match round.round(Some(&shutdown)).await.map(|()| round.report) {
             Ok(report) if report.stopped_early => mailer.settings().retry_initial,
             Ok(_) => match with_store(&store, |s| s.outbox_status()).await {
                 Ok(status) => status

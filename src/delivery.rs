@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use tokio::sync::watch;
 
+use crate::model::OutboxAlert;
 use crate::notify::Mailer;
 use crate::pipeline::{PipelineError, with_store};
 use crate::store::Store;
 
-/// After this many failures in a row, a round stops: the server is likely down, and the
-/// remaining alerts wait for the next round instead of each waiting for a timeout.
+/// After this many failures in a row a session stops: the server is likely down, and the
+/// remaining alerts wait for a later session instead of each waiting for a timeout.
 const BREAKER: usize = 3;
 const BATCH: usize = 200;
 
@@ -21,58 +22,80 @@ pub struct DeliveryReport {
     pub sent: usize,
     pub failed: usize,
     pub last_error: Option<String>,
-    /// The round stopped after repeated failures, leaving due alerts for later.
+    /// The session stopped after repeated failures, leaving due alerts for later.
     pub stopped_early: bool,
 }
 
-/// Delivers due alerts until none is due, the breaker trips, or shutdown is signalled.
-/// `flush` ignores backoff and tries every pending alert once (`yuqing run --once`).
-pub async fn deliver_due(
-    store: &Arc<Mutex<Store>>,
-    mailer: &Mailer,
+/// A delivery session: one or more rounds over the outbox that never try the same alert
+/// twice and stop for good once the breaker trips. `run --once` keeps one session for the
+/// whole run (delivering while sources are still being fetched); the daemon starts a new
+/// one for every round, so backoff decides what is due.
+pub struct Delivery<'a> {
+    store: &'a Arc<Mutex<Store>>,
+    mailer: &'a Mailer,
+    /// Ignore backoff: every pending alert is due.
     flush: bool,
-    shutdown: Option<&watch::Receiver<bool>>,
-) -> Result<DeliveryReport, PipelineError> {
-    let mut report = DeliveryReport::default();
-    let mut failures_in_a_row = 0;
-    let mut last_id = 0;
-    loop {
-        let now = Utc::now();
-        let due = with_store(store, move |s| s.due_alerts((!flush).then_some(now), BATCH)).await?;
-        // In flush mode failed alerts stay due; never try one twice in a round.
-        let due: Vec<_> = due.into_iter().filter(|a| a.id > last_id).collect();
-        if due.is_empty() {
-            return Ok(report);
-        }
-        for alert in due {
-            if shutdown.is_some_and(|rx| *rx.borrow()) {
-                return Ok(report);
-            }
-            last_id = alert.id;
-            let result = mailer.send(&alert).await;
+    /// Highest alert id tried in this session (ids only grow).
+    last_id: i64,
+    pub report: DeliveryReport,
+}
+
+impl<'a> Delivery<'a> {
+    pub fn new(store: &'a Arc<Mutex<Store>>, mailer: &'a Mailer, flush: bool) -> Self {
+        Self { store, mailer, flush, last_id: 0, report: DeliveryReport::default() }
+    }
+
+    /// Delivers what is due now, until nothing is, the breaker trips, or shutdown.
+    pub async fn round(&mut self, shutdown: Option<&watch::Receiver<bool>>) -> Result<(), PipelineError> {
+        let mut failures_in_a_row = 0;
+        while !self.report.stopped_early {
             let now = Utc::now();
-            match result {
-                Ok(()) => {
-                    with_store(store, move |s| s.mark_sent(alert.id, now)).await?;
-                    tracing::info!(alert = alert.id, subject = %alert.message.subject, "alert delivered");
-                    report.sent += 1;
-                    failures_in_a_row = 0;
+            let flush = self.flush;
+            let due = with_store(self.store, move |s| s.due_alerts((!flush).then_some(now), BATCH)).await?;
+            let due: Vec<_> = due.into_iter().filter(|a| a.id > self.last_id).collect();
+            if due.is_empty() {
+                return Ok(());
+            }
+            for alert in due {
+                if shutdown.is_some_and(|rx| *rx.borrow()) {
+                    return Ok(());
                 }
-                Err(e) => {
-                    let message = e.to_string();
-                    let retry_at = now + mailer.settings().retry_delay(alert.attempts + 1);
-                    tracing::warn!(alert = alert.id, attempt = alert.attempts + 1, error = %message, retry_at = %retry_at,
-                        "alert delivery failed; will retry");
-                    let stored = message.clone();
-                    with_store(store, move |s| s.mark_failed(alert.id, &stored, retry_at)).await?;
-                    report.failed += 1;
-                    report.last_error = Some(message);
+                self.last_id = alert.id;
+                if self.attempt(alert).await? {
+                    failures_in_a_row = 0;
+                } else {
                     failures_in_a_row += 1;
                     if failures_in_a_row >= BREAKER {
-                        report.stopped_early = true;
-                        return Ok(report);
+                        self.report.stopped_early = true;
+                        return Ok(());
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one alert and records the outcome; `Ok(true)` when it was delivered.
+    async fn attempt(&mut self, alert: OutboxAlert) -> Result<bool, PipelineError> {
+        let result = self.mailer.send(&alert).await;
+        let now = Utc::now();
+        match result {
+            Ok(()) => {
+                with_store(self.store, move |s| s.mark_sent(alert.id, now)).await?;
+                tracing::info!(alert = alert.id, subject = %alert.message.subject, "alert delivered");
+                self.report.sent += 1;
+                Ok(true)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let retry_at = now + self.mailer.settings().retry_delay(alert.attempts + 1);
+                tracing::warn!(alert = alert.id, attempt = alert.attempts + 1, error = %message, retry_at = %retry_at,
+                    "alert delivery failed; will retry");
+                let stored = message.clone();
+                with_store(self.store, move |s| s.mark_failed(alert.id, &stored, retry_at)).await?;
+                self.report.failed += 1;
+                self.report.last_error = Some(message);
+                Ok(false)
             }
         }
     }

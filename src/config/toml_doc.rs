@@ -16,6 +16,8 @@ use super::diag::{Diagnostics, line_of, suggest};
 pub struct TomlFile {
     pub path: PathBuf,
     pub text: String,
+    /// Byte offset where each line starts, for span → line lookups.
+    line_starts: Vec<usize>,
 }
 
 impl TomlFile {
@@ -23,7 +25,10 @@ impl TomlFile {
     pub fn read(path: &Path, what_to_do: &str, diags: &mut Diagnostics) -> Option<Self> {
         match std::fs::read(path) {
             Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => Some(Self { path: path.to_path_buf(), text }),
+                Ok(text) => {
+                    let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+                    Some(Self { path: path.to_path_buf(), text, line_starts })
+                }
                 Err(e) => {
                     let line = line_of(&String::from_utf8_lossy(e.as_bytes()), e.utf8_error().valid_up_to());
                     diags.error(path, line, "文件不是有效的 UTF-8 编码".into(), "请用 UTF-8 编码保存该文件");
@@ -37,8 +42,9 @@ impl TomlFile {
         }
     }
 
+    /// 1-based line of the start of a span.
     pub fn line(&self, span: std::ops::Range<usize>) -> usize {
-        line_of(&self.text, span.start)
+        self.line_starts.partition_point(|&start| start <= span.start)
     }
 
     /// Parses the whole document, reporting every syntax error.
@@ -149,6 +155,23 @@ impl TomlFile {
                 );
                 None
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_lines_agree_with_counting_newlines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.toml");
+        let text = "a = 1\n\nb = 2\nc = 3";
+        std::fs::write(&path, text).expect("write");
+        let file = TomlFile::read(&path, "", &mut Diagnostics::default()).expect("read");
+        for offset in 0..=text.len() {
+            assert_eq!(file.line(offset..offset), line_of(text, offset), "offset {offset}");
         }
     }
 }

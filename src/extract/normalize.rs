@@ -4,7 +4,7 @@
 
 use ego_tree::NodeRef;
 use scraper::{Html, Node};
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// Elements whose boundaries separate words; inline elements (`<b>`, `<a>`) do not, so
 /// `<b>拆</b>迁` stays one word.
@@ -62,15 +62,25 @@ fn fold_width(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(pos) = rest.find(is_cjk_punctuation) {
-        out.extend(rest[..pos].nfkc());
+        push_nfkc(&mut out, &rest[..pos]);
         let mut tail = rest[pos..].chars();
         if let Some(c) = tail.next() {
             out.push(c);
         }
         rest = tail.as_str();
     }
-    out.extend(rest.nfkc());
+    push_nfkc(&mut out, rest);
     out
+}
+
+/// Appends the NFKC form of `s`; most Chinese text already is, which the quick check
+/// confirms far faster than normalising.
+fn push_nfkc(out: &mut String, s: &str) {
+    if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+        out.push_str(s);
+    } else {
+        out.extend(s.nfkc());
+    }
 }
 
 /// Fold width (see [`fold_width`]), drop invisible and control characters, collapse
