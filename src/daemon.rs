@@ -81,11 +81,18 @@ pub async fn run_once(config: Config) -> Result<OnceSummary, DaemonError> {
     let mut delivery = parts.mailer.as_deref().map(|m| Delivery::new(&parts.ctx.store, m, true));
     let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(sources.len());
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(done) => reports.push(done),
-            Err(e) => tracing::error!(error = %e, "a source task panicked"),
-        }
-        if let Some(d) = delivery.as_mut() {
+        let queued = match joined {
+            Ok(done) => {
+                let queued = done.1.outcome.as_ref().is_ok_and(|o| o.committed.alerts > 0);
+                reports.push(done);
+                queued
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a source task panicked");
+                false
+            }
+        };
+        if let (Some(d), true) = (delivery.as_mut(), queued) {
             d.round(None).await?;
         }
     }

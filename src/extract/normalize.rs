@@ -50,18 +50,28 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
 }
 
-/// Full-width punctuation that Chinese text uses as its own (，：？！（）；…). NFKC would
-/// turn it into ASCII, which reads wrongly in Chinese titles, so it is kept; full-width
-/// letters, digits and the ideographic space are still folded.
-fn is_cjk_punctuation(c: char) -> bool {
-    matches!(c, '\u{FF01}'..='\u{FF0F}' | '\u{FF1A}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF40}' | '\u{FF5B}'..='\u{FF65}')
+/// Punctuation that Chinese text uses as its own: full-width ，：？！（）； and the
+/// ellipsis ……. NFKC would turn them into ASCII (`……` into `......`), which reads wrongly
+/// in Chinese titles, so they are kept; full-width letters, digits and the ideographic
+/// space are still folded.
+fn is_kept_punctuation(c: char) -> bool {
+    matches!(c, '\u{FF01}'..='\u{FF0F}' | '\u{FF1A}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF40}' | '\u{FF5B}'..='\u{FF65}' | '\u{2026}')
+}
+
+/// Characters that NFKC leaves alone whatever surrounds them: ASCII, CJK unified
+/// ideographs, and the common CJK and general punctuation (、。《》「」【】— ‘’ “” ·).
+fn is_nfkc_stable(c: char) -> bool {
+    c.is_ascii()
+        || matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3001}'..='\u{3003}' | '\u{3008}'..='\u{3011}'
+            | '\u{3014}'..='\u{301F}' | '\u{2014}'..='\u{2015}' | '\u{2018}'..='\u{2019}'
+            | '\u{201C}'..='\u{201D}' | '\u{00B7}')
 }
 
 /// NFKC except for Chinese full-width punctuation.
 fn fold_width(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(pos) = rest.find(is_cjk_punctuation) {
+    while let Some(pos) = rest.find(is_kept_punctuation) {
         push_nfkc(&mut out, &rest[..pos]);
         let mut tail = rest[pos..].chars();
         if let Some(c) = tail.next() {
@@ -73,10 +83,10 @@ fn fold_width(s: &str) -> String {
     out
 }
 
-/// Appends the NFKC form of `s`; most Chinese text already is, which the quick check
-/// confirms far faster than normalising.
+/// Appends the NFKC form of `s`. Most Chinese text already is NFKC: a scan for stable
+/// characters confirms that cheaply, then the standard quick check, then normalising.
 fn push_nfkc(out: &mut String, s: &str) {
-    if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+    if s.chars().all(is_nfkc_stable) || is_nfkc_quick(s.chars()) == IsNormalized::Yes {
         out.push_str(s);
     } else {
         out.extend(s.nfkc());
@@ -170,8 +180,11 @@ mod tests {
 
     #[test]
     fn chinese_punctuation_is_kept() {
-        assert_eq!(normalize_text("抚恤金，何时发放？（急）"), "抚恤金，何时发放？（急）");
+        assert_eq!(normalize_text("抚恤金，何时发放？（急）……"), "抚恤金，何时发放？（急）……");
+        assert_eq!(normalize_text("《通知》「一」【二】—“三”·、。"), "《通知》「一」【二】—“三”·、。");
         assert_eq!(normalize_text("ｅ\u{301}"), "é");
+        assert_eq!(normalize_text("e\u{301}"), "é", "ASCII followed by a combining mark still composes");
+        assert_eq!(normalize_text("㈱①"), "(株)1");
     }
 
     #[test]

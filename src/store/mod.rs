@@ -132,24 +132,25 @@ impl Store {
                 counts.alerts += 1;
             }
         }
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO source_state (source_id, last_attempt_at, last_success_at, consecutive_failures, etag, last_modified)
              VALUES (?1, ?2, ?2, 0, ?3, ?4)
              ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2,
                  consecutive_failures = 0, etag = ?3, last_modified = ?4",
-            params![source_id, now, validators.etag, validators.last_modified],
-        )?;
+        )?
+        .execute(params![source_id, now, validators.etag, validators.last_modified])?;
         tx.commit()?;
         Ok(counts)
     }
 
     /// Records a run that found nothing new (HTTP 304): a success, validators unchanged.
     pub fn record_not_modified(&mut self, source_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO source_state (source_id, last_attempt_at, last_success_at) VALUES (?1, ?2, ?2)
-             ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2, consecutive_failures = 0",
-            params![source_id, now.timestamp()],
-        )?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO source_state (source_id, last_attempt_at, last_success_at) VALUES (?1, ?2, ?2)
+                 ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2, consecutive_failures = 0",
+            )?
+            .execute(params![source_id, now.timestamp()])?;
         Ok(())
     }
 

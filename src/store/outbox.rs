@@ -42,10 +42,11 @@ impl Store {
     }
 
     pub fn mark_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-            params![id, now.timestamp()],
-        )?;
+        self.conn
+            .prepare_cached(
+                "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, now.timestamp()])?;
         Ok(())
     }
 
