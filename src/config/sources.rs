@@ -130,6 +130,8 @@ pub(super) fn load(dir: &Path, default_schedule: Option<&Schedule>, diags: &mut 
     };
     let default_schedule = default_schedule.cloned().unwrap_or_default();
     let mut seen: HashMap<String, usize> = HashMap::new();
+    // Sources with the same schedule line share one parsed schedule.
+    let mut schedules: HashMap<String, Schedule> = HashMap::new();
     let mut sources = Vec::new();
     for entry in entries {
         let DeValue::Table(table) = entry.get_ref() else {
@@ -144,7 +146,7 @@ pub(super) fn load(dir: &Path, default_schedule: Option<&Schedule>, diags: &mut 
         let table = file.known_keys(table, SOURCE_KEYS, "[[source]] 中", diags);
         let errors_before = diags.errors().count();
         let raw = RawSource::read(&file, entry.span(), &table, diags);
-        let source = validate(dir, &file, raw, &default_schedule, &mut seen, diags);
+        let source = validate(dir, &file, raw, &default_schedule, &mut seen, &mut schedules, diags);
         if let Some(source) = source.filter(|_| diags.errors().count() == errors_before) {
             sources.push(source);
         }
@@ -158,6 +160,7 @@ fn validate(
     raw: RawSource,
     default_schedule: &Schedule,
     seen: &mut HashMap<String, usize>,
+    schedules: &mut HashMap<String, Schedule>,
     diags: &mut Diagnostics,
 ) -> Option<SourceConfig> {
     let id = raw.id.as_ref().and_then(|id| check_id(file, id, seen, diags));
@@ -176,9 +179,17 @@ fn validate(
     let location = raw.url.as_ref().and_then(|url| location(dir, file, url, diags));
     let schedule = match &raw.schedule {
         None => Some(default_schedule.clone()),
-        Some(expr) => Schedule::parse(expr.get_ref())
-            .map_err(|e| diags.error(&file.path, file.line(expr.span()), format!("schedule 无效：{e}"), Schedule::HINT))
-            .ok(),
+        Some(expr) => match schedules.get(expr.get_ref()) {
+            Some(parsed) => Some(parsed.clone()),
+            None => Schedule::parse(expr.get_ref())
+                .map_err(|e| {
+                    diags.error(&file.path, file.line(expr.span()), format!("schedule 无效：{e}"), Schedule::HINT)
+                })
+                .ok()
+                .inspect(|parsed| {
+                    schedules.insert(expr.get_ref().clone(), parsed.clone());
+                }),
+        },
     };
     let charset = match &raw.charset {
         None => Some(None),
