@@ -29,7 +29,6 @@ const MIGRATIONS: &[&str] = &[
         fetched_at   INTEGER NOT NULL
     );
     CREATE INDEX documents_by_source ON documents(source_id, fetched_at);
-    CREATE INDEX documents_by_fingerprint ON documents(fingerprint);
     CREATE TABLE document_keys (
         key         TEXT PRIMARY KEY,
         document_id INTEGER NOT NULL REFERENCES documents(id)

@@ -92,7 +92,9 @@ impl Store {
 
     /// Keeps only documents none of whose keys has been seen before.
     pub fn unseen(&self, documents: Vec<Document>) -> Result<Vec<Document>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM document_keys WHERE key = ?1")?;
+        // One read transaction for all lookups: one lock instead of one per statement.
+        let tx = self.conn.unchecked_transaction()?;
+        let mut stmt = tx.prepare_cached("SELECT 1 FROM document_keys WHERE key = ?1")?;
         let mut out = Vec::with_capacity(documents.len());
         for doc in documents {
             let mut known = false;
@@ -106,6 +108,8 @@ impl Store {
                 out.push(doc);
             }
         }
+        drop(stmt);
+        tx.finish()?;
         Ok(out)
     }
 
