@@ -63,7 +63,7 @@ impl Store {
         }
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        set_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut conn)?;
@@ -168,6 +168,23 @@ impl Store {
             params![source_id, now.timestamp(), error],
         )?;
         Ok(())
+    }
+}
+
+/// Switches the database to WAL. SQLite answers SQLITE_BUSY at once, without calling the
+/// busy handler, when another connection is switching the same new file at that moment
+/// (the daemon and a CLI command starting together), so retry for up to 10 s.
+fn set_wal(conn: &Connection) -> Result<(), StoreError> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other.map_err(StoreError::from),
+        }
     }
 }
 
