@@ -2,6 +2,8 @@
 //! characters removed, whitespace collapsed. Keyword terms go through the same
 //! [`normalize_text`] so that both sides of a match agree.
 
+use std::borrow::Cow;
+
 use ego_tree::NodeRef;
 use scraper::{Html, Node};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
@@ -67,8 +69,11 @@ fn is_nfkc_stable(c: char) -> bool {
             | '\u{201C}'..='\u{201D}' | '\u{00B7}')
 }
 
-/// NFKC except for Chinese full-width punctuation.
-fn fold_width(s: &str) -> String {
+/// NFKC except for Chinese full-width punctuation; borrows when nothing changes.
+fn fold_width(s: &str) -> Cow<'_, str> {
+    if s.chars().all(|c| is_nfkc_stable(c) || is_kept_punctuation(c)) {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(pos) = rest.find(is_kept_punctuation) {
@@ -80,7 +85,7 @@ fn fold_width(s: &str) -> String {
         rest = tail.as_str();
     }
     push_nfkc(&mut out, rest);
-    out
+    Cow::Owned(out)
 }
 
 /// Appends the NFKC form of `s`. Most Chinese text already is NFKC: a scan for stable
@@ -94,23 +99,31 @@ fn push_nfkc(out: &mut String, s: &str) {
 }
 
 /// Fold width (see [`fold_width`]), drop invisible and control characters, collapse
-/// whitespace runs to one ASCII space, trim.
+/// whitespace runs to one ASCII space, trim. Copies runs of kept text as slices.
 pub fn normalize_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    let folded = fold_width(s);
+    let mut out = String::with_capacity(folded.len());
+    let mut run_start: Option<usize> = None;
     let mut pending_space = false;
-    for c in fold_width(s).chars() {
-        if is_invisible(c) {
+    for (i, c) in folded.char_indices() {
+        let invisible = is_invisible(c);
+        if invisible || c.is_whitespace() || c.is_control() {
+            if let Some(start) = run_start.take() {
+                out.push_str(&folded[start..i]);
+            }
+            pending_space |= !invisible && !out.is_empty();
             continue;
         }
-        if c.is_whitespace() || c.is_control() {
-            pending_space = !out.is_empty();
-            continue;
+        if run_start.is_none() {
+            if pending_space {
+                out.push(' ');
+                pending_space = false;
+            }
+            run_start = Some(i);
         }
-        if pending_space {
-            out.push(' ');
-            pending_space = false;
-        }
-        out.push(c);
+    }
+    if let Some(start) = run_start {
+        out.push_str(&folded[start..]);
     }
     out
 }
@@ -190,6 +203,7 @@ mod tests {
     #[test]
     fn zero_width_characters_do_not_split_words() {
         assert_eq!(normalize_text("拆\u{200B}迁\u{FEFF}补偿"), "拆迁补偿");
+        assert_eq!(normalize_text("\u{200B} 拆 \u{200B} 迁\u{200B}"), "拆 迁");
     }
 
     #[test]
