@@ -128,15 +128,14 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     Ok(())
 }
 
-/// A source is due now when it never ran or missed its last scheduled time.
+/// Each enabled source's first due time (see [`crate::schedule::Schedule::first_due`]).
 async fn initial_due_times(ctx: &Arc<Context>) -> Result<HashMap<String, DateTime<Utc>>, DaemonError> {
     let now = Utc::now();
     let mut due = HashMap::new();
     for source in ctx.config.enabled_sources() {
         let id = source.id.clone();
         let last = with_store(&ctx.store, move |s| s.last_attempt(&id)).await?;
-        let at = last.and_then(|t| source.schedule.next_after(t, ctx.config.timezone)).unwrap_or(now);
-        due.insert(source.id.clone(), at);
+        due.insert(source.id.clone(), source.schedule.first_due(last, now, ctx.config.timezone));
     }
     Ok(due)
 }

@@ -58,6 +58,14 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// When a source is first due after the daemon starts: at once if it never ran or
+    /// missed a scheduled time while the daemon was down, else at its next scheduled time.
+    pub fn first_due(&self, last_attempt: Option<DateTime<Utc>>, now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+        last_attempt.and_then(|t| self.next_after(t, tz)).unwrap_or(now)
+    }
+}
+
 impl Default for Schedule {
     fn default() -> Self {
         // The constant is a valid 5-field line, checked by `default_is_every_ten_minutes`.
@@ -103,6 +111,16 @@ mod tests {
     fn day_of_month_and_weekday_are_ored() {
         // The 1st of the month OR a Monday: Monday 30 Nov comes before 1 Dec.
         assert_eq!(next("0 0 1 * 1", "2026-11-27T10:00:00+08:00"), at("2026-11-30T00:00:00+08:00"));
+    }
+
+    #[test]
+    fn first_due_catches_up_missed_runs_only() {
+        let s = Schedule::parse("0 * * * *").expect("hourly");
+        let now = at("2026-11-27T10:20:00+08:00");
+        assert_eq!(s.first_due(None, now, TZ), now, "never ran: now");
+        let missed = s.first_due(Some(at("2026-11-27T08:59:00+08:00")), now, TZ);
+        assert!(missed <= now, "the 09:00 and 10:00 runs were missed: due at once");
+        assert_eq!(s.first_due(Some(at("2026-11-27T10:00:00+08:00")), now, TZ), at("2026-11-27T11:00:00+08:00"));
     }
 
     #[test]

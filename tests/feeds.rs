@@ -55,6 +55,14 @@ fn fixture_server() -> (HttpServer, String) {
     server.route("/big.xml", Route::ok("application/rss+xml", big.clone()));
     server.route("/big-stream.xml", Route { no_length: true, ..Route::ok("application/rss+xml", big) });
     server.route("/error.xml", Route::status(500));
+    server.route(
+        "/dated.xml",
+        Route {
+            last_modified: Some("Thu, 26 Nov 2026 01:00:00 GMT".into()),
+            ..Route::ok("application/rss+xml", rss(&[("lm1", "烈士陵园修缮", "已完工")]))
+        },
+    );
+    server.route("/loop.xml", Route { headers: vec![("Location".into(), "/loop.xml".into())], ..Route::status(302) });
     let mut sources = String::new();
     for (id, path) in [
         ("rss", "/rss.xml"),
@@ -67,6 +75,8 @@ fn fixture_server() -> (HttpServer, String) {
         ("big", "/big.xml"),
         ("big-stream", "/big-stream.xml"),
         ("error", "/error.xml"),
+        ("dated", "/dated.xml"),
+        ("loop", "/loop.xml"),
     ] {
         sources.push_str(&source(id, &server.url(path)));
     }
@@ -86,6 +96,7 @@ fn every_format_is_read_and_every_failure_is_isolated_and_reported() {
         ("json", "条目 1，新文档 1，命中 2，新提醒 1"),
         ("gbk", "条目 1，新文档 1，命中 2，新提醒 1"),
         ("etag", "条目 1，新文档 1，命中 1，新提醒 1"),
+        ("dated", "条目 1，新文档 1，命中 1，新提醒 1"),
     ];
     for (id, counts) in expect_ok {
         let line = first.source_line(id);
@@ -97,13 +108,14 @@ fn every_format_is_read_and_every_failure_is_isolated_and_reported() {
         ("big", "响应超过大小上限 65536 字节"),
         ("big-stream", "响应超过大小上限 65536 字节"),
         ("error", "服务器返回 HTTP 500"),
+        ("loop", "重定向超过 5 次"),
     ];
     for (id, message) in expect_err {
         let line = first.source_line(id);
         assert!(line.starts_with("[错误]") && line.contains(message), "{id}: {line}");
     }
-    assert!(first.stdout.contains("新文档 8 篇，命中 9 处，新提醒 6 条，出错信源 5 个"), "{}", first.stdout);
-    assert_eq!(eml_files(&p.path().join("outbox")).len(), 6);
+    assert!(first.stdout.contains("新文档 9 篇，命中 10 处，新提醒 7 条，出错信源 6 个"), "{}", first.stdout);
+    assert_eq!(eml_files(&p.path().join("outbox")).len(), 7);
 
     // What was stored: GBK decoded, full-width folded, relative links resolved.
     let store = p.store();
@@ -124,10 +136,14 @@ fn every_format_is_read_and_every_failure_is_isolated_and_reported() {
     assert_eq!(second.code, Some(0));
     assert!(second.source_line("etag").starts_with("[未变化]"), "{}", second.stdout);
     assert_eq!(server.requests("/etag.xml")[1].headers.get("if-none-match").map(String::as_str), Some("\"v1\""));
+    assert!(second.source_line("dated").starts_with("[未变化]"), "{}", second.stdout);
+    let dated = &server.requests("/dated.xml")[1];
+    assert_eq!(dated.headers.get("if-modified-since").map(String::as_str), Some("Thu, 26 Nov 2026 01:00:00 GMT"));
+    assert!(!dated.headers.contains_key("if-none-match"), "no ETag was given, none must be invented");
     for id in ["rss", "atom", "json", "gbk"] {
         assert!(second.source_line(id).contains("新文档 0，命中 0，新提醒 0"), "{}", second.source_line(id));
     }
-    assert_eq!(eml_files(&p.path().join("outbox")).len(), 6);
+    assert_eq!(eml_files(&p.path().join("outbox")).len(), 7);
 
     let states = p.store().source_states().expect("states");
     let failures = |id: &str| states.iter().find(|s| s.source_id == id).map(|s| s.consecutive_failures);

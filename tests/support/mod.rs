@@ -23,6 +23,8 @@ pub struct Route {
     pub body: Vec<u8>,
     /// Answer 304 when the request's If-None-Match equals this.
     pub etag: Option<String>,
+    /// Sent as Last-Modified; answer 304 when If-Modified-Since equals it.
+    pub last_modified: Option<String>,
     /// Sleep before answering.
     pub delay: Duration,
     /// Send the body gzip-compressed with Content-Encoding: gzip.
@@ -118,7 +120,9 @@ fn serve(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &M
     seen.lock().expect("seen").push(SeenRequest { path: path.clone(), headers: headers.clone() });
     let route = routes.lock().expect("routes").get(&path).cloned().unwrap_or_else(|| Route::status(404));
     std::thread::sleep(route.delay);
-    if route.etag.is_some() && headers.get("if-none-match") == route.etag.as_ref() {
+    let etag_match = route.etag.is_some() && headers.get("if-none-match") == route.etag.as_ref();
+    let date_match = route.last_modified.is_some() && headers.get("if-modified-since") == route.last_modified.as_ref();
+    if etag_match || date_match {
         let _ = stream.write_all(b"HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n");
         return;
     }
@@ -135,6 +139,9 @@ fn serve(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &M
     }
     if let Some(etag) = &route.etag {
         extra.push_str(&format!("ETag: {etag}\r\n"));
+    }
+    if let Some(lm) = &route.last_modified {
+        extra.push_str(&format!("Last-Modified: {lm}\r\n"));
     }
     for (k, v) in &route.headers {
         extra.push_str(&format!("{k}: {v}\r\n"));
