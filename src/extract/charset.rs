@@ -1,9 +1,15 @@
 //! Bytes → text with the right charset.
 //!
-//! Precedence: a byte-order mark, then the per-source override from config, then the HTTP
-//! `Content-Type` charset, then the XML prolog `encoding`, then UTF-8. GB2312 and GBK labels
-//! decode as GB18030 (a superset, so four-byte sequences in "GBK" pages survive). Decoding
-//! never fails: undecodable bytes become U+FFFD and are counted so the caller can report them.
+//! Precedence: a byte-order mark; then the per-source override from config (the admin
+//! knows best); then what the document declares — the HTTP `Content-Type` charset, else the
+//! XML prolog `encoding`, else a `<meta>` charset in the first KiB; then detection.
+//! Declarations are checked, not trusted blindly: bytes that are valid UTF-8 (with non-ASCII
+//! text) are UTF-8 whatever a legacy label says (Chinese sites that declare gb2312 while
+//! serving UTF-8 exist), and when the declared charset leaves undecodable bytes, chardetng's
+//! guess is used if it decodes more cleanly. Nothing declared: UTF-8 if valid, else the
+//! guess. GB2312 and GBK labels decode as GB18030 (a superset, so four-byte sequences in
+//! "GBK" pages survive); Big5 works. Decoding never fails: undecodable bytes become U+FFFD
+//! and are counted so the caller can report them.
 
 use encoding_rs::{DecoderResult, Encoding, GB18030, GBK, UTF_8};
 
@@ -14,8 +20,29 @@ pub enum CharsetOrigin {
     Override,
     Http,
     XmlProlog,
+    Meta,
+    /// Valid UTF-8 despite a legacy declaration, or guessed by chardetng.
+    Detected,
+    /// Nothing declared and the bytes are valid UTF-8.
     Default,
 }
+
+impl CharsetOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CharsetOrigin::Bom => "bom",
+            CharsetOrigin::Override => "override",
+            CharsetOrigin::Http => "http",
+            CharsetOrigin::XmlProlog => "xml-prolog",
+            CharsetOrigin::Meta => "meta",
+            CharsetOrigin::Detected => "detected",
+            CharsetOrigin::Default => "default",
+        }
+    }
+}
+
+/// How much of a document the detector reads (chardetng runs at about 5 MB/s).
+const DETECT_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Decoded {
@@ -31,19 +58,99 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>, overridden: Option<&'sta
     if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
         return decode_with(&bytes[bom_len..], enc, CharsetOrigin::Bom);
     }
-    let declared = overridden
-        .map(|e| (e, CharsetOrigin::Override))
-        .or_else(|| content_type.and_then(http_charset).map(|e| (e, CharsetOrigin::Http)))
-        .or_else(|| xml_prolog_encoding(bytes).map(|e| (e, CharsetOrigin::XmlProlog)));
-    let (enc, origin) = declared.unwrap_or((UTF_8, CharsetOrigin::Default));
-    decode_with(bytes, enc, origin)
+    if let Some(enc) = overridden {
+        return decode_with(bytes, enc, CharsetOrigin::Override);
+    }
+    if let Some(enc) = utf16_xml_without_bom(bytes) {
+        return decode_with(bytes, enc, CharsetOrigin::Detected);
+    }
+    // A prolog or <meta> that could be read as ASCII cannot belong to a UTF-16 document:
+    // such labels mean UTF-8 (as in the HTML standard).
+    let ascii_compatible = |e: &'static Encoding| e.output_encoding();
+    let declared = content_type
+        .and_then(http_charset)
+        .map(|e| (e, CharsetOrigin::Http))
+        .or_else(|| xml_prolog_encoding(bytes).map(|e| (ascii_compatible(e), CharsetOrigin::XmlProlog)))
+        .or_else(|| meta_charset(bytes).map(|e| (ascii_compatible(e), CharsetOrigin::Meta)));
+    let utf8 = std::str::from_utf8(bytes).is_ok();
+    match declared {
+        Some((enc, _)) if utf8 && enc != UTF_8 && !bytes.is_ascii() => {
+            decode_with(bytes, UTF_8, CharsetOrigin::Detected)
+        }
+        Some((enc, origin)) => {
+            let decoded = decode_with(bytes, enc, origin);
+            if decoded.malformed == 0 {
+                return decoded;
+            }
+            let guess = detect(bytes);
+            if guess.output_encoding() == decoded.encoding {
+                return decoded;
+            }
+            let alternative = decode_with(bytes, guess, CharsetOrigin::Detected);
+            if alternative.malformed < decoded.malformed { alternative } else { decoded }
+        }
+        None if utf8 => decode_with(bytes, UTF_8, CharsetOrigin::Default),
+        None => decode_with(bytes, detect(bytes), CharsetOrigin::Detected),
+    }
+}
+
+/// UTF-16 XML without a byte-order mark, recognised by its first two characters `<?` (the
+/// XML specification's appendix F).
+fn utf16_xml_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
+    match bytes.get(..4)? {
+        [0, b'<', 0, b'?'] => Some(encoding_rs::UTF_16BE),
+        [b'<', 0, b'?', 0] => Some(encoding_rs::UTF_16LE),
+        _ => None,
+    }
+}
+
+/// chardetng's guess from the first [`DETECT_BYTES`], for Chinese sites (`.cn` rules).
+fn detect(bytes: &[u8]) -> &'static Encoding {
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    let head = &bytes[..bytes.len().min(DETECT_BYTES)];
+    detector.feed(head, head.len() == bytes.len());
+    // The TLD is a lower-case ASCII constant: chardetng's panic conditions cannot occur.
+    detector.guess(Some(b"cn"), chardetng::Utf8Detection::Allow)
+}
+
+/// The charset of a `<meta charset=...>` or `<meta http-equiv content="...; charset=...">`
+/// in the first KiB (the HTML prescan, simplified).
+pub fn meta_charset(bytes: &[u8]) -> Option<&'static Encoding> {
+    let head: Vec<u8> = bytes[..bytes.len().min(1024)].to_ascii_lowercase();
+    let mut rest = head.as_slice();
+    while let Some(at) = find(rest, b"<meta") {
+        let tag = &rest[at..];
+        let end = tag.iter().position(|&b| b == b'>').unwrap_or(tag.len());
+        let tag = &tag[..end];
+        if let Some(pos) = find(tag, b"charset") {
+            let value = trim_start(&tag[pos + 7..], b" \t\r\n");
+            if let Some(value) = value.strip_prefix(b"=") {
+                let value = trim_start(value, b" \t\r\n\"'");
+                let len = value
+                    .iter()
+                    .position(|b| !(b.is_ascii_alphanumeric() || b"-_:.".contains(b)))
+                    .unwrap_or(value.len());
+                if let Some(enc) = Encoding::for_label(&value[..len]) {
+                    return Some(enc);
+                }
+            }
+        }
+        rest = &rest[at + 5..];
+    }
+    None
+}
+
+fn trim_start<'a>(bytes: &'a [u8], strip: &[u8]) -> &'a [u8] {
+    let skip = bytes.iter().take_while(|b| strip.contains(b)).count();
+    &bytes[skip..]
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn decode_with(bytes: &[u8], enc: &'static Encoding, origin: CharsetOrigin) -> Decoded {
     let enc = if enc == GBK { GB18030 } else { enc };
-    // UTF-16 labels on a body without BOM are almost always wrong (the prolog was written
-    // by hand); encoding_rs maps them to UTF-8 for the same reason.
-    let enc = enc.output_encoding();
     let mut decoder = enc.new_decoder_without_bom_handling();
     let mut text = String::with_capacity(bytes.len() + bytes.len() / 2);
     let mut malformed = 0;
@@ -181,10 +288,76 @@ mod tests {
 
     #[test]
     fn malformed_bytes_are_counted_not_fatal() {
-        let d = decode(b"ok \xff\xfe\xfd done", None, None);
-        assert_eq!(d.origin, CharsetOrigin::Default);
+        // An override is never second-guessed, so the bad bytes stay bad and are counted.
+        let d = decode(b"ok \xff\xfe\xfd done", Some("text/plain; charset=gbk"), Some(UTF_8));
+        assert_eq!(d.origin, CharsetOrigin::Override);
         assert!(d.malformed >= 1);
         assert!(d.text.starts_with("ok ") && d.text.ends_with(" done"));
+    }
+
+    #[test]
+    fn gbk_declared_only_in_meta_decodes() {
+        let html = "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"><title>退役军人事务局</title></head><body>优抚对象抚恤金</body></html>";
+        let d = decode(&gbk(html), Some("text/html"), None);
+        assert_eq!((d.origin, d.encoding), (CharsetOrigin::Meta, GB18030));
+        assert!(d.text.contains("优抚对象抚恤金"));
+        let d = decode(
+            &gbk(&html.replace("http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"", "charset='GBK'")),
+            None,
+            None,
+        );
+        assert_eq!(d.origin, CharsetOrigin::Meta);
+    }
+
+    #[test]
+    fn a_page_declaring_gb2312_but_sending_utf8_is_read_as_utf8() {
+        let html = "<meta charset=\"gb2312\"><p>关于做好退役军人安置工作的通知</p>";
+        let d = decode(html.as_bytes(), Some("text/html; charset=gb2312"), None);
+        assert_eq!(d.origin, CharsetOrigin::Detected);
+        assert!(d.text.contains("退役军人安置"));
+    }
+
+    #[test]
+    fn a_page_declaring_utf8_but_sending_gbk_is_detected() {
+        let text =
+            "市退役军人事务局关于开展二〇二六年度烈士纪念日活动的通知。各区县退役军人事务局要高度重视，认真组织。"
+                .repeat(4);
+        let d = decode(&gbk(&text), Some("text/html; charset=utf-8"), None);
+        assert_eq!(d.origin, CharsetOrigin::Detected);
+        assert_eq!(d.encoding, GB18030);
+        assert_eq!(d.text, text);
+    }
+
+    #[test]
+    fn undeclared_legacy_text_is_detected_and_big5_works() {
+        let text = "退役軍人事務局公告：撫卹金將於本月底發放，請各位烈屬留意。".repeat(3);
+        let big5 = encoding_rs::BIG5.encode(&text).0.into_owned();
+        let d = decode(&big5, Some("text/html; charset=big5"), None);
+        assert_eq!(d.text, text);
+        let d = decode(&gbk("各区县退役军人事务局要高度重视烈士纪念设施保护工作，认真组织祭扫活动。"), None, None);
+        assert_eq!((d.origin, d.encoding), (CharsetOrigin::Detected, GB18030));
+        assert_eq!(d.malformed, 0);
+    }
+
+    /// Regression: a UTF-16 byte-order mark was honoured but then mapped to UTF-8, and the
+    /// NUL-riddled text crashed the XML parser.
+    #[test]
+    fn utf16_with_and_without_bom_decodes() {
+        let xml = "<?xml version=\"1.0\" encoding=\"utf-16\"?><rss>烈士</rss>";
+        let be: Vec<u8> = xml.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let le: Vec<u8> = xml.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        for (bytes, origin) in [
+            ([&[0xFE, 0xFF][..], &be].concat(), CharsetOrigin::Bom),
+            ([&[0xFF, 0xFE][..], &le].concat(), CharsetOrigin::Bom),
+            (be.clone(), CharsetOrigin::Detected),
+            (le.clone(), CharsetOrigin::Detected),
+        ] {
+            let d = decode(&bytes, None, None);
+            assert_eq!((d.text.as_str(), d.origin), (xml, origin));
+        }
+        // An ASCII-readable prolog that says utf-16 is wrong about itself: UTF-8.
+        let d = decode(xml.as_bytes(), None, None);
+        assert_eq!(d.text, xml);
     }
 
     #[test]

@@ -1,0 +1,122 @@
+//! Optional robustness check over third-party corpora in `../shared/data` (skipped when
+//! absent; the corpora are never copied into this repository). Every file goes through
+//! charset decoding and, for feeds, feed parsing: nothing may panic, and the counts of
+//! parsed and clearly rejected files are printed (`cargo test --test corpus -- --nocapture`).
+
+use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use yuqing::extract::{charset, feed};
+
+fn data_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    dir.is_dir().then_some(dir)
+}
+
+fn files(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| exts.iter().any(|e| n.to_string_lossy().ends_with(e))) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).expect("read corpus file");
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_slice()).read_to_end(&mut out).expect("gunzip");
+        out
+    } else {
+        bytes
+    }
+}
+
+#[derive(Default, Debug)]
+struct Counts {
+    files: usize,
+    parsed: usize,
+    rejected: usize,
+    panicked: Vec<PathBuf>,
+    with_malformed_bytes: usize,
+}
+
+fn run_feeds(dir: &Path, exts: &[&str]) -> Counts {
+    let mut c = Counts::default();
+    for path in files(dir, exts) {
+        c.files += 1;
+        let bytes = read(&path);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let decoded = charset::decode(&bytes, None, None);
+            let text = charset::relabel_prolog_utf8(&decoded.text).into_owned();
+            (decoded.malformed, feed::parse_feed(&text, None, chrono_tz::Asia::Shanghai).is_ok())
+        }));
+        match outcome {
+            Ok((malformed, ok)) => {
+                c.with_malformed_bytes += usize::from(malformed > 0);
+                if ok { c.parsed += 1 } else { c.rejected += 1 }
+            }
+            Err(_) => c.panicked.push(path),
+        }
+    }
+    c
+}
+
+#[test]
+fn feed_corpora_never_panic() {
+    let Some(data) = data_dir() else {
+        eprintln!("skipped: ../shared/data not present");
+        return;
+    };
+    for (name, exts) in [
+        ("feed_corpus_feedparser", &[".xml", ".json"][..]),
+        ("feed_corpus_feedrs", &[".xml", ".json"][..]),
+        ("encoding_cjk_feeds_chardet", &[".xml"][..]),
+    ] {
+        let c = run_feeds(&data.join(name), exts);
+        eprintln!(
+            "{name}: {} files, {} parsed, {} rejected with an error, {} with undecodable bytes, {} panicked",
+            c.files,
+            c.parsed,
+            c.rejected,
+            c.with_malformed_bytes,
+            c.panicked.len()
+        );
+        assert!(c.panicked.is_empty(), "{name}: panicked on {:?}", c.panicked);
+    }
+}
+
+#[test]
+fn legacy_chinese_pages_decode_cleanly() {
+    let Some(data) = data_dir() else {
+        eprintln!("skipped: ../shared/data not present");
+        return;
+    };
+    for (name, exts) in [
+        ("encoding_cjk_feeds_chardet", &[".xml", ".html", ".txt"][..]),
+        ("gov_html_fixtures", &[".html", ".gz"][..]),
+        ("wechat_article_html", &[".gz"][..]),
+    ] {
+        let (mut total, mut clean) = (0, 0);
+        for path in files(&data.join(name), exts) {
+            let bytes = read(&path);
+            let decoded = catch_unwind(AssertUnwindSafe(|| charset::decode(&bytes, None, None)))
+                .unwrap_or_else(|_| panic!("decode panicked on {}", path.display()));
+            total += 1;
+            clean += usize::from(decoded.malformed == 0);
+        }
+        eprintln!("{name}: {total} files, {clean} decoded without undecodable bytes");
+        assert!(clean * 10 >= total * 9, "{name}: only {clean} of {total} decoded cleanly");
+    }
+}
