@@ -14,6 +14,9 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Diagnostic, Location};
 use crate::daemon::{self, OnceSummary};
+use crate::fetch::Fetcher;
+use crate::matcher::Matcher;
+use crate::pipeline;
 use crate::pipeline::SourceReport;
 use crate::store::{OutboxStatus, Store};
 
@@ -36,6 +39,15 @@ pub enum Command {
         /// Run every enabled source once, deliver alerts, print a summary and exit (只运行一次)
         #[arg(long)]
         once: bool,
+    },
+    /// Run one source now (试抓取); with --dry-run print what it extracts, storing and
+    /// sending nothing — the tool for writing [source.html] selectors
+    Fetch {
+        /// The source's id in sources.toml
+        source: String,
+        /// Print the extracted entries (title, link, date, charset, matched terms) only
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show recent documents with keyword hits (最近命中)
     Hits {
@@ -103,7 +115,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     match cli.command {
         Command::Check => Ok(ExitCode::SUCCESS),
-        Command::Run { once: true } => run_once(config),
+        Command::Run { once: true } => run_once(config, None),
+        Command::Fetch { source, dry_run } => fetch(config, &source, dry_run),
         Command::Run { once: false } => run_forever(config),
         Command::Hits { limit } => show_hits(&config, limit),
         Command::Sources => show_sources(&config),
@@ -139,10 +152,58 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-fn run_once(config: Config) -> anyhow::Result<ExitCode> {
+fn run_once(config: Config, only: Option<&str>) -> anyhow::Result<ExitCode> {
     let tz = config.timezone;
-    let summary = runtime()?.block_on(daemon::run_once(config))?;
+    let summary = runtime()?.block_on(daemon::run_once(config, only))?;
     print_once_summary(&summary, tz);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fetch(config: Config, id: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let Some(source) = config.source(id).cloned() else {
+        let ids: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
+        eprintln!("没有 id 为 \"{id}\" 的信源。已配置的信源：{}", ids.join("、"));
+        return Ok(ExitCode::from(1));
+    };
+    if !dry_run {
+        return run_once(config, Some(id));
+    }
+    let fetcher = Fetcher::new(&config.fetch)?;
+    let matcher = Matcher::new(&config.keyword_lists)?;
+    let result = runtime()?.block_on(pipeline::preview(&config, &fetcher, &matcher, &source));
+    println!("试抓取：{}（{}）  {}  {}", source.id, source.name, source.kind.as_str(), source.location);
+    let preview = match result {
+        Ok(p) => p,
+        Err(e) => {
+            println!("失败：{}", e.describe_zh());
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    println!(
+        "字符集：{}（依据：{}），无法解码的字节 {} 处",
+        preview.encoding.name(),
+        preview.charset_origin.as_str(),
+        preview.malformed
+    );
+    println!("共 {} 条：", preview.documents.len());
+    if preview.documents.is_empty() && source.html.is_some() {
+        println!("  （列表选择器没有匹配到任何条目，请检查 [source.html] 的 item 选择器）");
+    }
+    for (n, doc) in preview.documents.iter().enumerate() {
+        let d = &doc.document;
+        let date = d.published_at.map_or_else(|| "无日期".to_string(), |t| local(t, config.timezone));
+        println!("  {}. [{date}] {}", n + 1, if d.title.is_empty() { "（无标题）" } else { &d.title });
+        if let Some(link) = &d.link {
+            println!("     链接：{link}");
+        }
+        if !d.text.is_empty() {
+            println!("     正文：{}", crate::extract::normalize::excerpt(&d.text, None, 60));
+        }
+        if !doc.hits.is_empty() {
+            println!("     命中：{}", doc.terms().join("、"));
+        }
+    }
+    println!("（试运行：未写入数据库，未发送提醒）");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -62,12 +62,16 @@ pub struct OnceSummary {
     pub outbox: OutboxStatus,
 }
 
-/// Runs every enabled source once (bounded concurrency), then flushes the outbox.
-pub async fn run_once(config: Config) -> Result<OnceSummary, DaemonError> {
+/// Runs every enabled source once (bounded concurrency), or only the source `only` (enabled
+/// or not), delivering alerts as they are queued.
+pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary, DaemonError> {
     let parts = Parts::build(config)?;
     let semaphore = Arc::new(Semaphore::new(parts.ctx.config.daemon.concurrency));
     let mut tasks = JoinSet::new();
-    let sources: Vec<_> = parts.ctx.config.enabled_sources().cloned().collect();
+    let sources: Vec<_> = match only {
+        Some(id) => parts.ctx.config.sources.iter().filter(|s| s.id == id).cloned().collect(),
+        None => parts.ctx.config.enabled_sources().cloned().collect(),
+    };
     for (index, source) in sources.iter().cloned().enumerate() {
         let ctx = parts.ctx.clone();
         let semaphore = semaphore.clone();

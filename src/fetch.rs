@@ -53,7 +53,7 @@ pub enum Fetched {
 pub struct Body {
     pub bytes: Vec<u8>,
     pub content_type: Option<String>,
-    /// The URL after redirects, for resolving relative links; `None` for files.
+    /// The URL after redirects (a `file:` URL for files), for resolving relative links.
     pub final_url: Option<Url>,
     pub validators: Validators,
 }
@@ -151,7 +151,9 @@ impl Fetcher {
             return Err(FetchError::TooLarge(self.settings.max_body_bytes));
         }
         let bytes = tokio::fs::read(path).await.map_err(file_error)?;
-        Ok(Fetched::Body(Body { bytes, content_type: None, final_url: None, validators: Validators::default() }))
+        // A file: URL lets relative links in local samples resolve (and be followed).
+        let final_url = std::fs::canonicalize(path).ok().and_then(|p| Url::from_file_path(p).ok());
+        Ok(Fetched::Body(Body { bytes, content_type: None, final_url, validators: Validators::default() }))
     }
 
     fn classify(&self, e: &reqwest::Error) -> FetchError {

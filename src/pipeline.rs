@@ -1,17 +1,22 @@
 //! `run_source`: one source, top to bottom — the one place the stages meet.
 //!
-//! fetch (conditional GET) → decode charset → parse → normalise → drop documents already
-//! seen → match keywords → render alerts → store documents, hits, alerts and the new
-//! validators in one transaction. Any failure is recorded on the source (last error,
+//! fetch (conditional GET) → decode charset → parse (feed, or HTML list by selectors) →
+//! normalise → drop documents already seen → for HTML sources with `follow`, fetch each new
+//! article → match keywords → render alerts → store documents, hits, alerts and the new
+//! validators in one transaction. [`preview`] runs the same stages without the store. Any failure is recorded on the source (last error,
 //! consecutive failures) and returned in the report; it never affects other sources.
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Config, SourceConfig, SourceKind};
-use crate::extract::{self, ExtractError, charset};
-use crate::fetch::{Body, FetchError, Fetched, Fetcher};
+use chrono_tz::Tz;
+use encoding_rs::Encoding;
+
+use crate::config::{Config, HtmlConfig, Location, SourceConfig, SourceKind};
+use crate::extract::charset::CharsetOrigin;
+use crate::extract::{self, Entry, ExtractError, charset};
+use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
 use crate::matcher::Matcher;
 use crate::model::{Document, MatchedDocument};
 use crate::notify::{AlertContext, render_email};
@@ -37,6 +42,8 @@ pub enum PipelineError {
     Poisoned,
     #[error("processing task failed: {0}")]
     Task(String),
+    #[error("the item selector {selector:?} matched nothing (last successful run: {previously:?} entries)")]
+    EmptyList { selector: String, previously: Option<u64> },
 }
 
 impl PipelineError {
@@ -53,6 +60,12 @@ impl PipelineError {
             PipelineError::Fetch(F::Http(m)) => format!("HTTP 错误（{m}）"),
             PipelineError::Fetch(F::File { path, message }) => format!("无法读取文件 {path}（{message}）"),
             PipelineError::Extract(x) => format!("内容无法解析（{x}）"),
+            PipelineError::EmptyList { selector, previously: Some(n) } if *n > 0 => format!(
+                "网站可能已改版：列表选择器 \"{selector}\" 上次匹配 {n} 条，这次一条也没有匹配到；请用 yuqing fetch 该信源 --dry-run 检查选择器"
+            ),
+            PipelineError::EmptyList { selector, .. } => format!(
+                "列表选择器 \"{selector}\" 没有匹配到任何条目；请用 yuqing fetch 该信源 --dry-run 检查 [source.html] 的选择器"
+            ),
             other => format!("内部错误（{other}）"),
         }
     }
@@ -107,13 +120,114 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
         }
         Fetched::Body(body) => body,
     };
-    let job = Job {
+    let job = Arc::new(Job {
         config: ctx.config.clone(),
         matcher: ctx.matcher.clone(),
         store: ctx.store.clone(),
         source: source.clone(),
+    });
+    let follow = source.html.as_ref().filter(|h| h.follow);
+    let Some(html) = follow else {
+        // One trip to the blocking pool for everything after the fetch.
+        return blocking(move || {
+            let (fresh, parsed) = job.fresh(&body)?;
+            job.commit(fresh, &parsed, &body.validators)
+        })
+        .await;
     };
-    tokio::task::spawn_blocking(move || job.process(body)).await.map_err(|e| PipelineError::Task(e.to_string()))?
+    let (fresh, parsed, body) = {
+        let job = job.clone();
+        blocking(move || job.fresh(&body).map(|(fresh, parsed)| (fresh, parsed, body))).await?
+    };
+    let fresh = follow_articles(&ctx.fetcher, html, ctx.config.timezone, fresh).await;
+    blocking(move || job.commit(fresh, &parsed, &body.validators)).await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
+) -> Result<T, PipelineError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| PipelineError::Task(e.to_string()))?
+}
+
+/// A fetched document decoded and parsed into entries (before dedup).
+#[derive(Debug)]
+pub struct Parsed {
+    pub entries: Vec<Entry>,
+    pub encoding: &'static Encoding,
+    pub charset_origin: CharsetOrigin,
+    pub malformed: usize,
+}
+
+/// Decodes and parses a fetched body according to the source's kind. Pure.
+pub fn parse_body(source: &SourceConfig, tz: Tz, body: &Body, now: DateTime<Utc>) -> Result<Parsed, PipelineError> {
+    let decoded = charset::decode(&body.bytes, body.content_type.as_deref(), source.charset);
+    if decoded.malformed > 0 {
+        tracing::warn!(source = %source.id, encoding = decoded.encoding.name(), malformed = decoded.malformed,
+            "undecodable bytes replaced");
+    }
+    let base = body.final_url.as_ref();
+    let entries = match (source.kind, &source.html) {
+        (SourceKind::Feed, _) => extract::feed::parse_feed(&charset::relabel_prolog_utf8(&decoded.text), base, tz)?,
+        (SourceKind::Html, Some(html)) => extract::html::parse_list(&decoded.text, base, &html.list, tz, now),
+        (SourceKind::Html, None) => Vec::new(),
+    };
+    Ok(Parsed { entries, encoding: decoded.encoding, charset_origin: decoded.origin, malformed: decoded.malformed })
+}
+
+/// How many entries the parsed page had, and how many bytes could not be decoded.
+#[derive(Debug, Clone, Copy)]
+struct ParsedCounts {
+    entries: usize,
+    malformed: usize,
+}
+
+/// Fetches each new document's article page (at most `max_follow`) and takes its text,
+/// and its date, title and publishing unit where the list had none. A failed article fetch
+/// keeps the list's text; it does not fail the source.
+async fn follow_articles(fetcher: &Fetcher, html: &HtmlConfig, tz: Tz, mut fresh: Vec<Document>) -> Vec<Document> {
+    for doc in fresh.iter_mut().filter(|d| d.link.is_some()).take(html.max_follow) {
+        let Some(url) = doc.link.as_deref().and_then(|l| url::Url::parse(l).ok()) else { continue };
+        let location = match url.scheme() {
+            "http" | "https" => Location::Http(url.clone()),
+            // Local samples: their relative links resolve to file: URLs.
+            "file" => match url.to_file_path() {
+                Ok(path) => Location::File(path),
+                Err(()) => continue,
+            },
+            _ => continue,
+        };
+        let body = match fetcher.fetch(&location, &Validators::default()).await {
+            Ok(Fetched::Body(body)) => body,
+            Ok(Fetched::NotModified) => continue,
+            Err(e) => {
+                tracing::warn!(url = %url, error = %e, "article fetch failed; keeping the list entry's text");
+                continue;
+            }
+        };
+        let content = html.content.clone();
+        let article = blocking(move || {
+            let decoded = charset::decode(&body.bytes, body.content_type.as_deref(), None);
+            Ok(extract::html::parse_article(&decoded.text, content.as_ref(), tz, Utc::now()))
+        })
+        .await;
+        if let Ok(article) = article {
+            merge_article(doc, article);
+        }
+    }
+    fresh
+}
+
+fn merge_article(doc: &mut Document, article: extract::html::Article) {
+    if !article.text.is_empty() {
+        doc.text = article.text;
+    }
+    let truncated = doc.title.is_empty() || doc.title.ends_with('…') || doc.title.ends_with("...");
+    if truncated && let Some(title) = article.title {
+        doc.title = title;
+    }
+    doc.published_at = doc.published_at.or(article.published_at);
+    doc.author = doc.author.take().or(article.source);
+    doc.fingerprint = extract::fingerprint(&doc.title, &doc.text);
 }
 
 /// The CPU-bound part of a run, executed off the async runtime.
@@ -125,27 +239,34 @@ struct Job {
 }
 
 impl Job {
-    fn process(self, body: Body) -> Result<RunOutcome, PipelineError> {
-        let decoded = charset::decode(&body.bytes, body.content_type.as_deref(), self.source.charset);
-        if decoded.malformed > 0 {
-            tracing::warn!(source = %self.source.id, encoding = decoded.encoding.name(), malformed = decoded.malformed,
-                "undecodable bytes replaced");
+    /// Parses the body and keeps the documents not seen before. An HTML list page whose
+    /// item selector matches nothing is an error (the site changed or the selector is
+    /// wrong), not "no news".
+    fn fresh(&self, body: &Body) -> Result<(Vec<Document>, ParsedCounts), PipelineError> {
+        let parsed = parse_body(&self.source, self.config.timezone, body, Utc::now())?;
+        let counts = ParsedCounts { entries: parsed.entries.len(), malformed: parsed.malformed };
+        if let (SourceKind::Html, Some(html), 0) = (self.source.kind, &self.source.html, counts.entries) {
+            let previously = self.lock()?.last_entries(&self.source.id)?;
+            return Err(PipelineError::EmptyList { selector: html.list.item_css.clone(), previously });
         }
-        let entries = match self.source.kind {
-            SourceKind::Feed => {
-                let text = charset::relabel_prolog_utf8(&decoded.text);
-                extract::feed::parse_feed(&text, body.final_url.as_ref(), self.config.timezone)?
-            }
-        };
-        let entry_count = entries.len();
-        let documents = extract::into_documents(&self.source.id, entries);
+        let documents = extract::into_documents(&self.source.id, parsed.entries);
         let fresh = self.lock()?.unseen(documents)?;
+        Ok((fresh, counts))
+    }
+
+    /// Matches and renders the new documents and commits them with the source's state.
+    fn commit(
+        &self,
+        fresh: Vec<Document>,
+        parsed: &ParsedCounts,
+        validators: &Validators,
+    ) -> Result<RunOutcome, PipelineError> {
         let now = Utc::now();
         let batch: Vec<NewDocument> = fresh.into_iter().map(|d| self.prepare(d, now)).collect();
-        let committed = self.lock()?.commit_run(&self.source.id, &batch, &body.validators, now)?;
-        tracing::info!(source = %self.source.id, entries = entry_count, new = committed.documents,
+        let committed = self.lock()?.commit_run(&self.source.id, &batch, parsed.entries, validators, now)?;
+        tracing::info!(source = %self.source.id, entries = parsed.entries, new = committed.documents,
             hits = committed.hits, alerts = committed.alerts, "source run done");
-        Ok(RunOutcome { not_modified: false, entries: entry_count, committed, malformed_bytes: decoded.malformed })
+        Ok(RunOutcome { not_modified: false, entries: parsed.entries, committed, malformed_bytes: parsed.malformed })
     }
 
     /// Matches a new document and renders its alert when it has hits and mail is configured.
@@ -171,6 +292,47 @@ impl Job {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Store>, PipelineError> {
         self.store.lock().map_err(|_| PipelineError::Poisoned)
     }
+}
+
+/// What a dry run found: every entry (seen before or not), matched, nothing stored.
+#[derive(Debug)]
+pub struct Preview {
+    pub documents: Vec<MatchedDocument>,
+    pub encoding: &'static Encoding,
+    pub charset_origin: CharsetOrigin,
+    pub malformed: usize,
+}
+
+/// Runs one source through fetch, decode, parse, article follow and matching without
+/// touching the database or sending anything (`yuqing fetch ID --dry-run`).
+pub async fn preview(
+    config: &Config,
+    fetcher: &Fetcher,
+    matcher: &Matcher,
+    source: &SourceConfig,
+) -> Result<Preview, PipelineError> {
+    let body = match fetcher.fetch(&source.location, &Validators::default()).await? {
+        Fetched::Body(body) => body,
+        Fetched::NotModified => return Err(PipelineError::Task("unexpected 304 without validators".into())),
+    };
+    let parsed = parse_body(source, config.timezone, &body, Utc::now())?;
+    let mut documents = extract::into_documents(&source.id, parsed.entries);
+    if let Some(html) = source.html.as_ref().filter(|h| h.follow) {
+        documents = follow_articles(fetcher, html, config.timezone, documents).await;
+    }
+    let documents = documents
+        .into_iter()
+        .map(|document| {
+            let hits = matcher.find(&document.title, &document.text);
+            MatchedDocument { document, hits }
+        })
+        .collect();
+    Ok(Preview {
+        documents,
+        encoding: parsed.encoding,
+        charset_origin: parsed.charset_origin,
+        malformed: parsed.malformed,
+    })
 }
 
 /// Runs a store operation on the blocking pool.

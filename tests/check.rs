@@ -62,7 +62,7 @@ url = "missing/feed.xml"
 
 [[source]]
 id = "Bad Id"
-kind = "html"
+kind = "rss2"
 url = "feed.xml"
 enabled = "yes"
 "#;
@@ -99,7 +99,7 @@ fn every_error_is_reported_with_file_line_and_advice() {
         ("sources.toml:28:", "URL \"http://\""),
         ("sources.toml:33:", "文件不存在"),
         ("sources.toml:36:", "信源 id \"Bad Id\" 不合规"),
-        ("sources.toml:37:", "不支持的信源类型 kind = \"html\""),
+        ("sources.toml:37:", "不支持的信源类型 kind = \"rss2\""),
         ("sources.toml:39:", "\"enabled\" 的值应为布尔值 true 或 false"),
         ("yuqing.toml:1:", "timezone 不是有效的 IANA 时区名"),
         ("yuqing.toml:9:", "不允许在配置文件中直接写密码"),

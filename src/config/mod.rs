@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
-pub use sources::{Location, SourceConfig, SourceKind};
+pub use sources::{HtmlConfig, Location, SourceConfig, SourceKind};
 
 use crate::fetch::FetchSettings;
 use crate::matcher::KeywordList;

@@ -11,23 +11,43 @@ use url::Url;
 use super::diag::Diagnostics;
 use super::toml_doc::TomlFile;
 use super::{SOURCES_FILE, resolve};
+use crate::extract::html::{Field, ListSpec, parse_selector};
 use crate::schedule::Schedule;
+use scraper::Selector;
 
-const SOURCE_KEYS: &[&str] = &["id", "name", "kind", "url", "schedule", "enabled", "charset"];
-const KINDS: &str = "\"feed\"（RSS 0.9x/1.0/2.0、Atom、JSON Feed，自动识别）";
+const SOURCE_KEYS: &[&str] = &["id", "name", "kind", "url", "schedule", "enabled", "charset", "html"];
+const HTML_KEYS: &[&str] =
+    &["item", "title", "link", "date", "summary", "datastore", "follow", "content", "max_follow"];
+const KINDS: &str = "\"feed\"（RSS 0.9x/1.0/2.0、Atom、JSON Feed，自动识别）、\"html\"（网站列表页，需 [source.html]）";
 
 /// What kind of source this is; decides how fetched bytes become documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     Feed,
+    /// A website list page read with CSS selectors (`[source.html]`).
+    Html,
 }
 
 impl SourceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Feed => "feed",
+            SourceKind::Html => "html",
         }
     }
+}
+
+/// `[source.html]`: how to read a list page, and whether to fetch each new article.
+#[derive(Debug, Clone)]
+pub struct HtmlConfig {
+    pub list: ListSpec,
+    /// Fetch each new article once and use its text (and meta tags).
+    pub follow: bool,
+    /// Selector of the article body; without it the government meta tags and a main-text
+    /// heuristic are used.
+    pub content: Option<Selector>,
+    /// At most this many articles are fetched per run (the rest keep their list text).
+    pub max_follow: usize,
 }
 
 /// Where a source's bytes come from.
@@ -57,6 +77,8 @@ pub struct SourceConfig {
     pub enabled: bool,
     /// Admin override of the declared charset (after a BOM, which always wins).
     pub charset: Option<&'static encoding_rs::Encoding>,
+    /// For `kind = "html"`.
+    pub html: Option<HtmlConfig>,
 }
 
 /// The keys of one `[[source]]` as read; a key that is missing or has the wrong type is
@@ -69,6 +91,9 @@ struct RawSource {
     schedule: Option<Spanned<String>>,
     enabled: Option<bool>,
     charset: Option<Spanned<String>>,
+    /// `[source.html]`, already checked and compiled; `Err` when present but invalid.
+    html: Option<Result<HtmlConfig, ()>>,
+    line: usize,
 }
 
 impl RawSource {
@@ -101,8 +126,69 @@ impl RawSource {
                 .flatten()
                 .map(Spanned::into_inner),
             charset: text("charset", diags),
+            html: table.contains_key("html").then(|| html_config(file, table, diags)),
+            line,
         }
     }
+}
+
+/// Reads and compiles `[source.html]`, reporting every bad key and selector.
+fn html_config(file: &TomlFile, source: &DeTable<'_>, diags: &mut Diagnostics) -> Result<HtmlConfig, ()> {
+    const TEXT: &str = "字符串（CSS 选择器，可加 @属性，如 \"a@href\"）";
+    let (span, raw) = file.sub_table(source, "html", diags).ok_or(())?;
+    let table = file.known_keys(raw, HTML_KEYS, "[source.html] 中", diags);
+    let errors_before = diags.errors().count();
+    let line = file.line(span);
+    let field = |key: &str, required: bool, diags: &mut Diagnostics| -> Option<Field> {
+        let value = file.value::<String>(&table, key, TEXT, diags).ok().flatten();
+        let Some(value) = value else {
+            if required {
+                diags.error(
+                    &file.path,
+                    line,
+                    format!("[source.html] 缺少必填键 \"{key}\""),
+                    format!("例如 {key} = \"a@href\"（见 README）"),
+                );
+            }
+            return None;
+        };
+        Field::parse(value.get_ref())
+            .map_err(|e| {
+                diags.error(
+                    &file.path,
+                    file.line(value.span()),
+                    format!("{key} 的选择器 \"{}\" 无效：{e}", value.get_ref()),
+                    "请检查 CSS 选择器写法",
+                )
+            })
+            .ok()
+    };
+    let item = field("item", true, diags);
+    let title = field("title", true, diags);
+    let link = field("link", true, diags);
+    let date = field("date", false, diags);
+    let summary = field("summary", false, diags);
+    let content = field("content", false, diags);
+    let flag = |key: &str, diags: &mut Diagnostics| {
+        file.value::<bool>(&table, key, "布尔值 true 或 false", diags).ok().flatten().is_some_and(Spanned::into_inner)
+    };
+    let datastore = flag("datastore", diags);
+    let follow = flag("follow", diags);
+    let max_follow =
+        file.value::<usize>(&table, "max_follow", "正整数", diags).ok().flatten().map_or(20, Spanned::into_inner);
+    if diags.errors().count() != errors_before {
+        return Err(());
+    }
+    let (Some(item), Some(title), Some(link)) = (item, title, link) else {
+        return Err(());
+    };
+    let item_selector = parse_selector(&item.spec).map_err(|_| ())?;
+    Ok(HtmlConfig {
+        list: ListSpec { item: item_selector, item_css: item.spec, title, link, date, summary, datastore },
+        follow,
+        content: content.and_then(|c| parse_selector(&c.spec).ok()),
+        max_follow,
+    })
 }
 
 pub(super) fn load(dir: &Path, default_schedule: Option<&Schedule>, diags: &mut Diagnostics) -> Vec<SourceConfig> {
@@ -166,6 +252,7 @@ fn validate(
     let id = raw.id.as_ref().and_then(|id| check_id(file, id, seen, diags));
     let kind = raw.kind.as_ref().and_then(|kind| match kind.get_ref().as_str() {
         "feed" => Some(SourceKind::Feed),
+        "html" => Some(SourceKind::Html),
         other => {
             diags.error(
                 &file.path,
@@ -206,6 +293,29 @@ fn validate(
             }
         },
     };
+    let html = match (kind, raw.html) {
+        (Some(SourceKind::Html), None) => {
+            diags.error(
+                &file.path,
+                raw.line,
+                "kind = \"html\" 需要 [source.html] 小节".into(),
+                "请在该信源下写 [source.html]，至少包含 item、title、link 三个选择器",
+            );
+            None
+        }
+        (Some(SourceKind::Feed), Some(_)) => {
+            diags.error(
+                &file.path,
+                raw.line,
+                "kind = \"feed\" 的信源不需要 [source.html]".into(),
+                "请删除 [source.html]，或把 kind 改为 \"html\"",
+            );
+            None
+        }
+        (_, Some(Err(()))) => None,
+        (_, Some(Ok(html))) => Some(Some(html)),
+        (_, None) => Some(None),
+    };
     let id = id?;
     Some(SourceConfig {
         name: raw.name.unwrap_or_else(|| id.clone()),
@@ -215,6 +325,7 @@ fn validate(
         schedule: schedule?,
         enabled: raw.enabled.unwrap_or(true),
         charset: charset?,
+        html: html?,
     })
 }
 

@@ -2,7 +2,9 @@
 //! identity keys used for dedup. Pure: no I/O, no clock.
 
 pub mod charset;
+pub mod date;
 pub mod feed;
+pub mod html;
 pub mod normalize;
 
 use chrono::{DateTime, Utc};

@@ -60,6 +60,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
     "#,
+    // 2: how many entries a source's last successful run saw (an HTML list that suddenly
+    // matches nothing means the site changed).
+    r#"
+    ALTER TABLE source_state ADD COLUMN last_entries INTEGER;
+    "#,
 ];
 
 /// Number of migrations this build knows.

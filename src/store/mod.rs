@@ -81,6 +81,15 @@ impl Store {
         Ok(row.unwrap_or_default())
     }
 
+    /// How many entries the source's last successful run parsed, if it ever had one.
+    pub fn last_entries(&self, source_id: &str) -> Result<Option<u64>, StoreError> {
+        let n: Option<Option<i64>> = self
+            .conn
+            .query_row("SELECT last_entries FROM source_state WHERE source_id = ?1", [source_id], |r| r.get(0))
+            .optional()?;
+        Ok(n.flatten().and_then(|n| u64::try_from(n).ok()))
+    }
+
     /// The last time a run of the source was attempted, if ever.
     pub fn last_attempt(&self, source_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let secs: Option<Option<i64>> = self
@@ -119,6 +128,7 @@ impl Store {
         &mut self,
         source_id: &str,
         batch: &[NewDocument],
+        entries: usize,
         validators: &Validators,
         now: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
@@ -137,12 +147,12 @@ impl Store {
             }
         }
         tx.prepare_cached(
-            "INSERT INTO source_state (source_id, last_attempt_at, last_success_at, consecutive_failures, etag, last_modified)
-             VALUES (?1, ?2, ?2, 0, ?3, ?4)
+            "INSERT INTO source_state (source_id, last_attempt_at, last_success_at, consecutive_failures, etag, last_modified, last_entries)
+             VALUES (?1, ?2, ?2, 0, ?3, ?4, ?5)
              ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2,
-                 consecutive_failures = 0, etag = ?3, last_modified = ?4",
+                 consecutive_failures = 0, etag = ?3, last_modified = ?4, last_entries = ?5",
         )?
-        .execute(params![source_id, now, validators.etag, validators.last_modified])?;
+        .execute(params![source_id, now, validators.etag, validators.last_modified, i64::try_from(entries).unwrap_or(i64::MAX)])?;
         tx.commit()?;
         Ok(counts)
     }

@@ -46,14 +46,14 @@ fn documents_hits_and_alerts_commit_together_and_dedup_across_reopen() {
     let v = Validators { etag: Some("\"e1\"".into()), last_modified: None };
     {
         let mut store = Store::open(&path).expect("open");
-        let counts = store.commit_run("s", &[batch("k1"), batch("k2"), batch("k1")], &v, now()).expect("commit");
+        let counts = store.commit_run("s", &[batch("k1"), batch("k2"), batch("k1")], 3, &v, now()).expect("commit");
         assert_eq!(counts, Committed { documents: 2, hits: 2, alerts: 2 });
         assert_eq!(store.validators("s").expect("validators"), v);
     }
     let mut store = Store::open(&path).expect("reopen");
     assert!(store.unseen(vec![doc("k1", "x"), doc("k2", "y")]).expect("unseen").is_empty());
     assert_eq!(store.unseen(vec![doc("k3", "z")]).expect("unseen").len(), 1);
-    let counts = store.commit_run("s", &[batch("k2")], &v, now()).expect("commit");
+    let counts = store.commit_run("s", &[batch("k2")], 1, &v, now()).expect("commit");
     assert_eq!(counts, Committed::default());
     assert_eq!(store.due_alerts(Some(now()), 10).expect("due").len(), 2);
 }
@@ -65,7 +65,13 @@ fn any_known_key_makes_a_document_known() {
     let mut first = doc("guid:s:1", "a");
     first.keys.push("link:https://x.cn/1".into());
     store
-        .commit_run("s", &[NewDocument { document: first, hits: vec![], alert: None }], &Validators::default(), now())
+        .commit_run(
+            "s",
+            &[NewDocument { document: first, hits: vec![], alert: None }],
+            1,
+            &Validators::default(),
+            now(),
+        )
         .expect("commit");
     let same_link = doc("guid:other:9", "a");
     let mut same_link = same_link;
@@ -77,7 +83,7 @@ fn any_known_key_makes_a_document_known() {
 fn failed_delivery_is_retried_later_and_sent_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(&dir.path().join("y.db")).expect("open");
-    store.commit_run("s", &[batch("k1")], &Validators::default(), now()).expect("commit");
+    store.commit_run("s", &[batch("k1")], 1, &Validators::default(), now()).expect("commit");
     let due = store.due_alerts(Some(now()), 10).expect("due");
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].message.subject, "k1");
@@ -123,6 +129,7 @@ fn recent_hits_lists_terms_per_document() {
         .commit_run(
             "s",
             &[item, NewDocument { document: doc("k2", "无"), hits: vec![], alert: None }],
+            2,
             &Validators::default(),
             now(),
         )
