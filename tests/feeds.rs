@@ -209,17 +209,24 @@ fn bundled_default_config_runs_offline_and_writes_alerts() {
             std::fs::read(&path).expect("read"),
         );
     }
-    for entry in std::fs::read_dir(root.join("examples/feeds")).expect("examples") {
-        let path = entry.expect("entry").path();
-        p.write(
-            &format!("examples/feeds/{}", path.file_name().expect("name").to_string_lossy()),
-            std::fs::read(&path).expect("read"),
-        );
-    }
+    copy_tree(&root.join("examples"), &p, "examples");
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     assert!(!run.stdout.contains("[错误]"), "{}", run.stdout);
     let alerts = eml_files(&p.path().join("outbox")).len();
     assert!(alerts >= 10, "only {alerts} alerts:\n{}", run.stdout);
     assert!(run.source_line("city-forum").contains("条目 7，新文档 7"), "{}", run.stdout);
+    assert!(run.source_line("bureau-site").contains("条目 3，新文档 3"), "{}", run.stdout);
+}
+
+fn copy_tree(from: &std::path::Path, p: &Project, to: &str) {
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let path = entry.expect("entry").path();
+        let rel = format!("{to}/{}", path.file_name().expect("name").to_string_lossy());
+        if path.is_dir() {
+            copy_tree(&path, p, &rel);
+        } else {
+            p.write(&rel, std::fs::read(&path).expect("read"));
+        }
+    }
 }
