@@ -158,6 +158,9 @@ YUQING_TOML = """\
 timezone = "Asia/Shanghai"
 [storage]
 path = "state/yuqing.db"
+[fetch]
+# Every benchmark feed is on one host (127.0.0.1): lift the polite per-host limit.
+per_host_concurrency = 16
 [daemon]
 concurrency = 16
 [mail]

@@ -150,10 +150,11 @@ async fn schedule_loop(
     next_due: &mut HashMap<String, DateTime<Utc>>,
     wake_outbox: &Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
-) -> JoinSet<String> {
+) -> JoinSet<(String, RunResult)> {
     let semaphore = Arc::new(Semaphore::new(ctx.config.daemon.concurrency));
-    let mut running: JoinSet<String> = JoinSet::new();
+    let mut running: JoinSet<(String, RunResult)> = JoinSet::new();
     let mut in_flight: HashSet<String> = HashSet::new();
+    let mut failures = initial_failures(ctx).await;
     loop {
         let now = Utc::now();
         for source in ctx.config.enabled_sources() {
@@ -169,8 +170,8 @@ async fn schedule_loop(
             let (ctx, semaphore, source) = (ctx.clone(), semaphore.clone(), source.clone());
             running.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
-                run_source(&ctx, &source).await;
-                source.id
+                let report = run_source(&ctx, &source).await;
+                (source.id, RunResult::of(&report))
             });
         }
         let wake_at = next_due.values().min().copied().unwrap_or(now + chrono::Duration::hours(1));
@@ -178,8 +179,9 @@ async fn schedule_loop(
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
             Some(done) = running.join_next() => {
-                if let Ok(id) = done {
+                if let Ok((id, result)) = done {
                     in_flight.remove(&id);
+                    reschedule(ctx, &id, result, &mut failures, next_due);
                 }
                 wake_outbox.notify_one();
             }
@@ -192,9 +194,67 @@ async fn schedule_loop(
     }
 }
 
+/// How a run ended, as far as scheduling cares.
+#[derive(Debug, Clone, Copy)]
+enum RunResult {
+    Success,
+    Failure { retry_after: Option<Duration> },
+}
+
+impl RunResult {
+    fn of(report: &SourceReport) -> Self {
+        match &report.outcome {
+            Ok(_) => RunResult::Success,
+            Err(PipelineError::Fetch(FetchError::Status { retry_after, .. })) => {
+                RunResult::Failure { retry_after: *retry_after }
+            }
+            Err(_) => RunResult::Failure { retry_after: None },
+        }
+    }
+}
+
+/// Each source's consecutive failures as stored (so backoff survives a restart).
+async fn initial_failures(ctx: &Arc<Context>) -> HashMap<String, u32> {
+    match with_store(&ctx.store, |s| s.source_states()).await {
+        Ok(states) => states.into_iter().map(|s| (s.source_id, s.consecutive_failures)).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read source states; starting without backoff");
+            HashMap::new()
+        }
+    }
+}
+
+/// After a run: count failures and set the next due time (schedule, backoff, Retry-After).
+fn reschedule(
+    ctx: &Context,
+    id: &str,
+    result: RunResult,
+    failures: &mut HashMap<String, u32>,
+    next_due: &mut HashMap<String, DateTime<Utc>>,
+) {
+    let Some(source) = ctx.config.source(id) else { return };
+    let count = failures.entry(id.to_string()).or_default();
+    let retry_after = match result {
+        RunResult::Success => {
+            *count = 0;
+            None
+        }
+        RunResult::Failure { retry_after } => {
+            *count = count.saturating_add(1);
+            retry_after
+        }
+    };
+    if let Some(at) = source.schedule.next_run(Utc::now(), ctx.config.timezone, *count, retry_after) {
+        if *count >= 2 || retry_after.is_some() {
+            tracing::info!(source = %id, consecutive_failures = *count, next = %at, "source backing off");
+        }
+        next_due.insert(id.to_string(), at);
+    }
+}
+
 /// Waits for in-flight runs up to `grace`, then abandons them. Their writes are single
 /// transactions, so an abandoned run leaves nothing half-stored.
-async fn finish(mut running: JoinSet<String>, grace: Duration) {
+async fn finish(mut running: JoinSet<(String, RunResult)>, grace: Duration) {
     if running.is_empty() {
         return;
     }

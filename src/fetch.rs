@@ -7,7 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use url::Url;
 
 use crate::error_chain::error_chain;
@@ -21,6 +26,12 @@ pub struct FetchSettings {
     pub max_body_bytes: u64,
     pub max_redirects: usize,
     pub user_agent: String,
+    /// Requests in flight to one host at most.
+    pub per_host_concurrency: usize,
+    /// Minimum time between the starts of two requests to one host.
+    pub per_host_delay: Duration,
+    /// HTTP(S) proxy for every request (government intranets often need one).
+    pub proxy: Option<Url>,
 }
 
 impl Default for FetchSettings {
@@ -31,6 +42,9 @@ impl Default for FetchSettings {
             max_body_bytes: 10 * 1024 * 1024,
             max_redirects: 5,
             user_agent: concat!("yuqing/", env!("CARGO_PKG_VERSION"), " (public-opinion monitor)").into(),
+            per_host_concurrency: 2,
+            per_host_delay: Duration::ZERO,
+            proxy: None,
         }
     }
 }
@@ -64,8 +78,12 @@ pub enum FetchError {
     Timeout(Duration),
     #[error("cannot connect: {0}")]
     Connect(String),
-    #[error("HTTP status {0}")]
-    Status(StatusCode),
+    #[error("HTTP status {status}")]
+    Status {
+        status: StatusCode,
+        /// The server's `Retry-After`, if it sent one (429, 503).
+        retry_after: Option<Duration>,
+    },
     #[error("too many redirects (limit {0})")]
     Redirects(usize),
     #[error("response larger than the {0}-byte limit")]
@@ -81,33 +99,84 @@ pub enum FetchError {
 pub struct Fetcher {
     client: reqwest::Client,
     settings: FetchSettings,
+    hosts: Arc<Mutex<HashMap<String, Arc<HostGate>>>>,
+}
+
+/// Politeness towards one host: a cap on requests in flight and a minimum spacing.
+#[derive(Debug)]
+struct HostGate {
+    in_flight: Semaphore,
+    next_start: tokio::sync::Mutex<Instant>,
 }
 
 impl Fetcher {
     pub fn new(settings: &FetchSettings) -> Result<Self, FetchError> {
         install_tls_provider();
-        let client = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)
             .redirect(reqwest::redirect::Policy::limited(settings.max_redirects))
             .user_agent(settings.user_agent.clone())
             .gzip(true)
             .brotli(true)
-            .deflate(true)
-            .build()
-            .map_err(|e| FetchError::Http(error_chain(&e)))?;
-        Ok(Self { client, settings: settings.clone() })
+            .deflate(true);
+        let builder = match &settings.proxy {
+            Some(proxy) => {
+                builder.proxy(reqwest::Proxy::all(proxy.as_str()).map_err(|e| FetchError::Http(error_chain(&e)))?)
+            }
+            None => builder,
+        };
+        let client = builder.build().map_err(|e| FetchError::Http(error_chain(&e)))?;
+        Ok(Self { client, settings: settings.clone(), hosts: Arc::default() })
     }
 
-    pub async fn fetch(&self, location: &Location, validators: &Validators) -> Result<Fetched, FetchError> {
+    /// Fetches a location; `headers` are the source's extra request headers.
+    pub async fn fetch(
+        &self,
+        location: &Location,
+        validators: &Validators,
+        headers: &HeaderMap,
+    ) -> Result<Fetched, FetchError> {
         match location {
-            Location::Http(url) => self.fetch_http(url, validators).await,
+            Location::Http(url) => {
+                let gate = self.gate(url);
+                let _permit = gate.in_flight.acquire().await.map_err(|e| FetchError::Http(e.to_string()))?;
+                self.wait_turn(&gate).await;
+                self.fetch_http(url, validators, headers).await
+            }
             Location::File(path) => self.fetch_file(path).await,
         }
     }
 
-    async fn fetch_http(&self, url: &Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        let mut request = self.client.get(url.clone());
+    fn gate(&self, url: &Url) -> Arc<HostGate> {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let mut hosts = self.hosts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        hosts
+            .entry(host)
+            .or_insert_with(|| {
+                Arc::new(HostGate {
+                    in_flight: Semaphore::new(self.settings.per_host_concurrency.max(1)),
+                    next_start: tokio::sync::Mutex::new(Instant::now()),
+                })
+            })
+            .clone()
+    }
+
+    /// Sleeps until this host may see the next request start.
+    async fn wait_turn(&self, gate: &HostGate) {
+        if self.settings.per_host_delay.is_zero() {
+            return;
+        }
+        let mut next = gate.next_start.lock().await;
+        let now = Instant::now();
+        if *next > now {
+            tokio::time::sleep_until(*next).await;
+        }
+        *next = Instant::now() + self.settings.per_host_delay;
+    }
+
+    async fn fetch_http(&self, url: &Url, validators: &Validators, headers: &HeaderMap) -> Result<Fetched, FetchError> {
+        let mut request = self.client.get(url.clone()).headers(headers.clone());
         if let Some(etag) = &validators.etag {
             request = request.header(IF_NONE_MATCH, etag);
         }
@@ -120,7 +189,9 @@ impl Fetcher {
             return Ok(Fetched::NotModified);
         }
         if !status.is_success() {
-            return Err(FetchError::Status(status));
+            let retry_after =
+                response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            return Err(FetchError::Status { status, retry_after });
         }
         let limit = self.settings.max_body_bytes;
         if response.content_length().is_some_and(|len| len > limit) {
@@ -169,6 +240,19 @@ impl Fetcher {
     }
 }
 
+/// `Retry-After` as seconds or an HTTP date, capped at a day.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let delay = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(delay.min(Duration::from_secs(24 * 3600)))
+}
+
 fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
@@ -177,4 +261,20 @@ fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<Stri
 /// ring as the process default once. A second call finds it installed and does nothing.
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("999999"), Some(Duration::from_secs(24 * 3600)));
+        assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT"), Some(Duration::ZERO));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(600)).to_rfc2822();
+        let d = parse_retry_after(&later).expect("date");
+        assert!(d > Duration::from_secs(590) && d <= Duration::from_secs(600), "{d:?}");
+        assert_eq!(parse_retry_after("soon"), None);
+    }
 }

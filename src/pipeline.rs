@@ -54,7 +54,10 @@ impl PipelineError {
         match self {
             PipelineError::Fetch(F::Timeout(d)) => format!("抓取超时（超过 {} 秒）", d.as_secs()),
             PipelineError::Fetch(F::Connect(m)) => format!("无法连接（{m}）"),
-            PipelineError::Fetch(F::Status(s)) => format!("服务器返回 HTTP {}", s.as_u16()),
+            PipelineError::Fetch(F::Status { status, retry_after: Some(after) }) => {
+                format!("服务器返回 HTTP {}，要求 {} 秒后再试", status.as_u16(), after.as_secs())
+            }
+            PipelineError::Fetch(F::Status { status, .. }) => format!("服务器返回 HTTP {}", status.as_u16()),
             PipelineError::Fetch(F::Redirects(n)) => format!("重定向超过 {n} 次"),
             PipelineError::Fetch(F::TooLarge(n)) => format!("响应超过大小上限 {n} 字节"),
             PipelineError::Fetch(F::Http(m)) => format!("HTTP 错误（{m}）"),
@@ -111,7 +114,7 @@ pub async fn run_source(ctx: &Context, source: &SourceConfig) -> SourceReport {
 async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, PipelineError> {
     let id = source.id.clone();
     let validators = with_store(&ctx.store, move |s| s.validators(&id)).await?;
-    let body = match ctx.fetcher.fetch(&source.location, &validators).await? {
+    let body = match ctx.fetcher.fetch(&source.location, &validators, &source.headers).await? {
         Fetched::NotModified => {
             let id = source.id.clone();
             with_store(&ctx.store, move |s| s.record_not_modified(&id, Utc::now())).await?;
@@ -139,7 +142,7 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
         let job = job.clone();
         blocking(move || job.fresh(&body).map(|(fresh, parsed)| (fresh, parsed, body))).await?
     };
-    let fresh = follow_articles(&ctx.fetcher, html, ctx.config.timezone, fresh).await;
+    let fresh = follow_articles(&ctx.fetcher, source, html, ctx.config.timezone, fresh).await;
     blocking(move || job.commit(fresh, &parsed, &body.validators)).await
 }
 
@@ -184,7 +187,14 @@ struct ParsedCounts {
 /// Fetches each new document's article page (at most `max_follow`) and takes its text,
 /// and its date, title and publishing unit where the list had none. A failed article fetch
 /// keeps the list's text; it does not fail the source.
-async fn follow_articles(fetcher: &Fetcher, html: &HtmlConfig, tz: Tz, mut fresh: Vec<Document>) -> Vec<Document> {
+async fn follow_articles(
+    fetcher: &Fetcher,
+    source: &SourceConfig,
+    html: &HtmlConfig,
+    tz: Tz,
+    mut fresh: Vec<Document>,
+) -> Vec<Document> {
+    let headers = &source.headers;
     for doc in fresh.iter_mut().filter(|d| d.link.is_some()).take(html.max_follow) {
         let Some(url) = doc.link.as_deref().and_then(|l| url::Url::parse(l).ok()) else { continue };
         let location = match url.scheme() {
@@ -196,7 +206,7 @@ async fn follow_articles(fetcher: &Fetcher, html: &HtmlConfig, tz: Tz, mut fresh
             },
             _ => continue,
         };
-        let body = match fetcher.fetch(&location, &Validators::default()).await {
+        let body = match fetcher.fetch(&location, &Validators::default(), headers).await {
             Ok(Fetched::Body(body)) => body,
             Ok(Fetched::NotModified) => continue,
             Err(e) => {
@@ -311,14 +321,14 @@ pub async fn preview(
     matcher: &Matcher,
     source: &SourceConfig,
 ) -> Result<Preview, PipelineError> {
-    let body = match fetcher.fetch(&source.location, &Validators::default()).await? {
+    let body = match fetcher.fetch(&source.location, &Validators::default(), &source.headers).await? {
         Fetched::Body(body) => body,
         Fetched::NotModified => return Err(PipelineError::Task("unexpected 304 without validators".into())),
     };
     let parsed = parse_body(source, config.timezone, &body, Utc::now())?;
     let mut documents = extract::into_documents(&source.id, parsed.entries);
     if let Some(html) = source.html.as_ref().filter(|h| h.follow) {
-        documents = follow_articles(fetcher, html, config.timezone, documents).await;
+        documents = follow_articles(fetcher, source, html, config.timezone, documents).await;
     }
     let documents = documents
         .into_iter()

@@ -66,6 +66,34 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// When to run a source again after a run that ended at `now`: its next scheduled time,
+    /// but after repeated failures not before [`failure_backoff`], and never before the
+    /// server's `Retry-After` — the first scheduled time at or after both.
+    pub fn next_run(
+        &self,
+        now: DateTime<Utc>,
+        tz: Tz,
+        consecutive_failures: u32,
+        retry_after: Option<std::time::Duration>,
+    ) -> Option<DateTime<Utc>> {
+        let wait = failure_backoff(consecutive_failures).max(retry_after.unwrap_or_default());
+        let earliest = now + chrono::Duration::from_std(wait).ok()?;
+        self.next_after(earliest - chrono::Duration::seconds(1), tz)
+    }
+}
+
+/// How long a failing source rests: nothing after one failure (it may be a blip), then
+/// 5 minutes after two, doubling per failure, at most 6 hours — so a dead site is polled
+/// a few times a day, not every few minutes all night.
+pub fn failure_backoff(consecutive_failures: u32) -> std::time::Duration {
+    if consecutive_failures < 2 {
+        return std::time::Duration::ZERO;
+    }
+    let doublings = (consecutive_failures - 2).min(10);
+    (std::time::Duration::from_secs(300) * 2u32.pow(doublings)).min(std::time::Duration::from_secs(6 * 3600))
+}
+
 impl Default for Schedule {
     fn default() -> Self {
         // The constant is a valid 5-field line, checked by `default_is_every_ten_minutes`.
@@ -121,6 +149,29 @@ mod tests {
         let missed = s.first_due(Some(at("2026-11-27T08:59:00+08:00")), now, TZ);
         assert!(missed <= now, "the 09:00 and 10:00 runs were missed: due at once");
         assert_eq!(s.first_due(Some(at("2026-11-27T10:00:00+08:00")), now, TZ), at("2026-11-27T11:00:00+08:00"));
+    }
+
+    #[test]
+    fn failing_sources_back_off_exponentially_up_to_six_hours() {
+        let minutes: Vec<u64> = (0..=9).map(|n| failure_backoff(n).as_secs() / 60).collect();
+        assert_eq!(minutes, vec![0, 0, 5, 10, 20, 40, 80, 160, 320, 360]);
+        assert_eq!(failure_backoff(u32::MAX).as_secs(), 6 * 3600);
+    }
+
+    #[test]
+    fn next_run_keeps_the_schedule_grid_and_honours_backoff_and_retry_after() {
+        let s = Schedule::parse("*/10 * * * *").expect("every 10 minutes");
+        let now = at("2026-11-27T10:03:00+08:00");
+        assert_eq!(s.next_run(now, TZ, 0, None), Some(at("2026-11-27T10:10:00+08:00")));
+        assert_eq!(s.next_run(now, TZ, 1, None), Some(at("2026-11-27T10:10:00+08:00")));
+        // 4 failures: 20 minutes' rest → 10:23 → the 10:30 slot.
+        assert_eq!(s.next_run(now, TZ, 4, None), Some(at("2026-11-27T10:30:00+08:00")));
+        // Retry-After one hour wins over a short backoff.
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(s.next_run(now, TZ, 2, Some(hour)), Some(at("2026-11-27T11:10:00+08:00")));
+        // Exactly on a slot counts.
+        let ten = std::time::Duration::from_secs(7 * 60);
+        assert_eq!(s.next_run(now, TZ, 0, Some(ten)), Some(at("2026-11-27T10:10:00+08:00")));
     }
 
     #[test]

@@ -230,3 +230,33 @@ fn copy_tree(from: &std::path::Path, p: &Project, to: &str) {
         }
     }
 }
+
+#[test]
+fn polite_fetching_per_host_limit_retry_after_and_extra_headers() {
+    let server = HttpServer::start();
+    let mut sources = String::new();
+    for n in 0..6 {
+        let path = format!("/slow{n}.xml");
+        server.route(&path, Route { delay: Duration::from_millis(300), ..Route::ok("application/rss+xml", rss(&[])) });
+        sources.push_str(&source(&format!("s{n}"), &server.url(&path)));
+    }
+    server.route("/busy.xml", Route { headers: vec![("Retry-After".into(), "120".into())], ..Route::status(429) });
+    sources.push_str(&source("busy", &server.url("/busy.xml")));
+    server.route("/bridge.xml", Route::ok("application/rss+xml", rss(&[])));
+    sources.push_str(&source("bridge", &server.url("/bridge.xml")));
+    sources.push_str("headers = { \"Cookie\" = \"sid=abc123\", \"X-Token\" = \"t-1\" }\n");
+    let p = Project::new(&sources, FILE_MAIL);
+    p.write(
+        "yuqing.toml",
+        format!("[storage]\npath = \"state/yuqing.db\"\n[fetch]\ntimeout_secs = 5\nper_host_concurrency = 2\n[daemon]\nconcurrency = 8\n{FILE_MAIL}"),
+    );
+
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(server.max_concurrent() <= 2, "{} requests at once to one host", server.max_concurrent());
+    let busy = run.source_line("busy");
+    assert!(busy.contains("服务器返回 HTTP 429，要求 120 秒后再试"), "{busy}");
+    let bridge = &server.requests("/bridge.xml")[0];
+    assert_eq!(bridge.headers.get("cookie").map(String::as_str), Some("sid=abc123"));
+    assert_eq!(bridge.headers.get("x-token").map(String::as_str), Some("t-1"));
+}

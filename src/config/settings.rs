@@ -19,7 +19,16 @@ use crate::schedule::Schedule;
 
 const ROOT_KEYS: &[&str] = &["timezone", "storage", "fetch", "daemon", "mail"];
 const STORAGE_KEYS: &[&str] = &["path"];
-const FETCH_KEYS: &[&str] = &["timeout_secs", "connect_timeout_secs", "max_body_bytes", "max_redirects", "user_agent"];
+const FETCH_KEYS: &[&str] = &[
+    "timeout_secs",
+    "connect_timeout_secs",
+    "max_body_bytes",
+    "max_redirects",
+    "user_agent",
+    "per_host_concurrency",
+    "per_host_delay_ms",
+    "proxy",
+];
 const DAEMON_KEYS: &[&str] = &["concurrency", "default_schedule", "shutdown_grace_secs"];
 const MAIL_KEYS: &[&str] = &[
     "transport",
@@ -60,6 +69,9 @@ struct RawFetch {
     max_body_bytes: Option<u64>,
     max_redirects: Option<usize>,
     user_agent: Option<String>,
+    per_host_concurrency: Option<usize>,
+    per_host_delay_ms: Option<u64>,
+    proxy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -105,7 +117,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     Some(Settings {
         timezone: timezone?,
         storage_path: resolve(dir, &storage_path),
-        fetch: fetch_settings(fetch?),
+        fetch: fetch_settings(&file, fetch?, diags)?,
         daemon: daemon?,
         mail: mail?,
     })
@@ -143,15 +155,33 @@ fn section<T: DeserializeOwned + Default>(
     file.deserialize(span, table, &format!("[{key}] "), diags)
 }
 
-fn fetch_settings(raw: RawFetch) -> FetchSettings {
+fn fetch_settings(file: &TomlFile, raw: RawFetch, diags: &mut Diagnostics) -> Option<FetchSettings> {
     let d = FetchSettings::default();
-    FetchSettings {
+    let proxy = match &raw.proxy {
+        None => None,
+        Some(p) => match url::Url::parse(p.get_ref()) {
+            Ok(url) if matches!(url.scheme(), "http" | "https" | "socks5") => Some(url),
+            _ => {
+                diags.error(
+                    &file.path,
+                    file.line(p.span()),
+                    format!("proxy \"{}\" 不是有效的代理地址", p.get_ref()),
+                    "例如 proxy = \"http://10.0.0.1:3128\"",
+                );
+                return None;
+            }
+        },
+    };
+    Some(FetchSettings {
         timeout: raw.timeout_secs.map_or(d.timeout, Duration::from_secs),
         connect_timeout: raw.connect_timeout_secs.map_or(d.connect_timeout, Duration::from_secs),
         max_body_bytes: raw.max_body_bytes.unwrap_or(d.max_body_bytes),
         max_redirects: raw.max_redirects.unwrap_or(d.max_redirects),
         user_agent: raw.user_agent.unwrap_or(d.user_agent),
-    }
+        per_host_concurrency: raw.per_host_concurrency.unwrap_or(d.per_host_concurrency).max(1),
+        per_host_delay: raw.per_host_delay_ms.map_or(d.per_host_delay, Duration::from_millis),
+        proxy,
+    })
 }
 
 fn daemon_settings(file: &TomlFile, raw: RawDaemon, diags: &mut Diagnostics) -> Option<DaemonSettings> {

@@ -13,9 +13,10 @@ use super::toml_doc::TomlFile;
 use super::{SOURCES_FILE, resolve};
 use crate::extract::html::{Field, ListSpec, parse_selector};
 use crate::schedule::Schedule;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use scraper::Selector;
 
-const SOURCE_KEYS: &[&str] = &["id", "name", "kind", "url", "schedule", "enabled", "charset", "html"];
+const SOURCE_KEYS: &[&str] = &["id", "name", "kind", "url", "schedule", "enabled", "charset", "headers", "html"];
 const HTML_KEYS: &[&str] =
     &["item", "title", "link", "date", "summary", "datastore", "follow", "content", "max_follow"];
 const KINDS: &str = "\"feed\"（RSS 0.9x/1.0/2.0、Atom、JSON Feed，自动识别）、\"html\"（网站列表页，需 [source.html]）";
@@ -79,6 +80,8 @@ pub struct SourceConfig {
     pub charset: Option<&'static encoding_rs::Encoding>,
     /// For `kind = "html"`.
     pub html: Option<HtmlConfig>,
+    /// Extra request headers (cookies or tokens for bridge services).
+    pub headers: HeaderMap,
 }
 
 /// The keys of one `[[source]]` as read; a key that is missing or has the wrong type is
@@ -93,6 +96,7 @@ struct RawSource {
     charset: Option<Spanned<String>>,
     /// `[source.html]`, already checked and compiled; `Err` when present but invalid.
     html: Option<Result<HtmlConfig, ()>>,
+    headers: Result<HeaderMap, ()>,
     line: usize,
 }
 
@@ -127,9 +131,40 @@ impl RawSource {
                 .map(Spanned::into_inner),
             charset: text("charset", diags),
             html: table.contains_key("html").then(|| html_config(file, table, diags)),
+            headers: headers(file, table, diags),
             line,
         }
     }
+}
+
+/// `headers = { "Cookie" = "...", ... }`: every name and value must be valid HTTP.
+fn headers(file: &TomlFile, source: &DeTable<'_>, diags: &mut Diagnostics) -> Result<HeaderMap, ()> {
+    let mut map = HeaderMap::new();
+    if !source.contains_key("headers") {
+        return Ok(map);
+    }
+    let (_, table) = file.sub_table(source, "headers", diags).ok_or(())?;
+    let mut ok = true;
+    for (key, value) in table {
+        let line = file.line(key.span());
+        let name = HeaderName::from_bytes(key.get_ref().as_bytes());
+        let text = value.get_ref().as_str().and_then(|v| HeaderValue::from_str(v).ok());
+        match (name, text) {
+            (Ok(name), Some(text)) => {
+                map.insert(name, text);
+            }
+            _ => {
+                ok = false;
+                diags.error(
+                    &file.path,
+                    line,
+                    format!("请求头 \"{}\" 无效", key.get_ref()),
+                    "写成 headers = { \"Cookie\" = \"...\" }：名称为 HTTP 头名，值为不含换行的字符串",
+                );
+            }
+        }
+    }
+    if ok { Ok(map) } else { Err(()) }
 }
 
 /// Reads and compiles `[source.html]`, reporting every bad key and selector.
@@ -326,6 +361,7 @@ fn validate(
         enabled: raw.enabled.unwrap_or(true),
         charset: charset?,
         html: html?,
+        headers: raw.headers.ok()?,
     })
 }
 

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,6 +57,8 @@ pub struct HttpServer {
     routes: Arc<Mutex<HashMap<String, Route>>>,
     seen: Arc<Mutex<Vec<SeenRequest>>>,
     stop: Arc<AtomicBool>,
+    /// Requests being answered now, and the most there ever were at once.
+    load: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl HttpServer {
@@ -66,18 +68,29 @@ impl HttpServer {
         let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
         let seen: Arc<Mutex<Vec<SeenRequest>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, s, st) = (routes.clone(), seen.clone(), stop.clone());
+        let load: Arc<(AtomicUsize, AtomicUsize)> = Arc::default();
+        let (r, s, st, l) = (routes.clone(), seen.clone(), stop.clone(), load.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if st.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(stream) = stream else { continue };
-                let (r, s) = (r.clone(), s.clone());
-                std::thread::spawn(move || serve(stream, &r, &s));
+                let (r, s, l) = (r.clone(), s.clone(), l.clone());
+                std::thread::spawn(move || {
+                    let now = l.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    l.1.fetch_max(now, Ordering::SeqCst);
+                    serve(stream, &r, &s);
+                    l.0.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
-        HttpServer { addr, routes, seen, stop }
+        HttpServer { addr, routes, seen, stop, load }
+    }
+
+    /// The most requests this server was answering at the same moment.
+    pub fn max_concurrent(&self) -> usize {
+        self.load.1.load(Ordering::SeqCst)
     }
 
     pub fn route(&self, path: &str, route: Route) {
