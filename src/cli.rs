@@ -340,12 +340,19 @@ fn show_sources(config: &Config) -> anyhow::Result<ExitCode> {
             source.schedule.as_str()
         );
         println!(
-            "    上次成功：{}  上次尝试：{}  连续失败：{} 次  文档：{} 篇",
+            "    上次成功：{}  上次尝试：{}  上次有新内容：{}  连续失败：{} 次  文档：{} 篇",
             state.last_success_at.map_or_else(never, |t| local(t, tz)),
             state.last_attempt_at.map_or_else(never, |t| local(t, tz)),
+            state.last_new_at.map_or_else(never, |t| local(t, tz)),
             state.consecutive_failures,
             state.documents
         );
+        if state.failing_notified {
+            println!("    已就连续失败通知管理员（恢复后会再通知一次）");
+        }
+        if state.silent_notified {
+            println!("    已就长时间没有新内容通知管理员");
+        }
         if let (Some(e), Some(at)) = (&state.last_error, state.last_error_at) {
             println!("    最近错误（{}）：{e}", local(at, tz));
         }

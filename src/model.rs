@@ -85,3 +85,24 @@ pub struct OutboxAlert {
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
 }
+
+/// Notices about a source's health, sent to the admin once per episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceNotice {
+    /// It has failed `failure_notice_after` runs in a row.
+    Failing,
+    /// It works again after a `Failing` notice.
+    Recovered,
+    /// It produced nothing new for longer than its `max_silence`.
+    Silent,
+}
+
+impl SourceNotice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceNotice::Failing => "source_failing",
+            SourceNotice::Recovered => "source_recovered",
+            SourceNotice::Silent => "source_silent",
+        }
+    }
+}

@@ -18,8 +18,8 @@ use crate::extract::charset::CharsetOrigin;
 use crate::extract::{self, Entry, ExtractError, charset};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
 use crate::matcher::Matcher;
-use crate::model::{Document, MatchedDocument};
-use crate::notify::{AlertContext, render_email};
+use crate::model::{Document, MatchedDocument, SourceNotice};
+use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
 use crate::store::{Committed, NewDocument, Store, StoreError};
 
 /// The long-lived parts a source run needs, shared by all runs.
@@ -108,7 +108,70 @@ pub async fn run_source(ctx: &Context, source: &SourceConfig) -> SourceReport {
             tracing::error!(source = %source.id, error = %e, "cannot record the failure");
         }
     }
+    if let Err(e) = check_health(ctx, source, &outcome).await {
+        tracing::error!(source = %source.id, error = %e, "cannot update the source's health notices");
+    }
     SourceReport { source_id: source.id.clone(), source_name: source.name.clone(), outcome }
+}
+
+/// After a run: one notice to the admin when a source has failed `failure_notice_after`
+/// times in a row, one when it recovers, and one when it has had nothing new for longer
+/// than its `max_silence` — never a mail per failed poll.
+async fn check_health(
+    ctx: &Context,
+    source: &SourceConfig,
+    outcome: &Result<RunOutcome, PipelineError>,
+) -> Result<(), PipelineError> {
+    let Some(mail) = &ctx.config.mail else {
+        return Ok(());
+    };
+    let id = source.id.clone();
+    let health = with_store(&ctx.store, move |s| s.health(&id)).await?;
+    let now = Utc::now();
+    let notice = match outcome {
+        Err(_) if health.consecutive_failures >= ctx.config.daemon.failure_notice_after && !health.failing_notified => {
+            Some(SourceNotice::Failing)
+        }
+        Err(_) => None,
+        Ok(_) if health.failing_notified => Some(SourceNotice::Recovered),
+        Ok(o) if o.committed.documents > 0 => {
+            if health.silent_notified {
+                let id = source.id.clone();
+                with_store(&ctx.store, move |s| s.clear_silence(&id)).await?;
+            }
+            None
+        }
+        Ok(_) => {
+            let silent_for = health.last_new_at.map(|t| (now - t).to_std().unwrap_or_default());
+            let too_long = matches!((silent_for, source.max_silence), (Some(quiet), Some(max)) if quiet > max);
+            (too_long && !health.silent_notified).then_some(SourceNotice::Silent)
+        }
+    };
+    let Some(notice) = notice else {
+        return Ok(());
+    };
+    let message = render_notice(
+        notice,
+        &NoticeContext {
+            source_id: &source.id,
+            source_name: &source.name,
+            location: source.location.to_string(),
+            consecutive_failures: health.consecutive_failures,
+            last_error: health.last_error.as_deref(),
+            last_success_at: health.last_success_at,
+            last_new_at: health.last_new_at,
+            max_silence: source.max_silence,
+            recipients: mail.admin.iter().map(ToString::to_string).collect(),
+            timezone: ctx.config.timezone,
+            now,
+        },
+    );
+    let id = source.id.clone();
+    let queued = with_store(&ctx.store, move |s| s.notify_source(&id, notice, &message, now)).await?;
+    if queued {
+        tracing::info!(source = %source.id, notice = notice.as_str(), "source health notice queued");
+    }
+    Ok(())
 }
 
 async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, PipelineError> {

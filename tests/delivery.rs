@@ -171,6 +171,7 @@ fn mailer_reconnects_when_the_server_dropped_the_idle_connection() {
         }),
         from: "yuqing@example.gov.cn".parse().expect("from"),
         to: vec![],
+        admin: vec![],
         subject_prefix: String::new(),
         timeout: Duration::from_secs(5),
         retry_initial: Duration::from_secs(1),

@@ -49,6 +49,8 @@ pub struct DaemonSettings {
     pub default_schedule: Schedule,
     /// How long SIGTERM waits for in-flight source runs before abandoning them.
     pub shutdown_grace: std::time::Duration,
+    /// After this many failed runs in a row, the admin gets one notice.
+    pub failure_notice_after: u32,
 }
 
 /// The outcome of loading: a config when there were no errors, and all diagnostics.

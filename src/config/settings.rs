@@ -29,7 +29,7 @@ const FETCH_KEYS: &[&str] = &[
     "per_host_delay_ms",
     "proxy",
 ];
-const DAEMON_KEYS: &[&str] = &["concurrency", "default_schedule", "shutdown_grace_secs"];
+const DAEMON_KEYS: &[&str] = &["concurrency", "default_schedule", "shutdown_grace_secs", "failure_notice_after"];
 const MAIL_KEYS: &[&str] = &[
     "transport",
     "host",
@@ -47,6 +47,7 @@ const MAIL_KEYS: &[&str] = &[
     "retry_max_secs",
     "subject_prefix",
     "ca_file",
+    "admin",
 ];
 
 pub(super) struct Settings {
@@ -79,6 +80,7 @@ struct RawDaemon {
     concurrency: Option<usize>,
     default_schedule: Option<Spanned<String>>,
     shutdown_grace_secs: Option<u64>,
+    failure_notice_after: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -99,6 +101,7 @@ struct RawMail {
     retry_max_secs: Option<u64>,
     subject_prefix: Option<String>,
     ca_file: Option<Spanned<String>>,
+    admin: Option<Vec<Spanned<String>>>,
 }
 
 pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
@@ -204,6 +207,7 @@ fn daemon_settings(file: &TomlFile, raw: RawDaemon, diags: &mut Diagnostics) -> 
         concurrency,
         default_schedule,
         shutdown_grace: Duration::from_secs(raw.shutdown_grace_secs.unwrap_or(30)),
+        failure_notice_after: raw.failure_notice_after.unwrap_or(3).max(1),
     })
 }
 
@@ -243,6 +247,10 @@ fn mail_settings(
     let errors_before = diags.errors().count();
     let from = mailbox(file, &raw.from, diags);
     let to: Vec<Mailbox> = raw.to.get_ref().iter().filter_map(|m| mailbox(file, m, diags)).collect();
+    let admin: Vec<Mailbox> = match &raw.admin {
+        Some(list) => list.iter().filter_map(|m| mailbox(file, m, diags)).collect(),
+        None => to.clone(),
+    };
     if raw.to.get_ref().is_empty() {
         diags.error(&file.path, file.line(raw.to.span()), "[mail] to 不能为空".into(), "请至少填写一个收件地址");
     }
@@ -261,6 +269,7 @@ fn mail_settings(
         transport: transport?,
         from: from?,
         to,
+        admin,
         subject_prefix: raw.subject_prefix.unwrap_or_else(|| "【舆情提示】".into()),
         timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(30)),
         retry_initial: raw.retry_initial_secs.map_or(defaults.0, Duration::from_secs),

@@ -16,7 +16,8 @@ use crate::schedule::Schedule;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use scraper::Selector;
 
-const SOURCE_KEYS: &[&str] = &["id", "name", "kind", "url", "schedule", "enabled", "charset", "headers", "html"];
+const SOURCE_KEYS: &[&str] =
+    &["id", "name", "kind", "url", "schedule", "enabled", "charset", "headers", "max_silence", "html"];
 const HTML_KEYS: &[&str] =
     &["item", "title", "link", "date", "summary", "datastore", "follow", "content", "max_follow"];
 const KINDS: &str = "\"feed\"（RSS 0.9x/1.0/2.0、Atom、JSON Feed，自动识别）、\"html\"（网站列表页，需 [source.html]）";
@@ -82,6 +83,8 @@ pub struct SourceConfig {
     pub html: Option<HtmlConfig>,
     /// Extra request headers (cookies or tokens for bridge services).
     pub headers: HeaderMap,
+    /// Nothing new for longer than this → one notice to the admin.
+    pub max_silence: Option<std::time::Duration>,
 }
 
 /// The keys of one `[[source]]` as read; a key that is missing or has the wrong type is
@@ -97,6 +100,7 @@ struct RawSource {
     /// `[source.html]`, already checked and compiled; `Err` when present but invalid.
     html: Option<Result<HtmlConfig, ()>>,
     headers: Result<HeaderMap, ()>,
+    max_silence: Result<Option<std::time::Duration>, ()>,
     line: usize,
 }
 
@@ -132,9 +136,35 @@ impl RawSource {
             charset: text("charset", diags),
             html: table.contains_key("html").then(|| html_config(file, table, diags)),
             headers: headers(file, table, diags),
+            max_silence: match text("max_silence", diags) {
+                None => Ok(None),
+                Some(v) => parse_duration(v.get_ref()).map(Some).ok_or_else(|| {
+                    diags.error(
+                        &file.path,
+                        file.line(v.span()),
+                        format!("max_silence \"{}\" 无效", v.get_ref()),
+                        "写成数字加单位：\"30m\"（分钟）、\"72h\"（小时）或 \"3d\"（天）",
+                    );
+                }),
+            },
             line,
         }
     }
+}
+
+/// `"90s"`, `"30m"`, `"72h"`, `"3d"`.
+fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
+    let n: u64 = text[..unit_at].parse().ok()?;
+    let secs = match text[unit_at..].trim() {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    (secs > 0).then(|| std::time::Duration::from_secs(secs))
 }
 
 /// `headers = { "Cookie" = "...", ... }`: every name and value must be valid HTTP.
@@ -362,6 +392,7 @@ fn validate(
         charset: charset?,
         html: html?,
         headers: raw.headers.ok()?,
+        max_silence: raw.max_silence.ok()?,
     })
 }
 
@@ -451,7 +482,18 @@ fn location(dir: &Path, file: &TomlFile, url: &Spanned<String>, diags: &mut Diag
 
 #[cfg(test)]
 mod tests {
-    use super::valid_id;
+    use super::{parse_duration, valid_id};
+
+    #[test]
+    fn durations_with_units() {
+        assert_eq!(parse_duration("72h").map(|d| d.as_secs()), Some(72 * 3600));
+        assert_eq!(parse_duration("3d").map(|d| d.as_secs()), Some(3 * 86_400));
+        assert_eq!(parse_duration("30m").map(|d| d.as_secs()), Some(1800));
+        assert_eq!(parse_duration("1s").map(|d| d.as_secs()), Some(1));
+        for bad in ["", "72", "h", "0h", "3 weeks", "-1h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ids_are_lowercase_slugs() {

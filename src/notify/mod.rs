@@ -3,6 +3,7 @@
 //! the database; the outbox loop that ties it to the store is [`crate::delivery`].
 
 mod mailer;
+mod notice;
 mod render;
 mod smtp;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 pub use mailer::{DeliveryError, Mailer};
+pub use notice::{NoticeContext, render_notice};
 pub use render::{AlertContext, render_email};
 
 /// Validated `[mail]` settings.
@@ -21,6 +23,8 @@ pub struct MailSettings {
     pub transport: MailTransport,
     pub from: Mailbox,
     pub to: Vec<Mailbox>,
+    /// Who gets source health notices (`admin`, default: `to`).
+    pub admin: Vec<Mailbox>,
     pub subject_prefix: String,
     /// SMTP command timeout.
     pub timeout: Duration,
@@ -108,6 +112,7 @@ mod tests {
             transport: MailTransport::File { outbox_dir: PathBuf::new() },
             from: "a@b.cn".parse().expect("mailbox"),
             to: vec![],
+            admin: vec![],
             subject_prefix: String::new(),
             timeout: Duration::from_secs(1),
             retry_initial: Duration::from_secs(60),

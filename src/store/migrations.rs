@@ -65,6 +65,39 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE source_state ADD COLUMN last_entries INTEGER;
     "#,
+    // 3: source health notices. Alerts may concern a source rather than a document
+    // (`kind`), so document_id becomes nullable (SQLite needs a table rebuild for that);
+    // the flags make each notice go out once per episode.
+    r#"
+    CREATE TABLE alerts_v3 (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL DEFAULT 'document'
+                        CHECK (kind IN ('document', 'source_failing', 'source_recovered', 'source_silent')),
+        document_id     INTEGER REFERENCES documents(id),
+        source_id       TEXT,
+        channel         TEXT NOT NULL,
+        recipients      TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        body_text       TEXT NOT NULL,
+        body_html       TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER
+    );
+    INSERT INTO alerts_v3 (id, document_id, channel, recipients, subject, body_text, body_html, status, attempts,
+                           next_attempt_at, last_error, created_at, sent_at)
+        SELECT id, document_id, channel, recipients, subject, body_text, body_html, status, attempts,
+               next_attempt_at, last_error, created_at, sent_at FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v3 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
+    ALTER TABLE source_state ADD COLUMN last_new_at INTEGER;
+    ALTER TABLE source_state ADD COLUMN failing_notified INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE source_state ADD COLUMN silent_notified INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Number of migrations this build knows.

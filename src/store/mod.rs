@@ -20,7 +20,7 @@ pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
 
 use crate::fetch::Validators;
-use crate::model::{AlertMessage, Document, Hit};
+use crate::model::{AlertMessage, Document, Hit, SourceNotice};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -153,6 +153,10 @@ impl Store {
                  consecutive_failures = 0, etag = ?3, last_modified = ?4, last_entries = ?5",
         )?
         .execute(params![source_id, now, validators.etag, validators.last_modified, i64::try_from(entries).unwrap_or(i64::MAX)])?;
+        if counts.documents > 0 {
+            tx.prepare_cached("UPDATE source_state SET last_new_at = ?2 WHERE source_id = ?1")?
+                .execute(params![source_id, now])?;
+        }
         tx.commit()?;
         Ok(counts)
     }
@@ -168,17 +172,88 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed run: the error, when, and one more consecutive failure.
-    pub fn record_failure(&mut self, source_id: &str, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn.execute(
+    /// Records a failed run: the error, when, and one more consecutive failure. Returns the
+    /// number of consecutive failures now.
+    pub fn record_failure(&mut self, source_id: &str, error: &str, now: DateTime<Utc>) -> Result<u32, StoreError> {
+        let count = self.conn.query_row(
             "INSERT INTO source_state (source_id, last_attempt_at, last_error, last_error_at, consecutive_failures)
              VALUES (?1, ?2, ?3, ?2, 1)
              ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_error = ?3, last_error_at = ?2,
-                 consecutive_failures = consecutive_failures + 1",
+                 consecutive_failures = consecutive_failures + 1
+             RETURNING consecutive_failures",
             params![source_id, now.timestamp(), error],
+            |r| r.get(0),
         )?;
+        Ok(count)
+    }
+
+    /// A source's health as far as notices are concerned.
+    pub fn health(&self, source_id: &str) -> Result<Health, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT consecutive_failures, failing_notified, silent_notified, last_new_at, last_success_at, last_error
+                 FROM source_state WHERE source_id = ?1",
+                [source_id],
+                |r| {
+                    Ok(Health {
+                        consecutive_failures: r.get(0)?,
+                        failing_notified: r.get(1)?,
+                        silent_notified: r.get(2)?,
+                        last_new_at: read::time(r.get(3)?),
+                        last_success_at: read::time(r.get(4)?),
+                        last_error: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(row.unwrap_or_default())
+    }
+
+    /// Queues a notice about a source and sets (or clears) its episode flag, in one
+    /// transaction and only if the flag was not already in that state: a notice goes out
+    /// once per episode even if two runs race.
+    pub fn notify_source(
+        &mut self,
+        source_id: &str,
+        notice: SourceNotice,
+        message: &AlertMessage,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (flag, set) = match notice {
+            SourceNotice::Failing => ("failing_notified", 1),
+            SourceNotice::Recovered => ("failing_notified", 0),
+            SourceNotice::Silent => ("silent_notified", 1),
+        };
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute(
+            &format!("UPDATE source_state SET {flag} = ?2 WHERE source_id = ?1 AND {flag} != ?2"),
+            params![source_id, set],
+        )?;
+        if changed == 1 {
+            outbox::enqueue_notice(&tx, source_id, notice.as_str(), message, now.timestamp())?;
+        }
+        tx.commit()?;
+        Ok(changed == 1)
+    }
+
+    /// Clears the silence flag once a source has new documents again.
+    pub fn clear_silence(&mut self, source_id: &str) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE source_state SET silent_notified = 0 WHERE source_id = ?1", [source_id])?;
         Ok(())
     }
+}
+
+/// What [`Store::health`] reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Health {
+    pub consecutive_failures: u32,
+    pub failing_notified: bool,
+    pub silent_notified: bool,
+    /// When a run last stored new documents.
+    pub last_new_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
 }
 
 /// Switches the database to WAL. SQLite answers SQLITE_BUSY at once, without calling the

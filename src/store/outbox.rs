@@ -18,6 +18,22 @@ pub(super) fn enqueue(tx: &Transaction<'_>, doc_id: i64, alert: &AlertMessage, n
     Ok(())
 }
 
+pub(super) fn enqueue_notice(
+    tx: &Transaction<'_>,
+    source_id: &str,
+    kind: &str,
+    alert: &AlertMessage,
+    now: i64,
+) -> Result<(), StoreError> {
+    let recipients = serde_json::to_string(&alert.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.prepare_cached(
+        "INSERT INTO alerts (kind, source_id, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    )?
+    .execute(params![kind, source_id, alert.channel, recipients, alert.subject, alert.body_text, alert.body_html, now])?;
+    Ok(())
+}
+
 /// Counts of the outbox, for summaries and status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboxStatus {

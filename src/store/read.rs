@@ -27,9 +27,14 @@ pub struct SourceState {
     pub last_error_at: Option<DateTime<Utc>>,
     pub consecutive_failures: u32,
     pub documents: u64,
+    /// When a run last stored new documents.
+    pub last_new_at: Option<DateTime<Utc>>,
+    /// A failing / silence notice went out and the episode is not over.
+    pub failing_notified: bool,
+    pub silent_notified: bool,
 }
 
-fn time(secs: Option<i64>) -> Option<DateTime<Utc>> {
+pub(super) fn time(secs: Option<i64>) -> Option<DateTime<Utc>> {
     secs.and_then(|s| DateTime::from_timestamp(s, 0))
 }
 
@@ -72,7 +77,8 @@ impl Store {
     pub fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT s.source_id, s.last_attempt_at, s.last_success_at, s.last_error, s.last_error_at,
-                    s.consecutive_failures, (SELECT count(*) FROM documents d WHERE d.source_id = s.source_id)
+                    s.consecutive_failures, (SELECT count(*) FROM documents d WHERE d.source_id = s.source_id),
+                    s.last_new_at, s.failing_notified, s.silent_notified
              FROM source_state s ORDER BY s.source_id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -84,6 +90,9 @@ impl Store {
                 last_error_at: time(r.get(4)?),
                 consecutive_failures: r.get(5)?,
                 documents: r.get::<_, i64>(6)?.try_into().unwrap_or(0),
+                last_new_at: time(r.get(7)?),
+                failing_notified: r.get(8)?,
+                silent_notified: r.get(9)?,
             })
         })?;
         rows.map(|r| r.map_err(StoreError::from)).collect()

@@ -237,6 +237,7 @@ pub fn header(message: &str, name: &str) -> Option<String> {
         if line.to_ascii_lowercase().starts_with(&prefix) {
             let mut value = line[prefix.len()..].trim().to_string();
             while let Some(next) = lines.peek().filter(|l| l.starts_with(' ') || l.starts_with('\t')) {
+                value.push(' ');
                 value.push_str(next.trim());
                 lines.next();
             }
@@ -246,17 +247,33 @@ pub fn header(message: &str, name: &str) -> Option<String> {
     None
 }
 
-/// Decodes RFC 2047 `=?utf-8?b?...?=` words (what lettre writes for Chinese subjects).
+/// Decodes an RFC 2047 header value (what lettre writes for Chinese subjects):
+/// `=?utf-8?b?...?=` words are decoded, whitespace between two encoded words is dropped,
+/// other whitespace is kept.
 pub fn decode_words(value: &str) -> String {
     use base64::Engine;
     let mut out = String::new();
-    for word in value.split("?=").filter(|w| !w.trim().is_empty()) {
-        match word.trim().strip_prefix("=?utf-8?b?") {
-            Some(b64) => {
-                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("base64 word");
-                out.push_str(&String::from_utf8(bytes).expect("utf-8 word"));
+    let mut previous_encoded = false;
+    for token in value.split_whitespace() {
+        let decoded = token.strip_prefix("=?utf-8?b?").and_then(|t| t.strip_suffix("?=")).map(|b64| {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("base64 word");
+            String::from_utf8(bytes).expect("utf-8 word")
+        });
+        match decoded {
+            Some(text) => {
+                if !previous_encoded && !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(&text);
+                previous_encoded = true;
             }
-            None => out.push_str(word.trim()),
+            None => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(token);
+                previous_encoded = false;
+            }
         }
     }
     out

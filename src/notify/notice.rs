@@ -1,0 +1,105 @@
+//! Notices to the admin about a source's health: failing, recovered, silent. One mail per
+//! episode (the store's flags see to that), never one per failed poll. Pure.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::model::{AlertMessage, SourceNotice};
+
+/// What a notice says about the source.
+pub struct NoticeContext<'a> {
+    pub source_id: &'a str,
+    pub source_name: &'a str,
+    pub location: String,
+    pub consecutive_failures: u32,
+    pub last_error: Option<&'a str>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_new_at: Option<DateTime<Utc>>,
+    pub max_silence: Option<Duration>,
+    pub recipients: Vec<String>,
+    pub timezone: Tz,
+    pub now: DateTime<Utc>,
+}
+
+pub fn render_notice(notice: SourceNotice, c: &NoticeContext<'_>) -> AlertMessage {
+    let when = |t: Option<DateTime<Utc>>| {
+        t.map_or_else(|| "从未".to_string(), |t| t.with_timezone(&c.timezone).format("%Y-%m-%d %H:%M").to_string())
+    };
+    let (subject, lead) = match notice {
+        SourceNotice::Failing => (
+            format!("【信源故障】{} 已连续 {} 次抓取失败", c.source_name, c.consecutive_failures),
+            format!("信源“{}”已连续 {} 次抓取失败，期间的舆情可能漏报。", c.source_name, c.consecutive_failures),
+        ),
+        SourceNotice::Recovered => {
+            (format!("【信源恢复】{} 已恢复正常", c.source_name), format!("信源“{}”已恢复正常抓取。", c.source_name))
+        }
+        SourceNotice::Silent => (
+            format!("【信源沉寂】{} 长时间没有新内容", c.source_name),
+            format!(
+                "信源“{}”已超过 {} 小时没有新内容（上限 {} 小时），请确认网站或订阅源是否改版、停更或被屏蔽。",
+                c.source_name,
+                c.last_new_at.map_or(0, |t| (c.now - t).num_hours()),
+                c.max_silence.map_or(0, |d| d.as_secs() / 3600)
+            ),
+        ),
+    };
+    let mut lines = vec![
+        lead,
+        String::new(),
+        format!("信源：{}（{}）", c.source_name, c.source_id),
+        format!("地址：{}", c.location),
+        format!("上次成功：{}", when(c.last_success_at)),
+        format!("上次有新内容：{}", when(c.last_new_at)),
+    ];
+    if notice == SourceNotice::Failing {
+        lines.push(format!("最近错误：{}", c.last_error.unwrap_or("未知")));
+        lines.push("恢复后会再发一封“信源恢复”通知；在此之前不再重复提醒。".into());
+    }
+    lines.push(String::new());
+    lines.push("可在服务器上运行 yuqing sources 查看各信源状态，yuqing fetch <信源ID> --dry-run 检查抓取结果。".into());
+    let body_text = lines.join("\n") + "\n";
+    let body_html = format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">{}</body></html>",
+        lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>()
+    );
+    AlertMessage { channel: "email".into(), recipients: c.recipients.clone(), subject, body_text, body_html }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> NoticeContext<'static> {
+        NoticeContext {
+            source_id: "people",
+            source_name: "人民网·时政",
+            location: "http://www.people.com.cn/rss/politics.xml".into(),
+            consecutive_failures: 3,
+            last_error: Some("服务器返回 HTTP 500"),
+            last_success_at: None,
+            last_new_at: DateTime::from_timestamp(1_795_000_000, 0),
+            max_silence: Some(Duration::from_secs(72 * 3600)),
+            recipients: vec!["admin@example.gov.cn".into()],
+            timezone: chrono_tz::Asia::Shanghai,
+            now: DateTime::from_timestamp(1_795_000_000 + 80 * 3600, 0).unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn each_notice_says_what_happened_and_what_to_do() {
+        let failing = render_notice(SourceNotice::Failing, &ctx());
+        assert_eq!(failing.subject, "【信源故障】人民网·时政 已连续 3 次抓取失败");
+        assert!(failing.body_text.contains("最近错误：服务器返回 HTTP 500"));
+        assert!(failing.body_text.contains("上次成功：从未"));
+        assert_eq!(render_notice(SourceNotice::Recovered, &ctx()).subject, "【信源恢复】人民网·时政 已恢复正常");
+        let silent = render_notice(SourceNotice::Silent, &ctx());
+        assert!(silent.body_text.contains("已超过 80 小时没有新内容（上限 72 小时）"), "{}", silent.body_text);
+        assert_eq!(silent.recipients, vec!["admin@example.gov.cn".to_string()]);
+    }
+}
