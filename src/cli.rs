@@ -245,6 +245,15 @@ fn source_line(report: &SourceReport) -> String {
             if o.malformed_bytes > 0 {
                 line.push_str(&format!("（有 {} 处无法解码的字节已替换）", o.malformed_bytes));
             }
+            if o.updated_counts > 0 || o.comments > 0 {
+                line.push_str(&format!("，互动数更新 {}，新评论 {}", o.updated_counts, o.comments));
+            }
+            for problem in o.problems.iter().take(5) {
+                line.push_str(&format!("\n      跳过：{problem}"));
+            }
+            if o.problems.len() > 5 {
+                line.push_str(&format!("\n      ……另有 {} 处问题，详见日志", o.problems.len() - 5));
+            }
             line
         }
         Err(e) => format!("[错误] {who}：{}", e.describe_zh()),

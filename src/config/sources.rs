@@ -17,10 +17,10 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use scraper::Selector;
 
 const SOURCE_KEYS: &[&str] =
-    &["id", "name", "kind", "url", "schedule", "enabled", "charset", "headers", "max_silence", "html"];
+    &["id", "name", "kind", "url", "schedule", "enabled", "charset", "headers", "max_silence", "settle_secs", "html"];
 const HTML_KEYS: &[&str] =
     &["item", "title", "link", "date", "summary", "datastore", "follow", "content", "max_follow"];
-const KINDS: &str = "\"feed\"（RSS 0.9x/1.0/2.0、Atom、JSON Feed，自动识别）、\"html\"（网站列表页，需 [source.html]）";
+const KINDS: &str = "\"feed\"（RSS 0.9x/1.0/2.0、Atom、JSON Feed，自动识别）、\"html\"（网站列表页，需 [source.html]）、\"weibo_export\" 和 \"wechat_export\"（导出文件所在的文件夹）";
 
 /// What kind of source this is; decides how fetched bytes become documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,10 @@ pub enum SourceKind {
     Feed,
     /// A website list page read with CSS selectors (`[source.html]`).
     Html,
+    /// A folder of Weibo export files (CSV / JSON / JSONL).
+    WeiboExport,
+    /// A folder of WeChat official-account export files (JSON / CSV).
+    WechatExport,
 }
 
 impl SourceKind {
@@ -35,7 +39,13 @@ impl SourceKind {
         match self {
             SourceKind::Feed => "feed",
             SourceKind::Html => "html",
+            SourceKind::WeiboExport => "weibo_export",
+            SourceKind::WechatExport => "wechat_export",
         }
+    }
+
+    pub fn is_export(self) -> bool {
+        matches!(self, SourceKind::WeiboExport | SourceKind::WechatExport)
     }
 }
 
@@ -85,6 +95,9 @@ pub struct SourceConfig {
     pub headers: HeaderMap,
     /// Nothing new for longer than this → one notice to the admin.
     pub max_silence: Option<std::time::Duration>,
+    /// Export folders: a file is read only once it has not changed for this long (it may
+    /// still be being written).
+    pub settle: std::time::Duration,
 }
 
 /// The keys of one `[[source]]` as read; a key that is missing or has the wrong type is
@@ -101,6 +114,7 @@ struct RawSource {
     html: Option<Result<HtmlConfig, ()>>,
     headers: Result<HeaderMap, ()>,
     max_silence: Result<Option<std::time::Duration>, ()>,
+    settle_secs: Option<u64>,
     line: usize,
 }
 
@@ -136,6 +150,11 @@ impl RawSource {
             charset: text("charset", diags),
             html: table.contains_key("html").then(|| html_config(file, table, diags)),
             headers: headers(file, table, diags),
+            settle_secs: file
+                .value::<u64>(table, "settle_secs", "非负整数（秒）", diags)
+                .ok()
+                .flatten()
+                .map(Spanned::into_inner),
             max_silence: match text("max_silence", diags) {
                 None => Ok(None),
                 Some(v) => parse_duration(v.get_ref()).map(Some).ok_or_else(|| {
@@ -318,6 +337,8 @@ fn validate(
     let kind = raw.kind.as_ref().and_then(|kind| match kind.get_ref().as_str() {
         "feed" => Some(SourceKind::Feed),
         "html" => Some(SourceKind::Html),
+        "weibo_export" => Some(SourceKind::WeiboExport),
+        "wechat_export" => Some(SourceKind::WechatExport),
         other => {
             diags.error(
                 &file.path,
@@ -328,7 +349,8 @@ fn validate(
             None
         }
     });
-    let location = raw.url.as_ref().and_then(|url| location(dir, file, url, diags));
+    let folder = kind.is_some_and(SourceKind::is_export);
+    let location = raw.url.as_ref().and_then(|url| location(dir, file, url, folder, diags));
     let schedule = match &raw.schedule {
         None => Some(default_schedule.clone()),
         Some(expr) => match schedules.get(expr.get_ref()) {
@@ -393,6 +415,7 @@ fn validate(
         html: html?,
         headers: raw.headers.ok()?,
         max_silence: raw.max_silence.ok()?,
+        settle: std::time::Duration::from_secs(raw.settle_secs.unwrap_or(10)),
     })
 }
 
@@ -433,7 +456,13 @@ fn valid_id(id: &str) -> bool {
     first_ok && id.len() <= 64 && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn location(dir: &Path, file: &TomlFile, url: &Spanned<String>, diags: &mut Diagnostics) -> Option<Location> {
+fn location(
+    dir: &Path,
+    file: &TomlFile,
+    url: &Spanned<String>,
+    folder: bool,
+    diags: &mut Diagnostics,
+) -> Option<Location> {
     let text = url.get_ref().trim();
     let line = file.line(url.span());
     if text.starts_with("http://") || text.starts_with("https://") {
@@ -467,8 +496,16 @@ fn location(dir: &Path, file: &TomlFile, url: &Spanned<String>, diags: &mut Diag
     } else {
         resolve(dir, text)
     };
-    if path.is_file() {
+    if folder && path.is_dir() || !folder && path.is_file() {
         Some(Location::File(path))
+    } else if folder {
+        diags.error(
+            &file.path,
+            line,
+            format!("导出文件夹不存在：{}", path.display()),
+            "url 应为存放导出文件（*.csv、*.json、*.jsonl）的文件夹；相对路径以配置目录为基准",
+        );
+        None
     } else {
         diags.error(
             &file.path,

@@ -3,6 +3,7 @@
 
 pub mod charset;
 pub mod date;
+pub mod export;
 pub mod feed;
 pub mod html;
 pub mod normalize;
@@ -17,6 +18,8 @@ use crate::model::Document;
 pub enum ExtractError {
     #[error("not a readable feed: {message}")]
     Feed { message: String },
+    #[error("not a readable export file: {message}")]
+    Export { message: String },
 }
 
 /// One item as parsed, before it gets its identity.

@@ -98,6 +98,41 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE source_state ADD COLUMN failing_notified INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE source_state ADD COLUMN silent_notified INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 4: export folders. Each file is processed once (by content hash); engagement counts
+    // are kept as a time series; comments are kept with their post's key.
+    r#"
+    CREATE TABLE export_files (
+        source_id    TEXT NOT NULL,
+        sha256       TEXT NOT NULL,
+        path         TEXT NOT NULL,
+        processed_at INTEGER NOT NULL,
+        posts        INTEGER NOT NULL,
+        comments     INTEGER NOT NULL,
+        bad_rows     INTEGER NOT NULL,
+        PRIMARY KEY (source_id, sha256)
+    ) WITHOUT ROWID;
+    CREATE TABLE engagement (
+        document_id INTEGER NOT NULL REFERENCES documents(id),
+        observed_at INTEGER NOT NULL,
+        reposts     INTEGER,
+        comments    INTEGER,
+        likes       INTEGER,
+        reads       INTEGER,
+        shares      INTEGER
+    );
+    CREATE INDEX engagement_by_document ON engagement(document_id, observed_at);
+    CREATE TABLE comments (
+        source_id    TEXT NOT NULL,
+        comment_id   TEXT NOT NULL,
+        post_key     TEXT NOT NULL,
+        author       TEXT,
+        text         TEXT NOT NULL,
+        published_at INTEGER,
+        likes        INTEGER,
+        PRIMARY KEY (source_id, comment_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX comments_by_post ON comments(post_key);
+    "#,
 ];
 
 /// Number of migrations this build knows.

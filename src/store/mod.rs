@@ -6,6 +6,7 @@
 //! queued alerts, and the source's new cache validators — is written in one transaction,
 //! so a crash leaves either all of it or none. Times are stored as Unix seconds (UTC).
 
+mod exports;
 mod migrations;
 mod outbox;
 mod read;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use exports::{ExportBatch, ExportCommitted};
 pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
 

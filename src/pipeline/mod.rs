@@ -6,6 +6,8 @@
 //! validators in one transaction. [`preview`] runs the same stages without the store. Any failure is recorded on the source (last error,
 //! consecutive failures) and returned in the report; it never affects other sources.
 
+mod export;
+
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -91,6 +93,11 @@ pub struct RunOutcome {
     pub committed: Committed,
     /// Undecodable byte sequences replaced while decoding.
     pub malformed_bytes: usize,
+    /// Export sources: known posts whose engagement counts changed, comments stored.
+    pub updated_counts: usize,
+    pub comments: usize,
+    /// Problems that did not stop the run: unreadable export files, bad rows (file:line).
+    pub problems: Vec<String>,
 }
 
 /// Runs one source once. Never panics on bad input; failures are recorded on the source.
@@ -175,6 +182,15 @@ async fn check_health(
 }
 
 async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, PipelineError> {
+    if source.kind.is_export() {
+        let job = Job {
+            config: ctx.config.clone(),
+            matcher: ctx.matcher.clone(),
+            store: ctx.store.clone(),
+            source: source.clone(),
+        };
+        return blocking(move || job.import_exports()).await;
+    }
     let id = source.id.clone();
     let validators = with_store(&ctx.store, move |s| s.validators(&id)).await?;
     let body = match ctx.fetcher.fetch(&source.location, &validators, &source.headers).await? {
@@ -235,7 +251,7 @@ pub fn parse_body(source: &SourceConfig, tz: Tz, body: &Body, now: DateTime<Utc>
     let entries = match (source.kind, &source.html) {
         (SourceKind::Feed, _) => extract::feed::parse_feed(&charset::relabel_prolog_utf8(&decoded.text), base, tz)?,
         (SourceKind::Html, Some(html)) => extract::html::parse_list(&decoded.text, base, &html.list, tz, now),
-        (SourceKind::Html, None) => Vec::new(),
+        (SourceKind::Html, None) | (SourceKind::WeiboExport | SourceKind::WechatExport, _) => Vec::new(),
     };
     Ok(Parsed { entries, encoding: decoded.encoding, charset_origin: decoded.origin, malformed: decoded.malformed })
 }
@@ -339,7 +355,12 @@ impl Job {
         let committed = self.lock()?.commit_run(&self.source.id, &batch, parsed.entries, validators, now)?;
         tracing::info!(source = %self.source.id, entries = parsed.entries, new = committed.documents,
             hits = committed.hits, alerts = committed.alerts, "source run done");
-        Ok(RunOutcome { not_modified: false, entries: parsed.entries, committed, malformed_bytes: parsed.malformed })
+        Ok(RunOutcome {
+            entries: parsed.entries,
+            committed,
+            malformed_bytes: parsed.malformed,
+            ..RunOutcome::default()
+        })
     }
 
     /// Matches a new document and renders its alert when it has hits and mail is configured.
@@ -384,6 +405,15 @@ pub async fn preview(
     matcher: &Matcher,
     source: &SourceConfig,
 ) -> Result<Preview, PipelineError> {
+    if source.kind.is_export() {
+        let documents = export::preview_exports(source, config.timezone, matcher)?;
+        return Ok(Preview {
+            documents,
+            encoding: encoding_rs::UTF_8,
+            charset_origin: CharsetOrigin::Default,
+            malformed: 0,
+        });
+    }
     let body = match fetcher.fetch(&source.location, &Validators::default(), &source.headers).await? {
         Fetched::Body(body) => body,
         Fetched::NotModified => return Err(PipelineError::Task("unexpected 304 without validators".into())),

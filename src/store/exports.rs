@@ -1,0 +1,174 @@
+//! Export files: which were processed, engagement time series, comments.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Committed, NewDocument, Store, StoreError, insert_document, insert_hits, outbox};
+use crate::extract::export::{Engagement, ExportComment};
+
+/// One processed export file and what came out of it.
+pub struct ExportBatch<'a> {
+    pub sha256: &'a str,
+    pub path: &'a str,
+    pub documents: &'a [NewDocument],
+    /// Counts for every post in the file (new or known), by the post's identity keys.
+    pub engagement: &'a [(Vec<String>, Engagement)],
+    pub comments: &'a [ExportComment],
+    pub bad_rows: usize,
+}
+
+/// What a committed export file added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportCommitted {
+    pub committed: Committed,
+    /// Known posts whose counts changed (a new point in their time series).
+    pub updated_counts: usize,
+    pub comments: usize,
+}
+
+impl Store {
+    /// Whether a file with this content was already processed for the source.
+    pub fn export_seen(&self, source_id: &str, sha256: &str) -> Result<bool, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM export_files WHERE source_id = ?1 AND sha256 = ?2")?;
+        Ok(stmt.exists(params![source_id, sha256])?)
+    }
+
+    /// Stores one export file in one transaction: new posts with hits and alerts, a new
+    /// engagement point for every post whose counts changed, comments, the file's record.
+    pub fn commit_export(
+        &mut self,
+        source_id: &str,
+        batch: &ExportBatch<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<ExportCommitted, StoreError> {
+        let now_s = now.timestamp();
+        let tx = self.conn.transaction()?;
+        let mut out = ExportCommitted::default();
+        for item in batch.documents {
+            let Some(doc_id) = insert_document(&tx, &item.document, now_s)? else { continue };
+            out.committed.documents += 1;
+            out.committed.hits += insert_hits(&tx, doc_id, &item.hits)?;
+            if let Some(alert) = &item.alert {
+                outbox::enqueue(&tx, doc_id, alert, now_s)?;
+                out.committed.alerts += 1;
+            }
+        }
+        for (keys, counts) in batch.engagement.iter().filter(|(_, c)| !c.is_empty()) {
+            if record_engagement(&tx, keys, counts, now_s)? {
+                out.updated_counts += 1;
+            }
+        }
+        for c in batch.comments {
+            let post_key = format!("guid:{source_id}:{}", c.post_id);
+            out.comments += tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO comments (source_id, comment_id, post_key, author, text, published_at, likes)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    source_id,
+                    c.id,
+                    post_key,
+                    c.author,
+                    c.text,
+                    c.published_at.map(|t| t.timestamp()),
+                    c.likes.and_then(|n| i64::try_from(n).ok())
+                ])?;
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO export_files (source_id, sha256, path, processed_at, posts, comments, bad_rows)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                source_id,
+                batch.sha256,
+                batch.path,
+                now_s,
+                i64::try_from(batch.engagement.len()).unwrap_or(i64::MAX),
+                i64::try_from(batch.comments.len()).unwrap_or(i64::MAX),
+                i64::try_from(batch.bad_rows).unwrap_or(i64::MAX)
+            ],
+        )?;
+        mark_success(&tx, source_id, now_s, out.committed.documents > 0)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The engagement time series of a document, oldest first.
+    pub fn engagement_history(&self, document_id: i64) -> Result<Vec<(DateTime<Utc>, Engagement)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT observed_at, reposts, comments, likes, reads, shares FROM engagement WHERE document_id = ?1 ORDER BY observed_at, rowid",
+        )?;
+        let rows = stmt.query_map([document_id], |r| {
+            Ok((DateTime::from_timestamp(r.get(0)?, 0).unwrap_or_default(), engagement_at(r, 1)?))
+        })?;
+        rows.map(|r| r.map_err(StoreError::from)).collect()
+    }
+
+    /// The document a key belongs to.
+    pub fn document_by_key(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT document_id FROM document_keys WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Comments stored for a post key, oldest first: (author, text).
+    pub fn comments_for(&self, post_key: &str) -> Result<Vec<(Option<String>, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT author, text FROM comments WHERE post_key = ?1 ORDER BY published_at, comment_id")?;
+        let rows = stmt.query_map([post_key], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.map(|r| r.map_err(StoreError::from)).collect()
+    }
+}
+
+/// Adds an engagement point when the counts differ from the document's latest point.
+fn record_engagement(tx: &Transaction<'_>, keys: &[String], counts: &Engagement, now: i64) -> Result<bool, StoreError> {
+    let mut doc_id = None;
+    for key in keys {
+        doc_id = tx
+            .prepare_cached("SELECT document_id FROM document_keys WHERE key = ?1")?
+            .query_row([key], |r| r.get::<_, i64>(0))
+            .optional()?;
+        if doc_id.is_some() {
+            break;
+        }
+    }
+    let Some(doc_id) = doc_id else { return Ok(false) };
+    let latest: Option<Engagement> = tx
+        .prepare_cached(
+            "SELECT reposts, comments, likes, reads, shares FROM engagement WHERE document_id = ?1 ORDER BY observed_at DESC, rowid DESC LIMIT 1",
+        )?
+        .query_row([doc_id], |r| engagement_at(r, 0))
+        .optional()?;
+    if latest.as_ref() == Some(counts) {
+        return Ok(false);
+    }
+    let n = |v: Option<u64>| v.and_then(|n| i64::try_from(n).ok());
+    tx.prepare_cached(
+        "INSERT INTO engagement (document_id, observed_at, reposts, comments, likes, reads, shares) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![doc_id, now, n(counts.reposts), n(counts.comments), n(counts.likes), n(counts.reads), n(counts.shares)])?;
+    Ok(latest.is_some())
+}
+
+/// Five engagement columns starting at `first` (SQLite integers are i64).
+fn engagement_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Engagement> {
+    let n = |i: usize| -> rusqlite::Result<Option<u64>> {
+        Ok(r.get::<_, Option<i64>>(first + i)?.and_then(|v| u64::try_from(v).ok()))
+    };
+    Ok(Engagement { reposts: n(0)?, comments: n(1)?, likes: n(2)?, reads: n(3)?, shares: n(4)? })
+}
+
+/// A successful run of an export source (no validators, no entry count).
+fn mark_success(tx: &Transaction<'_>, source_id: &str, now: i64, new_documents: bool) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO source_state (source_id, last_attempt_at, last_success_at, consecutive_failures) VALUES (?1, ?2, ?2, 0)
+         ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2, consecutive_failures = 0",
+        params![source_id, now],
+    )?;
+    if new_documents {
+        tx.execute("UPDATE source_state SET last_new_at = ?2 WHERE source_id = ?1", params![source_id, now])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Export folders (`weibo_export`, `wechat_export`): each file once, files still being
+//! written left alone, bad rows reported with file and line, re-exports without
+//! duplicates, engagement kept as a time series, comments kept with their post.
+
+mod support;
+
+use support::{FILE_MAIL, Project, eml_files};
+
+const CRAWLER_CSV: &str = "\u{FEFF}id,bid,正文,头条文章url,原始图片url,视频url,位置,日期,工具,点赞数,评论数,转发数,话题,@用户\n\
+4454572602912349\t,IjV3EbCkr,网传烈士陵园要拆迁，有人知道吗,,,,,2026-11-25 08:30,iPhone,15,3,20,,\n\
+4454572602912350\t,IjV3EbCks,今天天气不错,,,,,2026-11-25 09:00,iPhone,1,0,0,,\n";
+
+fn export_source(id: &str, kind: &str, settle: u64) -> String {
+    format!(
+        "[[source]]\nid = \"{id}\"\nname = \"导出 {id}\"\nkind = \"{kind}\"\nurl = \"exports/{id}\"\nsettle_secs = {settle}\n\n"
+    )
+}
+
+#[test]
+fn weibo_exports_import_once_update_counts_and_report_bad_rows() {
+    let p = Project::new(&export_source("weibo", "weibo_export", 0), FILE_MAIL);
+    p.write("exports/weibo/2026-11-25.csv", CRAWLER_CSV);
+
+    let first = p.run(&["run", "--once"]);
+    assert!(
+        first.source_line("weibo").contains("条目 2，新文档 2，命中 2，新提醒 1"),
+        "{}\n{}",
+        first.stdout,
+        first.stderr
+    );
+    assert_eq!(eml_files(&p.path().join("outbox")).len(), 1);
+
+    // A later export of the same account: one known post with new counts, one new post,
+    // and a truncated last row.
+    let later = "id,bid,正文,日期,点赞数,评论数,转发数\n\
+                 4454572602912349\t,IjV3EbCkr,网传烈士陵园要拆迁，有人知道吗,2026-11-25 08:30,150,40,1.2万\n\
+                 4454572602912351\t,IjV3EbCkt,抚恤金到账了吗,2026-11-26 10:00,2,1,0\n\
+                 \"4454572602912352\t,IjV3";
+    p.write("exports/weibo/2026-11-26.csv", later);
+    p.write("exports/weibo/copy-of-first.csv", CRAWLER_CSV);
+    p.write("exports/weibo/notes.txt", "not an export");
+    let second = p.run(&["run", "--once"]);
+    let line = second.source_line("weibo");
+    assert!(line.contains("条目 2，新文档 1，命中 2，新提醒 1，互动数更新 1"), "{}\n{}", second.stdout, second.stderr);
+    assert!(second.stdout.contains("跳过：") && second.stdout.contains("2026-11-26.csv:4："), "{}", second.stdout);
+    assert_eq!(eml_files(&p.path().join("outbox")).len(), 2);
+
+    let store = p.store();
+    let id = store.document_by_key("guid:weibo:4454572602912349").expect("query").expect("stored");
+    let history = store.engagement_history(id).expect("history");
+    let reposts: Vec<Option<u64>> = history.iter().map(|(_, e)| e.reposts).collect();
+    assert_eq!(reposts, vec![Some(20), Some(12_000)]);
+
+    // Nothing new: no file is read again.
+    let third = p.run(&["run", "--once"]);
+    assert!(third.source_line("weibo").contains("条目 0，新文档 0"), "{}", third.stdout);
+}
+
+#[test]
+fn a_file_still_being_written_waits() {
+    let p = Project::new(&export_source("weibo", "weibo_export", 3600), FILE_MAIL);
+    p.write("exports/weibo/now.csv", CRAWLER_CSV);
+    let run = p.run(&["run", "--once"]);
+    assert!(run.source_line("weibo").contains("条目 0，新文档 0"), "{}", run.stdout);
+    assert!(p.store().document_by_key("guid:weibo:4454572602912349").expect("query").is_none());
+}
+
+#[test]
+fn mediacrawler_notes_and_comments_and_wechat_articles() {
+    let sources = format!("{}{}", export_source("mc", "weibo_export", 0), export_source("wx", "wechat_export", 0));
+    let p = Project::new(&sources, FILE_MAIL);
+    p.write(
+        "exports/mc/weibo_search_contents.jsonl",
+        "{\"note_id\": \"N1\", \"content\": \"我父亲的抚恤金三个月没到账\", \"create_time\": \"1795740000\", \"liked_count\": \"7\", \"comments_count\": \"2\", \"shared_count\": \"1\", \"nickname\": \"网友A\", \"note_url\": \"https://m.weibo.cn/detail/N1\"}\n",
+    );
+    p.write(
+        "exports/mc/weibo_search_comments.json",
+        r#"[{"comment_id": "C1", "note_id": "N1", "content": "我家也没收到", "create_time": "1795740600", "comment_like_count": "3", "nickname": "网友B"},
+            {"comment_id": "C2", "note_id": "N1", "content": "打12345问问", "create_time": "1795740700", "nickname": "网友C"}]"#,
+    );
+    p.write(
+        "exports/wx/articles.csv",
+        "标题,链接,发布时间,摘要,阅读数,点赞数,分享数,评论数\n关于优抚对象抚恤金发放情况的说明,https://mp.weixin.qq.com/s/abc,2026-11-25 16:00,已全部发放到位,1024,12,5,3\n",
+    );
+    let run = p.run(&["run", "--once"]);
+    assert!(
+        run.source_line("mc").contains("新文档 1，命中 2，新提醒 1") && run.source_line("mc").contains("新评论 2"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.source_line("wx").contains("条目 1，新文档 1，命中 2，新提醒 1"), "{}", run.stdout);
+    let comments = p.store().comments_for("guid:mc:N1").expect("comments");
+    assert_eq!(comments.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(), vec!["我家也没收到", "打12345问问"]);
+    let dry = p.run(&["fetch", "wx", "--dry-run"]);
+    assert!(dry.stdout.contains("关于优抚对象抚恤金发放情况的说明") && dry.stdout.contains("命中："), "{}", dry.stdout);
+}
+
+#[test]
+fn a_missing_export_folder_is_a_config_error() {
+    let p = Project::new(&export_source("weibo", "weibo_export", 0), FILE_MAIL);
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.contains("sources.toml:5:") && run.stdout.contains("导出文件夹不存在"), "{}", run.stdout);
+}
