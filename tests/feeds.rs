@@ -260,3 +260,23 @@ fn polite_fetching_per_host_limit_retry_after_and_extra_headers() {
     assert_eq!(bridge.headers.get("cookie").map(String::as_str), Some("sid=abc123"));
     assert_eq!(bridge.headers.get("x-token").map(String::as_str), Some("t-1"));
 }
+
+#[test]
+fn robots_txt_is_honoured_unless_the_source_opts_out() {
+    let server = HttpServer::start();
+    server.route("/robots.txt", Route::ok("text/plain", "User-agent: *\nDisallow: /private/\n"));
+    for path in ["/private/feed.xml", "/public/feed.xml"] {
+        server.route(path, Route::ok("application/rss+xml", rss(&[(path, "抚恤金", "x")])));
+    }
+    let mut sources = source("private", &server.url("/private/feed.xml"));
+    sources.push_str(&source("own-site", &server.url("/private/feed.xml")));
+    sources.push_str("robots = false\n\n");
+    sources.push_str(&source("public", &server.url("/public/feed.xml")));
+    let p = Project::new(&sources, FILE_MAIL);
+    let run = p.run(&["run", "--once"]);
+    let private = run.source_line("private");
+    assert!(private.starts_with("[错误]") && private.contains("robots.txt 不允许抓取 /private/feed.xml"), "{private}");
+    assert!(run.source_line("own-site").starts_with("[正常]"), "{}", run.stdout);
+    assert!(run.source_line("public").starts_with("[正常]"), "{}", run.stdout);
+    assert_eq!(server.requests("/robots.txt").len(), 1, "robots.txt is read once per site and kept");
+}

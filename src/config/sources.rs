@@ -16,8 +16,20 @@ use crate::schedule::Schedule;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use scraper::Selector;
 
-const SOURCE_KEYS: &[&str] =
-    &["id", "name", "kind", "url", "schedule", "enabled", "charset", "headers", "max_silence", "settle_secs", "html"];
+const SOURCE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "kind",
+    "url",
+    "schedule",
+    "enabled",
+    "charset",
+    "headers",
+    "max_silence",
+    "settle_secs",
+    "robots",
+    "html",
+];
 const HTML_KEYS: &[&str] =
     &["item", "title", "link", "date", "summary", "datastore", "follow", "content", "max_follow"];
 const KINDS: &str = "\"feed\"（RSS 0.9x/1.0/2.0、Atom、JSON Feed，自动识别）、\"html\"（网站列表页，需 [source.html]）、\"weibo_export\" 和 \"wechat_export\"（导出文件所在的文件夹）";
@@ -98,6 +110,8 @@ pub struct SourceConfig {
     /// Export folders: a file is read only once it has not changed for this long (it may
     /// still be being written).
     pub settle: std::time::Duration,
+    /// Honour the site's robots.txt (default true; the bureau's own site may say false).
+    pub robots: bool,
 }
 
 /// The keys of one `[[source]]` as read; a key that is missing or has the wrong type is
@@ -115,6 +129,7 @@ struct RawSource {
     headers: Result<HeaderMap, ()>,
     max_silence: Result<Option<std::time::Duration>, ()>,
     settle_secs: Option<u64>,
+    robots: Option<bool>,
     line: usize,
 }
 
@@ -152,6 +167,11 @@ impl RawSource {
             headers: headers(file, table, diags),
             settle_secs: file
                 .value::<u64>(table, "settle_secs", "非负整数（秒）", diags)
+                .ok()
+                .flatten()
+                .map(Spanned::into_inner),
+            robots: file
+                .value::<bool>(table, "robots", "布尔值 true 或 false", diags)
                 .ok()
                 .flatten()
                 .map(Spanned::into_inner),
@@ -416,6 +436,7 @@ fn validate(
         headers: raw.headers.ok()?,
         max_silence: raw.max_silence.ok()?,
         settle: std::time::Duration::from_secs(raw.settle_secs.unwrap_or(10)),
+        robots: raw.robots.unwrap_or(true),
     })
 }
 

@@ -2,7 +2,10 @@
 //! normalised title and text. Dates that feed-rs cannot read (Chinese sites write
 //! `2026-11-20 10:00:00` or `2026年11月20日`) are read in the configured timezone.
 
+use std::sync::LazyLock;
+
 use chrono_tz::Tz;
+use regex::Regex;
 use url::Url;
 
 use super::date::parse_timestamp;
@@ -23,11 +26,24 @@ pub fn parse_feed(text: &str, base: Option<&Url>, tz: Tz) -> Result<Vec<Entry>, 
     Ok(feed.entries.into_iter().map(|e| entry(e, base)).collect())
 }
 
+/// Markup left in text after one pass: the content was escaped twice (wewe-rss and some
+/// CMS feeds put `&lt;p&gt;` inside CDATA).
+static LEFTOVER_MARKUP: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // a literal pattern, exercised by the tests below
+    Regex::new(r"(?i)</?(p|br|div|span|img|a|section|strong|em|b|h[1-6]|li|ul|table|tr|td)\b[^>]*>").unwrap()
+});
+
+/// HTML → text, a second time when the first pass leaves markup (double escaping).
+fn content_text(html: &str) -> String {
+    let once = html_to_text(html);
+    if LEFTOVER_MARKUP.is_match(&once) { html_to_text(&once) } else { once }
+}
+
 fn entry(e: feed_rs::model::Entry, base: Option<&Url>) -> Entry {
-    let title = e.title.map(|t| html_to_text(&t.content)).unwrap_or_default();
+    let title = e.title.map(|t| content_text(&t.content)).unwrap_or_default();
     let body = e.content.and_then(|c| c.body).filter(|b| !b.trim().is_empty());
     let summary = e.summary.map(|s| s.content).filter(|s| !s.trim().is_empty());
-    let text = body.or(summary).map(|t| html_to_text(&t)).unwrap_or_default();
+    let text = body.or(summary).map(|t| content_text(&t)).unwrap_or_default();
     let link = e
         .links
         .iter()
@@ -80,6 +96,18 @@ mod tests {
         assert_eq!(entries[0].published_at, utc("2026-11-20T02:00:00Z"));
         assert_eq!(entries[1].guid, None);
         assert_eq!(entries[1].link, None);
+    }
+
+    #[test]
+    fn double_escaped_cdata_is_unescaped_twice() {
+        let rss = r#"<rss version="2.0"><channel><title>t</title>
+<item><title>公众号文章</title><guid>w1</guid><description><![CDATA[&lt;p&gt;抚恤金&amp;nbsp;发放&lt;/p&gt;&lt;br/&gt;已完成]]></description></item>
+</channel></rss>"#;
+        let entries = parse_feed(rss, None, TZ).expect("parses");
+        assert_eq!(entries[0].text, "抚恤金 发放 已完成");
+        // A literal "<" in ordinary text is not markup.
+        let rss = rss.replace("&lt;p&gt;抚恤金&amp;nbsp;发放&lt;/p&gt;&lt;br/&gt;已完成", "a &lt; b");
+        assert_eq!(parse_feed(&rss, None, TZ).expect("parses")[0].text, "a < b");
     }
 
     #[test]

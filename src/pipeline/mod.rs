@@ -64,6 +64,9 @@ impl PipelineError {
             PipelineError::Fetch(F::TooLarge(n)) => format!("响应超过大小上限 {n} 字节"),
             PipelineError::Fetch(F::Http(m)) => format!("HTTP 错误（{m}）"),
             PipelineError::Fetch(F::File { path, message }) => format!("无法读取文件 {path}（{message}）"),
+            PipelineError::Fetch(F::Robots { host, path }) => {
+                format!("{host} 的 robots.txt 不允许抓取 {path}（如为本单位网站，可在该信源中写 robots = false）")
+            }
             PipelineError::Extract(x) => format!("内容无法解析（{x}）"),
             PipelineError::EmptyList { selector, previously: Some(n) } if *n > 0 => format!(
                 "网站可能已改版：列表选择器 \"{selector}\" 上次匹配 {n} 条，这次一条也没有匹配到；请用 yuqing fetch 该信源 --dry-run 检查选择器"
@@ -193,7 +196,7 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
     }
     let id = source.id.clone();
     let validators = with_store(&ctx.store, move |s| s.validators(&id)).await?;
-    let body = match ctx.fetcher.fetch(&source.location, &validators, &source.headers).await? {
+    let body = match ctx.fetcher.fetch(&source.location, &validators, &source.headers, source.robots).await? {
         Fetched::NotModified => {
             let id = source.id.clone();
             with_store(&ctx.store, move |s| s.record_not_modified(&id, Utc::now())).await?;
@@ -285,7 +288,7 @@ async fn follow_articles(
             },
             _ => continue,
         };
-        let body = match fetcher.fetch(&location, &Validators::default(), headers).await {
+        let body = match fetcher.fetch(&location, &Validators::default(), headers, source.robots).await {
             Ok(Fetched::Body(body)) => body,
             Ok(Fetched::NotModified) => continue,
             Err(e) => {
@@ -414,7 +417,7 @@ pub async fn preview(
             malformed: 0,
         });
     }
-    let body = match fetcher.fetch(&source.location, &Validators::default(), &source.headers).await? {
+    let body = match fetcher.fetch(&source.location, &Validators::default(), &source.headers, source.robots).await? {
         Fetched::Body(body) => body,
         Fetched::NotModified => return Err(PipelineError::Task("unexpected 304 without validators".into())),
     };

@@ -7,6 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+mod robots;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -92,6 +94,8 @@ pub enum FetchError {
     Http(String),
     #[error("cannot read {path}: {message}")]
     File { path: String, message: String },
+    #[error("robots.txt of {host} disallows {path}")]
+    Robots { host: String, path: String },
 }
 
 /// The HTTP client, built once and shared by all source runs.
@@ -100,7 +104,12 @@ pub struct Fetcher {
     client: reqwest::Client,
     settings: FetchSettings,
     hosts: Arc<Mutex<HashMap<String, Arc<HostGate>>>>,
+    /// robots.txt per origin, with when it was read (kept for a day).
+    robots: Arc<tokio::sync::Mutex<RobotsCache>>,
 }
+
+/// robots.txt rules per origin, with the time they were read.
+type RobotsCache = HashMap<String, (Instant, Arc<robots::Robots>)>;
 
 /// Politeness towards one host: a cap on requests in flight and a minimum spacing.
 #[derive(Debug)]
@@ -127,18 +136,24 @@ impl Fetcher {
             None => builder,
         };
         let client = builder.build().map_err(|e| FetchError::Http(error_chain(&e)))?;
-        Ok(Self { client, settings: settings.clone(), hosts: Arc::default() })
+        Ok(Self { client, settings: settings.clone(), hosts: Arc::default(), robots: Arc::default() })
     }
 
-    /// Fetches a location; `headers` are the source's extra request headers.
+    /// Fetches a location; `headers` are the source's extra request headers; with
+    /// `robots`, the site's robots.txt is consulted first.
     pub async fn fetch(
         &self,
         location: &Location,
         validators: &Validators,
         headers: &HeaderMap,
+        robots: bool,
     ) -> Result<Fetched, FetchError> {
         match location {
             Location::Http(url) => {
+                if robots && !self.robots_allow(url).await {
+                    let host = url.host_str().unwrap_or_default().to_string();
+                    return Err(FetchError::Robots { host, path: url.path().to_string() });
+                }
                 let gate = self.gate(url);
                 let _permit = gate.in_flight.acquire().await.map_err(|e| FetchError::Http(e.to_string()))?;
                 self.wait_turn(&gate).await;
@@ -146,6 +161,41 @@ impl Fetcher {
             }
             Location::File(path) => self.fetch_file(path).await,
         }
+    }
+
+    /// Whether the site's robots.txt lets us fetch `url`. A missing robots.txt (4xx)
+    /// allows everything; one that cannot be read (5xx, network) is not held against the
+    /// source this time and is tried again next time.
+    async fn robots_allow(&self, url: &Url) -> bool {
+        let origin = url.origin().ascii_serialization();
+        let mut target = url.path().to_string();
+        if let Some(q) = url.query() {
+            target = format!("{target}?{q}");
+        }
+        let mut cache = self.robots.lock().await;
+        if let Some((read_at, rules)) = cache.get(&origin)
+            && read_at.elapsed() < Duration::from_secs(24 * 3600)
+        {
+            return rules.allows(&target);
+        }
+        let rules = match self.client.get(format!("{origin}/robots.txt")).send().await {
+            Ok(r) if r.status().is_success() => {
+                let text = r.text().await.unwrap_or_default();
+                robots::Robots::parse(&text[..text.len().min(512 * 1024)], "yuqing")
+            }
+            Ok(r) if r.status().is_client_error() => robots::Robots::default(),
+            Ok(r) => {
+                tracing::warn!(origin = %origin, status = %r.status(), "robots.txt unavailable; not cached");
+                return true;
+            }
+            Err(e) => {
+                tracing::warn!(origin = %origin, error = %e, "robots.txt unreachable; not cached");
+                return true;
+            }
+        };
+        let allowed = rules.allows(&target);
+        cache.insert(origin, (Instant::now(), Arc::new(rules)));
+        allowed
     }
 
     fn gate(&self, url: &Url) -> Arc<HostGate> {
