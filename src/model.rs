@@ -17,6 +17,9 @@ pub struct Document {
     pub text: String,
     pub author: Option<String>,
     pub published_at: Option<DateTime<Utc>>,
+    /// What a followed article page said about itself when it was not readable
+    /// (`deleted`, `violation`, `unavailable`): a deleted article about the bureau is a signal.
+    pub page_state: Option<String>,
 }
 
 /// Which normalised field of a document a hit was found in.

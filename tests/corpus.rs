@@ -120,3 +120,44 @@ fn legacy_chinese_pages_decode_cleanly() {
         assert!(clean * 10 >= total * 9, "{name}: only {clean} of {total} decoded cleanly");
     }
 }
+
+#[test]
+fn article_pages_extract_and_removed_wechat_pages_are_recognised() {
+    use yuqing::extract::html::parse_article;
+    let Some(data) = data_dir() else {
+        eprintln!("skipped: ../shared/data not present");
+        return;
+    };
+    let now = chrono::Utc::now();
+    let tz = chrono_tz::Asia::Shanghai;
+    let article = |path: &Path| {
+        let bytes = read(path);
+        let decoded = charset::decode(&bytes, None, None);
+        catch_unwind(AssertUnwindSafe(|| parse_article(&decoded.text, None, tz, now)))
+            .unwrap_or_else(|_| panic!("parse_article panicked on {}", path.display()))
+    };
+    let gov = files(&data.join("gov_html_fixtures"), &[".html", ".gz"]);
+    let with_text = gov.iter().filter(|p| !article(p).text.is_empty()).count();
+    eprintln!("gov_html_fixtures: {} pages, {} with extracted text", gov.len(), with_text);
+
+    let wechat = data.join("wechat_article_html");
+    let mut wrong = Vec::new();
+    let mut counts = std::collections::BTreeMap::new();
+    for path in files(&wechat, &[".gz"]) {
+        let folder =
+            path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let expected = match folder.as_str() {
+            "作者已删除" => Some("deleted"),
+            "内容违规" => Some("violation"),
+            "该内容暂时无法查看" => Some("unavailable"),
+            _ => None,
+        };
+        let state = article(&path).state;
+        *counts.entry(format!("{folder}→{state:?}")).or_insert(0) += 1;
+        if state != expected {
+            wrong.push(path);
+        }
+    }
+    eprintln!("wechat_article_html: {counts:?}");
+    assert!(wrong.is_empty(), "page state misread for {wrong:?}");
+}

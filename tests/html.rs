@@ -145,3 +145,22 @@ fn html_config_errors_name_their_lines() {
         );
     }
 }
+
+#[test]
+fn a_deleted_article_is_recorded_and_said_in_the_alert() {
+    let server = HttpServer::start();
+    let list = r#"<html><body><ul class="list"><li><a href="/s/abc" title="网传抚恤金被挪用？">网传抚恤金被挪用？</a><span>2026-11-26</span></li></ul></body></html>"#;
+    server.route("/mp/list.html", Route::ok("text/html; charset=utf-8", list));
+    server.route(
+        "/s/abc",
+        Route::ok(
+            "text/html; charset=utf-8",
+            "<html><body><div class=\"weui-msg__title warn\">该内容已被发布者删除</div></body></html>",
+        ),
+    );
+    let p = Project::new(&HTML_SOURCE.replace("URL", &server.url("/mp/list.html")), FILE_MAIL);
+    let run = p.run(&["run", "--once"]);
+    assert!(run.source_line("site").contains("新提醒 1"), "{}", run.stdout);
+    let text = support::text_part(&std::fs::read_to_string(&eml_files(&p.path().join("outbox"))[0]).expect("eml"));
+    assert!(text.contains("原文状态：已被发布者删除"), "{text}");
+}

@@ -120,6 +120,8 @@ pub struct Article {
     pub published_at: Option<DateTime<Utc>>,
     /// From `<meta name="ContentSource">` (the publishing unit).
     pub source: Option<String>,
+    /// The page says the content is gone (`deleted`, `violation`, `unavailable`).
+    pub state: Option<&'static str>,
 }
 
 static META_SELECTOR: LazyLock<Selector> = LazyLock::new(|| {
@@ -154,11 +156,39 @@ pub fn parse_article(html: &str, content: Option<&Selector>, tz: Tz, now: DateTi
         .map(|el| html_to_text(&el.inner_html()))
         .unwrap_or_default();
     Article {
+        state: page_state(&document),
         title: meta("ArticleTitle"),
         text,
         published_at: meta("PubDate").and_then(|d| parse_list_date(&d, tz, now)),
         source: meta("ContentSource"),
     }
+}
+
+static NOTICE_TITLES: LazyLock<Selector> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // a literal selector
+    Selector::parse("title, .weui-msg__title").unwrap()
+});
+
+/// WeChat (and similar) pages that stand in for removed content: the platform's own words
+/// in the page title or its message box, not anywhere in the page (scripts mention 违规 too).
+fn page_state(document: &Html) -> Option<&'static str> {
+    document.select(&NOTICE_TITLES).find_map(|el| {
+        let text = normalize_text(&el.text().collect::<String>());
+        let lower = text.to_lowercase();
+        if text.contains("已被发布者删除") || text.contains("作者已删除") || lower.contains("deleted by the author")
+        {
+            Some("deleted")
+        } else if text.contains("违规无法查看") || text.contains("内容违规") || lower.contains("violat") {
+            Some("violation")
+        } else if text.contains("无法查看")
+            || lower.contains("temporarily unavailable")
+            || lower.contains("cannot be viewed")
+        {
+            Some("unavailable")
+        } else {
+            None
+        }
+    })
 }
 
 /// The block whose direct `<p>` children hold the most text (a small readability rule).
@@ -245,6 +275,23 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].title, "抚恤金发放公告");
         assert_eq!(entries[1].link.as_deref(), Some("http://tyjrswj.example.gov.cn/art/2026/11/24/art_2.html"));
+    }
+
+    #[test]
+    fn removed_wechat_articles_are_recognised() {
+        let deleted = r#"<html><head><title></title></head><body><div class="weui-msg"><div class="weui-msg__text-area"><div class="weui-msg__title warn">该内容已被发布者删除</div></div></div></body></html>"#;
+        let violation = r#"<html><body><h2 class='weui-msg__title title'>此内容因违规无法查看</h2></body></html>"#;
+        let unavailable = r#"<html><head><title>该内容暂时无法查看</title></head><body></body></html>"#;
+        let normal = r#"<html><head><title>关于抚恤金的说明</title></head><body><div id="js_content"><p>正文</p></div><script>var m = "商品因违规已下架";</script></body></html>"#;
+        let state = |html: &str| parse_article(html, None, TZ, now()).state;
+        assert_eq!(state(deleted), Some("deleted"));
+        assert_eq!(
+            state(&deleted.replace("该内容已被发布者删除", "The content has been deleted by the author.")),
+            Some("deleted")
+        );
+        assert_eq!(state(violation), Some("violation"));
+        assert_eq!(state(unavailable), Some("unavailable"));
+        assert_eq!(state(normal), None);
     }
 
     #[test]

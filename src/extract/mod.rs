@@ -67,6 +67,7 @@ pub fn into_documents(source_id: &str, entries: Vec<Entry>) -> Vec<Document> {
                 text: entry.text,
                 author: entry.author,
                 published_at: entry.published_at,
+                page_state: None,
             }
         })
         .collect()

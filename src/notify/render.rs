@@ -30,10 +30,16 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
     let published = d.published_at.map_or_else(|| "未知".to_string(), |t| local_time(t, ctx.timezone));
     let fetched = local_time(ctx.fetched_at, ctx.timezone);
     let link = d.link.as_deref().unwrap_or("（无链接）");
+    let state = match d.page_state.as_deref() {
+        Some("deleted") => "\n原文状态：已被发布者删除（删除本身值得关注）",
+        Some("violation") => "\n原文状态：因违规无法查看",
+        Some("unavailable") => "\n原文状态：暂时无法查看",
+        _ => "",
+    };
     let subject = format!("{}{}", ctx.subject_prefix, truncate(title, SUBJECT_TITLE_CHARS));
 
     let body_text = format!(
-        "舆情提示\n\n标题：{title}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}\n\n摘要：{summary}\n\n链接：{link}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
+        "舆情提示\n\n标题：{title}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}{state}\n\n摘要：{summary}\n\n链接：{link}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
         source = ctx.source_name,
         terms = terms.join("、"),
     );
@@ -151,6 +157,7 @@ mod tests {
                 text,
                 author: None,
                 published_at: DateTime::from_timestamp(1_795_000_000, 0),
+                page_state: None,
             },
             hits: vec![
                 Hit { field: Field::Title, start: 0, end: 9, list: "preferential".into(), term: "抚恤金".into() },

@@ -317,6 +317,7 @@ fn merge_article(doc: &mut Document, article: extract::html::Article) {
     if truncated && let Some(title) = article.title {
         doc.title = title;
     }
+    doc.page_state = article.state.map(str::to_string).or(doc.page_state.take());
     doc.published_at = doc.published_at.or(article.published_at);
     doc.author = doc.author.take().or(article.source);
     doc.fingerprint = extract::fingerprint(&doc.title, &doc.text);

@@ -133,6 +133,10 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX comments_by_post ON comments(post_key);
     "#,
+    // 5: the state a followed article page reported (deleted, violation, unavailable).
+    r#"
+    ALTER TABLE documents ADD COLUMN page_state TEXT;
+    "#,
 ];
 
 /// Number of migrations this build knows.

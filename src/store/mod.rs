@@ -284,8 +284,8 @@ fn insert_document(tx: &rusqlite::Transaction<'_>, doc: &Document, now: i64) -> 
         }
     }
     tx.prepare_cached(
-        "INSERT INTO documents (source_id, fingerprint, link, guid, title, text, author, published_at, fetched_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO documents (source_id, fingerprint, link, guid, title, text, author, published_at, fetched_at, page_state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         doc.source_id,
@@ -296,7 +296,8 @@ fn insert_document(tx: &rusqlite::Transaction<'_>, doc: &Document, now: i64) -> 
         doc.text,
         doc.author,
         doc.published_at.map(|t| t.timestamp()),
-        now
+        now,
+        doc.page_state
     ])?;
     let id = tx.last_insert_rowid();
     let mut insert_key = tx.prepare_cached("INSERT OR IGNORE INTO document_keys (key, document_id) VALUES (?1, ?2)")?;

@@ -18,6 +18,7 @@ fn doc(key: &str, title: &str) -> Document {
         text: "正文".into(),
         author: None,
         published_at: None,
+        page_state: None,
     }
 }
 
