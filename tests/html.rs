@@ -164,3 +164,25 @@ fn a_deleted_article_is_recorded_and_said_in_the_alert() {
     let text = support::text_part(&std::fs::read_to_string(&eml_files(&p.path().join("outbox"))[0]).expect("eml"));
     assert!(text.contains("原文状态：已被发布者删除"), "{text}");
 }
+
+#[test]
+fn pagination_reads_up_to_pages_list_pages() {
+    let server = HttpServer::start();
+    let page = |n: u32, next: Option<&str>| {
+        let next = next.map(|href| format!("<a class=\"next\" href=\"{href}\">下一页</a>")).unwrap_or_default();
+        format!(
+            "<html><body><ul class=\"list\"><li><a href=\"/a/{n}.html\" title=\"第{n}页的烈士陵园新闻\">x</a><span>2026-11-2{n}</span></li></ul>{next}</body></html>"
+        )
+    };
+    server.route("/list/index.html", Route::ok("text/html; charset=utf-8", page(1, Some("index_1.html"))));
+    server.route("/list/index_1.html", Route::ok("text/html; charset=utf-8", page(2, Some("index_2.html"))));
+    server.route("/list/index_2.html", Route::ok("text/html; charset=utf-8", page(3, None)));
+    let source = HTML_SOURCE
+        .replace("URL", &server.url("/list/index.html"))
+        .replace("follow = true\n", "next = \"a.next@href\"\npages = 2\n");
+    let p = Project::new(&source, FILE_MAIL);
+    let run = p.run(&["run", "--once"]);
+    assert!(run.source_line("site").contains("条目 2，新文档 2"), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(server.requests("/list/index_1.html").len(), 1);
+    assert!(server.requests("/list/index_2.html").is_empty(), "pages = 2 stops after the second page");
+}

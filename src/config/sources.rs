@@ -31,7 +31,7 @@ const SOURCE_KEYS: &[&str] = &[
     "html",
 ];
 const HTML_KEYS: &[&str] =
-    &["item", "title", "link", "date", "summary", "datastore", "follow", "content", "max_follow"];
+    &["item", "title", "link", "date", "summary", "datastore", "follow", "content", "max_follow", "next", "pages"];
 const KINDS: &str = "\"feed\"（RSS 0.9x/1.0/2.0、Atom、JSON Feed，自动识别）、\"html\"（网站列表页，需 [source.html]）、\"weibo_export\" 和 \"wechat_export\"（导出文件所在的文件夹）";
 
 /// What kind of source this is; decides how fetched bytes become documents.
@@ -72,6 +72,9 @@ pub struct HtmlConfig {
     pub content: Option<Selector>,
     /// At most this many articles are fetched per run (the rest keep their list text).
     pub max_follow: usize,
+    /// The "next page" link, and how many list pages to read per run (1 = no pagination).
+    pub next: Option<Field>,
+    pub pages: usize,
 }
 
 /// Where a source's bytes come from.
@@ -273,6 +276,17 @@ fn html_config(file: &TomlFile, source: &DeTable<'_>, diags: &mut Diagnostics) -
     let date = field("date", false, diags);
     let summary = field("summary", false, diags);
     let content = field("content", false, diags);
+    let next = field("next", false, diags);
+    let pages = file.value::<usize>(&table, "pages", "正整数", diags).ok().flatten();
+    if let Some(p) = pages.as_ref().filter(|p| *p.get_ref() > 1 && next.is_none()) {
+        diags.error(
+            &file.path,
+            file.line(p.span()),
+            "pages 大于 1 时需要 next（下一页链接的选择器）".into(),
+            "例如 next = \"a.next@href\"",
+        );
+    }
+    let pages = pages.map_or(1, Spanned::into_inner).max(1);
     let flag = |key: &str, diags: &mut Diagnostics| {
         file.value::<bool>(&table, key, "布尔值 true 或 false", diags).ok().flatten().is_some_and(Spanned::into_inner)
     };
@@ -292,6 +306,8 @@ fn html_config(file: &TomlFile, source: &DeTable<'_>, diags: &mut Diagnostics) -
         follow,
         content: content.and_then(|c| parse_selector(&c.spec).ok()),
         max_follow,
+        next,
+        pages,
     })
 }
 

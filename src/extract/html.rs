@@ -99,6 +99,12 @@ pub fn parse_list(html: &str, base: Option<&Url>, spec: &ListSpec, tz: Tz, now: 
         .collect()
 }
 
+/// The "next page" link of a list page (`next` field applied to the whole document).
+pub fn next_page(html: &str, base: Option<&Url>, next: &Field) -> Option<String> {
+    let document = Html::parse_document(html);
+    next.value(document.root_element()).and_then(|href| resolve(&href, base))
+}
+
 fn resolve(href: &str, base: Option<&Url>) -> Option<String> {
     let href = href.trim();
     if href.is_empty() || href.starts_with("javascript:") || href == "#" {
@@ -260,6 +266,18 @@ mod tests {
             entries[1].published_at,
             DateTime::parse_from_rfc3339("2026-11-19T00:00:00+08:00").ok().map(|t| t.with_timezone(&Utc))
         );
+    }
+
+    #[test]
+    fn next_page_links() {
+        let base = Url::parse("https://www.example.gov.cn/tzgg/index.html").ok();
+        let html = r#"<div class="page"><a href="index_1.html" class="next">下一页</a></div>"#;
+        let next = Field::parse("a.next@href").expect("field");
+        assert_eq!(
+            next_page(html, base.as_ref(), &next).as_deref(),
+            Some("https://www.example.gov.cn/tzgg/index_1.html")
+        );
+        assert_eq!(next_page("<p>last page</p>", base.as_ref(), &next), None);
     }
 
     #[test]

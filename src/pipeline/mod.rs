@@ -211,21 +211,54 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
         store: ctx.store.clone(),
         source: source.clone(),
     });
+    let more = more_pages(&ctx.fetcher, source, &body).await;
     let follow = source.html.as_ref().filter(|h| h.follow);
     let Some(html) = follow else {
         // One trip to the blocking pool for everything after the fetch.
         return blocking(move || {
-            let (fresh, parsed) = job.fresh(&body)?;
+            let (fresh, parsed) = job.fresh(&body, &more)?;
             job.commit(fresh, &parsed, &body.validators)
         })
         .await;
     };
     let (fresh, parsed, body) = {
         let job = job.clone();
-        blocking(move || job.fresh(&body).map(|(fresh, parsed)| (fresh, parsed, body))).await?
+        blocking(move || job.fresh(&body, &more).map(|(fresh, parsed)| (fresh, parsed, body))).await?
     };
     let fresh = follow_articles(&ctx.fetcher, source, html, ctx.config.timezone, fresh).await;
     blocking(move || job.commit(fresh, &parsed, &body.validators)).await
+}
+
+/// Further list pages (`[source.html] pages` > 1), following the `next` link. They are
+/// fetched without validators; a failure ends the walk and keeps what was read.
+async fn more_pages(fetcher: &Fetcher, source: &SourceConfig, first: &Body) -> Vec<Body> {
+    let Some((next, pages)) = source.html.as_ref().and_then(|h| h.next.as_ref().map(|n| (n, h.pages))) else {
+        return Vec::new();
+    };
+    let link = |body: &Body| {
+        let decoded = charset::decode(&body.bytes, body.content_type.as_deref(), source.charset);
+        extract::html::next_page(&decoded.text, body.final_url.as_ref(), next).and_then(|u| url::Url::parse(&u).ok())
+    };
+    let mut out: Vec<Body> = Vec::new();
+    let mut url = link(first);
+    while out.len() + 1 < pages {
+        let Some(current) = url.take() else { break };
+        match fetcher
+            .fetch(&Location::Http(current.clone()), &Validators::default(), &source.headers, source.robots)
+            .await
+        {
+            Ok(Fetched::Body(body)) => {
+                url = link(&body);
+                out.push(body);
+            }
+            Ok(Fetched::NotModified) => break,
+            Err(e) => {
+                tracing::warn!(source = %source.id, url = %current, error = %e, "next list page failed; keeping the pages read");
+                break;
+            }
+        }
+    }
+    out
 }
 
 async fn blocking<T: Send + 'static>(
@@ -335,8 +368,13 @@ impl Job {
     /// Parses the body and keeps the documents not seen before. An HTML list page whose
     /// item selector matches nothing is an error (the site changed or the selector is
     /// wrong), not "no news".
-    fn fresh(&self, body: &Body) -> Result<(Vec<Document>, ParsedCounts), PipelineError> {
-        let parsed = parse_body(&self.source, self.config.timezone, body, Utc::now())?;
+    fn fresh(&self, body: &Body, more: &[Body]) -> Result<(Vec<Document>, ParsedCounts), PipelineError> {
+        let mut parsed = parse_body(&self.source, self.config.timezone, body, Utc::now())?;
+        for page in more {
+            let next = parse_body(&self.source, self.config.timezone, page, Utc::now())?;
+            parsed.entries.extend(next.entries);
+            parsed.malformed += next.malformed;
+        }
         let counts = ParsedCounts { entries: parsed.entries.len(), malformed: parsed.malformed };
         if let (SourceKind::Html, Some(html), 0) = (self.source.kind, &self.source.html, counts.entries) {
             let previously = self.lock()?.last_entries(&self.source.id)?;
@@ -422,7 +460,10 @@ pub async fn preview(
         Fetched::Body(body) => body,
         Fetched::NotModified => return Err(PipelineError::Task("unexpected 304 without validators".into())),
     };
-    let parsed = parse_body(source, config.timezone, &body, Utc::now())?;
+    let mut parsed = parse_body(source, config.timezone, &body, Utc::now())?;
+    for page in more_pages(fetcher, source, &body).await {
+        parsed.entries.extend(parse_body(source, config.timezone, &page, Utc::now())?.entries);
+    }
     let mut documents = extract::into_documents(&source.id, parsed.entries);
     if let Some(html) = source.html.as_ref().filter(|h| h.follow) {
         documents = follow_articles(fetcher, source, html, config.timezone, documents).await;
