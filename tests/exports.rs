@@ -102,3 +102,28 @@ fn a_missing_export_folder_is_a_config_error() {
     assert_eq!(run.code, Some(1));
     assert!(run.stdout.contains("sources.toml:5:") && run.stdout.contains("导出文件夹不存在"), "{}", run.stdout);
 }
+
+#[test]
+fn an_export_published_at_a_url_is_imported_once_per_content() {
+    let server = support::HttpServer::start();
+    let json = |likes: u32| {
+        format!(
+            r#"{{"user": {{"screen_name": "临江发布"}}, "weibo": [{{"user_id": 1, "id": 9, "bid": "B9", "text": "烈士陵园开放公告", "created_at": "2026-11-25", "attitudes_count": {likes}}}]}}"#
+        )
+    };
+    server.route("/exports/weibo.json", support::Route::ok("application/json", json(1)));
+    let sources = format!(
+        "[[source]]\nid = \"remote\"\nkind = \"weibo_export\"\nurl = \"{}\"\n",
+        server.url("/exports/weibo.json")
+    );
+    let p = Project::new(&sources, FILE_MAIL);
+    assert!(p.run(&["run", "--once"]).source_line("remote").contains("新文档 1"));
+    assert!(p.run(&["run", "--once"]).source_line("remote").contains("条目 0，新文档 0"), "same content: skipped");
+    server.route("/exports/weibo.json", support::Route::ok("application/json", json(50)));
+    let run = p.run(&["run", "--once"]);
+    assert!(
+        run.source_line("remote").contains("条目 1，新文档 0") && run.source_line("remote").contains("互动数更新 1"),
+        "{}",
+        run.stdout
+    );
+}

@@ -73,23 +73,43 @@ impl Job {
         let mut outcome = RunOutcome::default();
         for path in settled_files(&self.source)? {
             let (bytes, sha) = read_file(&path)?;
-            if self.lock()?.export_seen(&self.source.id, &sha)? {
-                continue;
-            }
-            let file = match parse(&path, &bytes, self.config.timezone) {
-                Ok(file) => file,
-                Err(e) => {
-                    // Not recorded as processed: a fixed file with the same name is read again.
-                    outcome.problems.push(format!("{}：{e}", path.display()));
-                    continue;
-                }
-            };
-            self.import_file(&path, &sha, file, &mut outcome)?;
+            self.import_bytes(&path, &bytes, &sha, &mut outcome)?;
         }
         tracing::info!(source = %self.source.id, entries = outcome.entries, new = outcome.committed.documents,
             hits = outcome.committed.hits, alerts = outcome.committed.alerts, problems = outcome.problems.len(),
             "export import done");
         Ok(outcome)
+    }
+
+    /// Imports one downloaded export file (a source whose `url` is http/https).
+    pub(super) fn import_download(&self, body: &crate::fetch::Body) -> Result<RunOutcome, PipelineError> {
+        let mut outcome = RunOutcome::default();
+        let url = body.final_url.as_ref().map(ToString::to_string).unwrap_or_default();
+        let name = url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_string();
+        let sha: String = Sha256::digest(&body.bytes).iter().map(|b| format!("{b:02x}")).collect();
+        self.import_bytes(Path::new(&name), &body.bytes, &sha, &mut outcome)?;
+        Ok(outcome)
+    }
+
+    /// Imports one file's bytes unless a file with the same content was imported before.
+    fn import_bytes(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        sha: &str,
+        outcome: &mut RunOutcome,
+    ) -> Result<(), PipelineError> {
+        if self.lock()?.export_seen(&self.source.id, sha)? {
+            return Ok(());
+        }
+        match parse(path, bytes, self.config.timezone) {
+            Ok(file) => self.import_file(path, sha, file, outcome),
+            Err(e) => {
+                // Not recorded as processed: a fixed file with the same name is read again.
+                outcome.problems.push(format!("{}：{e}", path.display()));
+                Ok(())
+            }
+        }
     }
 
     fn import_file(

@@ -192,7 +192,16 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
             store: ctx.store.clone(),
             source: source.clone(),
         };
-        return blocking(move || job.import_exports()).await;
+        if matches!(source.location, Location::File(_)) {
+            return blocking(move || job.import_exports()).await;
+        }
+        // An export published at a URL: one file, imported once per content.
+        let body =
+            match ctx.fetcher.fetch(&source.location, &Validators::default(), &source.headers, source.robots).await? {
+                Fetched::Body(body) => body,
+                Fetched::NotModified => return Ok(RunOutcome { not_modified: true, ..RunOutcome::default() }),
+            };
+        return blocking(move || job.import_download(&body)).await;
     }
     let id = source.id.clone();
     let validators = with_store(&ctx.store, move |s| s.validators(&id)).await?;
