@@ -66,47 +66,75 @@ pub struct OnceSummary {
 /// or not), delivering alerts as they are queued.
 pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary, DaemonError> {
     let parts = Parts::build(config)?;
-    let semaphore = Arc::new(Semaphore::new(parts.ctx.config.daemon.concurrency));
+    let ctx = parts.ctx.clone();
+    let wanted: Vec<usize> = ctx
+        .config
+        .sources
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| only.map_or(s.enabled, |id| s.id == id))
+        .map(|(index, _)| index)
+        .collect();
+    // Alerts go out while the remaining sources are still being fetched: a delivery
+    // session runs beside the sources, woken whenever a source queued alerts.
+    let wake = Arc::new(Notify::new());
+    let (done_tx, done_rx) = watch::channel(false);
+    let delivery = parts.mailer.clone().map(|mailer| {
+        let (store, wake) = (ctx.store.clone(), wake.clone());
+        tokio::spawn(deliver_during_run(store, mailer, wake, done_rx))
+    });
+    // At most `concurrency` runs are in flight, and a run's task is only created when a
+    // slot is free: memory holds `concurrency` run futures, not one per source.
+    let mut pending = wanted.into_iter();
     let mut tasks = JoinSet::new();
-    let sources: Vec<_> = match only {
-        Some(id) => parts.ctx.config.sources.iter().filter(|s| s.id == id).cloned().collect(),
-        None => parts.ctx.config.enabled_sources().cloned().collect(),
-    };
-    for (index, source) in sources.iter().cloned().enumerate() {
-        let ctx = parts.ctx.clone();
-        let semaphore = semaphore.clone();
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await;
-            (index, run_source(&ctx, &source).await)
-        });
-    }
-    // Alerts go out while the remaining sources are still being fetched: after each
-    // finished source, one delivery round (the source tasks keep running meanwhile).
-    let mut delivery = parts.mailer.as_deref().map(|m| Delivery::new(&parts.ctx.store, m, true));
-    let mut reports: Vec<(usize, SourceReport)> = Vec::with_capacity(sources.len());
-    while let Some(joined) = tasks.join_next().await {
-        let queued = match joined {
+    let mut reports: Vec<(usize, SourceReport)> = Vec::new();
+    loop {
+        while tasks.len() < ctx.config.daemon.concurrency {
+            let Some(index) = pending.next() else { break };
+            let ctx = ctx.clone();
+            tasks.spawn(async move { (index, run_source(&ctx, &ctx.config.sources[index]).await) });
+        }
+        let Some(joined) = tasks.join_next().await else { break };
+        match joined {
             Ok(done) => {
-                let queued = done.1.outcome.as_ref().is_ok_and(|o| o.committed.alerts > 0);
+                if done.1.outcome.as_ref().is_ok_and(|o| o.committed.alerts > 0) {
+                    wake.notify_one();
+                }
                 reports.push(done);
-                queued
             }
-            Err(e) => {
-                tracing::error!(error = %e, "a source task panicked");
-                false
-            }
-        };
-        if let (Some(d), true) = (delivery.as_mut(), queued) {
-            d.round(None).await?;
+            Err(e) => tracing::error!(error = %e, "a source task panicked"),
         }
     }
     reports.sort_by_key(|(index, _)| *index);
-    if let Some(d) = delivery.as_mut() {
-        d.round(None).await?;
-    }
-    let delivery = delivery.map(|d| d.report);
-    let outbox = with_store(&parts.ctx.store, |s| s.outbox_status()).await?;
+    let _ = done_tx.send(true);
+    let delivery = match delivery {
+        Some(task) => Some(task.await.map_err(|e| PipelineError::Task(e.to_string()))??),
+        None => None,
+    };
+    let outbox = with_store(&ctx.store, |s| s.outbox_status()).await?;
     Ok(OnceSummary { sources: reports.into_iter().map(|(_, r)| r).collect(), delivery, outbox })
+}
+
+/// `run --once`'s delivery: one session (each alert tried at most once) with a round
+/// whenever woken, and a last round after every source has finished.
+async fn deliver_during_run(
+    store: Arc<Mutex<Store>>,
+    mailer: Arc<Mailer>,
+    wake: Arc<Notify>,
+    mut done: watch::Receiver<bool>,
+) -> Result<DeliveryReport, PipelineError> {
+    let mut session = Delivery::new(&store, &mailer, true);
+    loop {
+        let finished = *done.borrow();
+        session.round(None).await?;
+        if finished {
+            return Ok(session.report);
+        }
+        tokio::select! {
+            () = wake.notified() => {}
+            _ = done.changed() => {}
+        }
+    }
 }
 
 /// Runs until `shutdown` becomes true: sources on their schedules, alerts as they come.
