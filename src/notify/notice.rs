@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::render::escape;
 use crate::model::{AlertMessage, SourceNotice};
 
 /// What a notice says about the source.
@@ -65,10 +66,6 @@ pub fn render_notice(notice: SourceNotice, c: &NoticeContext<'_>) -> AlertMessag
         lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>()
     );
     AlertMessage { channel: "email".into(), recipients: c.recipients.clone(), subject, body_text, body_html }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Minimal HTML escaping for text and attribute values.
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
