@@ -16,6 +16,7 @@ use crate::config::{Config, Diagnostic, Location};
 use crate::daemon::{self, OnceSummary};
 use crate::fetch::Fetcher;
 use crate::matcher::Matcher;
+use crate::model::{Flag, FlagKind};
 use crate::pipeline;
 use crate::pipeline::SourceReport;
 use crate::store::{OutboxStatus, Store};
@@ -321,6 +322,14 @@ fn show_hits(config: &Config, limit: usize) -> anyhow::Result<ExitCode> {
         let source = config.source(&row.source_id).map_or(row.source_id.as_str(), |s| s.name.as_str());
         println!("{}  [{}]  {}", local(row.fetched_at, config.timezone), source, row.title);
         println!("    命中：{}", row.terms.join("、"));
+        let flags: Vec<Flag> = row
+            .flags
+            .iter()
+            .filter_map(|(kind, reasons)| Some(Flag { kind: FlagKind::from_name(kind)?, reasons: reasons.clone() }))
+            .collect();
+        if !flags.is_empty() {
+            println!("    研判：{}", crate::flags::describe_zh(&flags));
+        }
         if let Some(link) = &row.link {
             println!("    链接：{link}");
         }

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::delivery::{Delivery, DeliveryReport};
 use crate::fetch::{FetchError, Fetcher};
+use crate::flags::Flagger;
 use crate::matcher::{Matcher, MatcherError};
 use crate::notify::{DeliveryError, Mailer};
 use crate::pipeline::{Context, PipelineError, SourceReport, run_source, with_store};
@@ -47,8 +48,9 @@ impl Parts {
             .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
         let fetcher = Fetcher::new(&config.fetch)?;
         let matcher = Arc::new(Matcher::new(&config.keyword_lists)?);
+        let flagger = Arc::new(Flagger::new(&config.cue_lists)?);
         let mailer = config.mail.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
-        let ctx = Context { config: Arc::new(config), store: Arc::new(Mutex::new(store)), fetcher, matcher };
+        let ctx = Context { config: Arc::new(config), store: Arc::new(Mutex::new(store)), fetcher, matcher, flagger };
         Ok(Self { ctx: Arc::new(ctx), mailer })
     }
 }

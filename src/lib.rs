@@ -21,6 +21,7 @@ pub mod delivery;
 pub mod error_chain;
 pub mod extract;
 pub mod fetch;
+pub mod flags;
 pub mod matcher;
 pub mod model;
 pub mod notify;

@@ -54,6 +54,8 @@ pub struct Hit {
 pub struct MatchedDocument {
     pub document: Document,
     pub hits: Vec<Hit>,
+    /// Art. 7 flags raised by the cue lists.
+    pub flags: Vec<Flag>,
 }
 
 impl MatchedDocument {
@@ -108,4 +110,53 @@ impl SourceNotice {
             SourceNotice::Silent => "source_silent",
         }
     }
+}
+
+/// The four kinds of Art. 7: what the office must catch in opinion about its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FlagKind {
+    /// 谣言: unverified claims spreading.
+    Rumour,
+    /// 歪曲: a claim twisting what the bureau said.
+    Distortion,
+    /// 误解: a misreading of a policy.
+    Misunderstanding,
+    /// 疑虑: questions and complaints.
+    Doubt,
+}
+
+impl FlagKind {
+    pub const ALL: [FlagKind; 4] =
+        [FlagKind::Rumour, FlagKind::Distortion, FlagKind::Misunderstanding, FlagKind::Doubt];
+
+    /// The name used in files (`keywords/flags/<name>.txt`) and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagKind::Rumour => "rumour",
+            FlagKind::Distortion => "distortion",
+            FlagKind::Misunderstanding => "misunderstanding",
+            FlagKind::Doubt => "doubt",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// How staff read it.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            FlagKind::Rumour => "疑似谣言",
+            FlagKind::Distortion => "疑似歪曲",
+            FlagKind::Misunderstanding => "疑似误解",
+            FlagKind::Doubt => "疑虑",
+        }
+    }
+}
+
+/// A flag on a document, with the cues that raised it (never a bare score).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    pub kind: FlagKind,
+    pub reasons: Vec<String>,
 }

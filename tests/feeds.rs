@@ -202,13 +202,7 @@ fn bundled_default_config_runs_offline_and_writes_alerts() {
     let offline = format!("{}{}", &shipped[..at], shipped[at..].replacen("enabled = true", "enabled = false", 1));
     p.write("sources.toml", offline);
     p.write("yuqing.toml", std::fs::read_to_string(root.join("yuqing.toml")).expect("yuqing.toml"));
-    for entry in std::fs::read_dir(root.join("keywords")).expect("keywords") {
-        let path = entry.expect("entry").path();
-        p.write(
-            &format!("keywords/{}", path.file_name().expect("name").to_string_lossy()),
-            std::fs::read(&path).expect("read"),
-        );
-    }
+    copy_tree(&root.join("keywords"), &p, "keywords");
     copy_tree(&root.join("examples"), &p, "examples");
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
@@ -279,4 +273,33 @@ fn robots_txt_is_honoured_unless_the_source_opts_out() {
     assert!(run.source_line("own-site").starts_with("[正常]"), "{}", run.stdout);
     assert!(run.source_line("public").starts_with("[正常]"), "{}", run.stdout);
     assert_eq!(server.requests("/robots.txt").len(), 1, "robots.txt is read once per site and kept");
+}
+
+#[test]
+fn art7_flags_are_explained_in_the_alert_and_in_hits() {
+    let server = HttpServer::start();
+    server.route(
+        "/forum.xml",
+        Route::ok("application/rss+xml", rss(&[("f1", "网传抚恤金以后都不发了", "到底怎么回事？请转发扩散")])),
+    );
+    let p = Project::new(&source("forum", &server.url("/forum.xml")), FILE_MAIL);
+    p.write("keywords/flags/rumour.txt", "网传\n转发扩散\n");
+    p.write("keywords/flags/misunderstanding.txt", "以后都不\n");
+    p.write("keywords/flags/doubt.txt", "到底\n怎么回事\n");
+    let run = p.run(&["run", "--once"]);
+    assert!(run.source_line("forum").contains("新提醒 1"), "{}\n{}", run.stdout, run.stderr);
+    let text = support::text_part(&std::fs::read_to_string(&eml_files(&p.path().join("outbox"))[0]).expect("eml"));
+    assert!(
+        text.contains(
+            "研判提示：疑似谣言（线索：网传、转发扩散）；疑似误解（线索：以后都不）；疑虑（线索：到底、怎么回事）"
+        ),
+        "{text}"
+    );
+    let hits = p.run(&["hits"]);
+    assert!(hits.stdout.contains("研判：疑似谣言（线索：网传、转发扩散）"), "{}", hits.stdout);
+
+    p.write("keywords/flags/gossip.txt", "八卦\n");
+    let check = p.run(&["check"]);
+    assert_eq!(check.code, Some(1));
+    assert!(check.stdout.contains("gossip.txt") && check.stdout.contains("未知的研判线索列表"), "{}", check.stdout);
 }

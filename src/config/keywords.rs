@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::diag::Diagnostics;
 use crate::extract::normalize::normalize_text;
 use crate::matcher::{KeywordList, Term};
+use crate::model::FlagKind;
 
 pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Vec<KeywordList> {
     let files = match list_files(dir) {
@@ -30,6 +31,31 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Vec<KeywordList> {
             "关键词目录中没有 *.txt 列表".into(),
             "请至少放入一个关键词列表，例如 keywords/preferential.txt",
         );
+    }
+    lists
+}
+
+/// `keywords/flags/<kind>.txt`: the cue lists of the four Art. 7 flags. The folder is
+/// optional; a file not named after a kind is an error.
+pub(super) fn load_cues(dir: &Path, diags: &mut Diagnostics) -> Vec<KeywordList> {
+    if !dir.is_dir() {
+        return Vec::new();
+    }
+    let files = match list_files(dir) {
+        Ok(files) => files,
+        Err(e) => {
+            diags.error(dir, 0, format!("无法读取研判线索目录：{e}"), "请检查 keywords/flags/ 的权限");
+            return Vec::new();
+        }
+    };
+    let known = || FlagKind::ALL.iter().map(|k| format!("{}.txt", k.as_str())).collect::<Vec<_>>().join("、");
+    let mut lists = Vec::new();
+    for f in &files {
+        if f.file_stem().and_then(|s| s.to_str()).and_then(FlagKind::from_name).is_none() {
+            diags.error(f, 0, "未知的研判线索列表".into(), format!("keywords/flags/ 下只能有：{}", known()));
+            continue;
+        }
+        lists.extend(load_list(f, diags));
     }
     lists
 }

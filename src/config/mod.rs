@@ -39,6 +39,8 @@ pub struct Config {
     pub mail: Option<MailSettings>,
     pub sources: Vec<SourceConfig>,
     pub keyword_lists: Vec<KeywordList>,
+    /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
+    pub cue_lists: Vec<KeywordList>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +70,7 @@ impl Config {
         let default_schedule = settings.as_ref().map(|s| &s.daemon.default_schedule);
         let sources = sources::load(dir, default_schedule, &mut diags);
         let keyword_lists = keywords::load(&dir.join(KEYWORDS_DIR), &mut diags);
+        let cue_lists = keywords::load_cues(&dir.join(KEYWORDS_DIR).join("flags"), &mut diags);
         let config = match (settings, diags.has_errors()) {
             (Some(s), false) => Some(Config {
                 dir: dir.to_path_buf(),
@@ -78,6 +81,7 @@ impl Config {
                 mail: s.mail,
                 sources,
                 keyword_lists,
+                cue_lists,
             }),
             _ => None,
         };

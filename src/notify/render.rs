@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::extract::normalize::excerpt;
+use crate::flags::describe_zh;
 use crate::model::{AlertMessage, Field, MatchedDocument};
 
 const EXCERPT_CHARS: usize = 160;
@@ -30,6 +31,8 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
     let published = d.published_at.map_or_else(|| "未知".to_string(), |t| local_time(t, ctx.timezone));
     let fetched = local_time(ctx.fetched_at, ctx.timezone);
     let link = d.link.as_deref().unwrap_or("（无链接）");
+    let judgement =
+        if doc.flags.is_empty() { String::new() } else { format!("\n研判提示：{}", describe_zh(&doc.flags)) };
     let state = match d.page_state.as_deref() {
         Some("deleted") => "\n原文状态：已被发布者删除（删除本身值得关注）",
         Some("violation") => "\n原文状态：因违规无法查看",
@@ -39,7 +42,7 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
     let subject = format!("{}{}", ctx.subject_prefix, truncate(title, SUBJECT_TITLE_CHARS));
 
     let body_text = format!(
-        "舆情提示\n\n标题：{title}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}{state}\n\n摘要：{summary}\n\n链接：{link}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
+        "舆情提示\n\n标题：{title}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}{judgement}{state}\n\n摘要：{summary}\n\n链接：{link}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
         source = ctx.source_name,
         terms = terms.join("、"),
     );
@@ -55,6 +58,7 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
             "<tr><th align=\"left\">发布时间</th><td>{published}</td></tr>",
             "<tr><th align=\"left\">发现时间</th><td>{fetched}</td></tr>",
             "<tr><th align=\"left\">命中关键词</th><td>{terms}</td></tr>",
+            "{judgement_row}",
             "</table>",
             "<p><strong>摘要：</strong>{summary}</p>",
             "<p><strong>链接：</strong>{link}</p>",
@@ -68,6 +72,11 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
         fetched = escape(&fetched),
         terms = terms.iter().map(|t| format!("<mark>{}</mark>", escape(t))).collect::<Vec<_>>().join("、"),
         summary = highlight(&summary, &highlight_terms),
+        judgement_row = if doc.flags.is_empty() {
+            String::new()
+        } else {
+            format!("<tr><th align=\"left\">研判提示</th><td>{}</td></tr>", escape(&describe_zh(&doc.flags)))
+        },
         link = d
             .link
             .as_deref()
@@ -165,6 +174,7 @@ mod tests {
                     field: Field::Text, start, end: start + 9, list: "preferential".into(), term: "抚恤金".into()
                 },
             ],
+            flags: vec![],
         }
     }
 
@@ -195,6 +205,16 @@ mod tests {
         assert!(m.body_html.contains("&lt;某区&gt;<mark>抚恤金</mark>迟迟"), "{}", m.body_html);
         assert!(m.body_html.contains("href=\"https://example.gov.cn/a?x=1&amp;y=2\""));
         assert!(!m.body_html.contains("<某区>"));
+    }
+
+    #[test]
+    fn flags_are_explained_in_both_bodies() {
+        let mut doc = sample();
+        doc.flags = vec![crate::model::Flag { kind: crate::model::FlagKind::Rumour, reasons: vec!["网传".into()] }];
+        let m = render_email(&doc, &ctx());
+        assert!(m.body_text.contains("研判提示：疑似谣言（线索：网传）"), "{}", m.body_text);
+        assert!(m.body_html.contains("<th align=\"left\">研判提示</th><td>疑似谣言（线索：网传）</td>"));
+        assert!(!render_email(&sample(), &ctx()).body_text.contains("研判提示"));
     }
 
     #[test]

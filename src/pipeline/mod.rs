@@ -19,6 +19,7 @@ use crate::config::{Config, HtmlConfig, Location, SourceConfig, SourceKind};
 use crate::extract::charset::CharsetOrigin;
 use crate::extract::{self, Entry, ExtractError, charset};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
+use crate::flags::Flagger;
 use crate::matcher::Matcher;
 use crate::model::{Document, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
@@ -30,6 +31,7 @@ pub struct Context {
     pub store: Arc<Mutex<Store>>,
     pub fetcher: Fetcher,
     pub matcher: Arc<Matcher>,
+    pub flagger: Arc<Flagger>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +191,7 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
         let job = Job {
             config: ctx.config.clone(),
             matcher: ctx.matcher.clone(),
+            flagger: ctx.flagger.clone(),
             store: ctx.store.clone(),
             source: source.clone(),
         };
@@ -217,6 +220,7 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
     let job = Arc::new(Job {
         config: ctx.config.clone(),
         matcher: ctx.matcher.clone(),
+        flagger: ctx.flagger.clone(),
         store: ctx.store.clone(),
         source: source.clone(),
     });
@@ -369,6 +373,7 @@ fn merge_article(doc: &mut Document, article: extract::html::Article) {
 struct Job {
     config: Arc<Config>,
     matcher: Arc<Matcher>,
+    flagger: Arc<Flagger>,
     store: Arc<Mutex<Store>>,
     source: SourceConfig,
 }
@@ -417,7 +422,8 @@ impl Job {
     /// Matches a new document and renders its alert when it has hits and mail is configured.
     fn prepare(&self, document: Document, now: DateTime<Utc>) -> NewDocument {
         let hits = self.matcher.find(&document.title, &document.text);
-        let matched = MatchedDocument { document, hits };
+        let flags = self.flagger.flags(&document.title, &document.text);
+        let matched = MatchedDocument { document, hits, flags };
         let alert = match (&self.config.mail, matched.hits.is_empty()) {
             (Some(mail), false) => Some(render_email(
                 &matched,
@@ -431,7 +437,7 @@ impl Job {
             )),
             _ => None,
         };
-        NewDocument { document: matched.document, hits: matched.hits, alert }
+        NewDocument { document: matched.document, hits: matched.hits, flags: matched.flags, alert }
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Store>, PipelineError> {
@@ -481,7 +487,7 @@ pub async fn preview(
         .into_iter()
         .map(|document| {
             let hits = matcher.find(&document.title, &document.text);
-            MatchedDocument { document, hits }
+            MatchedDocument { document, hits, flags: Vec::new() }
         })
         .collect();
     Ok(Preview {

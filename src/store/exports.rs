@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Committed, NewDocument, Store, StoreError, insert_document, insert_hits, outbox};
+use super::{Committed, NewDocument, Store, StoreError, insert_document, insert_flags, insert_hits, outbox};
 use crate::extract::export::{Engagement, ExportComment};
 
 /// One processed export file and what came out of it.
@@ -48,6 +48,7 @@ impl Store {
             let Some(doc_id) = insert_document(&tx, &item.document, now_s)? else { continue };
             out.committed.documents += 1;
             out.committed.hits += insert_hits(&tx, doc_id, &item.hits)?;
+            insert_flags(&tx, doc_id, &item.flags)?;
             if let Some(alert) = &item.alert {
                 outbox::enqueue(&tx, doc_id, alert, now_s)?;
                 out.committed.alerts += 1;

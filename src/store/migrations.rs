@@ -137,6 +137,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE documents ADD COLUMN page_state TEXT;
     "#,
+    // 6: the Art. 7 flags of a document, with the cues that raised them (JSON list).
+    r#"
+    CREATE TABLE flags (
+        document_id INTEGER NOT NULL REFERENCES documents(id),
+        kind        TEXT NOT NULL CHECK (kind IN ('rumour', 'distortion', 'misunderstanding', 'doubt')),
+        reasons     TEXT NOT NULL
+    );
+    CREATE INDEX flags_by_document ON flags(document_id);
+    "#,
 ];
 
 /// Number of migrations this build knows.

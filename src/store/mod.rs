@@ -22,7 +22,7 @@ pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
 
 use crate::fetch::Validators;
-use crate::model::{AlertMessage, Document, Hit, SourceNotice};
+use crate::model::{AlertMessage, Document, Flag, Hit, SourceNotice};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -41,6 +41,7 @@ pub enum StoreError {
 pub struct NewDocument {
     pub document: Document,
     pub hits: Vec<Hit>,
+    pub flags: Vec<Flag>,
     pub alert: Option<AlertMessage>,
 }
 
@@ -143,6 +144,7 @@ impl Store {
             };
             counts.documents += 1;
             counts.hits += insert_hits(&tx, doc_id, &item.hits)?;
+            insert_flags(&tx, doc_id, &item.flags)?;
             if let Some(alert) = &item.alert {
                 outbox::enqueue(&tx, doc_id, alert, now)?;
                 counts.alerts += 1;
@@ -305,6 +307,15 @@ fn insert_document(tx: &rusqlite::Transaction<'_>, doc: &Document, now: i64) -> 
         insert_key.execute(params![key, id])?;
     }
     Ok(Some(id))
+}
+
+fn insert_flags(tx: &rusqlite::Transaction<'_>, doc_id: i64, flags: &[Flag]) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached("INSERT INTO flags (document_id, kind, reasons) VALUES (?1, ?2, ?3)")?;
+    for flag in flags {
+        let reasons = serde_json::to_string(&flag.reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        stmt.execute(params![doc_id, flag.kind.as_str(), reasons])?;
+    }
+    Ok(())
 }
 
 fn insert_hits(tx: &rusqlite::Transaction<'_>, doc_id: i64, hits: &[Hit]) -> Result<usize, StoreError> {

@@ -15,6 +15,8 @@ pub struct HitRow {
     pub link: Option<String>,
     /// Distinct matched terms, in order of first match.
     pub terms: Vec<String>,
+    /// Art. 7 flags: (kind, cues).
+    pub flags: Vec<(String, Vec<String>)>,
 }
 
 /// A source's fetch status, for `yuqing sources`.
@@ -48,6 +50,7 @@ impl Store {
         )?;
         let mut terms =
             self.conn.prepare("SELECT term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id")?;
+        let mut flags = self.conn.prepare("SELECT kind, reasons FROM flags WHERE document_id = ?1 ORDER BY rowid")?;
         let docs = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
         })?;
@@ -61,6 +64,13 @@ impl Store {
                     row_terms.push(term);
                 }
             }
+            let mut row_flags = Vec::new();
+            for flag in flags.query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+                let (kind, reasons) = flag?;
+                let reasons: Vec<String> =
+                    serde_json::from_str(&reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                row_flags.push((kind, reasons));
+            }
             out.push(HitRow {
                 fetched_at: time(Some(fetched)).unwrap_or_default(),
                 published_at: time(published),
@@ -68,6 +78,7 @@ impl Store {
                 title,
                 link,
                 terms: row_terms,
+                flags: row_flags,
             });
         }
         Ok(out)
