@@ -19,6 +19,7 @@ use crate::flags::Flagger;
 use crate::matcher::{Matcher, MatcherError};
 use crate::notify::{DeliveryError, Mailer};
 use crate::pipeline::{Context, PipelineError, SourceReport, run_source, with_store};
+use crate::sentiment::Lexicon;
 use crate::store::{OutboxStatus, Store, StoreError};
 
 /// Problems that make the daemon itself unusable (as opposed to one source failing).
@@ -49,8 +50,16 @@ impl Parts {
         let fetcher = Fetcher::new(&config.fetch)?;
         let matcher = Arc::new(Matcher::new(&config.keyword_lists)?);
         let flagger = Arc::new(Flagger::new(&config.cue_lists)?);
+        let lexicon = Arc::new(Lexicon::new(&config.lexicon).map_err(MatcherError::from)?);
         let mailer = config.mail.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
-        let ctx = Context { config: Arc::new(config), store: Arc::new(Mutex::new(store)), fetcher, matcher, flagger };
+        let ctx = Context {
+            config: Arc::new(config),
+            store: Arc::new(Mutex::new(store)),
+            fetcher,
+            matcher,
+            flagger,
+            lexicon,
+        };
         Ok(Self { ctx: Arc::new(ctx), mailer })
     }
 }

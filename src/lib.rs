@@ -27,4 +27,5 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod schedule;
+pub mod sentiment;
 pub mod store;

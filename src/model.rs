@@ -56,6 +56,7 @@ pub struct MatchedDocument {
     pub hits: Vec<Hit>,
     /// Art. 7 flags raised by the cue lists.
     pub flags: Vec<Flag>,
+    pub negativity: Option<Negativity>,
 }
 
 impl MatchedDocument {
@@ -159,4 +160,12 @@ impl FlagKind {
 pub struct Flag {
     pub kind: FlagKind,
     pub reasons: Vec<String>,
+}
+
+/// How negative a document reads, and the words that made it so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Negativity {
+    pub score: f32,
+    /// The counted words, with their degree word when there was one (`严重拖欠`).
+    pub drivers: Vec<String>,
 }

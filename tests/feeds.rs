@@ -286,6 +286,8 @@ fn art7_flags_are_explained_in_the_alert_and_in_hits() {
     p.write("keywords/flags/rumour.txt", "网传\n转发扩散\n");
     p.write("keywords/flags/misunderstanding.txt", "以后都不\n");
     p.write("keywords/flags/doubt.txt", "到底\n怎么回事\n");
+    p.write("keywords/sentiment/negative.txt", "不发 2\n");
+    p.write("keywords/sentiment/degree.txt", "都 1.5\n");
     let run = p.run(&["run", "--once"]);
     assert!(run.source_line("forum").contains("新提醒 1"), "{}\n{}", run.stdout, run.stderr);
     let text = support::text_part(&std::fs::read_to_string(&eml_files(&p.path().join("outbox"))[0]).expect("eml"));
@@ -295,11 +297,18 @@ fn art7_flags_are_explained_in_the_alert_and_in_hits() {
         ),
         "{text}"
     );
+    assert!(text.contains("负面程度：3.0（都不发）"), "{text}");
     let hits = p.run(&["hits"]);
     assert!(hits.stdout.contains("研判：疑似谣言（线索：网传、转发扩散）"), "{}", hits.stdout);
 
     p.write("keywords/flags/gossip.txt", "八卦\n");
+    p.write("keywords/sentiment/negative.txt", "拖欠 很多\n");
     let check = p.run(&["check"]);
     assert_eq!(check.code, Some(1));
     assert!(check.stdout.contains("gossip.txt") && check.stdout.contains("未知的研判线索列表"), "{}", check.stdout);
+    assert!(
+        check.stdout.contains("negative.txt:1:") && check.stdout.contains("权重 \"很多\" 不是非负数"),
+        "{}",
+        check.stdout
+    );
 }

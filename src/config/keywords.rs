@@ -9,6 +9,7 @@ use super::diag::Diagnostics;
 use crate::extract::normalize::normalize_text;
 use crate::matcher::{KeywordList, Term};
 use crate::model::FlagKind;
+use crate::sentiment::{LexiconLists, Weighted};
 
 pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Vec<KeywordList> {
     let files = match list_files(dir) {
@@ -58,6 +59,47 @@ pub(super) fn load_cues(dir: &Path, diags: &mut Diagnostics) -> Vec<KeywordList>
         lists.extend(load_list(f, diags));
     }
     lists
+}
+
+/// `keywords/sentiment/`: `negative.txt` (word and optional weight), `negation.txt`,
+/// `degree.txt` (word and multiplier). The folder and each file are optional.
+pub(super) fn load_lexicon(dir: &Path, diags: &mut Diagnostics) -> LexiconLists {
+    let mut lists = LexiconLists::default();
+    if !dir.is_dir() {
+        return lists;
+    }
+    lists.negative = weighted(&dir.join("negative.txt"), diags);
+    lists.negation = weighted(&dir.join("negation.txt"), diags).into_iter().map(|w| w.text).collect();
+    lists.degree = weighted(&dir.join("degree.txt"), diags);
+    lists
+}
+
+/// Lines of `term [weight]`; a missing file is an empty list.
+fn weighted(path: &Path, diags: &mut Diagnostics) -> Vec<Weighted> {
+    if !path.is_file() {
+        return Vec::new();
+    }
+    let Some(list) = load_list(path, diags) else { return Vec::new() };
+    let mut out = Vec::new();
+    for term in list.terms {
+        let (text, weight) = match term.text.rsplit_once(' ') {
+            Some((word, number)) => match number.parse::<f32>() {
+                Ok(w) if w.is_finite() && w >= 0.0 => (word.trim().to_string(), w),
+                _ => {
+                    diags.error(
+                        path,
+                        term.line,
+                        format!("权重 \"{number}\" 不是非负数"),
+                        "写成“词 权重”，例如：拖欠 2",
+                    );
+                    continue;
+                }
+            },
+            None => (term.text, 1.0),
+        };
+        out.push(Weighted { text, weight });
+    }
+    out
 }
 
 fn list_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

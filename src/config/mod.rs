@@ -22,6 +22,7 @@ use crate::fetch::FetchSettings;
 use crate::matcher::KeywordList;
 use crate::notify::MailSettings;
 use crate::schedule::Schedule;
+use crate::sentiment::LexiconLists;
 
 pub const SETTINGS_FILE: &str = "yuqing.toml";
 pub const SOURCES_FILE: &str = "sources.toml";
@@ -41,6 +42,8 @@ pub struct Config {
     pub keyword_lists: Vec<KeywordList>,
     /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
     pub cue_lists: Vec<KeywordList>,
+    /// `keywords/sentiment/`: the negativity lexicon.
+    pub lexicon: LexiconLists,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +74,7 @@ impl Config {
         let sources = sources::load(dir, default_schedule, &mut diags);
         let keyword_lists = keywords::load(&dir.join(KEYWORDS_DIR), &mut diags);
         let cue_lists = keywords::load_cues(&dir.join(KEYWORDS_DIR).join("flags"), &mut diags);
+        let lexicon = keywords::load_lexicon(&dir.join(KEYWORDS_DIR).join("sentiment"), &mut diags);
         let config = match (settings, diags.has_errors()) {
             (Some(s), false) => Some(Config {
                 dir: dir.to_path_buf(),
@@ -82,6 +86,7 @@ impl Config {
                 sources,
                 keyword_lists,
                 cue_lists,
+                lexicon,
             }),
             _ => None,
         };

@@ -31,8 +31,12 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
     let published = d.published_at.map_or_else(|| "未知".to_string(), |t| local_time(t, ctx.timezone));
     let fetched = local_time(ctx.fetched_at, ctx.timezone);
     let link = d.link.as_deref().unwrap_or("（无链接）");
-    let judgement =
+    let mut judgement =
         if doc.flags.is_empty() { String::new() } else { format!("\n研判提示：{}", describe_zh(&doc.flags)) };
+    let negativity = doc.negativity.as_ref().map(|n| format!("{:.1}（{}）", n.score, n.drivers.join("、")));
+    if let Some(n) = &negativity {
+        judgement.push_str(&format!("\n负面程度：{n}"));
+    }
     let state = match d.page_state.as_deref() {
         Some("deleted") => "\n原文状态：已被发布者删除（删除本身值得关注）",
         Some("violation") => "\n原文状态：因违规无法查看",
@@ -72,11 +76,17 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
         fetched = escape(&fetched),
         terms = terms.iter().map(|t| format!("<mark>{}</mark>", escape(t))).collect::<Vec<_>>().join("、"),
         summary = highlight(&summary, &highlight_terms),
-        judgement_row = if doc.flags.is_empty() {
-            String::new()
-        } else {
-            format!("<tr><th align=\"left\">研判提示</th><td>{}</td></tr>", escape(&describe_zh(&doc.flags)))
-        },
+        judgement_row = format!(
+            "{}{}",
+            if doc.flags.is_empty() {
+                String::new()
+            } else {
+                format!("<tr><th align=\"left\">研判提示</th><td>{}</td></tr>", escape(&describe_zh(&doc.flags)))
+            },
+            negativity
+                .as_ref()
+                .map_or(String::new(), |n| format!("<tr><th align=\"left\">负面程度</th><td>{}</td></tr>", escape(n))),
+        ),
         link = d
             .link
             .as_deref()
@@ -175,6 +185,7 @@ mod tests {
                 },
             ],
             flags: vec![],
+            negativity: None,
         }
     }
 
@@ -215,6 +226,8 @@ mod tests {
         assert!(m.body_text.contains("研判提示：疑似谣言（线索：网传）"), "{}", m.body_text);
         assert!(m.body_html.contains("<th align=\"left\">研判提示</th><td>疑似谣言（线索：网传）</td>"));
         assert!(!render_email(&sample(), &ctx()).body_text.contains("研判提示"));
+        doc.negativity = Some(crate::model::Negativity { score: 4.0, drivers: vec!["严重拖欠".into()] });
+        assert!(render_email(&doc, &ctx()).body_text.contains("负面程度：4.0（严重拖欠）"));
     }
 
     #[test]

@@ -169,7 +169,7 @@ pub(super) fn preview_exports(
             extract::into_documents(&source.id, file.posts.into_iter().map(|p| p.entry).collect());
         out.extend(docs.into_iter().map(|document| {
             let hits = matcher.find(&document.title, &document.text);
-            MatchedDocument { document, hits, flags: Vec::new() }
+            MatchedDocument { document, hits, flags: Vec::new(), negativity: None }
         }));
     }
     Ok(out)

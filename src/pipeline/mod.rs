@@ -23,6 +23,7 @@ use crate::flags::Flagger;
 use crate::matcher::Matcher;
 use crate::model::{Document, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
+use crate::sentiment::Lexicon;
 use crate::store::{Committed, NewDocument, Store, StoreError};
 
 /// The long-lived parts a source run needs, shared by all runs.
@@ -32,6 +33,7 @@ pub struct Context {
     pub fetcher: Fetcher,
     pub matcher: Arc<Matcher>,
     pub flagger: Arc<Flagger>,
+    pub lexicon: Arc<Lexicon>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +194,7 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
             config: ctx.config.clone(),
             matcher: ctx.matcher.clone(),
             flagger: ctx.flagger.clone(),
+            lexicon: ctx.lexicon.clone(),
             store: ctx.store.clone(),
             source: source.clone(),
         };
@@ -221,6 +224,7 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
         config: ctx.config.clone(),
         matcher: ctx.matcher.clone(),
         flagger: ctx.flagger.clone(),
+        lexicon: ctx.lexicon.clone(),
         store: ctx.store.clone(),
         source: source.clone(),
     });
@@ -374,6 +378,7 @@ struct Job {
     config: Arc<Config>,
     matcher: Arc<Matcher>,
     flagger: Arc<Flagger>,
+    lexicon: Arc<Lexicon>,
     store: Arc<Mutex<Store>>,
     source: SourceConfig,
 }
@@ -423,7 +428,8 @@ impl Job {
     fn prepare(&self, document: Document, now: DateTime<Utc>) -> NewDocument {
         let hits = self.matcher.find(&document.title, &document.text);
         let flags = self.flagger.flags(&document.title, &document.text);
-        let matched = MatchedDocument { document, hits, flags };
+        let negativity = self.lexicon.score(&document.title, &document.text);
+        let matched = MatchedDocument { document, hits, flags, negativity };
         let alert = match (&self.config.mail, matched.hits.is_empty()) {
             (Some(mail), false) => Some(render_email(
                 &matched,
@@ -437,7 +443,13 @@ impl Job {
             )),
             _ => None,
         };
-        NewDocument { document: matched.document, hits: matched.hits, flags: matched.flags, alert }
+        NewDocument {
+            document: matched.document,
+            hits: matched.hits,
+            flags: matched.flags,
+            negativity: matched.negativity,
+            alert,
+        }
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Store>, PipelineError> {
@@ -487,7 +499,7 @@ pub async fn preview(
         .into_iter()
         .map(|document| {
             let hits = matcher.find(&document.title, &document.text);
-            MatchedDocument { document, hits, flags: Vec::new() }
+            MatchedDocument { document, hits, flags: Vec::new(), negativity: None }
         })
         .collect();
     Ok(Preview {

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Committed, NewDocument, Store, StoreError, insert_document, insert_flags, insert_hits, outbox};
+use super::{
+    Committed, NewDocument, Store, StoreError, insert_document, insert_flags, insert_hits, outbox, set_negativity,
+};
 use crate::extract::export::{Engagement, ExportComment};
 
 /// One processed export file and what came out of it.
@@ -49,6 +51,7 @@ impl Store {
             out.committed.documents += 1;
             out.committed.hits += insert_hits(&tx, doc_id, &item.hits)?;
             insert_flags(&tx, doc_id, &item.flags)?;
+            set_negativity(&tx, doc_id, item.negativity.as_ref())?;
             if let Some(alert) = &item.alert {
                 outbox::enqueue(&tx, doc_id, alert, now_s)?;
                 out.committed.alerts += 1;

@@ -146,6 +146,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX flags_by_document ON flags(document_id);
     "#,
+    // 7: negativity score and the words that drove it (JSON list).
+    r#"
+    ALTER TABLE documents ADD COLUMN negativity REAL;
+    ALTER TABLE documents ADD COLUMN negativity_drivers TEXT;
+    "#,
 ];
 
 /// Number of migrations this build knows.

@@ -22,7 +22,7 @@ pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
 
 use crate::fetch::Validators;
-use crate::model::{AlertMessage, Document, Flag, Hit, SourceNotice};
+use crate::model::{AlertMessage, Document, Flag, Hit, Negativity, SourceNotice};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -42,6 +42,7 @@ pub struct NewDocument {
     pub document: Document,
     pub hits: Vec<Hit>,
     pub flags: Vec<Flag>,
+    pub negativity: Option<Negativity>,
     pub alert: Option<AlertMessage>,
 }
 
@@ -145,6 +146,7 @@ impl Store {
             counts.documents += 1;
             counts.hits += insert_hits(&tx, doc_id, &item.hits)?;
             insert_flags(&tx, doc_id, &item.flags)?;
+            set_negativity(&tx, doc_id, item.negativity.as_ref())?;
             if let Some(alert) = &item.alert {
                 outbox::enqueue(&tx, doc_id, alert, now)?;
                 counts.alerts += 1;
@@ -309,7 +311,19 @@ fn insert_document(tx: &rusqlite::Transaction<'_>, doc: &Document, now: i64) -> 
     Ok(Some(id))
 }
 
-fn insert_flags(tx: &rusqlite::Transaction<'_>, doc_id: i64, flags: &[Flag]) -> Result<(), StoreError> {
+pub(super) fn set_negativity(
+    tx: &rusqlite::Transaction<'_>,
+    doc_id: i64,
+    negativity: Option<&Negativity>,
+) -> Result<(), StoreError> {
+    let Some(n) = negativity else { return Ok(()) };
+    let drivers = serde_json::to_string(&n.drivers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.prepare_cached("UPDATE documents SET negativity = ?2, negativity_drivers = ?3 WHERE id = ?1")?
+        .execute(params![doc_id, f64::from(n.score), drivers])?;
+    Ok(())
+}
+
+pub(super) fn insert_flags(tx: &rusqlite::Transaction<'_>, doc_id: i64, flags: &[Flag]) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached("INSERT INTO flags (document_id, kind, reasons) VALUES (?1, ?2, ?3)")?;
     for flag in flags {
         let reasons = serde_json::to_string(&flag.reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -37,7 +37,13 @@ fn hit() -> Hit {
 }
 
 fn batch(key: &str) -> NewDocument {
-    NewDocument { document: doc(key, "抚恤金"), hits: vec![hit()], flags: vec![], alert: Some(alert(key)) }
+    NewDocument {
+        document: doc(key, "抚恤金"),
+        hits: vec![hit()],
+        flags: vec![],
+        negativity: None,
+        alert: Some(alert(key)),
+    }
 }
 
 #[test]
@@ -68,7 +74,7 @@ fn any_known_key_makes_a_document_known() {
     store
         .commit_run(
             "s",
-            &[NewDocument { document: first, hits: vec![], flags: vec![], alert: None }],
+            &[NewDocument { document: first, hits: vec![], flags: vec![], negativity: None, alert: None }],
             1,
             &Validators::default(),
             now(),
@@ -129,7 +135,10 @@ fn recent_hits_lists_terms_per_document() {
     store
         .commit_run(
             "s",
-            &[item, NewDocument { document: doc("k2", "无"), hits: vec![], flags: vec![], alert: None }],
+            &[
+                item,
+                NewDocument { document: doc("k2", "无"), hits: vec![], flags: vec![], negativity: None, alert: None },
+            ],
             2,
             &Validators::default(),
             now(),
