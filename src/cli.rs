@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
+use crate::analysis::Analyser;
 use crate::config::{Config, Diagnostic, Location};
 use crate::daemon::{self, OnceSummary};
 use crate::fetch::Fetcher;
@@ -50,6 +51,11 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Try the matching engines on text (测试): hits, flags, negativity, events
+    Test {
+        #[command(subcommand)]
+        what: TestCommand,
+    },
     /// Show recent documents with keyword hits (最近命中)
     Hits {
         /// How many documents to show
@@ -58,6 +64,23 @@ pub enum Command {
     },
     /// Show each source's status and the alert outbox (信源状态)
     Sources,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Match one text, or a JSONL file of texts, against the keyword lists, flag cues,
+    /// negativity lexicon and the batch's events
+    Match {
+        /// A text to analyse (printed in Chinese)
+        #[arg(long, conflicts_with = "jsonl")]
+        text: Option<String>,
+        /// Its title
+        #[arg(long, default_value = "")]
+        title: String,
+        /// A JSONL file with `text` (optional `title`) per line; one JSON line out per line in
+        #[arg(long, value_name = "FILE")]
+        jsonl: Option<PathBuf>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -118,6 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check => Ok(ExitCode::SUCCESS),
         Command::Run { once: true } => run_once(config, None),
         Command::Fetch { source, dry_run } => fetch(config, &source, dry_run),
+        Command::Test { what: TestCommand::Match { text, title, jsonl } } => test_match(&config, text, &title, jsonl),
         Command::Run { once: false } => run_forever(config),
         Command::Hits { limit } => show_hits(&config, limit),
         Command::Sources => show_sources(&config),
@@ -205,6 +229,61 @@ fn fetch(config: Config, id: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
         }
     }
     println!("（试运行：未写入数据库，未发送提醒）");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn test_match(config: &Config, text: Option<String>, title: &str, jsonl: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let mut analyser = Analyser::new(config)?;
+    if let Some(path) = jsonl {
+        return test_match_jsonl(&mut analyser, &path);
+    }
+    let Some(text) = text else {
+        eprintln!("请用 --text \"...\" 给出一段文字，或用 --jsonl 文件");
+        return Ok(ExitCode::from(1));
+    };
+    let a = analyser.analyse(title, &text);
+    let hits: Vec<String> = a.hits.iter().map(|h| format!("{}（{}，{}）", h.term, h.list, h.field.as_str())).collect();
+    println!("命中：{}", if hits.is_empty() { "无".to_string() } else { hits.join("、") });
+    println!("类别：{}", if a.categories.is_empty() { "无".to_string() } else { a.categories.join("、") });
+    println!("研判：{}", if a.flags.is_empty() { "无".to_string() } else { crate::flags::describe_zh(&a.flags) });
+    println!("疑似谣言：{}", if a.rumour { "是" } else { "否" });
+    match &a.negativity {
+        Some(n) => println!("负面程度：{:.1}（{}）", n.score, n.drivers.join("、")),
+        None => println!("负面程度：0"),
+    }
+    println!("事件：{}", a.event);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One JSON line out per line in; a line that is not a JSON object with `text` is
+/// reported on stderr with its number and skipped.
+fn test_match_jsonl(analyser: &mut Analyser, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use std::io::{BufRead, Write};
+    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("无法读取 {}：{e}", path.display()))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("{}:{}: 不是有效的 JSON：{e}", path.display(), index + 1);
+                continue;
+            }
+        };
+        let Some(text) = value.get("text").and_then(serde_json::Value::as_str) else {
+            eprintln!("{}:{}: 缺少 text 字段", path.display(), index + 1);
+            continue;
+        };
+        let title = value.get("title").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let analysis = analyser.analyse(title, text);
+        serde_json::to_writer(&mut out, &analysis.to_json())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,7 +14,9 @@
 //! `model` holds plain data shared by all stages; `schedule` turns crontab lines into due
 //! times. Pure stages (`extract`, `matcher`, `schedule`) never read the clock or do I/O.
 
+pub mod analysis;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod delivery;

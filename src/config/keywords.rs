@@ -24,7 +24,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Vec<KeywordList> {
             return Vec::new();
         }
     };
-    let lists: Vec<KeywordList> = files.iter().filter_map(|f| load_list(f, diags)).collect();
+    let lists: Vec<KeywordList> = files.iter().filter_map(|f| load_list(f, true, diags)).collect();
     if files.is_empty() {
         diags.error(
             dir,
@@ -56,7 +56,7 @@ pub(super) fn load_cues(dir: &Path, diags: &mut Diagnostics) -> Vec<KeywordList>
             diags.error(f, 0, "未知的研判线索列表".into(), format!("keywords/flags/ 下只能有：{}", known()));
             continue;
         }
-        lists.extend(load_list(f, diags));
+        lists.extend(load_list(f, true, diags));
     }
     lists
 }
@@ -79,7 +79,8 @@ fn weighted(path: &Path, diags: &mut Diagnostics) -> Vec<Weighted> {
     if !path.is_file() {
         return Vec::new();
     }
-    let Some(list) = load_list(path, diags) else { return Vec::new() };
+    // Negation and degree words are often one character (不, 很): no warning for those.
+    let Some(list) = load_list(path, false, diags) else { return Vec::new() };
     let mut out = Vec::new();
     for term in list.terms {
         let (text, weight) = match term.text.rsplit_once(' ') {
@@ -114,7 +115,8 @@ fn list_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn load_list(path: &Path, diags: &mut Diagnostics) -> Option<KeywordList> {
+/// Reads one list; `warn_short` warns about one-character terms (they match too much).
+fn load_list(path: &Path, warn_short: bool, diags: &mut Diagnostics) -> Option<KeywordList> {
     let name = path.file_stem()?.to_string_lossy().into_owned();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -137,7 +139,7 @@ fn load_list(path: &Path, diags: &mut Diagnostics) -> Option<KeywordList> {
             return None;
         }
     };
-    let terms = parse_terms(path, &text, diags);
+    let terms = parse_terms(path, &text, warn_short, diags);
     if terms.is_empty() {
         diags.error(path, 0, format!("关键词列表 \"{name}\" 是空的"), "请每行写一个关键词，或删除这个文件");
         return None;
@@ -145,7 +147,7 @@ fn load_list(path: &Path, diags: &mut Diagnostics) -> Option<KeywordList> {
     Some(KeywordList { name, path: path.to_path_buf(), terms })
 }
 
-fn parse_terms(path: &Path, text: &str, diags: &mut Diagnostics) -> Vec<Term> {
+fn parse_terms(path: &Path, text: &str, warn_short: bool, diags: &mut Diagnostics) -> Vec<Term> {
     let mut first_line: HashMap<String, usize> = HashMap::new();
     let mut terms = Vec::new();
     for (index, raw) in text.lines().enumerate() {
@@ -159,7 +161,7 @@ fn parse_terms(path: &Path, text: &str, diags: &mut Diagnostics) -> Vec<Term> {
             diags.warning(path, line, format!("关键词 \"{term}\" 重复（第 {first} 行已有）"), "可以删除这一行");
             continue;
         }
-        if term.chars().count() < 2 {
+        if warn_short && term.chars().count() < 2 {
             diags.warning(
                 path,
                 line,

@@ -1,0 +1,138 @@
+//! Near-duplicate detection: documents about one story — copies, light rewrites, reposts
+//! quoting it — fall into one cluster. Each text becomes a set of character 3-gram
+//! shingles (after dropping whitespace and punctuation); a document joins the cluster of
+//! the earlier document it resembles most — Jaccard similarity, or containment of the
+//! shorter text in the longer — when that is at or above the threshold. An inverted index
+//! over shingles keeps candidate lookups cheap. Pure; the time window is the caller's.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+const K: usize = 3;
+
+/// The shingle set of a text.
+pub fn shingles(text: &str) -> HashSet<u64> {
+    let chars: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
+    if chars.len() < K {
+        return if chars.is_empty() { HashSet::new() } else { HashSet::from([hash(&chars)]) };
+    }
+    chars.windows(K).map(hash).collect()
+}
+
+fn hash(window: &[char]) -> u64 {
+    let mut h = DefaultHasher::new();
+    window.hash(&mut h);
+    h.finish()
+}
+
+/// max(Jaccard, containment of the smaller set in the larger).
+pub fn similarity(a: &HashSet<u64>, b: &HashSet<u64>) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let common = a.intersection(b).count() as f64;
+    let jaccard = common / (a.len() as f64 + b.len() as f64 - common).max(1.0);
+    let containment = common / a.len().min(b.len()) as f64;
+    jaccard.max(containment * containment_weight(a.len().min(b.len())))
+}
+
+/// Containment of very short texts says little (a 5-character post is "contained" in many
+/// stories), so it counts fully only from 20 shingles up.
+fn containment_weight(shorter: usize) -> f64 {
+    (shorter as f64 / 20.0).min(1.0)
+}
+
+/// Incremental clustering.
+#[derive(Debug)]
+pub struct Clusterer {
+    threshold: f64,
+    /// Every document seen: its shingles and its cluster.
+    documents: Vec<(HashSet<u64>, usize)>,
+    /// Shingle → documents containing it.
+    index: HashMap<u64, Vec<usize>>,
+    clusters: usize,
+}
+
+impl Clusterer {
+    pub fn new(threshold: f64) -> Self {
+        Self { threshold, documents: Vec::new(), index: HashMap::new(), clusters: 0 }
+    }
+
+    /// The cluster id of `text`, creating a new cluster when it resembles no earlier text.
+    pub fn add(&mut self, text: &str) -> usize {
+        let set = shingles(text);
+        let mut shared: HashMap<usize, usize> = HashMap::new();
+        for s in &set {
+            for &doc in self.index.get(s).map_or(&[][..], Vec::as_slice) {
+                *shared.entry(doc).or_default() += 1;
+            }
+        }
+        let mut candidates: Vec<(usize, usize)> = shared.into_iter().collect();
+        candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let best = candidates
+            .into_iter()
+            .take(16)
+            .map(|(doc, _)| (similarity(&set, &self.documents[doc].0), self.documents[doc].1))
+            .filter(|(sim, _)| *sim >= self.threshold)
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+        let cluster = best.map_or_else(
+            || {
+                self.clusters += 1;
+                self.clusters - 1
+            },
+            |(_, cluster)| cluster,
+        );
+        let id = self.documents.len();
+        for s in &set {
+            self.index.entry(*s).or_default().push(id);
+        }
+        self.documents.push((set, cluster));
+        cluster
+    }
+
+    pub fn clusters(&self) -> usize {
+        self.clusters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STORY: &str =
+        "网传临江市烈士陵园将被拆迁改建商业综合体，市退役军人事务局回应：系不实信息，烈士陵园不会拆迁。";
+
+    #[test]
+    fn copies_rewrites_and_quoting_reposts_join_one_cluster() {
+        let mut c = Clusterer::new(0.5);
+        let first = c.add(STORY);
+        let variants = [
+            STORY.to_string(),
+            format!("【转载】{STORY}（来源：临江日报）"),
+            "网传临江市烈士陵园将被拆迁改建为商业综合体？市退役军人事务局回应称系不实信息，烈士陵园不会拆迁"
+                .to_string(),
+            format!("转发微博：大家别信谣！//{STORY}"),
+        ];
+        for v in &variants {
+            assert_eq!(c.add(v), first, "{v}");
+        }
+        let unrelated = [
+            "临江市举办2026年度退役军人专场招聘会，120家企业提供岗位3000余个。",
+            "市光荣院开展冬季消防应急演练，提升入住优抚对象安全意识。",
+            "关于发放第四季度优抚对象定期抚恤金的公告。",
+            "烈士",
+        ];
+        for u in unrelated {
+            assert_ne!(c.add(u), first, "{u}");
+        }
+        assert_eq!(c.clusters(), 1 + unrelated.len());
+    }
+
+    #[test]
+    fn similarity_bounds() {
+        let a = shingles(STORY);
+        assert!((similarity(&a, &a) - 1.0).abs() < 1e-9);
+        assert_eq!(similarity(&a, &HashSet::new()), 0.0);
+        assert!(similarity(&a, &shingles("完全无关的一句话，讲的是天气晴朗。")) < 0.1);
+    }
+}

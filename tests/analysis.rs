@@ -1,0 +1,69 @@
+//! `yuqing test match`: hits, flags with reasons, the rumour verdict, negativity, and the
+//! event each text joins within the batch — one story rewritten by many sites is one event.
+
+mod support;
+
+use support::{FILE_MAIL, Project};
+
+const STORY: [&str; 6] = [
+    "网传临江市烈士陵园将被拆迁改建商业综合体，市退役军人事务局回应：系不实信息，烈士陵园不会拆迁。",
+    "【转载】网传临江市烈士陵园将被拆迁改建商业综合体，市退役军人事务局回应：系不实信息，烈士陵园不会拆迁。（来源：临江日报）",
+    "网传临江市烈士陵园将被拆迁改建为商业综合体？市退役军人事务局回应称系不实信息，烈士陵园不会拆迁",
+    "转发微博：大家别信谣！//网传临江市烈士陵园将被拆迁改建商业综合体，市退役军人事务局回应：系不实信息，烈士陵园不会拆迁。",
+    "临江市退役军人事务局回应网传烈士陵园将被拆迁改建商业综合体一事：系不实信息，烈士陵园不会拆迁。",
+    "辟谣！网传临江市烈士陵园将被拆迁改建商业综合体，市退役军人事务局回应：系不实信息。",
+];
+
+const OTHERS: [&str; 4] = [
+    "临江市举办2026年度退役军人专场招聘会，120家企业提供岗位3000余个。",
+    "市光荣院开展冬季消防应急演练，提升入住优抚对象安全意识。",
+    "关于发放第四季度优抚对象定期抚恤金的公告：资金已于本月底前发放到位。",
+    "有网友反映抚恤金迟迟未到账，到底怎么回事？",
+];
+
+#[test]
+fn a_rewritten_story_is_one_event_and_every_line_is_explained() {
+    let p = Project::new("", FILE_MAIL);
+    p.write("keywords/flags/rumour.txt", "网传\n");
+    p.write("keywords/flags/doubt.txt", "到底\n怎么回事\n");
+    p.write("keywords/sentiment/negative.txt", "迟迟未 1\n");
+    let mut input = String::new();
+    for text in STORY.iter().chain(OTHERS.iter()) {
+        input.push_str(&serde_json::json!({ "text": text }).to_string());
+        input.push('\n');
+    }
+    input.push_str("{broken\n");
+    p.write("batch.jsonl", &input);
+    let run = p.run(&["test", "match", "--jsonl", &p.path().join("batch.jsonl").to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("batch.jsonl:11: 不是有效的 JSON"), "{}", run.stderr);
+    let out: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(out.len(), STORY.len() + OTHERS.len());
+    let events: Vec<u64> = out.iter().map(|v| v["event"].as_u64().expect("event")).collect();
+    assert!(events[..STORY.len()].iter().all(|e| *e == events[0]), "{events:?}");
+    let others = &events[STORY.len()..];
+    assert!(others.iter().all(|e| *e != events[0]), "{events:?}");
+    let distinct: std::collections::HashSet<_> = others.iter().collect();
+    assert_eq!(distinct.len(), OTHERS.len(), "{events:?}");
+
+    assert_eq!(out[0]["rumour"], true);
+    assert_eq!(out[0]["flags"][0]["kind"], "rumour");
+    assert_eq!(out[0]["flags"][0]["reasons"][0], "网传");
+    assert_eq!(out[0]["categories"], serde_json::json!(["preferential"]), "烈士陵园 is in the test's one list");
+    let last = &out[STORY.len() + OTHERS.len() - 1];
+    assert_eq!(last["rumour"], false);
+    assert_eq!(last["flags"][0]["kind"], "doubt");
+    assert_eq!(last["negativity"]["drivers"][0], "迟迟未");
+    assert_eq!(last["hits"][0]["term"], "抚恤金");
+}
+
+#[test]
+fn a_single_text_is_explained_in_chinese() {
+    let p = Project::new("", FILE_MAIL);
+    p.write("keywords/flags/rumour.txt", "网传\n");
+    let run = p.run(&["test", "match", "--title", "网传抚恤金停发", "--text", "抚恤金的事"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("命中：抚恤金（preferential，title）"), "{}", run.stdout);
+    assert!(run.stdout.contains("研判：疑似谣言（线索：网传）"), "{}", run.stdout);
+    assert!(run.stdout.contains("疑似谣言：是"), "{}", run.stdout);
+}
