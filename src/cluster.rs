@@ -6,27 +6,67 @@
 //! over shingles keeps candidate lookups cheap. Pure; the time window is the caller's.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 const K: usize = 3;
 
-/// The shingle set of a text.
-pub fn shingles(text: &str) -> HashSet<u64> {
-    let chars: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
-    if chars.len() < K {
-        return if chars.is_empty() { HashSet::new() } else { HashSet::from([hash(&chars)]) };
+/// Shingles that occur in more earlier documents than this say little about which story a
+/// text belongs to (转发微博 …) and are not used to find candidates.
+const COMMON: usize = 64;
+
+/// Shingles are already well-mixed u64s: hash them with one multiplication, not SipHash.
+#[derive(Default)]
+pub struct ShingleHasher(u64);
+
+impl Hasher for ShingleHasher {
+    fn finish(&self) -> u64 {
+        self.0
     }
-    chars.windows(K).map(hash).collect()
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
 }
 
-fn hash(window: &[char]) -> u64 {
-    let mut h = DefaultHasher::new();
-    window.hash(&mut h);
+type Fast = BuildHasherDefault<ShingleHasher>;
+pub type Shingles = HashSet<u64, Fast>;
+
+/// The shingle set of a text.
+pub fn shingles(text: &str) -> Shingles {
+    let chars: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
+    if chars.len() < K {
+        return chars.is_empty().then(Shingles::default).unwrap_or_else(|| [pack(&chars)].into_iter().collect());
+    }
+    chars.windows(K).map(pack).collect()
+}
+
+/// A key for the text's letters and digits (what shingling sees), order kept.
+fn exact_key(text: &str) -> u64 {
+    let mut h = ShingleHasher::default();
+    for c in text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase) {
+        h.write(&u32::from(c).to_le_bytes());
+    }
     h.finish()
 }
 
+/// Up to three code points (21 bits each) packed into one u64: distinct windows, distinct
+/// values, no hashing.
+fn pack(window: &[char]) -> u64 {
+    window.iter().fold(0u64, |acc, c| (acc << 21) | u64::from(*c))
+}
+
 /// max(Jaccard, containment of the smaller set in the larger).
-pub fn similarity(a: &HashSet<u64>, b: &HashSet<u64>) -> f64 {
+pub fn similarity(a: &Shingles, b: &Shingles) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
@@ -47,23 +87,34 @@ fn containment_weight(shorter: usize) -> f64 {
 pub struct Clusterer {
     threshold: f64,
     /// Every document seen: its shingles and its cluster.
-    documents: Vec<(HashSet<u64>, usize)>,
+    documents: Vec<(Shingles, usize)>,
     /// Shingle → documents containing it.
-    index: HashMap<u64, Vec<usize>>,
+    index: HashMap<u64, Vec<usize>, Fast>,
+    /// Exact texts (after shingling) → cluster: a copy is found even when all its
+    /// shingles are too common to be looked up.
+    exact: HashMap<u64, usize, Fast>,
     clusters: usize,
 }
 
 impl Clusterer {
     pub fn new(threshold: f64) -> Self {
-        Self { threshold, documents: Vec::new(), index: HashMap::new(), clusters: 0 }
+        Self { threshold, documents: Vec::new(), index: HashMap::default(), exact: HashMap::default(), clusters: 0 }
     }
 
     /// The cluster id of `text`, creating a new cluster when it resembles no earlier text.
     pub fn add(&mut self, text: &str) -> usize {
         let set = shingles(text);
-        let mut shared: HashMap<usize, usize> = HashMap::new();
+        let fingerprint = exact_key(text);
+        if let Some(&cluster) = self.exact.get(&fingerprint) {
+            return cluster;
+        }
+        let mut shared: HashMap<usize, usize, Fast> = HashMap::default();
         for s in &set {
-            for &doc in self.index.get(s).map_or(&[][..], Vec::as_slice) {
+            let docs = self.index.get(s).map_or(&[][..], Vec::as_slice);
+            if docs.len() > COMMON {
+                continue;
+            }
+            for &doc in docs {
                 *shared.entry(doc).or_default() += 1;
             }
         }
@@ -82,6 +133,7 @@ impl Clusterer {
             },
             |(_, cluster)| cluster,
         );
+        self.exact.insert(fingerprint, cluster);
         let id = self.documents.len();
         for s in &set {
             self.index.entry(*s).or_default().push(id);
@@ -132,7 +184,7 @@ mod tests {
     fn similarity_bounds() {
         let a = shingles(STORY);
         assert!((similarity(&a, &a) - 1.0).abs() < 1e-9);
-        assert_eq!(similarity(&a, &HashSet::new()), 0.0);
+        assert_eq!(similarity(&a, &Shingles::default()), 0.0);
         assert!(similarity(&a, &shingles("完全无关的一句话，讲的是天气晴朗。")) < 0.1);
     }
 }
