@@ -42,17 +42,10 @@ pub fn describe_zh(flags: &[Flag]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
-    use crate::matcher::Term;
 
     fn list(name: &str, terms: &[&str]) -> KeywordList {
-        KeywordList {
-            name: name.into(),
-            path: PathBuf::new(),
-            terms: terms.iter().enumerate().map(|(i, t)| Term { text: (*t).into(), line: i + 1 }).collect(),
-        }
+        KeywordList::from_terms(name, terms)
     }
 
     fn flagger() -> Flagger {

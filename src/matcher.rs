@@ -24,6 +24,17 @@ pub struct KeywordList {
     pub terms: Vec<Term>,
 }
 
+impl KeywordList {
+    /// A list from literal terms (numbered from line 1), for built-in lists and tests.
+    pub fn from_terms(name: &str, terms: &[&str]) -> Self {
+        KeywordList {
+            name: name.into(),
+            path: PathBuf::new(),
+            terms: terms.iter().enumerate().map(|(i, t)| Term { text: (*t).into(), line: i + 1 }).collect(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot build the keyword automaton: {0}")]
 pub struct MatcherError(#[from] aho_corasick::BuildError);
@@ -192,11 +203,7 @@ mod tests {
     use super::*;
 
     fn list(name: &str, terms: &[&str]) -> KeywordList {
-        KeywordList {
-            name: name.into(),
-            path: PathBuf::new(),
-            terms: terms.iter().enumerate().map(|(i, t)| Term { text: (*t).into(), line: i + 1 }).collect(),
-        }
+        KeywordList::from_terms(name, terms)
     }
 
     #[test]

@@ -190,14 +190,7 @@ async fn check_health(
 
 async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, PipelineError> {
     if source.kind.is_export() {
-        let job = Job {
-            config: ctx.config.clone(),
-            matcher: ctx.matcher.clone(),
-            flagger: ctx.flagger.clone(),
-            lexicon: ctx.lexicon.clone(),
-            store: ctx.store.clone(),
-            source: source.clone(),
-        };
+        let job = Job::new(ctx, source);
         if matches!(source.location, Location::File(_)) {
             return blocking(move || job.import_exports()).await;
         }
@@ -220,14 +213,7 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
         }
         Fetched::Body(body) => body,
     };
-    let job = Arc::new(Job {
-        config: ctx.config.clone(),
-        matcher: ctx.matcher.clone(),
-        flagger: ctx.flagger.clone(),
-        lexicon: ctx.lexicon.clone(),
-        store: ctx.store.clone(),
-        source: source.clone(),
-    });
+    let job = Arc::new(Job::new(ctx, source));
     let more = more_pages(&ctx.fetcher, source, &body).await;
     let follow = source.html.as_ref().filter(|h| h.follow);
     let Some(html) = follow else {
@@ -384,6 +370,17 @@ struct Job {
 }
 
 impl Job {
+    fn new(ctx: &Context, source: &SourceConfig) -> Self {
+        Job {
+            config: ctx.config.clone(),
+            matcher: ctx.matcher.clone(),
+            flagger: ctx.flagger.clone(),
+            lexicon: ctx.lexicon.clone(),
+            store: ctx.store.clone(),
+            source: source.clone(),
+        }
+    }
+
     /// Parses the body and keeps the documents not seen before. An HTML list page whose
     /// item selector matches nothing is an error (the site changed or the selector is
     /// wrong), not "no news".
