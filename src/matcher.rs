@@ -170,13 +170,13 @@ impl<'a> SeparatorFree<'a> {
                 && chars[..i].iter().rev().find(|(_, c)| !is_separator(*c)).is_some_and(|(_, c)| is_cjk(*c))
                 && chars[i + 1..].iter().find(|(_, c)| !is_separator(*c)).is_some_and(|(_, c)| is_cjk(*c))
         };
-        let drop: Vec<bool> = (0..chars.len()).map(|i| is_separator(chars[i].1) && removable(i)).collect();
-        if !drop.contains(&true) {
+        let removed: Vec<bool> = (0..chars.len()).map(removable).collect();
+        if !removed.contains(&true) {
             return Self { text: original.into(), map: Vec::new() };
         }
         let mut text = String::with_capacity(original.len());
         let mut map = Vec::with_capacity(original.len());
-        for (&(at, c), dropped) in chars.iter().zip(drop) {
+        for (&(at, c), dropped) in chars.iter().zip(removed) {
             if !dropped {
                 text.push(c);
                 map.extend(at..at + c.len_utf8());

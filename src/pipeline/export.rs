@@ -123,9 +123,7 @@ impl Job {
             tracing::warn!(file = %path.display(), line, error = %message, "export row skipped");
             outcome.problems.push(format!("{}:{line}：{message}", path.display()));
         }
-        let engagement_of =
-            |posts: &[extract::export::ExportPost]| posts.iter().map(|p| p.engagement).collect::<Vec<_>>();
-        let counts = engagement_of(&file.posts);
+        let counts: Vec<_> = file.posts.iter().map(|p| p.engagement).collect();
         let documents = extract::into_documents(&self.source.id, file.posts.into_iter().map(|p| p.entry).collect());
         let engagement: Vec<(Vec<String>, _)> = documents.iter().map(|d| d.keys.clone()).zip(counts).collect();
         outcome.entries += documents.len();

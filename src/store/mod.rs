@@ -178,19 +178,16 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed run: the error, when, and one more consecutive failure. Returns the
-    /// number of consecutive failures now.
-    pub fn record_failure(&mut self, source_id: &str, error: &str, now: DateTime<Utc>) -> Result<u32, StoreError> {
-        let count = self.conn.query_row(
+    /// Records a failed run: the error, when, and one more consecutive failure.
+    pub fn record_failure(&mut self, source_id: &str, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn.execute(
             "INSERT INTO source_state (source_id, last_attempt_at, last_error, last_error_at, consecutive_failures)
              VALUES (?1, ?2, ?3, ?2, 1)
              ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_error = ?3, last_error_at = ?2,
-                 consecutive_failures = consecutive_failures + 1
-             RETURNING consecutive_failures",
+                 consecutive_failures = consecutive_failures + 1",
             params![source_id, now.timestamp(), error],
-            |r| r.get(0),
         )?;
-        Ok(count)
+        Ok(())
     }
 
     /// A source's health as far as notices are concerned.
