@@ -77,12 +77,7 @@ impl HttpServer {
                 }
                 let Ok(stream) = stream else { continue };
                 let (r, s, l) = (r.clone(), s.clone(), l.clone());
-                std::thread::spawn(move || {
-                    let now = l.0.fetch_add(1, Ordering::SeqCst) + 1;
-                    l.1.fetch_max(now, Ordering::SeqCst);
-                    serve(stream, &r, &s);
-                    l.0.fetch_sub(1, Ordering::SeqCst);
-                });
+                std::thread::spawn(move || serve(stream, &r, &s, &l));
             }
         });
         HttpServer { addr, routes, seen, stop, load }
@@ -113,7 +108,12 @@ impl Drop for HttpServer {
     }
 }
 
-fn serve(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &Mutex<Vec<SeenRequest>>) {
+fn serve(
+    mut stream: TcpStream,
+    routes: &Mutex<HashMap<String, Route>>,
+    seen: &Mutex<Vec<SeenRequest>>,
+    load: &(AtomicUsize, AtomicUsize),
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -132,7 +132,12 @@ fn serve(mut stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &M
         .collect();
     seen.lock().expect("seen").push(SeenRequest { path: path.clone(), headers: headers.clone() });
     let route = routes.lock().expect("routes").get(&path).cloned().unwrap_or_else(|| Route::status(404));
+    // A request counts as in flight from its head to just before its answer: the client
+    // cannot start its next request before then, so the count never overstates.
+    let now = load.0.fetch_add(1, Ordering::SeqCst) + 1;
+    load.1.fetch_max(now, Ordering::SeqCst);
     std::thread::sleep(route.delay);
+    load.0.fetch_sub(1, Ordering::SeqCst);
     let etag_match = route.etag.is_some() && headers.get("if-none-match") == route.etag.as_ref();
     let date_match = route.last_modified.is_some() && headers.get("if-modified-since") == route.last_modified.as_ref();
     if etag_match || date_match {
