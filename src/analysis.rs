@@ -1,19 +1,17 @@
 //! Everything the engines say about one text, for `yuqing test match`: hits, the lists
-//! (categories) they fall in, Art. 7 flags with reasons, the rumour verdict, negativity,
+//! they fall in with their Art. 9 categories and topics, Art. 7 flags with reasons, the rumour verdict, negativity,
 //! and the event the text would join within the batch. Pure.
 
 use serde_json::{Value, json};
 
 use crate::cluster::Clusterer;
 use crate::config::Config;
-use crate::extract::normalize::html_to_text;
+use crate::extract::normalize::{html_to_text, normalize_text};
 use crate::flags::Flagger;
-use crate::matcher::{Matcher, MatcherError};
+use crate::matcher::{Fields, Matcher, MatcherError};
 use crate::model::{Flag, FlagKind, Hit, Negativity};
+use crate::rules::Category;
 use crate::sentiment::Lexicon;
-
-/// Near-duplicate threshold for the batch's events.
-pub const EVENT_THRESHOLD: f64 = 0.5;
 
 pub struct Analyser {
     matcher: Matcher,
@@ -28,7 +26,11 @@ pub struct Analysis {
     pub title: String,
     pub text: String,
     pub hits: Vec<Hit>,
-    pub categories: Vec<String>,
+    /// Distinct lists that matched, in order of first hit.
+    pub lists: Vec<String>,
+    /// Their Art. 9 categories and topics, distinct.
+    pub categories: Vec<Category>,
+    pub topics: Vec<String>,
     pub flags: Vec<Flag>,
     pub rumour: bool,
     pub negativity: Option<Negativity>,
@@ -38,40 +40,56 @@ pub struct Analysis {
 impl Analyser {
     pub fn new(config: &Config) -> Result<Self, MatcherError> {
         Ok(Self {
-            matcher: Matcher::new(&config.keyword_lists)?,
-            flagger: Flagger::new(&config.cue_lists)?,
+            matcher: Matcher::with_folding(&config.keyword_lists, config.detection.fold_traditional)?,
+            flagger: Flagger::new(&config.cue_lists, config.detection.fold_traditional)?,
             lexicon: Lexicon::new(&config.lexicon)?,
-            events: Clusterer::new(EVENT_THRESHOLD),
+            events: Clusterer::new(config.detection.event_threshold),
         })
     }
 
-    /// Analyses a title and text (markup allowed; both are normalised first).
-    pub fn analyse(&mut self, title: &str, text: &str) -> Analysis {
-        let (title, text) = (html_to_text(title), html_to_text(text));
-        let hits = self.matcher.find(&title, &text);
-        let mut categories: Vec<String> = Vec::new();
+    /// Analyses a title and text (markup allowed; both are normalised first), with the
+    /// author and source id that `author:` and `source:` rules look at (may be empty).
+    pub fn analyse(&mut self, input: &Fields<'_>) -> Analysis {
+        let (title, text) = (html_to_text(input.title), html_to_text(input.text));
+        let author = normalize_text(input.author);
+        let fields = Fields { title: &title, text: &text, author: &author, source: input.source };
+        let hits = self.matcher.find(&fields);
+        let (mut lists, mut categories, mut topics) = (Vec::new(), Vec::new(), Vec::new());
         for hit in &hits {
-            if !categories.contains(&hit.list) {
-                categories.push(hit.list.clone());
+            if lists.contains(&hit.list) {
+                continue;
+            }
+            lists.push(hit.list.clone());
+            if let Some(meta) = self.matcher.list_meta(&hit.list) {
+                push_new(&mut categories, meta.category);
+                push_new(&mut topics, meta.topic.clone());
             }
         }
-        let flags = self.flagger.flags(&title, &text);
+        let flags = self.flagger.flags(&fields);
         let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour);
         let negativity = self.lexicon.score(&title, &text);
         let event = self.events.add(&format!("{title} {text}"));
-        Analysis { title, text, hits, categories, flags, rumour, negativity, event }
+        Analysis { title, text, hits, lists, categories, topics, flags, rumour, negativity, event }
+    }
+}
+
+fn push_new<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
     }
 }
 
 impl Analysis {
-    /// One JSON object: `hits`, `categories`, `flags` (`kind`, `reasons`), `rumour`,
+    /// One JSON object: `hits`, `lists`, `categories`, `topics`, `flags` (`kind`, `reasons`), `rumour`,
     /// `negativity`, `event`.
     pub fn to_json(&self) -> Value {
         json!({
             "hits": self.hits.iter().map(|h| json!({
                 "list": h.list, "term": h.term, "field": h.field.as_str(), "start": h.start, "end": h.end,
             })).collect::<Vec<_>>(),
-            "categories": self.categories,
+            "lists": self.lists,
+            "categories": self.categories.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "topics": self.topics,
             "flags": self.flags.iter().map(|f| json!({"kind": f.kind.as_str(), "reasons": f.reasons})).collect::<Vec<_>>(),
             "rumour": self.rumour,
             "negativity": self.negativity.as_ref().map(|n| json!({"score": n.score, "drivers": n.drivers})),

@@ -16,7 +16,7 @@ use crate::analysis::Analyser;
 use crate::config::{Config, Diagnostic, Location};
 use crate::daemon::{self, OnceSummary};
 use crate::fetch::Fetcher;
-use crate::matcher::Matcher;
+use crate::matcher::{Fields, Matcher};
 use crate::model::{Flag, FlagKind};
 use crate::pipeline;
 use crate::pipeline::SourceReport;
@@ -154,7 +154,7 @@ fn plain(d: &Diagnostic) -> String {
 
 fn summary_line(config: &Config) -> String {
     let enabled = config.enabled_sources().count();
-    let terms: usize = config.keyword_lists.iter().map(|l| l.terms.len()).sum();
+    let rules: usize = config.keyword_lists.iter().map(|l| l.rules.len()).sum();
     let mail = match &config.mail {
         None => "未配置".to_string(),
         Some(m) => match &m.transport {
@@ -163,11 +163,11 @@ fn summary_line(config: &Config) -> String {
         },
     };
     format!(
-        "配置有效：{} 个信源（{} 个启用），{} 个关键词列表共 {} 个词；邮件：{}；数据库：{}",
+        "配置有效：{} 个信源（{} 个启用），{} 个关键词列表共 {} 条规则；邮件：{}；数据库：{}",
         config.sources.len(),
         enabled,
         config.keyword_lists.len(),
-        terms,
+        rules,
         mail,
         config.storage_path.display()
     )
@@ -194,7 +194,7 @@ fn fetch(config: Config, id: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
         return run_once(config, Some(id));
     }
     let fetcher = Fetcher::new(&config.fetch)?;
-    let matcher = Matcher::new(&config.keyword_lists)?;
+    let matcher = Matcher::with_folding(&config.keyword_lists, config.detection.fold_traditional)?;
     let result = runtime()?.block_on(pipeline::preview(&config, &fetcher, &matcher, &source));
     println!("试抓取：{}（{}）  {}  {}", source.id, source.name, source.kind.as_str(), source.location);
     let preview = match result {
@@ -241,10 +241,12 @@ fn test_match(config: &Config, text: Option<String>, title: &str, jsonl: Option<
         eprintln!("请用 --text \"...\" 给出一段文字，或用 --jsonl 文件");
         return Ok(ExitCode::from(1));
     };
-    let a = analyser.analyse(title, &text);
+    let a = analyser.analyse(&Fields::body(title, &text));
     let hits: Vec<String> = a.hits.iter().map(|h| format!("{}（{}，{}）", h.term, h.list, h.field.as_str())).collect();
     println!("命中：{}", if hits.is_empty() { "无".to_string() } else { hits.join("、") });
-    println!("类别：{}", if a.categories.is_empty() { "无".to_string() } else { a.categories.join("、") });
+    let or_none = |v: Vec<String>| if v.is_empty() { "无".to_string() } else { v.join("、") };
+    println!("类别：{}", or_none(a.categories.iter().map(|c| c.label_zh().to_string()).collect()));
+    println!("主题：{}", or_none(a.topics.clone()));
     println!("研判：{}", if a.flags.is_empty() { "无".to_string() } else { crate::flags::describe_zh(&a.flags) });
     println!("疑似谣言：{}", if a.rumour { "是" } else { "否" });
     match &a.negativity {
@@ -278,8 +280,9 @@ fn test_match_jsonl(analyser: &mut Analyser, path: &std::path::Path) -> anyhow::
             eprintln!("{}:{}: 缺少 text 字段", path.display(), index + 1);
             continue;
         };
-        let title = value.get("title").and_then(serde_json::Value::as_str).unwrap_or_default();
-        let analysis = analyser.analyse(title, text);
+        let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str).unwrap_or_default();
+        let analysis =
+            analyser.analyse(&Fields { title: field("title"), text, author: field("author"), source: field("source") });
         serde_json::to_writer(&mut out, &analysis.to_json())?;
         out.write_all(b"\n")?;
     }

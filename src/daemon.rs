@@ -48,8 +48,8 @@ impl Parts {
         let store = Store::open(&config.storage_path)
             .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
         let fetcher = Fetcher::new(&config.fetch)?;
-        let matcher = Arc::new(Matcher::new(&config.keyword_lists)?);
-        let flagger = Arc::new(Flagger::new(&config.cue_lists)?);
+        let matcher = Arc::new(Matcher::with_folding(&config.keyword_lists, config.detection.fold_traditional)?);
+        let flagger = Arc::new(Flagger::new(&config.cue_lists, config.detection.fold_traditional)?);
         let lexicon = Arc::new(Lexicon::new(&config.lexicon).map_err(MatcherError::from)?);
         let mailer = config.mail.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
         let ctx = Context {

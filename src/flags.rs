@@ -1,7 +1,7 @@
 //! The four flags of Art. 7 — 谣言, 歪曲, 误解, 疑虑 — raised by cue lists that admins edit
 //! in `keywords/flags/<kind>.txt`, each flag carrying the cues that fired. Pure.
 
-use crate::matcher::{KeywordList, Matcher, MatcherError};
+use crate::matcher::{Fields, KeywordList, Matcher, MatcherError};
 use crate::model::{Flag, FlagKind};
 
 /// Cue lists compiled into one automaton; list names are flag kinds.
@@ -11,14 +11,14 @@ pub struct Flagger {
 }
 
 impl Flagger {
-    pub fn new(cue_lists: &[KeywordList]) -> Result<Self, MatcherError> {
-        Ok(Self { matcher: Matcher::new(cue_lists)? })
+    pub fn new(cue_lists: &[KeywordList], fold_traditional: bool) -> Result<Self, MatcherError> {
+        Ok(Self { matcher: Matcher::with_folding(cue_lists, fold_traditional)? })
     }
 
     /// The flags a document raises, in kind order, each with its distinct cues.
-    pub fn flags(&self, title: &str, text: &str) -> Vec<Flag> {
+    pub fn flags(&self, fields: &Fields<'_>) -> Vec<Flag> {
         let mut flags: Vec<Flag> = Vec::new();
-        for hit in self.matcher.find(title, text) {
+        for hit in self.matcher.find(fields) {
             let Some(kind) = FlagKind::from_name(&hit.list) else { continue };
             match flags.iter_mut().find(|f| f.kind == kind) {
                 Some(flag) if !flag.reasons.contains(&hit.term) => flag.reasons.push(hit.term),
@@ -49,12 +49,15 @@ mod tests {
     }
 
     fn flagger() -> Flagger {
-        Flagger::new(&[
-            list("rumour", &["网传", "转发扩散"]),
-            list("misunderstanding", &["以后都不"]),
-            list("doubt", &["为什么", "到底"]),
-            list("distortion", &["断章取义"]),
-        ])
+        Flagger::new(
+            &[
+                list("rumour", &["网传", "转发扩散"]),
+                list("misunderstanding", &["以后都不"]),
+                list("doubt", &["为什么", "到底"]),
+                list("distortion", &["断章取义"]),
+            ],
+            true,
+        )
         .expect("builds")
     }
 
@@ -76,7 +79,7 @@ mod tests {
         let f = flagger();
         for (title, text, want) in cases {
             let got: Vec<(FlagKind, Vec<String>)> =
-                f.flags(title, text).into_iter().map(|f| (f.kind, f.reasons)).collect();
+                f.flags(&Fields::body(title, text)).into_iter().map(|f| (f.kind, f.reasons)).collect();
             let want: Vec<(FlagKind, Vec<String>)> =
                 want.iter().map(|(k, r)| (*k, r.iter().map(|s| s.to_string()).collect())).collect();
             assert_eq!(got, want, "{title} / {text}");
@@ -85,7 +88,7 @@ mod tests {
 
     #[test]
     fn description_for_staff() {
-        let flags = flagger().flags("网传抚恤金停发", "为什么");
+        let flags = flagger().flags(&Fields::body("网传抚恤金停发", "为什么"));
         assert_eq!(describe_zh(&flags), "疑似谣言（线索：网传）；疑虑（线索：为什么）");
     }
 }

@@ -27,6 +27,8 @@ pub struct Document {
 pub enum Field {
     Title,
     Text,
+    /// The author's name, for `author:` rules.
+    Author,
 }
 
 impl Field {
@@ -34,6 +36,7 @@ impl Field {
         match self {
             Field::Title => "title",
             Field::Text => "text",
+            Field::Author => "author",
         }
     }
 }

@@ -49,7 +49,8 @@ fn a_rewritten_story_is_one_event_and_every_line_is_explained() {
     assert_eq!(out[0]["rumour"], true);
     assert_eq!(out[0]["flags"][0]["kind"], "rumour");
     assert_eq!(out[0]["flags"][0]["reasons"][0], "网传");
-    assert_eq!(out[0]["categories"], serde_json::json!(["preferential"]), "烈士陵园 is in the test's one list");
+    assert_eq!(out[0]["lists"], serde_json::json!(["preferential"]), "烈士陵园 is in the test's one list");
+    assert_eq!(out[0]["categories"], serde_json::json!(["other"]), "a list without a header is in category other");
     let last = &out[STORY.len() + OTHERS.len() - 1];
     assert_eq!(last["rumour"], false);
     assert_eq!(last["flags"][0]["kind"], "doubt");
@@ -66,4 +67,32 @@ fn a_single_text_is_explained_in_chinese() {
     assert!(run.stdout.contains("命中：抚恤金（preferential，title）"), "{}", run.stdout);
     assert!(run.stdout.contains("研判：疑似谣言（线索：网传）"), "{}", run.stdout);
     assert!(run.stdout.contains("疑似谣言：是"), "{}", run.stdout);
+}
+
+#[test]
+fn jsonl_author_and_source_reach_the_rules() {
+    let p = Project::new("", FILE_MAIL);
+    p.write("keywords/flags/rumour.txt", "紧急通知 !source:bureau-site\n");
+    p.write("keywords/preferential.txt", "@category = 社情民意\n@topic = 拥军优抚\n抚恤金\nauthor:老兵 AND 补助\n");
+    let lines = [
+        serde_json::json!({"text": "紧急通知：抚恤金停发", "source": "forum"}),
+        serde_json::json!({"text": "紧急通知：抚恤金停发", "source": "bureau-site"}),
+        serde_json::json!({"text": "补助的事", "author": "一位老兵"}),
+        serde_json::json!({"text": "補助的事", "author": "路人"}),
+    ];
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    p.write("batch.jsonl", &input);
+    let run = p.run(&["test", "match", "--jsonl", &p.path().join("batch.jsonl").to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let out: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(out[0]["rumour"], true, "a non-official account's 紧急通知");
+    assert_eq!(out[1]["rumour"], false, "the bureau's own notice is vetoed by !source:");
+    assert_eq!(out[0]["categories"], serde_json::json!(["public_sentiment"]));
+    assert_eq!(out[0]["topics"], serde_json::json!(["拥军优抚"]));
+    let terms = |v: &serde_json::Value| -> Vec<String> {
+        v["hits"].as_array().expect("hits").iter().map(|h| h["term"].as_str().unwrap_or_default().to_string()).collect()
+    };
+    assert_eq!(terms(&out[2]), vec!["补助", "老兵"]);
+    assert_eq!(out[2]["hits"][1]["field"], "author");
+    assert!(terms(&out[3]).is_empty(), "author: 老兵 is required");
 }

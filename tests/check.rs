@@ -23,7 +23,7 @@ fn valid_config_prints_a_one_line_summary() {
     let run = p.run(&["check"]);
     assert_eq!(run.code, Some(0), "{}", run.stdout);
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
-    assert!(run.stdout.contains("1 个信源（1 个启用），1 个关键词列表共 3 个词"), "{}", run.stdout);
+    assert!(run.stdout.contains("1 个信源（1 个启用），1 个关键词列表共 3 条规则"), "{}", run.stdout);
 }
 
 const BAD_SOURCES: &str = r#"[[source]]
@@ -89,6 +89,7 @@ fn every_error_is_reported_with_file_line_and_advice() {
     p.write("yuqing.toml", BAD_SETTINGS);
     p.write("keywords/empty.txt", "# only a comment\n\n");
     p.write("keywords/gbk.txt", b"\xb8\xa7\xd0\xf4\xbd\xf0\n".as_slice());
+    p.write("keywords/rules.txt", "上访\n拆迁 AND (搬迁 OR 陵园\n@category = 网宣\n{本局} NEAR/5 不作为\n");
     let run = p.run(&["check"]);
     assert_eq!(run.code, Some(1), "{}", run.stdout);
     let out = &run.stdout;
@@ -106,7 +107,10 @@ fn every_error_is_reported_with_file_line_and_advice() {
         ("yuqing.toml:13:", "未知的键 \"colour\""),
         ("yuqing.toml:11:", "邮件地址 \"not an address\" 无效"),
         ("yuqing.toml:7:", "不支持的 tls \"ssl\""),
-        ("empty.txt:", "关键词列表 \"empty\" 是空的"),
+        ("empty.txt:", "关键词列表 \"empty\" 没有要命中的规则"),
+        ("rules.txt:2:8:", "左括号 ( 没有对应的右括号"),
+        ("rules.txt:3:13:", "未知的类别 \"网宣\""),
+        ("rules.txt:4:1:", "别名 {本局} 没有定义"),
         ("gbk.txt:1:", "不是 UTF-8 编码"),
     ];
     for (place, message) in expect {

@@ -19,6 +19,8 @@ pub struct Diagnostic {
     pub file: PathBuf,
     /// 1-based line; 0 when the problem concerns the whole file (e.g. it is missing).
     pub line: usize,
+    /// 1-based character column when known (keyword rules), else 0.
+    pub column: usize,
     pub message: String,
     /// What the admin should do about it.
     pub hint: String,
@@ -30,7 +32,9 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "错误",
             Severity::Warning => "警告",
         };
-        if self.line > 0 {
+        if self.line > 0 && self.column > 0 {
+            write!(f, "{}:{}:{}: {label}：{}", self.file.display(), self.line, self.column, self.message)?;
+        } else if self.line > 0 {
             write!(f, "{}:{}: {label}：{}", self.file.display(), self.line, self.message)?;
         } else {
             write!(f, "{}: {label}：{}", self.file.display(), self.message)?;
@@ -50,15 +54,20 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     pub fn error(&mut self, file: &Path, line: usize, message: String, hint: impl Into<String>) {
-        self.push(Severity::Error, file, line, message, hint.into());
+        self.push(Severity::Error, file, (line, 0), message, hint.into());
+    }
+
+    /// An error at a line and 1-based character column.
+    pub fn error_at(&mut self, file: &Path, at: (usize, usize), message: String, hint: impl Into<String>) {
+        self.push(Severity::Error, file, at, message, hint.into());
     }
 
     pub fn warning(&mut self, file: &Path, line: usize, message: String, hint: impl Into<String>) {
-        self.push(Severity::Warning, file, line, message, hint.into());
+        self.push(Severity::Warning, file, (line, 0), message, hint.into());
     }
 
-    fn push(&mut self, severity: Severity, file: &Path, line: usize, message: String, hint: String) {
-        self.items.push(Diagnostic { severity, file: file.to_path_buf(), line, message, hint });
+    fn push(&mut self, severity: Severity, file: &Path, (line, column): (usize, usize), message: String, hint: String) {
+        self.items.push(Diagnostic { severity, file: file.to_path_buf(), line, column, message, hint });
     }
 
     pub fn has_errors(&self) -> bool {

@@ -19,8 +19,8 @@ pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use sources::{HtmlConfig, Location, SourceConfig, SourceKind};
 
 use crate::fetch::FetchSettings;
-use crate::matcher::KeywordList;
 use crate::notify::MailSettings;
+use crate::rules::KeywordList;
 use crate::schedule::Schedule;
 use crate::sentiment::LexiconLists;
 
@@ -36,6 +36,7 @@ pub struct Config {
     pub storage_path: PathBuf,
     pub fetch: FetchSettings,
     pub daemon: DaemonSettings,
+    pub detection: DetectionSettings,
     /// `None` when `[mail]` is absent: hits are stored but no alert is queued.
     pub mail: Option<MailSettings>,
     pub sources: Vec<SourceConfig>,
@@ -58,6 +59,23 @@ pub struct DaemonSettings {
     pub failure_notice_after: u32,
 }
 
+/// `[detection]`: how text is matched and documents grouped into events.
+#[derive(Debug, Clone)]
+pub struct DetectionSettings {
+    /// Fold traditional characters to simplified before matching.
+    pub fold_traditional: bool,
+    /// Share of a document's character shingles another must share to join its event.
+    pub event_threshold: f64,
+    /// How long an event stays open to new copies after its last document.
+    pub event_window: std::time::Duration,
+}
+
+impl Default for DetectionSettings {
+    fn default() -> Self {
+        Self { fold_traditional: true, event_threshold: 0.5, event_window: std::time::Duration::from_secs(72 * 3600) }
+    }
+}
+
 /// The outcome of loading: a config when there were no errors, and all diagnostics.
 #[derive(Debug)]
 pub struct Loaded {
@@ -72,8 +90,11 @@ impl Config {
         let settings = settings::load(dir, &mut diags);
         let default_schedule = settings.as_ref().map(|s| &s.daemon.default_schedule);
         let sources = sources::load(dir, default_schedule, &mut diags);
-        let keyword_lists = keywords::load(&dir.join(KEYWORDS_DIR), &mut diags);
-        let cue_lists = keywords::load_cues(&dir.join(KEYWORDS_DIR).join("flags"), &mut diags);
+        let mut aliases = keywords::Aliases::new();
+        let mut keyword_lists = keywords::load(&dir.join(KEYWORDS_DIR), &mut aliases, &mut diags);
+        let mut cue_lists = keywords::load_cues(&dir.join(KEYWORDS_DIR).join("flags"), &mut aliases, &mut diags);
+        keywords::resolve_aliases(&mut keyword_lists, &aliases, &mut diags);
+        keywords::resolve_aliases(&mut cue_lists, &aliases, &mut diags);
         let lexicon = keywords::load_lexicon(&dir.join(KEYWORDS_DIR).join("sentiment"), &mut diags);
         let config = match (settings, diags.has_errors()) {
             (Some(s), false) => Some(Config {
@@ -82,6 +103,7 @@ impl Config {
                 storage_path: s.storage_path,
                 fetch: s.fetch,
                 daemon: s.daemon,
+                detection: s.detection,
                 mail: s.mail,
                 sources,
                 keyword_lists,

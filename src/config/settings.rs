@@ -12,12 +12,13 @@ use toml::de::DeTable;
 
 use super::diag::Diagnostics;
 use super::toml_doc::TomlFile;
-use super::{DaemonSettings, SETTINGS_FILE, resolve};
+use super::{DaemonSettings, DetectionSettings, SETTINGS_FILE, resolve};
 use crate::fetch::FetchSettings;
 use crate::notify::{MailSettings, MailTransport, Secret, SmtpSettings, TlsMode};
 use crate::schedule::Schedule;
 
-const ROOT_KEYS: &[&str] = &["timezone", "storage", "fetch", "daemon", "mail"];
+const ROOT_KEYS: &[&str] = &["timezone", "storage", "fetch", "daemon", "detection", "mail"];
+const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];
 const FETCH_KEYS: &[&str] = &[
     "timeout_secs",
@@ -55,7 +56,15 @@ pub(super) struct Settings {
     pub storage_path: PathBuf,
     pub fetch: FetchSettings,
     pub daemon: DaemonSettings,
+    pub detection: DetectionSettings,
     pub mail: Option<MailSettings>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawDetection {
+    fold_traditional: Option<bool>,
+    event_threshold: Option<Spanned<f64>>,
+    event_window_hours: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -114,6 +123,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let storage: Option<RawStorage> = section(&file, &root, "storage", STORAGE_KEYS, diags);
     let fetch: Option<RawFetch> = section(&file, &root, "fetch", FETCH_KEYS, diags);
     let daemon = section(&file, &root, "daemon", DAEMON_KEYS, diags).and_then(|d| daemon_settings(&file, d, diags));
+    let detection =
+        section(&file, &root, "detection", DETECTION_KEYS, diags).and_then(|d| detection_settings(&file, d, diags));
     let mail = mail_section(dir, &file, &root, diags);
 
     let storage_path = storage?.path.unwrap_or_else(|| "state/yuqing.db".into());
@@ -122,6 +133,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         storage_path: resolve(dir, &storage_path),
         fetch: fetch_settings(&file, fetch?, diags)?,
         daemon: daemon?,
+        detection: detection?,
         mail: mail?,
     })
 }
@@ -208,6 +220,38 @@ fn daemon_settings(file: &TomlFile, raw: RawDaemon, diags: &mut Diagnostics) -> 
         default_schedule,
         shutdown_grace: Duration::from_secs(raw.shutdown_grace_secs.unwrap_or(30)),
         failure_notice_after: raw.failure_notice_after.unwrap_or(3).max(1),
+    })
+}
+
+fn detection_settings(file: &TomlFile, raw: RawDetection, diags: &mut Diagnostics) -> Option<DetectionSettings> {
+    let d = DetectionSettings::default();
+    let mut ok = true;
+    if let Some(t) = &raw.event_threshold
+        && !(*t.get_ref() > 0.0 && *t.get_ref() <= 1.0)
+    {
+        diags.error(
+            &file.path,
+            file.line(t.span()),
+            format!("[detection] event_threshold = {} 不在 (0, 1] 之内", t.get_ref()),
+            "相似度阈值，例如 0.5：两篇信息的字符片段重合一半以上即归为同一事件",
+        );
+        ok = false;
+    }
+    if let Some(h) = &raw.event_window_hours
+        && *h.get_ref() == 0
+    {
+        diags.error(
+            &file.path,
+            file.line(h.span()),
+            "[detection] event_window_hours 不能为 0".into(),
+            "例如 72（三天）",
+        );
+        ok = false;
+    }
+    ok.then(|| DetectionSettings {
+        fold_traditional: raw.fold_traditional.unwrap_or(d.fold_traditional),
+        event_threshold: raw.event_threshold.map_or(d.event_threshold, |t| *t.get_ref()),
+        event_window: raw.event_window_hours.map_or(d.event_window, |h| Duration::from_secs(h.get_ref() * 3600)),
     })
 }
 

@@ -166,7 +166,7 @@ pub(super) fn preview_exports(
         let docs: Vec<Document> =
             extract::into_documents(&source.id, file.posts.into_iter().map(|p| p.entry).collect());
         out.extend(docs.into_iter().map(|document| {
-            let hits = matcher.find(&document.title, &document.text);
+            let hits = matcher.find(&crate::matcher::Fields::of(&document));
             MatchedDocument { document, hits, flags: Vec::new(), negativity: None }
         }));
     }

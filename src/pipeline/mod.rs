@@ -20,7 +20,7 @@ use crate::extract::charset::CharsetOrigin;
 use crate::extract::{self, Entry, ExtractError, charset};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
 use crate::flags::Flagger;
-use crate::matcher::Matcher;
+use crate::matcher::{Fields, Matcher};
 use crate::model::{Document, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
 use crate::sentiment::Lexicon;
@@ -423,8 +423,8 @@ impl Job {
 
     /// Matches a new document and renders its alert when it has hits and mail is configured.
     fn prepare(&self, document: Document, now: DateTime<Utc>) -> NewDocument {
-        let hits = self.matcher.find(&document.title, &document.text);
-        let flags = self.flagger.flags(&document.title, &document.text);
+        let hits = self.matcher.find(&Fields::of(&document));
+        let flags = self.flagger.flags(&Fields::of(&document));
         let negativity = self.lexicon.score(&document.title, &document.text);
         let matched = MatchedDocument { document, hits, flags, negativity };
         let alert = match (&self.config.mail, matched.hits.is_empty()) {
@@ -495,7 +495,7 @@ pub async fn preview(
     let documents = documents
         .into_iter()
         .map(|document| {
-            let hits = matcher.find(&document.title, &document.text);
+            let hits = matcher.find(&Fields::of(&document));
             MatchedDocument { document, hits, flags: Vec::new(), negativity: None }
         })
         .collect();

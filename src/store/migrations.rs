@@ -151,6 +151,23 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE documents ADD COLUMN negativity REAL;
     ALTER TABLE documents ADD COLUMN negativity_drivers TEXT;
     "#,
+    // 8: hits may be in the author field (`author:` rules); SQLite cannot alter a CHECK,
+    // so the table is rebuilt with its rows.
+    r#"
+    CREATE TABLE hits_new (
+        id          INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id),
+        list        TEXT NOT NULL,
+        term        TEXT NOT NULL,
+        field       TEXT NOT NULL CHECK (field IN ('title', 'text', 'author')),
+        start       INTEGER NOT NULL,
+        end         INTEGER NOT NULL
+    );
+    INSERT INTO hits_new SELECT id, document_id, list, term, field, start, end FROM hits;
+    DROP TABLE hits;
+    ALTER TABLE hits_new RENAME TO hits;
+    CREATE INDEX hits_by_document ON hits(document_id);
+    "#,
 ];
 
 /// Number of migrations this build knows.
