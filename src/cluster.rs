@@ -82,6 +82,19 @@ fn containment_weight(shorter: usize) -> f64 {
     (shorter as f64 / 20.0).min(1.0)
 }
 
+/// A text ready to be looked up and inserted: its shingles and exact-copy key.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    set: Shingles,
+    fingerprint: u64,
+}
+
+impl Probe {
+    pub fn of(text: &str) -> Self {
+        Probe { set: shingles(text), fingerprint: exact_key(text) }
+    }
+}
+
 /// Incremental clustering.
 #[derive(Debug)]
 pub struct Clusterer {
@@ -103,13 +116,29 @@ impl Clusterer {
 
     /// The cluster id of `text`, creating a new cluster when it resembles no earlier text.
     pub fn add(&mut self, text: &str) -> usize {
-        let set = shingles(text);
-        let fingerprint = exact_key(text);
-        if let Some(&cluster) = self.exact.get(&fingerprint) {
-            return cluster;
+        let probe = Probe::of(text);
+        let cluster = match self.nearest(&probe) {
+            Some((cluster, _)) => cluster,
+            None => self.new_cluster(),
+        };
+        self.insert(probe, cluster);
+        cluster
+    }
+
+    /// A fresh cluster id.
+    pub fn new_cluster(&mut self) -> usize {
+        self.clusters += 1;
+        self.clusters - 1
+    }
+
+    /// The cluster `probe` resembles most, with the similarity (1.0 for an exact copy),
+    /// when at or above the threshold. Changes nothing.
+    pub fn nearest(&self, probe: &Probe) -> Option<(usize, f64)> {
+        if let Some(&cluster) = self.exact.get(&probe.fingerprint) {
+            return Some((cluster, 1.0));
         }
         let mut shared: HashMap<usize, usize, Fast> = HashMap::default();
-        for s in &set {
+        for s in &probe.set {
             let docs = self.index.get(s).map_or(&[][..], Vec::as_slice);
             if docs.len() > COMMON {
                 continue;
@@ -120,26 +149,38 @@ impl Clusterer {
         }
         let mut candidates: Vec<(usize, usize)> = shared.into_iter().collect();
         candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let best = candidates
+        // Shingles shared by many documents (a site's boilerplate such as 补充点评 2007年…)
+        // say nothing about the story: similarity is measured on the others.
+        let informative = |set: &Shingles| -> Shingles {
+            set.iter().filter(|s| self.index.get(*s).is_none_or(|d| d.len() <= COMMON)).copied().collect()
+        };
+        let probe_set = informative(&probe.set);
+        candidates
             .into_iter()
             .take(16)
-            .map(|(doc, _)| (similarity(&set, &self.documents[doc].0), self.documents[doc].1))
-            .filter(|(sim, _)| *sim >= self.threshold)
-            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
-        let cluster = best.map_or_else(
-            || {
-                self.clusters += 1;
-                self.clusters - 1
-            },
-            |(_, cluster)| cluster,
-        );
-        self.exact.insert(fingerprint, cluster);
+            .map(|(doc, _)| (self.documents[doc].1, similarity(&probe_set, &informative(&self.documents[doc].0))))
+            .filter(|(_, sim)| *sim >= self.threshold)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+    }
+
+    /// Records `probe` as a member of `cluster` (an id from [`Self::new_cluster`] or
+    /// [`Self::nearest`]).
+    pub fn insert(&mut self, probe: Probe, cluster: usize) {
+        self.exact.insert(probe.fingerprint, cluster);
         let id = self.documents.len();
-        for s in &set {
+        for s in &probe.set {
             self.index.entry(*s).or_default().push(id);
         }
-        self.documents.push((set, cluster));
-        cluster
+        self.documents.push((probe.set, cluster));
+    }
+
+    /// Documents recorded.
+    pub fn len(&self) -> usize {
+        self.documents.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty()
     }
 
     pub fn clusters(&self) -> usize {

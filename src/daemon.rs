@@ -47,6 +47,9 @@ impl Parts {
     pub fn build(config: Config) -> Result<Self, DaemonError> {
         let store = Store::open(&config.storage_path)
             .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
+        let events = store
+            .event_index(config.detection.event_threshold, config.detection.event_window, chrono::Utc::now())
+            .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
         let fetcher = Fetcher::new(&config.fetch)?;
         let matcher = Arc::new(Matcher::with_folding(&config.keyword_lists, config.detection.fold_traditional)?);
         let flagger = Arc::new(Flagger::new(&config.cue_lists, config.detection.fold_traditional)?);
@@ -59,6 +62,7 @@ impl Parts {
             matcher,
             flagger,
             lexicon,
+            events: Arc::new(Mutex::new(events)),
         };
         Ok(Self { ctx: Arc::new(ctx), mailer })
     }

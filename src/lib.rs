@@ -21,6 +21,7 @@ pub mod config;
 pub mod daemon;
 pub mod delivery;
 pub mod error_chain;
+pub mod events;
 pub mod extract;
 pub mod fetch;
 pub mod flags;

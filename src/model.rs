@@ -93,6 +93,9 @@ pub struct OutboxAlert {
     pub message: AlertMessage,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
+    /// `<id>.<created>` of the first alert about the same event, when this is a later one:
+    /// the mail threads to it.
+    pub thread: Option<String>,
 }
 
 /// Notices about a source's health, sent to the admin once per episode.

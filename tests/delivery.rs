@@ -188,6 +188,7 @@ fn mailer_reconnects_when_the_server_dropped_the_idle_connection() {
         },
         attempts: 0,
         created_at: chrono::Utc::now(),
+        thread: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mailer = Mailer::new(&settings).expect("mailer");

@@ -69,6 +69,10 @@ fn build_message(from: &Mailbox, alert: &OutboxAlert) -> Result<Message, Deliver
         .subject(alert.message.subject.clone())
         .message_id(Some(format!("<yuqing.alert.{}.{}@{domain}>", alert.id, alert.created_at.timestamp())))
         .date_now();
+    if let Some(root) = &alert.thread {
+        let root = format!("<yuqing.alert.{root}@{domain}>");
+        builder = builder.in_reply_to(root.clone()).references(root);
+    }
     for recipient in &alert.message.recipients {
         let mailbox: Mailbox = recipient.parse().map_err(|e: lettre::address::AddressError| {
             DeliveryError::Address { address: recipient.clone(), message: e.to_string() }

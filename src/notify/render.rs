@@ -6,6 +6,7 @@ use aho_corasick::{AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::events::Assignment;
 use crate::extract::normalize::excerpt;
 use crate::flags::describe_zh;
 use crate::model::{AlertMessage, Field, MatchedDocument};
@@ -20,6 +21,9 @@ pub struct AlertContext<'a> {
     pub recipients: Vec<String>,
     pub timezone: Tz,
     pub fetched_at: DateTime<Utc>,
+    /// The event the document started or joined; a joined one makes this an update that
+    /// threads to the event's first alert.
+    pub event: Option<&'a Assignment>,
 }
 
 pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessage {
@@ -43,10 +47,26 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
         Some("unavailable") => "\n原文状态：暂时无法查看",
         _ => "",
     };
-    let subject = format!("{}{}", ctx.subject_prefix, truncate(title, SUBJECT_TITLE_CHARS));
+    let update = ctx.event.filter(|e| !e.new_event);
+    let (heading, subject) = match update {
+        // "Re:" keeps clients that thread by subject together with In-Reply-To/References.
+        Some(e) => (
+            "舆情更新：同一事件出现新的来源",
+            format!("Re: {}{}", ctx.subject_prefix, truncate(&e.event_title, SUBJECT_TITLE_CHARS)),
+        ),
+        None => ("舆情提示", format!("{}{}", ctx.subject_prefix, truncate(title, SUBJECT_TITLE_CHARS))),
+    };
+    let event_line = match ctx.event {
+        Some(e) if e.new_event => format!("事件编号：#{}（首次发现）", e.event_id),
+        Some(e) => {
+            format!("事件编号：#{}（{}；目前 {} 个来源、{} 篇信息）", e.event_id, e.event_title, e.sources, e.documents)
+        }
+        None => String::new(),
+    };
+    let event_text = if event_line.is_empty() { String::new() } else { format!("\n{event_line}") };
 
     let body_text = format!(
-        "舆情提示\n\n标题：{title}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}{judgement}{state}\n\n摘要：{summary}\n\n链接：{link}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
+        "{heading}\n\n标题：{title}{event_text}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}{judgement}{state}\n\n摘要：{summary}\n\n链接：{link}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
         source = ctx.source_name,
         terms = terms.join("、"),
     );
@@ -56,8 +76,9 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
         concat!(
             "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{subject}</title></head>",
             "<body style=\"font-family:sans-serif;line-height:1.6\">",
-            "<h2 style=\"margin:0 0 12px\">舆情提示：{title}</h2>",
+            "<h2 style=\"margin:0 0 12px\">{heading}：{title}</h2>",
             "<table cellpadding=\"4\" style=\"border-collapse:collapse\">",
+            "{event_row}",
             "<tr><th align=\"left\">信源</th><td>{source}</td></tr>",
             "<tr><th align=\"left\">发布时间</th><td>{published}</td></tr>",
             "<tr><th align=\"left\">发现时间</th><td>{fetched}</td></tr>",
@@ -70,6 +91,12 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
             "</body></html>"
         ),
         subject = escape(&subject),
+        heading = heading,
+        event_row = if event_line.is_empty() {
+            String::new()
+        } else {
+            format!("<tr><th align=\"left\">事件</th><td>{}</td></tr>", escape(&event_line))
+        },
         title = highlight(title, &highlight_terms),
         source = escape(ctx.source_name),
         published = escape(&published),
@@ -196,6 +223,7 @@ mod tests {
             recipients: vec!["gkb@example.gov.cn".into()],
             timezone: chrono_tz::Asia::Shanghai,
             fetched_at: DateTime::from_timestamp(1_795_000_600, 0).unwrap_or_default(),
+            event: None,
         }
     }
 

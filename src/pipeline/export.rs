@@ -14,7 +14,7 @@ use crate::config::{Location, SourceConfig};
 use crate::extract::export::{ExportFile, RowError, parse_export};
 use crate::extract::{self, ExtractError};
 use crate::model::{Document, MatchedDocument};
-use crate::store::{Committed, ExportBatch, NewDocument};
+use crate::store::{Committed, ExportBatch};
 
 const EXTENSIONS: &[&str] = &["csv", "json", "jsonl", "ndjson"];
 
@@ -129,17 +129,18 @@ impl Job {
         outcome.entries += documents.len();
         let fresh = self.lock()?.unseen(documents)?;
         let now = Utc::now();
-        let batch: Vec<NewDocument> = fresh.into_iter().map(|d| self.prepare(d, now)).collect();
         let path_text = path.display().to_string();
-        let export = ExportBatch {
-            sha256: sha,
-            path: &path_text,
-            documents: &batch,
-            engagement: &engagement,
-            comments: &file.comments,
-            bad_rows: file.errors.len(),
-        };
-        let done = self.lock()?.commit_export(&self.source.id, &export, now)?;
+        let done = self.match_and_commit(fresh, now, |store, batch| {
+            let export = ExportBatch {
+                sha256: sha,
+                path: &path_text,
+                documents: batch,
+                engagement: &engagement,
+                comments: &file.comments,
+                bad_rows: file.errors.len(),
+            };
+            store.commit_export(&self.source.id, &export, now)
+        })?;
         add(&mut outcome.committed, done.committed);
         outcome.updated_counts += done.updated_counts;
         outcome.comments += done.comments;

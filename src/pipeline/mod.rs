@@ -16,12 +16,13 @@ use chrono_tz::Tz;
 use encoding_rs::Encoding;
 
 use crate::config::{Config, HtmlConfig, Location, SourceConfig, SourceKind};
+use crate::events::{Assignment, EventIndex};
 use crate::extract::charset::CharsetOrigin;
 use crate::extract::{self, Entry, ExtractError, charset};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
 use crate::flags::Flagger;
 use crate::matcher::{Fields, Matcher};
-use crate::model::{Document, MatchedDocument, SourceNotice};
+use crate::model::{AlertMessage, Document, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
 use crate::sentiment::Lexicon;
 use crate::store::{Committed, NewDocument, Store, StoreError};
@@ -34,6 +35,8 @@ pub struct Context {
     pub matcher: Arc<Matcher>,
     pub flagger: Arc<Flagger>,
     pub lexicon: Arc<Lexicon>,
+    /// Which event each matched document belongs to; locked after the store.
+    pub events: Arc<Mutex<EventIndex>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -366,6 +369,7 @@ struct Job {
     flagger: Arc<Flagger>,
     lexicon: Arc<Lexicon>,
     store: Arc<Mutex<Store>>,
+    events: Arc<Mutex<EventIndex>>,
     source: SourceConfig,
 }
 
@@ -377,6 +381,7 @@ impl Job {
             flagger: ctx.flagger.clone(),
             lexicon: ctx.lexicon.clone(),
             store: ctx.store.clone(),
+            events: ctx.events.clone(),
             source: source.clone(),
         }
     }
@@ -409,8 +414,9 @@ impl Job {
         validators: &Validators,
     ) -> Result<RunOutcome, PipelineError> {
         let now = Utc::now();
-        let batch: Vec<NewDocument> = fresh.into_iter().map(|d| self.prepare(d, now)).collect();
-        let committed = self.lock()?.commit_run(&self.source.id, &batch, parsed.entries, validators, now)?;
+        let committed = self.match_and_commit(fresh, now, |store, batch| {
+            store.commit_run(&self.source.id, batch, parsed.entries, validators, now)
+        })?;
         tracing::info!(source = %self.source.id, entries = parsed.entries, new = committed.documents,
             hits = committed.hits, alerts = committed.alerts, "source run done");
         Ok(RunOutcome {
@@ -421,32 +427,70 @@ impl Job {
         })
     }
 
-    /// Matches a new document and renders its alert when it has hits and mail is configured.
-    fn prepare(&self, document: Document, now: DateTime<Utc>) -> NewDocument {
+    /// Matches new documents, assigns the matched ones to events, renders their alerts
+    /// and hands the batch to `commit` under the store lock. The event index is locked
+    /// for the whole step so that concurrent runs agree on events; a failed commit marks
+    /// it for a rebuild from the store.
+    fn match_and_commit<T>(
+        &self,
+        fresh: Vec<Document>,
+        now: DateTime<Utc>,
+        commit: impl FnOnce(&mut Store, &[NewDocument]) -> Result<T, StoreError>,
+    ) -> Result<T, PipelineError> {
+        let matched: Vec<MatchedDocument> = fresh.into_iter().map(|d| self.matched(d)).collect();
+        let mut store = self.lock()?;
+        let mut events = self.events.lock().map_err(|_| PipelineError::Poisoned)?;
+        if events.needs_rebuild(now) {
+            *events = store.event_index(events.threshold(), events.window(), now)?;
+        }
+        let batch: Vec<NewDocument> = matched
+            .into_iter()
+            .map(|m| {
+                let event = (!m.hits.is_empty()).then(|| events.assign(&m.document, now));
+                let alert = self.render(&m, event.as_ref(), now);
+                NewDocument {
+                    document: m.document,
+                    hits: m.hits,
+                    flags: m.flags,
+                    negativity: m.negativity,
+                    event,
+                    alert,
+                }
+            })
+            .collect();
+        let result = commit(&mut store, &batch);
+        if result.is_err() {
+            events.invalidate();
+        }
+        Ok(result?)
+    }
+
+    fn matched(&self, document: Document) -> MatchedDocument {
         let hits = self.matcher.find(&Fields::of(&document));
         let flags = self.flagger.flags(&Fields::of(&document));
         let negativity = self.lexicon.score(&document.title, &document.text);
-        let matched = MatchedDocument { document, hits, flags, negativity };
-        let alert = match (&self.config.mail, matched.hits.is_empty()) {
-            (Some(mail), false) => Some(render_email(
-                &matched,
-                &AlertContext {
-                    source_name: &self.source.name,
-                    subject_prefix: &mail.subject_prefix,
-                    recipients: mail.to.iter().map(ToString::to_string).collect(),
-                    timezone: self.config.timezone,
-                    fetched_at: now,
-                },
-            )),
-            _ => None,
-        };
-        NewDocument {
-            document: matched.document,
-            hits: matched.hits,
-            flags: matched.flags,
-            negativity: matched.negativity,
-            alert,
+        MatchedDocument { document, hits, flags, negativity }
+    }
+
+    /// The alert for a matched document when mail is configured: one when it starts an
+    /// event, an update threaded to it when the story reaches a new source, none for
+    /// further copies from a source already on the event's path.
+    fn render(&self, m: &MatchedDocument, event: Option<&Assignment>, now: DateTime<Utc>) -> Option<AlertMessage> {
+        let mail = self.config.mail.as_ref()?;
+        if m.hits.is_empty() || event.is_some_and(|e| !e.new_event && !e.new_source) {
+            return None;
         }
+        Some(render_email(
+            m,
+            &AlertContext {
+                source_name: &self.source.name,
+                subject_prefix: &mail.subject_prefix,
+                recipients: mail.to.iter().map(ToString::to_string).collect(),
+                timezone: self.config.timezone,
+                fetched_at: now,
+                event,
+            },
+        ))
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Store>, PipelineError> {

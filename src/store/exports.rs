@@ -3,9 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{
-    Committed, NewDocument, Store, StoreError, insert_document, insert_flags, insert_hits, outbox, set_negativity,
-};
+use super::{Committed, NewDocument, Store, StoreError, insert_new};
 use crate::extract::export::{Engagement, ExportComment};
 
 /// One processed export file and what came out of it.
@@ -47,15 +45,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut out = ExportCommitted::default();
         for item in batch.documents {
-            let Some(doc_id) = insert_document(&tx, &item.document, now_s)? else { continue };
-            out.committed.documents += 1;
-            out.committed.hits += insert_hits(&tx, doc_id, &item.hits)?;
-            insert_flags(&tx, doc_id, &item.flags)?;
-            set_negativity(&tx, doc_id, item.negativity.as_ref())?;
-            if let Some(alert) = &item.alert {
-                outbox::enqueue(&tx, doc_id, alert, now_s)?;
-                out.committed.alerts += 1;
-            }
+            insert_new(&tx, item, now_s, &mut out.committed)?;
         }
         for (keys, counts) in batch.engagement.iter().filter(|(_, c)| !c.is_empty()) {
             if record_engagement(&tx, keys, counts, now_s)? {

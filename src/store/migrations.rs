@@ -168,6 +168,32 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE hits_new RENAME TO hits;
     CREATE INDEX hits_by_document ON hits(document_id);
     "#,
+    // 9: events (Art. 13): one story across sources and time, its propagation path, and
+    // the alerts about it.
+    r#"
+    CREATE TABLE events (
+        id                INTEGER PRIMARY KEY,
+        title             TEXT NOT NULL,
+        first_document_id INTEGER NOT NULL REFERENCES documents(id),
+        first_source_id   TEXT NOT NULL,
+        first_seen_at     INTEGER NOT NULL,
+        last_seen_at      INTEGER NOT NULL,
+        documents         INTEGER NOT NULL,
+        sources           INTEGER NOT NULL,
+        created_at        INTEGER NOT NULL
+    );
+    CREATE INDEX events_by_last_seen ON events(last_seen_at);
+    CREATE TABLE event_documents (
+        document_id INTEGER PRIMARY KEY REFERENCES documents(id),
+        event_id    INTEGER NOT NULL REFERENCES events(id),
+        source_id   TEXT NOT NULL,
+        seen_at     INTEGER NOT NULL,
+        similarity  REAL NOT NULL
+    );
+    CREATE INDEX event_documents_by_event ON event_documents(event_id, seen_at);
+    ALTER TABLE alerts ADD COLUMN event_id INTEGER REFERENCES events(id);
+    CREATE INDEX alerts_by_event ON alerts(event_id);
+    "#,
 ];
 
 /// Number of migrations this build knows.

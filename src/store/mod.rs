@@ -6,6 +6,7 @@
 //! queued alerts, and the source's new cache validators — is written in one transaction,
 //! so a crash leaves either all of it or none. Times are stored as Unix seconds (UTC).
 
+mod events;
 mod exports;
 mod migrations;
 mod outbox;
@@ -17,10 +18,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
 pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
 
+use crate::events::Assignment;
 use crate::fetch::Validators;
 use crate::model::{AlertMessage, Document, Flag, Hit, Negativity, SourceNotice};
 
@@ -43,6 +46,8 @@ pub struct NewDocument {
     pub hits: Vec<Hit>,
     pub flags: Vec<Flag>,
     pub negativity: Option<Negativity>,
+    /// The event a matched document joined or started.
+    pub event: Option<Assignment>,
     pub alert: Option<AlertMessage>,
 }
 
@@ -140,17 +145,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut counts = Committed::default();
         for item in batch {
-            let Some(doc_id) = insert_document(&tx, &item.document, now)? else {
-                continue;
-            };
-            counts.documents += 1;
-            counts.hits += insert_hits(&tx, doc_id, &item.hits)?;
-            insert_flags(&tx, doc_id, &item.flags)?;
-            set_negativity(&tx, doc_id, item.negativity.as_ref())?;
-            if let Some(alert) = &item.alert {
-                outbox::enqueue(&tx, doc_id, alert, now)?;
-                counts.alerts += 1;
-            }
+            insert_new(&tx, item, now, &mut counts)?;
         }
         tx.prepare_cached(
             "INSERT INTO source_state (source_id, last_attempt_at, last_success_at, consecutive_failures, etag, last_modified, last_entries)
@@ -277,6 +272,29 @@ fn set_wal(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// Inserts a document and its keys; `None` when one of its keys already exists.
+/// A new document with everything that came out of it: hits, flags, negativity, its
+/// event and its alert. Nothing when one of its keys is already known.
+pub(super) fn insert_new(
+    tx: &rusqlite::Transaction<'_>,
+    item: &NewDocument,
+    now: i64,
+    counts: &mut Committed,
+) -> Result<(), StoreError> {
+    let Some(doc_id) = insert_document(tx, &item.document, now)? else { return Ok(()) };
+    counts.documents += 1;
+    counts.hits += insert_hits(tx, doc_id, &item.hits)?;
+    insert_flags(tx, doc_id, &item.flags)?;
+    set_negativity(tx, doc_id, item.negativity.as_ref())?;
+    if let Some(event) = &item.event {
+        events::record(tx, event, doc_id, &item.document.source_id, now)?;
+    }
+    if let Some(alert) = &item.alert {
+        outbox::enqueue(tx, doc_id, item.event.as_ref().map(|e| e.event_id), alert, now)?;
+        counts.alerts += 1;
+    }
+    Ok(())
+}
+
 fn insert_document(tx: &rusqlite::Transaction<'_>, doc: &Document, now: i64) -> Result<Option<i64>, StoreError> {
     let mut exists = tx.prepare_cached("SELECT 1 FROM document_keys WHERE key = ?1")?;
     for key in &doc.keys {

@@ -8,13 +8,19 @@ use rusqlite::{Row, Transaction, params};
 use super::{Store, StoreError};
 use crate::model::{AlertMessage, OutboxAlert};
 
-pub(super) fn enqueue(tx: &Transaction<'_>, doc_id: i64, alert: &AlertMessage, now: i64) -> Result<(), StoreError> {
+pub(super) fn enqueue(
+    tx: &Transaction<'_>,
+    doc_id: i64,
+    event_id: Option<i64>,
+    alert: &AlertMessage,
+    now: i64,
+) -> Result<(), StoreError> {
     let recipients = serde_json::to_string(&alert.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.prepare_cached(
-        "INSERT INTO alerts (document_id, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        "INSERT INTO alerts (document_id, event_id, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
     )?
-    .execute(params![doc_id, alert.channel, recipients, alert.subject, alert.body_text, alert.body_html, now])?;
+    .execute(params![doc_id, event_id, alert.channel, recipients, alert.subject, alert.body_text, alert.body_html, now])?;
     Ok(())
 }
 
@@ -50,8 +56,10 @@ impl Store {
     pub fn due_alerts(&self, now: Option<DateTime<Utc>>, limit: usize) -> Result<Vec<OutboxAlert>, StoreError> {
         let due = now.map_or(i64::MAX, |t| t.timestamp());
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, channel, recipients, subject, body_text, body_html, attempts, created_at
-             FROM alerts WHERE status = 'pending' AND next_attempt_at <= ?1 ORDER BY id LIMIT ?2",
+            "SELECT a.id, a.channel, a.recipients, a.subject, a.body_text, a.body_html, a.attempts, a.created_at,
+                    (SELECT r.id || '.' || r.created_at FROM alerts r
+                     WHERE r.event_id = a.event_id AND r.id < a.id ORDER BY r.id LIMIT 1)
+             FROM alerts a WHERE a.status = 'pending' AND a.next_attempt_at <= ?1 ORDER BY a.id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![due, i64::try_from(limit).unwrap_or(i64::MAX)], alert_row)?;
         rows.map(|r| r.map_err(StoreError::from).and_then(into_alert)).collect()
@@ -99,14 +107,14 @@ impl Store {
     }
 }
 
-type AlertColumns = (i64, String, String, String, String, String, i64, i64);
+type AlertColumns = (i64, String, String, String, String, String, i64, i64, Option<String>);
 
 fn alert_row(r: &Row<'_>) -> rusqlite::Result<AlertColumns> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
 }
 
 fn into_alert(columns: AlertColumns) -> Result<OutboxAlert, StoreError> {
-    let (id, channel, recipients, subject, body_text, body_html, attempts, created_at) = columns;
+    let (id, channel, recipients, subject, body_text, body_html, attempts, created_at, thread) = columns;
     let recipients: Vec<String> =
         serde_json::from_str(&recipients).map_err(|e| StoreError::Corrupt(format!("recipients of alert {id}: {e}")))?;
     Ok(OutboxAlert {
@@ -114,5 +122,6 @@ fn into_alert(columns: AlertColumns) -> Result<OutboxAlert, StoreError> {
         message: AlertMessage { channel, recipients, subject, body_text, body_html },
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         created_at: DateTime::from_timestamp(created_at, 0).unwrap_or_default(),
+        thread,
     })
 }

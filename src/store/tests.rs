@@ -42,6 +42,7 @@ fn batch(key: &str) -> NewDocument {
         hits: vec![hit()],
         flags: vec![],
         negativity: None,
+        event: None,
         alert: Some(alert(key)),
     }
 }
@@ -74,7 +75,7 @@ fn any_known_key_makes_a_document_known() {
     store
         .commit_run(
             "s",
-            &[NewDocument { document: first, hits: vec![], flags: vec![], negativity: None, alert: None }],
+            &[NewDocument { document: first, hits: vec![], flags: vec![], negativity: None, event: None, alert: None }],
             1,
             &Validators::default(),
             now(),
@@ -137,7 +138,14 @@ fn recent_hits_lists_terms_per_document() {
             "s",
             &[
                 item,
-                NewDocument { document: doc("k2", "无"), hits: vec![], flags: vec![], negativity: None, alert: None },
+                NewDocument {
+                    document: doc("k2", "无"),
+                    hits: vec![],
+                    flags: vec![],
+                    negativity: None,
+                    event: None,
+                    alert: None,
+                },
             ],
             2,
             &Validators::default(),

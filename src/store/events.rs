@@ -1,0 +1,145 @@
+//! Events in the database: the upsert that records a document joining an event (so
+//! concurrent runs agree on ids chosen by `crate::events`), the seeds that rebuild the
+//! in-memory index, and the read side (`yuqing events`, the propagation path).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Transaction, params};
+
+use super::{Store, StoreError};
+use crate::events::{Assignment, EventIndex, Seed};
+
+/// Records that document `doc_id` belongs to `event`, creating the event row when this is
+/// its first document and keeping first/last times, counts and the first source right.
+pub(super) fn record(
+    tx: &Transaction<'_>,
+    event: &Assignment,
+    doc_id: i64,
+    source_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let seen = event.seen_at.timestamp();
+    tx.prepare_cached(
+        "INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at, documents, sources, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, 0, ?6)
+         ON CONFLICT(id) DO UPDATE SET
+             first_document_id = CASE WHEN ?5 < first_seen_at THEN ?3 ELSE first_document_id END,
+             first_source_id = CASE WHEN ?5 < first_seen_at THEN ?4 ELSE first_source_id END,
+             first_seen_at = min(first_seen_at, ?5),
+             last_seen_at = max(last_seen_at, ?5)",
+    )?
+    .execute(params![event.event_id, event.event_title, doc_id, source_id, seen, now])?;
+    tx.prepare_cached(
+        "INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![doc_id, event.event_id, source_id, seen, event.similarity])?;
+    tx.prepare_cached(
+        "UPDATE events SET
+             documents = (SELECT count(*) FROM event_documents WHERE event_id = ?1),
+             sources = (SELECT count(DISTINCT source_id) FROM event_documents WHERE event_id = ?1)
+         WHERE id = ?1",
+    )?
+    .execute([event.event_id])?;
+    Ok(())
+}
+
+/// One event as listed for staff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSummary {
+    pub id: i64,
+    pub title: String,
+    pub first_source_id: String,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub documents: usize,
+    pub sources: usize,
+    /// Latest reposts + comments + likes summed over the event's documents that have counts.
+    pub engagement: i64,
+}
+
+/// One step of an event's propagation path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathStep {
+    pub document_id: i64,
+    pub source_id: String,
+    pub seen_at: DateTime<Utc>,
+    pub title: String,
+    pub link: Option<String>,
+    pub similarity: f64,
+}
+
+fn time(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+impl Store {
+    /// The in-memory event index, rebuilt from the documents of events seen within the
+    /// window.
+    pub fn event_index(&self, threshold: f64, window: Duration, now: DateTime<Utc>) -> Result<EventIndex, StoreError> {
+        let since = EventIndex::seeds_since(window, now).timestamp();
+        let mut stmt = self.conn.prepare(
+            "SELECT ed.event_id, ed.source_id, d.title, d.text, ed.seen_at
+             FROM event_documents ed JOIN events e ON e.id = ed.event_id JOIN documents d ON d.id = ed.document_id
+             WHERE e.last_seen_at >= ?1 ORDER BY ed.seen_at, ed.document_id",
+        )?;
+        let seeds = stmt
+            .query_map([since], |r| {
+                Ok(Seed {
+                    event_id: r.get(0)?,
+                    source_id: r.get(1)?,
+                    title: r.get(2)?,
+                    text: r.get(3)?,
+                    seen_at: time(r.get(4)?),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let max_id: i64 = self.conn.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))?;
+        Ok(EventIndex::new(threshold, window, seeds, max_id, now))
+    }
+
+    /// The most recently active events, newest first.
+    pub fn recent_events(&self, limit: usize) -> Result<Vec<EventSummary>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT e.id, e.title, e.first_source_id, e.first_seen_at, e.last_seen_at, e.documents, e.sources,
+                    coalesce((SELECT sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0))
+                              FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
+                              WHERE ed.event_id = e.id AND g.observed_at =
+                                  (SELECT max(observed_at) FROM engagement WHERE document_id = ed.document_id)), 0)
+             FROM events e ORDER BY e.last_seen_at DESC, e.id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(EventSummary {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                first_source_id: r.get(2)?,
+                first_seen_at: time(r.get(3)?),
+                last_seen_at: time(r.get(4)?),
+                documents: usize::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+                sources: usize::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                engagement: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// How a story spread: every document of the event in time order.
+    pub fn event_path(&self, event_id: i64) -> Result<Vec<PathStep>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT ed.document_id, ed.source_id, ed.seen_at, d.title, d.link, ed.similarity
+             FROM event_documents ed JOIN documents d ON d.id = ed.document_id
+             WHERE ed.event_id = ?1 ORDER BY ed.seen_at, ed.document_id",
+        )?;
+        let rows = stmt.query_map([event_id], |r| {
+            Ok(PathStep {
+                document_id: r.get(0)?,
+                source_id: r.get(1)?,
+                seen_at: time(r.get(2)?),
+                title: r.get(3)?,
+                link: r.get(4)?,
+                similarity: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}

@@ -1,0 +1,83 @@
+//! Events (Art. 13): one story copied by several sources is one event with one alert and
+//! threaded updates per new source — across runs and restarts — not one alert per copy.
+
+mod support;
+
+use support::{FILE_MAIL, Project, decode_words, eml_files, header, source};
+
+const STORY: &str = "网传临江市烈士陵园将被拆迁改建商业综合体，市退役军人事务局回应：系不实信息，烈士陵园不会拆迁。";
+
+/// An RSS feed whose items `(guid, title, description)` were published an hour ago, so
+/// that the event window (72 h by default) holds whenever the test runs.
+fn feed(items: &[(&str, &str, &str)]) -> String {
+    let when = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>t</title>\n");
+    for (guid, title, description) in items {
+        out.push_str(&format!(
+            "<item><title>{title}</title><link>https://example.com/{guid}</link><guid>{guid}</guid><description>{description}</description><pubDate>{when}</pubDate></item>\n"
+        ));
+    }
+    out + "</channel></rss>\n"
+}
+
+#[test]
+fn a_story_from_three_sources_is_one_event_with_threaded_updates() {
+    let sources = [source("forum", "forum.xml"), source("daily", "daily.xml"), source("wechat", "wechat.xml")].concat();
+    let p = Project::new(&sources, FILE_MAIL);
+    p.write(
+        "forum.xml",
+        feed(&[("f1", "烈士陵园要拆？", STORY), ("f2", "第四季度抚恤金发放通知", "抚恤金月底发放到位。")]),
+    );
+    p.write("daily.xml", feed(&[]));
+    p.write("wechat.xml", feed(&[]));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let outbox = p.path().join("outbox");
+    assert_eq!(eml_files(&outbox).len(), 2, "the story and the unrelated notice");
+
+    // A second process (the index is rebuilt from the database): the story reaches two
+    // more sources and is copied again by the first one.
+    p.write(
+        "forum.xml",
+        feed(&[
+            ("f1", "烈士陵园要拆？", STORY),
+            ("f2", "第四季度抚恤金发放通知", "抚恤金月底发放到位。"),
+            ("f3", "转发：烈士陵园要拆？", &format!("转发微博 //{STORY}")),
+        ]),
+    );
+    p.write(
+        "daily.xml",
+        feed(&[("d1", "市退役军人事务局：烈士陵园不会拆迁", &format!("【转载】{STORY}（来源：临江日报）"))]),
+    );
+    p.write("wechat.xml", feed(&[("w1", "", STORY)]));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+
+    let mails: Vec<String> = eml_files(&outbox).iter().map(|f| std::fs::read_to_string(f).expect("read eml")).collect();
+    assert_eq!(mails.len(), 4, "two updates, none for the first source's second copy");
+    let subject = |m: &str| decode_words(&header(m, "Subject").unwrap_or_default());
+    let subjects: Vec<String> = mails.iter().map(|m| subject(m)).collect();
+    let first = mails.iter().zip(&subjects).find(|(_, s)| s.contains("烈士陵园要拆？") && !s.starts_with("Re:"));
+    let (first, _) = first.unwrap_or_else(|| panic!("no first alert in {subjects:?}"));
+    let root = header(first, "Message-ID").expect("message id");
+    let updates: Vec<&String> = mails.iter().filter(|m| subject(m).starts_with("Re:")).collect();
+    assert_eq!(updates.len(), 2, "{subjects:?}");
+    for u in &updates {
+        assert_eq!(subject(u), "Re: 【舆情提示】烈士陵园要拆？");
+        assert_eq!(header(u, "In-Reply-To").as_deref(), Some(root.as_str()));
+        assert_eq!(header(u, "References").as_deref(), Some(root.as_str()));
+        assert!(support::text_part(u).contains("舆情更新：同一事件出现新的来源"), "{u}");
+    }
+
+    let store = p.store();
+    let events = store.recent_events(10).expect("events");
+    assert_eq!(events.len(), 2, "{events:?}");
+    let story = events.iter().find(|e| e.title == "烈士陵园要拆？").expect("story event");
+    assert_eq!((story.documents, story.sources, story.first_source_id.as_str()), (4, 3, "forum"));
+    let path = store.event_path(story.id).expect("path");
+    assert_eq!(path.len(), 4);
+    let mut sources: Vec<&str> = path.iter().map(|s| s.source_id.as_str()).collect();
+    sources.dedup();
+    assert_eq!(sources[0], "forum");
+}
