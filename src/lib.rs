@@ -28,6 +28,7 @@ pub mod matcher;
 pub mod model;
 pub mod notify;
 pub mod pipeline;
+pub mod rumour;
 pub mod schedule;
 pub mod sentiment;
 pub mod store;

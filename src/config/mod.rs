@@ -44,6 +44,8 @@ pub struct Config {
     pub cue_lists: Vec<KeywordList>,
     /// `keywords/sentiment/`: the negativity lexicon.
     pub lexicon: LexiconLists,
+    /// `rumour.model` when present: the trained rumour classifier (see [`crate::rumour`]).
+    pub rumour_model: Option<std::sync::Arc<crate::rumour::RumourModel>>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +77,7 @@ impl Config {
         let keyword_lists = keywords::load(&dir.join(KEYWORDS_DIR), &mut diags);
         let cue_lists = keywords::load_cues(&dir.join(KEYWORDS_DIR).join("flags"), &mut diags);
         let lexicon = keywords::load_lexicon(&dir.join(KEYWORDS_DIR).join("sentiment"), &mut diags);
+        let rumour_model = crate::rumour::load_for_config(dir, &mut diags);
         let config = match (settings, diags.has_errors()) {
             (Some(s), false) => Some(Config {
                 dir: dir.to_path_buf(),
@@ -87,6 +90,7 @@ impl Config {
                 keyword_lists,
                 cue_lists,
                 lexicon,
+                rumour_model,
             }),
             _ => None,
         };
