@@ -66,7 +66,7 @@ fn train_then_eval_then_match_uses_the_model() {
 
     let run = p.run(&["rumour", "eval", "--data", &data]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stdout.contains("文本分类模型（阈值"), "{}", run.stdout);
+    assert!(run.stdout.contains("模型阈值 0.") && run.stdout.contains("文本分类模型"), "{}", run.stdout);
     assert!(run.stdout.contains("合并（线索或模型）"), "{}", run.stdout);
     let run = p.run(&["rumour", "eval", "--data", &data, "--json"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);

@@ -73,6 +73,12 @@ fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
+/// `s` followed by spaces up to `width` terminal columns (CJK characters take two).
+fn pad(s: &str, width: usize) -> String {
+    let used: usize = s.chars().map(|c| if c >= '\u{1100}' { 2 } else { 1 }).sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(used)))
+}
+
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
@@ -143,11 +149,16 @@ pub fn evaluate(examples: &[Example], flagger: &Flagger, model: Option<&RumourMo
 impl Evaluation {
     /// A table for staff, in Chinese.
     pub fn render_zh(&self) -> String {
-        let mut out = format!("样本 {} 条，其中谣言 {} 条\n", self.count, self.rumours);
-        out.push_str("方法                    样本数   精确率   召回率   F1       准确率   AUC\n");
+        let mut out = format!("样本 {} 条，其中谣言 {} 条", self.count, self.rumours);
+        if let Some(t) = self.threshold {
+            out.push_str(&format!("；模型阈值 {t:.2}"));
+        }
+        out.push('\n');
+        out.push_str(&format!("{}样本数  精确率  召回率  F1      准确率  AUC\n", pad("方法", 20)));
         let mut row = |name: &str, m: &Metrics| {
             out.push_str(&format!(
-                "{name}{:>8}   {:.3}    {:.3}    {:.3}    {:.3}    {:.3}\n",
+                "{}{:<8}{:<8.3}{:<8.3}{:<8.3}{:<8.3}{:.3}\n",
+                pad(name, 20),
                 m.count(),
                 m.precision(),
                 m.recall(),
@@ -156,10 +167,10 @@ impl Evaluation {
                 m.auc
             ));
         };
-        row("线索词表              ", &self.cues);
-        if let (Some(m), Some(c), Some(t)) = (&self.model, &self.combined, self.threshold) {
-            row(&format!("文本分类模型（阈值 {t:.2}）"), m);
-            row("合并（线索或模型）    ", c);
+        row("线索词表", &self.cues);
+        if let (Some(m), Some(c)) = (&self.model, &self.combined) {
+            row("文本分类模型", m);
+            row("合并（线索或模型）", c);
         }
         out
     }
