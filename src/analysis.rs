@@ -1,6 +1,7 @@
 //! Everything the engines say about one text, for `yuqing test match`: hits, the lists
-//! they fall in with their Art. 9 categories and topics, Art. 7 flags with reasons, the rumour verdict, negativity,
-//! and the event the text would join within the batch. Pure.
+//! they fall in with their Art. 9 categories and topics, Art. 7 flags with reasons, the
+//! rumour verdict (cues, or the trained model of [`crate::rumour`] when the config has one),
+//! negativity, and the event the text would join within the batch. Pure.
 
 use serde_json::{Value, json};
 
@@ -18,6 +19,7 @@ pub struct Analyser {
     flagger: Flagger,
     lexicon: Lexicon,
     events: Clusterer,
+    rumour_model: Option<std::sync::Arc<crate::rumour::RumourModel>>,
 }
 
 /// The result for one text.
@@ -33,6 +35,8 @@ pub struct Analysis {
     pub topics: Vec<String>,
     pub flags: Vec<Flag>,
     pub rumour: bool,
+    /// The trained model's verdict when the config has a model; `rumour` includes it.
+    pub rumour_model: Option<crate::rumour::ModelVerdict>,
     pub negativity: Option<Negativity>,
     pub event: usize,
 }
@@ -44,6 +48,7 @@ impl Analyser {
             flagger: Flagger::new(&config.cue_lists, config.detection.fold_traditional)?,
             lexicon: Lexicon::new(&config.lexicon)?,
             events: Clusterer::new(config.detection.event_threshold),
+            rumour_model: config.rumour_model.clone(),
         })
     }
 
@@ -66,10 +71,11 @@ impl Analyser {
             }
         }
         let flags = self.flagger.flags(&fields);
-        let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour);
+        let rumour_model = self.rumour_model.as_ref().map(|m| m.judge(&format!("{title} {text}")));
+        let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.is_some_and(|v| v.fired);
         let negativity = self.lexicon.score(&title, &text);
         let event = self.events.add(&format!("{title} {text}"));
-        Analysis { title, text, hits, lists, categories, topics, flags, rumour, negativity, event }
+        Analysis { title, text, hits, lists, categories, topics, flags, rumour, rumour_model, negativity, event }
     }
 }
 
@@ -81,6 +87,7 @@ fn push_new<T: PartialEq>(v: &mut Vec<T>, x: T) {
 
 impl Analysis {
     /// One JSON object: `hits`, `lists`, `categories`, `topics`, `flags` (`kind`, `reasons`), `rumour`,
+    /// `rumour_model` (`probability`, `threshold`, `fired`, `reason`; null without a model),
     /// `negativity`, `event`.
     pub fn to_json(&self) -> Value {
         json!({
@@ -92,6 +99,7 @@ impl Analysis {
             "topics": self.topics,
             "flags": self.flags.iter().map(|f| json!({"kind": f.kind.as_str(), "reasons": f.reasons})).collect::<Vec<_>>(),
             "rumour": self.rumour,
+            "rumour_model": self.rumour_model.map(|v| v.to_json()),
             "negativity": self.negativity.as_ref().map(|n| json!({"score": n.score, "drivers": n.drivers})),
             "event": self.event,
         })

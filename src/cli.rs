@@ -22,6 +22,9 @@ use crate::pipeline;
 use crate::pipeline::SourceReport;
 use crate::store::{OutboxStatus, Store};
 
+#[path = "cli_rumour.rs"]
+mod rumour_cli;
+
 #[derive(Debug, Parser)]
 #[command(name = "yuqing", version, about = "政务舆情监测与回应守护进程 (public-opinion monitoring daemon)")]
 pub struct Cli {
@@ -64,6 +67,57 @@ pub enum Command {
     },
     /// Show each source's status and the alert outbox (信源状态)
     Sources,
+    /// Train or evaluate the rumour text classifier (谣言文本分类模型：训练、评测)
+    Rumour {
+        #[command(subcommand)]
+        what: RumourCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RumourCommand {
+    /// Train on a JSONL file of `text` + `label` and write <config>/rumour.model (训练)
+    Train(RumourTrainArgs),
+    /// Measure cue lists, model and both on a labelled JSONL file (评测)
+    Eval {
+        /// JSONL with `text` and `label` (1/0, true/false, rumour/non-rumour) per line
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Model file [default: <config>/rumour.model]
+        #[arg(long, value_name = "PATH")]
+        model: Option<PathBuf>,
+        /// Print one JSON object for scripts
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RumourTrainArgs {
+    /// JSONL with `text` and `label` (1/0, true/false, rumour/non-rumour) per line
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Where to write the model [default: <config>/rumour.model]
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Advanced: passes over the data
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().epochs)]
+    pub epochs: usize,
+    /// Advanced: L2 regularisation strength
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().l2)]
+    pub l2: f32,
+    /// Advanced: 2^bits hash buckets (8–24)
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().bits, value_parser = clap::value_parser!(u8).range(8..=24))]
+    pub bits: u8,
+    /// Advanced: longest character n-gram (1–5)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub max_ngram: u8,
+    /// Advanced: use an n-gram only when at least this many training texts contain it
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().min_df)]
+    pub min_df: u32,
+    /// Advanced: AdaGrad learning rate
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().learning_rate)]
+    pub learning_rate: f32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +163,10 @@ fn init_logging() {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Absolute paths read better in messages ("./x" says little in a journal).
     let dir = std::fs::canonicalize(&cli.config).unwrap_or_else(|_| cli.config.clone());
+    // Training needs no valid config, and must work to replace a damaged model file.
+    if let Command::Rumour { what: RumourCommand::Train(args) } = &cli.command {
+        return rumour_cli::train(&dir, args);
+    }
     let loaded = Config::load(&dir);
     let diagnostics = &loaded.diagnostics;
     if let Command::Check = cli.command {
@@ -145,6 +203,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { once: false } => run_forever(config),
         Command::Hits { limit } => show_hits(&config, limit),
         Command::Sources => show_sources(&config),
+        Command::Rumour { what: RumourCommand::Train(args) } => rumour_cli::train(&dir, &args),
+        Command::Rumour { what: RumourCommand::Eval { data, model, json } } => {
+            rumour_cli::eval(&config, &data, model.as_deref(), json)
+        }
     }
 }
 
@@ -248,7 +310,8 @@ fn test_match(config: &Config, text: Option<String>, title: &str, jsonl: Option<
     println!("类别：{}", or_none(a.categories.iter().map(|c| c.label_zh().to_string()).collect()));
     println!("主题：{}", or_none(a.topics.clone()));
     println!("研判：{}", if a.flags.is_empty() { "无".to_string() } else { crate::flags::describe_zh(&a.flags) });
-    println!("疑似谣言：{}", if a.rumour { "是" } else { "否" });
+    let model_reason = a.rumour_model.map(|v| format!("（{}）", v.reason_zh())).unwrap_or_default();
+    println!("疑似谣言：{}{model_reason}", if a.rumour { "是" } else { "否" });
     match &a.negativity {
         Some(n) => println!("负面程度：{:.1}（{}）", n.score, n.drivers.join("、")),
         None => println!("负面程度：0"),

@@ -30,6 +30,7 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod rules;
+pub mod rumour;
 pub mod schedule;
 pub mod sentiment;
 pub mod store;

@@ -45,6 +45,8 @@ pub struct Config {
     pub cue_lists: Vec<KeywordList>,
     /// `keywords/sentiment/`: the negativity lexicon.
     pub lexicon: LexiconLists,
+    /// `rumour.model` when present: the trained rumour classifier (see [`crate::rumour`]).
+    pub rumour_model: Option<std::sync::Arc<crate::rumour::RumourModel>>,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +98,7 @@ impl Config {
         keywords::resolve_aliases(&mut keyword_lists, &aliases, &mut diags);
         keywords::resolve_aliases(&mut cue_lists, &aliases, &mut diags);
         let lexicon = keywords::load_lexicon(&dir.join(KEYWORDS_DIR).join("sentiment"), &mut diags);
+        let rumour_model = crate::rumour::load_for_config(dir, &mut diags);
         let config = match (settings, diags.has_errors()) {
             (Some(s), false) => Some(Config {
                 dir: dir.to_path_buf(),
@@ -109,6 +112,7 @@ impl Config {
                 keyword_lists,
                 cue_lists,
                 lexicon,
+                rumour_model,
             }),
             _ => None,
         };

@@ -1,0 +1,103 @@
+//! `yuqing rumour train` and `yuqing rumour eval`: the command-line side of
+//! [`crate::rumour`] — reading the data, reporting skipped lines, printing in Chinese.
+//! Part of `cli` (kept in its own file so `cli.rs` stays small).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::RumourTrainArgs;
+use crate::config::Config;
+use crate::flags::Flagger;
+use crate::rumour::data::{Dataset, read_labelled};
+use crate::rumour::eval::evaluate;
+use crate::rumour::train::{MIN_PER_CLASS, fit};
+use crate::rumour::{RumourError, RumourModel, TrainParams, model_path};
+
+/// At most this many skipped lines are listed; the rest are counted.
+const SHOWN_PROBLEMS: usize = 10;
+
+fn report_skipped(data: &Dataset) {
+    for p in data.problems.iter().take(SHOWN_PROBLEMS) {
+        eprintln!("跳过 {p}");
+    }
+    if data.problems.len() > SHOWN_PROBLEMS {
+        eprintln!("……另有 {} 行被跳过", data.problems.len() - SHOWN_PROBLEMS);
+    }
+}
+
+fn data_line(path: &Path, data: &Dataset) -> String {
+    format!(
+        "数据：{}：可用样本 {} 条（谣言 {} 条，非谣言 {} 条），无标签跳过 {} 条，无效行跳过 {} 条",
+        path.display(),
+        data.examples.len(),
+        data.rumours(),
+        data.examples.len() - data.rumours(),
+        data.unlabelled,
+        data.problems.len()
+    )
+}
+
+pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result<ExitCode> {
+    let data = read_labelled(&args.data)?;
+    report_skipped(&data);
+    println!("{}", data_line(&args.data, &data));
+    let (rumours, others) = (data.rumours(), data.examples.len() - data.rumours());
+    if rumours < MIN_PER_CLASS || others < MIN_PER_CLASS {
+        let e = RumourError::TooFewExamples { path: args.data.clone(), min: MIN_PER_CLASS, rumours, others };
+        eprintln!("错误：{e}");
+        return Ok(ExitCode::from(2));
+    }
+    let params = TrainParams {
+        bits: args.bits,
+        max_n: usize::from(args.max_ngram),
+        epochs: args.epochs,
+        l2: args.l2,
+        min_df: args.min_df,
+        learning_rate: args.learning_rate,
+        ..TrainParams::default()
+    };
+    let (model, report) = fit(&data.examples, &params);
+    let out = args.out.clone().unwrap_or_else(|| model_path(config_dir));
+    model.save(&out)?;
+    println!(
+        "阈值：{:.2}（在训练数据中按文本散列留出的 {} 条上使 F1 最大：F1 {:.3}，精确率 {:.3}，召回率 {:.3}）",
+        model.threshold, report.held_out, report.held_out_f1, report.held_out_precision, report.held_out_recall
+    );
+    let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or_default();
+    println!("模型已写入 {}（{} 个非零权重，{} KB）", out.display(), model.weights.len(), size.div_ceil(1024));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn eval(config: &Config, data_path: &Path, model: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
+    let loaded;
+    let (model, model_file) = match model {
+        Some(path) => {
+            loaded = RumourModel::load(path)?;
+            (Some(&loaded), Some(path.to_path_buf()))
+        }
+        None => (config.rumour_model.as_deref(), config.rumour_model.as_ref().map(|_| model_path(&config.dir))),
+    };
+    let data = read_labelled(data_path)?;
+    report_skipped(&data);
+    let flagger = Flagger::new(&config.cue_lists, config.detection.fold_traditional)?;
+    let result = evaluate(&data.examples, &flagger, model);
+    if json {
+        let mut v = result.to_json();
+        v["data"] = serde_json::json!(data_path.display().to_string());
+        v["model_file"] = serde_json::json!(model_file.map(|p| p.display().to_string()));
+        v["unlabelled"] = serde_json::json!(data.unlabelled);
+        v["invalid_lines"] = serde_json::json!(data.problems.len());
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}", data_line(data_path, &data));
+    match &model_file {
+        Some(p) => println!("模型：{}", p.display()),
+        None => println!(
+            "模型：无（{} 不存在），只评测线索词表；先用 yuqing rumour train --data 文件.jsonl 训练",
+            model_path(&config.dir).display()
+        ),
+    }
+    print!("{}", result.render_zh());
+    Ok(ExitCode::SUCCESS)
+}
