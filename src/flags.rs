@@ -31,6 +31,17 @@ impl Flagger {
     }
 }
 
+/// Adds `reason` to the flag of `kind`, raising the flag when it is not there yet.
+pub fn add_reason(flags: &mut Vec<Flag>, kind: FlagKind, reason: String) {
+    match flags.iter_mut().find(|f| f.kind == kind) {
+        Some(flag) => flag.reasons.push(reason),
+        None => {
+            flags.push(Flag { kind, reasons: vec![reason] });
+            flags.sort_by_key(|f| f.kind);
+        }
+    }
+}
+
 /// "疑似谣言（线索：网传、转发扩散）；疑虑（线索：为什么）"
 pub fn describe_zh(flags: &[Flag]) -> String {
     flags
@@ -84,6 +95,15 @@ mod tests {
                 want.iter().map(|(k, r)| (*k, r.iter().map(|s| s.to_string()).collect())).collect();
             assert_eq!(got, want, "{title} / {text}");
         }
+    }
+
+    #[test]
+    fn a_model_reason_raises_or_extends_a_flag() {
+        let mut flags = flagger().flags(&Fields::body("", "为什么"));
+        add_reason(&mut flags, FlagKind::Rumour, "文本分类模型 0.91 ≥ 0.40".into());
+        assert_eq!(describe_zh(&flags), "疑似谣言（线索：文本分类模型 0.91 ≥ 0.40）；疑虑（线索：为什么）");
+        add_reason(&mut flags, FlagKind::Rumour, "网传".into());
+        assert_eq!(flags[0].reasons.len(), 2);
     }
 
     #[test]

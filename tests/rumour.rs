@@ -118,3 +118,29 @@ fn a_damaged_model_is_a_config_error_and_training_replaces_it() {
     assert_eq!(run.code, Some(2));
     assert!(run.stderr.contains("样本不足"), "{}", run.stderr);
 }
+
+#[test]
+fn the_daemon_flags_what_the_model_judges_a_rumour_and_says_why() {
+    let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
+    p.write("train.jsonl", jsonl(&fixture()));
+    let run = p.run(&["rumour", "train", "--data", &p.path().join("train.jsonl").to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    p.write(
+        "forum.xml",
+        support::rss(&[
+            ("r1", "紧急扩散！听说烈士陵园明天要拆了", "赶紧转发告诉家人，千万别信官方"),
+            ("r2", "烈士陵园开展祭扫活动", "市退役军人事务局组织干部职工在烈士陵园开展祭扫活动"),
+        ]),
+    );
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let mails: Vec<String> = support::eml_files(&p.path().join("outbox"))
+        .iter()
+        .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
+        .collect();
+    assert_eq!(mails.len(), 2);
+    let flagged: Vec<&String> =
+        mails.iter().filter(|m| m.contains("研判提示：疑似谣言（线索：文本分类模型 0.")).collect();
+    assert_eq!(flagged.len(), 1, "{mails:?}");
+    assert!(flagged[0].contains("紧急扩散"), "{}", flagged[0]);
+}

@@ -22,7 +22,7 @@ use crate::extract::{self, Entry, ExtractError, charset};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
 use crate::flags::Flagger;
 use crate::matcher::{Fields, Matcher};
-use crate::model::{AlertMessage, Document, MatchedDocument, SourceNotice};
+use crate::model::{AlertMessage, Document, FlagKind, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
 use crate::sentiment::Lexicon;
 use crate::store::{Committed, NewDocument, Store, StoreError};
@@ -467,7 +467,13 @@ impl Job {
 
     fn matched(&self, document: Document) -> MatchedDocument {
         let hits = self.matcher.find(&Fields::of(&document));
-        let flags = self.flagger.flags(&Fields::of(&document));
+        let mut flags = self.flagger.flags(&Fields::of(&document));
+        if let Some(model) = &self.config.rumour_model {
+            let verdict = model.judge(&format!("{} {}", document.title, document.text));
+            if verdict.fired {
+                crate::flags::add_reason(&mut flags, FlagKind::Rumour, verdict.reason_zh());
+            }
+        }
         let negativity = self.lexicon.score(&document.title, &document.text);
         MatchedDocument { document, hits, flags, negativity }
     }
