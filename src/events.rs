@@ -131,6 +131,17 @@ impl EventIndex {
         self.window.to_std().unwrap_or_default()
     }
 
+    /// The open event `document` would join, with its title and the similarity; changes
+    /// nothing (for `yuqing test match`).
+    pub fn peek(&self, document: &Document, now: DateTime<Utc>) -> Option<(i64, String, f64)> {
+        let seen_at = document.published_at.filter(|t| *t <= now).unwrap_or(now);
+        let probe = Probe::of(&event_text(&document.title, &document.text));
+        let (cluster, similarity) = self.clusterer.nearest(&probe)?;
+        let event_id = self.cluster_event[cluster];
+        let open = self.open.get(&event_id)?;
+        (open.last_seen + self.window >= seen_at).then(|| (event_id, open.title.clone(), similarity))
+    }
+
     /// Assigns a matched document to an open event, or starts one. `now` stands in for
     /// a missing or future publish time.
     pub fn assign(&mut self, document: &Document, now: DateTime<Utc>) -> Assignment {
@@ -231,6 +242,8 @@ mod tests {
     fn a_copy_after_the_window_starts_a_new_event() {
         let mut idx = EventIndex::new(0.5, Duration::from_secs(24 * 3600), Vec::new(), 0, at(0));
         let first = idx.assign(&doc("forum", "", STORY, 0), at(0));
+        assert!(idx.peek(&doc("daily", "", STORY, 30), at(30)).is_none(), "closed by now");
+        assert_eq!(idx.peek(&doc("daily", "", STORY, 20), at(20)).map(|p| p.0), Some(first.event_id));
         let late = idx.assign(&doc("forum", "", STORY, 30), at(30));
         assert!(late.new_event);
         assert_ne!(late.event_id, first.event_id);

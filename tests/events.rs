@@ -80,4 +80,20 @@ fn a_story_from_three_sources_is_one_event_with_threaded_updates() {
     let mut sources: Vec<&str> = path.iter().map(|s| s.source_id.as_str()).collect();
     sources.dedup();
     assert_eq!(sources[0], "forum");
+
+    // The read side for staff.
+    let run = p.run(&["events"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains(&format!("#{}  烈士陵园要拆？", story.id)), "{}", run.stdout);
+    assert!(run.stdout.contains("3 个来源、4 篇信息"), "{}", run.stdout);
+    let run = p.run(&["events", &story.id.to_string()]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("传播路径") && run.stdout.contains("[首发]"), "{}", run.stdout);
+    assert_eq!(run.stdout.lines().filter(|l| l.contains("测试信源")).count(), 4, "{}", run.stdout);
+    assert_eq!(p.run(&["events", "999"]).code, Some(1));
+    // `test match` says which stored event a text would join.
+    let run = p.run(&["test", "match", "--text", &format!("又一个转载：{STORY}")]);
+    assert!(run.stdout.contains(&format!("事件：将并入事件 #{}「烈士陵园要拆？」", story.id)), "{}", run.stdout);
+    let run = p.run(&["test", "match", "--text", "市光荣院开展冬季消防应急演练"]);
+    assert!(run.stdout.contains("事件：新事件"), "{}", run.stdout);
 }

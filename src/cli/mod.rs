@@ -22,8 +22,8 @@ use crate::pipeline;
 use crate::pipeline::SourceReport;
 use crate::store::{OutboxStatus, Store};
 
-#[path = "cli_rumour.rs"]
-mod rumour_cli;
+mod events;
+mod rumour;
 
 #[derive(Debug, Parser)]
 #[command(name = "yuqing", version, about = "政务舆情监测与回应守护进程 (public-opinion monitoring daemon)")]
@@ -67,6 +67,14 @@ pub enum Command {
     },
     /// Show each source's status and the alert outbox (信源状态)
     Sources,
+    /// Show recent events (舆情事件), or one event's propagation path (传播路径)
+    Events {
+        /// An event number (#N in alerts): show how the story spread
+        id: Option<i64>,
+        /// How many events to list
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
     /// Train or evaluate the rumour text classifier (谣言文本分类模型：训练、评测)
     Rumour {
         #[command(subcommand)]
@@ -165,7 +173,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let dir = std::fs::canonicalize(&cli.config).unwrap_or_else(|_| cli.config.clone());
     // Training needs no valid config, and must work to replace a damaged model file.
     if let Command::Rumour { what: RumourCommand::Train(args) } = &cli.command {
-        return rumour_cli::train(&dir, args);
+        return rumour::train(&dir, args);
     }
     let loaded = Config::load(&dir);
     let diagnostics = &loaded.diagnostics;
@@ -203,9 +211,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { once: false } => run_forever(config),
         Command::Hits { limit } => show_hits(&config, limit),
         Command::Sources => show_sources(&config),
-        Command::Rumour { what: RumourCommand::Train(args) } => rumour_cli::train(&dir, &args),
+        Command::Events { id, limit } => events::show(&config, id, limit),
+        Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
         Command::Rumour { what: RumourCommand::Eval { data, model, json } } => {
-            rumour_cli::eval(&config, &data, model.as_deref(), json)
+            rumour::eval(&config, &data, model.as_deref(), json)
         }
     }
 }
@@ -316,8 +325,35 @@ fn test_match(config: &Config, text: Option<String>, title: &str, jsonl: Option<
         Some(n) => println!("负面程度：{:.1}（{}）", n.score, n.drivers.join("、")),
         None => println!("负面程度：0"),
     }
-    println!("事件：{}", a.event);
+    println!("事件：{}", stored_event(config, &a.title, &a.text)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which stored, still open event a text would join, in words; the database is only read,
+/// and only when it exists.
+fn stored_event(config: &Config, title: &str, text: &str) -> anyhow::Result<String> {
+    if !config.storage_path.exists() {
+        return Ok("新事件（数据库尚未建立）".into());
+    }
+    let store = Store::open(&config.storage_path)?;
+    let now = Utc::now();
+    let index = store.event_index(config.detection.event_threshold, config.detection.event_window, now)?;
+    let document = crate::model::Document {
+        source_id: String::new(),
+        keys: Vec::new(),
+        fingerprint: String::new(),
+        link: None,
+        guid: None,
+        title: title.to_string(),
+        text: text.to_string(),
+        author: None,
+        published_at: None,
+        page_state: None,
+    };
+    Ok(match index.peek(&document, now) {
+        Some((id, title, similarity)) => format!("将并入事件 #{id}「{title}」（相似度 {similarity:.2}）"),
+        None => "新事件（近期没有相似的事件）".into(),
+    })
 }
 
 /// One JSON line out per line in; a line that is not a JSON object with `text` is
@@ -423,7 +459,7 @@ fn outbox_line(status: &OutboxStatus, tz: Tz) -> String {
     line
 }
 
-fn local(t: DateTime<Utc>, tz: Tz) -> String {
+pub(super) fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 

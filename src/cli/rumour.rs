@@ -1,6 +1,6 @@
 //! `yuqing rumour train` and `yuqing rumour eval`: the command-line side of
 //! [`crate::rumour`] — reading the data, reporting skipped lines, printing in Chinese.
-//! Part of `cli` (kept in its own file so `cli.rs` stays small).
+//! Part of `cli`.
 
 use std::path::Path;
 use std::process::ExitCode;
