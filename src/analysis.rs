@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::Clusterer;
 use crate::config::Config;
+use crate::distortion::Publications;
 use crate::extract::normalize::{html_to_text, normalize_text};
 use crate::flags::Flagger;
 use crate::matcher::{Fields, Matcher, MatcherError};
@@ -20,6 +21,8 @@ pub struct Analyser {
     lexicon: Lexicon,
     events: Clusterer,
     rumour_model: Option<std::sync::Arc<crate::rumour::RumourModel>>,
+    /// The bureau's publications, when the caller has them (the database exists).
+    publications: Publications,
 }
 
 /// The result for one text.
@@ -49,7 +52,14 @@ impl Analyser {
             lexicon: Lexicon::new(&config.lexicon)?,
             events: Clusterer::new(config.detection.event_threshold),
             rumour_model: config.rumour_model.clone(),
+            publications: Publications::default(),
         })
+    }
+
+    /// Compares texts with these publications of the bureau (歪曲).
+    pub fn with_publications(mut self, publications: Publications) -> Self {
+        self.publications = publications;
+        self
     }
 
     /// Analyses a title and text (markup allowed; both are normalised first), with the
@@ -70,7 +80,12 @@ impl Analyser {
                 push_new(&mut topics, meta.topic.clone());
             }
         }
-        let flags = self.flagger.flags(&fields);
+        let mut flags = self.flagger.flags(&fields);
+        if !hits.is_empty()
+            && let Some(flag) = self.publications.check(&title, &text)
+        {
+            flag.reasons.into_iter().for_each(|r| crate::flags::add_reason(&mut flags, flag.kind, r));
+        }
         let rumour_model = self.rumour_model.as_ref().map(|m| m.judge(&format!("{title} {text}")));
         let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.is_some_and(|v| v.fired);
         let negativity = self.lexicon.score(&title, &text);

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::delivery::{Delivery, DeliveryReport};
+use crate::distortion::Publications;
 use crate::fetch::{FetchError, Fetcher};
 use crate::flags::Flagger;
 use crate::matcher::{Matcher, MatcherError};
@@ -50,6 +51,10 @@ impl Parts {
         let events = store
             .event_index(config.detection.event_threshold, config.detection.event_window, chrono::Utc::now())
             .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
+        let official: Vec<&str> = config.sources.iter().filter(|s| s.official).map(|s| s.id.as_str()).collect();
+        let publications = store
+            .publications(&official, crate::distortion::KEEP)
+            .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
         let fetcher = Fetcher::new(&config.fetch)?;
         let matcher = Arc::new(Matcher::with_folding(&config.keyword_lists, config.detection.fold_traditional)?);
         let flagger = Arc::new(Flagger::new(&config.cue_lists, config.detection.fold_traditional)?);
@@ -63,6 +68,7 @@ impl Parts {
             flagger,
             lexicon,
             events: Arc::new(Mutex::new(events)),
+            publications: Arc::new(Mutex::new(Publications::new(publications))),
         };
         Ok(Self { ctx: Arc::new(ctx), mailer })
     }

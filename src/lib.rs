@@ -20,6 +20,7 @@ pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod delivery;
+pub mod distortion;
 pub mod error_chain;
 pub mod events;
 pub mod extract;

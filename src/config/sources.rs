@@ -28,6 +28,7 @@ const SOURCE_KEYS: &[&str] = &[
     "max_silence",
     "settle_secs",
     "robots",
+    "official",
     "html",
 ];
 const HTML_KEYS: &[&str] =
@@ -115,6 +116,9 @@ pub struct SourceConfig {
     pub settle: std::time::Duration,
     /// Honour the site's robots.txt (default true; the bureau's own site may say false).
     pub robots: bool,
+    /// The bureau's own website or official account (本局发布): what it publishes is the
+    /// reference that claims elsewhere are compared with (歪曲, Art. 7).
+    pub official: bool,
 }
 
 /// The keys of one `[[source]]` as read; a key that is missing or has the wrong type is
@@ -133,6 +137,7 @@ struct RawSource {
     max_silence: Result<Option<std::time::Duration>, ()>,
     settle_secs: Option<u64>,
     robots: Option<bool>,
+    official: Option<bool>,
     line: usize,
 }
 
@@ -175,6 +180,11 @@ impl RawSource {
                 .map(Spanned::into_inner),
             robots: file
                 .value::<bool>(table, "robots", "布尔值 true 或 false", diags)
+                .ok()
+                .flatten()
+                .map(Spanned::into_inner),
+            official: file
+                .value::<bool>(table, "official", "布尔值 true 或 false", diags)
                 .ok()
                 .flatten()
                 .map(Spanned::into_inner),
@@ -453,6 +463,7 @@ fn validate(
         max_silence: raw.max_silence.ok()?,
         settle: std::time::Duration::from_secs(raw.settle_secs.unwrap_or(10)),
         robots: raw.robots.unwrap_or(true),
+        official: raw.official.unwrap_or(false),
     })
 }
 

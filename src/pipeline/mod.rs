@@ -16,6 +16,7 @@ use chrono_tz::Tz;
 use encoding_rs::Encoding;
 
 use crate::config::{Config, HtmlConfig, Location, SourceConfig, SourceKind};
+use crate::distortion::{Publication, Publications};
 use crate::events::{Assignment, EventIndex};
 use crate::extract::charset::CharsetOrigin;
 use crate::extract::{self, Entry, ExtractError, charset};
@@ -37,6 +38,8 @@ pub struct Context {
     pub lexicon: Arc<Lexicon>,
     /// Which event each matched document belongs to; locked after the store.
     pub events: Arc<Mutex<EventIndex>>,
+    /// What the bureau itself published (`official` sources), for 歪曲.
+    pub publications: Arc<Mutex<Publications>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -370,6 +373,7 @@ struct Job {
     lexicon: Arc<Lexicon>,
     store: Arc<Mutex<Store>>,
     events: Arc<Mutex<EventIndex>>,
+    publications: Arc<Mutex<Publications>>,
     source: SourceConfig,
 }
 
@@ -382,6 +386,7 @@ impl Job {
             lexicon: ctx.lexicon.clone(),
             store: ctx.store.clone(),
             events: ctx.events.clone(),
+            publications: ctx.publications.clone(),
             source: source.clone(),
         }
     }
@@ -461,6 +466,11 @@ impl Job {
         let result = commit(&mut store, &batch);
         if result.is_err() {
             events.invalidate();
+        } else if self.source.official {
+            let mut publications = self.publications.lock().map_err(|_| PipelineError::Poisoned)?;
+            for item in &batch {
+                publications.add(Publication { title: item.document.title.clone(), text: item.document.text.clone() });
+            }
         }
         Ok(result?)
     }
@@ -468,6 +478,13 @@ impl Job {
     fn matched(&self, document: Document) -> MatchedDocument {
         let hits = self.matcher.find(&Fields::of(&document));
         let mut flags = self.flagger.flags(&Fields::of(&document));
+        if !self.source.official
+            && !hits.is_empty()
+            && let Ok(publications) = self.publications.lock()
+            && let Some(flag) = publications.check(&document.title, &document.text)
+        {
+            flag.reasons.into_iter().for_each(|r| crate::flags::add_reason(&mut flags, flag.kind, r));
+        }
         if let Some(model) = &self.config.rumour_model {
             let verdict = model.judge(&format!("{} {}", document.title, document.text));
             if verdict.fired {

@@ -1,6 +1,7 @@
 //! Events in the database: the upsert that records a document joining an event (so
 //! concurrent runs agree on ids chosen by `crate::events`), the seeds that rebuild the
-//! in-memory index, and the read side (`yuqing events`, the propagation path).
+//! in-memory index, the read side (`yuqing events`, the propagation path), and the
+//! bureau's own publications for the 歪曲 comparison.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Transaction, params};
 
 use super::{Store, StoreError};
+use crate::distortion::Publication;
 use crate::events::{Assignment, EventIndex, Seed};
 
 /// Records that document `doc_id` belongs to `event`, creating the event row when this is
@@ -74,6 +76,26 @@ fn time(secs: i64) -> DateTime<Utc> {
 }
 
 impl Store {
+    /// The newest `limit` documents of the given (official) sources, oldest first: what
+    /// the bureau itself published, for the 歪曲 comparison.
+    pub fn publications(&self, source_ids: &[&str], limit: usize) -> Result<Vec<Publication>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT title, text FROM documents WHERE source_id = ?1 ORDER BY id DESC LIMIT ?2")?;
+        let mut rows: Vec<(i64, Publication)> = Vec::new();
+        for id in source_ids {
+            let found = stmt.query_map(params![id, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok(Publication { title: r.get(0)?, text: r.get(1)? })
+            })?;
+            for (n, p) in found.enumerate() {
+                rows.push((-(n as i64), p?));
+            }
+        }
+        // Newest of each source last; interleaving sources by age is close enough.
+        rows.sort_by_key(|(age, _)| *age);
+        Ok(rows.into_iter().map(|(_, p)| p).collect())
+    }
+
     /// The in-memory event index, rebuilt from the documents of events seen within the
     /// window.
     pub fn event_index(&self, threshold: f64, window: Duration, now: DateTime<Utc>) -> Result<EventIndex, StoreError> {
