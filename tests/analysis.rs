@@ -96,3 +96,27 @@ fn jsonl_author_and_source_reach_the_rules() {
     assert_eq!(out[2]["hits"][1]["field"], "author");
     assert!(terms(&out[3]).is_empty(), "author: 老兵 is required");
 }
+
+/// Regression: `yuqing test match … | head -1` used to panic in `println!` ("failed printing
+/// to stdout: Broken pipe") once the reader went away.
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    let p = Project::new("", FILE_MAIL);
+    let input: String = (0..20_000).map(|i| format!("{{\"text\": \"第{i}条：烈士陵园抚恤金\"}}\n")).collect();
+    p.write("many.jsonl", &input);
+    let mut child = p
+        .command()
+        .args(["test", "match", "--jsonl", &p.path().join("many.jsonl").to_string_lossy()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("one line");
+    assert!(first.contains("\"hits\""), "{first}");
+    // The reader is dropped here: the pipe is closed while output is still coming.
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+}

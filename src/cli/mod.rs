@@ -147,6 +147,9 @@ pub enum TestCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        die_quietly_on_closed_pipe();
+    }
     init_logging();
     match run(cli) {
         Ok(code) => code,
@@ -155,6 +158,18 @@ pub fn main() -> ExitCode {
             eprintln!("错误：{e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `yuqing hits | head` must end quietly when `head` closes the pipe, as other Unix tools
+/// do, instead of panicking in `println!`. Rust ignores SIGPIPE by default; the report
+/// commands restore the default action. The daemon (`run`) keeps ignoring it, so a peer
+/// closing a socket can never kill it.
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: called once at start, before any thread is spawned; it only changes the
+    // process's disposition of SIGPIPE back to the default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
