@@ -30,6 +30,7 @@ pub mod matcher;
 pub mod model;
 pub mod notify;
 pub mod pipeline;
+pub mod response;
 pub mod rules;
 pub mod rumour;
 pub mod schedule;

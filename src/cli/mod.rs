@@ -23,6 +23,7 @@ use crate::pipeline::SourceReport;
 use crate::store::{OutboxStatus, Store};
 
 mod events;
+mod route;
 mod rumour;
 
 #[derive(Debug, Parser)]
@@ -143,6 +144,9 @@ pub enum TestCommand {
         #[arg(long, value_name = "FILE")]
         jsonl: Option<PathBuf>,
     },
+    /// Who owns an event, who answers for it, who is told at each escalation step and
+    /// which departments receive a report (测试路由)
+    Route(route::RouteArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -223,6 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { once: true } => run_once(config, None),
         Command::Fetch { source, dry_run } => fetch(config, &source, dry_run),
         Command::Test { what: TestCommand::Match { text, title, jsonl } } => test_match(&config, text, &title, jsonl),
+        Command::Test { what: TestCommand::Route(args) } => route::test_route(&config, &args),
         Command::Run { once: false } => run_forever(config),
         Command::Hits { limit } => show_hits(&config, limit),
         Command::Sources => show_sources(&config),

@@ -7,6 +7,7 @@
 
 mod diag;
 mod keywords;
+mod org;
 mod settings;
 mod sources;
 mod toml_doc;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use org::Response;
 pub use sources::{HtmlConfig, Location, SourceConfig, SourceKind};
 
 use crate::fetch::FetchSettings;
@@ -37,6 +39,8 @@ pub struct Config {
     pub fetch: FetchSettings,
     pub daemon: DaemonSettings,
     pub detection: DetectionSettings,
+    /// The organisation, grading rules and routes (Art. 3, 8, 9).
+    pub response: Response,
     /// `None` when `[mail]` is absent: hits are stored but no alert is queued.
     pub mail: Option<MailSettings>,
     pub sources: Vec<SourceConfig>,
@@ -99,6 +103,9 @@ impl Config {
         keywords::resolve_aliases(&mut cue_lists, &aliases, &mut diags);
         let lexicon = keywords::load_lexicon(&dir.join(KEYWORDS_DIR).join("sentiment"), &mut diags);
         let rumour_model = crate::rumour::load_for_config(dir, &mut diags);
+        if let Some(s) = &settings {
+            check_list_sections(&keyword_lists, &s.response.org, &mut diags);
+        }
         let config = match (settings, diags.has_errors()) {
             (Some(s), false) => Some(Config {
                 dir: dir.to_path_buf(),
@@ -107,6 +114,7 @@ impl Config {
                 fetch: s.fetch,
                 daemon: s.daemon,
                 detection: s.detection,
+                response: s.response,
                 mail: s.mail,
                 sources,
                 keyword_lists,
@@ -125,6 +133,25 @@ impl Config {
 
     pub fn source(&self, id: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.id == id)
+    }
+}
+
+/// A keyword list's `@section` must name a section when `[[sections]]` are configured.
+fn check_list_sections(lists: &[KeywordList], org: &crate::response::Organisation, diags: &mut Diagnostics) {
+    if org.sections.is_empty() {
+        return;
+    }
+    for list in lists {
+        if let Some(section) = &list.meta.section
+            && org.section(section).is_none()
+        {
+            let known: Vec<&str> = org.sections.iter().map(|s| s.id.as_str()).collect();
+            let hint = match diag::suggest(section, &known) {
+                Some(s) => format!("是不是 \"{s}\"？@section 应是 yuqing.toml 中 [[sections]] 的 id"),
+                None => format!("@section 应是 yuqing.toml 中 [[sections]] 的 id：{}", known.join("、")),
+            };
+            diags.error(&list.path, 0, format!("@section = {section} 不在 [[sections]] 中"), hint);
+        }
     }
 }
 

@@ -17,7 +17,21 @@ use crate::fetch::FetchSettings;
 use crate::notify::{MailSettings, MailTransport, Secret, SmtpSettings, TlsMode};
 use crate::schedule::Schedule;
 
-const ROOT_KEYS: &[&str] = &["timezone", "storage", "fetch", "daemon", "detection", "mail"];
+const ROOT_KEYS: &[&str] = &[
+    "timezone",
+    "storage",
+    "fetch",
+    "daemon",
+    "detection",
+    "mail",
+    "principal",
+    "gkb",
+    "people",
+    "sections",
+    "departments",
+    "grades",
+    "routes",
+];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];
 const FETCH_KEYS: &[&str] = &[
@@ -58,6 +72,7 @@ pub(super) struct Settings {
     pub daemon: DaemonSettings,
     pub detection: DetectionSettings,
     pub mail: Option<MailSettings>,
+    pub response: super::org::Response,
 }
 
 #[derive(Deserialize, Default)]
@@ -126,6 +141,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let detection =
         section(&file, &root, "detection", DETECTION_KEYS, diags).and_then(|d| detection_settings(&file, d, diags));
     let mail = mail_section(dir, &file, &root, diags);
+    let response = super::org::load(&file, &root, diags);
 
     let storage_path = storage?.path.unwrap_or_else(|| "state/yuqing.db".into());
     Some(Settings {
@@ -135,6 +151,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         daemon: daemon?,
         detection: detection?,
         mail: mail?,
+        response,
     })
 }
 

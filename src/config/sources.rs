@@ -29,6 +29,7 @@ const SOURCE_KEYS: &[&str] = &[
     "settle_secs",
     "robots",
     "official",
+    "tier",
     "html",
 ];
 const HTML_KEYS: &[&str] =
@@ -119,6 +120,8 @@ pub struct SourceConfig {
     /// The bureau's own website or official account (本局发布): what it publishes is the
     /// reference that claims elsewhere are compared with (歪曲, Art. 7).
     pub official: bool,
+    /// How far the outlet reaches (central, provincial, …): media involvement when grading.
+    pub tier: Option<crate::response::Tier>,
 }
 
 /// The keys of one `[[source]]` as read; a key that is missing or has the wrong type is
@@ -138,6 +141,7 @@ struct RawSource {
     settle_secs: Option<u64>,
     robots: Option<bool>,
     official: Option<bool>,
+    tier: Option<Spanned<String>>,
     line: usize,
 }
 
@@ -188,6 +192,7 @@ impl RawSource {
                 .ok()
                 .flatten()
                 .map(Spanned::into_inner),
+            tier: file.value::<String>(table, "tier", "字符串", diags).ok().flatten(),
             max_silence: match text("max_silence", diags) {
                 None => Ok(None),
                 Some(v) => parse_duration(v.get_ref()).map(Some).ok_or_else(|| {
@@ -396,6 +401,19 @@ fn validate(
         }
     });
     let folder = kind.is_some_and(SourceKind::is_export);
+    let tier = raw.tier.as_ref().and_then(|t| {
+        let parsed = crate::response::Tier::parse(t.get_ref());
+        if parsed.is_none() {
+            let known: Vec<&str> = crate::response::Tier::ALL.iter().map(|x| x.as_str()).collect();
+            diags.error(
+                &file.path,
+                file.line(t.span()),
+                format!("未知的媒体层级 tier = \"{}\"", t.get_ref()),
+                format!("可用：{}", known.join("、")),
+            );
+        }
+        parsed
+    });
     let location = raw.url.as_ref().and_then(|url| location(dir, file, url, folder, diags));
     let schedule = match &raw.schedule {
         None => Some(default_schedule.clone()),
@@ -464,6 +482,7 @@ fn validate(
         settle: std::time::Duration::from_secs(raw.settle_secs.unwrap_or(10)),
         robots: raw.robots.unwrap_or(true),
         official: raw.official.unwrap_or(false),
+        tier,
     })
 }
 

@@ -1,0 +1,121 @@
+//! `yuqing test route`: the routing decision for a described event, in Chinese or as one
+//! JSON object — owner, accountable leader, each escalation step with its time and people,
+//! and the outside departments that receive a report.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::model::FlagKind;
+use crate::response::{EventKey, Grade};
+use crate::rules::Category;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RouteArgs {
+    /// Art. 9 category: 网络舆情 社情民意 对外宣传 安全稳定 涉外 应急管理 其他 (or its id)
+    #[arg(long)]
+    category: String,
+    /// Grade: I, II, III or IV (特别重大 重大 较大 一般)
+    #[arg(long)]
+    grade: String,
+    /// Topic or keyword list name (repeatable)
+    #[arg(long)]
+    topic: Vec<String>,
+    /// Source id (repeatable)
+    #[arg(long)]
+    source: Vec<String>,
+    /// Flag: rumour, distortion, misunderstanding, doubt (repeatable)
+    #[arg(long)]
+    flag: Vec<String>,
+    /// Print one JSON object
+    #[arg(long)]
+    json: bool,
+}
+
+fn duration_zh(d: std::time::Duration) -> String {
+    let m = d.as_secs() / 60;
+    match m {
+        0 => "立即".into(),
+        m if m % 60 == 0 => format!("{} 小时后", m / 60),
+        m => format!("{m} 分钟后"),
+    }
+}
+
+pub(super) fn test_route(config: &Config, args: &RouteArgs) -> anyhow::Result<ExitCode> {
+    let Some(category) = Category::parse(&args.category) else {
+        let known: Vec<&str> = Category::ALL.iter().map(|c| c.label_zh()).collect();
+        eprintln!("未知的类别 \"{}\"；可用：{}", args.category, known.join("、"));
+        return Ok(ExitCode::from(1));
+    };
+    let Some(grade) = Grade::parse(&args.grade) else {
+        eprintln!("未知的级别 \"{}\"；可用：I、II、III、IV", args.grade);
+        return Ok(ExitCode::from(1));
+    };
+    let mut flags = Vec::new();
+    for f in &args.flag {
+        match FlagKind::from_name(f) {
+            Some(k) => flags.push(k),
+            None => {
+                eprintln!("未知的研判标记 \"{f}\"；可用：rumour、distortion、misunderstanding、doubt");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    let key = EventKey {
+        categories: vec![category],
+        topics: args.topic.clone(),
+        grade: Some(grade),
+        sources: args.source.clone(),
+        flags,
+    };
+    let r = &config.response;
+    let org = &r.org;
+    let topic_owner = |topic: &str| -> Option<String> {
+        let by_list = config
+            .keyword_lists
+            .iter()
+            .find(|l| l.name == topic || l.meta.topic == topic)
+            .and_then(|l| l.meta.section.clone());
+        by_list.or_else(|| org.sections.iter().find(|s| s.topics.iter().any(|t| t == topic)).map(|s| s.id.clone()))
+    };
+    let d = r.routing.decide(org, &key, topic_owner);
+    let department = |id: &str| {
+        org.department(id)
+            .map(|d| d.name.clone())
+            .or_else(|| crate::response::route::default_department_name(id).map(str::to_string))
+            .unwrap_or_else(|| id.to_string())
+    };
+    if args.json {
+        let out = json!({
+            "category": category.as_str(),
+            "grade": grade.as_str(),
+            "owner": { "section": d.owner, "name": org.section(&d.owner).map(|s| s.name.clone()), "reason": d.owner_reason },
+            "accountable": { "person": d.accountable, "name": d.accountable.as_deref().and_then(|p| org.person(p)).map(|p| p.name.clone()), "reason": d.accountable_reason },
+            "steps": d.steps.iter().map(|(after, people)| json!({
+                "after_minutes": after.as_secs() / 60,
+                "notify": people.iter().map(|(role, p)| json!({
+                    "role": format!("{role:?}").to_lowercase(), "person": p,
+                    "name": org.person(p).map(|x| x.name.clone()),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "report_to": d.report_to.iter().map(|id| json!({"department": id, "name": department(id)})).collect::<Vec<_>>(),
+        });
+        println!("{out}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("事件：{}，{}", category.label_zh(), grade.label_zh());
+    println!("牵头科室：{}（{}）", org.section_label(&d.owner), d.owner_reason);
+    let accountable = d.accountable.as_deref().map_or_else(|| "未配置".to_string(), |p| org.person_label(p));
+    println!("责任领导：{accountable}（{}）", d.accountable_reason);
+    println!("逐级提醒（未受理时）：");
+    for (after, people) in &d.steps {
+        let who: Vec<String> =
+            people.iter().map(|(role, p)| format!("{} {}", role.label_zh(), org.person_label(p))).collect();
+        let who = if who.is_empty() { "（该岗位未配置人员）".to_string() } else { who.join("、") };
+        println!("  {}：{who}", duration_zh(*after));
+    }
+    let report: Vec<String> = d.report_to.iter().map(|id| department(id)).collect();
+    println!("报送：{}", if report.is_empty() { "无需报送外部门".to_string() } else { report.join("、") });
+    Ok(ExitCode::SUCCESS)
+}

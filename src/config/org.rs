@@ -1,0 +1,326 @@
+//! The organisation, grading rules and routes in `yuqing.toml`: `principal`, `gkb`,
+//! `[[people]]`, `[[sections]]`, `[[departments]]`, `[grades.I|II|III]` and `[[routes]]`.
+//! Every reference (a section's people, the principal, a route's owner and departments)
+//! is checked, and each problem names its line.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diag::{Diagnostics, suggest};
+use super::toml_doc::TomlFile;
+use crate::model::FlagKind;
+use crate::response::grade::ContentClause;
+use crate::response::route::default_department_name;
+use crate::response::{Department, Grade, GradeRule, Grading, Organisation, Person, Route, Routing, Section, Tier};
+use crate::rules::Category;
+
+const PERSON_KEYS: &[&str] = &["id", "name", "email", "mobile", "wecom", "dingtalk", "feishu"];
+const SECTION_KEYS: &[&str] = &["id", "name", "head", "liaison", "leader_in_charge", "topics"];
+const DEPARTMENT_KEYS: &[&str] = &["id", "name", "email"];
+const ROUTE_KEYS: &[&str] = &["category", "topic", "grade", "source", "flag", "owner", "report_to", "continue"];
+const GRADE_KEYS: &[&str] =
+    &["media_tiers", "min_mainstream", "min_interactions", "min_sources", "min_growth", "content"];
+const CONTENT_KEYS: &[&str] = &["flags", "categories", "min_weight", "min_negativity"];
+
+/// What `yuqing.toml` says about the response side.
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    pub org: Organisation,
+    pub grading: Grading,
+    pub routing: Routing,
+}
+
+/// One string or a list of strings (`category = "涉外"` or `category = ["涉外", "安全稳定"]`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+struct Ctx<'f, 'd> {
+    file: &'f TomlFile,
+    diags: &'d mut Diagnostics,
+}
+
+impl Ctx<'_, '_> {
+    fn get<T: DeserializeOwned>(&mut self, table: &DeTable<'_>, key: &str, expected: &str) -> Option<Spanned<T>> {
+        self.file.value::<T>(table, key, expected, self.diags).ok().flatten()
+    }
+
+    fn text(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
+        self.get::<String>(table, key, "字符串")
+    }
+
+    fn list(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<Vec<String>>> {
+        let v = self.get::<OneOrMany>(table, key, "字符串或字符串数组")?;
+        let span = v.span();
+        Some(Spanned::new(span, v.into_inner().into_vec()))
+    }
+
+    fn error(&mut self, span: std::ops::Range<usize>, message: String, hint: impl Into<String>) {
+        let line = self.file.line(span);
+        self.diags.error(&self.file.path, line, message, hint);
+    }
+
+    /// Each value parsed by `parse`, reporting the ones it refuses.
+    fn parsed<T>(
+        &mut self,
+        v: &Spanned<Vec<String>>,
+        what: &str,
+        known: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for s in v.get_ref() {
+            match parse(s) {
+                Some(x) => out.push(x),
+                None => self.error(v.span(), format!("未知的{what} \"{s}\""), format!("可用的{what}：{known}")),
+            }
+        }
+        out
+    }
+
+    /// The tables of `[[key]]`, unknown keys reported.
+    fn array<'i>(
+        &mut self,
+        root: &DeTable<'i>,
+        key: &str,
+        allowed: &[&str],
+    ) -> Vec<(std::ops::Range<usize>, DeTable<'i>)> {
+        let Some(value) = root.get(key) else { return Vec::new() };
+        let DeValue::Array(entries) = value.get_ref() else {
+            self.error(value.span(), format!("{key} 应写成 [[{key}]] 表数组"), format!("每项写一个 [[{key}]] 小节"));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            match entry.get_ref() {
+                DeValue::Table(t) => {
+                    let kept = self.file.known_keys(t, allowed, &format!("[[{key}]] 中"), self.diags);
+                    out.push((entry.span(), kept));
+                }
+                _ => {
+                    self.error(entry.span(), format!("[[{key}]] 的每一项都应是表"), format!("请用 [[{key}]] 小节书写"))
+                }
+            }
+        }
+        out
+    }
+}
+
+fn names<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
+    items.into_iter().map(|x| x.to_string()).collect::<Vec<_>>().join("、")
+}
+
+pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics) -> Response {
+    let mut c = Ctx { file, diags };
+    let mut org = Organisation::default();
+    // Ids with the span that declared them, for references.
+    let mut person_spans = Vec::new();
+    for (span, t) in c.array(root, "people", PERSON_KEYS) {
+        let Some(id) = c.text(&t, "id") else {
+            c.error(span, "[[people]] 缺少 id".into(), "例如 id = \"chen\"");
+            continue;
+        };
+        if org.person(id.get_ref()).is_some() {
+            c.error(id.span(), format!("人员 id \"{}\" 重复", id.get_ref()), "每个人只写一次");
+            continue;
+        }
+        let name = c.text(&t, "name").map_or_else(|| id.get_ref().clone(), Spanned::into_inner);
+        let mut opt = |key: &str| c.text(&t, key).map(Spanned::into_inner);
+        let person = Person {
+            id: id.get_ref().clone(),
+            name,
+            email: opt("email"),
+            mobile: opt("mobile"),
+            wecom: opt("wecom"),
+            dingtalk: opt("dingtalk"),
+            feishu: opt("feishu"),
+        };
+        person_spans.push(id.span());
+        org.people.push(person);
+    }
+    let people: Vec<String> = org.people.iter().map(|p| p.id.clone()).collect();
+    let person_ref = |c: &mut Ctx<'_, '_>, v: Option<Spanned<String>>, what: &str| -> Option<String> {
+        let v = v?;
+        if people.contains(v.get_ref()) {
+            return Some(v.into_inner());
+        }
+        let refs: Vec<&str> = people.iter().map(String::as_str).collect();
+        let hint = match suggest(v.get_ref(), &refs) {
+            Some(s) => format!("是不是 \"{s}\"？{what} 应是 [[people]] 中的 id"),
+            None => format!("{what} 应是 [[people]] 中的 id；请先在 [[people]] 中添加此人"),
+        };
+        c.error(v.span(), format!("{what} \"{}\" 不在 [[people]] 中", v.get_ref()), hint);
+        None
+    };
+    for (span, t) in c.array(root, "sections", SECTION_KEYS) {
+        let Some(id) = c.text(&t, "id") else {
+            c.error(span, "[[sections]] 缺少 id".into(), "例如 id = \"preferential\"");
+            continue;
+        };
+        if org.section(id.get_ref()).is_some() {
+            c.error(id.span(), format!("科室 id \"{}\" 重复", id.get_ref()), "每个科室只写一次");
+            continue;
+        }
+        let name = c.text(&t, "name").map_or_else(|| id.get_ref().clone(), Spanned::into_inner);
+        let head = c.text(&t, "head");
+        let liaison = c.text(&t, "liaison");
+        let leader = c.text(&t, "leader_in_charge");
+        let section = Section {
+            id: id.get_ref().clone(),
+            name,
+            head: person_ref(&mut c, head, "负责人 head"),
+            liaison: person_ref(&mut c, liaison, "联络人 liaison"),
+            leader_in_charge: person_ref(&mut c, leader, "分管领导 leader_in_charge"),
+            topics: c.list(&t, "topics").map(Spanned::into_inner).unwrap_or_default(),
+        };
+        org.sections.push(section);
+    }
+    for (span, t) in c.array(root, "departments", DEPARTMENT_KEYS) {
+        let Some(id) = c.text(&t, "id") else {
+            c.error(span, "[[departments]] 缺少 id".into(), "例如 id = \"wangxuan\"");
+            continue;
+        };
+        if org.department(id.get_ref()).is_some() {
+            c.error(id.span(), format!("部门 id \"{}\" 重复", id.get_ref()), "每个部门只写一次");
+            continue;
+        }
+        let name = c
+            .text(&t, "name")
+            .map(Spanned::into_inner)
+            .or_else(|| default_department_name(id.get_ref()).map(str::to_string))
+            .unwrap_or_else(|| id.get_ref().clone());
+        let email = c.list(&t, "email").map(Spanned::into_inner).unwrap_or_default();
+        org.departments.push(Department { id: id.into_inner(), name, email });
+    }
+    let principal = c.get::<String>(root, "principal", "字符串");
+    org.principal = person_ref(&mut c, principal, "主要领导 principal");
+    if let Some(gkb) = c.get::<String>(root, "gkb", "字符串") {
+        if org.section(gkb.get_ref()).is_some() {
+            org.gkb = Some(gkb.into_inner());
+        } else {
+            c.error(
+                gkb.span(),
+                format!("gkb \"{}\" 不在 [[sections]] 中", gkb.get_ref()),
+                "gkb 是政务公开办所在科室的 id",
+            );
+        }
+    }
+    let routing = routes(&mut c, root, &org);
+    let grading = grades(&mut c, root);
+    Response { org, grading, routing }
+}
+
+fn routes(c: &mut Ctx<'_, '_>, root: &DeTable<'_>, org: &Organisation) -> Routing {
+    if !root.contains_key("routes") {
+        return Routing::default();
+    }
+    let mut routes = Vec::new();
+    for (_, t) in c.array(root, "routes", ROUTE_KEYS) {
+        let mut route = Route::default();
+        if let Some(v) = c.list(&t, "category") {
+            route.categories =
+                c.parsed(&v, "类别", &names(Category::ALL.iter().map(|x| x.label_zh())), Category::parse);
+        }
+        if let Some(v) = c.list(&t, "grade") {
+            route.grades = c.parsed(&v, "级别", "I、II、III、IV", Grade::parse);
+        }
+        if let Some(v) = c.list(&t, "flag") {
+            let known = names(FlagKind::ALL.iter().map(|k| k.as_str()));
+            route.flags = c.parsed(&v, "研判标记", &known, FlagKind::from_name);
+        }
+        route.topics = c.list(&t, "topic").map(Spanned::into_inner).unwrap_or_default();
+        route.sources = c.list(&t, "source").map(Spanned::into_inner).unwrap_or_default();
+        if let Some(owner) = c.text(&t, "owner") {
+            if org.section(owner.get_ref()).is_some() {
+                route.owner = Some(owner.into_inner());
+            } else {
+                c.error(owner.span(), format!("owner \"{}\" 不在 [[sections]] 中", owner.get_ref()), "owner 是科室 id");
+            }
+        }
+        if let Some(v) = c.list(&t, "report_to") {
+            for d in v.get_ref() {
+                let known = if org.departments.is_empty() {
+                    default_department_name(d).is_some()
+                } else {
+                    org.department(d).is_some()
+                };
+                if known {
+                    route.report_to.push(d.clone());
+                } else {
+                    c.error(v.span(), format!("report_to \"{d}\" 不是已知的部门"), "请在 [[departments]] 中添加该部门");
+                }
+            }
+        }
+        route.continue_matching = c.get::<bool>(&t, "continue", "布尔值").is_some_and(Spanned::into_inner);
+        routes.push(route);
+    }
+    Routing { routes }
+}
+
+fn grades(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Grading {
+    let mut grading = Grading::default();
+    let Some((_, table)) = c.file.sub_table(root, "grades", c.diags) else { return grading };
+    let table = c.file.known_keys(table, &["I", "II", "III"], "[grades] 中（Ⅳ级是兜底，无需规则）", c.diags);
+    for (key, value) in &table {
+        let Some(grade) = Grade::parse(key.get_ref()) else { continue };
+        let DeValue::Table(t) = value.get_ref() else {
+            c.error(
+                value.span(),
+                format!("grades.{} 应是表", key.get_ref()),
+                format!("写成 [grades.{}]", key.get_ref()),
+            );
+            continue;
+        };
+        let t = c.file.known_keys(t, GRADE_KEYS, &format!("[grades.{}] 中", key.get_ref()), c.diags);
+        // A grade written in config replaces its default rule entirely.
+        let mut rule = GradeRule {
+            grade,
+            media_tiers: Vec::new(),
+            min_mainstream: None,
+            min_interactions: None,
+            min_sources: None,
+            min_growth: None,
+            content: Vec::new(),
+        };
+        if let Some(v) = c.list(&t, "media_tiers") {
+            let known = names(Tier::ALL.iter().map(|x| x.as_str()));
+            rule.media_tiers = c.parsed(&v, "媒体层级", &known, Tier::parse);
+        }
+        rule.min_mainstream = c.get::<usize>(&t, "min_mainstream", "非负整数").map(Spanned::into_inner);
+        rule.min_interactions = c.get::<i64>(&t, "min_interactions", "整数").map(Spanned::into_inner);
+        rule.min_sources = c.get::<usize>(&t, "min_sources", "非负整数").map(Spanned::into_inner);
+        rule.min_growth = c.get::<f64>(&t, "min_growth", "数字（倍数）").map(Spanned::into_inner);
+        for (_, ct) in c.array(&t, "content", CONTENT_KEYS) {
+            let mut clause = ContentClause::default();
+            if let Some(v) = c.list(&ct, "flags") {
+                let known = names(FlagKind::ALL.iter().map(|k| k.as_str()));
+                clause.flags = c.parsed(&v, "研判标记", &known, FlagKind::from_name);
+            }
+            if let Some(v) = c.list(&ct, "categories") {
+                clause.categories =
+                    c.parsed(&v, "类别", &names(Category::ALL.iter().map(|x| x.label_zh())), Category::parse);
+            }
+            clause.min_weight = c.get::<u8>(&ct, "min_weight", "1 到 5 的整数").map(Spanned::into_inner);
+            clause.min_negativity = c.get::<f32>(&ct, "min_negativity", "数字").map(Spanned::into_inner);
+            rule.content.push(clause);
+        }
+        grading.rules.retain(|r| r.grade != grade);
+        grading.rules.push(rule);
+    }
+    grading.rules.sort_by_key(|r| r.grade);
+    grading
+}

@@ -1,0 +1,12 @@
+//! The response the regulation demands: the organisation (people, sections, leaders, the
+//! openness office, outside departments), the grade of an event over the three axes of
+//! Art. 8, and who owns it, answers for it, is told at each escalation step and receives a
+//! report (Art. 3, 4, 9). Pure: config comes in parsed, facts come in measured.
+
+pub mod grade;
+pub mod org;
+pub mod route;
+
+pub use grade::{Facts, Grade, GradeRule, Grading, Tier};
+pub use org::{Department, Organisation, Person, Section};
+pub use route::{Decision, EventKey, Role, Route, Routing, Step};

@@ -1,0 +1,74 @@
+//! Who is who: people, sections (科室) with their head (负责人), liaison (联络人) and leader
+//! in charge (分管领导), the principal (主要领导), the openness office (政务公开办, `gkb`: the
+//! root owner) and the outside departments that receive reports (报送, Art. 9).
+
+/// One person who can be notified.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub mobile: Option<String>,
+    pub wecom: Option<String>,
+    pub dingtalk: Option<String>,
+    pub feishu: Option<String>,
+}
+
+/// A section (科室).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Section {
+    pub id: String,
+    pub name: String,
+    pub head: Option<String>,
+    pub liaison: Option<String>,
+    pub leader_in_charge: Option<String>,
+    /// Keyword lists or topics it owns (besides lists that name it with `@section`).
+    pub topics: Vec<String>,
+}
+
+/// An outside department that receives reports (报送).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Department {
+    pub id: String,
+    pub name: String,
+    /// Where its reports go.
+    pub email: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Organisation {
+    /// 主要领导: a person id.
+    pub principal: Option<String>,
+    /// 政务公开办: a section id, the owner of everything no rule assigns.
+    pub gkb: Option<String>,
+    pub people: Vec<Person>,
+    pub sections: Vec<Section>,
+    pub departments: Vec<Department>,
+}
+
+impl Organisation {
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        self.people.iter().find(|p| p.id == id)
+    }
+
+    pub fn section(&self, id: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.id == id)
+    }
+
+    pub fn department(&self, id: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.id == id)
+    }
+
+    /// "陈某（chen）", or the id when the person is unknown.
+    pub fn person_label(&self, id: &str) -> String {
+        self.person(id).map_or_else(|| id.to_string(), |p| format!("{}（{}）", p.name, p.id))
+    }
+
+    pub fn section_label(&self, id: &str) -> String {
+        self.section(id).map_or_else(|| id.to_string(), |s| format!("{}（{}）", s.name, s.id))
+    }
+
+    pub fn department_label(&self, id: &str) -> String {
+        self.department(id).map_or_else(|| id.to_string(), |d| format!("{}（{}）", d.name, d.id))
+    }
+}

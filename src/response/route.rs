@@ -1,0 +1,337 @@
+//! Routing (Art. 3, 9): an ordered list of routes with matchers on category, topic, grade,
+//! source and flag — Alertmanager's flat form: routes are tried in order, the first
+//! matching route that names an owner decides the owner, `report_to` accumulates, and
+//! matching stops at the first matching route without `continue`. An event no route gives
+//! an owner belongs to the section owning its topic, else to the openness office (gkb).
+//! The accountable leader is the principal for grade I, else the owner's leader in charge.
+//! The escalation ladder (liaison → head → leader in charge → principal) is per grade.
+
+use std::time::Duration;
+
+use super::grade::Grade;
+use super::org::Organisation;
+use crate::model::FlagKind;
+use crate::rules::Category;
+
+/// One route; empty matchers match anything, a list matches any of its values.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Route {
+    pub categories: Vec<Category>,
+    pub topics: Vec<String>,
+    pub grades: Vec<Grade>,
+    pub sources: Vec<String>,
+    pub flags: Vec<FlagKind>,
+    /// A section id.
+    pub owner: Option<String>,
+    /// Department ids.
+    pub report_to: Vec<String>,
+    pub continue_matching: bool,
+}
+
+/// What routing looks at.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventKey {
+    pub categories: Vec<Category>,
+    /// Topics and list names of the lists it hit.
+    pub topics: Vec<String>,
+    pub grade: Option<Grade>,
+    pub sources: Vec<String>,
+    pub flags: Vec<FlagKind>,
+}
+
+impl Route {
+    fn matches(&self, e: &EventKey) -> bool {
+        fn any<T: PartialEq>(want: &[T], have: &[T]) -> bool {
+            want.is_empty() || want.iter().any(|w| have.contains(w))
+        }
+        any(&self.categories, &e.categories)
+            && any(&self.topics, &e.topics)
+            && (self.grades.is_empty() || e.grade.is_some_and(|g| self.grades.contains(&g)))
+            && any(&self.sources, &e.sources)
+            && any(&self.flags, &e.flags)
+    }
+}
+
+/// The ordered routes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routing {
+    pub routes: Vec<Route>,
+}
+
+impl Default for Routing {
+    /// The Art. 9 table: each category is reported to its outside department; rumour
+    /// spreading also goes to public security. All `continue`, so owners come from topics.
+    fn default() -> Self {
+        let report = |category: Category, department: &str| Route {
+            categories: vec![category],
+            report_to: vec![department.to_string()],
+            continue_matching: true,
+            ..Default::default()
+        };
+        Routing {
+            routes: vec![
+                report(Category::Online, "wangxuan"),
+                report(Category::PublicSentiment, "xinfang"),
+                report(Category::Publicity, "waixuan"),
+                report(Category::Stability, "gongan"),
+                // 造谣传谣 of grade I or II is a public-security matter whatever its category.
+                Route {
+                    flags: vec![FlagKind::Rumour],
+                    grades: vec![Grade::I, Grade::II],
+                    report_to: vec!["gongan".into()],
+                    continue_matching: true,
+                    ..Default::default()
+                },
+                report(Category::Foreign, "waishi"),
+                report(Category::Emergency, "yingji"),
+            ],
+        }
+    }
+}
+
+/// The default names of the Art. 9 departments, for reports when `[[departments]]` does not
+/// name them.
+pub fn default_department_name(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "wangxuan" => "网宣部门",
+        "xinfang" => "信访部门",
+        "waixuan" => "外宣部门",
+        "gongan" => "公安部门",
+        "waishi" => "外事部门",
+        "yingji" => "应急部门",
+        _ => return None,
+    })
+}
+
+/// A rung of the escalation ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Liaison,
+    Head,
+    LeaderInCharge,
+    Principal,
+    Gkb,
+}
+
+impl Role {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Liaison => "联络人",
+            Role::Head => "负责人",
+            Role::LeaderInCharge => "分管领导",
+            Role::Principal => "主要领导",
+            Role::Gkb => "政务公开办",
+        }
+    }
+}
+
+/// Who is told how long after the event was graded (without an accept by then).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub after: Duration,
+    pub roles: Vec<Role>,
+}
+
+/// The default ladder per grade (ROUTING.md §5.3). Grade I tells everyone at once.
+pub fn default_ladder(grade: Grade) -> Vec<Step> {
+    let m = |min: u64| Duration::from_secs(min * 60);
+    let step = |after, roles: &[Role]| Step { after, roles: roles.to_vec() };
+    use Role::*;
+    match grade {
+        Grade::I => vec![step(m(0), &[Liaison, Head, LeaderInCharge, Principal, Gkb])],
+        Grade::II => vec![step(m(0), &[Liaison, Head, LeaderInCharge]), step(m(30), &[Principal])],
+        Grade::III => vec![
+            step(m(0), &[Liaison]),
+            step(m(30), &[Head]),
+            step(m(120), &[LeaderInCharge]),
+            step(m(36 * 60), &[Principal]),
+            step(m(48 * 60), &[Gkb]),
+        ],
+        Grade::IV => vec![
+            step(m(0), &[Liaison]),
+            step(m(4 * 60), &[Head]),
+            step(m(24 * 60), &[LeaderInCharge]),
+            step(m(48 * 60), &[Gkb]),
+        ],
+    }
+}
+
+/// Who owns an event, who answers for it, who is told when, and who receives a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// A section id.
+    pub owner: String,
+    pub owner_reason: String,
+    /// A person id, when the organisation names one.
+    pub accountable: Option<String>,
+    pub accountable_reason: String,
+    /// Department ids, distinct, in route order.
+    pub report_to: Vec<String>,
+    /// Each step with the person ids it reaches (roles nobody fills are left out).
+    pub steps: Vec<(Duration, Vec<(Role, String)>)>,
+}
+
+impl Routing {
+    /// Routes `event`; `topic_owner` names the section owning a topic (from `@section` in
+    /// keyword lists and `topics` of `[[sections]]`).
+    pub fn decide(
+        &self,
+        org: &Organisation,
+        event: &EventKey,
+        topic_owner: impl Fn(&str) -> Option<String>,
+    ) -> Decision {
+        let mut owner: Option<(String, String)> = None;
+        let mut report_to: Vec<String> = Vec::new();
+        for (n, route) in self.routes.iter().enumerate() {
+            if !route.matches(event) {
+                continue;
+            }
+            if owner.is_none()
+                && let Some(o) = &route.owner
+            {
+                owner = Some((o.clone(), format!("路由规则第 {} 条", n + 1)));
+            }
+            for d in &route.report_to {
+                if !report_to.contains(d) {
+                    report_to.push(d.clone());
+                }
+            }
+            if !route.continue_matching {
+                break;
+            }
+        }
+        let owner = owner
+            .or_else(|| event.topics.iter().find_map(|t| topic_owner(t).map(|s| (s, format!("主题“{t}”归该科室")))))
+            .unwrap_or_else(|| {
+                (org.gkb.clone().unwrap_or_else(|| "gkb".into()), "没有规则或主题指定科室，由政务公开办分办".into())
+            });
+        let section = org.section(&owner.0);
+        let (accountable, accountable_reason) = match event.grade {
+            Some(Grade::I) => {
+                (org.principal.clone(), "Ⅰ级：主要领导为第一责任人、第一新闻发言人（第三条）".to_string())
+            }
+            _ => match section.and_then(|s| s.leader_in_charge.clone()) {
+                Some(p) => (Some(p), "牵头科室的分管领导负责（第三条）".to_string()),
+                None => (org.principal.clone(), "牵头科室未设分管领导，由主要领导负责".to_string()),
+            },
+        };
+        let fill = |role: Role| -> Option<String> {
+            match role {
+                Role::Liaison => section.and_then(|s| s.liaison.clone()),
+                Role::Head => section.and_then(|s| s.head.clone()),
+                Role::LeaderInCharge => section.and_then(|s| s.leader_in_charge.clone()),
+                Role::Principal => org.principal.clone(),
+                Role::Gkb => {
+                    let gkb = org.gkb.as_deref().and_then(|g| org.section(g));
+                    gkb.and_then(|s| s.liaison.clone().or(s.head.clone()))
+                }
+            }
+        };
+        let steps = default_ladder(event.grade.unwrap_or(Grade::IV))
+            .into_iter()
+            .map(|s| {
+                let mut people: Vec<(Role, String)> = Vec::new();
+                for role in s.roles {
+                    if let Some(p) = fill(role)
+                        && !people.iter().any(|(_, q)| *q == p)
+                    {
+                        people.push((role, p));
+                    }
+                }
+                (s.after, people)
+            })
+            .collect();
+        Decision { owner: owner.0, owner_reason: owner.1, accountable, accountable_reason, report_to, steps }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::response::org::Section;
+
+    fn org() -> Organisation {
+        let section = |id: &str, liaison: &str, head: &str, leader: &str| Section {
+            id: id.into(),
+            name: id.into(),
+            head: Some(head.into()),
+            liaison: Some(liaison.into()),
+            leader_in_charge: Some(leader.into()),
+            topics: Vec::new(),
+        };
+        Organisation {
+            principal: Some("chen".into()),
+            gkb: Some("office".into()),
+            sections: vec![section("office", "xu", "he", "zhou"), section("preferential", "wang", "li", "zhao")],
+            ..Default::default()
+        }
+    }
+
+    fn key(category: Category, grade: Grade, topic: &str) -> EventKey {
+        EventKey { categories: vec![category], topics: vec![topic.into()], grade: Some(grade), ..Default::default() }
+    }
+
+    fn owner_of(topic: &str) -> Option<String> {
+        (topic == "拥军优抚").then(|| "preferential".into())
+    }
+
+    #[test]
+    fn every_category_and_grade_routes_as_the_regulation_says() {
+        let routing = Routing::default();
+        let org = org();
+        let departments = [
+            (Category::Online, vec!["wangxuan"]),
+            (Category::PublicSentiment, vec!["xinfang"]),
+            (Category::Publicity, vec!["waixuan"]),
+            (Category::Stability, vec!["gongan"]),
+            (Category::Foreign, vec!["waishi"]),
+            (Category::Emergency, vec!["yingji"]),
+            (Category::Other, vec![]),
+        ];
+        for (category, want) in departments {
+            for grade in Grade::ALL {
+                for (topic, owner, leader) in [("拥军优抚", "preferential", "zhao"), ("别的", "office", "zhou")] {
+                    let d = routing.decide(&org, &key(category, grade, topic), owner_of);
+                    assert_eq!(d.report_to, want, "{category:?} {grade:?}");
+                    assert_eq!(d.owner, owner, "{category:?} {grade:?} {topic}");
+                    let accountable = if grade == Grade::I { "chen" } else { leader };
+                    assert_eq!(d.accountable.as_deref(), Some(accountable), "{category:?} {grade:?} {topic}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn first_owner_wins_report_to_accumulates_and_continue_stops() {
+        let routing = Routing {
+            routes: vec![
+                Route {
+                    grades: vec![Grade::I, Grade::II],
+                    report_to: vec!["gongan".into()],
+                    continue_matching: true,
+                    ..Default::default()
+                },
+                Route { topics: vec!["拥军优抚".into()], owner: Some("office".into()), ..Default::default() },
+                Route { owner: Some("preferential".into()), report_to: vec!["never".into()], ..Default::default() },
+            ],
+        };
+        let d = routing.decide(&org(), &key(Category::Online, Grade::II, "拥军优抚"), owner_of);
+        assert_eq!((d.owner.as_str(), d.report_to.clone()), ("office", vec!["gongan".to_string()]));
+        assert_eq!(d.owner_reason, "路由规则第 2 条");
+        let d = routing.decide(&org(), &key(Category::Online, Grade::IV, "别的"), owner_of);
+        assert_eq!((d.owner.as_str(), d.report_to.clone()), ("preferential", vec!["never".to_string()]));
+    }
+
+    #[test]
+    fn the_ladder_climbs_by_grade_and_grade_one_tells_everyone_at_once() {
+        let org = org();
+        let d = Routing::default().decide(&org, &key(Category::Online, Grade::I, "拥军优抚"), owner_of);
+        let people: Vec<&str> = d.steps[0].1.iter().map(|(_, p)| p.as_str()).collect();
+        assert_eq!(people, vec!["wang", "li", "zhao", "chen", "xu"]);
+        assert_eq!(d.steps.len(), 1);
+        let d = Routing::default().decide(&org, &key(Category::Online, Grade::III, "拥军优抚"), owner_of);
+        let ladder: Vec<(u64, &str)> =
+            d.steps.iter().flat_map(|(t, ps)| ps.iter().map(move |(_, p)| (t.as_secs() / 60, p.as_str()))).collect();
+        assert_eq!(ladder, vec![(0, "wang"), (30, "li"), (120, "zhao"), (2160, "chen"), (2880, "xu")]);
+    }
+}

@@ -1,0 +1,134 @@
+//! `yuqing test route` on the shipped config, and every organisation/routing reference
+//! checked by `yuqing check` with its line.
+
+mod support;
+
+use support::{FILE_MAIL, Project};
+
+fn route(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--config", env!("CARGO_MANIFEST_DIR"), "test", "route", "--json"];
+    all.extend_from_slice(args);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_yuqing")).args(&all).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+#[test]
+fn every_category_and_grade_on_the_shipped_config() {
+    let table = [
+        ("网络舆情", "市委网信办（网宣部门）"),
+        ("社情民意", "市信访局（信访部门）"),
+        ("对外宣传", "市委外宣办（外宣部门）"),
+        ("安全稳定", "市公安局（公安部门）"),
+        ("涉外", "市外办（外事部门）"),
+        ("应急管理", "市应急管理局（应急部门）"),
+    ];
+    for (category, department) in table {
+        for grade in ["I", "II", "III", "IV"] {
+            let v = route(&["--category", category, "--grade", grade, "--topic", "拥军优抚"]);
+            assert_eq!(v["grade"], grade);
+            let names: Vec<&str> =
+                v["report_to"].as_array().expect("array").iter().filter_map(|d| d["name"].as_str()).collect();
+            assert_eq!(names, vec![department], "{category} {grade}");
+            let accountable = if grade == "I" {
+                "chen"
+            } else if category == "安全稳定" {
+                "sun"
+            } else {
+                "zhao"
+            };
+            assert_eq!(v["accountable"]["person"], accountable, "{category} {grade}: {v}");
+            let owner = if category == "安全稳定" { "policy" } else { "preferential" };
+            assert_eq!(v["owner"]["section"], owner, "{category} {grade}");
+        }
+    }
+    // Unmatched: the openness office owns it; nothing is reported outside.
+    let v = route(&["--category", "其他", "--grade", "IV"]);
+    assert_eq!(v["owner"]["section"], "office");
+    assert_eq!(v["report_to"], serde_json::json!([]));
+    // Grade I tells all five at once; grade III climbs the ladder.
+    let v = route(&["--category", "网络舆情", "--grade", "I", "--topic", "拥军优抚"]);
+    assert_eq!(v["steps"].as_array().expect("steps").len(), 1);
+    assert_eq!(v["steps"][0]["notify"].as_array().expect("notify").len(), 5);
+    let v = route(&["--category", "网络舆情", "--grade", "III", "--topic", "拥军优抚"]);
+    let minutes: Vec<u64> =
+        v["steps"].as_array().expect("steps").iter().filter_map(|s| s["after_minutes"].as_u64()).collect();
+    assert_eq!(minutes, vec![0, 30, 120, 2160, 2880]);
+    assert_eq!(v["steps"][0]["notify"][0]["name"], "王科员");
+    // A grade-II rumour also goes to public security.
+    let v = route(&["--category", "网络舆情", "--grade", "II", "--flag", "rumour"]);
+    assert_eq!(v["report_to"].as_array().expect("array").len(), 2, "{v}");
+}
+
+#[test]
+fn chinese_output_and_bad_arguments() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_yuqing"))
+        .args(["--config", env!("CARGO_MANIFEST_DIR"), "test", "route", "--category", "涉外", "--grade", "重大"])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("事件：涉外，Ⅱ级 重大") && stdout.contains("报送：市外办（外事部门）"), "{stdout}");
+    assert!(stdout.contains("30 分钟后：主要领导 陈局长（chen）"), "{stdout}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_yuqing"))
+        .args(["--config", env!("CARGO_MANIFEST_DIR"), "test", "route", "--category", "网宣", "--grade", "I"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("未知的类别 \"网宣\""));
+}
+
+const BAD_ORG: &str = r#"principal = "chenn"
+gkb = "nowhere"
+
+[[people]]
+id = "chen"
+name = "陈局长"
+
+[[people]]
+id = "chen"
+
+[[sections]]
+id = "preferential"
+head = "lee"
+leader_in_charge = "chen"
+
+[[departments]]
+id = "gongan"
+
+[[routes]]
+category = "网宣"
+owner = "finance"
+report_to = ["gongan", "police"]
+
+[grades.I]
+media_tiers = ["national"]
+
+[grades.V]
+min_sources = 1
+"#;
+
+#[test]
+fn organisation_references_are_checked_with_their_lines() {
+    let p = Project::new("", FILE_MAIL);
+    p.write("yuqing.toml", format!("{BAD_ORG}\n{FILE_MAIL}"));
+    p.write("keywords/x.txt", "@section = finanse\n抚恤金\n");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let expect = [
+        ("yuqing.toml:1:", "主要领导 principal \"chenn\" 不在 [[people]] 中", "是不是 \"chen\""),
+        ("yuqing.toml:2:", "gkb \"nowhere\" 不在 [[sections]] 中", ""),
+        ("yuqing.toml:9:", "人员 id \"chen\" 重复", ""),
+        ("yuqing.toml:13:", "负责人 head \"lee\" 不在 [[people]] 中", ""),
+        ("yuqing.toml:20:", "未知的类别 \"网宣\"", ""),
+        ("yuqing.toml:21:", "owner \"finance\" 不在 [[sections]] 中", ""),
+        ("yuqing.toml:22:", "report_to \"police\" 不是已知的部门", ""),
+        ("yuqing.toml:25:", "未知的媒体层级 \"national\"", ""),
+        ("yuqing.toml:27:", "未知的键 \"V\"", ""),
+        ("x.txt:", "@section = finanse 不在 [[sections]] 中", ""),
+    ];
+    for (place, message, hint) in expect {
+        let found = run.stdout.lines().any(|l| l.contains(place) && l.contains(message));
+        assert!(found, "missing {place} {message} in:\n{}", run.stdout);
+        assert!(run.stdout.contains(hint), "{hint}");
+    }
+}
