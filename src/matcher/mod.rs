@@ -6,10 +6,10 @@
 
 mod view;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::Regex;
+use regex::{Regex, RegexSet, RegexSetBuilder};
 
 pub use view::{Folding, View};
 
@@ -98,8 +98,17 @@ pub struct Matcher {
     /// For each literal, the rules it can start (it occurs in their positive part).
     starts: Vec<Vec<u32>>,
     regexes: Vec<Regex>,
+    /// What each regex reports as its term (`/…/`).
+    regex_terms: Vec<String>,
+    /// All regexes in one set: which of them occur, in one search per field.
+    regex_set: Option<RegexSet>,
+    /// The regexes of the set that match an empty field.
+    regex_set_empty: Vec<u32>,
+    /// For each regex, the rules it can start (it occurs in their positive part).
+    regex_starts: Vec<Vec<u32>>,
     rules: Vec<CompiledRule>,
-    /// Rules with a regex in their positive part: evaluated for every document.
+    /// Rules with a regex in their positive part when the regexes would not build into a
+    /// set: evaluated for every document.
     always: Vec<u32>,
     lists: Vec<CompiledList>,
     folding: Option<&'static Folding>,
@@ -165,10 +174,10 @@ impl Compiler {
 }
 
 /// Literal and regex ids in the positive part of a node (not under `NOT`).
-fn positive_targets(node: &Node, lits: &mut Vec<u32>, has_regex: &mut bool) {
+fn positive_targets(node: &Node, lits: &mut Vec<u32>, regexes: &mut Vec<u32>) {
     let mut target = |t: &Target| match t {
         Target::Literals(ids) => lits.extend(ids),
-        Target::Regex(_) => *has_regex = true,
+        Target::Regex(id) => regexes.push(*id),
         Target::SourceIs(_) | Target::SourceRegex(_) => {}
     };
     match node {
@@ -178,7 +187,7 @@ fn positive_targets(node: &Node, lits: &mut Vec<u32>, has_regex: &mut bool) {
             target(&ts.1);
         }
         Node::Not(_) => {}
-        Node::All(ns) | Node::Any(ns) => ns.iter().for_each(|n| positive_targets(n, lits, has_regex)),
+        Node::All(ns) | Node::Any(ns) => ns.iter().for_each(|n| positive_targets(n, lits, regexes)),
     }
 }
 
@@ -217,21 +226,32 @@ impl Matcher {
             }
             compiled_lists.push(CompiledList { name: list.name.clone(), meta: list.meta.clone(), exclusions });
         }
+        let regex_set = match c.regexes.len() {
+            0 => None,
+            n => RegexSetBuilder::new(c.regexes.iter().map(Regex::as_str)).size_limit(n << 20).build().ok(),
+        };
+        let regex_set_empty = regex_set.as_ref().map(|s| set_matches(s, "")).unwrap_or_default();
         let mut starts = vec![Vec::new(); c.patterns.len()];
+        let mut regex_starts = vec![Vec::new(); c.regexes.len()];
         let mut always = Vec::new();
         for (id, rule) in rules.iter().enumerate() {
-            let (mut lits, mut has_regex) = (Vec::new(), false);
-            positive_targets(&rule.node, &mut lits, &mut has_regex);
-            if has_regex {
+            let (mut lits, mut res) = (Vec::new(), Vec::new());
+            positive_targets(&rule.node, &mut lits, &mut res);
+            // A rule can only hold when one of its positive literals or regexes occurs.
+            if !res.is_empty() && regex_set.is_none() {
                 always.push(id as u32);
                 continue;
             }
-            lits.sort_unstable();
-            lits.dedup();
-            for lit in lits {
-                starts[lit as usize].push(id as u32);
+            for (ids, starts) in [(lits, &mut starts), (res, &mut regex_starts)] {
+                let mut ids = ids;
+                ids.sort_unstable();
+                ids.dedup();
+                for i in ids {
+                    starts[i as usize].push(id as u32);
+                }
             }
         }
+        let regex_terms = c.regexes.iter().map(|r| format!("/{}/", r.as_str())).collect();
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
             .ascii_case_insensitive(true)
@@ -241,6 +261,10 @@ impl Matcher {
             literals: c.literals,
             starts,
             regexes: c.regexes,
+            regex_terms,
+            regex_set,
+            regex_set_empty,
+            regex_starts,
             rules,
             always,
             lists: compiled_lists,
@@ -268,7 +292,8 @@ impl Matcher {
     /// original field.
     pub fn find(&self, fields: &Fields<'_>) -> Vec<Hit> {
         let doc = Doc::new(self, fields);
-        if doc.occurrences.is_empty() && self.always.is_empty() {
+        let regexes = self.regexes_found(&doc);
+        if doc.occurrences.is_empty() && regexes.is_empty() && self.always.is_empty() {
             return Vec::new();
         }
         let mut candidates: Vec<u32> = self.always.clone();
@@ -279,11 +304,14 @@ impl Matcher {
                 last = occ.literal;
             }
         }
+        for &r in &regexes {
+            candidates.extend(&self.regex_starts[r as usize]);
+        }
         candidates.sort_unstable();
         candidates.dedup();
 
-        let mut hits = BTreeSet::new();
-        let mut list_hits: Vec<(Field, usize, usize, String)> = Vec::new();
+        let mut hits = Vec::new();
+        let mut list_hits: Vec<Span<'_>> = Vec::new();
         let mut i = 0;
         while i < candidates.len() {
             let list = self.rules[candidates[i] as usize].list;
@@ -303,13 +331,42 @@ impl Matcher {
             if list_hits.is_empty() || compiled.exclusions.iter().any(|e| doc.eval(e)) {
                 continue;
             }
-            for (field, start, end, term) in list_hits.drain(..) {
-                hits.insert(Hit { field, start, end, list: compiled.name.clone(), term });
+            list_hits.sort_unstable();
+            list_hits.dedup();
+            for &(field, start, end, term) in &list_hits {
+                hits.push(Hit { field, start, end, list: compiled.name.clone(), term: term.to_string() });
             }
         }
-        hits.into_iter().collect()
+        hits.sort_unstable();
+        hits.dedup();
+        hits
+    }
+
+    /// The regexes that occur in some field of the document (sorted, distinct); none
+    /// when there is no regex set.
+    fn regexes_found(&self, doc: &Doc<'_, '_>) -> Vec<u32> {
+        let Some(set) = &self.regex_set else { return Vec::new() };
+        let mut found = Vec::new();
+        for (_, view) in doc.views() {
+            if view.text().is_empty() {
+                found.extend(&self.regex_set_empty);
+            } else if set.is_match(view.text()) {
+                found.extend(set_matches(set, view.text()));
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 }
+
+/// The patterns of `set` that match `text`.
+fn set_matches(set: &RegexSet, text: &str) -> Vec<u32> {
+    set.matches(text).iter().map(|i| i as u32).collect()
+}
+
+/// A place to report: field, original byte range and the term.
+type Span<'m> = (Field, usize, usize, &'m str);
 
 fn compile_all(c: &mut Compiler, exprs: &[Expr], list: &str, line: usize) -> Result<Vec<Node>, MatcherError> {
     exprs.iter().map(|e| c.node(e, list, line)).collect()
@@ -328,29 +385,37 @@ struct Occurrence {
 struct Doc<'m, 'a> {
     matcher: &'m Matcher,
     fields: &'a Fields<'a>,
-    views: Vec<(Field, View<'a>)>,
+    /// Title and text.
+    views: [(Field, View<'a>); 2],
+    /// Only when some rule looks at the author.
+    author: Option<View<'a>>,
     /// Sorted by literal, then field and position.
     occurrences: Vec<Occurrence>,
 }
 
 impl<'m, 'a> Doc<'m, 'a> {
     fn new(matcher: &'m Matcher, fields: &'a Fields<'a>) -> Self {
-        let mut views = vec![
+        let views = [
             (Field::Title, View::of(fields.title, matcher.folding)),
             (Field::Text, View::of(fields.text, matcher.folding)),
         ];
-        if matcher.search_author && !fields.author.is_empty() {
-            views.push((Field::Author, View::of(fields.author, matcher.folding)));
-        }
+        let author =
+            (matcher.search_author && !fields.author.is_empty()).then(|| View::of(fields.author, matcher.folding));
+        let mut doc = Doc { matcher, fields, views, author, occurrences: Vec::new() };
         let mut occurrences = Vec::new();
-        for (field, view) in &views {
+        for (field, view) in doc.views() {
             for m in matcher.automaton.find_overlapping_iter(view.text()) {
                 let (start, end) = view.original(m.start(), m.end());
-                occurrences.push(Occurrence { literal: m.pattern().as_u32(), field: *field, start, end });
+                occurrences.push(Occurrence { literal: m.pattern().as_u32(), field, start, end });
             }
         }
         occurrences.sort_unstable();
-        Doc { matcher, fields, views, occurrences }
+        doc.occurrences = occurrences;
+        doc
+    }
+
+    fn views(&self) -> impl Iterator<Item = (Field, &View<'a>)> {
+        self.views.iter().map(|(f, v)| (*f, v)).chain(self.author.iter().map(|v| (Field::Author, v)))
     }
 
     fn of_literal(&self, lit: u32) -> &[Occurrence] {
@@ -368,16 +433,17 @@ impl<'m, 'a> Doc<'m, 'a> {
     }
 
     /// Spans of a target in the fields its scope allows, with the term to report.
-    fn spans(&self, target: &Target, scope: Scope, out: &mut Vec<(Field, usize, usize, String)>) {
+    fn spans(&self, target: &Target, scope: Scope, out: &mut Vec<Span<'m>>) {
         match target {
             Target::Literals(ids) => ids.iter().for_each(|&id| self.literal_hits(id, scope, out)),
             Target::Regex(id) => {
                 let re = &self.matcher.regexes[*id as usize];
-                for (field, view) in &self.views {
-                    if in_scope(*field, scope) {
+                let term = self.matcher.regex_terms[*id as usize].as_str();
+                for (field, view) in self.views() {
+                    if in_scope(field, scope) {
                         for m in re.find_iter(view.text()).filter(|m| !m.is_empty()) {
                             let (start, end) = view.original(m.start(), m.end());
-                            out.push((*field, start, end, format!("/{}/", re.as_str())));
+                            out.push((field, start, end, term));
                         }
                     }
                 }
@@ -386,9 +452,10 @@ impl<'m, 'a> Doc<'m, 'a> {
         }
     }
 
-    fn literal_hits(&self, lit: u32, scope: Scope, out: &mut Vec<(Field, usize, usize, String)>) {
+    fn literal_hits(&self, lit: u32, scope: Scope, out: &mut Vec<Span<'m>>) {
+        let term = self.matcher.literals[lit as usize].as_str();
         for o in self.of_literal(lit).iter().filter(|o| in_scope(o.field, scope)) {
-            out.push((o.field, o.start, o.end, self.matcher.literals[lit as usize].clone()));
+            out.push((o.field, o.start, o.end, term));
         }
     }
 
@@ -397,7 +464,7 @@ impl<'m, 'a> Doc<'m, 'a> {
             Target::Literals(ids) => ids.iter().any(|&id| self.of_literal(id).iter().any(|o| in_scope(o.field, scope))),
             Target::Regex(id) => {
                 let re = &self.matcher.regexes[*id as usize];
-                self.views.iter().any(|(f, v)| in_scope(*f, scope) && re.is_match(v.text()))
+                self.views().any(|(f, v)| in_scope(f, scope) && re.is_match(v.text()))
             }
             Target::SourceIs(words) => words.iter().any(|w| w.eq_ignore_ascii_case(self.fields.source)),
             Target::SourceRegex(id) => self.matcher.regexes[*id as usize].is_match(self.fields.source),
@@ -405,12 +472,7 @@ impl<'m, 'a> Doc<'m, 'a> {
     }
 
     /// The pairs of spans of `near` that lie within its distance, or none.
-    fn near_spans(
-        &self,
-        targets: &(Target, Target),
-        scopes: (Scope, Scope),
-        within: usize,
-    ) -> Vec<(Field, usize, usize, String)> {
+    fn near_spans(&self, targets: &(Target, Target), scopes: (Scope, Scope), within: usize) -> Vec<Span<'m>> {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         self.spans(&targets.0, scopes.0, &mut a);
         self.spans(&targets.1, scopes.1, &mut b);
@@ -420,8 +482,8 @@ impl<'m, 'a> Doc<'m, 'a> {
                 let (gap_from, gap_to) = if x.1 <= y.1 { (x.2, y.1) } else { (y.2, x.1) };
                 let gap = if gap_to > gap_from { self.field_text(x.0)[gap_from..gap_to].chars().count() } else { 0 };
                 if gap <= within {
-                    out.push(x.clone());
-                    out.push(y.clone());
+                    out.push(*x);
+                    out.push(*y);
                 }
             }
         }
@@ -443,7 +505,7 @@ impl<'m, 'a> Doc<'m, 'a> {
     }
 
     /// The spans behind a node that holds, from its positive parts only.
-    fn collect(&self, node: &Node, out: &mut Vec<(Field, usize, usize, String)>) {
+    fn collect(&self, node: &Node, out: &mut Vec<Span<'m>>) {
         match node {
             Node::Leaf(t, scope) => self.spans(t, *scope, out),
             Node::Near(ts, sa, sb, n) => out.extend(self.near_spans(ts, (*sa, *sb), *n)),

@@ -44,22 +44,26 @@ fn is_cjk(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{2FA1F}')
 }
 
-/// Whether some separator run sits between two CJK characters (one pass, no allocation).
-fn has_split_cjk(s: &str) -> bool {
+/// What a field needs before matching, in one pass without allocating: whether some
+/// separator run sits between two CJK characters, and whether some character folds.
+fn scan(s: &str, folding: Option<&Folding>) -> (bool, bool) {
+    let (mut split, mut folds) = (false, false);
     let (mut after_cjk, mut in_run) = (false, false);
     for c in s.chars() {
-        if is_separator(c) {
+        folds |= folding.is_some_and(|f| f.folds(c));
+        if is_cjk(c) {
+            split |= in_run;
+            in_run = false;
+            after_cjk = true;
+        } else if is_separator(c) {
             in_run |= after_cjk;
             after_cjk = false;
-            continue;
+        } else {
+            in_run = false;
+            after_cjk = false;
         }
-        if in_run && is_cjk(c) {
-            return true;
-        }
-        in_run = false;
-        after_cjk = is_cjk(c);
     }
-    false
+    (split, folds)
 }
 
 /// The traditional → simplified table: OpenCC's one-to-one character mappings (through
@@ -68,6 +72,8 @@ fn has_split_cjk(s: &str) -> bool {
 pub struct Folding {
     /// Indexed by `c - FOLD_BASE`; 0 when the character folds to itself.
     table: Vec<u32>,
+    /// One bit per entry of `table`: set when the character folds (6 KB, for the scan).
+    bits: Vec<u64>,
 }
 
 impl std::fmt::Debug for Folding {
@@ -92,7 +98,11 @@ impl Folding {
                     table[(fc as u32 - FOLD_BASE) as usize] = tc as u32;
                 }
             }
-            Folding { table }
+            let mut bits = vec![0u64; table.len().div_ceil(64)];
+            for (i, _) in table.iter().enumerate().filter(|&(_, &t)| t != 0) {
+                bits[i / 64] |= 1 << (i % 64);
+            }
+            Folding { table, bits }
         })
     }
 
@@ -101,12 +111,19 @@ impl Folding {
         self.table.get(i).copied().filter(|&t| t != 0).and_then(char::from_u32)
     }
 
+    /// Whether `c` folds to another character.
+    fn folds(&self, c: char) -> bool {
+        let Some(i) = (c as u32).checked_sub(FOLD_BASE) else { return false };
+        self.bits.get(i as usize / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
     /// The folded text, borrowed when nothing folds. Same length, same offsets.
     pub fn apply<'a>(&self, s: Cow<'a, str>) -> Cow<'a, str> {
-        if !s.chars().any(|c| self.fold(c).is_some()) {
-            return s;
-        }
-        Cow::Owned(s.chars().map(|c| self.fold(c).unwrap_or(c)).collect())
+        let Some(at) = s.char_indices().find(|&(_, c)| self.folds(c)).map(|(at, _)| at) else { return s };
+        let mut out = String::with_capacity(s.len());
+        out.push_str(&s[..at]);
+        out.extend(s[at..].chars().map(|c| self.fold(c).unwrap_or(c)));
+        Cow::Owned(out)
     }
 }
 
@@ -120,17 +137,19 @@ pub struct View<'a> {
 
 impl<'a> View<'a> {
     pub fn of(original: &'a str, folding: Option<&Folding>) -> Self {
-        let mut view = Self::without_separators(original);
-        if let Some(f) = folding {
+        let (split, folds) = scan(original, folding);
+        let mut view = if split { Self::without_separators(original) } else { Self::borrowed(original) };
+        if let (true, Some(f)) = (folds, folding) {
             view.text = f.apply(view.text);
         }
         view
     }
 
+    fn borrowed(original: &'a str) -> Self {
+        Self { text: original.into(), map: Vec::new() }
+    }
+
     fn without_separators(original: &'a str) -> Self {
-        if !has_split_cjk(original) {
-            return Self { text: original.into(), map: Vec::new() };
-        }
         let chars: Vec<(usize, char)> = original.char_indices().collect();
         let removable = |i: usize| {
             is_separator(chars[i].1)
@@ -139,7 +158,7 @@ impl<'a> View<'a> {
         };
         let removed: Vec<bool> = (0..chars.len()).map(removable).collect();
         if !removed.contains(&true) {
-            return Self { text: original.into(), map: Vec::new() };
+            return Self::borrowed(original);
         }
         let mut text = String::with_capacity(original.len());
         let mut map = Vec::with_capacity(original.len());
