@@ -261,6 +261,10 @@ fn main() {
             b.iter(|| black_box(sample.iter().map(|t| ac.find_overlapping_iter(t.as_str()).count()).sum::<usize>()))
         });
     }
+    let charwise = daachorse::CharwiseDoubleArrayAhoCorasick::<u32>::new(&lits).expect("daachorse builds");
+    g.bench_function("daachorse_charwise_overlapping", |b| {
+        b.iter(|| black_box(sample.iter().map(|t| charwise.find_overlapping_iter(t.as_str()).count()).sum::<usize>()))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("normalize");

@@ -8,7 +8,7 @@ mod view;
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use daachorse::CharwiseDoubleArrayAhoCorasick;
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
 pub use view::{Folding, View};
@@ -21,7 +21,9 @@ use crate::rules::{Expr, Leaf, ListMeta, Pattern, Scope};
 #[derive(Debug, thiserror::Error)]
 pub enum MatcherError {
     #[error("cannot build the keyword automaton: {0}")]
-    Build(#[from] aho_corasick::BuildError),
+    Build(String),
+    #[error("cannot build the negativity automaton: {0}")]
+    Lexicon(#[from] aho_corasick::BuildError),
     #[error("{list}: line {line}: alias {{{alias}}} is not resolved")]
     Alias { list: String, line: usize, alias: String },
 }
@@ -90,9 +92,11 @@ struct CompiledList {
 }
 
 /// All lists compiled into one automaton plus the rules over it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Matcher {
-    automaton: AhoCorasick,
+    /// Steps over whole characters (not UTF-8 bytes): three times fewer steps on Chinese.
+    /// `None` when no rule has a literal (daachorse refuses an empty pattern set).
+    automaton: Option<CharwiseDoubleArrayAhoCorasick<u32>>,
     /// What each literal reports as its term (normalised, as the admin wrote it).
     literals: Vec<String>,
     /// For each literal, the rules it can start (it occurs in their positive part).
@@ -191,6 +195,16 @@ fn positive_targets(node: &Node, lits: &mut Vec<u32>, regexes: &mut Vec<u32>) {
     }
 }
 
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher")
+            .field("literals", &self.literals.len())
+            .field("rules", &self.rules.len())
+            .field("lists", &self.lists.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Matcher {
     /// Compiles the lists with traditional → simplified folding on.
     pub fn new(lists: &[KeywordList]) -> Result<Self, MatcherError> {
@@ -252,10 +266,12 @@ impl Matcher {
             }
         }
         let regex_terms = c.regexes.iter().map(|r| format!("/{}/", r.as_str())).collect();
-        let automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .build(&c.patterns)?;
+        let automaton = match c.patterns.is_empty() {
+            true => None,
+            false => {
+                Some(CharwiseDoubleArrayAhoCorasick::new(&c.patterns).map_err(|e| MatcherError::Build(e.to_string()))?)
+            }
+        };
         Ok(Self {
             automaton,
             literals: c.literals,
@@ -403,10 +419,12 @@ impl<'m, 'a> Doc<'m, 'a> {
             (matcher.search_author && !fields.author.is_empty()).then(|| View::of(fields.author, matcher.folding));
         let mut doc = Doc { matcher, fields, views, author, occurrences: Vec::new() };
         let mut occurrences = Vec::new();
-        for (field, view) in doc.views() {
-            for m in matcher.automaton.find_overlapping_iter(view.text()) {
-                let (start, end) = view.original(m.start(), m.end());
-                occurrences.push(Occurrence { literal: m.pattern().as_u32(), field, start, end });
+        if let Some(automaton) = &matcher.automaton {
+            for (field, view) in doc.views() {
+                for m in automaton.find_overlapping_iter(view.text()) {
+                    let (start, end) = view.original(m.start(), m.end());
+                    occurrences.push(Occurrence { literal: m.value(), field, start, end });
+                }
             }
         }
         occurrences.sort_unstable();
@@ -664,6 +682,13 @@ mod tests {
         assert_eq!(hits.iter().map(|h| h.term.as_str()).collect::<Vec<_>>(), vec!["退役军人局", "不作为"]);
         // An unresolved alias is a build error, not a silent miss.
         assert!(Matcher::new(&[KeywordList::from_rules("l", &["{本局}"])]).is_err());
+    }
+
+    #[test]
+    fn lists_without_literals_still_build() {
+        assert!(Matcher::new(&[]).expect("builds").find(&Fields::body("标题", "正文")).is_empty());
+        let m = Matcher::new(&[KeywordList::from_rules("l", &["/抚恤金.{0,2}停发/"])]).expect("builds");
+        assert_eq!(m.find(&Fields::body("", "抚恤金将停发")).len(), 1);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The text the automaton searches: a normalised field with the separators people slip
-//! inside Chinese words (拆-迁, 拆 迁, 拆*迁) removed and, optionally, traditional
-//! characters folded to simplified (拆遷 → 拆迁), with the way back to the field's own byte
-//! offsets. Terms go through the same view so that both sides agree.
+//! inside Chinese words (拆-迁, 拆 迁, 拆*迁) removed, optionally traditional characters
+//! folded to simplified (拆遷 → 拆迁), and ASCII letters lower-cased, with the way back to
+//! the field's own byte offsets. Terms go through the same view so that both sides agree.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -141,6 +141,10 @@ impl<'a> View<'a> {
         let mut view = if split { Self::without_separators(original) } else { Self::borrowed(original) };
         if let (true, Some(f)) = (folds, folding) {
             view.text = f.apply(view.text);
+        }
+        // Latin letters match whatever their case; lower-casing ASCII keeps every offset.
+        if view.text.bytes().any(|b| b.is_ascii_uppercase()) {
+            view.text.to_mut().make_ascii_lowercase();
         }
         view
     }

@@ -317,14 +317,16 @@ impl Parser {
                 leaf(Pattern::Literal(w))
             }
             Tok::Alias(name) => leaf(Pattern::Alias(name)),
-            Tok::Regex(src) => match regex::RegexBuilder::new(&src).size_limit(1 << 20).build() {
-                Ok(re) => leaf(Pattern::Regex(Box::new(re))),
-                Err(e) => error(
-                    col,
-                    format!("正则表达式 /{src}/ 有误：{}", e.to_string().lines().last().unwrap_or_default().trim()),
-                    "检查括号、转义和量词；斜杠本身写成 \\/",
-                ),
-            },
+            Tok::Regex(src) => {
+                match regex::RegexBuilder::new(&src).case_insensitive(true).size_limit(1 << 20).build() {
+                    Ok(re) => leaf(Pattern::Regex(Box::new(re))),
+                    Err(e) => error(
+                        col,
+                        format!("正则表达式 /{src}/ 有误：{}", e.to_string().lines().last().unwrap_or_default().trim()),
+                        "检查括号、转义和量词；斜杠本身写成 \\/",
+                    ),
+                }
+            }
             Tok::Close => error(col, "多余的右括号 )", "删除它，或在前面补上对应的 ("),
             Tok::And | Tok::Or => error(col, "AND / OR 前面缺少要命中的词", "例如：(拆迁 OR 搬迁) AND 陵园"),
             Tok::Near(_) => error(col, "NEAR 前面缺少词", "例如：拆迁 NEAR/10 陵园"),
