@@ -13,7 +13,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::cluster::{Clusterer, Probe};
-use crate::model::Document;
+use crate::model::{Document, FlagKind};
+use crate::response::{Facts, Grade, Grading, Tier};
+use crate::rules::Category;
 
 /// A document of an open event, as read back from the store to rebuild the index.
 #[derive(Debug, Clone)]
@@ -23,6 +25,34 @@ pub struct Seed {
     pub title: String,
     pub text: String,
     pub seen_at: DateTime<Utc>,
+    /// The event's stored grade.
+    pub grade: Option<Grade>,
+}
+
+/// What one document says about its event's content (Art. 8's first axis).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContentFacts {
+    pub max_weight: u8,
+    pub categories: Vec<Category>,
+    pub flags: Vec<FlagKind>,
+    pub negativity: f32,
+}
+
+impl ContentFacts {
+    fn merge(&mut self, other: &ContentFacts) {
+        self.max_weight = self.max_weight.max(other.max_weight);
+        self.negativity = self.negativity.max(other.negativity);
+        for c in &other.categories {
+            if !self.categories.contains(c) {
+                self.categories.push(*c);
+            }
+        }
+        for f in &other.flags {
+            if !self.flags.contains(f) {
+                self.flags.push(*f);
+            }
+        }
+    }
 }
 
 /// Where a document went.
@@ -43,6 +73,18 @@ pub struct Assignment {
     /// Distinct sources and documents including this one.
     pub sources: usize,
     pub documents: usize,
+    /// The event's grade after this document ([`EventIndex::regrade`]), with its reasons,
+    /// and the grade before it (`None` for a new event).
+    pub grade: Grade,
+    pub grade_reasons: Vec<String>,
+    pub previous_grade: Option<Grade>,
+}
+
+impl Assignment {
+    /// Whether this document raised the event's grade (grades only rise on their own).
+    pub fn rose(&self) -> bool {
+        self.previous_grade.is_some_and(|p| self.grade < p)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +93,16 @@ struct Open {
     last_seen: DateTime<Utc>,
     sources: Vec<String>,
     documents: usize,
+    grade: Option<Grade>,
+    /// Content facts of the documents seen by this process (not restored after a restart;
+    /// the stored grade is, and grades only rise).
+    content: ContentFacts,
+}
+
+impl Open {
+    fn new(title: String, last_seen: DateTime<Utc>) -> Self {
+        Open { title, last_seen, sources: Vec::new(), documents: 0, grade: None, content: ContentFacts::default() }
+    }
 }
 
 #[derive(Debug)]
@@ -92,13 +144,12 @@ impl EventIndex {
                 index.clusterer.new_cluster()
             });
             index.clusterer.insert(Probe::of(&event_text(&seed.title, &seed.text)), cluster);
-            let open = index.open.entry(seed.event_id).or_insert_with(|| Open {
-                title: seed.title.clone(),
-                last_seen: seed.seen_at,
-                sources: Vec::new(),
-                documents: 0,
-            });
+            let open = index.open.entry(seed.event_id).or_insert_with(|| Open::new(seed.title.clone(), seed.seen_at));
             open.last_seen = open.last_seen.max(seed.seen_at);
+            open.grade = match (open.grade, seed.grade) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             open.documents += 1;
             if !open.sources.contains(&seed.source_id) {
                 open.sources.push(seed.source_id);
@@ -164,17 +215,12 @@ impl EventIndex {
                 } else {
                     document.title.clone()
                 };
-                self.open.insert(event_id, Open { title, last_seen: seen_at, sources: Vec::new(), documents: 0 });
+                self.open.insert(event_id, Open::new(title, seen_at));
                 (cluster, event_id, 1.0, true)
             }
         };
         self.clusterer.insert(probe, cluster);
-        let open = self.open.entry(event_id).or_insert_with(|| Open {
-            title: document.title.clone(),
-            last_seen: seen_at,
-            sources: Vec::new(),
-            documents: 0,
-        });
+        let open = self.open.entry(event_id).or_insert_with(|| Open::new(document.title.clone(), seen_at));
         open.last_seen = open.last_seen.max(seen_at);
         open.documents += 1;
         let new_source = !open.sources.contains(&document.source_id);
@@ -190,7 +236,48 @@ impl EventIndex {
             event_title: open.title.clone(),
             sources: open.sources.len(),
             documents: open.documents,
+            grade: Grade::IV,
+            grade_reasons: Vec::new(),
+            previous_grade: open.grade,
         }
+    }
+
+    /// Grades the event of `a` again with the document's content added: content facts
+    /// accumulate over its documents, reach is its distinct sources and their tiers. The
+    /// grade never drops below the stored one.
+    pub fn regrade(
+        &mut self,
+        a: &mut Assignment,
+        content: &ContentFacts,
+        tier_of: impl Fn(&str) -> Option<(Tier, String)>,
+        grading: &Grading,
+    ) {
+        let Some(open) = self.open.get_mut(&a.event_id) else { return };
+        open.content.merge(content);
+        let facts = Facts {
+            max_weight: open.content.max_weight,
+            categories: open.content.categories.clone(),
+            flags: open.content.flags.clone(),
+            negativity: open.content.negativity,
+            interactions: 0,
+            growth: None,
+            documents: open.documents,
+            sources: open.sources.len(),
+            tiers: open.sources.iter().filter_map(|s| tier_of(s)).collect(),
+        };
+        let (grade, reasons) = grading.grade(&facts);
+        match open.grade {
+            Some(kept) if kept <= grade => {
+                a.grade = kept;
+                a.grade_reasons =
+                    if kept == grade { reasons } else { vec!["维持此前的级别（级别只升不降）".into()] };
+            }
+            _ => {
+                a.grade = grade;
+                a.grade_reasons = reasons;
+            }
+        }
+        open.grade = Some(a.grade);
     }
 }
 
@@ -257,13 +344,45 @@ mod tests {
             title: "烈士陵园要拆？".into(),
             text: STORY.into(),
             seen_at: at(1),
+            grade: Some(Grade::III),
         }];
         let mut idx = EventIndex::new(0.5, Duration::from_secs(72 * 3600), seeds, 3, at(2));
         let copy = idx.assign(&doc("daily", "", STORY, 2), at(2));
         assert_eq!((copy.event_id, copy.new_event, copy.new_source, copy.sources), (3, false, true, 2));
+        assert_eq!(copy.previous_grade, Some(Grade::III), "the stored grade is restored");
         assert!(!idx.needs_rebuild(at(3)));
         assert!(idx.needs_rebuild(at(30)));
         idx.invalidate();
         assert!(idx.needs_rebuild(at(3)));
+    }
+
+    #[test]
+    fn regrading_accumulates_content_and_reach_and_never_drops() {
+        let mut idx = EventIndex::new(0.5, Duration::from_secs(72 * 3600), Vec::new(), 0, at(0));
+        let grading = Grading::default();
+        let tier = |s: &str| (s == "province").then(|| (Tier::Provincial, "省报".to_string()));
+        let weak = ContentFacts { max_weight: 2, ..Default::default() };
+        let mut first = idx.assign(&doc("forum", "", STORY, 1), at(1));
+        idx.regrade(&mut first, &weak, tier, &grading);
+        assert_eq!((first.grade, first.previous_grade, first.rose()), (Grade::IV, None, false));
+        // A rumour flag from one copy and a weight-3 list from another make III together.
+        let rumour = ContentFacts { flags: vec![FlagKind::Rumour], max_weight: 1, ..Default::default() };
+        let mut second = idx.assign(&doc("daily", "", STORY, 2), at(2));
+        idx.regrade(&mut second, &rumour, tier, &grading);
+        assert_eq!(second.grade, Grade::IV);
+        let heavier = ContentFacts { max_weight: 3, ..Default::default() };
+        let mut third = idx.assign(&doc("daily", "", &format!("转发：{STORY}"), 3), at(3));
+        idx.regrade(&mut third, &heavier, tier, &grading);
+        assert_eq!((third.grade, third.previous_grade, third.rose()), (Grade::III, Some(Grade::IV), true));
+        assert!(third.grade_reasons.iter().any(|r| r.contains("疑似谣言")), "{:?}", third.grade_reasons);
+        // A provincial outlet: II.
+        let mut fourth = idx.assign(&doc("province", "", STORY, 4), at(4));
+        idx.regrade(&mut fourth, &weak, tier, &grading);
+        assert_eq!(fourth.grade, Grade::II);
+        assert!(fourth.grade_reasons.iter().any(|r| r.contains("省级媒体（省报）")));
+        // Nothing new: it stays II.
+        let mut fifth = idx.assign(&doc("forum", "", STORY, 5), at(5));
+        idx.regrade(&mut fifth, &weak, tier, &grading);
+        assert_eq!((fifth.grade, fifth.rose()), (Grade::II, false));
     }
 }

@@ -84,7 +84,7 @@ fn a_story_from_three_sources_is_one_event_with_threaded_updates() {
     // The read side for staff.
     let run = p.run(&["events"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stdout.contains(&format!("#{}  烈士陵园要拆？", story.id)), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("#{}  [Ⅳ级 一般]  烈士陵园要拆？", story.id)), "{}", run.stdout);
     assert!(run.stdout.contains("3 个来源、4 篇信息"), "{}", run.stdout);
     let run = p.run(&["events", &story.id.to_string()]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
@@ -96,4 +96,29 @@ fn a_story_from_three_sources_is_one_event_with_threaded_updates() {
     assert!(run.stdout.contains(&format!("事件：将并入事件 #{}「烈士陵园要拆？」", story.id)), "{}", run.stdout);
     let run = p.run(&["test", "match", "--text", "市光荣院开展冬季消防应急演练"]);
     assert!(run.stdout.contains("事件：新事件"), "{}", run.stdout);
+}
+
+#[test]
+fn a_story_reaching_five_sources_rises_to_grade_three_with_one_threaded_alert() {
+    let ids = ["s1", "s2", "s3", "s4", "s5"];
+    let sources: String = ids.iter().map(|id| source(id, &format!("{id}.xml"))).collect();
+    let p = Project::new(&sources, FILE_MAIL);
+    for (n, id) in ids.iter().enumerate() {
+        p.write(&format!("{id}.xml"), feed(&[(id, "烈士陵园要拆？", &format!("{}{STORY}", "转".repeat(n)))]));
+    }
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let mails: Vec<String> =
+        eml_files(&p.path().join("outbox")).iter().map(|f| std::fs::read_to_string(f).expect("read eml")).collect();
+    assert_eq!(mails.len(), 5, "one alert and four updates, one per new source");
+    let texts: Vec<String> = mails.iter().map(|m| support::text_part(m)).collect();
+    let risen: Vec<&String> = texts.iter().filter(|t| t.contains("舆情升级：Ⅳ级 一般 → Ⅲ级 较大")).collect();
+    assert_eq!(risen.len(), 1, "{texts:#?}");
+    assert!(risen[0].contains("分级：Ⅲ级 较大（传播范围：5 个来源 ≥ 5）"), "{}", risen[0]);
+    let first = texts.iter().find(|t| t.starts_with("舆情提示")).expect("first alert");
+    assert!(first.contains("分级：Ⅳ级 一般"), "{first}");
+    assert!(first.contains("牵头科室：") && first.contains("报送："), "{first}");
+    let events = p.store().recent_events(5).expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].grade, Some(yuqing::response::Grade::III));
 }

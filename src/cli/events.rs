@@ -18,7 +18,11 @@ pub(super) fn show(config: &Config, id: Option<i64>, limit: usize) -> anyhow::Re
             println!("暂无舆情事件。");
         }
         for e in events {
-            println!("#{}  {}", e.id, e.title);
+            let grade = e.grade.map_or_else(|| "未分级".to_string(), |g| g.label_zh().to_string());
+            println!("#{}  [{grade}]  {}", e.id, e.title);
+            if !e.grade_reasons.is_empty() {
+                println!("    分级依据：{}", e.grade_reasons.join("；"));
+            }
             println!(
                 "    首发：{} {}；最近：{}；{} 个来源、{} 篇信息{}",
                 local(e.first_seen_at, tz),

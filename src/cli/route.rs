@@ -71,15 +71,7 @@ pub(super) fn test_route(config: &Config, args: &RouteArgs) -> anyhow::Result<Ex
     };
     let r = &config.response;
     let org = &r.org;
-    let topic_owner = |topic: &str| -> Option<String> {
-        let by_list = config
-            .keyword_lists
-            .iter()
-            .find(|l| l.name == topic || l.meta.topic == topic)
-            .and_then(|l| l.meta.section.clone());
-        by_list.or_else(|| org.sections.iter().find(|s| s.topics.iter().any(|t| t == topic)).map(|s| s.id.clone()))
-    };
-    let d = r.routing.decide(org, &key, topic_owner);
+    let d = r.routing.decide(org, &key, |t| config.topic_owner(t));
     let department = |id: &str| {
         org.department(id)
             .map(|d| d.name.clone())

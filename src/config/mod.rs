@@ -134,6 +134,19 @@ impl Config {
     pub fn source(&self, id: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.id == id)
     }
+
+    /// The section owning a topic or keyword list: the list's `@section`, else a
+    /// `[[sections]]` entry listing it in `topics`.
+    pub fn topic_owner(&self, topic: &str) -> Option<String> {
+        let by_list = self
+            .keyword_lists
+            .iter()
+            .find(|l| l.name == topic || l.meta.topic == topic)
+            .and_then(|l| l.meta.section.clone());
+        by_list.or_else(|| {
+            self.response.org.sections.iter().find(|s| s.topics.iter().any(|t| t == topic)).map(|s| s.id.clone())
+        })
+    }
 }
 
 /// A keyword list's `@section` must name a section when `[[sections]]` are configured.

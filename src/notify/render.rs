@@ -24,6 +24,9 @@ pub struct AlertContext<'a> {
     /// The event the document started or joined; a joined one makes this an update that
     /// threads to the event's first alert.
     pub event: Option<&'a Assignment>,
+    /// Labelled lines about the response: grade and reasons, owner, accountable leader,
+    /// departments to report to.
+    pub details: Vec<(&'static str, String)>,
 }
 
 pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessage {
@@ -51,11 +54,20 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
     let (heading, subject) = match update {
         // "Re:" keeps clients that thread by subject together with In-Reply-To/References.
         Some(e) => (
-            "舆情更新：同一事件出现新的来源",
+            match e.previous_grade {
+                Some(from) if e.rose() => format!("舆情升级：{} → {}", from.label_zh(), e.grade.label_zh()),
+                _ => "舆情更新：同一事件出现新的来源".to_string(),
+            },
             format!("Re: {}{}", ctx.subject_prefix, truncate(&e.event_title, SUBJECT_TITLE_CHARS)),
         ),
-        None => ("舆情提示", format!("{}{}", ctx.subject_prefix, truncate(title, SUBJECT_TITLE_CHARS))),
+        None => ("舆情提示".to_string(), format!("{}{}", ctx.subject_prefix, truncate(title, SUBJECT_TITLE_CHARS))),
     };
+    let details_text: String = ctx.details.iter().map(|(k, v)| format!("\n{k}：{v}")).collect();
+    let details_html: String = ctx
+        .details
+        .iter()
+        .map(|(k, v)| format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>", escape(k), escape(v)))
+        .collect();
     let event_line = match ctx.event {
         Some(e) if e.new_event => format!("事件编号：#{}（首次发现）", e.event_id),
         Some(e) => {
@@ -66,7 +78,7 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
     let event_text = if event_line.is_empty() { String::new() } else { format!("\n{event_line}") };
 
     let body_text = format!(
-        "{heading}\n\n标题：{title}{event_text}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}{judgement}{state}\n\n摘要：{summary}\n\n链接：{link}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
+        "{heading}\n\n标题：{title}{event_text}{details_text}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}{judgement}{state}\n\n摘要：{summary}\n\n链接：{link}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
         source = ctx.source_name,
         terms = terms.join("、"),
     );
@@ -78,7 +90,7 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
             "<body style=\"font-family:sans-serif;line-height:1.6\">",
             "<h2 style=\"margin:0 0 12px\">{heading}：{title}</h2>",
             "<table cellpadding=\"4\" style=\"border-collapse:collapse\">",
-            "{event_row}",
+            "{event_row}{details_html}",
             "<tr><th align=\"left\">信源</th><td>{source}</td></tr>",
             "<tr><th align=\"left\">发布时间</th><td>{published}</td></tr>",
             "<tr><th align=\"left\">发现时间</th><td>{fetched}</td></tr>",
@@ -91,7 +103,8 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
             "</body></html>"
         ),
         subject = escape(&subject),
-        heading = heading,
+        heading = escape(&heading),
+        details_html = details_html,
         event_row = if event_line.is_empty() {
             String::new()
         } else {
@@ -224,6 +237,7 @@ mod tests {
             timezone: chrono_tz::Asia::Shanghai,
             fetched_at: DateTime::from_timestamp(1_795_000_600, 0).unwrap_or_default(),
             event: None,
+            details: Vec::new(),
         }
     }
 

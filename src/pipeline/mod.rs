@@ -17,7 +17,7 @@ use encoding_rs::Encoding;
 
 use crate::config::{Config, HtmlConfig, Location, SourceConfig, SourceKind};
 use crate::distortion::{Publication, Publications};
-use crate::events::{Assignment, EventIndex};
+use crate::events::{Assignment, ContentFacts, EventIndex};
 use crate::extract::charset::CharsetOrigin;
 use crate::extract::{self, Entry, ExtractError, charset};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
@@ -25,6 +25,7 @@ use crate::flags::Flagger;
 use crate::matcher::{Fields, Matcher};
 use crate::model::{AlertMessage, Document, FlagKind, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
+use crate::response::EventKey;
 use crate::sentiment::Lexicon;
 use crate::store::{Committed, NewDocument, Store, StoreError};
 
@@ -451,7 +452,15 @@ impl Job {
         let batch: Vec<NewDocument> = matched
             .into_iter()
             .map(|m| {
-                let event = (!m.hits.is_empty()).then(|| events.assign(&m.document, now));
+                let event = (!m.hits.is_empty()).then(|| {
+                    let mut a = events.assign(&m.document, now);
+                    let tier_of = |id: &str| {
+                        let source = self.config.source(id)?;
+                        source.tier.map(|t| (t, source.name.clone()))
+                    };
+                    events.regrade(&mut a, &self.content_facts(&m), tier_of, &self.config.response.grading);
+                    a
+                });
                 let alert = self.render(&m, event.as_ref(), now);
                 NewDocument {
                     document: m.document,
@@ -473,6 +482,60 @@ impl Job {
             }
         }
         Ok(result?)
+    }
+
+    /// What a matched document says about its event's content: the heaviest list it hit,
+    /// the lists' categories, its flags and negativity.
+    fn content_facts(&self, m: &MatchedDocument) -> ContentFacts {
+        let mut facts = ContentFacts {
+            flags: m.flags.iter().map(|f| f.kind).collect(),
+            negativity: m.negativity.as_ref().map_or(0.0, |n| n.score),
+            ..ContentFacts::default()
+        };
+        for hit in &m.hits {
+            if let Some(meta) = self.matcher.list_meta(&hit.list) {
+                facts.max_weight = facts.max_weight.max(meta.weight);
+                if !facts.categories.contains(&meta.category) {
+                    facts.categories.push(meta.category);
+                }
+            }
+        }
+        facts
+    }
+
+    /// The grade and the routing decision, as lines for the alert.
+    fn response_lines(&self, m: &MatchedDocument, event: &Assignment) -> Vec<(&'static str, String)> {
+        let org = &self.config.response.org;
+        let mut topics: Vec<String> = Vec::new();
+        for hit in &m.hits {
+            let topic = self.matcher.list_meta(&hit.list).map(|meta| meta.topic.clone());
+            for t in [Some(hit.list.clone()), topic].into_iter().flatten() {
+                if !topics.contains(&t) {
+                    topics.push(t);
+                }
+            }
+        }
+        let key = EventKey {
+            categories: self.content_facts(m).categories,
+            topics,
+            grade: Some(event.grade),
+            sources: vec![self.source.id.clone()],
+            flags: m.flags.iter().map(|f| f.kind).collect(),
+        };
+        let d = self.config.response.routing.decide(org, &key, |t| self.config.topic_owner(t));
+        let department = |id: &String| {
+            org.department(id)
+                .map(|d| d.name.clone())
+                .or_else(|| crate::response::route::default_department_name(id).map(str::to_string))
+                .unwrap_or_else(|| id.clone())
+        };
+        let report: Vec<String> = d.report_to.iter().map(department).collect();
+        vec![
+            ("分级", format!("{}（{}）", event.grade.label_zh(), event.grade_reasons.join("；"))),
+            ("牵头科室", org.section_label(&d.owner)),
+            ("责任领导", d.accountable.as_deref().map_or_else(|| "未配置".to_string(), |p| org.person_label(p))),
+            ("报送", if report.is_empty() { "无需报送外部门".to_string() } else { report.join("、") }),
+        ]
     }
 
     fn matched(&self, document: Document) -> MatchedDocument {
@@ -500,9 +563,10 @@ impl Job {
     /// further copies from a source already on the event's path.
     fn render(&self, m: &MatchedDocument, event: Option<&Assignment>, now: DateTime<Utc>) -> Option<AlertMessage> {
         let mail = self.config.mail.as_ref()?;
-        if m.hits.is_empty() || event.is_some_and(|e| !e.new_event && !e.new_source) {
+        if m.hits.is_empty() || event.is_some_and(|e| !e.new_event && !e.new_source && !e.rose()) {
             return None;
         }
+        let details = event.map(|e| self.response_lines(m, e)).unwrap_or_default();
         Some(render_email(
             m,
             &AlertContext {
@@ -512,6 +576,7 @@ impl Job {
                 timezone: self.config.timezone,
                 fetched_at: now,
                 event,
+                details,
             },
         ))
     }

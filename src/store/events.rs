@@ -11,6 +11,7 @@ use rusqlite::{Transaction, params};
 use super::{Store, StoreError};
 use crate::distortion::Publication;
 use crate::events::{Assignment, EventIndex, Seed};
+use crate::response::Grade;
 
 /// Records that document `doc_id` belongs to `event`, creating the event row when this is
 /// its first document and keeping first/last times, counts and the first source right.
@@ -32,6 +33,12 @@ pub(super) fn record(
              last_seen_at = max(last_seen_at, ?5)",
     )?
     .execute(params![event.event_id, event.event_title, doc_id, source_id, seen, now])?;
+    // Grades only rise on their own: "I" < "II" < "III" < "IV" as text, too.
+    let reasons = serde_json::to_string(&event.grade_reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.prepare_cached(
+        "UPDATE events SET grade = ?2, grade_reasons = ?3 WHERE id = ?1 AND (grade IS NULL OR ?2 <= grade)",
+    )?
+    .execute(params![event.event_id, event.grade.as_str(), reasons])?;
     tx.prepare_cached(
         "INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -56,6 +63,8 @@ pub struct EventSummary {
     pub last_seen_at: DateTime<Utc>,
     pub documents: usize,
     pub sources: usize,
+    pub grade: Option<Grade>,
+    pub grade_reasons: Vec<String>,
     /// Latest reposts + comments + likes summed over the event's documents that have counts.
     pub engagement: i64,
 }
@@ -101,7 +110,7 @@ impl Store {
     pub fn event_index(&self, threshold: f64, window: Duration, now: DateTime<Utc>) -> Result<EventIndex, StoreError> {
         let since = EventIndex::seeds_since(window, now).timestamp();
         let mut stmt = self.conn.prepare(
-            "SELECT ed.event_id, ed.source_id, d.title, d.text, ed.seen_at
+            "SELECT ed.event_id, ed.source_id, d.title, d.text, ed.seen_at, e.grade
              FROM event_documents ed JOIN events e ON e.id = ed.event_id JOIN documents d ON d.id = ed.document_id
              WHERE e.last_seen_at >= ?1 ORDER BY ed.seen_at, ed.document_id",
         )?;
@@ -113,6 +122,7 @@ impl Store {
                     title: r.get(2)?,
                     text: r.get(3)?,
                     seen_at: time(r.get(4)?),
+                    grade: r.get::<_, Option<String>>(5)?.as_deref().and_then(Grade::parse),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -127,7 +137,8 @@ impl Store {
                     coalesce((SELECT sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0))
                               FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
                               WHERE ed.event_id = e.id AND g.observed_at =
-                                  (SELECT max(observed_at) FROM engagement WHERE document_id = ed.document_id)), 0)
+                                  (SELECT max(observed_at) FROM engagement WHERE document_id = ed.document_id)), 0),
+                    e.grade, e.grade_reasons
              FROM events e ORDER BY e.last_seen_at DESC, e.id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
@@ -140,6 +151,11 @@ impl Store {
                 documents: usize::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
                 sources: usize::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
                 engagement: r.get(7)?,
+                grade: r.get::<_, Option<String>>(8)?.as_deref().and_then(Grade::parse),
+                grade_reasons: r
+                    .get::<_, Option<String>>(9)?
+                    .and_then(|j| serde_json::from_str(&j).ok())
+                    .unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)

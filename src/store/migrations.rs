@@ -194,6 +194,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts ADD COLUMN event_id INTEGER REFERENCES events(id);
     CREATE INDEX alerts_by_event ON alerts(event_id);
     "#,
+    // 10: an event's grade (I…IV; text order is severity order) and why (JSON list).
+    r#"
+    ALTER TABLE events ADD COLUMN grade TEXT CHECK (grade IN ('I', 'II', 'III', 'IV'));
+    ALTER TABLE events ADD COLUMN grade_reasons TEXT;
+    "#,
 ];
 
 /// Number of migrations this build knows.
