@@ -132,3 +132,48 @@ fn organisation_references_are_checked_with_their_lines() {
         assert!(run.stdout.contains(hint), "{hint}");
     }
 }
+
+const ORG: &str = r#"principal = "chen"
+gkb = "office"
+[[people]]
+id = "chen"
+name = "陈局长"
+email = "chen@example.gov.cn"
+[[people]]
+id = "wang"
+name = "王科员"
+email = "wang@example.gov.cn"
+[[people]]
+id = "li"
+name = "李科长"
+email = "li@example.gov.cn"
+[[sections]]
+id = "office"
+head = "chen"
+[[sections]]
+id = "preferential"
+name = "拥军优抚科"
+liaison = "wang"
+head = "li"
+leader_in_charge = "chen"
+"#;
+
+#[test]
+fn the_alert_reaches_the_first_rung_and_names_owner_and_report() {
+    let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
+    p.write("yuqing.toml", format!("{ORG}\n[storage]\npath = \"state/yuqing.db\"\n{FILE_MAIL}"));
+    p.write("keywords/preferential.txt", "@category = 社情民意\n@section = preferential\n@weight = 2\n抚恤金\n");
+    p.write("forum.xml", support::rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let files = support::eml_files(&p.path().join("outbox"));
+    assert_eq!(files.len(), 1);
+    let mail = std::fs::read_to_string(&files[0]).expect("eml");
+    let to = support::header(&mail, "To").expect("To");
+    assert!(to.contains("gkb@example.gov.cn") && to.contains("wang@example.gov.cn"), "{to}");
+    assert!(!to.contains("li@example.gov.cn"), "the head is the next rung, not the first: {to}");
+    let text = support::text_part(&mail);
+    assert!(text.contains("牵头科室：拥军优抚科（preferential）"), "{text}");
+    assert!(text.contains("责任领导：陈局长（chen）"), "{text}");
+    assert!(text.contains("报送：信访部门"), "{text}");
+}

@@ -503,8 +503,13 @@ impl Job {
         facts
     }
 
-    /// The grade and the routing decision, as lines for the alert.
-    fn response_lines(&self, m: &MatchedDocument, event: &Assignment) -> Vec<(&'static str, String)> {
+    /// The grade and the routing decision as lines for the alert, and the addresses of the
+    /// people on the first step of the escalation ladder (they receive it too).
+    fn response_lines(
+        &self,
+        m: &MatchedDocument,
+        event: &Assignment,
+    ) -> (Vec<(&'static str, String)>, Vec<lettre::message::Mailbox>) {
         let org = &self.config.response.org;
         let mut topics: Vec<String> = Vec::new();
         for hit in &m.hits {
@@ -530,12 +535,27 @@ impl Job {
                 .unwrap_or_else(|| id.clone())
         };
         let report: Vec<String> = d.report_to.iter().map(department).collect();
-        vec![
+        let first_step: Vec<lettre::message::Mailbox> = d
+            .steps
+            .first()
+            .map(|(_, people)| {
+                people
+                    .iter()
+                    .filter_map(|(_, id)| org.person(id))
+                    .filter_map(|p| {
+                        let address = p.email.as_ref()?.parse().ok()?;
+                        Some(lettre::message::Mailbox::new(Some(p.name.clone()), address))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let lines = vec![
             ("分级", format!("{}（{}）", event.grade.label_zh(), event.grade_reasons.join("；"))),
             ("牵头科室", org.section_label(&d.owner)),
             ("责任领导", d.accountable.as_deref().map_or_else(|| "未配置".to_string(), |p| org.person_label(p))),
             ("报送", if report.is_empty() { "无需报送外部门".to_string() } else { report.join("、") }),
-        ]
+        ];
+        (lines, first_step)
     }
 
     fn matched(&self, document: Document) -> MatchedDocument {
@@ -566,13 +586,20 @@ impl Job {
         if m.hits.is_empty() || event.is_some_and(|e| !e.new_event && !e.new_source && !e.rose()) {
             return None;
         }
-        let details = event.map(|e| self.response_lines(m, e)).unwrap_or_default();
+        let (details, first_step) = event.map(|e| self.response_lines(m, e)).unwrap_or_default();
+        let mut to = mail.to.clone();
+        for person in first_step {
+            if !to.iter().any(|m| m.email == person.email) {
+                to.push(person);
+            }
+        }
+        let recipients = to.iter().map(ToString::to_string).collect();
         Some(render_email(
             m,
             &AlertContext {
                 source_name: &self.source.name,
                 subject_prefix: &mail.subject_prefix,
-                recipients: mail.to.iter().map(ToString::to_string).collect(),
+                recipients,
                 timezone: self.config.timezone,
                 fetched_at: now,
                 event,
