@@ -69,6 +69,25 @@ impl Ctx<'_, '_> {
         Some(Spanned::new(span, v.into_inner().into_vec()))
     }
 
+    /// The `id` of one `[[table]]` entry, reporting a missing or already used one.
+    fn new_id(
+        &mut self,
+        span: std::ops::Range<usize>,
+        t: &DeTable<'_>,
+        (table, what, example): (&str, &str, &str),
+        taken: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let Some(id) = self.text(t, "id") else {
+            self.error(span, format!("[[{table}]] 缺少 id"), format!("例如 id = \"{example}\""));
+            return None;
+        };
+        if taken(id.get_ref()) {
+            self.error(id.span(), format!("{what} id \"{}\" 重复", id.get_ref()), format!("每个{what}只写一次"));
+            return None;
+        }
+        Some(id.into_inner())
+    }
+
     fn error(&mut self, span: std::ops::Range<usize>, message: String, hint: impl Into<String>) {
         let line = self.file.line(span);
         self.diags.error(&self.file.path, line, message, hint);
@@ -127,21 +146,14 @@ fn names<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
 pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics) -> Response {
     let mut c = Ctx { file, diags };
     let mut org = Organisation::default();
-    // Ids with the span that declared them, for references.
-    let mut person_spans = Vec::new();
     for (span, t) in c.array(root, "people", PERSON_KEYS) {
-        let Some(id) = c.text(&t, "id") else {
-            c.error(span, "[[people]] 缺少 id".into(), "例如 id = \"chen\"");
+        let Some(id) = c.new_id(span, &t, ("people", "人员", "chen"), |id| org.person(id).is_some()) else {
             continue;
         };
-        if org.person(id.get_ref()).is_some() {
-            c.error(id.span(), format!("人员 id \"{}\" 重复", id.get_ref()), "每个人只写一次");
-            continue;
-        }
-        let name = c.text(&t, "name").map_or_else(|| id.get_ref().clone(), Spanned::into_inner);
+        let name = c.text(&t, "name").map_or_else(|| id.clone(), Spanned::into_inner);
         let mut opt = |key: &str| c.text(&t, key).map(Spanned::into_inner);
         let person = Person {
-            id: id.get_ref().clone(),
+            id,
             name,
             email: opt("email"),
             mobile: opt("mobile"),
@@ -149,7 +161,6 @@ pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics)
             dingtalk: opt("dingtalk"),
             feishu: opt("feishu"),
         };
-        person_spans.push(id.span());
         org.people.push(person);
     }
     let people: Vec<String> = org.people.iter().map(|p| p.id.clone()).collect();
@@ -167,20 +178,16 @@ pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics)
         None
     };
     for (span, t) in c.array(root, "sections", SECTION_KEYS) {
-        let Some(id) = c.text(&t, "id") else {
-            c.error(span, "[[sections]] 缺少 id".into(), "例如 id = \"preferential\"");
+        let Some(id) = c.new_id(span, &t, ("sections", "科室", "preferential"), |id| org.section(id).is_some())
+        else {
             continue;
         };
-        if org.section(id.get_ref()).is_some() {
-            c.error(id.span(), format!("科室 id \"{}\" 重复", id.get_ref()), "每个科室只写一次");
-            continue;
-        }
-        let name = c.text(&t, "name").map_or_else(|| id.get_ref().clone(), Spanned::into_inner);
+        let name = c.text(&t, "name").map_or_else(|| id.clone(), Spanned::into_inner);
         let head = c.text(&t, "head");
         let liaison = c.text(&t, "liaison");
         let leader = c.text(&t, "leader_in_charge");
         let section = Section {
-            id: id.get_ref().clone(),
+            id,
             name,
             head: person_ref(&mut c, head, "负责人 head"),
             liaison: person_ref(&mut c, liaison, "联络人 liaison"),
@@ -190,21 +197,17 @@ pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics)
         org.sections.push(section);
     }
     for (span, t) in c.array(root, "departments", DEPARTMENT_KEYS) {
-        let Some(id) = c.text(&t, "id") else {
-            c.error(span, "[[departments]] 缺少 id".into(), "例如 id = \"wangxuan\"");
+        let Some(id) = c.new_id(span, &t, ("departments", "部门", "wangxuan"), |id| org.department(id).is_some())
+        else {
             continue;
         };
-        if org.department(id.get_ref()).is_some() {
-            c.error(id.span(), format!("部门 id \"{}\" 重复", id.get_ref()), "每个部门只写一次");
-            continue;
-        }
         let name = c
             .text(&t, "name")
             .map(Spanned::into_inner)
-            .or_else(|| default_department_name(id.get_ref()).map(str::to_string))
-            .unwrap_or_else(|| id.get_ref().clone());
+            .or_else(|| default_department_name(&id).map(str::to_string))
+            .unwrap_or_else(|| id.clone());
         let email = c.list(&t, "email").map(Spanned::into_inner).unwrap_or_default();
-        org.departments.push(Department { id: id.into_inner(), name, email });
+        org.departments.push(Department { id, name, email });
     }
     let principal = c.get::<String>(root, "principal", "字符串");
     org.principal = person_ref(&mut c, principal, "主要领导 principal");
@@ -287,15 +290,7 @@ fn grades(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Grading {
         };
         let t = c.file.known_keys(t, GRADE_KEYS, &format!("[grades.{}] 中", key.get_ref()), c.diags);
         // A grade written in config replaces its default rule entirely.
-        let mut rule = GradeRule {
-            grade,
-            media_tiers: Vec::new(),
-            min_mainstream: None,
-            min_interactions: None,
-            min_sources: None,
-            min_growth: None,
-            content: Vec::new(),
-        };
+        let mut rule = GradeRule::empty(grade);
         if let Some(v) = c.list(&t, "media_tiers") {
             let known = names(Tier::ALL.iter().map(|x| x.as_str()));
             rule.media_tiers = c.parsed(&v, "媒体层级", &known, Tier::parse);

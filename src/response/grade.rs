@@ -136,7 +136,8 @@ pub struct GradeRule {
 }
 
 impl GradeRule {
-    fn empty(grade: Grade) -> Self {
+    /// A rule with no criteria (it never holds until some are set).
+    pub fn empty(grade: Grade) -> Self {
         GradeRule {
             grade,
             media_tiers: Vec::new(),
