@@ -250,6 +250,7 @@ impl EventIndex {
         a: &mut Assignment,
         content: &ContentFacts,
         tier_of: impl Fn(&str) -> Option<(Tier, String)>,
+        (interactions, growth): (i64, Option<f64>),
         grading: &Grading,
     ) {
         let Some(open) = self.open.get_mut(&a.event_id) else { return };
@@ -259,8 +260,8 @@ impl EventIndex {
             categories: open.content.categories.clone(),
             flags: open.content.flags.clone(),
             negativity: open.content.negativity,
-            interactions: 0,
-            growth: None,
+            interactions,
+            growth,
             documents: open.documents,
             sources: open.sources.len(),
             tiers: open.sources.iter().filter_map(|s| tier_of(s)).collect(),
@@ -363,26 +364,31 @@ mod tests {
         let tier = |s: &str| (s == "province").then(|| (Tier::Provincial, "省报".to_string()));
         let weak = ContentFacts { max_weight: 2, ..Default::default() };
         let mut first = idx.assign(&doc("forum", "", STORY, 1), at(1));
-        idx.regrade(&mut first, &weak, tier, &grading);
+        idx.regrade(&mut first, &weak, tier, (0, None), &grading);
         assert_eq!((first.grade, first.previous_grade, first.rose()), (Grade::IV, None, false));
         // A rumour flag from one copy and a weight-3 list from another make III together.
         let rumour = ContentFacts { flags: vec![FlagKind::Rumour], max_weight: 1, ..Default::default() };
         let mut second = idx.assign(&doc("daily", "", STORY, 2), at(2));
-        idx.regrade(&mut second, &rumour, tier, &grading);
+        idx.regrade(&mut second, &rumour, tier, (0, None), &grading);
         assert_eq!(second.grade, Grade::IV);
         let heavier = ContentFacts { max_weight: 3, ..Default::default() };
         let mut third = idx.assign(&doc("daily", "", &format!("转发：{STORY}"), 3), at(3));
-        idx.regrade(&mut third, &heavier, tier, &grading);
+        idx.regrade(&mut third, &heavier, tier, (0, None), &grading);
         assert_eq!((third.grade, third.previous_grade, third.rose()), (Grade::III, Some(Grade::IV), true));
         assert!(third.grade_reasons.iter().any(|r| r.contains("疑似谣言")), "{:?}", third.grade_reasons);
         // A provincial outlet: II.
         let mut fourth = idx.assign(&doc("province", "", STORY, 4), at(4));
-        idx.regrade(&mut fourth, &weak, tier, &grading);
+        idx.regrade(&mut fourth, &weak, tier, (0, None), &grading);
         assert_eq!(fourth.grade, Grade::II);
         assert!(fourth.grade_reasons.iter().any(|r| r.contains("省级媒体（省报）")));
         // Nothing new: it stays II.
         let mut fifth = idx.assign(&doc("forum", "", STORY, 5), at(5));
-        idx.regrade(&mut fifth, &weak, tier, &grading);
+        idx.regrade(&mut fifth, &weak, tier, (0, None), &grading);
         assert_eq!((fifth.grade, fifth.rose()), (Grade::II, false));
+        // Public reaction: 60,000 interactions make it I.
+        let mut sixth = idx.assign(&doc("forum", "", STORY, 6), at(6));
+        idx.regrade(&mut sixth, &weak, tier, (60_000, None), &grading);
+        assert_eq!((sixth.grade, sixth.rose()), (Grade::I, true));
+        assert!(sixth.grade_reasons.iter().any(|r| r.contains("互动 60000 ≥ 50000")));
     }
 }

@@ -127,3 +127,23 @@ fn an_export_published_at_a_url_is_imported_once_per_content() {
         run.stdout
     );
 }
+
+/// Public reaction grades: a post with 60,000 interactions in the export is grade I at
+/// once, and its alert says why.
+#[test]
+fn interactions_in_an_export_grade_the_event() {
+    let p = Project::new(&export_source("weibo", "weibo_export", 0), FILE_MAIL);
+    let csv = "id,bid,正文,日期,点赞数,评论数,转发数\n\
+               4454572602912360\t,IjV3EbCk1,网传烈士陵园要拆迁，大家转发,2026-11-25 08:30,20000,10000,30000\n\
+               4454572602912361\t,IjV3EbCk2,烈士陵园开放时间调整,2026-11-25 09:00,1,0,0\n";
+    p.write("exports/weibo/hot.csv", csv);
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let texts: Vec<String> = eml_files(&p.path().join("outbox"))
+        .iter()
+        .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+    assert!(texts.iter().any(|t| t.contains("分级：Ⅰ级 特别重大（公众反应：互动 60000 ≥ 50000）")), "{texts:#?}");
+    assert!(texts.iter().any(|t| t.contains("分级：Ⅳ级 一般")), "{texts:#?}");
+}

@@ -29,6 +29,15 @@ pub struct Engagement {
 }
 
 impl Engagement {
+    /// Reposts + comments + likes: the public reaction used in grading.
+    pub fn interactions(&self) -> i64 {
+        [self.reposts, self.comments, self.likes]
+            .iter()
+            .flatten()
+            .map(|n| i64::try_from(*n).unwrap_or(i64::MAX))
+            .fold(0, i64::saturating_add)
+    }
+
     pub fn is_empty(&self) -> bool {
         *self == Engagement::default()
     }

@@ -8,6 +8,7 @@
 
 mod export;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -420,9 +421,12 @@ impl Job {
         validators: &Validators,
     ) -> Result<RunOutcome, PipelineError> {
         let now = Utc::now();
-        let committed = self.match_and_commit(fresh, now, |store, batch| {
-            store.commit_run(&self.source.id, batch, parsed.entries, validators, now)
-        })?;
+        let committed = self.match_and_commit(
+            fresh,
+            now,
+            |_| 0,
+            |store, batch| store.commit_run(&self.source.id, batch, parsed.entries, validators, now),
+        )?;
         tracing::info!(source = %self.source.id, entries = parsed.entries, new = committed.documents,
             hits = committed.hits, alerts = committed.alerts, "source run done");
         Ok(RunOutcome {
@@ -441,6 +445,7 @@ impl Job {
         &self,
         fresh: Vec<Document>,
         now: DateTime<Utc>,
+        interactions_of: impl Fn(&Document) -> i64,
         commit: impl FnOnce(&mut Store, &[NewDocument]) -> Result<T, StoreError>,
     ) -> Result<T, PipelineError> {
         let matched: Vec<MatchedDocument> = fresh.into_iter().map(|d| self.matched(d)).collect();
@@ -449,29 +454,35 @@ impl Job {
         if events.needs_rebuild(now) {
             *events = store.event_index(events.threshold(), events.window(), now)?;
         }
-        let batch: Vec<NewDocument> = matched
-            .into_iter()
-            .map(|m| {
-                let event = (!m.hits.is_empty()).then(|| {
+        let tier_of = |id: &str| {
+            let source = self.config.source(id)?;
+            source.tier.map(|t| (t, source.name.clone()))
+        };
+        // Interactions of this batch's documents, per event, not yet in the store.
+        let mut pending: HashMap<i64, i64> = HashMap::new();
+        let mut batch: Vec<NewDocument> = Vec::with_capacity(matched.len());
+        for m in matched {
+            let event = match m.hits.is_empty() {
+                true => None,
+                false => {
                     let mut a = events.assign(&m.document, now);
-                    let tier_of = |id: &str| {
-                        let source = self.config.source(id)?;
-                        source.tier.map(|t| (t, source.name.clone()))
-                    };
-                    events.regrade(&mut a, &self.content_facts(&m), tier_of, &self.config.response.grading);
-                    a
-                });
-                let alert = self.render(&m, event.as_ref(), now);
-                NewDocument {
-                    document: m.document,
-                    hits: m.hits,
-                    flags: m.flags,
-                    negativity: m.negativity,
-                    event,
-                    alert,
+                    let added = pending.entry(a.event_id).or_default();
+                    *added += interactions_of(&m.document);
+                    let reaction = reaction(&store, a.event_id, *added, now)?;
+                    events.regrade(&mut a, &self.content_facts(&m), tier_of, reaction, &self.config.response.grading);
+                    Some(a)
                 }
-            })
-            .collect();
+            };
+            let alert = self.render(&m, event.as_ref(), now);
+            batch.push(NewDocument {
+                document: m.document,
+                hits: m.hits,
+                flags: m.flags,
+                negativity: m.negativity,
+                event,
+                alert,
+            });
+        }
         let result = commit(&mut store, &batch);
         if result.is_err() {
             events.invalidate();
@@ -611,6 +622,15 @@ impl Job {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Store>, PipelineError> {
         self.store.lock().map_err(|_| PipelineError::Poisoned)
     }
+}
+
+/// An event's public reaction: interactions now (stored documents plus `pending` from the
+/// batch) and their growth over the last six hours, when there was something to grow from.
+fn reaction(store: &Store, event_id: i64, pending: i64, now: DateTime<Utc>) -> Result<(i64, Option<f64>), StoreError> {
+    let stored = store.event_interactions(event_id, now)?;
+    let before = store.event_interactions(event_id, now - chrono::Duration::hours(6))?;
+    let total = stored + pending;
+    Ok((total, (before > 0).then(|| total as f64 / before as f64)))
 }
 
 /// What a dry run found: every entry (seen before or not), matched, nothing stored.

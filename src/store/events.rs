@@ -130,6 +130,20 @@ impl Store {
         Ok(EventIndex::new(threshold, window, seeds, max_id, now))
     }
 
+    /// Reposts + comments + likes of the event's documents, each at its latest count
+    /// observed at or before `at`.
+    pub fn event_interactions(&self, event_id: i64, at: DateTime<Utc>) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0)), 0)
+             FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
+             WHERE ed.event_id = ?1 AND g.rowid = (SELECT rowid FROM engagement WHERE document_id = ed.document_id
+                 AND observed_at <= ?2 ORDER BY observed_at DESC, rowid DESC LIMIT 1)",
+            )?
+            .query_row(params![event_id, at.timestamp()], |r| r.get(0))?)
+    }
+
     /// The most recently active events, newest first.
     pub fn recent_events(&self, limit: usize) -> Result<Vec<EventSummary>, StoreError> {
         let mut stmt = self.conn.prepare(
