@@ -242,6 +242,33 @@ impl EventIndex {
         }
     }
 
+    /// Grades an open event again after its documents' counts changed (no new document):
+    /// an [`Assignment`] describing the event, or `None` when the event is closed here.
+    pub fn regrade_event(
+        &mut self,
+        event_id: i64,
+        tier_of: impl Fn(&str) -> Option<(Tier, String)>,
+        reaction: (i64, Option<f64>),
+        grading: &Grading,
+    ) -> Option<Assignment> {
+        let open = self.open.get(&event_id)?;
+        let mut a = Assignment {
+            event_id,
+            new_event: false,
+            new_source: false,
+            similarity: 1.0,
+            seen_at: open.last_seen,
+            event_title: open.title.clone(),
+            sources: open.sources.len(),
+            documents: open.documents,
+            grade: Grade::IV,
+            grade_reasons: Vec::new(),
+            previous_grade: open.grade,
+        };
+        self.regrade(&mut a, &ContentFacts::default(), tier_of, reaction, grading);
+        Some(a)
+    }
+
     /// Grades the event of `a` again with the document's content added: content facts
     /// accumulate over its documents, reach is its distinct sources and their tiers. The
     /// grade never drops below the stored one.

@@ -41,9 +41,10 @@ fn weibo_exports_import_once_update_counts_and_report_bad_rows() {
     p.write("exports/weibo/notes.txt", "not an export");
     let second = p.run(&["run", "--once"]);
     let line = second.source_line("weibo");
-    assert!(line.contains("条目 2，新文档 1，命中 2，新提醒 1，互动数更新 1"), "{}\n{}", second.stdout, second.stderr);
+    // Two alerts: the new post, and the known post's event rising to II on 12,190 interactions.
+    assert!(line.contains("条目 2，新文档 1，命中 2，新提醒 2，互动数更新 1"), "{}\n{}", second.stdout, second.stderr);
     assert!(second.stdout.contains("跳过：") && second.stdout.contains("2026-11-26.csv:4："), "{}", second.stdout);
-    assert_eq!(eml_files(&p.path().join("outbox")).len(), 2);
+    assert_eq!(eml_files(&p.path().join("outbox")).len(), 3);
 
     let store = p.store();
     let id = store.document_by_key("guid:weibo:4454572602912349").expect("query").expect("stored");
@@ -146,4 +147,34 @@ fn interactions_in_an_export_grade_the_event() {
     assert_eq!(texts.len(), 2, "{texts:#?}");
     assert!(texts.iter().any(|t| t.contains("分级：Ⅰ级 特别重大（公众反应：互动 60000 ≥ 50000）")), "{texts:#?}");
     assert!(texts.iter().any(|t| t.contains("分级：Ⅳ级 一般")), "{texts:#?}");
+}
+
+/// Growing counts on a known post regrade its event; each rise is one threaded alert.
+#[test]
+fn growing_counts_on_a_known_post_raise_the_grade() {
+    let p = Project::new(&export_source("weibo", "weibo_export", 0), FILE_MAIL);
+    let export = |likes: u32, comments: u32, reposts: u32| {
+        format!(
+            "id,bid,正文,日期,点赞数,评论数,转发数\n4454572602912370\t,IjV3EbCk9,网传烈士陵园要拆迁，大家转发,2026-11-25 08:30,{likes},{comments},{reposts}\n"
+        )
+    };
+    p.write("exports/weibo/1.csv", export(15, 3, 20));
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    p.write("exports/weibo/2.csv", export(600, 200, 400));
+    let run = p.run(&["run", "--once"]);
+    assert!(run.source_line("weibo").contains("新提醒 1，互动数更新 1"), "{}\n{}", run.stdout, run.stderr);
+    p.write("exports/weibo/3.csv", export(600, 200, 410));
+    let run = p.run(&["run", "--once"]);
+    assert!(run.source_line("weibo").contains("新提醒 0，互动数更新 1"), "no rise, no alert: {}", run.stdout);
+
+    let mails: Vec<String> =
+        eml_files(&p.path().join("outbox")).iter().map(|f| std::fs::read_to_string(f).expect("eml")).collect();
+    assert_eq!(mails.len(), 2);
+    let root = support::header(&mails[0], "Message-ID").expect("message id");
+    assert_eq!(support::header(&mails[1], "In-Reply-To").as_deref(), Some(root.as_str()));
+    let text = support::text_part(&mails[1]);
+    assert!(text.contains("舆情升级：Ⅳ级 一般 → Ⅲ级 较大"), "{text}");
+    assert!(text.contains("公众反应：互动 1200 ≥ 1000"), "{text}");
+    let events = p.store().recent_events(5).expect("events");
+    assert_eq!(events[0].grade, Some(yuqing::response::Grade::III));
 }

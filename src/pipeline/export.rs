@@ -146,6 +146,7 @@ impl Job {
             store.commit_export(&self.source.id, &export, now)
         })?;
         add(&mut outcome.committed, done.committed);
+        outcome.committed.alerts += self.regrade_on_counts(&done.updated_documents, now)?;
         outcome.updated_counts += done.updated_counts;
         outcome.comments += done.comments;
         Ok(())

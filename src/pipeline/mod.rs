@@ -454,10 +454,7 @@ impl Job {
         if events.needs_rebuild(now) {
             *events = store.event_index(events.threshold(), events.window(), now)?;
         }
-        let tier_of = |id: &str| {
-            let source = self.config.source(id)?;
-            source.tier.map(|t| (t, source.name.clone()))
-        };
+        let tier_of = |id: &str| self.tier_of(id);
         // Interactions of this batch's documents, per event, not yet in the store.
         let mut pending: HashMap<i64, i64> = HashMap::new();
         let mut batch: Vec<NewDocument> = Vec::with_capacity(matched.len());
@@ -493,6 +490,50 @@ impl Job {
             }
         }
         Ok(result?)
+    }
+
+    /// A source's media tier and name, for grading.
+    fn tier_of(&self, id: &str) -> Option<(crate::response::Tier, String)> {
+        let source = self.config.source(id)?;
+        source.tier.map(|t| (t, source.name.clone()))
+    }
+
+    /// Known documents' counts changed: their events are graded again, and a rise is
+    /// alerted, threaded to the event. Returns the number of alerts queued.
+    fn regrade_on_counts(&self, documents: &[i64], now: DateTime<Utc>) -> Result<usize, PipelineError> {
+        if documents.is_empty() {
+            return Ok(0);
+        }
+        let mut store = self.lock()?;
+        let mut events = self.events.lock().map_err(|_| PipelineError::Poisoned)?;
+        if events.needs_rebuild(now) {
+            *events = store.event_index(events.threshold(), events.window(), now)?;
+        }
+        let mut ids: Vec<i64> = Vec::new();
+        for d in documents {
+            if let Some(e) = store.event_of_document(*d)?
+                && !ids.contains(&e)
+            {
+                ids.push(e);
+            }
+        }
+        let mut alerts = 0;
+        for id in ids {
+            let reaction = reaction(&store, id, 0, now)?;
+            let grading = &self.config.response.grading;
+            let Some(a) = events.regrade_event(id, |s| self.tier_of(s), reaction, grading) else { continue };
+            if !a.rose() {
+                continue;
+            }
+            let Some((head, m)) = store.event_head(id)? else { continue };
+            let alert = self.render(&m, Some(&a), now);
+            if let Err(e) = store.record_regrade(&a, head, alert.as_ref(), now) {
+                events.invalidate();
+                return Err(e.into());
+            }
+            alerts += usize::from(alert.is_some());
+        }
+        Ok(alerts)
     }
 
     /// What a matched document says about its event's content: the heaviest list it hit,

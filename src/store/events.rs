@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError};
 use crate::distortion::Publication;
 use crate::events::{Assignment, EventIndex, Seed};
+use crate::model::{AlertMessage, Document, Field, Flag, FlagKind, Hit, MatchedDocument};
 use crate::response::Grade;
 
 /// Records that document `doc_id` belongs to `event`, creating the event row when this is
@@ -142,6 +143,90 @@ impl Store {
                  AND observed_at <= ?2 ORDER BY observed_at DESC, rowid DESC LIMIT 1)",
             )?
             .query_row(params![event_id, at.timestamp()], |r| r.get(0))?)
+    }
+
+    /// The event a document belongs to.
+    pub fn event_of_document(&self, document_id: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT event_id FROM event_documents WHERE document_id = ?1")?
+            .query_row([document_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// An event's first document with its hits and flags, to write an alert about the
+    /// event when no new document arrived (its grade rose on counts alone).
+    pub fn event_head(&self, event_id: i64) -> Result<Option<(i64, MatchedDocument)>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT d.id, d.source_id, d.fingerprint, d.link, d.guid, d.title, d.text, d.author, d.published_at, d.page_state
+                 FROM events e JOIN documents d ON d.id = e.first_document_id WHERE e.id = ?1",
+                [event_id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        Document {
+                            source_id: r.get(1)?,
+                            keys: Vec::new(),
+                            fingerprint: r.get(2)?,
+                            link: r.get(3)?,
+                            guid: r.get(4)?,
+                            title: r.get(5)?,
+                            text: r.get(6)?,
+                            author: r.get(7)?,
+                            published_at: r.get::<_, Option<i64>>(8)?.and_then(|t| DateTime::from_timestamp(t, 0)),
+                            page_state: r.get(9)?,
+                        },
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((doc_id, document)) = row else { return Ok(None) };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT field, start, end, list, term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id",
+        )?;
+        let hits = stmt
+            .query_map([doc_id], |r| {
+                let field = match r.get::<_, String>(0)?.as_str() {
+                    "title" => Field::Title,
+                    "author" => Field::Author,
+                    _ => Field::Text,
+                };
+                let n = |v: i64| usize::try_from(v).unwrap_or(0);
+                Ok(Hit { field, start: n(r.get(1)?), end: n(r.get(2)?), list: r.get(3)?, term: r.get(4)? })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = self.conn.prepare_cached("SELECT kind, reasons FROM flags WHERE document_id = ?1")?;
+        let flags = stmt
+            .query_map([doc_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .filter_map(Result::ok)
+            .filter_map(|(kind, reasons)| {
+                Some(Flag { kind: FlagKind::from_name(&kind)?, reasons: serde_json::from_str(&reasons).ok()? })
+            })
+            .collect();
+        Ok(Some((doc_id, MatchedDocument { document, hits, flags, negativity: None })))
+    }
+
+    /// Records an event's new grade and the alert about it in one transaction.
+    pub fn record_regrade(
+        &mut self,
+        event: &Assignment,
+        head_document: i64,
+        alert: Option<&AlertMessage>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let reasons = serde_json::to_string(&event.grade_reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.prepare_cached(
+            "UPDATE events SET grade = ?2, grade_reasons = ?3 WHERE id = ?1 AND (grade IS NULL OR ?2 <= grade)",
+        )?
+        .execute(params![event.event_id, event.grade.as_str(), reasons])?;
+        if let Some(alert) = alert {
+            super::outbox::enqueue(&tx, head_document, Some(event.event_id), alert, now.timestamp())?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// The most recently active events, newest first.

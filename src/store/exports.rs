@@ -18,11 +18,13 @@ pub struct ExportBatch<'a> {
 }
 
 /// What a committed export file added.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportCommitted {
     pub committed: Committed,
     /// Known posts whose counts changed (a new point in their time series).
     pub updated_counts: usize,
+    /// Their document ids, for regrading their events.
+    pub updated_documents: Vec<i64>,
     pub comments: usize,
 }
 
@@ -48,8 +50,9 @@ impl Store {
             insert_new(&tx, item, now_s, &mut out.committed)?;
         }
         for (keys, counts) in batch.engagement.iter().filter(|(_, c)| !c.is_empty()) {
-            if record_engagement(&tx, keys, counts, now_s)? {
+            if let Some(doc_id) = record_engagement(&tx, keys, counts, now_s)? {
                 out.updated_counts += 1;
+                out.updated_documents.push(doc_id);
             }
         }
         for c in batch.comments {
@@ -117,7 +120,14 @@ impl Store {
 }
 
 /// Adds an engagement point when the counts differ from the document's latest point.
-fn record_engagement(tx: &Transaction<'_>, keys: &[String], counts: &Engagement, now: i64) -> Result<bool, StoreError> {
+/// Records a post's counts when they changed; the post's document id when it was already
+/// known with other counts (an update, not a first point).
+fn record_engagement(
+    tx: &Transaction<'_>,
+    keys: &[String],
+    counts: &Engagement,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
     let mut doc_id = None;
     for key in keys {
         doc_id = tx
@@ -128,7 +138,7 @@ fn record_engagement(tx: &Transaction<'_>, keys: &[String], counts: &Engagement,
             break;
         }
     }
-    let Some(doc_id) = doc_id else { return Ok(false) };
+    let Some(doc_id) = doc_id else { return Ok(None) };
     let latest: Option<Engagement> = tx
         .prepare_cached(
             "SELECT reposts, comments, likes, reads, shares FROM engagement WHERE document_id = ?1 ORDER BY observed_at DESC, rowid DESC LIMIT 1",
@@ -136,14 +146,14 @@ fn record_engagement(tx: &Transaction<'_>, keys: &[String], counts: &Engagement,
         .query_row([doc_id], |r| engagement_at(r, 0))
         .optional()?;
     if latest.as_ref() == Some(counts) {
-        return Ok(false);
+        return Ok(None);
     }
     let n = |v: Option<u64>| v.and_then(|n| i64::try_from(n).ok());
     tx.prepare_cached(
         "INSERT INTO engagement (document_id, observed_at, reposts, comments, likes, reads, shares) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![doc_id, now, n(counts.reposts), n(counts.comments), n(counts.likes), n(counts.reads), n(counts.shares)])?;
-    Ok(latest.is_some())
+    Ok(latest.is_some().then_some(doc_id))
 }
 
 /// Five engagement columns starting at `first` (SQLite integers are i64).
