@@ -167,6 +167,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
         .mailer
         .clone()
         .map(|mailer| tokio::spawn(outbox_worker(ctx.store.clone(), mailer, wake_outbox.clone(), shutdown.clone())));
+    let ladder = tokio::spawn(escalation_loop(ctx.clone(), wake_outbox.clone(), shutdown.clone()));
     let mut next_due = initial_due_times(&ctx).await?;
     tracing::info!(sources = next_due.len(), "daemon started");
     let running = schedule_loop(&ctx, &mut next_due, &wake_outbox, shutdown.clone()).await;
@@ -177,8 +178,34 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
             tracing::error!(error = %e, "outbox worker ended abnormally");
         }
     }
+    if let Err(e) = ladder.await {
+        tracing::error!(error = %e, "escalation loop ended abnormally");
+    }
     tracing::info!("daemon stopped");
     Ok(())
+}
+
+/// Every minute, queues the escalation reminders that came due and wakes the outbox.
+async fn escalation_loop(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let config = ctx.config.clone();
+        match with_store(&ctx.store, move |s| crate::escalation::escalate(s, &config, Utc::now())).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(reminders = n, "escalation reminders queued");
+                wake_outbox.notify_one();
+            }
+            Err(e) => tracing::error!(error = %e, "escalation round failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Each enabled source's first due time (see [`crate::schedule::Schedule::first_due`]).

@@ -78,6 +78,8 @@ pub struct Assignment {
     pub grade: Grade,
     pub grade_reasons: Vec<String>,
     pub previous_grade: Option<Grade>,
+    /// The owning section decided by routing (kept from the event's first document).
+    pub owner: Option<String>,
 }
 
 impl Assignment {
@@ -239,6 +241,7 @@ impl EventIndex {
             grade: Grade::IV,
             grade_reasons: Vec::new(),
             previous_grade: open.grade,
+            owner: None,
         }
     }
 
@@ -264,6 +267,7 @@ impl EventIndex {
             grade: Grade::IV,
             grade_reasons: Vec::new(),
             previous_grade: open.grade,
+            owner: None,
         };
         self.regrade(&mut a, &ContentFacts::default(), tier_of, reaction, grading);
         Some(a)

@@ -22,6 +22,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod distortion;
 pub mod error_chain;
+pub mod escalation;
 pub mod events;
 pub mod extract;
 pub mod fetch;

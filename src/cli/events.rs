@@ -8,6 +8,37 @@ use crate::store::Store;
 
 use super::local;
 
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum EventAction {
+    /// Accept (受理) an event: its escalation ladder stops; deadlines keep running
+    Accept {
+        /// The event number (#N in alerts)
+        id: i64,
+        /// Who accepts it: a [[people]] id
+        #[arg(long)]
+        by: String,
+        /// A note for the audit trail
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCode> {
+    let EventAction::Accept { id, by, note } = action;
+    let org = &config.response.org;
+    if !org.people.is_empty() && org.person(&by).is_none() {
+        eprintln!("\"{by}\" 不在 yuqing.toml 的 [[people]] 中；--by 请写人员 id");
+        return Ok(ExitCode::from(1));
+    }
+    let mut store = Store::open(&config.storage_path)?;
+    if !store.record_action(id, "accept", &by, note.as_deref(), chrono::Utc::now())? {
+        eprintln!("没有编号为 #{id} 的事件（用 yuqing events 查看最近的事件）");
+        return Ok(ExitCode::from(1));
+    }
+    println!("事件 #{id} 已由 {}受理；逐级催办停止，办理时限继续计时。", org.person_label(&by));
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(super) fn show(config: &Config, id: Option<i64>, limit: usize) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.storage_path)?;
     let tz = config.timezone;

@@ -68,6 +68,11 @@ pub enum Command {
     },
     /// Show each source's status and the alert outbox (信源状态)
     Sources,
+    /// Act on an event (受理): `yuqing event accept ID --by PERSON` stops its escalation ladder
+    Event {
+        #[command(subcommand)]
+        action: events::EventAction,
+    },
     /// Show recent events (舆情事件), or one event's propagation path (传播路径)
     Events {
         /// An event number (#N in alerts): show how the story spread
@@ -232,6 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hits { limit } => show_hits(&config, limit),
         Command::Sources => show_sources(&config),
         Command::Events { id, limit } => events::show(&config, id, limit),
+        Command::Event { action } => events::act(&config, action),
         Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
         Command::Rumour { what: RumourCommand::Eval { data, model, json } } => {
             rumour::eval(&config, &data, model.as_deref(), json)

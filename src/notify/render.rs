@@ -136,6 +136,46 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
     AlertMessage { channel: "email".into(), recipients: ctx.recipients.clone(), subject, body_text, body_html }
 }
 
+/// A rung of the escalation ladder telling one person that an event is still not accepted
+/// (催办), threaded to the event's alerts.
+pub struct Reminder<'a> {
+    pub event_id: i64,
+    pub event_title: &'a str,
+    pub grade_label: &'a str,
+    pub role_label: &'a str,
+    pub person_name: &'a str,
+    pub person_id: &'a str,
+    pub recipient: String,
+    pub elapsed: chrono::Duration,
+    pub subject_prefix: &'a str,
+}
+
+pub fn render_reminder(r: &Reminder<'_>) -> AlertMessage {
+    let minutes = r.elapsed.num_minutes().max(0);
+    let elapsed = if minutes >= 60 {
+        format!("{} 小时 {} 分钟", minutes / 60, minutes % 60)
+    } else {
+        format!("{minutes} 分钟")
+    };
+    let subject = format!("Re: {}{}", r.subject_prefix, truncate(r.event_title, SUBJECT_TITLE_CHARS));
+    let command = format!("yuqing event accept {} --by {}", r.event_id, r.person_id);
+    let lines = [
+        format!("事件：#{} {}（{}）", r.event_id, r.event_title, r.grade_label),
+        format!("已发现 {elapsed}，尚未受理。按逐级提醒规则通知{}：{}。", r.role_label, r.person_name),
+        format!("受理后停止催办：{command}"),
+    ];
+    let body_text = format!(
+        "舆情催办\n\n{}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时受理、处置并反馈。\n",
+        lines.join("\n")
+    );
+    let body_html = format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"font-family:sans-serif;line-height:1.6\"><h2>舆情催办</h2>{}<p style=\"color:#666;font-size:12px\">本邮件由 yuqing 舆情监测系统自动发送，请按职责及时受理、处置并反馈。</p></body></html>",
+        escape(&subject),
+        lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>(),
+    );
+    AlertMessage { channel: "email".into(), recipients: vec![r.recipient.clone()], subject, body_text, body_html }
+}
+
 /// "term（list）" for each distinct (term, list), in order of first appearance.
 fn term_labels(doc: &MatchedDocument) -> Vec<String> {
     let mut labels: Vec<String> = Vec::new();

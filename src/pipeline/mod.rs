@@ -467,6 +467,7 @@ impl Job {
                     *added += interactions_of(&m.document);
                     let reaction = reaction(&store, a.event_id, *added, now)?;
                     events.regrade(&mut a, &self.content_facts(&m), tier_of, reaction, &self.config.response.grading);
+                    a.owner = Some(self.decide(&m, &a).owner);
                     Some(a)
                 }
             };
@@ -555,14 +556,8 @@ impl Job {
         facts
     }
 
-    /// The grade and the routing decision as lines for the alert, and the addresses of the
-    /// people on the first step of the escalation ladder (they receive it too).
-    fn response_lines(
-        &self,
-        m: &MatchedDocument,
-        event: &Assignment,
-    ) -> (Vec<(&'static str, String)>, Vec<lettre::message::Mailbox>) {
-        let org = &self.config.response.org;
+    /// Routes the event of a matched document (owner, accountable leader, ladder, reports).
+    fn decide(&self, m: &MatchedDocument, event: &Assignment) -> crate::response::Decision {
         let mut topics: Vec<String> = Vec::new();
         for hit in &m.hits {
             let topic = self.matcher.list_meta(&hit.list).map(|meta| meta.topic.clone());
@@ -579,7 +574,18 @@ impl Job {
             sources: vec![self.source.id.clone()],
             flags: m.flags.iter().map(|f| f.kind).collect(),
         };
-        let d = self.config.response.routing.decide(org, &key, |t| self.config.topic_owner(t));
+        self.config.response.routing.decide(&self.config.response.org, &key, |t| self.config.topic_owner(t))
+    }
+
+    /// The grade and the routing decision as lines for the alert, and the addresses of the
+    /// people on the first step of the escalation ladder (they receive it too).
+    fn response_lines(
+        &self,
+        m: &MatchedDocument,
+        event: &Assignment,
+    ) -> (Vec<(&'static str, String)>, Vec<lettre::message::Mailbox>) {
+        let org = &self.config.response.org;
+        let d = self.decide(m, event);
         let department = |id: &String| {
             org.department(id)
                 .map(|d| d.name.clone())

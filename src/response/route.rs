@@ -156,6 +156,42 @@ pub fn default_ladder(grade: Grade) -> Vec<Step> {
     }
 }
 
+/// The ladder steps after the first that are due at `now` for an event graded `grade` at
+/// `since` and not accepted before each step came due: (step index, roles). The first step
+/// goes out with the event's alert; accepting stops the ladder, not the deadlines.
+pub fn due_steps(
+    grade: Grade,
+    since: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+    accepted_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Vec<(usize, Vec<Role>)> {
+    default_ladder(grade)
+        .into_iter()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(i, step)| {
+            let due = since + chrono::Duration::from_std(step.after).ok()?;
+            let stopped = accepted_at.is_some_and(|a| a <= due);
+            (due <= now && !stopped).then_some((i, step.roles))
+        })
+        .collect()
+}
+
+/// The person filling `role` for an event owned by `owner`.
+pub fn person_for(org: &Organisation, owner: &str, role: Role) -> Option<String> {
+    let section = org.section(owner);
+    match role {
+        Role::Liaison => section.and_then(|s| s.liaison.clone()),
+        Role::Head => section.and_then(|s| s.head.clone()),
+        Role::LeaderInCharge => section.and_then(|s| s.leader_in_charge.clone()),
+        Role::Principal => org.principal.clone(),
+        Role::Gkb => {
+            let gkb = org.gkb.as_deref().and_then(|g| org.section(g));
+            gkb.and_then(|s| s.liaison.clone().or(s.head.clone()))
+        }
+    }
+}
+
 /// Who owns an event, who answers for it, who is told when, and who receives a report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
@@ -215,18 +251,7 @@ impl Routing {
                 None => (org.principal.clone(), "牵头科室未设分管领导，由主要领导负责".to_string()),
             },
         };
-        let fill = |role: Role| -> Option<String> {
-            match role {
-                Role::Liaison => section.and_then(|s| s.liaison.clone()),
-                Role::Head => section.and_then(|s| s.head.clone()),
-                Role::LeaderInCharge => section.and_then(|s| s.leader_in_charge.clone()),
-                Role::Principal => org.principal.clone(),
-                Role::Gkb => {
-                    let gkb = org.gkb.as_deref().and_then(|g| org.section(g));
-                    gkb.and_then(|s| s.liaison.clone().or(s.head.clone()))
-                }
-            }
-        };
+        let fill = |role: Role| person_for(org, &owner.0, role);
         let steps = default_ladder(event.grade.unwrap_or(Grade::IV))
             .into_iter()
             .map(|s| {
@@ -333,5 +358,22 @@ mod tests {
         let ladder: Vec<(u64, &str)> =
             d.steps.iter().flat_map(|(t, ps)| ps.iter().map(move |(_, p)| (t.as_secs() / 60, p.as_str()))).collect();
         assert_eq!(ladder, vec![(0, "wang"), (30, "li"), (120, "zhao"), (2160, "chen"), (2880, "xu")]);
+    }
+
+    #[test]
+    fn ladder_steps_come_due_on_a_virtual_clock_and_stop_at_accept() {
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let at = |min: i64| t0 + chrono::Duration::minutes(min);
+        let steps = |now: i64, accepted: Option<i64>| -> Vec<usize> {
+            due_steps(Grade::III, t0, at(now), accepted.map(at)).into_iter().map(|(i, _)| i).collect()
+        };
+        assert_eq!(steps(29, None), Vec::<usize>::new(), "the liaison has the alert; nothing more yet");
+        assert_eq!(steps(30, None), vec![1], "head at 30 min");
+        assert_eq!(steps(120, None), vec![1, 2], "leader in charge at 2 h");
+        assert_eq!(steps(48 * 60, None), vec![1, 2, 3, 4]);
+        assert_eq!(steps(48 * 60, Some(60)), vec![1], "accepted after the head was told: nothing further");
+        assert_eq!(steps(48 * 60, Some(10)), Vec::<usize>::new());
+        assert!(due_steps(Grade::I, t0, at(600), None).is_empty(), "grade I tells everyone at once");
+        assert_eq!(due_steps(Grade::II, t0, at(30), None), vec![(1, vec![Role::Principal])]);
     }
 }

@@ -40,6 +40,10 @@ pub(super) fn record(
         "UPDATE events SET grade = ?2, grade_reasons = ?3 WHERE id = ?1 AND (grade IS NULL OR ?2 <= grade)",
     )?
     .execute(params![event.event_id, event.grade.as_str(), reasons])?;
+    if let Some(owner) = &event.owner {
+        tx.prepare_cached("UPDATE events SET owner = coalesce(owner, ?2) WHERE id = ?1")?
+            .execute(params![event.event_id, owner])?;
+    }
     tx.prepare_cached(
         "INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?

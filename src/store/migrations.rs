@@ -199,6 +199,29 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE events ADD COLUMN grade TEXT CHECK (grade IN ('I', 'II', 'III', 'IV'));
     ALTER TABLE events ADD COLUMN grade_reasons TEXT;
     "#,
+    // 11: the response workflow: the owning section, every action taken on an event (the
+    // audit trail), and the notification log that makes each ladder step go out once.
+    r#"
+    ALTER TABLE events ADD COLUMN owner TEXT;
+    CREATE TABLE event_actions (
+        id       INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events(id),
+        action   TEXT NOT NULL CHECK (action IN ('accept', 'transfer', 'feedback', 'close')),
+        actor    TEXT NOT NULL,
+        note     TEXT,
+        at       INTEGER NOT NULL
+    );
+    CREATE INDEX event_actions_by_event ON event_actions(event_id, at);
+    CREATE TABLE notifications (
+        event_id INTEGER NOT NULL REFERENCES events(id),
+        person   TEXT NOT NULL,
+        step     INTEGER NOT NULL,
+        channel  TEXT NOT NULL,
+        alert_id INTEGER,
+        at       INTEGER NOT NULL,
+        PRIMARY KEY (event_id, person, step, channel)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Number of migrations this build knows.

@@ -11,6 +11,7 @@ mod exports;
 mod migrations;
 mod outbox;
 mod read;
+mod workflow;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
 pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
+pub use workflow::LadderEvent;
 
 use crate::events::Assignment;
 use crate::fetch::Validators;

@@ -1,0 +1,45 @@
+//! The escalation ladder on a clock (受理, Art. 10): for every graded, owned, open event not
+//! yet accepted, the ladder steps that have come due reach the people filling their roles —
+//! each person once per step (the notification log) — as reminders threaded to the event.
+//! The daemon calls [`escalate`] every minute; tests call it with any `now`.
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::notify::{Reminder, render_reminder};
+use crate::response::route::{due_steps, person_for};
+use crate::store::{Store, StoreError};
+
+/// Events older than this are no longer escalated (their deadlines have long passed).
+const HORIZON_DAYS: i64 = 7;
+
+/// Queues every reminder due at `now`; returns how many were queued.
+pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let Some(mail) = &config.mail else { return Ok(0) };
+    let org = &config.response.org;
+    let mut queued = 0;
+    for event in store.ladder_events(now - chrono::Duration::days(HORIZON_DAYS))? {
+        for (step, roles) in due_steps(event.grade, event.created_at, now, event.accepted_at) {
+            for role in roles {
+                let Some(person) = person_for(org, &event.owner, role).and_then(|id| org.person(&id)) else { continue };
+                // Email only for now; SMS and IM robots come with their own channels.
+                let Some(address) = person.email.as_ref() else { continue };
+                let alert = render_reminder(&Reminder {
+                    event_id: event.id,
+                    event_title: &event.title,
+                    grade_label: event.grade.label_zh(),
+                    role_label: role.label_zh(),
+                    person_name: &person.name,
+                    person_id: &person.id,
+                    recipient: format!("{} <{address}>", person.name),
+                    elapsed: now - event.created_at,
+                    subject_prefix: &mail.subject_prefix,
+                });
+                if store.queue_notification(&event, (&person.id, step), &alert, now)? {
+                    queued += 1;
+                }
+            }
+        }
+    }
+    Ok(queued)
+}

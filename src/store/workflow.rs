@@ -1,0 +1,117 @@
+//! The response workflow in the database: actions on events (accept, transfer, feedback,
+//! close — the audit trail, each with actor and time) and the notification log keyed on
+//! (event, person, step, channel), written in the same transaction as the alert it sends,
+//! so a ladder step reaches each person once across restarts.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, StoreError};
+use crate::model::AlertMessage;
+use crate::response::Grade;
+
+/// An event the escalation ladder looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LadderEvent {
+    pub id: i64,
+    pub title: String,
+    pub grade: Grade,
+    pub owner: String,
+    pub created_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub first_document_id: i64,
+}
+
+fn time(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+impl Store {
+    /// Graded, owned events created since `since` and not closed.
+    pub fn ladder_events(&self, since: DateTime<Utc>) -> Result<Vec<LadderEvent>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.id, e.title, e.grade, e.owner, e.created_at, e.first_document_id,
+                    (SELECT min(at) FROM event_actions a WHERE a.event_id = e.id AND a.action = 'accept')
+             FROM events e
+             WHERE e.grade IS NOT NULL AND e.owner IS NOT NULL AND e.created_at >= ?1
+               AND NOT EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.action = 'close')
+             ORDER BY e.id",
+        )?;
+        let rows = stmt.query_map([since.timestamp()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, Option<i64>>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, title, grade, owner, created, first, accepted) = row?;
+            let Some(grade) = Grade::parse(&grade) else { continue };
+            out.push(LadderEvent {
+                id,
+                title,
+                grade,
+                owner,
+                created_at: time(created),
+                accepted_at: accepted.map(time),
+                first_document_id: first,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Queues a ladder notification and logs it, in one transaction; nothing when it was
+    /// logged before.
+    pub fn queue_notification(
+        &mut self,
+        event: &LadderEvent,
+        (person, step): (&str, usize),
+        alert: &AlertMessage,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        let logged = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO notifications (event_id, person, step, channel, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![event.id, person, step, alert.channel, now.timestamp()])?;
+        if logged == 0 {
+            return Ok(false);
+        }
+        super::outbox::enqueue(&tx, event.first_document_id, Some(event.id), alert, now.timestamp())?;
+        let alert_id = tx.last_insert_rowid();
+        tx.prepare_cached(
+            "UPDATE notifications SET alert_id = ?5 WHERE event_id = ?1 AND person = ?2 AND step = ?3 AND channel = ?4",
+        )?
+        .execute(params![event.id, person, step, alert.channel, alert_id])?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Records an action on an event (the audit trail); `false` when the event does not exist.
+    pub fn record_action(
+        &mut self,
+        event_id: i64,
+        action: &str,
+        actor: &str,
+        note: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let exists: Option<i64> =
+            self.conn.query_row("SELECT id FROM events WHERE id = ?1", [event_id], |r| r.get(0)).optional()?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        self.conn.execute(
+            "INSERT INTO event_actions (event_id, action, actor, note, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![event_id, action, actor, note, now.timestamp()],
+        )?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,68 @@
+//! The escalation ladder on a virtual clock: reminders come due per grade, reach each person
+//! once, and stop when someone accepts (`yuqing event accept`). No sleeping: the test calls
+//! `escalate` with the times it wants.
+
+mod support;
+
+use chrono::{Duration, Utc};
+use support::{FILE_MAIL, Project};
+
+const ORG: &str = r#"principal = "chen"
+gkb = "office"
+[[people]]
+id = "chen"
+name = "陈局长"
+email = "chen@example.gov.cn"
+[[people]]
+id = "wang"
+name = "王科员"
+email = "wang@example.gov.cn"
+[[people]]
+id = "li"
+name = "李科长"
+email = "li@example.gov.cn"
+[[sections]]
+id = "office"
+head = "chen"
+[[sections]]
+id = "preferential"
+liaison = "wang"
+head = "li"
+leader_in_charge = "chen"
+"#;
+
+#[test]
+fn reminders_climb_the_ladder_once_each_and_stop_at_accept() {
+    let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
+    p.write("yuqing.toml", format!("{ORG}\n[storage]\npath = \"state/yuqing.db\"\n{FILE_MAIL}"));
+    p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
+    p.write("forum.xml", support::rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    let start = Utc::now();
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let config = yuqing::config::Config::load(p.path()).config.expect("valid config");
+    let mut store = p.store();
+    let event = store.recent_events(1).expect("events").remove(0);
+    assert_eq!(event.grade, Some(yuqing::response::Grade::IV));
+
+    let escalate = |store: &mut yuqing::store::Store, after: Duration| {
+        yuqing::escalation::escalate(store, &config, start + after).expect("escalate")
+    };
+    assert_eq!(escalate(&mut store, Duration::hours(3)), 0, "grade IV: the head only after 4 h");
+    assert_eq!(escalate(&mut store, Duration::minutes(4 * 60 + 1)), 1, "the head, 李科长");
+    assert_eq!(escalate(&mut store, Duration::minutes(4 * 60 + 2)), 0, "once per person and step");
+    let pending = store.due_alerts(None, 10).expect("outbox");
+    let reminder = pending.iter().find(|a| a.message.body_text.starts_with("舆情催办")).expect("a reminder");
+    assert_eq!(reminder.message.recipients, vec!["李科长 <li@example.gov.cn>".to_string()]);
+    assert!(reminder.message.subject.starts_with("Re: 【舆情提示】"), "{}", reminder.message.subject);
+    assert!(reminder.message.body_text.contains(&format!("yuqing event accept {} --by li", event.id)));
+    assert!(reminder.thread.is_some(), "threaded to the event's first alert");
+
+    let run = p.run(&["event", "accept", &event.id.to_string(), "--by", "li", "--note", "已联系家属"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("已由 李科长（li）受理"), "{}", run.stdout);
+    assert_eq!(escalate(&mut store, Duration::hours(30)), 0, "accepted before the leader's step came due");
+
+    assert_eq!(p.run(&["event", "accept", "999", "--by", "li"]).code, Some(1));
+    assert_eq!(p.run(&["event", "accept", &event.id.to_string(), "--by", "nobody"]).code, Some(1));
+}
