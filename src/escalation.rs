@@ -19,7 +19,7 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
     let org = &config.response.org;
     let mut queued = 0;
     for event in store.ladder_events(now - chrono::Duration::days(HORIZON_DAYS))? {
-        for (step, roles) in due_steps(event.grade, event.created_at, now, event.accepted_at) {
+        for (step, roles) in due_steps(event.grade, event.since, now, event.accepted_at, event.transferred) {
             for role in roles {
                 let Some(person) = person_for(org, &event.owner, role).and_then(|id| org.person(&id)) else { continue };
                 // Email only for now; SMS and IM robots come with their own channels.
@@ -32,7 +32,7 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
                     person_name: &person.name,
                     person_id: &person.id,
                     recipient: format!("{} <{address}>", person.name),
-                    elapsed: now - event.created_at,
+                    elapsed: now - event.since,
                     subject_prefix: &mail.subject_prefix,
                 });
                 if store.queue_notification(&event, (&person.id, step), &alert, now)? {

@@ -21,9 +21,14 @@ email = "wang@example.gov.cn"
 id = "li"
 name = "李科长"
 email = "li@example.gov.cn"
+[[people]]
+id = "xu"
+name = "许科员"
+email = "xu@example.gov.cn"
 [[sections]]
 id = "office"
 head = "chen"
+liaison = "xu"
 [[sections]]
 id = "preferential"
 liaison = "wang"
@@ -65,4 +70,23 @@ fn reminders_climb_the_ladder_once_each_and_stop_at_accept() {
 
     assert_eq!(p.run(&["event", "accept", "999", "--by", "li"]).code, Some(1));
     assert_eq!(p.run(&["event", "accept", &event.id.to_string(), "--by", "nobody"]).code, Some(1));
+
+    // Transfer (转办): the ladder restarts in the new section, from its liaison.
+    let id = event.id.to_string();
+    let run = p.run(&["event", "transfer", &id, "--to", "office", "--by", "chen", "--reason", "涉及多个科室"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("转办至 office"), "{}", run.stdout);
+    assert_eq!(p.run(&["event", "transfer", &id, "--to", "nowhere", "--by", "chen", "--reason", "x"]).code, Some(1));
+    let later = Utc::now() - start + Duration::minutes(1);
+    assert_eq!(escalate(&mut store, later), 1, "the office's liaison at once");
+    let pending = store.due_alerts(None, 10).expect("outbox");
+    assert!(pending.iter().any(|a| a.message.recipients == vec!["许科员 <xu@example.gov.cn>".to_string()]));
+
+    // Feedback and close: nothing more is sent.
+    let run =
+        p.run(&["event", "feedback", &id, "--by", "xu", "--kind", "online", "--link", "https://example.gov.cn/a"]);
+    assert!(run.stdout.contains("反馈（网上发布）"), "{}", run.stdout);
+    assert_eq!(p.run(&["event", "feedback", &id, "--by", "xu", "--kind", "tweet"]).code, Some(1));
+    assert_eq!(p.run(&["event", "close", &id, "--by", "chen"]).code, Some(0));
+    assert_eq!(escalate(&mut store, Duration::hours(60)), 0, "closed");
 }

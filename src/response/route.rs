@@ -156,19 +156,21 @@ pub fn default_ladder(grade: Grade) -> Vec<Step> {
     }
 }
 
-/// The ladder steps after the first that are due at `now` for an event graded `grade` at
-/// `since` and not accepted before each step came due: (step index, roles). The first step
-/// goes out with the event's alert; accepting stops the ladder, not the deadlines.
+/// The ladder steps that are due at `now` for an event graded `grade` at `since` and not
+/// accepted before each step came due: (step index, roles). The first step goes out with the
+/// event's alert, so it is included only `with_first` (after a transfer); accepting stops
+/// the ladder, not the deadlines.
 pub fn due_steps(
     grade: Grade,
     since: chrono::DateTime<chrono::Utc>,
     now: chrono::DateTime<chrono::Utc>,
     accepted_at: Option<chrono::DateTime<chrono::Utc>>,
+    with_first: bool,
 ) -> Vec<(usize, Vec<Role>)> {
     default_ladder(grade)
         .into_iter()
         .enumerate()
-        .skip(1)
+        .skip(usize::from(!with_first))
         .filter_map(|(i, step)| {
             let due = since + chrono::Duration::from_std(step.after).ok()?;
             let stopped = accepted_at.is_some_and(|a| a <= due);
@@ -365,7 +367,7 @@ mod tests {
         let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let at = |min: i64| t0 + chrono::Duration::minutes(min);
         let steps = |now: i64, accepted: Option<i64>| -> Vec<usize> {
-            due_steps(Grade::III, t0, at(now), accepted.map(at)).into_iter().map(|(i, _)| i).collect()
+            due_steps(Grade::III, t0, at(now), accepted.map(at), false).into_iter().map(|(i, _)| i).collect()
         };
         assert_eq!(steps(29, None), Vec::<usize>::new(), "the liaison has the alert; nothing more yet");
         assert_eq!(steps(30, None), vec![1], "head at 30 min");
@@ -373,7 +375,8 @@ mod tests {
         assert_eq!(steps(48 * 60, None), vec![1, 2, 3, 4]);
         assert_eq!(steps(48 * 60, Some(60)), vec![1], "accepted after the head was told: nothing further");
         assert_eq!(steps(48 * 60, Some(10)), Vec::<usize>::new());
-        assert!(due_steps(Grade::I, t0, at(600), None).is_empty(), "grade I tells everyone at once");
-        assert_eq!(due_steps(Grade::II, t0, at(30), None), vec![(1, vec![Role::Principal])]);
+        assert!(due_steps(Grade::I, t0, at(600), None, false).is_empty(), "grade I tells everyone at once");
+        assert_eq!(due_steps(Grade::III, t0, at(0), None, true), vec![(0, vec![Role::Liaison])], "after a transfer");
+        assert_eq!(due_steps(Grade::II, t0, at(30), None, false), vec![(1, vec![Role::Principal])]);
     }
 }

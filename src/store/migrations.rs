@@ -208,6 +208,10 @@ const MIGRATIONS: &[&str] = &[
         event_id INTEGER NOT NULL REFERENCES events(id),
         action   TEXT NOT NULL CHECK (action IN ('accept', 'transfer', 'feedback', 'close')),
         actor    TEXT NOT NULL,
+        -- transfer: the new section; feedback: the kind of response (online, expert, …)
+        target   TEXT,
+        -- feedback: where the response was published
+        link     TEXT,
         note     TEXT,
         at       INTEGER NOT NULL
     );

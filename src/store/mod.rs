@@ -23,7 +23,7 @@ pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
 pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
-pub use workflow::LadderEvent;
+pub use workflow::{Action, LadderEvent};
 
 use crate::events::Assignment;
 use crate::fetch::Validators;

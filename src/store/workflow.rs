@@ -17,9 +17,22 @@ pub struct LadderEvent {
     pub title: String,
     pub grade: Grade,
     pub owner: String,
-    pub created_at: DateTime<Utc>,
+    /// When the ladder started: the event's creation, or its latest transfer.
+    pub since: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
     pub first_document_id: i64,
+    /// Transferred (转办): the ladder restarts for the new section from its first step.
+    pub transferred: bool,
+}
+
+/// One action on an event, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action<'a> {
+    pub action: &'a str,
+    pub actor: &'a str,
+    pub target: Option<&'a str>,
+    pub link: Option<&'a str>,
+    pub note: Option<&'a str>,
 }
 
 fn time(secs: i64) -> DateTime<Utc> {
@@ -29,13 +42,24 @@ fn time(secs: i64) -> DateTime<Utc> {
 impl Store {
     /// Graded, owned events created since `since` and not closed.
     pub fn ladder_events(&self, since: DateTime<Utc>) -> Result<Vec<LadderEvent>, StoreError> {
+        // The ladder runs from the latest transfer (to its section) or from the event's
+        // creation; only an accept recorded after that (by action order) stops it.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT e.id, e.title, e.grade, e.owner, e.created_at, e.first_document_id,
-                    (SELECT min(at) FROM event_actions a WHERE a.event_id = e.id AND a.action = 'accept')
-             FROM events e
-             WHERE e.grade IS NOT NULL AND e.owner IS NOT NULL AND e.created_at >= ?1
-               AND NOT EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.action = 'close')
-             ORDER BY e.id",
+            "WITH t AS (
+                 SELECT e.id, e.title, e.grade, e.first_document_id, e.created_at,
+                        (SELECT target FROM event_actions a WHERE a.event_id = e.id AND a.action = 'transfer'
+                         ORDER BY at DESC, a.id DESC LIMIT 1) AS moved_to,
+                        (SELECT max(at) FROM event_actions a WHERE a.event_id = e.id AND a.action = 'transfer') AS moved_at,
+                        (SELECT max(a.id) FROM event_actions a WHERE a.event_id = e.id AND a.action = 'transfer') AS moved_id,
+                        e.owner
+                 FROM events e
+                 WHERE e.grade IS NOT NULL AND e.created_at >= ?1
+                   AND NOT EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.action = 'close'))
+             SELECT id, title, grade, coalesce(moved_to, owner), coalesce(moved_at, created_at), first_document_id,
+                    (SELECT min(at) FROM event_actions a WHERE a.event_id = t.id AND a.action = 'accept'
+                       AND a.id > coalesce(t.moved_id, 0)),
+                    moved_at IS NOT NULL
+             FROM t WHERE coalesce(moved_to, owner) IS NOT NULL ORDER BY id",
         )?;
         let rows = stmt.query_map([since.timestamp()], |r| {
             Ok((
@@ -46,20 +70,22 @@ impl Store {
                 r.get::<_, i64>(4)?,
                 r.get::<_, i64>(5)?,
                 r.get::<_, Option<i64>>(6)?,
+                r.get::<_, bool>(7)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, title, grade, owner, created, first, accepted) = row?;
+            let (id, title, grade, owner, created, first, accepted, transferred) = row?;
             let Some(grade) = Grade::parse(&grade) else { continue };
             out.push(LadderEvent {
                 id,
                 title,
                 grade,
                 owner,
-                created_at: time(created),
+                since: time(created),
                 accepted_at: accepted.map(time),
                 first_document_id: first,
+                transferred,
             });
         }
         Ok(out)
@@ -95,22 +121,15 @@ impl Store {
     }
 
     /// Records an action on an event (the audit trail); `false` when the event does not exist.
-    pub fn record_action(
-        &mut self,
-        event_id: i64,
-        action: &str,
-        actor: &str,
-        note: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    pub fn record_action(&mut self, event_id: i64, a: &Action<'_>, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let exists: Option<i64> =
             self.conn.query_row("SELECT id FROM events WHERE id = ?1", [event_id], |r| r.get(0)).optional()?;
         if exists.is_none() {
             return Ok(false);
         }
         self.conn.execute(
-            "INSERT INTO event_actions (event_id, action, actor, note, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![event_id, action, actor, note, now.timestamp()],
+            "INSERT INTO event_actions (event_id, action, actor, target, link, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![event_id, a.action, a.actor, a.target, a.link, a.note, now.timestamp()],
         )?;
         Ok(true)
     }
