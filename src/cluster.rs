@@ -150,15 +150,21 @@ impl Clusterer {
         let mut candidates: Vec<(usize, usize)> = shared.into_iter().collect();
         candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         // Shingles shared by many documents (a site's boilerplate such as 补充点评 2007年…)
-        // say nothing about the story: similarity is measured on the others.
+        // say nothing about the story: a candidate that passes on all shingles must also pass
+        // on the others (computed only then: it costs a lookup per shingle).
         let informative = |set: &Shingles| -> Shingles {
             set.iter().filter(|s| self.index.get(*s).is_none_or(|d| d.len() <= COMMON)).copied().collect()
         };
-        let probe_set = informative(&probe.set);
+        let mut probe_set: Option<Shingles> = None;
         candidates
             .into_iter()
             .take(16)
-            .map(|(doc, _)| (self.documents[doc].1, similarity(&probe_set, &informative(&self.documents[doc].0))))
+            .map(|(doc, _)| (self.documents[doc].1, similarity(&probe.set, &self.documents[doc].0), doc))
+            .filter(|(_, sim, _)| *sim >= self.threshold)
+            .map(|(cluster, sim, doc)| {
+                let probe_set = probe_set.get_or_insert_with(|| informative(&probe.set));
+                (cluster, sim.min(similarity(probe_set, &informative(&self.documents[doc].0))))
+            })
             .filter(|(_, sim)| *sim >= self.threshold)
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
     }
