@@ -1,12 +1,14 @@
-//! The escalation ladder on a clock (受理, Art. 10): for every graded, owned, open event not
-//! yet accepted, the ladder steps that have come due reach the people filling their roles —
-//! each person once per step (the notification log) — as reminders threaded to the event.
+//! The escalation ladder and the deadline clocks on a clock (受理, Art. 4 and 10): for every
+//! graded, owned, open event, the ladder steps that came due before anyone accepted, and the
+//! 50/75/100 % marks of its deadlines not met by feedback, reach the people filling their
+//! roles — each person once per step (the notification log) — threaded to the event.
 //! The daemon calls [`escalate`] every minute; tests call it with any `now`.
 
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::notify::{Reminder, render_reminder};
+use crate::response::deadline::due_reminders;
 use crate::response::route::{due_steps, person_for};
 use crate::store::{Store, StoreError};
 
@@ -34,8 +36,30 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
                     recipient: format!("{} <{address}>", person.name),
                     elapsed: now - event.since,
                     subject_prefix: &mail.subject_prefix,
+                    deadline: None,
                 });
                 if store.queue_notification(&event, (&person.id, step), &alert, now)? {
+                    queued += 1;
+                }
+            }
+        }
+        for due in due_reminders(event.grade, event.created_at, now, &event.feedback) {
+            for role in due.roles {
+                let Some(person) = person_for(org, &event.owner, role).and_then(|id| org.person(&id)) else { continue };
+                let Some(address) = person.email.as_ref() else { continue };
+                let alert = render_reminder(&Reminder {
+                    event_id: event.id,
+                    event_title: &event.title,
+                    grade_label: event.grade.label_zh(),
+                    role_label: role.label_zh(),
+                    person_name: &person.name,
+                    person_id: &person.id,
+                    recipient: format!("{} <{address}>", person.name),
+                    elapsed: now - event.created_at,
+                    subject_prefix: &mail.subject_prefix,
+                    deadline: Some((due.kind.label_zh(), due.span.as_secs() / 3600, due.percent)),
+                });
+                if store.queue_notification(&event, (&person.id, due.step), &alert, now)? {
                     queued += 1;
                 }
             }

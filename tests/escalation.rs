@@ -66,7 +66,18 @@ fn reminders_climb_the_ladder_once_each_and_stop_at_accept() {
     let run = p.run(&["event", "accept", &event.id.to_string(), "--by", "li", "--note", "已联系家属"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.contains("已由 李科长（li）受理"), "{}", run.stdout);
-    assert_eq!(escalate(&mut store, Duration::hours(30)), 0, "accepted before the leader's step came due");
+    // Accepting stops the ladder (the leader's step at 24 h is not sent), not the clocks: the
+    // 48 h response clock is half gone at 24 h, which reaches the liaison and the head.
+    assert_eq!(escalate(&mut store, Duration::hours(30)), 2, "the response clock's 50 % mark");
+    let pending = store.due_alerts(None, 20).expect("outbox");
+    let supervision: Vec<_> = pending.iter().filter(|a| a.message.body_text.starts_with("舆情督办")).collect();
+    assert_eq!(supervision.len(), 2);
+    assert!(
+        supervision[0].message.body_text.contains("距“回应”时限（48 小时）已过 50%"),
+        "{}",
+        supervision[0].message.body_text
+    );
+    assert!(!pending.iter().any(|a| a.message.recipients == vec!["陈局长 <chen@example.gov.cn>".to_string()]));
 
     assert_eq!(p.run(&["event", "accept", "999", "--by", "li"]).code, Some(1));
     assert_eq!(p.run(&["event", "accept", &event.id.to_string(), "--by", "nobody"]).code, Some(1));

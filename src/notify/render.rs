@@ -148,6 +148,8 @@ pub struct Reminder<'a> {
     pub recipient: String,
     pub elapsed: chrono::Duration,
     pub subject_prefix: &'a str,
+    /// For a deadline clock: its name, span in hours and the share of it gone (督办).
+    pub deadline: Option<(&'a str, u64, u32)>,
 }
 
 pub fn render_reminder(r: &Reminder<'_>) -> AlertMessage {
@@ -159,17 +161,41 @@ pub fn render_reminder(r: &Reminder<'_>) -> AlertMessage {
     };
     let subject = format!("Re: {}{}", r.subject_prefix, truncate(r.event_title, SUBJECT_TITLE_CHARS));
     let command = format!("yuqing event accept {} --by {}", r.event_id, r.person_id);
-    let lines = [
-        format!("事件：#{} {}（{}）", r.event_id, r.event_title, r.grade_label),
-        format!("已发现 {elapsed}，尚未受理。按逐级提醒规则通知{}：{}。", r.role_label, r.person_name),
-        format!("受理后停止催办：{command}"),
-    ];
+    let event = format!("事件：#{} {}（{}）", r.event_id, r.event_title, r.grade_label);
+    let (heading, lines) = match r.deadline {
+        None => (
+            "舆情催办",
+            [
+                event,
+                format!("已发现 {elapsed}，尚未受理。按逐级提醒规则通知{}：{}。", r.role_label, r.person_name),
+                format!("受理后停止催办：{command}"),
+            ],
+        ),
+        Some((name, hours, percent)) => (
+            "舆情督办",
+            [
+                event,
+                if percent >= 100 {
+                    format!("“{name}”时限（{hours} 小时）已到，尚无相应反馈。通知{}：{}。", r.role_label, r.person_name)
+                } else {
+                    format!(
+                        "距“{name}”时限（{hours} 小时）已过 {percent}%（已发现 {elapsed}）。通知{}：{}。",
+                        r.role_label, r.person_name
+                    )
+                },
+                format!(
+                    "办理后记录反馈：yuqing event feedback {} --by {} --kind online|expert|press_conference|interview --link …",
+                    r.event_id, r.person_id
+                ),
+            ],
+        ),
+    };
     let body_text = format!(
-        "舆情催办\n\n{}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时受理、处置并反馈。\n",
+        "{heading}\n\n{}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时受理、处置并反馈。\n",
         lines.join("\n")
     );
     let body_html = format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"font-family:sans-serif;line-height:1.6\"><h2>舆情催办</h2>{}<p style=\"color:#666;font-size:12px\">本邮件由 yuqing 舆情监测系统自动发送，请按职责及时受理、处置并反馈。</p></body></html>",
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"font-family:sans-serif;line-height:1.6\"><h2>{heading}</h2>{}<p style=\"color:#666;font-size:12px\">本邮件由 yuqing 舆情监测系统自动发送，请按职责及时受理、处置并反馈。</p></body></html>",
         escape(&subject),
         lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>(),
     );

@@ -3,6 +3,7 @@
 //! Art. 8, and who owns it, answers for it, is told at each escalation step and receives a
 //! report (Art. 3, 4, 9). Pure: config comes in parsed, facts come in measured.
 
+pub mod deadline;
 pub mod grade;
 pub mod org;
 pub mod route;

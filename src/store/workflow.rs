@@ -23,6 +23,10 @@ pub struct LadderEvent {
     pub first_document_id: i64,
     /// Transferred (转办): the ladder restarts for the new section from its first step.
     pub transferred: bool,
+    /// When the event was created: its deadline clocks run from here, whatever happens.
+    pub created_at: DateTime<Utc>,
+    /// Feedback recorded: (kind, when).
+    pub feedback: Vec<(String, DateTime<Utc>)>,
 }
 
 /// One action on an event, for the audit trail.
@@ -58,7 +62,7 @@ impl Store {
              SELECT id, title, grade, coalesce(moved_to, owner), coalesce(moved_at, created_at), first_document_id,
                     (SELECT min(at) FROM event_actions a WHERE a.event_id = t.id AND a.action = 'accept'
                        AND a.id > coalesce(t.moved_id, 0)),
-                    moved_at IS NOT NULL
+                    moved_at IS NOT NULL, created_at
              FROM t WHERE coalesce(moved_to, owner) IS NOT NULL ORDER BY id",
         )?;
         let rows = stmt.query_map([since.timestamp()], |r| {
@@ -71,22 +75,34 @@ impl Store {
                 r.get::<_, i64>(5)?,
                 r.get::<_, Option<i64>>(6)?,
                 r.get::<_, bool>(7)?,
+                r.get::<_, i64>(8)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, title, grade, owner, created, first, accepted, transferred) = row?;
+            let (id, title, grade, owner, since, first, accepted, transferred, created) = row?;
             let Some(grade) = Grade::parse(&grade) else { continue };
             out.push(LadderEvent {
                 id,
                 title,
                 grade,
                 owner,
-                since: time(created),
+                since: time(since),
                 accepted_at: accepted.map(time),
                 first_document_id: first,
                 transferred,
+                created_at: time(created),
+                feedback: Vec::new(),
             });
+        }
+        drop(stmt);
+        let mut feedback = self.conn.prepare_cached(
+            "SELECT coalesce(target, ''), at FROM event_actions WHERE event_id = ?1 AND action = 'feedback' ORDER BY at",
+        )?;
+        for event in &mut out {
+            event.feedback = feedback
+                .query_map([event.id], |r| Ok((r.get::<_, String>(0)?, time(r.get(1)?))))?
+                .collect::<Result<_, _>>()?;
         }
         Ok(out)
     }
