@@ -43,7 +43,8 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
                 }
             }
         }
-        for due in due_reminders(event.grade, event.created_at, now, &event.feedback) {
+        let clocks = config.response.deadlines.for_grade(event.grade);
+        for due in due_reminders(clocks, event.created_at, now, &event.feedback) {
             for role in due.roles {
                 let Some(person) = person_for(org, &event.owner, role).and_then(|id| org.person(&id)) else { continue };
                 let Some(address) = person.email.as_ref() else { continue };

@@ -105,6 +105,9 @@ media_tiers = ["national"]
 
 [grades.V]
 min_sources = 1
+
+[deadlines.III]
+response_hours = -1
 "#;
 
 #[test]
@@ -124,6 +127,7 @@ fn organisation_references_are_checked_with_their_lines() {
         ("yuqing.toml:22:", "report_to \"police\" 不是已知的部门", ""),
         ("yuqing.toml:25:", "未知的媒体层级 \"national\"", ""),
         ("yuqing.toml:27:", "未知的键 \"V\"", ""),
+        ("yuqing.toml:31:", "response_hours = -1 不是正的小时数", ""),
         ("x.txt:", "@section = finanse 不在 [[sections]] 中", ""),
     ];
     for (place, message, hint) in expect {

@@ -11,6 +11,7 @@ use toml::de::{DeTable, DeValue};
 use super::diag::{Diagnostics, suggest};
 use super::toml_doc::TomlFile;
 use crate::model::FlagKind;
+use crate::response::deadline::{DeadlineKind, Deadlines};
 use crate::response::grade::ContentClause;
 use crate::response::route::default_department_name;
 use crate::response::{Department, Grade, GradeRule, Grading, Organisation, Person, Route, Routing, Section, Tier};
@@ -30,6 +31,7 @@ pub struct Response {
     pub org: Organisation,
     pub grading: Grading,
     pub routing: Routing,
+    pub deadlines: Deadlines,
 }
 
 /// One string or a list of strings (`category = "涉外"` or `category = ["涉外", "安全稳定"]`).
@@ -224,7 +226,8 @@ pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics)
     }
     let routing = routes(&mut c, root, &org);
     let grading = grades(&mut c, root);
-    Response { org, grading, routing }
+    let deadlines = deadlines(&mut c, root);
+    Response { org, grading, routing, deadlines }
 }
 
 fn routes(c: &mut Ctx<'_, '_>, root: &DeTable<'_>, org: &Organisation) -> Routing {
@@ -272,6 +275,47 @@ fn routes(c: &mut Ctx<'_, '_>, root: &DeTable<'_>, org: &Organisation) -> Routin
         routes.push(route);
     }
     Routing { routes }
+}
+
+const DEADLINE_KEYS: &[(&str, DeadlineKind)] = &[
+    ("first_information_hours", DeadlineKind::FirstInformation),
+    ("press_conference_hours", DeadlineKind::PressConference),
+    ("response_hours", DeadlineKind::Response),
+];
+
+/// `[deadlines.I]` … `[deadlines.IV]`: a grade written here replaces its default clocks.
+fn deadlines(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Deadlines {
+    let mut out = Deadlines::default();
+    let Some((_, table)) = c.file.sub_table(root, "deadlines", c.diags) else { return out };
+    let table = c.file.known_keys(table, &["I", "II", "III", "IV"], "[deadlines] 中", c.diags);
+    let keys: Vec<&str> = DEADLINE_KEYS.iter().map(|(k, _)| *k).collect();
+    for (key, value) in &table {
+        let Some(grade) = Grade::parse(key.get_ref()) else { continue };
+        let DeValue::Table(t) = value.get_ref() else {
+            c.error(
+                value.span(),
+                format!("deadlines.{} 应是表", key.get_ref()),
+                format!("写成 [deadlines.{}]", key.get_ref()),
+            );
+            continue;
+        };
+        let t = c.file.known_keys(t, &keys, &format!("[deadlines.{}] 中", key.get_ref()), c.diags);
+        let mut clocks = Vec::new();
+        for (name, kind) in DEADLINE_KEYS {
+            let Some(hours) = c.get::<f64>(&t, name, "小时数") else { continue };
+            if !(*hours.get_ref() > 0.0 && *hours.get_ref() <= 24.0 * 365.0) {
+                c.error(
+                    hours.span(),
+                    format!("{name} = {} 不是正的小时数", hours.get_ref()),
+                    "例如 response_hours = 48",
+                );
+                continue;
+            }
+            clocks.push((*kind, std::time::Duration::from_secs_f64(hours.get_ref() * 3600.0)));
+        }
+        out.set(grade, clocks);
+    }
+    out
 }
 
 fn grades(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Grading {

@@ -31,6 +31,7 @@ const ROOT_KEYS: &[&str] = &[
     "departments",
     "grades",
     "routes",
+    "deadlines",
 ];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];

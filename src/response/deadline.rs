@@ -1,6 +1,6 @@
 //! Deadline clocks (Art. 4; 国办发〔2016〕61号、80号): per grade, the first authoritative
 //! information (5 h) and a press conference (24 h) for I and II, a response (48 h) for III and
-//! IV. Clocks run from the event's creation and keep running after it is accepted; feedback
+//! IV (`[deadlines.*]` in config may change them). Clocks run from the event's creation and keep running after it is accepted; feedback
 //! of the matching kind stops a clock. Reminders go out at 50 % and 75 % of a span, and at
 //! 100 % the clock escalates one rung up. Calendar hours (working hours come with the
 //! holiday calendar).
@@ -45,8 +45,31 @@ impl DeadlineKind {
     }
 }
 
-/// The clocks of a grade: (kind, span).
-pub fn deadlines(grade: Grade) -> Vec<(DeadlineKind, Duration)> {
+/// The clocks of each grade, from `[deadlines.*]` in config or the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deadlines {
+    by_grade: [Vec<(DeadlineKind, Duration)>; 4],
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines { by_grade: Grade::ALL.map(default_deadlines) }
+    }
+}
+
+impl Deadlines {
+    pub fn for_grade(&self, grade: Grade) -> &[(DeadlineKind, Duration)] {
+        &self.by_grade[grade as usize]
+    }
+
+    /// Replaces a grade's clocks.
+    pub fn set(&mut self, grade: Grade, clocks: Vec<(DeadlineKind, Duration)>) {
+        self.by_grade[grade as usize] = clocks;
+    }
+}
+
+/// The default clocks of a grade: (kind, span).
+pub fn default_deadlines(grade: Grade) -> Vec<(DeadlineKind, Duration)> {
     let h = |n: u64| Duration::from_secs(n * 3600);
     match grade {
         Grade::I | Grade::II => {
@@ -78,13 +101,13 @@ pub struct DeadlineReminder {
 /// The reminders due at `now` for clocks started at `since` and not met by the feedback
 /// recorded (`feedback`: the kinds given, with when).
 pub fn due_reminders(
-    grade: Grade,
+    clocks: &[(DeadlineKind, Duration)],
     since: DateTime<Utc>,
     now: DateTime<Utc>,
     feedback: &[(String, DateTime<Utc>)],
 ) -> Vec<DeadlineReminder> {
     let mut out = Vec::new();
-    for (kind, span) in deadlines(grade) {
+    for &(kind, span) in clocks {
         for (m, (percent, roles)) in MARKS.iter().enumerate() {
             let Ok(offset) = chrono::Duration::from_std(span * *percent / 100) else { continue };
             let due = since + offset;
@@ -114,7 +137,10 @@ mod tests {
         let due = |grade, now: i64, feedback: &[(&str, i64)]| -> Vec<(DeadlineKind, u32)> {
             let feedback: Vec<(String, DateTime<Utc>)> =
                 feedback.iter().map(|(k, m)| (k.to_string(), at(*m))).collect();
-            due_reminders(grade, t0, at(now), &feedback).into_iter().map(|r| (r.kind, r.percent)).collect()
+            due_reminders(Deadlines::default().for_grade(grade), t0, at(now), &feedback)
+                .into_iter()
+                .map(|r| (r.kind, r.percent))
+                .collect()
         };
         use DeadlineKind::*;
         assert_eq!(due(Grade::II, 149, &[]), vec![]);
@@ -128,7 +154,16 @@ mod tests {
         assert_eq!(due(Grade::I, 24 * 60, &[("press_conference", 120)]), vec![]);
         assert_eq!(due(Grade::IV, 48 * 60, &[("interview", 30 * 60)]), vec![(Response, 50)]);
         assert_eq!(due(Grade::III, 36 * 60, &[]), vec![(Response, 50), (Response, 75)]);
-        let steps: Vec<usize> = due_reminders(Grade::II, t0, at(24 * 60), &[]).iter().map(|r| r.step).collect();
+        let steps: Vec<usize> = due_reminders(Deadlines::default().for_grade(Grade::II), t0, at(24 * 60), &[])
+            .iter()
+            .map(|r| r.step)
+            .collect();
         assert_eq!(steps, vec![100, 101, 102, 110, 111, 112], "distinct notification-log steps");
+        // Configured clocks replace a grade's defaults.
+        let mut configured = Deadlines::default();
+        configured.set(Grade::III, vec![(Response, Duration::from_secs(24 * 3600))]);
+        let at_12h: Vec<u32> =
+            due_reminders(configured.for_grade(Grade::III), t0, at(12 * 60), &[]).iter().map(|r| r.percent).collect();
+        assert_eq!(at_12h, vec![50]);
     }
 }
