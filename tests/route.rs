@@ -55,6 +55,7 @@ fn every_category_and_grade_on_the_shipped_config() {
         v["steps"].as_array().expect("steps").iter().filter_map(|s| s["after_minutes"].as_u64()).collect();
     assert_eq!(minutes, vec![0, 30, 120, 2160, 2880]);
     assert_eq!(v["steps"][0]["notify"][0]["name"], "王科员");
+    assert_eq!(v["steps"][2]["notify"][0]["role"], "leader_in_charge");
     // A grade-II rumour also goes to public security.
     let v = route(&["--category", "网络舆情", "--grade", "II", "--flag", "rumour"]);
     assert_eq!(v["report_to"].as_array().expect("array").len(), 2, "{v}");

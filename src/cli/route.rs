@@ -87,7 +87,7 @@ pub(super) fn test_route(config: &Config, args: &RouteArgs) -> anyhow::Result<Ex
             "steps": d.steps.iter().map(|(after, people)| json!({
                 "after_minutes": after.as_secs() / 60,
                 "notify": people.iter().map(|(role, p)| json!({
-                    "role": format!("{role:?}").to_lowercase(), "person": p,
+                    "role": role.as_str(), "person": p,
                     "name": org.person(p).map(|x| x.name.clone()),
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),

@@ -114,6 +114,17 @@ pub enum Role {
 }
 
 impl Role {
+    /// The name used in JSON and config (`liaison`, `head`, `leader_in_charge`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Liaison => "liaison",
+            Role::Head => "head",
+            Role::LeaderInCharge => "leader_in_charge",
+            Role::Principal => "principal",
+            Role::Gkb => "gkb",
+        }
+    }
+
     pub fn label_zh(self) -> &'static str {
         match self {
             Role::Liaison => "联络人",
