@@ -180,15 +180,6 @@ impl Clusterer {
         self.documents.push((probe.set, cluster));
     }
 
-    /// Documents recorded.
-    pub fn len(&self) -> usize {
-        self.documents.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.documents.is_empty()
-    }
-
     pub fn clusters(&self) -> usize {
         self.clusters
     }

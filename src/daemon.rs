@@ -51,7 +51,7 @@ impl Parts {
         let events = store
             .event_index(config.detection.event_threshold, config.detection.event_window, chrono::Utc::now())
             .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
-        let official: Vec<&str> = config.sources.iter().filter(|s| s.official).map(|s| s.id.as_str()).collect();
+        let official = config.official_source_ids();
         let publications = store
             .publications(&official, crate::distortion::KEEP)
             .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;

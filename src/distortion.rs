@@ -65,14 +65,6 @@ impl Publications {
         p
     }
 
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     pub fn add(&mut self, item: Publication) {
         if self.items.len() >= 2 * KEEP {
             let keep = self.items.split_off(self.items.len() - KEEP);

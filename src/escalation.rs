@@ -9,60 +9,56 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::notify::{Reminder, render_reminder};
 use crate::response::deadline::due_reminders;
-use crate::response::route::{due_steps, person_for};
+use crate::response::route::{Role, due_steps, person_for};
 use crate::store::{Store, StoreError};
 
 /// Events older than this are no longer escalated (their deadlines have long passed).
 const HORIZON_DAYS: i64 = 7;
 
+/// One person's reminder that came due: the notification-log step, the role it reaches, the
+/// deadline clock it reports (none for a ladder step), and the time gone.
+struct Due<'a> {
+    step: usize,
+    role: Role,
+    deadline: Option<(&'a str, u64, u32)>,
+    elapsed: chrono::Duration,
+}
+
 /// Queues every reminder due at `now`; returns how many were queued.
 pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Result<usize, StoreError> {
     let Some(mail) = &config.mail else { return Ok(0) };
-    let org = &config.response.org;
     let mut queued = 0;
     for event in store.ladder_events(now - chrono::Duration::days(HORIZON_DAYS))? {
+        // Ladder steps count from the ladder's start, deadline clocks from the event's creation.
+        let mut due: Vec<Due<'_>> = Vec::new();
         for (step, roles) in due_steps(event.grade, event.since, now, event.accepted_at, event.transferred) {
-            for role in roles {
-                let Some(person) = person_for(org, &event.owner, role).and_then(|id| org.person(&id)) else { continue };
-                // Email only for now; SMS and IM robots come with their own channels.
-                let Some(address) = person.email.as_ref() else { continue };
-                let alert = render_reminder(&Reminder {
-                    event_id: event.id,
-                    event_title: &event.title,
-                    grade_label: event.grade.label_zh(),
-                    role_label: role.label_zh(),
-                    person_name: &person.name,
-                    person_id: &person.id,
-                    recipient: format!("{} <{address}>", person.name),
-                    elapsed: now - event.since,
-                    subject_prefix: &mail.subject_prefix,
-                    deadline: None,
-                });
-                if store.queue_notification(&event, (&person.id, step), &alert, now)? {
-                    queued += 1;
-                }
-            }
+            due.extend(roles.into_iter().map(|role| Due { step, role, deadline: None, elapsed: now - event.since }));
         }
         let clocks = config.response.deadlines.for_grade(event.grade);
-        for due in due_reminders(clocks, event.created_at, now, &event.feedback) {
-            for role in due.roles {
-                let Some(person) = person_for(org, &event.owner, role).and_then(|id| org.person(&id)) else { continue };
-                let Some(address) = person.email.as_ref() else { continue };
-                let alert = render_reminder(&Reminder {
-                    event_id: event.id,
-                    event_title: &event.title,
-                    grade_label: event.grade.label_zh(),
-                    role_label: role.label_zh(),
-                    person_name: &person.name,
-                    person_id: &person.id,
-                    recipient: format!("{} <{address}>", person.name),
-                    elapsed: now - event.created_at,
-                    subject_prefix: &mail.subject_prefix,
-                    deadline: Some((due.kind.label_zh(), due.span.as_secs() / 3600, due.percent)),
-                });
-                if store.queue_notification(&event, (&person.id, due.step), &alert, now)? {
-                    queued += 1;
-                }
+        for r in due_reminders(clocks, event.created_at, now, &event.feedback) {
+            let deadline = Some((r.kind.label_zh(), r.span.as_secs() / 3600, r.percent));
+            let elapsed = now - event.created_at;
+            due.extend(r.roles.into_iter().map(|role| Due { step: r.step, role, deadline, elapsed }));
+        }
+        for Due { step, role, deadline, elapsed } in due {
+            let org = &config.response.org;
+            let Some(person) = person_for(org, &event.owner, role).and_then(|id| org.person(&id)) else { continue };
+            // Email only for now; SMS and IM robots come with their own channels.
+            let Some(address) = person.email.as_ref() else { continue };
+            let alert = render_reminder(&Reminder {
+                event_id: event.id,
+                event_title: &event.title,
+                grade_label: event.grade.label_zh(),
+                role_label: role.label_zh(),
+                person_name: &person.name,
+                person_id: &person.id,
+                recipient: format!("{} <{address}>", person.name),
+                elapsed,
+                subject_prefix: &mail.subject_prefix,
+                deadline,
+            });
+            if store.queue_notification(&event, (&person.id, step), &alert, now)? {
+                queued += 1;
             }
         }
     }

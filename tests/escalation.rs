@@ -5,41 +5,11 @@
 mod support;
 
 use chrono::{Duration, Utc};
-use support::{FILE_MAIL, Project};
-
-const ORG: &str = r#"principal = "chen"
-gkb = "office"
-[[people]]
-id = "chen"
-name = "陈局长"
-email = "chen@example.gov.cn"
-[[people]]
-id = "wang"
-name = "王科员"
-email = "wang@example.gov.cn"
-[[people]]
-id = "li"
-name = "李科长"
-email = "li@example.gov.cn"
-[[people]]
-id = "xu"
-name = "许科员"
-email = "xu@example.gov.cn"
-[[sections]]
-id = "office"
-head = "chen"
-liaison = "xu"
-[[sections]]
-id = "preferential"
-liaison = "wang"
-head = "li"
-leader_in_charge = "chen"
-"#;
+use support::Project;
 
 #[test]
 fn reminders_climb_the_ladder_once_each_and_stop_at_accept() {
-    let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
-    p.write("yuqing.toml", format!("{ORG}\n[storage]\npath = \"state/yuqing.db\"\n{FILE_MAIL}"));
+    let p = Project::with_org(&support::source("forum", "forum.xml"));
     p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
     p.write("forum.xml", support::rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
     let start = Utc::now();

@@ -138,35 +138,9 @@ fn organisation_references_are_checked_with_their_lines() {
     }
 }
 
-const ORG: &str = r#"principal = "chen"
-gkb = "office"
-[[people]]
-id = "chen"
-name = "陈局长"
-email = "chen@example.gov.cn"
-[[people]]
-id = "wang"
-name = "王科员"
-email = "wang@example.gov.cn"
-[[people]]
-id = "li"
-name = "李科长"
-email = "li@example.gov.cn"
-[[sections]]
-id = "office"
-head = "chen"
-[[sections]]
-id = "preferential"
-name = "拥军优抚科"
-liaison = "wang"
-head = "li"
-leader_in_charge = "chen"
-"#;
-
 #[test]
 fn the_alert_reaches_the_first_rung_and_names_owner_and_report() {
-    let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
-    p.write("yuqing.toml", format!("{ORG}\n[storage]\npath = \"state/yuqing.db\"\n{FILE_MAIL}"));
+    let p = Project::with_org(&support::source("forum", "forum.xml"));
     p.write("keywords/preferential.txt", "@category = 社情民意\n@section = preferential\n@weight = 2\n抚恤金\n");
     p.write("forum.xml", support::rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
     let run = p.run(&["run", "--once"]);

@@ -332,7 +332,7 @@ fn fetch(config: Config, id: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
 fn test_match(config: &Config, text: Option<String>, title: &str, jsonl: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let mut analyser = Analyser::new(config)?;
     if config.storage_path.exists() {
-        let official: Vec<&str> = config.sources.iter().filter(|s| s.official).map(|s| s.id.as_str()).collect();
+        let official = config.official_source_ids();
         let publications = Store::open(&config.storage_path)?.publications(&official, crate::distortion::KEEP)?;
         analyser = analyser.with_publications(crate::distortion::Publications::new(publications));
     }

@@ -72,12 +72,7 @@ pub(super) fn test_route(config: &Config, args: &RouteArgs) -> anyhow::Result<Ex
     let r = &config.response;
     let org = &r.org;
     let d = r.routing.decide(org, &key, |t| config.topic_owner(t));
-    let department = |id: &str| {
-        org.department(id)
-            .map(|d| d.name.clone())
-            .or_else(|| crate::response::route::default_department_name(id).map(str::to_string))
-            .unwrap_or_else(|| id.to_string())
-    };
+    let department = |id: &str| org.department_name(id);
     if args.json {
         let out = json!({
             "category": category.as_str(),

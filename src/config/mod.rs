@@ -135,6 +135,11 @@ impl Config {
         self.sources.iter().find(|s| s.id == id)
     }
 
+    /// Ids of the bureau's own sources (`official = true`), the reference for 歪曲.
+    pub fn official_source_ids(&self) -> Vec<&str> {
+        self.sources.iter().filter(|s| s.official).map(|s| s.id.as_str()).collect()
+    }
+
     /// The section owning a topic or keyword list: the list's `@section`, else a
     /// `[[sections]]` entry listing it in `topics`.
     pub fn topic_owner(&self, topic: &str) -> Option<String> {

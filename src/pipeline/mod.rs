@@ -26,7 +26,7 @@ use crate::flags::Flagger;
 use crate::matcher::{Fields, Matcher};
 use crate::model::{AlertMessage, Document, FlagKind, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
-use crate::response::EventKey;
+use crate::response::{Decision, EventKey, Grade};
 use crate::sentiment::Lexicon;
 use crate::store::{Committed, NewDocument, Store, StoreError};
 
@@ -459,19 +459,21 @@ impl Job {
         let mut pending: HashMap<i64, i64> = HashMap::new();
         let mut batch: Vec<NewDocument> = Vec::with_capacity(matched.len());
         for m in matched {
-            let event = match m.hits.is_empty() {
-                true => None,
+            let (event, decision) = match m.hits.is_empty() {
+                true => (None, None),
                 false => {
                     let mut a = events.assign(&m.document, now);
                     let added = pending.entry(a.event_id).or_default();
                     *added += interactions_of(&m.document);
                     let reaction = reaction(&store, a.event_id, *added, now)?;
-                    events.regrade(&mut a, &self.content_facts(&m), tier_of, reaction, &self.config.response.grading);
-                    a.owner = Some(self.decide(&m, &a).owner);
-                    Some(a)
+                    let facts = self.content_facts(&m);
+                    events.regrade(&mut a, &facts, tier_of, reaction, &self.config.response.grading);
+                    let decision = self.decide(&m, &facts, a.grade);
+                    a.owner = Some(decision.owner.clone());
+                    (Some(a), Some(decision))
                 }
             };
-            let alert = self.render(&m, event.as_ref(), now);
+            let alert = self.render(&m, event.as_ref().zip(decision.as_ref()), now);
             batch.push(NewDocument {
                 document: m.document,
                 hits: m.hits,
@@ -527,7 +529,8 @@ impl Job {
                 continue;
             }
             let Some((head, m)) = store.event_head(id)? else { continue };
-            let alert = self.render(&m, Some(&a), now);
+            let decision = self.decide(&m, &self.content_facts(&m), a.grade);
+            let alert = self.render(&m, Some((&a, &decision)), now);
             if let Err(e) = store.record_regrade(&a, head, alert.as_ref(), now) {
                 events.invalidate();
                 return Err(e.into());
@@ -557,7 +560,7 @@ impl Job {
     }
 
     /// Routes the event of a matched document (owner, accountable leader, ladder, reports).
-    fn decide(&self, m: &MatchedDocument, event: &Assignment) -> crate::response::Decision {
+    fn decide(&self, m: &MatchedDocument, facts: &ContentFacts, grade: Grade) -> Decision {
         let mut topics: Vec<String> = Vec::new();
         for hit in &m.hits {
             let topic = self.matcher.list_meta(&hit.list).map(|meta| meta.topic.clone());
@@ -568,9 +571,9 @@ impl Job {
             }
         }
         let key = EventKey {
-            categories: self.content_facts(m).categories,
+            categories: facts.categories.clone(),
             topics,
-            grade: Some(event.grade),
+            grade: Some(grade),
             sources: vec![self.source.id.clone()],
             flags: m.flags.iter().map(|f| f.kind).collect(),
         };
@@ -581,18 +584,11 @@ impl Job {
     /// people on the first step of the escalation ladder (they receive it too).
     fn response_lines(
         &self,
-        m: &MatchedDocument,
         event: &Assignment,
+        d: &Decision,
     ) -> (Vec<(&'static str, String)>, Vec<lettre::message::Mailbox>) {
         let org = &self.config.response.org;
-        let d = self.decide(m, event);
-        let department = |id: &String| {
-            org.department(id)
-                .map(|d| d.name.clone())
-                .or_else(|| crate::response::route::default_department_name(id).map(str::to_string))
-                .unwrap_or_else(|| id.clone())
-        };
-        let report: Vec<String> = d.report_to.iter().map(department).collect();
+        let report: Vec<String> = d.report_to.iter().map(|id| org.department_name(id)).collect();
         let first_step: Vec<lettre::message::Mailbox> = d
             .steps
             .first()
@@ -639,12 +635,17 @@ impl Job {
     /// The alert for a matched document when mail is configured: one when it starts an
     /// event, an update threaded to it when the story reaches a new source, none for
     /// further copies from a source already on the event's path.
-    fn render(&self, m: &MatchedDocument, event: Option<&Assignment>, now: DateTime<Utc>) -> Option<AlertMessage> {
+    fn render(
+        &self,
+        m: &MatchedDocument,
+        event: Option<(&Assignment, &Decision)>,
+        now: DateTime<Utc>,
+    ) -> Option<AlertMessage> {
         let mail = self.config.mail.as_ref()?;
-        if m.hits.is_empty() || event.is_some_and(|e| !e.new_event && !e.new_source && !e.rose()) {
+        if m.hits.is_empty() || event.is_some_and(|(e, _)| !e.new_event && !e.new_source && !e.rose()) {
             return None;
         }
-        let (details, first_step) = event.map(|e| self.response_lines(m, e)).unwrap_or_default();
+        let (details, first_step) = event.map(|(e, d)| self.response_lines(e, d)).unwrap_or_default();
         let mut to = mail.to.clone();
         for person in first_step {
             if !to.iter().any(|m| m.email == person.email) {
@@ -660,7 +661,7 @@ impl Job {
                 recipients,
                 timezone: self.config.timezone,
                 fetched_at: now,
-                event,
+                event: event.map(|(e, _)| e),
                 details,
             },
         ))

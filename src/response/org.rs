@@ -68,7 +68,11 @@ impl Organisation {
         self.section(id).map_or_else(|| id.to_string(), |s| format!("{}（{}）", s.name, s.id))
     }
 
-    pub fn department_label(&self, id: &str) -> String {
-        self.department(id).map_or_else(|| id.to_string(), |d| format!("{}（{}）", d.name, d.id))
+    /// A department's name: from `[[departments]]`, else the Art. 9 default, else the id.
+    pub fn department_name(&self, id: &str) -> String {
+        self.department(id)
+            .map(|d| d.name.clone())
+            .or_else(|| super::route::default_department_name(id).map(str::to_string))
+            .unwrap_or_else(|| id.to_string())
     }
 }

@@ -17,14 +17,20 @@ pub const URL_MARK: char = '\u{E000}';
 pub const MENTION_MARK: char = '\u{E001}';
 pub const DIGITS_MARK: char = '\u{E002}';
 
+// The three patterns below are literals exercised by this module's tests: building them
+// cannot fail, whatever the input.
+
 /// http(s) URLs, www. hosts and bare t.cn links; ASCII URL characters only, so a URL glued
 /// to the Chinese text after it ends where the Chinese begins. Weibo's "网页链接" link text
 /// is the newer rendering of the same link and goes the same way.
 static URL: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::expect_used)]
     Regex::new(r"(?i)(?:https?://|www\.|t\.cn/)[A-Za-z0-9\-._~:/?#@!$&'*+,;=%]*|O?网页链接").expect("static regex")
 });
 /// A Weibo-style mention: `@` and a name of letters, digits, `_` or `-`.
+#[allow(clippy::expect_used)]
 static MENTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"@[\p{L}\p{N}_\-]{1,20}").expect("static regex"));
+#[allow(clippy::expect_used)]
 static DIGITS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[0-9]+").expect("static regex"));
 
 /// NFKC with Chinese punctuation kept, zero-width characters removed, whitespace collapsed

@@ -472,3 +472,44 @@ pub fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     ]);
     (dir.join("ca.pem"), dir.join("leaf.pem"), dir.join("leaf.key"))
 }
+
+/// A small organisation for routing and escalation tests: principal chen, the openness
+/// office (liaison xu) and 拥军优抚科 (liaison wang, head li, leader in charge chen).
+pub const ORG: &str = r#"principal = "chen"
+gkb = "office"
+[[people]]
+id = "chen"
+name = "陈局长"
+email = "chen@example.gov.cn"
+[[people]]
+id = "wang"
+name = "王科员"
+email = "wang@example.gov.cn"
+[[people]]
+id = "li"
+name = "李科长"
+email = "li@example.gov.cn"
+[[people]]
+id = "xu"
+name = "许科员"
+email = "xu@example.gov.cn"
+[[sections]]
+id = "office"
+head = "chen"
+liaison = "xu"
+[[sections]]
+id = "preferential"
+name = "拥军优抚科"
+liaison = "wang"
+head = "li"
+leader_in_charge = "chen"
+"#;
+
+impl Project {
+    /// A config dir like [`Project::new`] with file mail, whose yuqing.toml also holds [`ORG`].
+    pub fn with_org(sources: &str) -> Self {
+        let p = Project::new(sources, FILE_MAIL);
+        p.write("yuqing.toml", format!("{ORG}\n[storage]\npath = \"state/yuqing.db\"\n{FILE_MAIL}"));
+        p
+    }
+}
