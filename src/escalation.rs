@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::notify::{Reminder, render_reminder};
 use crate::response::deadline::due_reminders;
-use crate::response::route::{Role, due_steps, person_for};
+use crate::response::route::{Role, person_for};
 use crate::store::{Store, StoreError};
 
 /// Events older than this are no longer escalated (their deadlines have long passed).
@@ -22,6 +22,7 @@ struct Due<'a> {
     role: Role,
     deadline: Option<(&'a str, u64, u32)>,
     elapsed: chrono::Duration,
+    repeat: bool,
 }
 
 /// Queues every reminder due at `now`; returns how many were queued.
@@ -30,18 +31,28 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
     let mut queued = 0;
     for event in store.ladder_events(now - chrono::Duration::days(HORIZON_DAYS))? {
         // Ladder steps count from the ladder's start, deadline clocks from the event's creation.
+        let org = &config.response.org;
+        let fill = |role: Role| person_for(org, &event.owner, role);
+        let ladder = config.response.routing.ladders.for_grade(event.grade);
         let mut due: Vec<Due<'_>> = Vec::new();
-        for (step, roles) in due_steps(event.grade, event.since, now, event.accepted_at, event.transferred) {
-            due.extend(roles.into_iter().map(|role| Due { step, role, deadline: None, elapsed: now - event.since }));
+        for r in ladder.reach(event.since, now, event.transferred, &event.accepts, fill) {
+            if event.muted_at(r.due) {
+                continue;
+            }
+            // Each grade's ladder has its own notification-log steps: after a rise, the new
+            // grade's steps and repeats go out even where the old grade's went before.
+            let step = event.grade as usize * 1000 + r.step;
+            due.push(Due { step, role: r.role, deadline: None, elapsed: now - event.since, repeat: r.repeat });
         }
         let clocks = config.response.deadlines.for_grade(event.grade);
+        // TODO(calendar merge): skip each mark whose own due time fell in a mute.
+        let clocks = if event.muted_at(now) { &[][..] } else { clocks };
         for r in due_reminders(clocks, event.created_at, now, &event.feedback) {
             let deadline = Some((r.kind.label_zh(), r.span.as_secs() / 3600, r.percent));
             let elapsed = now - event.created_at;
-            due.extend(r.roles.into_iter().map(|role| Due { step: r.step, role, deadline, elapsed }));
+            due.extend(r.roles.into_iter().map(|role| Due { step: r.step, role, deadline, elapsed, repeat: false }));
         }
-        for Due { step, role, deadline, elapsed } in due {
-            let org = &config.response.org;
+        for Due { step, role, deadline, elapsed, repeat } in due {
             let Some(person) = person_for(org, &event.owner, role).and_then(|id| org.person(&id)) else { continue };
             // Email only for now; SMS and IM robots come with their own channels.
             let Some(address) = person.email.as_ref() else { continue };
@@ -56,6 +67,7 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
                 elapsed,
                 subject_prefix: &mail.subject_prefix,
                 deadline,
+                repeat,
             });
             if store.queue_notification(&event, (&person.id, step), &alert, now)? {
                 queued += 1;

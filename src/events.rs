@@ -96,6 +96,8 @@ struct Open {
     sources: Vec<String>,
     documents: usize,
     grade: Option<Grade>,
+    /// A person downgraded the event from this grade: automatic grading rises above it only.
+    downgraded_from: Option<Grade>,
     /// Content facts of the documents seen by this process (not restored after a restart;
     /// the stored grade is, and grades only rise).
     content: ContentFacts,
@@ -103,7 +105,15 @@ struct Open {
 
 impl Open {
     fn new(title: String, last_seen: DateTime<Utc>) -> Self {
-        Open { title, last_seen, sources: Vec::new(), documents: 0, grade: None, content: ContentFacts::default() }
+        Open {
+            title,
+            last_seen,
+            sources: Vec::new(),
+            documents: 0,
+            grade: None,
+            downgraded_from: None,
+            content: ContentFacts::default(),
+        }
     }
 }
 
@@ -245,11 +255,22 @@ impl EventIndex {
         }
     }
 
+    /// Brings an open event's grade in line with the store, where people may have
+    /// downgraded it since (`yuqing event downgrade`); `a` is an assignment to it.
+    pub fn sync(&mut self, a: &mut Assignment, grade: Option<Grade>, downgraded_from: Option<Grade>) {
+        if let Some(open) = self.open.get_mut(&a.event_id) {
+            open.grade = grade.or(open.grade);
+            open.downgraded_from = downgraded_from;
+            a.previous_grade = open.grade;
+        }
+    }
+
     /// Grades an open event again after its documents' counts changed (no new document):
     /// an [`Assignment`] describing the event, or `None` when the event is closed here.
     pub fn regrade_event(
         &mut self,
         event_id: i64,
+        (grade, downgraded_from): (Option<Grade>, Option<Grade>),
         tier_of: impl Fn(&str) -> Option<(Tier, String)>,
         reaction: (i64, Option<f64>),
         grading: &Grading,
@@ -269,6 +290,7 @@ impl EventIndex {
             previous_grade: open.grade,
             owner: None,
         };
+        self.sync(&mut a, grade, downgraded_from);
         self.regrade(&mut a, &ContentFacts::default(), tier_of, reaction, grading);
         Some(a)
     }
@@ -298,7 +320,13 @@ impl EventIndex {
             tiers: open.sources.iter().filter_map(|s| tier_of(s)).collect(),
         };
         let (grade, reasons) = grading.grade(&facts);
+        // After a human downgrade, only a grade above the one it was downgraded from counts.
+        let overruled = open.downgraded_from.is_some_and(|from| grade >= from);
         match open.grade {
+            Some(kept) if overruled && grade < kept => {
+                a.grade = kept;
+                a.grade_reasons = vec!["维持人工研判的级别（人工降级后，自动研判只能升至降级前的级别以上）".into()];
+            }
             Some(kept) if kept <= grade => {
                 a.grade = kept;
                 a.grade_reasons =

@@ -71,3 +71,132 @@ fn reminders_climb_the_ladder_once_each_and_stop_at_accept() {
     assert_eq!(p.run(&["event", "close", &id, "--by", "chen"]).code, Some(0));
     assert_eq!(escalate(&mut store, Duration::hours(60)), 0, "closed");
 }
+
+/// Two sources: a forum (no media tier) and a central medium, each serving its own feed file.
+fn forum_and_central() -> support::Project {
+    let sources = format!(
+        "{}tier = \"central\"\n\n{}",
+        support::source("cctv", "cctv.xml"),
+        support::source("forum", "forum.xml")
+    );
+    let p = support::Project::with_org(&sources);
+    p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
+    p.write("forum.xml", support::rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账，家属多次反映无果")]));
+    p.write("cctv.xml", support::rss(&[]));
+    p
+}
+
+#[test]
+fn a_rise_to_grade_one_drops_pending_reminders_and_repeats_until_each_person_accepts() {
+    let p = forum_and_central();
+    let start = Utc::now();
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let config = yuqing::config::Config::load(p.path()).config.expect("valid config");
+    let mut store = p.store();
+    let event = store.recent_events(1).expect("events").remove(0);
+    assert_eq!(event.grade, Some(yuqing::response::Grade::IV));
+    let escalate = |store: &mut yuqing::store::Store, at: chrono::DateTime<Utc>| {
+        yuqing::escalation::escalate(store, &config, at).expect("escalate")
+    };
+    assert_eq!(escalate(&mut store, start + Duration::minutes(4 * 60 + 1)), 1, "grade IV: the head after 4 h");
+
+    // The story reaches a central medium: grade I. The head's reminder, still pending, is
+    // dropped (the rise alert supersedes it) and the rise goes to everyone at once.
+    // Mail is down meanwhile (the outbox folder is not writable), so the reminder is pending.
+    std::fs::remove_dir_all(p.path().join("outbox")).expect("rm outbox");
+    p.write("outbox", "not a folder");
+    p.write("cctv.xml", support::rss(&[("c1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账，家属多次反映无果")]));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let rose_at = Utc::now();
+    let timeline = store.event_timeline(event.id).expect("timeline").expect("event");
+    assert_eq!(timeline.event.grade, Some(yuqing::response::Grade::I));
+    let statuses: Vec<&str> = timeline.alerts.iter().map(|a| a.status.as_str()).collect();
+    assert_eq!(statuses, vec!["sent", "dropped", "pending"], "first alert, dropped reminder, rise alert");
+    assert!(timeline.alerts[1].last_error.as_deref().is_some_and(|e| e.contains("升为Ⅰ级")));
+    let rise = &timeline.alerts[2];
+    let pending = store.due_alerts(None, 10).expect("outbox");
+    let rise_body = &pending.iter().find(|a| a.id == rise.id).expect("rise alert pending").message.body_text;
+    assert!(rise_body.contains("舆情升级：Ⅳ级 一般 → Ⅰ级 特别重大"), "{rise_body}");
+    for who in ["王科员", "李科长", "陈局长", "许科员"] {
+        assert!(rise.recipients.iter().any(|r| r.contains(who)), "{who} in {:?}", rise.recipients);
+    }
+
+    // The grade I ladder starts at the rise: repeats every 15 min to whoever has not accepted.
+    assert_eq!(escalate(&mut store, rose_at + Duration::minutes(14)), 0, "everyone had the rise alert");
+    assert_eq!(escalate(&mut store, rose_at + Duration::minutes(16)), 4, "all four told again");
+    assert_eq!(p.run(&["event", "accept", &event.id.to_string(), "--by", "li"]).code, Some(0));
+    assert_eq!(escalate(&mut store, rose_at + Duration::minutes(31)), 3, "not 李科长, who accepted");
+    let repeat = store.due_alerts(None, 50).expect("outbox").into_iter().last().expect("a repeat");
+    assert!(repeat.message.body_text.contains("尚未受理，再次提醒"), "{}", repeat.message.body_text);
+    for who in ["wang", "chen", "xu"] {
+        assert_eq!(p.run(&["event", "accept", &event.id.to_string(), "--by", who]).code, Some(0));
+    }
+    assert_eq!(escalate(&mut store, rose_at + Duration::minutes(46)), 0, "everyone accepted");
+
+    let show = p.run(&["event", "show", &event.id.to_string()]);
+    assert_eq!(show.code, Some(0), "{}", show.stderr);
+    for needle in [
+        "[Ⅰ级 特别重大]",
+        "首发  测试信源 forum",
+        "转载  测试信源 cctv",
+        "已撤回",
+        "受理  李科长（li）",
+        "首次权威信息发布",
+    ] {
+        assert!(show.stdout.contains(needle), "{needle} in\n{}", show.stdout);
+    }
+}
+
+#[test]
+fn a_downgrade_holds_against_the_same_facts_and_a_mute_silences_until_its_end() {
+    let p = forum_and_central();
+    p.write("cctv.xml", support::rss(&[("c1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账，家属多次反映无果")]));
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let config = yuqing::config::Config::load(p.path()).config.expect("valid config");
+    let mut store = p.store();
+    let event = store.recent_events(1).expect("events").remove(0);
+    assert_eq!(event.grade, Some(yuqing::response::Grade::I));
+    let id = event.id.to_string();
+
+    let run = p.run(&["event", "downgrade", &id, "--to", "III", "--by", "chen", "--reason", "系误读，已澄清"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("从Ⅰ级 特别重大降为Ⅲ级 较大"), "{}", run.stdout);
+    assert_eq!(p.run(&["event", "downgrade", &id, "--to", "II", "--by", "chen", "--reason", "x"]).code, Some(1));
+    assert_eq!(p.run(&["event", "downgrade", &id, "--to", "V", "--by", "chen", "--reason", "x"]).code, Some(1));
+
+    // Another central copy: the same facts do not undo the decision, and send nothing.
+    let alerts_before = store.event_timeline(event.id).expect("timeline").expect("event").alerts.len();
+    p.write(
+        "cctv.xml",
+        support::rss(&[
+            ("c1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账，家属多次反映无果"),
+            ("c2", "抚恤金迟迟不到账 家属多次反映", "我父亲的抚恤金三个月没到账，家属多次反映无果"),
+        ]),
+    );
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let timeline = store.event_timeline(event.id).expect("timeline").expect("event");
+    assert_eq!(timeline.event.grade, Some(yuqing::response::Grade::III), "{:?}", timeline.event.grade_reasons);
+    assert_eq!(timeline.event.downgraded_from, Some(yuqing::response::Grade::I));
+    assert_eq!(timeline.alerts.len(), alerts_before, "a copy from a source already on the path sends nothing");
+
+    // Mute for 2 h: no ladder step due inside it is ever sent; after it the ladder goes on.
+    let muted_at = Utc::now();
+    let run = p.run(&["event", "mute", &id, "--by", "chen", "--reason", "已电话沟通，观察", "--until", "2h"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("静默至"), "{}", run.stdout);
+    assert_eq!(p.run(&["event", "mute", &id, "--by", "chen", "--reason", "x", "--until", "yesterday"]).code, Some(1));
+    let escalate = |store: &mut yuqing::store::Store, at: chrono::DateTime<Utc>| {
+        yuqing::escalation::escalate(store, &config, at).expect("escalate")
+    };
+    // Grade III after the downgrade: head at 30 min and leader at 2 h fall inside the mute.
+    assert_eq!(escalate(&mut store, muted_at + Duration::minutes(119)), 0, "muted");
+    assert_eq!(escalate(&mut store, muted_at + Duration::minutes(150)), 0, "steps due in the mute are not sent late");
+    assert!(escalate(&mut store, muted_at + Duration::hours(37)) > 0, "the principal's step at 36 h, after the mute");
+    let show = p.run(&["event", "show", &id]);
+    for needle in
+        ["降级  陈局长（chen） → Ⅲ级 较大：系误读，已澄清", "静默  陈局长（chen）", "人工降级自：Ⅰ级 特别重大"]
+    {
+        assert!(show.stdout.contains(needle), "{needle} in\n{}", show.stdout);
+    }
+}

@@ -156,3 +156,44 @@ fn the_alert_reaches_the_first_rung_and_names_owner_and_report() {
     assert!(text.contains("责任领导：陈局长（chen）"), "{text}");
     assert!(text.contains("报送：信访部门"), "{text}");
 }
+
+#[test]
+fn ladders_come_from_config_and_are_checked() {
+    let p = Project::new("", FILE_MAIL);
+    let org = support::ORG;
+    p.write(
+        "yuqing.toml",
+        format!(
+            "{org}\n[ladder.III]\nliaison_minutes = 0\nhead_minutes = 10\nprincipal_minutes = 60\nrepeat_every_minutes = 20\nrepeats = 2\n{FILE_MAIL}"
+        ),
+    );
+    let run = p.run(&["test", "route", "--category", "网络舆情", "--grade", "III", "--topic", "x", "--json"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let after: Vec<u64> =
+        v["steps"].as_array().expect("steps").iter().filter_map(|s| s["after_minutes"].as_u64()).collect();
+    assert_eq!(after, vec![0, 10, 60]);
+    assert_eq!(v["repeat"]["every_minutes"], 20);
+    assert_eq!(v["repeat"]["times"], 2);
+    assert_eq!(v["repeat"]["each_person"], false);
+    let text = p.run(&["test", "route", "--category", "网络舆情", "--grade", "III"]);
+    assert!(text.stdout.contains("此后每 20 分钟再提醒一次，直至有人受理，最多 2 次"), "{}", text.stdout);
+
+    p.write(
+        "yuqing.toml",
+        format!("{org}\n[ladder.II]\nhead_minute = 5\n[ladder.III]\nliaison_minutes = -1\nrepeats = 12\n{FILE_MAIL}"),
+    );
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    for message in ["未知的键 \"head_minute\"", "[ladder.II] 没有任何角色", "非负的分钟数", "repeats = 12 太多"]
+    {
+        assert!(run.stdout.contains(message), "{message} in\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn the_shipped_ladders_write_out_the_defaults() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = yuqing::config::Config::load(root).config.expect("the shipped config is valid");
+    assert_eq!(config.response.routing.ladders, yuqing::response::Ladders::default());
+}

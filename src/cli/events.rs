@@ -4,12 +4,27 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::store::{Action, Store};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::response::Grade;
+use crate::store::{Action, Downgraded, Store};
 
 use super::local;
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum EventAction {
+    /// List recent events with grade, owner and state (事件列表)
+    List {
+        /// How many events to list
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Show an event's timeline: first source, every copy, engagement, alerts, workflow (事件详情)
+    Show {
+        /// The event number (#N in alerts)
+        id: i64,
+    },
     /// Accept (受理) an event: its escalation ladder stops; deadlines keep running
     Accept {
         /// The event number (#N in alerts)
@@ -55,18 +70,47 @@ pub enum EventAction {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Downgrade (降级) an event: a recorded decision; automatic grading may later raise it
+    /// only above the grade it had
+    Downgrade {
+        id: i64,
+        /// The new grade: II, III or IV (below the current one)
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        by: String,
+        /// Why (required for the audit trail)
+        #[arg(long)]
+        reason: String,
+    },
+    /// Mute (静默) an event until a time: no alerts or reminders about it until then,
+    /// unless it rises to grade I or II
+    Mute {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: String,
+        /// When the mute ends: "YYYY-MM-DD HH:MM" (local time) or a span such as 8h, 2d
+        #[arg(long)]
+        until: String,
+    },
 }
 
-const FEEDBACK_KINDS: [(&str, &str); 4] =
+pub(super) const FEEDBACK_KINDS: [(&str, &str); 4] =
     [("online", "网上发布"), ("expert", "专家解读"), ("press_conference", "新闻发布会"), ("interview", "媒体采访")];
 
 pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCode> {
     let org = &config.response.org;
     let (id, by) = match &action {
+        EventAction::List { limit } => return show(config, None, *limit),
+        EventAction::Show { id } => return super::timeline::show(config, *id),
         EventAction::Accept { id, by, .. }
         | EventAction::Transfer { id, by, .. }
         | EventAction::Feedback { id, by, .. }
-        | EventAction::Close { id, by, .. } => (*id, by.clone()),
+        | EventAction::Close { id, by, .. }
+        | EventAction::Downgrade { id, by, .. }
+        | EventAction::Mute { id, by, .. } => (*id, by.clone()),
     };
     if !org.people.is_empty() && org.person(&by).is_none() {
         eprintln!("\"{by}\" 不在 yuqing.toml 的 [[people]] 中；--by 请写人员 id");
@@ -108,6 +152,9 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
             Action { action: "close", actor: &by, target: None, link: None, note: note.as_deref() },
             "办结；不再催办".to_string(),
         ),
+        EventAction::Downgrade { to, reason, .. } => return downgrade(config, id, &by, to, reason),
+        EventAction::Mute { reason, until, .. } => return mute(config, id, &by, reason, until),
+        EventAction::List { .. } | EventAction::Show { .. } => return Ok(ExitCode::SUCCESS),
     };
     let mut store = Store::open(&config.storage_path)?;
     if !store.record_action(id, &record, chrono::Utc::now())? {
@@ -116,6 +163,75 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
     }
     println!("事件 #{id} 已由 {}{done}。", org.person_label(&by));
     Ok(ExitCode::SUCCESS)
+}
+
+fn downgrade(config: &Config, id: i64, by: &str, to: &str, reason: &str) -> anyhow::Result<ExitCode> {
+    let Some(grade) = Grade::parse(to) else {
+        eprintln!("无法识别的级别 \"{to}\"；请写 II、III 或 IV");
+        return Ok(ExitCode::from(1));
+    };
+    let mut store = Store::open(&config.storage_path)?;
+    match store.downgrade(id, grade, by, reason, chrono::Utc::now())? {
+        Downgraded::From(from) => {
+            println!(
+                "事件 #{id} 已由 {} 从{}降为{}。此后自动研判只会在超过{}时再升级。",
+                config.response.org.person_label(by),
+                from.label_zh(),
+                grade.label_zh(),
+                from.label_zh()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Downgraded::NotLower(current) => {
+            let current = current.map_or("未分级", |g| g.label_zh());
+            eprintln!("事件 #{id} 目前为{current}，{} 不低于现有级别；降级只能降到更低的级别", grade.label_zh());
+            Ok(ExitCode::from(1))
+        }
+        Downgraded::NoEvent => {
+            eprintln!("没有编号为 #{id} 的事件（用 yuqing events 查看最近的事件）");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn mute(config: &Config, id: i64, by: &str, reason: &str, until: &str) -> anyhow::Result<ExitCode> {
+    let now = chrono::Utc::now();
+    let Some(end) = parse_until(until, now, config.timezone).filter(|t| *t > now) else {
+        eprintln!("无法识别的结束时间 \"{until}\"；请写将来的时间，如 \"2026-12-01 18:00\"，或时长，如 8h、2d");
+        return Ok(ExitCode::from(1));
+    };
+    let mut store = Store::open(&config.storage_path)?;
+    if !store.mute(id, by, reason, end, now)? {
+        eprintln!("没有编号为 #{id} 的事件（用 yuqing events 查看最近的事件）");
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "事件 #{id} 已由 {} 静默至 {}；其间不发提醒，升为Ⅰ级或Ⅱ级时除外。",
+        config.response.org.person_label(by),
+        local(end, config.timezone)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// "2026-12-01 18:00" (local), "2026-12-01", or a span: "90m", "8h", "2d".
+fn parse_until(text: &str, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Some((n, unit)) = text.char_indices().last().map(|(i, c)| (&text[..i], c))
+        && let Ok(n) = n.parse::<i64>()
+    {
+        let span = match unit {
+            'm' => chrono::Duration::try_minutes(n)?,
+            'h' => chrono::Duration::try_hours(n)?,
+            'd' => chrono::Duration::try_days(n)?,
+            _ => return None,
+        };
+        return now.checked_add_signed(span);
+    }
+    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M"))
+        .ok()
+        .or_else(|| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
+    naive.and_local_timezone(tz).earliest().map(|t| t.with_timezone(&Utc))
 }
 
 pub(super) fn show(config: &Config, id: Option<i64>, limit: usize) -> anyhow::Result<ExitCode> {

@@ -25,6 +25,7 @@ use crate::store::{OutboxStatus, Store};
 mod events;
 mod route;
 mod rumour;
+mod timeline;
 
 #[derive(Debug, Parser)]
 #[command(name = "yuqing", version, about = "政务舆情监测与回应守护进程 (public-opinion monitoring daemon)")]

@@ -86,6 +86,9 @@ pub(super) fn test_route(config: &Config, args: &RouteArgs) -> anyhow::Result<Ex
                     "name": org.person(p).map(|x| x.name.clone()),
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
+            "repeat": d.repeat.map(|r| json!({
+                "every_minutes": r.every.as_secs() / 60, "times": r.times, "each_person": r.each_person,
+            })),
             "report_to": d.report_to.iter().map(|id| json!({"department": id, "name": department(id)})).collect::<Vec<_>>(),
         });
         println!("{out}");
@@ -101,6 +104,10 @@ pub(super) fn test_route(config: &Config, args: &RouteArgs) -> anyhow::Result<Ex
             people.iter().map(|(role, p)| format!("{} {}", role.label_zh(), org.person_label(p))).collect();
         let who = if who.is_empty() { "（该岗位未配置人员）".to_string() } else { who.join("、") };
         println!("  {}：{who}", duration_zh(*after));
+    }
+    if let Some(r) = d.repeat {
+        let until = if r.each_person { "直至每人各自受理" } else { "直至有人受理" };
+        println!("  此后每 {} 分钟再提醒一次，{until}，最多 {} 次", r.every.as_secs() / 60, r.times);
     }
     let report: Vec<String> = d.report_to.iter().map(|id| department(id)).collect();
     println!("报送：{}", if report.is_empty() { "无需报送外部门".to_string() } else { report.join("、") });

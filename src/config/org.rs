@@ -1,5 +1,6 @@
 //! The organisation, grading rules and routes in `yuqing.toml`: `principal`, `gkb`,
-//! `[[people]]`, `[[sections]]`, `[[departments]]`, `[grades.I|II|III]` and `[[routes]]`.
+//! `[[people]]`, `[[sections]]`, `[[departments]]`, `[grades.I|II|III]`, `[[routes]]`,
+//! `[ladder.*]` and `[deadlines.*]`.
 //! Every reference (a section's people, the principal, a route's owner and departments)
 //! is checked, and each problem names its line.
 
@@ -13,8 +14,10 @@ use super::toml_doc::TomlFile;
 use crate::model::FlagKind;
 use crate::response::deadline::{DeadlineKind, Deadlines};
 use crate::response::grade::ContentClause;
-use crate::response::route::default_department_name;
-use crate::response::{Department, Grade, GradeRule, Grading, Organisation, Person, Route, Routing, Section, Tier};
+use crate::response::route::{Role, Step, default_department_name};
+use crate::response::{
+    Department, Grade, GradeRule, Grading, Ladder, Ladders, Organisation, Person, Route, Routing, Section, Tier,
+};
 use crate::rules::Category;
 
 const PERSON_KEYS: &[&str] = &["id", "name", "email", "mobile", "wecom", "dingtalk", "feishu"];
@@ -224,7 +227,8 @@ pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics)
             );
         }
     }
-    let routing = routes(&mut c, root, &org);
+    let mut routing = routes(&mut c, root, &org);
+    routing.ladders = ladders(&mut c, root);
     let grading = grades(&mut c, root);
     let deadlines = deadlines(&mut c, root);
     Response { org, grading, routing, deadlines }
@@ -274,7 +278,69 @@ fn routes(c: &mut Ctx<'_, '_>, root: &DeTable<'_>, org: &Organisation) -> Routin
         route.continue_matching = c.get::<bool>(&t, "continue", "布尔值").is_some_and(Spanned::into_inner);
         routes.push(route);
     }
-    Routing { routes }
+    Routing { routes, ladders: Ladders::default() }
+}
+
+const LADDER_ROLES: &[(&str, Role)] = &[
+    ("liaison_minutes", Role::Liaison),
+    ("head_minutes", Role::Head),
+    ("leader_in_charge_minutes", Role::LeaderInCharge),
+    ("principal_minutes", Role::Principal),
+    ("gkb_minutes", Role::Gkb),
+];
+
+/// `[ladder.I]` … `[ladder.IV]`: when each role is told (minutes after the event or its
+/// transfer, without an accept), how often and how many times the ladder repeats, and
+/// whether each person must accept. A grade written here replaces its default ladder; a
+/// role left out is not on it.
+fn ladders(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Ladders {
+    let mut out = Ladders::default();
+    let Some((_, table)) = c.file.sub_table(root, "ladder", c.diags) else { return out };
+    let table = c.file.known_keys(table, &["I", "II", "III", "IV"], "[ladder] 中", c.diags);
+    let mut keys: Vec<&str> = LADDER_ROLES.iter().map(|(k, _)| *k).collect();
+    keys.extend(["repeat_every_minutes", "repeats", "each_person"]);
+    for (key, value) in &table {
+        let Some(grade) = Grade::parse(key.get_ref()) else { continue };
+        let DeValue::Table(t) = value.get_ref() else {
+            c.error(
+                value.span(),
+                format!("ladder.{} 应是表", key.get_ref()),
+                format!("写成 [ladder.{}]", key.get_ref()),
+            );
+            continue;
+        };
+        let t = c.file.known_keys(t, &keys, &format!("[ladder.{}] 中", key.get_ref()), c.diags);
+        let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+        let mut steps: Vec<Step> = Vec::new();
+        for (name, role) in LADDER_ROLES {
+            let Some(after) = c.get::<u64>(&t, name, "非负的分钟数") else { continue };
+            let after = minutes(after.into_inner());
+            match steps.iter_mut().find(|s| s.after == after) {
+                Some(step) => step.roles.push(*role),
+                None => steps.push(Step { after, roles: vec![*role] }),
+            }
+        }
+        steps.sort_by_key(|s| s.after);
+        if steps.is_empty() {
+            c.error(
+                key.span(),
+                format!("[ladder.{}] 没有任何角色", key.get_ref()),
+                "至少写一个，例如 liaison_minutes = 0",
+            );
+        }
+        let repeat_every = c.get::<u64>(&t, "repeat_every_minutes", "非负的分钟数").map(|m| minutes(m.into_inner()));
+        let repeats = match c.get::<u32>(&t, "repeats", "0 到 9 的整数") {
+            Some(n) if *n.get_ref() > 9 => {
+                c.error(n.span(), format!("repeats = {} 太多", n.get_ref()), "最多重复 9 次");
+                9
+            }
+            Some(n) => n.into_inner(),
+            None => u32::from(repeat_every.is_some_and(|d| !d.is_zero())) * 3,
+        };
+        let each_person = c.get::<bool>(&t, "each_person", "布尔值").is_some_and(Spanned::into_inner);
+        out.set(grade, Ladder { steps, repeat_every: repeat_every.filter(|d| !d.is_zero()), repeats, each_person });
+    }
+    out
 }
 
 const DEADLINE_KEYS: &[(&str, DeadlineKind)] = &[

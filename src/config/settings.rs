@@ -32,6 +32,7 @@ const ROOT_KEYS: &[&str] = &[
     "grades",
     "routes",
     "deadlines",
+    "ladder",
 ];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];

@@ -150,6 +150,8 @@ pub struct Reminder<'a> {
     pub subject_prefix: &'a str,
     /// For a deadline clock: its name, span in hours and the share of it gone (督办).
     pub deadline: Option<(&'a str, u64, u32)>,
+    /// A repeat of a ladder step: the person was told before and has not accepted.
+    pub repeat: bool,
 }
 
 pub fn render_reminder(r: &Reminder<'_>) -> AlertMessage {
@@ -167,7 +169,11 @@ pub fn render_reminder(r: &Reminder<'_>) -> AlertMessage {
             "舆情催办",
             [
                 event,
-                format!("已发现 {elapsed}，尚未受理。按逐级提醒规则通知{}：{}。", r.role_label, r.person_name),
+                if r.repeat {
+                    format!("已发现 {elapsed}，{}（{}）尚未受理，再次提醒。", r.person_name, r.role_label)
+                } else {
+                    format!("已发现 {elapsed}，尚未受理。按逐级提醒规则通知{}：{}。", r.role_label, r.person_name)
+                },
                 format!("受理后停止催办：{command}"),
             ],
         ),

@@ -459,10 +459,17 @@ impl Job {
         let mut pending: HashMap<i64, i64> = HashMap::new();
         let mut batch: Vec<NewDocument> = Vec::with_capacity(matched.len());
         for m in matched {
+            // A muted or closed event sends nothing, unless it rises to I or II.
+            let mut quiet = false;
             let (event, decision) = match m.hits.is_empty() {
                 true => (None, None),
                 false => {
                     let mut a = events.assign(&m.document, now);
+                    // People may have downgraded, muted or closed the event since.
+                    let state = if a.new_event { None } else { store.event_state(a.event_id)? };
+                    if let Some(state) = &state {
+                        events.sync(&mut a, state.grade, state.downgraded_from);
+                    }
                     let added = pending.entry(a.event_id).or_default();
                     *added += interactions_of(&m.document);
                     let reaction = reaction(&store, a.event_id, *added, now)?;
@@ -470,10 +477,11 @@ impl Job {
                     events.regrade(&mut a, &facts, tier_of, reaction, &self.config.response.grading);
                     let decision = self.decide(&m, &facts, a.grade);
                     a.owner = Some(decision.owner.clone());
+                    quiet = state.is_some_and(|s| s.quiet_at(now)) && !(a.rose() && a.grade <= Grade::II);
                     (Some(a), Some(decision))
                 }
             };
-            let alert = self.render(&m, event.as_ref().zip(decision.as_ref()), now);
+            let alert = if quiet { None } else { self.render(&m, event.as_ref().zip(decision.as_ref()), now) };
             batch.push(NewDocument {
                 document: m.document,
                 hits: m.hits,
@@ -524,8 +532,13 @@ impl Job {
         for id in ids {
             let reaction = reaction(&store, id, 0, now)?;
             let grading = &self.config.response.grading;
-            let Some(a) = events.regrade_event(id, |s| self.tier_of(s), reaction, grading) else { continue };
-            if !a.rose() {
+            let state = store.event_state(id)?.unwrap_or_default();
+            let Some(a) =
+                events.regrade_event(id, (state.grade, state.downgraded_from), |s| self.tier_of(s), reaction, grading)
+            else {
+                continue;
+            };
+            if !a.rose() || (state.quiet_at(now) && a.grade > Grade::II) {
                 continue;
             }
             let Some((head, m)) = store.event_head(id)? else { continue };

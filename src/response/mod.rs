@@ -10,4 +10,4 @@ pub mod route;
 
 pub use grade::{Facts, Grade, GradeRule, Grading, Tier};
 pub use org::{Department, Organisation, Person, Section};
-pub use route::{Decision, EventKey, Role, Route, Routing, Step};
+pub use route::{Decision, EventKey, Ladder, Ladders, Role, Route, Routing, Step};

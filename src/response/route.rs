@@ -56,6 +56,8 @@ impl Route {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Routing {
     pub routes: Vec<Route>,
+    /// The escalation ladder of each grade.
+    pub ladders: Ladders,
 }
 
 impl Default for Routing {
@@ -85,6 +87,7 @@ impl Default for Routing {
                 report(Category::Foreign, "waishi"),
                 report(Category::Emergency, "yingji"),
             ],
+            ladders: Ladders::default(),
         }
     }
 }
@@ -136,58 +139,165 @@ impl Role {
     }
 }
 
-/// Who is told how long after the event was graded (without an accept by then).
+/// A step of the escalation ladder: who is told how long after the ladder started (without
+/// an accept by then).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub after: Duration,
     pub roles: Vec<Role>,
 }
 
-/// The default ladder per grade (ROUTING.md §5.3). Grade I tells everyone at once.
-pub fn default_ladder(grade: Grade) -> Vec<Step> {
-    let m = |min: u64| Duration::from_secs(min * 60);
-    let step = |after, roles: &[Role]| Step { after, roles: roles.to_vec() };
-    use Role::*;
-    match grade {
-        Grade::I => vec![step(m(0), &[Liaison, Head, LeaderInCharge, Principal, Gkb])],
-        Grade::II => vec![step(m(0), &[Liaison, Head, LeaderInCharge]), step(m(30), &[Principal])],
-        Grade::III => vec![
-            step(m(0), &[Liaison]),
-            step(m(30), &[Head]),
-            step(m(120), &[LeaderInCharge]),
-            step(m(36 * 60), &[Principal]),
-            step(m(48 * 60), &[Gkb]),
-        ],
-        Grade::IV => vec![
-            step(m(0), &[Liaison]),
-            step(m(4 * 60), &[Head]),
-            step(m(24 * 60), &[LeaderInCharge]),
-            step(m(48 * 60), &[Gkb]),
-        ],
+/// A grade's escalation ladder (`[ladder.I]` … `[ladder.IV]` in config, or the defaults of
+/// ROUTING.md §5.3): its steps, and how it repeats for those who have not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ladder {
+    pub steps: Vec<Step>,
+    /// Everyone reached so far is told again this often while it goes unaccepted.
+    pub repeat_every: Option<Duration>,
+    /// At most this many repeats (the ladder is bounded).
+    pub repeats: u32,
+    /// Each person must accept for themself (grade I: multi-ack); otherwise one accept
+    /// stops the ladder for everyone.
+    pub each_person: bool,
+}
+
+/// The ladders of all grades.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ladders {
+    by_grade: [Ladder; 4],
+}
+
+impl Default for Ladders {
+    fn default() -> Self {
+        Ladders { by_grade: Grade::ALL.map(default_ladder) }
     }
 }
 
-/// The ladder steps that are due at `now` for an event graded `grade` at `since` and not
-/// accepted before each step came due: (step index, roles). The first step goes out with the
-/// event's alert, so it is included only `with_first` (after a transfer); accepting stops
-/// the ladder, not the deadlines.
-pub fn due_steps(
-    grade: Grade,
-    since: chrono::DateTime<chrono::Utc>,
-    now: chrono::DateTime<chrono::Utc>,
-    accepted_at: Option<chrono::DateTime<chrono::Utc>>,
-    with_first: bool,
-) -> Vec<(usize, Vec<Role>)> {
-    default_ladder(grade)
-        .into_iter()
-        .enumerate()
-        .skip(usize::from(!with_first))
-        .filter_map(|(i, step)| {
-            let due = since + chrono::Duration::from_std(step.after).ok()?;
-            let stopped = accepted_at.is_some_and(|a| a <= due);
-            (due <= now && !stopped).then_some((i, step.roles))
-        })
-        .collect()
+impl Ladders {
+    pub fn for_grade(&self, grade: Grade) -> &Ladder {
+        &self.by_grade[grade as usize]
+    }
+
+    /// Replaces a grade's ladder.
+    pub fn set(&mut self, grade: Grade, ladder: Ladder) {
+        self.by_grade[grade as usize] = ladder;
+    }
+}
+
+/// The default ladder of a grade (ROUTING.md §5.3). Grade I tells everyone at once and
+/// repeats every 15 min until each person accepts; II adds the principal after 30 min and
+/// repeats every 30 min until someone accepts; III and IV climb one rung at a time.
+pub fn default_ladder(grade: Grade) -> Ladder {
+    let m = |min: u64| Duration::from_secs(min * 60);
+    let step = |after, roles: &[Role]| Step { after, roles: roles.to_vec() };
+    use Role::*;
+    let (steps, repeat_every, each_person) = match grade {
+        Grade::I => (vec![step(m(0), &[Liaison, Head, LeaderInCharge, Principal, Gkb])], Some(m(15)), true),
+        Grade::II => {
+            (vec![step(m(0), &[Liaison, Head, LeaderInCharge]), step(m(30), &[Principal])], Some(m(30)), false)
+        }
+        Grade::III => (
+            vec![
+                step(m(0), &[Liaison]),
+                step(m(30), &[Head]),
+                step(m(120), &[LeaderInCharge]),
+                step(m(36 * 60), &[Principal]),
+                step(m(48 * 60), &[Gkb]),
+            ],
+            None,
+            false,
+        ),
+        Grade::IV => (
+            vec![
+                step(m(0), &[Liaison]),
+                step(m(4 * 60), &[Head]),
+                step(m(24 * 60), &[LeaderInCharge]),
+                step(m(48 * 60), &[Gkb]),
+            ],
+            None,
+            false,
+        ),
+    };
+    Ladder { steps, repeat_every, repeats: if repeat_every.is_some() { 3 } else { 0 }, each_person }
+}
+
+/// A ladder step, or a repeat of one, that came due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueStep {
+    /// The notification-log step: the step's index, plus 10 × the repeat (below 100, where
+    /// the deadline marks begin).
+    pub step: usize,
+    pub roles: Vec<Role>,
+    pub due: chrono::DateTime<chrono::Utc>,
+}
+
+impl Ladder {
+    /// The steps and repeats due at `now` for a ladder started at `since`, whoever has
+    /// accepted (the caller knows who did, and when). The first step goes out with the
+    /// event's alert, so it is included only `with_first` (after a transfer).
+    pub fn due(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+        with_first: bool,
+    ) -> Vec<DueStep> {
+        let at = |d: Duration| chrono::Duration::from_std(d).ok().map(|d| since + d);
+        let mut out: Vec<DueStep> = Vec::new();
+        for (i, step) in self.steps.iter().enumerate().skip(usize::from(!with_first)) {
+            if let Some(due) = at(step.after).filter(|due| *due <= now) {
+                out.push(DueStep { step: i, roles: step.roles.clone(), due });
+            }
+        }
+        let Some(every) = self.repeat_every.filter(|d| !d.is_zero()) else { return out };
+        for r in 1..=self.repeats.min(9) {
+            let Some(due) = at(every * r).filter(|due| *due <= now) else { break };
+            // Everyone the ladder reached before then is told again.
+            for (i, step) in self.steps.iter().enumerate().filter(|(_, s)| s.after < every * r) {
+                out.push(DueStep { step: i + 10 * r as usize, roles: step.roles.clone(), due });
+            }
+        }
+        out
+    }
+
+    /// The people to tell at `now`: each due step's roles filled by `fill`, less those whose
+    /// accept (person, when) came before the step was due — their own accept on a
+    /// each-person ladder, anyone's otherwise. A person appears once per step.
+    pub fn reach(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+        with_first: bool,
+        accepts: &[(String, chrono::DateTime<chrono::Utc>)],
+        fill: impl Fn(Role) -> Option<String>,
+    ) -> Vec<Reached> {
+        let mut out: Vec<Reached> = Vec::new();
+        for due in self.due(since, now, with_first) {
+            let anyone = accepts.iter().any(|(_, at)| *at <= due.due);
+            if anyone && !self.each_person {
+                continue;
+            }
+            for &role in &due.roles {
+                let Some(person) = fill(role) else { continue };
+                let accepted = accepts.iter().any(|(p, at)| *p == person && *at <= due.due);
+                if accepted || out.iter().any(|r| r.step == due.step && r.person == person) {
+                    continue;
+                }
+                out.push(Reached { step: due.step, role, person, due: due.due, repeat: due.step >= 10 });
+            }
+        }
+        out
+    }
+}
+
+/// A person a ladder step reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reached {
+    pub step: usize,
+    pub role: Role,
+    pub person: String,
+    pub due: chrono::DateTime<chrono::Utc>,
+    /// A repeat of an earlier step (the person was told before and has not accepted).
+    pub repeat: bool,
 }
 
 /// The person filling `role` for an event owned by `owner`.
@@ -218,6 +328,16 @@ pub struct Decision {
     pub report_to: Vec<String>,
     /// Each step with the person ids it reaches (roles nobody fills are left out).
     pub steps: Vec<(Duration, Vec<(Role, String)>)>,
+    /// How the ladder repeats while unaccepted.
+    pub repeat: Option<Repeat>,
+}
+
+/// A ladder's repeats: every `every`, at most `times`, until each person (or anyone) accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeat {
+    pub every: Duration,
+    pub times: u32,
+    pub each_person: bool,
 }
 
 impl Routing {
@@ -265,11 +385,13 @@ impl Routing {
             },
         };
         let fill = |role: Role| person_for(org, &owner.0, role);
-        let steps = default_ladder(event.grade.unwrap_or(Grade::IV))
-            .into_iter()
+        let ladder = self.ladders.for_grade(event.grade.unwrap_or(Grade::IV));
+        let steps = ladder
+            .steps
+            .iter()
             .map(|s| {
                 let mut people: Vec<(Role, String)> = Vec::new();
-                for role in s.roles {
+                for &role in &s.roles {
                     if let Some(p) = fill(role)
                         && !people.iter().any(|(_, q)| *q == p)
                     {
@@ -279,7 +401,12 @@ impl Routing {
                 (s.after, people)
             })
             .collect();
-        Decision { owner: owner.0, owner_reason: owner.1, accountable, accountable_reason, report_to, steps }
+        let repeat = ladder.repeat_every.filter(|_| ladder.repeats > 0).map(|every| Repeat {
+            every,
+            times: ladder.repeats,
+            each_person: ladder.each_person,
+        });
+        Decision { owner: owner.0, owner_reason: owner.1, accountable, accountable_reason, report_to, steps, repeat }
     }
 }
 
@@ -352,6 +479,7 @@ mod tests {
                 Route { topics: vec!["拥军优抚".into()], owner: Some("office".into()), ..Default::default() },
                 Route { owner: Some("preferential".into()), report_to: vec!["never".into()], ..Default::default() },
             ],
+            ladders: Ladders::default(),
         };
         let d = routing.decide(&org(), &key(Category::Online, Grade::II, "拥军优抚"), owner_of);
         assert_eq!((d.owner.as_str(), d.report_to.clone()), ("office", vec!["gongan".to_string()]));
@@ -377,17 +505,57 @@ mod tests {
     fn ladder_steps_come_due_on_a_virtual_clock_and_stop_at_accept() {
         let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let at = |min: i64| t0 + chrono::Duration::minutes(min);
+        let fill = |role: Role| Some(role.as_str().to_string());
+        let ladders = Ladders::default();
+        let reach = |grade: Grade, now: i64, accepts: &[(&str, i64)], with_first: bool| -> Vec<(usize, String)> {
+            let accepts: Vec<(String, _)> = accepts.iter().map(|(p, m)| (p.to_string(), at(*m))).collect();
+            ladders
+                .for_grade(grade)
+                .reach(t0, at(now), with_first, &accepts, fill)
+                .into_iter()
+                .map(|r| (r.step, r.person))
+                .collect()
+        };
         let steps = |now: i64, accepted: Option<i64>| -> Vec<usize> {
-            due_steps(Grade::III, t0, at(now), accepted.map(at), false).into_iter().map(|(i, _)| i).collect()
+            let accepts: Vec<(&str, i64)> = accepted.map(|m| ("liaison", m)).into_iter().collect();
+            reach(Grade::III, now, &accepts, false).into_iter().map(|(i, _)| i).collect()
         };
         assert_eq!(steps(29, None), Vec::<usize>::new(), "the liaison has the alert; nothing more yet");
         assert_eq!(steps(30, None), vec![1], "head at 30 min");
         assert_eq!(steps(120, None), vec![1, 2], "leader in charge at 2 h");
-        assert_eq!(steps(48 * 60, None), vec![1, 2, 3, 4]);
+        assert_eq!(steps(48 * 60, None), vec![1, 2, 3, 4], "grade III does not repeat");
         assert_eq!(steps(48 * 60, Some(60)), vec![1], "accepted after the head was told: nothing further");
         assert_eq!(steps(48 * 60, Some(10)), Vec::<usize>::new());
-        assert!(due_steps(Grade::I, t0, at(600), None, false).is_empty(), "grade I tells everyone at once");
-        assert_eq!(due_steps(Grade::III, t0, at(0), None, true), vec![(0, vec![Role::Liaison])], "after a transfer");
-        assert_eq!(due_steps(Grade::II, t0, at(30), None, false), vec![(1, vec![Role::Principal])]);
+        let s = |v: &[(usize, &str)]| v.iter().map(|(i, p)| (*i, p.to_string())).collect::<Vec<_>>();
+        assert_eq!(reach(Grade::III, 0, &[], true), s(&[(0, "liaison")]), "after a transfer");
+        // Grade II repeats every 30 min to everyone reached, until anyone accepts.
+        assert_eq!(reach(Grade::II, 30, &[], false).len(), 1 + 3, "the principal, and the first three again");
+        assert_eq!(reach(Grade::II, 60, &[], false).len(), 1 + 3 + 4, "the second repeat includes the principal");
+        assert_eq!(
+            reach(Grade::II, 600, &[("head", 40)], false),
+            s(&[(1, "principal"), (10, "liaison"), (10, "head"), (10, "leader_in_charge")])
+        );
+    }
+
+    #[test]
+    fn grade_one_repeats_until_each_person_accepts_and_is_bounded() {
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let at = |min: i64| t0 + chrono::Duration::minutes(min);
+        let ladder = default_ladder(Grade::I);
+        let fill = |role: Role| Some(role.as_str().to_string());
+        let reach = |now: i64, accepts: &[(&str, i64)]| -> Vec<(usize, String)> {
+            let accepts: Vec<(String, _)> = accepts.iter().map(|(p, m)| (p.to_string(), at(*m))).collect();
+            ladder.reach(t0, at(now), false, &accepts, fill).into_iter().map(|r| (r.step, r.person)).collect()
+        };
+        assert!(reach(14, &[]).is_empty(), "everyone had the alert at once");
+        assert_eq!(reach(15, &[]).len(), 5, "all five told again at 15 min");
+        // The principal and the liaison accept at 20 min; the others keep being told.
+        let at_45 = reach(45, &[("principal", 20), ("liaison", 20)]);
+        let people_at =
+            |step: usize| -> Vec<&str> { at_45.iter().filter(|(s, _)| *s == step).map(|(_, p)| p.as_str()).collect() };
+        assert_eq!(people_at(10).len(), 5, "the 15-min repeat went to all");
+        assert_eq!(people_at(20), vec!["head", "leader_in_charge", "gkb"]);
+        assert_eq!(people_at(30), vec!["head", "leader_in_charge", "gkb"]);
+        assert_eq!(reach(24 * 60, &[]).len(), 5 * 3, "three repeats at most");
     }
 }

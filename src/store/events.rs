@@ -34,12 +34,7 @@ pub(super) fn record(
              last_seen_at = max(last_seen_at, ?5)",
     )?
     .execute(params![event.event_id, event.event_title, doc_id, source_id, seen, now])?;
-    // Grades only rise on their own: "I" < "II" < "III" < "IV" as text, too.
-    let reasons = serde_json::to_string(&event.grade_reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.prepare_cached(
-        "UPDATE events SET grade = ?2, grade_reasons = ?3 WHERE id = ?1 AND (grade IS NULL OR ?2 <= grade)",
-    )?
-    .execute(params![event.event_id, event.grade.as_str(), reasons])?;
+    raise_grade(tx, event, now)?;
     if let Some(owner) = &event.owner {
         tx.prepare_cached("UPDATE events SET owner = coalesce(owner, ?2) WHERE id = ?1")?
             .execute(params![event.event_id, owner])?;
@@ -55,6 +50,36 @@ pub(super) fn record(
          WHERE id = ?1",
     )?
     .execute([event.event_id])?;
+    Ok(())
+}
+
+/// Stores an event's automatic grade. Grades only rise on their own ("I" < "II" < "III" <
+/// "IV" as text, too), and after a human downgrade only above the grade it was downgraded
+/// from. When the event rises to I or II, its alerts still pending — written for the lower
+/// grade — are dropped (inhibition); the caller queues the rise alert after this.
+pub(super) fn raise_grade(tx: &Transaction<'_>, event: &Assignment, now: i64) -> Result<(), StoreError> {
+    let before: Option<String> = tx
+        .prepare_cached("SELECT grade FROM events WHERE id = ?1")?
+        .query_row([event.event_id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let reasons = serde_json::to_string(&event.grade_reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE events SET grade = ?2, grade_reasons = ?3
+             WHERE id = ?1 AND (grade IS NULL OR ?2 <= grade) AND (downgraded_from IS NULL OR ?2 < downgraded_from)",
+        )?
+        .execute(params![event.event_id, event.grade.as_str(), reasons])?;
+    let rose = changed > 0 && before.as_deref().and_then(Grade::parse).is_some_and(|b| event.grade < b);
+    if rose {
+        tx.prepare_cached("UPDATE events SET graded_at = ?2 WHERE id = ?1")?.execute(params![event.event_id, now])?;
+    }
+    if rose && event.grade <= Grade::II {
+        tx.prepare_cached(
+            "UPDATE alerts SET status = 'dropped', last_error = ?2, sent_at = ?3 WHERE event_id = ?1 AND status = 'pending'",
+        )?
+        .execute(params![event.event_id, format!("事件已升为{}，改发升级通知", event.grade.label_zh()), now])?;
+    }
     Ok(())
 }
 
@@ -221,11 +246,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        let reasons = serde_json::to_string(&event.grade_reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        tx.prepare_cached(
-            "UPDATE events SET grade = ?2, grade_reasons = ?3 WHERE id = ?1 AND (grade IS NULL OR ?2 <= grade)",
-        )?
-        .execute(params![event.event_id, event.grade.as_str(), reasons])?;
+        raise_grade(&tx, event, now.timestamp())?;
         if let Some(alert) = alert {
             super::outbox::enqueue(&tx, head_document, Some(event.event_id), alert, now.timestamp())?;
         }

@@ -226,6 +226,60 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (event_id, person, step, channel)
     ) WITHOUT ROWID;
     "#,
+    // 12: human decisions and dropped alerts. Actions gain downgrade (a recorded decision:
+    // `target` is the new grade) and mute (`target` is the end time, unix seconds); an event
+    // remembers the grade it was downgraded from (automatic grading may rise above it only)
+    // and when its grade last changed;
+    // an alert may be dropped (inhibited: its event rose to I/II before it went out) or dead
+    // (given up after the last attempt). SQLite cannot alter a CHECK, so both tables are rebuilt.
+    r#"
+    CREATE TABLE event_actions_v12 (
+        id       INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events(id),
+        action   TEXT NOT NULL
+                 CHECK (action IN ('accept', 'transfer', 'feedback', 'close', 'downgrade', 'mute')),
+        actor    TEXT NOT NULL,
+        target   TEXT,
+        link     TEXT,
+        note     TEXT,
+        at       INTEGER NOT NULL
+    );
+    INSERT INTO event_actions_v12 SELECT id, event_id, action, actor, target, link, note, at FROM event_actions;
+    DROP TABLE event_actions;
+    ALTER TABLE event_actions_v12 RENAME TO event_actions;
+    CREATE INDEX event_actions_by_event ON event_actions(event_id, at);
+    ALTER TABLE events ADD COLUMN downgraded_from TEXT CHECK (downgraded_from IN ('I', 'II', 'III', 'IV'));
+    -- when the grade last changed after the event's creation (a rise, or a downgrade): the
+    -- escalation ladder of the new grade starts there
+    ALTER TABLE events ADD COLUMN graded_at INTEGER;
+    CREATE TABLE alerts_v12 (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL DEFAULT 'document'
+                        CHECK (kind IN ('document', 'source_failing', 'source_recovered', 'source_silent')),
+        document_id     INTEGER REFERENCES documents(id),
+        source_id       TEXT,
+        channel         TEXT NOT NULL,
+        recipients      TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        body_text       TEXT NOT NULL,
+        body_html       TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dropped', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER,
+        event_id        INTEGER REFERENCES events(id)
+    );
+    INSERT INTO alerts_v12 (id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+                            status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id)
+        SELECT id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+               status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v12 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
+    CREATE INDEX alerts_by_event ON alerts(event_id);
+    "#,
 ];
 
 /// Number of migrations this build knows.

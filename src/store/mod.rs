@@ -11,6 +11,7 @@ mod exports;
 mod migrations;
 mod outbox;
 mod read;
+mod timeline;
 mod workflow;
 
 use std::path::{Path, PathBuf};
@@ -23,7 +24,8 @@ pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
 pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
-pub use workflow::{Action, LadderEvent};
+pub use timeline::{ActionEntry, AlertEntry, EventDetail, Timeline};
+pub use workflow::{Action, Downgraded, EventState, LadderEvent};
 
 use crate::events::Assignment;
 use crate::fetch::Validators;

@@ -17,9 +17,12 @@ pub struct LadderEvent {
     pub title: String,
     pub grade: Grade,
     pub owner: String,
-    /// When the ladder started: the event's creation, or its latest transfer.
+    /// When the ladder started: the event's creation, its latest transfer, or the latest
+    /// change of its grade, whichever came last.
     pub since: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
+    /// Every accept since the ladder started: (person, when), in time order.
+    pub accepts: Vec<(String, DateTime<Utc>)>,
     pub first_document_id: i64,
     /// Transferred (转办): the ladder restarts for the new section from its first step.
     pub transferred: bool,
@@ -27,6 +30,15 @@ pub struct LadderEvent {
     pub created_at: DateTime<Utc>,
     /// Feedback recorded: (kind, when).
     pub feedback: Vec<(String, DateTime<Utc>)>,
+    /// Mutes: (from, until). Reminders due inside one are never sent.
+    pub mutes: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl LadderEvent {
+    /// Whether a mute covers `t`.
+    pub fn muted_at(&self, t: DateTime<Utc>) -> bool {
+        self.mutes.iter().any(|(from, until)| *from <= t && t < *until)
+    }
 }
 
 /// One action on an event, for the audit trail.
@@ -46,11 +58,11 @@ fn time(secs: i64) -> DateTime<Utc> {
 impl Store {
     /// Graded, owned events created since `since` and not closed.
     pub fn ladder_events(&self, since: DateTime<Utc>) -> Result<Vec<LadderEvent>, StoreError> {
-        // The ladder runs from the latest transfer (to its section) or from the event's
-        // creation; only an accept recorded after that (by action order) stops it.
+        // The ladder runs from the latest transfer (to its section), grade change or the
+        // event's creation; only an accept recorded after a transfer (by action order) stops it.
         let mut stmt = self.conn.prepare_cached(
             "WITH t AS (
-                 SELECT e.id, e.title, e.grade, e.first_document_id, e.created_at,
+                 SELECT e.id, e.title, e.grade, e.first_document_id, e.created_at, e.graded_at,
                         (SELECT target FROM event_actions a WHERE a.event_id = e.id AND a.action = 'transfer'
                          ORDER BY at DESC, a.id DESC LIMIT 1) AS moved_to,
                         (SELECT max(at) FROM event_actions a WHERE a.event_id = e.id AND a.action = 'transfer') AS moved_at,
@@ -59,10 +71,11 @@ impl Store {
                  FROM events e
                  WHERE e.grade IS NOT NULL AND e.created_at >= ?1
                    AND NOT EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.action = 'close'))
-             SELECT id, title, grade, coalesce(moved_to, owner), coalesce(moved_at, created_at), first_document_id,
+             SELECT id, title, grade, coalesce(moved_to, owner),
+                    max(coalesce(moved_at, created_at), coalesce(graded_at, 0)), first_document_id,
                     (SELECT min(at) FROM event_actions a WHERE a.event_id = t.id AND a.action = 'accept'
                        AND a.id > coalesce(t.moved_id, 0)),
-                    moved_at IS NOT NULL, created_at
+                    moved_at IS NOT NULL AND moved_at >= coalesce(graded_at, 0), created_at
              FROM t WHERE coalesce(moved_to, owner) IS NOT NULL ORDER BY id",
         )?;
         let rows = stmt.query_map([since.timestamp()], |r| {
@@ -89,6 +102,8 @@ impl Store {
                 owner,
                 since: time(since),
                 accepted_at: accepted.map(time),
+                accepts: Vec::new(),
+                mutes: Vec::new(),
                 first_document_id: first,
                 transferred,
                 created_at: time(created),
@@ -99,8 +114,30 @@ impl Store {
         let mut feedback = self.conn.prepare_cached(
             "SELECT coalesce(target, ''), at FROM event_actions WHERE event_id = ?1 AND action = 'feedback' ORDER BY at",
         )?;
+        let mut accepts = self.conn.prepare_cached(
+            // Accepts after the latest transfer (by action order: both may fall in one second)
+            // and not before the latest grade change.
+            "SELECT actor, at FROM event_actions
+             WHERE event_id = ?1 AND action = 'accept'
+               AND id > (SELECT coalesce(max(id), 0) FROM event_actions WHERE event_id = ?1 AND action = 'transfer')
+               AND at >= (SELECT coalesce(graded_at, 0) FROM events WHERE id = ?1)
+             ORDER BY at, id",
+        )?;
+        let mut mutes = self.conn.prepare_cached(
+            "SELECT at, target FROM event_actions WHERE event_id = ?1 AND action = 'mute' ORDER BY at, id",
+        )?;
         for event in &mut out {
+            event.mutes = mutes
+                .query_map([event.id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+                .filter_map(|row| match row {
+                    Ok((at, until)) => until.parse::<i64>().ok().map(|u| Ok((time(at), time(u)))),
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<_, _>>()?;
             event.feedback = feedback
+                .query_map([event.id], |r| Ok((r.get::<_, String>(0)?, time(r.get(1)?))))?
+                .collect::<Result<_, _>>()?;
+            event.accepts = accepts
                 .query_map([event.id], |r| Ok((r.get::<_, String>(0)?, time(r.get(1)?))))?
                 .collect::<Result<_, _>>()?;
         }
@@ -148,5 +185,114 @@ impl Store {
             params![event_id, a.action, a.actor, a.target, a.link, a.note, now.timestamp()],
         )?;
         Ok(true)
+    }
+}
+
+/// What human decisions say about an event now: its stored grade, the grade a person
+/// downgraded it from (automatic grading may rise above that only), a mute's end, and
+/// whether it is closed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventState {
+    pub grade: Option<Grade>,
+    pub downgraded_from: Option<Grade>,
+    /// The latest mute's end time (it may have passed).
+    pub muted_until: Option<DateTime<Utc>>,
+    pub closed: bool,
+}
+
+impl EventState {
+    /// Whether notifications about the event are held back at `now` (muted or closed).
+    pub fn quiet_at(&self, now: DateTime<Utc>) -> bool {
+        self.closed || self.muted_until.is_some_and(|t| now < t)
+    }
+}
+
+/// What became of a downgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Downgraded {
+    /// Recorded: the grade it had before.
+    From(Grade),
+    /// The event is not graded above the grade asked for.
+    NotLower(Option<Grade>),
+    NoEvent,
+}
+
+impl Store {
+    /// The human decisions about an event; `None` when it does not exist.
+    pub fn event_state(&self, event_id: i64) -> Result<Option<EventState>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT grade, downgraded_from,
+                        (SELECT target FROM event_actions a WHERE a.event_id = e.id AND a.action = 'mute'
+                         ORDER BY a.id DESC LIMIT 1),
+                        EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.action = 'close')
+                 FROM events e WHERE id = ?1",
+            )?
+            .query_row([event_id], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, bool>(3)?,
+                ))
+            })
+            .optional()?;
+        Ok(row.map(|(grade, from, muted, closed)| EventState {
+            grade: grade.as_deref().and_then(Grade::parse),
+            downgraded_from: from.as_deref().and_then(Grade::parse),
+            muted_until: muted.and_then(|t| t.parse::<i64>().ok()).map(time),
+            closed,
+        }))
+    }
+
+    /// Downgrades an event (a recorded human decision with a reason): its grade and
+    /// reasons change, the decision joins the audit trail, and automatic grading may raise
+    /// it again only above the grade it had.
+    pub fn downgrade(
+        &mut self,
+        event_id: i64,
+        to: Grade,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Downgraded, StoreError> {
+        let tx = self.conn.transaction()?;
+        let grade: Option<Option<String>> =
+            tx.query_row("SELECT grade FROM events WHERE id = ?1", [event_id], |r| r.get(0)).optional()?;
+        let Some(grade) = grade else { return Ok(Downgraded::NoEvent) };
+        let from = grade.as_deref().and_then(Grade::parse);
+        let Some(from) = from.filter(|g| *g < to) else { return Ok(Downgraded::NotLower(from)) };
+        let reasons = serde_json::to_string(&[format!(
+            "人工降级：由{}降为{}（{actor}：{reason}）",
+            from.label_zh(),
+            to.label_zh()
+        )])
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute(
+            "UPDATE events SET grade = ?2, grade_reasons = ?3, downgraded_from = ?4, graded_at = ?5 WHERE id = ?1",
+            params![event_id, to.as_str(), reasons, from.as_str(), now.timestamp()],
+        )?;
+        tx.execute(
+            "INSERT INTO event_actions (event_id, action, actor, target, note, at) VALUES (?1, 'downgrade', ?2, ?3, ?4, ?5)",
+            params![event_id, actor, to.as_str(), reason, now.timestamp()],
+        )?;
+        tx.commit()?;
+        Ok(Downgraded::From(from))
+    }
+
+    /// Mutes an event until `until` (author, reason and end time in the audit trail);
+    /// `false` when the event does not exist.
+    pub fn mute(
+        &mut self,
+        event_id: i64,
+        actor: &str,
+        reason: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let until = until.timestamp().to_string();
+        let a = Action { action: "mute", actor, target: Some(&until), link: None, note: Some(reason) };
+        self.record_action(event_id, &a, now)
     }
 }
