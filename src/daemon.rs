@@ -17,11 +17,13 @@ use crate::delivery::{Delivery, DeliveryReport};
 use crate::distortion::Publications;
 use crate::fetch::{FetchError, Fetcher};
 use crate::flags::Flagger;
+use crate::links::Linker;
 use crate::matcher::{Matcher, MatcherError};
 use crate::notify::{DeliveryError, Mailer};
 use crate::pipeline::{Context, PipelineError, SourceReport, run_source, with_store};
 use crate::sentiment::Lexicon;
 use crate::store::{OutboxStatus, Store, StoreError};
+use crate::web::WebState;
 
 /// Problems that make the daemon itself unusable (as opposed to one source failing).
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,8 @@ pub enum DaemonError {
     Mail(#[from] DeliveryError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    #[error("cannot listen on {addr} ([http] listen): {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
 /// The long-lived parts, built once per process.
@@ -46,7 +50,7 @@ pub struct Parts {
 
 impl Parts {
     pub fn build(config: Config) -> Result<Self, DaemonError> {
-        let store = Store::open(&config.storage_path)
+        let mut store = Store::open(&config.storage_path)
             .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
         let events = store
             .event_index(config.detection.event_threshold, config.detection.event_window, chrono::Utc::now())
@@ -60,6 +64,15 @@ impl Parts {
         let flagger = Arc::new(Flagger::new(&config.cue_lists, config.detection.fold_traditional)?);
         let lexicon = Arc::new(Lexicon::new(&config.lexicon).map_err(MatcherError::from)?);
         let mailer = config.mail.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
+        let linker = match &config.http {
+            Some(http) => Some(Linker::new(
+                &store
+                    .link_key()
+                    .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?,
+                http,
+            )),
+            None => None,
+        };
         let ctx = Context {
             config: Arc::new(config),
             store: Arc::new(Mutex::new(store)),
@@ -69,6 +82,7 @@ impl Parts {
             lexicon,
             events: Arc::new(Mutex::new(events)),
             publications: Arc::new(Mutex::new(Publications::new(publications))),
+            linker,
         };
         Ok(Self { ctx: Arc::new(ctx), mailer })
     }
@@ -168,6 +182,17 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
         .clone()
         .map(|mailer| tokio::spawn(outbox_worker(ctx.store.clone(), mailer, wake_outbox.clone(), shutdown.clone())));
     let ladder = tokio::spawn(escalation_loop(ctx.clone(), wake_outbox.clone(), shutdown.clone()));
+    let web = match (&ctx.config.http, &ctx.linker) {
+        (Some(http), Some(linker)) => {
+            let listener = tokio::net::TcpListener::bind(http.listen)
+                .await
+                .map_err(|source| DaemonError::Listen { addr: http.listen, source })?;
+            tracing::info!(addr = %http.listen, public_url = %http.public_url, "http endpoint listening");
+            let state = WebState { config: ctx.config.clone(), store: ctx.store.clone(), key: linker.key.clone() };
+            Some(tokio::spawn(crate::web::serve(listener, Arc::new(state), shutdown.clone())))
+        }
+        _ => None,
+    };
     let mut next_due = initial_due_times(&ctx).await?;
     tracing::info!(sources = next_due.len(), "daemon started");
     let running = schedule_loop(&ctx, &mut next_due, &wake_outbox, shutdown.clone()).await;
@@ -180,6 +205,12 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     }
     if let Err(e) = ladder.await {
         tracing::error!(error = %e, "escalation loop ended abnormally");
+    }
+    if let Some(Err(e)) = match web {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        tracing::error!(error = %e, "http endpoint ended abnormally");
     }
     tracing::info!("daemon stopped");
     Ok(())

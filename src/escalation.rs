@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::links::{LinkAction, Linker};
 use crate::notify::{Reminder, render_reminder};
 use crate::response::deadline::due_reminders;
 use crate::response::route::{Role, person_for};
@@ -28,6 +29,10 @@ struct Due<'a> {
 /// Queues every reminder due at `now`; returns how many were queued.
 pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Result<usize, StoreError> {
     let Some(mail) = &config.mail else { return Ok(0) };
+    let linker = match &config.http {
+        Some(http) => Some(Linker::new(&store.link_key()?, http)),
+        None => None,
+    };
     let mut queued = 0;
     for event in store.ladder_events(now - chrono::Duration::days(HORIZON_DAYS))? {
         // Ladder steps count from the ladder's start, deadline clocks from the event's creation.
@@ -68,6 +73,13 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
                 subject_prefix: &mail.subject_prefix,
                 deadline,
                 repeat,
+                links: linker.as_ref().map_or_else(Vec::new, |l| {
+                    let mut links = vec![("受理".to_string(), l.url(event.id, &person.id, LinkAction::Accept, now))];
+                    if deadline.is_some() {
+                        links.push(("记录反馈".to_string(), l.url(event.id, &person.id, LinkAction::Feedback, now)));
+                    }
+                    links
+                }),
             });
             if store.queue_notification(&event, (&person.id, step), &alert, now)? {
                 queued += 1;

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::response::Grade;
-use crate::store::{Action, Downgraded, Store};
+use crate::store::Store;
+use crate::workflow::{self, Command, WorkflowError};
 
 use super::local;
 
@@ -97,120 +98,43 @@ pub enum EventAction {
     },
 }
 
-pub(super) const FEEDBACK_KINDS: [(&str, &str); 4] =
-    [("online", "网上发布"), ("expert", "专家解读"), ("press_conference", "新闻发布会"), ("interview", "媒体采访")];
-
 pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCode> {
-    let org = &config.response.org;
-    let (id, by) = match &action {
-        EventAction::List { limit } => return show(config, None, *limit),
-        EventAction::Show { id } => return super::timeline::show(config, *id),
-        EventAction::Accept { id, by, .. }
-        | EventAction::Transfer { id, by, .. }
-        | EventAction::Feedback { id, by, .. }
-        | EventAction::Close { id, by, .. }
-        | EventAction::Downgrade { id, by, .. }
-        | EventAction::Mute { id, by, .. } => (*id, by.clone()),
+    let now = chrono::Utc::now();
+    let refuse = |message: String| {
+        eprintln!("{message}");
+        Ok(ExitCode::from(1))
     };
-    if !org.people.is_empty() && org.person(&by).is_none() {
-        eprintln!("\"{by}\" 不在 yuqing.toml 的 [[people]] 中；--by 请写人员 id");
-        return Ok(ExitCode::from(1));
-    }
-    let (record, done) = match &action {
-        EventAction::Accept { note, .. } => (
-            Action { action: "accept", actor: &by, target: None, link: None, note: note.as_deref() },
-            "受理；逐级催办停止，办理时限继续计时".to_string(),
-        ),
-        EventAction::Transfer { to, reason, .. } => {
-            if org.section(to).is_none() {
-                eprintln!("\"{to}\" 不在 yuqing.toml 的 [[sections]] 中；--to 请写科室 id");
-                return Ok(ExitCode::from(1));
-            }
-            (
-                Action { action: "transfer", actor: &by, target: Some(to), link: None, note: Some(reason) },
-                format!("转办至 {}；该科室的逐级提醒从联络人重新开始", org.section_label(to)),
-            )
-        }
-        EventAction::Feedback { kind, link, note, .. } => {
-            let Some((_, label)) = FEEDBACK_KINDS.iter().find(|(k, _)| k == kind) else {
-                let known: Vec<&str> = FEEDBACK_KINDS.iter().map(|(k, _)| *k).collect();
-                eprintln!("未知的反馈方式 \"{kind}\"；可用：{}", known.join("、"));
-                return Ok(ExitCode::from(1));
+    let (id, by, command) = match action {
+        EventAction::List { limit } => return show(config, None, limit),
+        EventAction::Show { id } => return super::timeline::show(config, id),
+        EventAction::Accept { id, by, note } => (id, by, Command::Accept { note }),
+        EventAction::Transfer { id, to, by, reason } => (id, by, Command::Transfer { to, reason }),
+        EventAction::Feedback { id, by, kind, link, note } => (id, by, Command::Feedback { kind, link, note }),
+        EventAction::Close { id, by, note } => (id, by, Command::Close { note }),
+        EventAction::Downgrade { id, to, by, reason } => {
+            let Some(to) = Grade::parse(&to) else {
+                return refuse(format!("无法识别的级别 \"{to}\"；请写 II、III 或 IV"));
             };
-            (
-                Action {
-                    action: "feedback",
-                    actor: &by,
-                    target: Some(kind),
-                    link: link.as_deref(),
-                    note: note.as_deref(),
-                },
-                format!("反馈（{label}）"),
-            )
+            (id, by, Command::Downgrade { to, reason })
         }
-        EventAction::Close { note, .. } => (
-            Action { action: "close", actor: &by, target: None, link: None, note: note.as_deref() },
-            "办结；不再催办".to_string(),
-        ),
-        EventAction::Downgrade { to, reason, .. } => return downgrade(config, id, &by, to, reason),
-        EventAction::Mute { reason, until, .. } => return mute(config, id, &by, reason, until),
-        EventAction::List { .. } | EventAction::Show { .. } => return Ok(ExitCode::SUCCESS),
+        EventAction::Mute { id, by, reason, until } => {
+            let Some(end) = parse_until(&until, now, config.timezone).filter(|t| *t > now) else {
+                return refuse(format!(
+                    "无法识别的结束时间 \"{until}\"；请写将来的时间，如 \"2026-12-01 18:00\"，或时长，如 8h、2d"
+                ));
+            };
+            (id, by, Command::Mute { until: end, reason })
+        }
     };
     let mut store = Store::open(&config.storage_path)?;
-    if !store.record_action(id, &record, chrono::Utc::now())? {
-        eprintln!("没有编号为 #{id} 的事件（用 yuqing events 查看最近的事件）");
-        return Ok(ExitCode::from(1));
-    }
-    println!("事件 #{id} 已由 {}{done}。", org.person_label(&by));
-    Ok(ExitCode::SUCCESS)
-}
-
-fn downgrade(config: &Config, id: i64, by: &str, to: &str, reason: &str) -> anyhow::Result<ExitCode> {
-    let Some(grade) = Grade::parse(to) else {
-        eprintln!("无法识别的级别 \"{to}\"；请写 II、III 或 IV");
-        return Ok(ExitCode::from(1));
-    };
-    let mut store = Store::open(&config.storage_path)?;
-    match store.downgrade(id, grade, by, reason, chrono::Utc::now())? {
-        Downgraded::From(from) => {
-            println!(
-                "事件 #{id} 已由 {} 从{}降为{}。此后自动研判只会在超过{}时再升级。",
-                config.response.org.person_label(by),
-                from.label_zh(),
-                grade.label_zh(),
-                from.label_zh()
-            );
+    match workflow::apply(&mut store, config, id, &by, &command, now) {
+        Ok(done) => {
+            println!("{done}");
             Ok(ExitCode::SUCCESS)
         }
-        Downgraded::NotLower(current) => {
-            let current = current.map_or("未分级", |g| g.label_zh());
-            eprintln!("事件 #{id} 目前为{current}，{} 不低于现有级别；降级只能降到更低的级别", grade.label_zh());
-            Ok(ExitCode::from(1))
-        }
-        Downgraded::NoEvent => {
-            eprintln!("没有编号为 #{id} 的事件（用 yuqing events 查看最近的事件）");
-            Ok(ExitCode::from(1))
-        }
+        Err(WorkflowError::Store(e)) => Err(e.into()),
+        Err(e) => refuse(e.to_string()),
     }
-}
-
-fn mute(config: &Config, id: i64, by: &str, reason: &str, until: &str) -> anyhow::Result<ExitCode> {
-    let now = chrono::Utc::now();
-    let Some(end) = parse_until(until, now, config.timezone).filter(|t| *t > now) else {
-        eprintln!("无法识别的结束时间 \"{until}\"；请写将来的时间，如 \"2026-12-01 18:00\"，或时长，如 8h、2d");
-        return Ok(ExitCode::from(1));
-    };
-    let mut store = Store::open(&config.storage_path)?;
-    if !store.mute(id, by, reason, end, now)? {
-        eprintln!("没有编号为 #{id} 的事件（用 yuqing events 查看最近的事件）");
-        return Ok(ExitCode::from(1));
-    }
-    println!(
-        "事件 #{id} 已由 {} 静默至 {}；其间不发提醒，升为Ⅰ级或Ⅱ级时除外。",
-        config.response.org.person_label(by),
-        local(end, config.timezone)
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// "2026-12-01 18:00" (local), "2026-12-01", or a span: "90m", "8h", "2d".

@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::store::{AlertEntry, Store, Timeline};
 
-use super::events::FEEDBACK_KINDS;
 use super::local;
 
 pub(super) fn show(config: &Config, id: i64) -> anyhow::Result<ExitCode> {
@@ -73,8 +72,7 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
                 format!("转办  {who} → {}", a.target.as_deref().map_or_else(String::new, |s| org.section_label(s)))
             }
             "feedback" => {
-                let kind = a.target.as_deref().unwrap_or("");
-                let label = FEEDBACK_KINDS.iter().find(|(k, _)| *k == kind).map_or(kind, |(_, l)| l);
+                let label = crate::workflow::feedback_label(a.target.as_deref().unwrap_or(""));
                 format!("反馈  {who}（{label}）{}", a.link.as_deref().map(|l| format!("  {l}")).unwrap_or_default())
             }
             "close" => format!("办结  {who}"),

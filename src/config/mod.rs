@@ -6,6 +6,7 @@
 //! This module reads files (and secrets) but never opens sockets or the database.
 
 mod diag;
+mod http;
 mod keywords;
 mod org;
 mod settings;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use chrono_tz::Tz;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use http::HttpSettings;
 pub use org::Response;
 pub use sources::{HtmlConfig, Location, SourceConfig, SourceKind};
 
@@ -43,6 +45,8 @@ pub struct Config {
     pub response: Response,
     /// `None` when `[mail]` is absent: hits are stored but no alert is queued.
     pub mail: Option<MailSettings>,
+    /// `None` when `[http]` is absent: no endpoint, no one-click links.
+    pub http: Option<HttpSettings>,
     pub sources: Vec<SourceConfig>,
     pub keyword_lists: Vec<KeywordList>,
     /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
@@ -116,6 +120,7 @@ impl Config {
                 detection: s.detection,
                 response: s.response,
                 mail: s.mail,
+                http: s.http,
                 sources,
                 keyword_lists,
                 cue_lists,

@@ -33,6 +33,7 @@ const ROOT_KEYS: &[&str] = &[
     "routes",
     "deadlines",
     "ladder",
+    "http",
 ];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];
@@ -74,6 +75,7 @@ pub(super) struct Settings {
     pub daemon: DaemonSettings,
     pub detection: DetectionSettings,
     pub mail: Option<MailSettings>,
+    pub http: Option<super::http::HttpSettings>,
     pub response: super::org::Response,
 }
 
@@ -143,6 +145,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let detection =
         section(&file, &root, "detection", DETECTION_KEYS, diags).and_then(|d| detection_settings(&file, d, diags));
     let mail = mail_section(dir, &file, &root, diags);
+    let http = super::http::load(&file, &root, diags);
     let response = super::org::load(&file, &root, diags);
 
     let storage_path = storage?.path.unwrap_or_else(|| "state/yuqing.db".into());
@@ -153,6 +156,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         daemon: daemon?,
         detection: detection?,
         mail: mail?,
+        http: http?,
         response,
     })
 }

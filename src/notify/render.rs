@@ -27,6 +27,22 @@ pub struct AlertContext<'a> {
     /// Labelled lines about the response: grade and reasons, owner, accountable leader,
     /// departments to report to.
     pub details: Vec<(&'static str, String)>,
+    /// One-click links: (what and for whom, URL).
+    pub links: Vec<(String, String)>,
+}
+
+/// One-click links as text lines and as an HTML paragraph (empty without links).
+fn links_block(links: &[(String, String)]) -> (String, String) {
+    if links.is_empty() {
+        return (String::new(), String::new());
+    }
+    let text: String = links.iter().map(|(label, url)| format!("\n  {label}：{url}")).collect();
+    let html: String = links
+        .iter()
+        .map(|(label, url)| format!("<a href=\"{}\">{}</a>", escape(url), escape(label)))
+        .collect::<Vec<_>>()
+        .join(" ｜ ");
+    (format!("\n\n一键办理（链接仅限本人使用，有时效）：{text}"), format!("<p><strong>一键办理：</strong>{html}</p>"))
 }
 
 pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessage {
@@ -77,8 +93,9 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
     };
     let event_text = if event_line.is_empty() { String::new() } else { format!("\n{event_line}") };
 
+    let (links_text, links_html) = links_block(&ctx.links);
     let body_text = format!(
-        "{heading}\n\n标题：{title}{event_text}{details_text}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}{judgement}{state}\n\n摘要：{summary}\n\n链接：{link}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
+        "{heading}\n\n标题：{title}{event_text}{details_text}\n信源：{source}\n发布时间：{published}\n发现时间：{fetched}\n命中关键词：{terms}{judgement}{state}\n\n摘要：{summary}\n\n链接：{link}{links_text}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。\n",
         source = ctx.source_name,
         terms = terms.join("、"),
     );
@@ -98,13 +115,14 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
             "{judgement_row}",
             "</table>",
             "<p><strong>摘要：</strong>{summary}</p>",
-            "<p><strong>链接：</strong>{link}</p>",
+            "<p><strong>链接：</strong>{link}</p>{links_html}",
             "<p style=\"color:#666;font-size:12px\">本邮件由 yuqing 舆情监测系统自动发送，请按职责及时研判处置。</p>",
             "</body></html>"
         ),
         subject = escape(&subject),
         heading = escape(&heading),
         details_html = details_html,
+        links_html = links_html,
         event_row = if event_line.is_empty() {
             String::new()
         } else {
@@ -152,6 +170,8 @@ pub struct Reminder<'a> {
     pub deadline: Option<(&'a str, u64, u32)>,
     /// A repeat of a ladder step: the person was told before and has not accepted.
     pub repeat: bool,
+    /// One-click links for this person: (label, URL).
+    pub links: Vec<(String, String)>,
 }
 
 pub fn render_reminder(r: &Reminder<'_>) -> AlertMessage {
@@ -196,12 +216,13 @@ pub fn render_reminder(r: &Reminder<'_>) -> AlertMessage {
             ],
         ),
     };
+    let (links_text, links_html) = links_block(&r.links);
     let body_text = format!(
-        "{heading}\n\n{}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时受理、处置并反馈。\n",
+        "{heading}\n\n{}{links_text}\n\n—— 本邮件由 yuqing 舆情监测系统自动发送，请按职责及时受理、处置并反馈。\n",
         lines.join("\n")
     );
     let body_html = format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"font-family:sans-serif;line-height:1.6\"><h2>{heading}</h2>{}<p style=\"color:#666;font-size:12px\">本邮件由 yuqing 舆情监测系统自动发送，请按职责及时受理、处置并反馈。</p></body></html>",
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{}</title></head><body style=\"font-family:sans-serif;line-height:1.6\"><h2>{heading}</h2>{}{links_html}<p style=\"color:#666;font-size:12px\">本邮件由 yuqing 舆情监测系统自动发送，请按职责及时受理、处置并反馈。</p></body></html>",
         escape(&subject),
         lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>(),
     );
@@ -230,7 +251,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Minimal HTML escaping for text and attribute values.
-pub(super) fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -310,6 +331,7 @@ mod tests {
             fetched_at: DateTime::from_timestamp(1_795_000_600, 0).unwrap_or_default(),
             event: None,
             details: Vec::new(),
+            links: Vec::new(),
         }
     }
 

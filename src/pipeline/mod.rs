@@ -23,6 +23,7 @@ use crate::extract::charset::CharsetOrigin;
 use crate::extract::{self, Entry, ExtractError, charset};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
 use crate::flags::Flagger;
+use crate::links::{LinkAction, Linker};
 use crate::matcher::{Fields, Matcher};
 use crate::model::{AlertMessage, Document, FlagKind, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
@@ -42,6 +43,8 @@ pub struct Context {
     pub events: Arc<Mutex<EventIndex>>,
     /// What the bureau itself published (`official` sources), for 歪曲.
     pub publications: Arc<Mutex<Publications>>,
+    /// Makes the one-click links in alerts (with `[http]`).
+    pub linker: Option<Linker>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -376,6 +379,7 @@ struct Job {
     store: Arc<Mutex<Store>>,
     events: Arc<Mutex<EventIndex>>,
     publications: Arc<Mutex<Publications>>,
+    linker: Option<Linker>,
     source: SourceConfig,
 }
 
@@ -389,6 +393,7 @@ impl Job {
             store: ctx.store.clone(),
             events: ctx.events.clone(),
             publications: ctx.publications.clone(),
+            linker: ctx.linker.clone(),
             source: source.clone(),
         }
     }
@@ -659,6 +664,21 @@ impl Job {
             return None;
         }
         let (details, first_step) = event.map(|(e, d)| self.response_lines(e, d)).unwrap_or_default();
+        // A link for each person on the ladder's first step to accept with one click.
+        let links = match (event, &self.linker) {
+            (Some((e, d)), Some(linker)) => d
+                .steps
+                .first()
+                .map(|(_, people)| {
+                    people
+                        .iter()
+                        .filter_map(|(_, id)| self.config.response.org.person(id))
+                        .map(|p| (format!("{}受理", p.name), linker.url(e.event_id, &p.id, LinkAction::Accept, now)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let mut to = mail.to.clone();
         for person in first_step {
             if !to.iter().any(|m| m.email == person.email) {
@@ -676,6 +696,7 @@ impl Job {
                 fetched_at: now,
                 event: event.map(|(e, _)| e),
                 details,
+                links,
             },
         ))
     }

@@ -280,6 +280,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
     CREATE INDEX alerts_by_event ON alerts(event_id);
     "#,
+    // 13: one-click links: the HMAC key they are signed with (made on first use, so it
+    // lives with the data it guards, never in config) and each link used, so a second
+    // click changes nothing.
+    r#"
+    CREATE TABLE keys (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE link_uses (
+        token_hash TEXT PRIMARY KEY,
+        event_id   INTEGER NOT NULL,
+        person     TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        outcome    TEXT NOT NULL,
+        at         INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Number of migrations this build knows.

@@ -8,6 +8,7 @@
 
 mod events;
 mod exports;
+mod links;
 mod migrations;
 mod outbox;
 mod read;
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
+pub use links::LinkUse;
 pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
 pub use timeline::{ActionEntry, AlertEntry, EventDetail, Timeline};
