@@ -1,4 +1,5 @@
-//! `yuqing.toml`: timezone, storage, fetch limits, daemon knobs and the `[mail]` channel.
+//! `yuqing.toml`: timezone, storage, fetch limits, daemon knobs, the `[mail]` channel and the
+//! `[calendar]` of working time.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,6 +33,7 @@ const ROOT_KEYS: &[&str] = &[
     "grades",
     "routes",
     "deadlines",
+    "calendar",
 ];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];
@@ -74,6 +76,7 @@ pub(super) struct Settings {
     pub detection: DetectionSettings,
     pub mail: Option<MailSettings>,
     pub response: super::org::Response,
+    pub calendar: crate::calendar::WorkCalendar,
 }
 
 #[derive(Deserialize, Default)]
@@ -143,6 +146,9 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         section(&file, &root, "detection", DETECTION_KEYS, diags).and_then(|d| detection_settings(&file, d, diags));
     let mail = mail_section(dir, &file, &root, diags);
     let response = super::org::load(&file, &root, diags);
+    let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let calendar = super::calendar::load(dir, &file, &root, tz, today, diags);
 
     let storage_path = storage?.path.unwrap_or_else(|| "state/yuqing.db".into());
     Some(Settings {
@@ -153,6 +159,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         detection: detection?,
         mail: mail?,
         response,
+        calendar,
     })
 }
 
