@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::notify::{Reminder, render_reminder};
-use crate::response::deadline::due_reminders;
+use crate::notify::{DeadlineMark, Reminder, render_reminder};
+use crate::response::deadline::{DeadlineKind, Progress, due_reminders};
 use crate::response::route::{Role, due_steps, person_for};
 use crate::store::{Store, StoreError};
 
@@ -20,7 +20,7 @@ const HORIZON_DAYS: i64 = 7;
 struct Due<'a> {
     step: usize,
     role: Role,
-    deadline: Option<(&'a str, u64, u32)>,
+    deadline: Option<DeadlineMark<'a>>,
     elapsed: chrono::Duration,
 }
 
@@ -35,9 +35,17 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
             due.extend(roles.into_iter().map(|role| Due { step, role, deadline: None, elapsed: now - event.since }));
         }
         let clocks = config.response.deadlines.for_grade(event.grade);
-        for r in due_reminders(clocks, event.created_at, now, &event.feedback) {
-            let deadline = Some((r.kind.label_zh(), r.span.as_secs() / 3600, r.percent));
-            let elapsed = now - event.created_at;
+        let progress = Progress {
+            created_at: event.created_at,
+            owned_since: event.since,
+            accepted_at: event.accepted_at,
+            feedback: &event.feedback,
+        };
+        for r in due_reminders(clocks, &config.calendar, &progress, now) {
+            let (name, minutes, working) = (r.kind.label_zh(), r.span.duration().as_secs() / 60, r.span.is_working());
+            let accept = r.kind == DeadlineKind::Accept;
+            let deadline = Some(DeadlineMark { name, minutes, working, percent: r.percent, accept });
+            let elapsed = now - r.started;
             due.extend(r.roles.into_iter().map(|role| Due { step: r.step, role, deadline, elapsed }));
         }
         for Due { step, role, deadline, elapsed } in due {

@@ -238,3 +238,16 @@ fn a_calendar_without_the_current_year_is_a_warning_not_an_error() {
     plain.write("feed.xml", support::rss(&[]));
     assert!(!plain.run(&["check"]).stdout.contains("警告"));
 }
+
+#[test]
+fn a_deadline_clock_takes_one_form_only() {
+    let deadlines = "[deadlines.IV]\naccept_hours = 4\naccept_working_hours = 4\nresponse_minutes = 0\n";
+    let p = Project::new(&source("a", "feed.xml"), &format!("{deadlines}{FILE_MAIL}"));
+    p.write("feed.xml", support::rss(&[]));
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let out = &run.stdout;
+    let line = out.lines().find(|l| l.contains("yuqing.toml:10:")).unwrap_or_default();
+    assert!(line.contains("accept_hours 与 accept_working_hours 重复：“受理”时限只能写一种"), "{out}");
+    assert!(out.lines().any(|l| l.contains("yuqing.toml:11:") && l.contains("response_minutes = 0 不是正的分钟数")));
+}
