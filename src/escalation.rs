@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::links::{LinkAction, Linker};
-use crate::notify::{Reminder, render_reminder};
-use crate::response::deadline::due_reminders;
+use crate::notify::{DeadlineMark, Reminder, render_reminder};
+use crate::response::deadline::{DeadlineKind, Progress, due_reminders};
 use crate::response::route::{Role, person_for};
 use crate::store::{Store, StoreError};
 
@@ -21,7 +21,7 @@ const HORIZON_DAYS: i64 = 7;
 struct Due<'a> {
     step: usize,
     role: Role,
-    deadline: Option<(&'a str, u64, u32)>,
+    deadline: Option<DeadlineMark<'a>>,
     elapsed: chrono::Duration,
     repeat: bool,
 }
@@ -44,18 +44,29 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
             if event.muted_at(r.due) {
                 continue;
             }
-            // Each grade's ladder has its own notification-log steps: after a rise, the new
-            // grade's steps and repeats go out even where the old grade's went before.
+            // Each grade has its own notification-log steps (ladder below 100, deadline marks
+            // from 100): after a rise, the new grade's go out even where the old grade's did.
             let step = event.grade as usize * 1000 + r.step;
             due.push(Due { step, role: r.role, deadline: None, elapsed: now - event.since, repeat: r.repeat });
         }
         let clocks = config.response.deadlines.for_grade(event.grade);
-        // TODO(calendar merge): skip each mark whose own due time fell in a mute.
-        let clocks = if event.muted_at(now) { &[][..] } else { clocks };
-        for r in due_reminders(clocks, event.created_at, now, &event.feedback) {
-            let deadline = Some((r.kind.label_zh(), r.span.as_secs() / 3600, r.percent));
-            let elapsed = now - event.created_at;
-            due.extend(r.roles.into_iter().map(|role| Due { step: r.step, role, deadline, elapsed, repeat: false }));
+        let progress = Progress {
+            created_at: event.created_at,
+            owned_since: event.since,
+            // Only an accept since the ladder (re)started meets the accept clock.
+            accepted_at: event.accepts.first().map(|(_, at)| *at),
+            feedback: &event.feedback,
+        };
+        for r in due_reminders(clocks, &config.calendar, &progress, now) {
+            if event.muted_at(r.due) {
+                continue;
+            }
+            let (name, minutes, working) = (r.kind.label_zh(), r.span.duration().as_secs() / 60, r.span.is_working());
+            let accept = r.kind == DeadlineKind::Accept;
+            let deadline = Some(DeadlineMark { name, minutes, working, percent: r.percent, accept });
+            let elapsed = now - r.started;
+            let step = event.grade as usize * 1000 + r.step;
+            due.extend(r.roles.into_iter().map(|role| Due { step, role, deadline, elapsed, repeat: false }));
         }
         for Due { step, role, deadline, elapsed, repeat } in due {
             let Some(person) = person_for(org, &event.owner, role).and_then(|id| org.person(&id)) else { continue };
@@ -75,7 +86,7 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
                 repeat,
                 links: linker.as_ref().map_or_else(Vec::new, |l| {
                     let mut links = vec![("受理".to_string(), l.url(event.id, &person.id, LinkAction::Accept, now))];
-                    if deadline.is_some() {
+                    if deadline.is_some_and(|d| !d.accept) {
                         links.push(("记录反馈".to_string(), l.url(event.id, &person.id, LinkAction::Feedback, now)));
                     }
                     links

@@ -153,3 +153,101 @@ fn run_refuses_an_invalid_config_without_creating_state() {
     assert!(run.stderr.contains("文件不存在"), "{}", run.stderr);
     assert!(!p.path().join("state").exists());
 }
+
+const BAD_CALENDAR: &str = r#"# 节假日
+[2026]
+holidays = [
+    "2026-02-30",
+    "2026-02-23..2026-02-15",
+    "2026-10-01..2026-10-07",
+    "2028-01-01",
+    "2026-01-01..2026-03-01",
+]
+workdays = ["2026-02-16", "2026-10-04", "2026-02-14"]
+notice = 7
+[twenty]
+holidays = []
+"#;
+
+#[test]
+fn calendar_problems_are_reported_with_line_and_column() {
+    let settings = format!(
+        "[calendar]\nfile = \"calendar.toml\"\nworking_hours = [\"08:30-12:00\", \"11:00-13:00\", \"17:30-14:00\", \"9点-12点\"]\n{FILE_MAIL}"
+    );
+    let p = Project::new(&source("a", "feed.xml"), &settings);
+    p.write("feed.xml", support::rss(&[]));
+    p.write("calendar.toml", BAD_CALENDAR);
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let out = &run.stdout;
+    // yuqing.toml: lines 1–7 are the project's own settings, [calendar] starts on line 8.
+    let expect = [
+        ("yuqing.toml:10:33:", "工作时段 11:00-13:00 与 08:30-12:00 重叠"),
+        ("yuqing.toml:10:48:", "工作时段 \"17:30-14:00\" 为空或结束早于开始"),
+        ("yuqing.toml:10:63:", "工作时段 \"9点-12点\" 格式不对"),
+        ("calendar.toml:4:5:", "\"2026-02-30\" 不是有效的日期"),
+        ("calendar.toml:5:5:", "日期范围 \"2026-02-23..2026-02-15\" 结束早于开始"),
+        ("calendar.toml:7:5:", "2028-01-01 不在 [2026] 这一年前后"),
+        ("calendar.toml:8:5:", "日期范围 \"2026-01-01..2026-03-01\" 长达 60 天"),
+        ("calendar.toml:10:13:", "调休上班日 2026-02-16 是星期一，不是周末"),
+        ("calendar.toml:10:27:", "2026-10-04 既是放假日又是调休上班日（另见第 6 行）"),
+        ("calendar.toml:11:", "\"notice\" 的值应为字符串"),
+        ("calendar.toml:12:", "\"twenty\" 不是年份"),
+    ];
+    for (place, message) in expect {
+        let line = out.lines().find(|l| l.contains(place) && l.contains(message));
+        assert!(line.is_some(), "missing {place} {message} in:\n{out}");
+    }
+    assert!(!out.contains("2026-02-14"), "a make-up Saturday is fine:\n{out}");
+    let errors = out.lines().filter(|l| l.contains("错误：")).count();
+    assert_eq!(errors, expect.len(), "{out}");
+    let advice = out.lines().filter(|l| l.trim_start().starts_with("→ ")).count();
+    assert!(advice >= errors, "{out}");
+}
+
+#[test]
+fn a_missing_calendar_file_is_an_error_on_the_line_naming_it() {
+    let p = Project::new(&source("a", "feed.xml"), &format!("[calendar]\nfile = \"holidays/cn.toml\"\n{FILE_MAIL}"));
+    p.write("feed.xml", support::rss(&[]));
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let line = run.stdout.lines().find(|l| l.contains("yuqing.toml:9:")).unwrap_or_default();
+    assert!(
+        line.contains("日历文件") && line.contains("holidays/cn.toml") && line.contains("不存在"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("→ 请创建该文件"), "{}", run.stdout);
+}
+
+#[test]
+fn a_calendar_without_the_current_year_is_a_warning_not_an_error() {
+    let p = Project::new(&source("a", "feed.xml"), &format!("[calendar]\nfile = \"calendar.toml\"\n{FILE_MAIL}"));
+    p.write("feed.xml", support::rss(&[]));
+    p.write("calendar.toml", "[2001]\nholidays = [\"2001-10-01..2001-10-07\"]\nworkdays = [\"2001-09-29\"]\n");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    let year = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).format("%Y").to_string();
+    let warning = run.stdout.lines().find(|l| l.contains("calendar.toml: 警告：")).unwrap_or_default();
+    assert!(warning.contains(&format!("没有 {year} 年的节假日安排（只有 2001 年）")), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("关于{year}年部分节假日安排的通知")), "{}", run.stdout);
+    assert!(run.stdout.lines().last().is_some_and(|l| l.starts_with("配置有效：")), "{}", run.stdout);
+    // The shipped calendar in the shipped config directory has no errors (see above), and
+    // without a [calendar] there is nothing to warn about.
+    let plain = Project::new(&source("a", "feed.xml"), FILE_MAIL);
+    plain.write("feed.xml", support::rss(&[]));
+    assert!(!plain.run(&["check"]).stdout.contains("警告"));
+}
+
+#[test]
+fn a_deadline_clock_takes_one_form_only() {
+    let deadlines = "[deadlines.IV]\naccept_hours = 4\naccept_working_hours = 4\nresponse_minutes = 0\n";
+    let p = Project::new(&source("a", "feed.xml"), &format!("{deadlines}{FILE_MAIL}"));
+    p.write("feed.xml", support::rss(&[]));
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let out = &run.stdout;
+    let line = out.lines().find(|l| l.contains("yuqing.toml:10:")).unwrap_or_default();
+    assert!(line.contains("accept_hours 与 accept_working_hours 重复：“受理”时限只能写一种"), "{out}");
+    assert!(out.lines().any(|l| l.contains("yuqing.toml:11:") && l.contains("response_minutes = 0 不是正的分钟数")));
+}

@@ -4,12 +4,19 @@
 
 mod support;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use support::Project;
 
 #[test]
 fn reminders_climb_the_ladder_once_each_and_stop_at_accept() {
     let p = Project::with_org(&support::source("forum", "forum.xml"));
+    // The ladder on the wall clock: without the working-hours accept clock, whose marks
+    // would depend on the hour the test runs (it has its own test below).
+    let (org, mail) = (support::ORG, support::FILE_MAIL);
+    p.write(
+        "yuqing.toml",
+        format!("{org}\n[deadlines.IV]\nresponse_hours = 48\n[storage]\npath = \"state/yuqing.db\"\n{mail}"),
+    );
     p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
     p.write("forum.xml", support::rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
     let start = Utc::now();
@@ -80,6 +87,11 @@ fn forum_and_central() -> support::Project {
         support::source("forum", "forum.xml")
     );
     let p = support::Project::with_org(&sources);
+    // Ladders only: the accept clocks (tested with the calendar below) are left out.
+    let (org, mail) = (support::ORG, support::FILE_MAIL);
+    let clocks = "[deadlines.I]\nfirst_information_hours = 5\npress_conference_hours = 24\n\
+                  [deadlines.III]\nresponse_hours = 48\n[deadlines.IV]\nresponse_hours = 48\n";
+    p.write("yuqing.toml", format!("{org}\n{clocks}[storage]\npath = \"state/yuqing.db\"\n{mail}"));
     p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
     p.write("forum.xml", support::rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账，家属多次反映无果")]));
     p.write("cctv.xml", support::rss(&[]));
@@ -202,4 +214,70 @@ fn a_downgrade_holds_against_the_same_facts_and_a_mute_silences_until_its_end() 
     {
         assert!(show.stdout.contains(needle), "{needle} in\n{}", show.stdout);
     }
+}
+
+/// Beijing time "2026-02-13 16:00" as an instant.
+fn bj(s: &str) -> DateTime<Utc> {
+    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("time");
+    chrono_tz::Asia::Shanghai.from_local_datetime(&naive).single().expect("no DST in China").with_timezone(&Utc)
+}
+
+#[test]
+fn accept_marks_count_working_hours_and_reach_the_owners_people() {
+    let p = Project::with_org(&support::source("forum", "forum.xml"));
+    let (org, mail) = (support::ORG, support::FILE_MAIL);
+    let calendar = "[calendar]\nfile = \"calendar.toml\"\n";
+    p.write("yuqing.toml", format!("{org}\n{calendar}[storage]\npath = \"state/yuqing.db\"\n{mail}"));
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("calendar.toml");
+    p.write("calendar.toml", std::fs::read_to_string(shipped).expect("the shipped calendar"));
+    p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
+    p.write("forum.xml", support::rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let config = yuqing::config::Config::load(p.path()).config.expect("valid config");
+    let mut store = p.store();
+    let event = store.recent_events(1).expect("events").remove(0);
+    assert_eq!(event.grade, Some(yuqing::response::Grade::IV));
+    // Move the event to Friday 13 February 2026, 16:00: the eve of the Spring Festival, whose
+    // nine days off start on Sunday the 15th after a make-up workday on Saturday the 14th.
+    let created = bj("2026-02-13 16:00");
+    let db = rusqlite::Connection::open(p.path().join("state/yuqing.db")).expect("db");
+    db.execute("UPDATE events SET created_at = ?1 WHERE id = ?2", (created.timestamp(), event.id)).expect("move");
+    drop(db);
+
+    let escalate = |store: &mut yuqing::store::Store, at: &str| {
+        yuqing::escalation::escalate(store, &config, bj(at)).expect("escalate")
+    };
+    let sent_to = |store: &yuqing::store::Store, needle: &str| -> Vec<String> {
+        let mut to: Vec<String> = store
+            .due_alerts(None, 50)
+            .expect("outbox")
+            .into_iter()
+            .filter(|a| a.message.body_text.contains(needle))
+            .flat_map(|a| a.message.recipients)
+            .collect();
+        to.sort();
+        to
+    };
+    // 4 working hours: 1.5 on Friday, then from 08:30 on the make-up Saturday (50 % at
+    // 09:00, 75 % at 10:00, 100 % at 11:00) — not after the festival.
+    assert_eq!(escalate(&mut store, "2026-02-13 17:29"), 0);
+    assert_eq!(escalate(&mut store, "2026-02-14 08:59"), 1, "only the ladder's head at 4 calendar hours");
+    assert!(sent_to(&store, "“受理”时限").is_empty());
+    assert_eq!(escalate(&mut store, "2026-02-14 09:00"), 2, "the accept clock's 50 %: liaison and head");
+    let half = "距“受理”时限（4 个工作小时）已过 50%（已发现 17 小时 0 分钟），尚未受理";
+    assert_eq!(sent_to(&store, half), vec!["李科长 <li@example.gov.cn>", "王科员 <wang@example.gov.cn>"]);
+    assert_eq!(sent_to(&store, &format!("受理：yuqing event accept {} --by wang", event.id)).len(), 1);
+    assert_eq!(escalate(&mut store, "2026-02-14 10:00"), 2, "75 %: the head and the leader in charge");
+    let three_quarters = "距“受理”时限（4 个工作小时）已过 75%";
+    assert_eq!(sent_to(&store, three_quarters), vec!["李科长 <li@example.gov.cn>", "陈局长 <chen@example.gov.cn>"]);
+
+    // Accepted at 10:30: the 100 % mark at 11:00 is met and not sent.
+    let accept = yuqing::store::Action { action: "accept", actor: "li", target: None, link: None, note: None };
+    assert!(store.record_action(event.id, &accept, bj("2026-02-14 10:30")).expect("accept"));
+    assert_eq!(escalate(&mut store, "2026-02-14 11:00"), 0);
+    assert!(sent_to(&store, "“受理”时限（4 个工作小时）已到").is_empty());
+    // The response clock (48 calendar hours) keeps running: half gone at Saturday 16:00.
+    assert_eq!(escalate(&mut store, "2026-02-14 16:00"), 2);
+    assert_eq!(sent_to(&store, "距“回应”时限（48 小时）已过 50%").len(), 2);
 }

@@ -202,6 +202,7 @@ fn bundled_default_config_runs_offline_and_writes_alerts() {
     let offline = format!("{}{}", &shipped[..at], shipped[at..].replacen("enabled = true", "enabled = false", 1));
     p.write("sources.toml", offline);
     p.write("yuqing.toml", std::fs::read_to_string(root.join("yuqing.toml")).expect("yuqing.toml"));
+    p.write("calendar.toml", std::fs::read_to_string(root.join("calendar.toml")).expect("calendar.toml"));
     copy_tree(&root.join("keywords"), &p, "keywords");
     copy_tree(&root.join("examples"), &p, "examples");
     let run = p.run(&["run", "--once"]);

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::response::deadline::{Outcome, Progress, clock_outcome};
 use crate::store::{AlertEntry, Store, Timeline};
 
 use super::local;
@@ -101,26 +102,34 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
 
     if let Some(grade) = e.grade {
         out.push_str("\n办理时限：\n");
-        let feedback: Vec<(&str, DateTime<Utc>)> = t
+        let feedback: Vec<(String, DateTime<Utc>)> = t
             .actions
             .iter()
             .filter(|a| a.action == "feedback")
-            .map(|a| (a.target.as_deref().unwrap_or(""), a.at))
+            .map(|a| (a.target.clone().unwrap_or_default(), a.at))
             .collect();
+        // The owner's accept clock runs from its latest transfer.
+        let transfer = t.actions.iter().rposition(|a| a.action == "transfer");
+        let owned_since = transfer.map_or(e.created_at, |i| t.actions[i].at);
+        let accepted_at =
+            t.actions.iter().skip(transfer.map_or(0, |i| i + 1)).find(|a| a.action == "accept").map(|a| a.at);
+        let progress = Progress { created_at: e.created_at, owned_since, accepted_at, feedback: &feedback };
         for &(kind, span) in config.response.deadlines.for_grade(grade) {
-            let due = e.created_at + chrono::Duration::from_std(span).unwrap_or_default();
-            let met = feedback.iter().find(|(k, at)| kind.met_by(k) && *at <= due);
-            let outcome = match met {
-                Some((_, at)) => format!("已按时完成（{}）", local(*at, tz)),
-                None if now >= due => "已超时".to_string(),
-                None => "计时中".to_string(),
+            let (due, outcome) = clock_outcome(kind, span, &config.calendar, &progress, now);
+            let outcome = match outcome {
+                Outcome::Met(at) => format!("已按时完成（{}）", local(at, tz)),
+                Outcome::Late(at) => format!("已完成，但超时（{}）", local(at, tz)),
+                Outcome::Missed => "已超时".to_string(),
+                Outcome::Running => "计时中".to_string(),
             };
-            out.push_str(&format!(
-                "  {}（{} 小时）  截止 {}  {outcome}\n",
-                kind.label_zh(),
-                span.as_secs() / 3600,
-                local(due, tz)
-            ));
+            let minutes = span.duration().as_secs() / 60;
+            let span = match (span.is_working(), minutes % 60) {
+                (false, 0) => format!("{} 小时", minutes / 60),
+                (false, m) if minutes < 60 => format!("{m} 分钟"),
+                (false, _) => format!("{minutes} 分钟"),
+                (true, _) => format!("{:.1} 个工作小时", minutes as f64 / 60.0),
+            };
+            out.push_str(&format!("  {}（{span}）  截止 {}  {outcome}\n", kind.label_zh(), local(due, tz)));
         }
     }
     out

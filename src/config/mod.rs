@@ -5,6 +5,7 @@
 //! [`Diagnostic`] naming file and line. Relative paths inside the files resolve against DIR.
 //! This module reads files (and secrets) but never opens sockets or the database.
 
+mod calendar;
 mod diag;
 mod http;
 mod keywords;
@@ -22,6 +23,7 @@ pub use http::HttpSettings;
 pub use org::Response;
 pub use sources::{HtmlConfig, Location, SourceConfig, SourceKind};
 
+use crate::calendar::WorkCalendar;
 use crate::fetch::FetchSettings;
 use crate::notify::MailSettings;
 use crate::rules::KeywordList;
@@ -43,6 +45,8 @@ pub struct Config {
     pub detection: DetectionSettings,
     /// The organisation, grading rules and routes (Art. 3, 8, 9).
     pub response: Response,
+    /// Workdays and working periods (`[calendar]` and its holiday file).
+    pub calendar: WorkCalendar,
     /// `None` when `[mail]` is absent: hits are stored but no alert is queued.
     pub mail: Option<MailSettings>,
     /// `None` when `[http]` is absent: no endpoint, no one-click links.
@@ -119,6 +123,7 @@ impl Config {
                 daemon: s.daemon,
                 detection: s.detection,
                 response: s.response,
+                calendar: s.calendar,
                 mail: s.mail,
                 http: s.http,
                 sources,

@@ -12,7 +12,7 @@ use toml::de::{DeTable, DeValue};
 use super::diag::{Diagnostics, suggest};
 use super::toml_doc::TomlFile;
 use crate::model::FlagKind;
-use crate::response::deadline::{DeadlineKind, Deadlines};
+use crate::response::deadline::{DeadlineKind, Deadlines, Span};
 use crate::response::grade::ContentClause;
 use crate::response::route::{Role, Step, default_department_name};
 use crate::response::{
@@ -343,18 +343,22 @@ fn ladders(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Ladders {
     out
 }
 
-const DEADLINE_KEYS: &[(&str, DeadlineKind)] = &[
-    ("first_information_hours", DeadlineKind::FirstInformation),
-    ("press_conference_hours", DeadlineKind::PressConference),
-    ("response_hours", DeadlineKind::Response),
-];
+/// The forms of a clock's span, as key suffixes: `<kind>_minutes` and `<kind>_hours` are
+/// calendar time, `<kind>_working_hours` working time on the `[calendar]`.
+const SPAN_FORMS: &[(&str, u64, bool, &str)] =
+    &[("minutes", 60, false, "分钟数"), ("hours", 3600, false, "小时数"), ("working_hours", 3600, true, "工作小时数")];
 
-/// `[deadlines.I]` … `[deadlines.IV]`: a grade written here replaces its default clocks.
+/// `[deadlines.I]` … `[deadlines.IV]`: a grade written here replaces its default clocks; each
+/// clock in one form only.
 fn deadlines(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Deadlines {
     let mut out = Deadlines::default();
     let Some((_, table)) = c.file.sub_table(root, "deadlines", c.diags) else { return out };
     let table = c.file.known_keys(table, &["I", "II", "III", "IV"], "[deadlines] 中", c.diags);
-    let keys: Vec<&str> = DEADLINE_KEYS.iter().map(|(k, _)| *k).collect();
+    let keys: Vec<String> = DeadlineKind::ALL
+        .iter()
+        .flat_map(|kind| SPAN_FORMS.iter().map(move |(suffix, ..)| format!("{}_{suffix}", kind.as_str())))
+        .collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
     for (key, value) in &table {
         let Some(grade) = Grade::parse(key.get_ref()) else { continue };
         let DeValue::Table(t) = value.get_ref() else {
@@ -367,17 +371,39 @@ fn deadlines(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Deadlines {
         };
         let t = c.file.known_keys(t, &keys, &format!("[deadlines.{}] 中", key.get_ref()), c.diags);
         let mut clocks = Vec::new();
-        for (name, kind) in DEADLINE_KEYS {
-            let Some(hours) = c.get::<f64>(&t, name, "小时数") else { continue };
-            if !(*hours.get_ref() > 0.0 && *hours.get_ref() <= 24.0 * 365.0) {
-                c.error(
-                    hours.span(),
-                    format!("{name} = {} 不是正的小时数", hours.get_ref()),
-                    "例如 response_hours = 48",
-                );
-                continue;
+        for kind in DeadlineKind::ALL {
+            let mut first: Option<String> = None;
+            for (suffix, unit_secs, working, unit_zh) in SPAN_FORMS {
+                let name = format!("{}_{suffix}", kind.as_str());
+                let Some(amount) = c.get::<f64>(&t, &name, "数字") else { continue };
+                if let Some(first) = &first {
+                    c.error(
+                        amount.span(),
+                        format!("{first} 与 {name} 重复：“{}”时限只能写一种", kind.label_zh()),
+                        format!(
+                            "删去其中一个：{0}_minutes / {0}_hours 为自然时间，{0}_working_hours 为工作时间（按 [calendar]）",
+                            kind.as_str()
+                        ),
+                    );
+                    continue;
+                }
+                first = Some(name.clone());
+                let secs = amount.get_ref() * *unit_secs as f64;
+                if !(secs > 0.0 && secs <= 366.0 * 24.0 * 3600.0) {
+                    c.error(
+                        amount.span(),
+                        format!("{name} = {} 不是正的{unit_zh}", amount.get_ref()),
+                        "例如 accept_minutes = 15、response_hours = 48、accept_working_hours = 4（不超过一年）",
+                    );
+                    continue;
+                }
+                if secs < 60.0 {
+                    c.error(amount.span(), format!("{name} = {} 不足 1 分钟", amount.get_ref()), "时限至少 1 分钟");
+                    continue;
+                }
+                let d = std::time::Duration::from_secs_f64(secs);
+                clocks.push((kind, if *working { Span::Working(d) } else { Span::Calendar(d) }));
             }
-            clocks.push((*kind, std::time::Duration::from_secs_f64(hours.get_ref() * 3600.0)));
         }
         out.set(grade, clocks);
     }

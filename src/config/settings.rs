@@ -1,4 +1,5 @@
-//! `yuqing.toml`: timezone, storage, fetch limits, daemon knobs and the `[mail]` channel.
+//! `yuqing.toml`: timezone, storage, fetch limits, daemon knobs, the `[mail]` channel and the
+//! `[calendar]` of working time.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,6 +35,7 @@ const ROOT_KEYS: &[&str] = &[
     "deadlines",
     "ladder",
     "http",
+    "calendar",
 ];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];
@@ -77,6 +79,7 @@ pub(super) struct Settings {
     pub mail: Option<MailSettings>,
     pub http: Option<super::http::HttpSettings>,
     pub response: super::org::Response,
+    pub calendar: crate::calendar::WorkCalendar,
 }
 
 #[derive(Deserialize, Default)]
@@ -147,6 +150,9 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let mail = mail_section(dir, &file, &root, diags);
     let http = super::http::load(&file, &root, diags);
     let response = super::org::load(&file, &root, diags);
+    let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let calendar = super::calendar::load(dir, &file, &root, tz, today, diags);
 
     let storage_path = storage?.path.unwrap_or_else(|| "state/yuqing.db".into());
     Some(Settings {
@@ -158,6 +164,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         mail: mail?,
         http: http?,
         response,
+        calendar,
     })
 }
 

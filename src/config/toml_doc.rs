@@ -47,6 +47,14 @@ impl TomlFile {
         self.line_starts.partition_point(|&start| start <= span.start)
     }
 
+    /// 1-based line and character column of the start of a span.
+    pub fn position(&self, span: std::ops::Range<usize>) -> (usize, usize) {
+        let line = self.line(span.clone());
+        let start = self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
+        let column = self.text.get(start..span.start.min(self.text.len())).map_or(0, |s| s.chars().count());
+        (line, column + 1)
+    }
+
     /// Parses the whole document, reporting every syntax error.
     pub fn parse(&self, diags: &mut Diagnostics) -> Option<Spanned<DeTable<'_>>> {
         let (table, errors) = DeTable::parse_recoverable(&self.text);
@@ -173,5 +181,17 @@ mod tests {
         for offset in 0..=text.len() {
             assert_eq!(file.line(offset..offset), line_of(text, offset), "offset {offset}");
         }
+    }
+
+    #[test]
+    fn positions_count_characters_not_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.toml");
+        let text = "a = 1\n放假 = [\"x\"]\n";
+        std::fs::write(&path, text).expect("write");
+        let file = TomlFile::read(&path, "", &mut Diagnostics::default()).expect("read");
+        assert_eq!(file.position(0..1), (1, 1));
+        let quote = text.find('"').expect("quote");
+        assert_eq!(file.position(quote..quote + 3), (2, 7));
     }
 }

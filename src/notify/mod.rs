@@ -15,7 +15,7 @@ use lettre::message::Mailbox;
 
 pub use mailer::{DeliveryError, Mailer};
 pub use notice::{NoticeContext, render_notice};
-pub use render::{AlertContext, Reminder, escape, render_email, render_reminder};
+pub use render::{AlertContext, DeadlineMark, Reminder, escape, render_email, render_reminder};
 
 /// Validated `[mail]` settings.
 #[derive(Debug, Clone)]

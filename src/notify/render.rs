@@ -166,12 +166,44 @@ pub struct Reminder<'a> {
     pub recipient: String,
     pub elapsed: chrono::Duration,
     pub subject_prefix: &'a str,
-    /// For a deadline clock: its name, span in hours and the share of it gone (督办).
-    pub deadline: Option<(&'a str, u64, u32)>,
+    /// For a deadline clock: which mark of which clock (督办).
+    pub deadline: Option<DeadlineMark<'a>>,
     /// A repeat of a ladder step: the person was told before and has not accepted.
     pub repeat: bool,
     /// One-click links for this person: (label, URL).
     pub links: Vec<(String, String)>,
+}
+
+/// A deadline clock's mark, for the 督办 text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadlineMark<'a> {
+    /// The clock's name (受理, 回应, …).
+    pub name: &'a str,
+    /// Its span in minutes.
+    pub minutes: u64,
+    /// Whether the span counts working time only.
+    pub working: bool,
+    /// The share of the span gone.
+    pub percent: u32,
+    /// The accept (受理) clock: met by accepting, not by feedback.
+    pub accept: bool,
+}
+
+impl DeadlineMark<'_> {
+    /// "15 分钟", "48 小时", "2 小时 30 分钟", "4 个工作小时", "工作时间 30 分钟".
+    fn span_zh(&self) -> String {
+        let (h, m) = (self.minutes / 60, self.minutes % 60);
+        let plain = match (h, m) {
+            (0, m) => format!("{m} 分钟"),
+            (h, 0) => format!("{h} 小时"),
+            (h, m) => format!("{h} 小时 {m} 分钟"),
+        };
+        match (self.working, h, m) {
+            (false, ..) => plain,
+            (true, h, 0) => format!("{h} 个工作小时"),
+            (true, ..) => format!("工作时间 {plain}"),
+        }
+    }
 }
 
 pub fn render_reminder(r: &Reminder<'_>) -> AlertMessage {
@@ -197,24 +229,32 @@ pub fn render_reminder(r: &Reminder<'_>) -> AlertMessage {
                 format!("受理后停止催办：{command}"),
             ],
         ),
-        Some((name, hours, percent)) => (
-            "舆情督办",
-            [
-                event,
-                if percent >= 100 {
-                    format!("“{name}”时限（{hours} 小时）已到，尚无相应反馈。通知{}：{}。", r.role_label, r.person_name)
-                } else {
-                    format!(
-                        "距“{name}”时限（{hours} 小时）已过 {percent}%（已发现 {elapsed}）。通知{}：{}。",
-                        r.role_label, r.person_name
-                    )
-                },
-                format!(
-                    "办理后记录反馈：yuqing event feedback {} --by {} --kind online|expert|press_conference|interview --link …",
-                    r.event_id, r.person_id
-                ),
-            ],
-        ),
+        Some(mark) => {
+            let (name, span, percent) = (mark.name, mark.span_zh(), mark.percent);
+            let missing = if mark.accept { "尚未受理" } else { "尚无相应反馈" };
+            (
+                "舆情督办",
+                [
+                    event,
+                    if percent >= 100 {
+                        format!("“{name}”时限（{span}）已到，{missing}。通知{}：{}。", r.role_label, r.person_name)
+                    } else {
+                        format!(
+                            "距“{name}”时限（{span}）已过 {percent}%（已发现 {elapsed}），{missing}。通知{}：{}。",
+                            r.role_label, r.person_name
+                        )
+                    },
+                    if mark.accept {
+                        format!("受理：{command}")
+                    } else {
+                        format!(
+                            "办理后记录反馈：yuqing event feedback {} --by {} --kind online|expert|press_conference|interview --link …",
+                            r.event_id, r.person_id
+                        )
+                    },
+                ],
+            )
+        }
     };
     let (links_text, links_html) = links_block(&r.links);
     let body_text = format!(
