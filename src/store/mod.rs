@@ -11,6 +11,7 @@ mod exports;
 mod migrations;
 mod outbox;
 mod read;
+mod report;
 mod workflow;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
 pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
+pub use report::{ActionRecord, ReportEvent};
 pub use workflow::{Action, LadderEvent};
 
 use crate::events::Assignment;
