@@ -33,6 +33,7 @@ pub mod matcher;
 pub mod model;
 pub mod notify;
 pub mod pipeline;
+pub mod report;
 pub mod response;
 pub mod rules;
 pub mod rumour;

@@ -23,6 +23,7 @@ use crate::pipeline::SourceReport;
 use crate::store::{OutboxStatus, Store};
 
 mod events;
+mod report;
 mod route;
 mod rumour;
 mod timeline;
@@ -82,6 +83,9 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Periodic briefing and yearly assessment (舆情通报): events by grade, category and
+    /// section, time to accept and to feedback, deadlines met and missed, open events
+    Report(report::ReportArgs),
     /// Train or evaluate the rumour text classifier (谣言文本分类模型：训练、评测)
     Rumour {
         #[command(subcommand)]
@@ -239,6 +243,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sources => show_sources(&config),
         Command::Events { id, limit } => events::show(&config, id, limit),
         Command::Event { action } => events::act(&config, action),
+        Command::Report(args) => report::report(&config, &args),
         Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
         Command::Rumour { what: RumourCommand::Eval { data, model, json } } => {
             rumour::eval(&config, &data, model.as_deref(), json)

@@ -12,6 +12,7 @@ mod links;
 mod migrations;
 mod outbox;
 mod read;
+mod report;
 mod timeline;
 mod workflow;
 
@@ -26,6 +27,7 @@ pub use exports::{ExportBatch, ExportCommitted};
 pub use links::LinkUse;
 pub use outbox::OutboxStatus;
 pub use read::{HitRow, SourceState};
+pub use report::{ActionRecord, ReportEvent};
 pub use timeline::{ActionEntry, AlertEntry, EventDetail, Timeline};
 pub use workflow::{Action, Downgraded, EventState, LadderEvent};
 
