@@ -5,6 +5,7 @@
 //! [`Diagnostic`] naming file and line. Relative paths inside the files resolve against DIR.
 //! This module reads files (and secrets) but never opens sockets or the database.
 
+mod channels;
 mod diag;
 mod keywords;
 mod org;
@@ -43,6 +44,10 @@ pub struct Config {
     pub response: Response,
     /// `None` when `[mail]` is absent: hits are stored but no alert is queued.
     pub mail: Option<MailSettings>,
+    /// `[sms]`: the SMS provider, when configured.
+    pub sms: Option<crate::channel::SmsSettings>,
+    /// `[[robots]]`: IM group robots (WeCom, DingTalk, Feishu).
+    pub robots: Vec<crate::channel::RobotSettings>,
     pub sources: Vec<SourceConfig>,
     pub keyword_lists: Vec<KeywordList>,
     /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
@@ -116,6 +121,8 @@ impl Config {
                 detection: s.detection,
                 response: s.response,
                 mail: s.mail,
+                sms: s.sms,
+                robots: s.robots,
                 sources,
                 keyword_lists,
                 cue_lists,

@@ -24,6 +24,8 @@ const ROOT_KEYS: &[&str] = &[
     "daemon",
     "detection",
     "mail",
+    "sms",
+    "robots",
     "principal",
     "gkb",
     "people",
@@ -73,6 +75,8 @@ pub(super) struct Settings {
     pub daemon: DaemonSettings,
     pub detection: DetectionSettings,
     pub mail: Option<MailSettings>,
+    pub sms: Option<crate::channel::SmsSettings>,
+    pub robots: Vec<crate::channel::RobotSettings>,
     pub response: super::org::Response,
 }
 
@@ -142,6 +146,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let detection =
         section(&file, &root, "detection", DETECTION_KEYS, diags).and_then(|d| detection_settings(&file, d, diags));
     let mail = mail_section(dir, &file, &root, diags);
+    let sms = super::channels::load_sms(dir, &file, &root, diags);
+    let robots = super::channels::load_robots(dir, &file, &root, diags);
     let response = super::org::load(&file, &root, diags);
 
     let storage_path = storage?.path.unwrap_or_else(|| "state/yuqing.db".into());
@@ -152,6 +158,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         daemon: daemon?,
         detection: detection?,
         mail: mail?,
+        sms: sms?,
+        robots: robots?,
         response,
     })
 }

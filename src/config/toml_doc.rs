@@ -47,6 +47,15 @@ impl TomlFile {
         self.line_starts.partition_point(|&start| start <= span.start)
     }
 
+    /// 1-based line and character column of the start of a span.
+    pub fn line_col(&self, span: std::ops::Range<usize>) -> (usize, usize) {
+        let line = self.line(span.clone());
+        let start = self.line_starts[line - 1];
+        let end = span.start.min(self.text.len());
+        let column = self.text.get(start..end).map_or(1, |s| s.chars().count() + 1);
+        (line, column)
+    }
+
     /// Parses the whole document, reporting every syntax error.
     pub fn parse(&self, diags: &mut Diagnostics) -> Option<Spanned<DeTable<'_>>> {
         let (table, errors) = DeTable::parse_recoverable(&self.text);
@@ -173,5 +182,7 @@ mod tests {
         for offset in 0..=text.len() {
             assert_eq!(file.line(offset..offset), line_of(text, offset), "offset {offset}");
         }
+        assert_eq!(file.line_col(9..9), (3, 3));
+        assert_eq!(file.line_col(0..1), (1, 1));
     }
 }
