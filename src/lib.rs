@@ -16,6 +16,7 @@
 
 pub mod analysis;
 pub mod calendar;
+pub mod channel;
 pub mod cli;
 pub mod cluster;
 pub mod config;

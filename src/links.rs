@@ -6,7 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use ring::hmac;
+use hmac::{KeyInit, Mac};
 
 /// The actions a link may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +63,11 @@ pub enum LinkError {
 
 const VERSION: &str = "1";
 
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
 /// The signing key.
 #[derive(Clone)]
-pub struct LinkKey(hmac::Key);
+pub struct LinkKey(Vec<u8>);
 
 impl std::fmt::Debug for LinkKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,7 +77,14 @@ impl std::fmt::Debug for LinkKey {
 
 impl LinkKey {
     pub fn new(secret: &[u8]) -> Self {
-        LinkKey(hmac::Key::new(hmac::HMAC_SHA256, secret))
+        LinkKey(secret.to_vec())
+    }
+
+    fn mac(&self, payload: &[u8]) -> HmacSha256 {
+        // HMAC takes a key of any length.
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!());
+        mac.update(payload);
+        mac
     }
 }
 
@@ -88,8 +97,8 @@ pub fn sign(key: &LinkKey, claim: &Claim) -> String {
         claim.expires.timestamp(),
         claim.person
     );
-    let tag = hmac::sign(&key.0, payload.as_bytes());
-    format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    let tag = key.mac(payload.as_bytes()).finalize().into_bytes();
+    format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
 }
 
 /// The claim of a token signed with `key` and not expired at `now`. The signature is checked
@@ -98,7 +107,7 @@ pub fn verify(key: &LinkKey, token: &str, now: DateTime<Utc>) -> Result<Claim, L
     let (payload, tag) = token.split_once('.').ok_or(LinkError::Malformed)?;
     let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| LinkError::Malformed)?;
     let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| LinkError::Malformed)?;
-    hmac::verify(&key.0, &payload, &tag).map_err(|_| LinkError::BadSignature)?;
+    key.mac(&payload).verify_slice(&tag).map_err(|_| LinkError::BadSignature)?;
     let payload = String::from_utf8(payload).map_err(|_| LinkError::Malformed)?;
     let mut parts = payload.splitn(5, '|');
     let mut next = || parts.next().ok_or(LinkError::Malformed);

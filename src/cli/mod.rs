@@ -23,6 +23,7 @@ use crate::pipeline::SourceReport;
 use crate::store::{OutboxStatus, Store};
 
 mod events;
+mod notify;
 mod report;
 mod route;
 mod rumour;
@@ -86,11 +87,22 @@ pub enum Command {
     /// Periodic briefing and yearly assessment (舆情通报): events by grade, category and
     /// section, time to accept and to feedback, deadlines met and missed, open events
     Report(report::ReportArgs),
+    /// Try a notification channel (通道测试): `notify test --channel sms|wecom|dingtalk|feishu --to ...`
+    Notify {
+        #[command(subcommand)]
+        what: NotifyCommand,
+    },
     /// Train or evaluate the rumour text classifier (谣言文本分类模型：训练、评测)
     Rumour {
         #[command(subcommand)]
         what: RumourCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send one test message and print the provider's answer verbatim (发送测试消息)
+    Test(notify::NotifyTestArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +256,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events { id, limit } => events::show(&config, id, limit),
         Command::Event { action } => events::act(&config, action),
         Command::Report(args) => report::report(&config, &args),
+        Command::Notify { what: NotifyCommand::Test(args) } => notify::test(&config, &args),
         Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
         Command::Rumour { what: RumourCommand::Eval { data, model, json } } => {
             rumour::eval(&config, &data, model.as_deref(), json)
@@ -265,8 +278,16 @@ fn summary_line(config: &Config) -> String {
             crate::notify::MailTransport::File { outbox_dir } => format!("写入 {}", outbox_dir.display()),
         },
     };
+    let mut channels = String::new();
+    if let Some(sms) = &config.sms {
+        channels.push_str(&format!("；短信：{}", sms.provider.name()));
+    }
+    if !config.robots.is_empty() {
+        let ids: Vec<&str> = config.robots.iter().map(|r| r.id.as_str()).collect();
+        channels.push_str(&format!("；机器人：{}", ids.join("、")));
+    }
     format!(
-        "配置有效：{} 个信源（{} 个启用），{} 个关键词列表共 {} 条规则；邮件：{}；数据库：{}",
+        "配置有效：{} 个信源（{} 个启用），{} 个关键词列表共 {} 条规则；邮件：{}{channels}；数据库：{}",
         config.sources.len(),
         enabled,
         config.keyword_lists.len(),

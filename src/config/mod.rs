@@ -6,6 +6,7 @@
 //! This module reads files (and secrets) but never opens sockets or the database.
 
 mod calendar;
+mod channels;
 mod diag;
 mod http;
 mod keywords;
@@ -51,6 +52,10 @@ pub struct Config {
     pub mail: Option<MailSettings>,
     /// `None` when `[http]` is absent: no endpoint, no one-click links.
     pub http: Option<HttpSettings>,
+    /// `[sms]`: the SMS provider, when configured.
+    pub sms: Option<crate::channel::SmsSettings>,
+    /// `[[robots]]`: IM group robots (WeCom, DingTalk, Feishu).
+    pub robots: Vec<crate::channel::RobotSettings>,
     pub sources: Vec<SourceConfig>,
     pub keyword_lists: Vec<KeywordList>,
     /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
@@ -126,6 +131,8 @@ impl Config {
                 calendar: s.calendar,
                 mail: s.mail,
                 http: s.http,
+                sms: s.sms,
+                robots: s.robots,
                 sources,
                 keyword_lists,
                 cue_lists,

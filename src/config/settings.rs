@@ -25,6 +25,8 @@ const ROOT_KEYS: &[&str] = &[
     "daemon",
     "detection",
     "mail",
+    "sms",
+    "robots",
     "principal",
     "gkb",
     "people",
@@ -78,6 +80,8 @@ pub(super) struct Settings {
     pub detection: DetectionSettings,
     pub mail: Option<MailSettings>,
     pub http: Option<super::http::HttpSettings>,
+    pub sms: Option<crate::channel::SmsSettings>,
+    pub robots: Vec<crate::channel::RobotSettings>,
     pub response: super::org::Response,
     pub calendar: crate::calendar::WorkCalendar,
 }
@@ -149,6 +153,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         section(&file, &root, "detection", DETECTION_KEYS, diags).and_then(|d| detection_settings(&file, d, diags));
     let mail = mail_section(dir, &file, &root, diags);
     let http = super::http::load(&file, &root, diags);
+    let sms = super::channels::load_sms(dir, &file, &root, diags);
+    let robots = super::channels::load_robots(dir, &file, &root, diags);
     let response = super::org::load(&file, &root, diags);
     let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
@@ -163,6 +169,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         detection: detection?,
         mail: mail?,
         http: http?,
+        sms: sms?,
+        robots: robots?,
         response,
         calendar,
     })

@@ -181,6 +181,8 @@ mod tests {
         for offset in 0..=text.len() {
             assert_eq!(file.line(offset..offset), line_of(text, offset), "offset {offset}");
         }
+        assert_eq!(file.position(9..9), (3, 3));
+        assert_eq!(file.position(0..1), (1, 1));
     }
 
     #[test]
