@@ -8,7 +8,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 
 use crate::model::OutboxAlert;
-use crate::notify::Mailer;
+use crate::notify::{Mailer, render_dead_letter};
 use crate::pipeline::{PipelineError, with_store};
 use crate::store::Store;
 
@@ -21,6 +21,8 @@ const BATCH: usize = 200;
 pub struct DeliveryReport {
     pub sent: usize,
     pub failed: usize,
+    /// Alerts given up on in this session (dead letters).
+    pub dead: usize,
     pub last_error: Option<String>,
     /// The session stopped after repeated failures, leaving due alerts for later.
     pub stopped_early: bool,
@@ -37,12 +39,14 @@ pub struct Delivery<'a> {
     flush: bool,
     /// Highest alert id tried in this session (ids only grow).
     last_id: i64,
+    /// For the times in notices.
+    timezone: chrono_tz::Tz,
     pub report: DeliveryReport,
 }
 
 impl<'a> Delivery<'a> {
-    pub fn new(store: &'a Arc<Mutex<Store>>, mailer: &'a Mailer, flush: bool) -> Self {
-        Self { store, mailer, flush, last_id: 0, report: DeliveryReport::default() }
+    pub fn new(store: &'a Arc<Mutex<Store>>, mailer: &'a Mailer, flush: bool, timezone: chrono_tz::Tz) -> Self {
+        Self { store, mailer, flush, last_id: 0, timezone, report: DeliveryReport::default() }
     }
 
     /// Delivers what is due now, until nothing is, the breaker trips, or shutdown.
@@ -81,18 +85,31 @@ impl<'a> Delivery<'a> {
         let now = Utc::now();
         match result {
             Ok(()) => {
-                with_store(self.store, move |s| s.mark_sent(alert.id, now)).await?;
+                with_store(self.store, move |s| s.mark_sent(alert.id, now, None)).await?;
                 tracing::info!(alert = alert.id, subject = %alert.message.subject, "alert delivered");
                 self.report.sent += 1;
                 Ok(true)
             }
             Err(e) => {
                 let message = e.to_string();
-                let retry_at = now + self.mailer.settings().retry_delay(alert.attempts + 1);
-                tracing::warn!(alert = alert.id, attempt = alert.attempts + 1, error = %message, retry_at = %retry_at,
-                    "alert delivery failed; will retry");
+                let settings = self.mailer.settings();
+                let attempts = alert.attempts + 1;
                 let stored = message.clone();
-                with_store(self.store, move |s| s.mark_failed(alert.id, &stored, retry_at)).await?;
+                if attempts >= settings.max_attempts {
+                    tracing::error!(alert = alert.id, attempts, error = %message, "alert given up on (dead letter)");
+                    let admin: Vec<String> = settings.admin.iter().map(ToString::to_string).collect();
+                    // The notice about a dead letter is itself never the cause of another.
+                    let notice = (alert.kind != "outbox_dead").then(|| {
+                        render_dead_letter(&alert.message.subject, &message, attempts, admin, now, self.timezone)
+                    });
+                    with_store(self.store, move |s| s.mark_dead(alert.id, &stored, now, notice.as_ref())).await?;
+                    self.report.dead += 1;
+                } else {
+                    let retry_at = now + settings.retry_delay(attempts);
+                    tracing::warn!(alert = alert.id, attempt = attempts, error = %message, retry_at = %retry_at,
+                        "alert delivery failed; will retry");
+                    with_store(self.store, move |s| s.mark_failed(alert.id, &stored, retry_at, now)).await?;
+                }
                 self.report.failed += 1;
                 self.report.last_error = Some(message);
                 Ok(false)

@@ -90,6 +90,8 @@ pub struct AlertMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxAlert {
     pub id: i64,
+    /// `document`, a notice kind (`source_failing`, `outbox_dead`, …) or `briefing`.
+    pub kind: String,
     pub message: AlertMessage,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,

@@ -176,8 +176,10 @@ fn mailer_reconnects_when_the_server_dropped_the_idle_connection() {
         timeout: Duration::from_secs(5),
         retry_initial: Duration::from_secs(1),
         retry_max: Duration::from_secs(1),
+        max_attempts: 12,
     };
     let alert = |id: i64| OutboxAlert {
+        kind: "document".into(),
         id,
         message: AlertMessage {
             channel: "email".into(),
@@ -200,4 +202,50 @@ fn mailer_reconnects_when_the_server_dropped_the_idle_connection() {
     rt.block_on(mailer.send(&alert(2))).expect("second send reconnects");
     rt.block_on(mailer.send(&alert(3))).expect("third send reuses");
     assert_eq!(second.messages().len(), 3, "messages in the shared maildir");
+}
+
+#[test]
+fn alerts_are_dead_lettered_after_the_last_attempt_the_admin_told_once_and_retry_requeues_them() {
+    let server = HttpServer::start();
+    server.route("/rss.xml", Route::ok("application/rss+xml", three_matching_items()));
+    let port = free_port();
+    let mail = format!("{}max_attempts = 2\nadmin = [\"admin@example.gov.cn\"]\n", smtp_mail(port));
+    let p = Project::new(&source("news", &server.url("/rss.xml")), &mail);
+
+    // SMTP is down for two runs: every alert fails twice and is given up on.
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let second = p.run(&["run", "--once"]);
+    assert_eq!(second.code, Some(0), "{}", second.stderr);
+    let store = p.store();
+    let dead = store.outbox_rows(yuqing::store::OutboxFilter::Dead, 10).expect("outbox");
+    assert_eq!(dead.len(), 3, "{dead:?}");
+    let notices: Vec<_> = store
+        .outbox_rows(yuqing::store::OutboxFilter::All, 20)
+        .expect("outbox")
+        .into_iter()
+        .filter(|r| r.kind == "outbox_dead")
+        .collect();
+    assert_eq!(notices.len(), 1, "the admin is told once, not per dead letter");
+    assert_eq!(notices[0].recipients, vec!["admin@example.gov.cn".to_string()]);
+
+    // SMTP is back: the notice goes out; the dead letters stay dead until requeued.
+    let maildir = tempfile::tempdir().expect("maildir");
+    let smtp = SmtpServer::start(port, maildir.path());
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let subjects: Vec<String> =
+        smtp.messages().iter().map(|m| support::decode_words(&header(m, "Subject").expect("subject"))).collect();
+    assert_eq!(subjects, vec!["【提醒投递失败】有提醒已停止重试".to_string()]);
+    let listed = p.run(&["outbox", "list", "--status", "dead"]);
+    assert_eq!(listed.stdout.matches("[死信]").count(), 3, "{}", listed.stdout);
+    let show = p.run(&["outbox", "show", &dead[0].id.to_string()]);
+    assert_eq!(show.stdout.matches("失败").count(), 2, "two attempts recorded:\n{}", show.stdout);
+
+    let retry = p.run(&["outbox", "retry", "--all-dead"]);
+    assert!(retry.stdout.contains("3 条死信已重新排队"), "{}", retry.stdout);
+    assert_eq!(p.run(&["outbox", "retry", "999"]).code, Some(1));
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    assert_eq!(smtp.messages().len(), 4, "the three requeued alerts delivered");
+    let show = p.run(&["outbox", "show", &dead[0].id.to_string()]);
+    assert!(show.stdout.contains("成功"), "{}", show.stdout);
+    assert!(p.store().outbox_rows(yuqing::store::OutboxFilter::Dead, 10).expect("outbox").is_empty());
 }

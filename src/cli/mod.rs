@@ -24,6 +24,7 @@ use crate::store::{OutboxStatus, Store};
 
 mod events;
 mod notify;
+mod outbox;
 mod report;
 mod route;
 mod rumour;
@@ -91,6 +92,11 @@ pub enum Command {
     Notify {
         #[command(subcommand)]
         what: NotifyCommand,
+    },
+    /// The alert outbox: pending, failing, sent, dead letters; attempts; retry (发件箱)
+    Outbox {
+        #[command(subcommand)]
+        what: outbox::OutboxCommand,
     },
     /// Train or evaluate the rumour text classifier (谣言文本分类模型：训练、评测)
     Rumour {
@@ -257,6 +263,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Event { action } => events::act(&config, action),
         Command::Report(args) => report::report(&config, &args),
         Command::Notify { what: NotifyCommand::Test(args) } => notify::test(&config, &args),
+        Command::Outbox { what } => outbox::run(&config, what),
         Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
         Command::Rumour { what: RumourCommand::Eval { data, model, json } } => {
             rumour::eval(&config, &data, model.as_deref(), json)

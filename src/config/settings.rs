@@ -67,6 +67,7 @@ const MAIL_KEYS: &[&str] = &[
     "timeout_secs",
     "retry_initial_secs",
     "retry_max_secs",
+    "max_attempts",
     "subject_prefix",
     "ca_file",
     "admin",
@@ -134,6 +135,7 @@ struct RawMail {
     timeout_secs: Option<u64>,
     retry_initial_secs: Option<u64>,
     retry_max_secs: Option<u64>,
+    max_attempts: Option<Spanned<u32>>,
     subject_prefix: Option<String>,
     ca_file: Option<Spanned<String>>,
     admin: Option<Vec<Spanned<String>>>,
@@ -356,6 +358,14 @@ fn mail_settings(
         timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(30)),
         retry_initial: raw.retry_initial_secs.map_or(defaults.0, Duration::from_secs),
         retry_max: raw.retry_max_secs.map_or(defaults.1, Duration::from_secs),
+        max_attempts: match &raw.max_attempts {
+            Some(n) if *n.get_ref() == 0 => {
+                diags.error(&file.path, file.line(n.span()), "[mail] max_attempts 不能为 0".into(), "例如 12（默认）");
+                MailSettings::DEFAULT_MAX_ATTEMPTS
+            }
+            Some(n) => *n.get_ref(),
+            None => MailSettings::DEFAULT_MAX_ATTEMPTS,
+        },
     };
     (diags.errors().count() == errors_before).then_some(settings)
 }

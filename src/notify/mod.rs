@@ -14,7 +14,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 pub use mailer::{DeliveryError, Mailer};
-pub use notice::{NoticeContext, render_notice};
+pub use notice::{NoticeContext, render_dead_letter, render_notice};
 pub use render::{AlertContext, DeadlineMark, Reminder, escape, render_email, render_reminder};
 
 /// Validated `[mail]` settings.
@@ -31,11 +31,16 @@ pub struct MailSettings {
     /// First retry delay after a failed delivery; doubles per failure up to `retry_max`.
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// After this many failed attempts an alert is given up on (a dead letter; the admin is
+    /// told once, and `yuqing outbox retry` requeues it).
+    pub max_attempts: u32,
 }
 
 impl MailSettings {
     /// Default (initial, max) retry delays.
     pub const DEFAULT_RETRY: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(3600));
+    /// With the default delays, 12 attempts span about seven hours.
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 12;
 
     /// Delay before the next attempt after `attempts` failed ones (1 → initial).
     pub fn retry_delay(&self, attempts: u32) -> Duration {
@@ -117,6 +122,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             retry_initial: Duration::from_secs(60),
             retry_max: Duration::from_secs(600),
+            max_attempts: 12,
         };
         let delays: Vec<u64> = (1..=6).map(|a| s.retry_delay(a).as_secs()).collect();
         assert_eq!(delays, vec![60, 120, 240, 480, 600, 600]);

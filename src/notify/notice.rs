@@ -1,4 +1,5 @@
-//! Notices to the admin about a source's health: failing, recovered, silent. One mail per
+//! Notices to the admin about a source's health (failing, recovered, silent) and about
+//! alerts given up on (dead letters). One mail per
 //! episode (the store's flags see to that), never one per failed poll. Pure.
 
 use std::time::Duration;
@@ -66,6 +67,37 @@ pub fn render_notice(notice: SourceNotice, c: &NoticeContext<'_>) -> AlertMessag
         lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>()
     );
     AlertMessage { channel: "email".into(), recipients: c.recipients.clone(), subject, body_text, body_html }
+}
+
+/// The notice that alerts were given up on after their last attempt (one per episode).
+pub fn render_dead_letter(
+    subject: &str,
+    error: &str,
+    attempts: u32,
+    recipients: Vec<String>,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> AlertMessage {
+    let lines = [
+        format!("一条提醒在 {attempts} 次尝试后仍未送达，已停止重试（死信）。其他提醒同样可能受影响。"),
+        String::new(),
+        format!("提醒：{subject}"),
+        format!("最近错误：{error}"),
+        format!("时间：{}", now.with_timezone(&tz).format("%Y-%m-%d %H:%M")),
+        String::new(),
+        "请检查邮件服务器或短信、群机器人配置，修复后运行 yuqing outbox retry --all-dead 重新发送；".into(),
+        "yuqing outbox list --status dead 列出全部死信。在有提醒成功送达之前，不再重复通知。".into(),
+    ];
+    AlertMessage {
+        channel: "email".into(),
+        recipients,
+        subject: "【提醒投递失败】有提醒已停止重试".into(),
+        body_text: format!("{}\n", lines.join("\n")),
+        body_html: format!(
+            "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">{}</body></html>",
+            lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>()
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -297,6 +297,51 @@ const MIGRATIONS: &[&str] = &[
         at         INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 14: the outbox's audit trail and dead letters: every delivery attempt with the
+    // provider's answer and message id; a notice kind for alerts given up on; and small
+    // daemon flags (the admin is told of dead letters once per episode).
+    r#"
+    CREATE TABLE alert_attempts (
+        id          INTEGER PRIMARY KEY,
+        alert_id    INTEGER NOT NULL REFERENCES alerts(id),
+        at          INTEGER NOT NULL,
+        ok          INTEGER NOT NULL,
+        -- the provider's answer or the error, verbatim
+        detail      TEXT,
+        provider_id TEXT
+    );
+    CREATE INDEX alert_attempts_by_alert ON alert_attempts(alert_id, at);
+    CREATE TABLE daemon_flags (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE alerts_v14 (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL DEFAULT 'document'
+                        CHECK (kind IN ('document', 'source_failing', 'source_recovered', 'source_silent',
+                                        'briefing', 'outbox_dead')),
+        document_id     INTEGER REFERENCES documents(id),
+        source_id       TEXT,
+        channel         TEXT NOT NULL,
+        recipients      TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        body_text       TEXT NOT NULL,
+        body_html       TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dropped', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER,
+        event_id        INTEGER REFERENCES events(id)
+    );
+    INSERT INTO alerts_v14 SELECT id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+                                  status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v14 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
+    CREATE INDEX alerts_by_event ON alerts(event_id);
+    "#,
 ];
 
 /// Number of migrations this build knows.

@@ -25,7 +25,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
 pub use links::LinkUse;
-pub use outbox::OutboxStatus;
+pub use outbox::{AttemptRow, OutboxFilter, OutboxRow, OutboxStatus};
 pub use read::{HitRow, SourceState};
 pub use report::{ActionRecord, ReportEvent};
 pub use timeline::{ActionEntry, AlertEntry, EventDetail, Timeline};

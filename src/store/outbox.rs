@@ -24,6 +24,21 @@ pub(super) fn enqueue(
     Ok(())
 }
 
+fn attempt(
+    tx: &Transaction<'_>,
+    alert_id: i64,
+    at: DateTime<Utc>,
+    ok: bool,
+    detail: Option<&str>,
+    provider_id: Option<&str>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO alert_attempts (alert_id, at, ok, detail, provider_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![alert_id, at.timestamp(), ok, detail, provider_id])?;
+    Ok(())
+}
+
 pub(super) fn enqueue_notice(
     tx: &Transaction<'_>,
     source_id: &str,
@@ -58,29 +73,94 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.id, a.channel, a.recipients, a.subject, a.body_text, a.body_html, a.attempts, a.created_at,
                     (SELECT r.id || '.' || r.created_at FROM alerts r
-                     WHERE r.event_id = a.event_id AND r.id < a.id ORDER BY r.id LIMIT 1)
+                     WHERE r.event_id = a.event_id AND r.id < a.id ORDER BY r.id LIMIT 1), a.kind
              FROM alerts a WHERE a.status = 'pending' AND a.next_attempt_at <= ?1 ORDER BY a.id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![due, i64::try_from(limit).unwrap_or(i64::MAX)], alert_row)?;
         rows.map(|r| r.map_err(StoreError::from).and_then(into_alert)).collect()
     }
 
-    pub fn mark_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-            )?
-            .execute(params![id, now.timestamp()])?;
+    /// Records a delivery: the alert leaves the outbox; the attempt (with the provider's
+    /// answer and message id, when there are any) joins its audit trail. A delivery ends a
+    /// dead-letter episode.
+    pub fn mark_sent(
+        &mut self,
+        id: i64,
+        now: DateTime<Utc>,
+        receipt: Option<(&str, Option<&str>)>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached(
+            "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+        )?
+        .execute(params![id, now.timestamp()])?;
+        let (detail, provider_id) = receipt.map_or((None, None), |(d, p)| (Some(d), p));
+        attempt(&tx, id, now, true, detail, provider_id)?;
+        tx.prepare_cached("DELETE FROM daemon_flags WHERE name = 'dead_notified'")?.execute([])?;
+        tx.commit()?;
         Ok(())
     }
 
-    pub fn mark_failed(&mut self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn.execute(
+    /// Records a failed attempt; the alert is tried again at `next_attempt_at`.
+    pub fn mark_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached(
             "UPDATE alerts SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
+        )?
+        .execute(
             // Round up: a retry must not come earlier than its backoff.
             params![id, error, next_attempt_at.timestamp() + i64::from(next_attempt_at.timestamp_subsec_nanos() > 0)],
         )?;
+        attempt(&tx, id, now, false, Some(error), None)?;
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Gives up on an alert after its last attempt (a dead letter). The first dead letter of
+    /// an episode (until something is delivered again) queues one notice to the admin, in the
+    /// same transaction; returns whether it did.
+    pub fn mark_dead(
+        &mut self,
+        id: i64,
+        error: &str,
+        now: DateTime<Utc>,
+        notice: Option<&AlertMessage>,
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached("UPDATE alerts SET status = 'dead', attempts = attempts + 1, last_error = ?2 WHERE id = ?1")?
+            .execute(params![id, error])?;
+        attempt(&tx, id, now, false, Some(error), None)?;
+        let mut told = false;
+        if let Some(notice) = notice {
+            let first = tx
+                .prepare_cached("INSERT OR IGNORE INTO daemon_flags (name, value) VALUES ('dead_notified', ?1)")?
+                .execute([now.timestamp().to_string()])?;
+            if first == 1 {
+                let recipients =
+                    serde_json::to_string(&notice.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                tx.prepare_cached(
+                    "INSERT INTO alerts (kind, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
+                     VALUES ('outbox_dead', ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                )?
+                .execute(params![
+                    notice.channel,
+                    recipients,
+                    notice.subject,
+                    notice.body_text,
+                    notice.body_html,
+                    now.timestamp()
+                ])?;
+                told = true;
+            }
+        }
+        tx.commit()?;
+        Ok(told)
     }
 
     pub fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
@@ -107,21 +187,131 @@ impl Store {
     }
 }
 
-type AlertColumns = (i64, String, String, String, String, String, i64, i64, Option<String>);
+type AlertColumns = (i64, String, String, String, String, String, i64, i64, Option<String>, String);
 
 fn alert_row(r: &Row<'_>) -> rusqlite::Result<AlertColumns> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
 }
 
 fn into_alert(columns: AlertColumns) -> Result<OutboxAlert, StoreError> {
-    let (id, channel, recipients, subject, body_text, body_html, attempts, created_at, thread) = columns;
+    let (id, channel, recipients, subject, body_text, body_html, attempts, created_at, thread, kind) = columns;
     let recipients: Vec<String> =
         serde_json::from_str(&recipients).map_err(|e| StoreError::Corrupt(format!("recipients of alert {id}: {e}")))?;
     Ok(OutboxAlert {
         id,
+        kind,
         message: AlertMessage { channel, recipients, subject, body_text, body_html },
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         created_at: DateTime::from_timestamp(created_at, 0).unwrap_or_default(),
         thread,
     })
+}
+
+/// An alert as listed by `yuqing outbox`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub kind: String,
+    pub channel: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    /// pending, sent, dropped or dead.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub event_id: Option<i64>,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRow {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    pub detail: Option<String>,
+    pub provider_id: Option<String>,
+}
+
+/// Which alerts to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxFilter {
+    All,
+    Pending,
+    /// Pending after at least one failed attempt.
+    Failing,
+    Sent,
+    Dead,
+    Dropped,
+}
+
+impl Store {
+    /// The newest alerts matching `filter`, newest first.
+    pub fn outbox_rows(&self, filter: OutboxFilter, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        let condition = match filter {
+            OutboxFilter::All => "1",
+            OutboxFilter::Pending => "status = 'pending'",
+            OutboxFilter::Failing => "status = 'pending' AND attempts > 0",
+            OutboxFilter::Sent => "status = 'sent'",
+            OutboxFilter::Dead => "status = 'dead'",
+            OutboxFilter::Dropped => "status = 'dropped'",
+        };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id, kind, channel, recipients, subject, status, attempts, last_error, created_at, sent_at,
+                    next_attempt_at, event_id
+             FROM alerts WHERE {condition} ORDER BY id DESC LIMIT ?1"
+        ))?;
+        let time = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or_default();
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(OutboxRow {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                channel: r.get(2)?,
+                recipients: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
+                subject: r.get(4)?,
+                status: r.get(5)?,
+                attempts: r.get(6)?,
+                last_error: r.get(7)?,
+                created_at: time(r.get(8)?),
+                sent_at: r.get::<_, Option<i64>>(9)?.map(time),
+                next_attempt_at: time(r.get(10)?),
+                event_id: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every delivery attempt of an alert, oldest first.
+    pub fn alert_attempts(&self, alert_id: i64) -> Result<Vec<AttemptRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, ok, detail, provider_id FROM alert_attempts WHERE alert_id = ?1 ORDER BY at, id")?;
+        let rows = stmt.query_map([alert_id], |r| {
+            Ok(AttemptRow {
+                at: DateTime::from_timestamp(r.get(0)?, 0).unwrap_or_default(),
+                ok: r.get(1)?,
+                detail: r.get(2)?,
+                provider_id: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Requeues dead (or failing) alerts for delivery now: one by id, or every dead one.
+    /// Returns how many were requeued; sent or dropped alerts are left alone.
+    pub fn requeue(&mut self, id: Option<i64>, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let changed = match id {
+            Some(id) => self.conn.execute(
+                "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = ?2
+                 WHERE id = ?1 AND status IN ('dead', 'pending')",
+                params![id, now.timestamp()],
+            )?,
+            None => self.conn.execute(
+                "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = ?1 WHERE status = 'dead'",
+                [now.timestamp()],
+            )?,
+        };
+        Ok(changed)
+    }
 }

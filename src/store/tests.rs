@@ -95,7 +95,7 @@ fn failed_delivery_is_retried_later_and_sent_once() {
     let due = store.due_alerts(Some(now()), 10).expect("due");
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].message.subject, "k1");
-    store.mark_failed(due[0].id, "connection refused", now() + Duration::seconds(60)).expect("fail");
+    store.mark_failed(due[0].id, "connection refused", now() + Duration::seconds(60), now()).expect("fail");
     assert!(store.due_alerts(Some(now()), 10).expect("due").is_empty());
     let status = store.outbox_status().expect("status");
     assert_eq!((status.pending, status.failing), (1, 1));
@@ -104,7 +104,7 @@ fn failed_delivery_is_retried_later_and_sent_once() {
     let later = now() + Duration::seconds(61);
     let due = store.due_alerts(Some(later), 10).expect("due");
     assert_eq!(due[0].attempts, 1);
-    store.mark_sent(due[0].id, later).expect("sent");
+    store.mark_sent(due[0].id, later, None).expect("sent");
     assert!(store.due_alerts(None, 10).expect("due").is_empty());
     assert_eq!(store.outbox_status().expect("status").pending, 0);
 }
