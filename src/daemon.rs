@@ -116,7 +116,7 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
     let (done_tx, done_rx) = watch::channel(false);
     let delivery = parts.mailer.clone().map(|mailer| {
         let (store, wake) = (ctx.store.clone(), wake.clone());
-        tokio::spawn(deliver_during_run(store, mailer, ctx.config.timezone, wake, done_rx))
+        tokio::spawn(deliver_during_run(store, mailer, ctx.config.clone(), wake, done_rx))
     });
     // At most `concurrency` runs are in flight, and a run's task is only created when a
     // slot is free: memory holds `concurrency` run futures, not one per source.
@@ -155,11 +155,11 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
 async fn deliver_during_run(
     store: Arc<Mutex<Store>>,
     mailer: Arc<Mailer>,
-    tz: chrono_tz::Tz,
+    config: Arc<Config>,
     wake: Arc<Notify>,
     mut done: watch::Receiver<bool>,
 ) -> Result<DeliveryReport, PipelineError> {
-    let mut session = Delivery::new(&store, &mailer, true, tz);
+    let mut session = Delivery::new(&store, &mailer, true, &config);
     loop {
         let finished = *done.borrow();
         session.round(None).await?;
@@ -182,7 +182,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
         tokio::spawn(outbox_worker(
             ctx.store.clone(),
             mailer,
-            ctx.config.timezone,
+            ctx.config.clone(),
             wake_outbox.clone(),
             shutdown.clone(),
         ))
@@ -383,7 +383,7 @@ async fn finish(mut running: JoinSet<(String, RunResult)>, grace: Duration) {
 async fn outbox_worker(
     store: Arc<Mutex<Store>>,
     mailer: Arc<Mailer>,
-    tz: chrono_tz::Tz,
+    config: Arc<Config>,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -392,7 +392,7 @@ async fn outbox_worker(
         if *shutdown.borrow() {
             return;
         }
-        let mut round = Delivery::new(&store, &mailer, false, tz);
+        let mut round = Delivery::new(&store, &mailer, false, &config);
         let wait = match round.round(Some(&shutdown)).await.map(|()| round.report) {
             Ok(report) if report.stopped_early => mailer.settings().retry_initial,
             Ok(_) => match with_store(&store, |s| s.outbox_status()).await {

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use tokio::sync::watch;
 
+use crate::calendar::WorkCalendar;
+use crate::config::{Config, DeliveryPolicy};
 use crate::model::OutboxAlert;
 use crate::notify::{Mailer, render_dead_letter};
 use crate::pipeline::{PipelineError, with_store};
@@ -23,6 +25,9 @@ pub struct DeliveryReport {
     pub failed: usize,
     /// Alerts given up on in this session (dead letters).
     pub dead: usize,
+    /// Grade III/IV alerts held for working hours, and until when.
+    pub held: usize,
+    pub held_until: Option<chrono::DateTime<Utc>>,
     pub last_error: Option<String>,
     /// The session stopped after repeated failures, leaving due alerts for later.
     pub stopped_early: bool,
@@ -39,14 +44,25 @@ pub struct Delivery<'a> {
     flush: bool,
     /// Highest alert id tried in this session (ids only grow).
     last_id: i64,
-    /// For the times in notices.
+    /// Quiet hours (with the working-hours calendar) and the times in notices.
+    policy: &'a DeliveryPolicy,
+    calendar: &'a WorkCalendar,
     timezone: chrono_tz::Tz,
     pub report: DeliveryReport,
 }
 
 impl<'a> Delivery<'a> {
-    pub fn new(store: &'a Arc<Mutex<Store>>, mailer: &'a Mailer, flush: bool, timezone: chrono_tz::Tz) -> Self {
-        Self { store, mailer, flush, last_id: 0, timezone, report: DeliveryReport::default() }
+    pub fn new(store: &'a Arc<Mutex<Store>>, mailer: &'a Mailer, flush: bool, config: &'a Config) -> Self {
+        Self {
+            store,
+            mailer,
+            flush,
+            last_id: 0,
+            policy: &config.delivery,
+            calendar: &config.calendar,
+            timezone: config.timezone,
+            report: DeliveryReport::default(),
+        }
     }
 
     /// Delivers what is due now, until nothing is, the breaker trips, or shutdown.
@@ -65,6 +81,14 @@ impl<'a> Delivery<'a> {
                     return Ok(());
                 }
                 self.last_id = alert.id;
+                // Quiet hours: a grade III/IV notification waits for the next working period.
+                if self.policy.held(alert.grade) && !self.calendar.is_working(now) {
+                    let until = self.calendar.next_working_start(now);
+                    with_store(self.store, move |s| s.hold(alert.id, until)).await?;
+                    self.report.held += 1;
+                    self.report.held_until = Some(until);
+                    continue;
+                }
                 if self.attempt(alert).await? {
                     failures_in_a_row = 0;
                 } else {

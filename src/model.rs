@@ -92,6 +92,8 @@ pub struct OutboxAlert {
     pub id: i64,
     /// `document`, a notice kind (`source_failing`, `outbox_dead`, …) or `briefing`.
     pub kind: String,
+    /// The grade of the event it is about, if any (quiet hours hold III and IV).
+    pub grade: Option<crate::response::Grade>,
     pub message: AlertMessage,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,

@@ -180,6 +180,7 @@ fn mailer_reconnects_when_the_server_dropped_the_idle_connection() {
     };
     let alert = |id: i64| OutboxAlert {
         kind: "document".into(),
+        grade: None,
         id,
         message: AlertMessage {
             channel: "email".into(),
@@ -248,4 +249,44 @@ fn alerts_are_dead_lettered_after_the_last_attempt_the_admin_told_once_and_retry
     let show = p.run(&["outbox", "show", &dead[0].id.to_string()]);
     assert!(show.stdout.contains("成功"), "{}", show.stdout);
     assert!(p.store().outbox_rows(yuqing::store::OutboxFilter::Dead, 10).expect("outbox").is_empty());
+}
+
+/// A calendar that makes today and tomorrow (Beijing time) holidays, so now is never working time.
+fn calendar_off_today() -> String {
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let mut years: std::collections::BTreeMap<i32, Vec<String>> = std::collections::BTreeMap::new();
+    for day in [today, today + chrono::Duration::days(1)] {
+        use chrono::Datelike;
+        years.entry(day.year()).or_default().push(format!("\"{day}\""));
+    }
+    years.iter().map(|(y, days)| format!("[{y}]\nholidays = [{}]\n", days.join(", "))).collect()
+}
+
+#[test]
+fn quiet_hours_hold_grade_three_and_four_alerts_until_working_time() {
+    let p = Project::new(&source("forum", "forum.xml"), support::FILE_MAIL);
+    p.write("forum.xml", rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    p.write("calendar.toml", calendar_off_today());
+    let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
+    let quiet = "[calendar]\nfile = \"calendar.toml\"\n[delivery]\nquiet_hours = true\n";
+    p.write("yuqing.toml", format!("{toml}{quiet}"));
+
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("工作时间外：1 封Ⅲ、Ⅳ级提醒暂缓"), "{}", run.stdout);
+    assert!(support::eml_files(&p.path().join("outbox")).is_empty(), "nothing sent outside working hours");
+    let held = p.store().outbox_rows(yuqing::store::OutboxFilter::Pending, 10).expect("outbox");
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].attempts, 0, "holding is not a failed attempt");
+    let days_ahead = (held[0].next_attempt_at - chrono::Utc::now()).num_hours();
+    assert!(days_ahead >= 24, "held past tomorrow's holiday: {days_ahead} h");
+
+    // Without quiet hours the same alert goes at once.
+    p.write("yuqing.toml", format!("{toml}[calendar]\nfile = \"calendar.toml\"\n"));
+    let mut store = p.store();
+    store.requeue(Some(held[0].id), chrono::Utc::now()).expect("due now");
+    drop(store);
+    let run = p.run(&["run", "--once"]);
+    assert!(run.stdout.contains("本次发送成功 1 封"), "{}", run.stdout);
+    assert_eq!(support::eml_files(&p.path().join("outbox")).len(), 1);
 }

@@ -475,6 +475,16 @@ fn print_once_summary(summary: &OnceSummary, tz: Tz) {
         None => println!("邮件：未配置 [mail]，未发送提醒"),
         Some(d) => {
             println!("邮件：本次发送成功 {} 封，失败 {} 封", d.sent, d.failed);
+            if let Some(until) = d.held_until {
+                println!(
+                    "工作时间外：{} 封Ⅲ、Ⅳ级提醒暂缓，将于 {} 发送（[delivery] quiet_hours）",
+                    d.held,
+                    local(until, tz)
+                );
+            }
+            if d.dead > 0 {
+                println!("死信：{} 封提醒多次投递失败已停止重试（yuqing outbox list --status dead）", d.dead);
+            }
             println!("{}", outbox_line(&summary.outbox, tz));
         }
     }

@@ -7,6 +7,7 @@
 
 mod calendar;
 mod channels;
+mod delivery;
 mod diag;
 mod http;
 mod keywords;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 
+pub use delivery::{ChannelKind, DeliveryPolicy};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use http::HttpSettings;
 pub use org::Response;
@@ -56,6 +58,8 @@ pub struct Config {
     pub sms: Option<crate::channel::SmsSettings>,
     /// `[[robots]]`: IM group robots (WeCom, DingTalk, Feishu).
     pub robots: Vec<crate::channel::RobotSettings>,
+    /// `[delivery]`: channels per grade, quiet hours, default robot, SMS cap.
+    pub delivery: DeliveryPolicy,
     pub sources: Vec<SourceConfig>,
     pub keyword_lists: Vec<KeywordList>,
     /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
@@ -133,6 +137,7 @@ impl Config {
                 http: s.http,
                 sms: s.sms,
                 robots: s.robots,
+                delivery: s.delivery,
                 sources,
                 keyword_lists,
                 cue_lists,

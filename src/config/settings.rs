@@ -38,6 +38,7 @@ const ROOT_KEYS: &[&str] = &[
     "ladder",
     "http",
     "calendar",
+    "delivery",
 ];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];
@@ -83,6 +84,7 @@ pub(super) struct Settings {
     pub http: Option<super::http::HttpSettings>,
     pub sms: Option<crate::channel::SmsSettings>,
     pub robots: Vec<crate::channel::RobotSettings>,
+    pub delivery: super::delivery::DeliveryPolicy,
     pub response: super::org::Response,
     pub calendar: crate::calendar::WorkCalendar,
 }
@@ -157,6 +159,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let http = super::http::load(&file, &root, diags);
     let sms = super::channels::load_sms(dir, &file, &root, diags);
     let robots = super::channels::load_robots(dir, &file, &root, diags);
+    let robot_ids: Vec<String> = robots.iter().flatten().map(|r| r.id.clone()).collect();
+    let delivery = super::delivery::load(&file, &root, &robot_ids, diags);
     let response = super::org::load(&file, &root, diags);
     let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
@@ -173,6 +177,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         http: http?,
         sms: sms?,
         robots: robots?,
+        delivery: delivery?,
         response,
         calendar,
     })

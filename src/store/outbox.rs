@@ -73,7 +73,8 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.id, a.channel, a.recipients, a.subject, a.body_text, a.body_html, a.attempts, a.created_at,
                     (SELECT r.id || '.' || r.created_at FROM alerts r
-                     WHERE r.event_id = a.event_id AND r.id < a.id ORDER BY r.id LIMIT 1), a.kind
+                     WHERE r.event_id = a.event_id AND r.id < a.id ORDER BY r.id LIMIT 1), a.kind,
+                    (SELECT e.grade FROM events e WHERE e.id = a.event_id)
              FROM alerts a WHERE a.status = 'pending' AND a.next_attempt_at <= ?1 ORDER BY a.id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![due, i64::try_from(limit).unwrap_or(i64::MAX)], alert_row)?;
@@ -119,6 +120,14 @@ impl Store {
         )?;
         attempt(&tx, id, now, false, Some(error), None)?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Holds an alert until `until` (quiet hours) without counting an attempt.
+    pub fn hold(&mut self, id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE alerts SET next_attempt_at = ?2 WHERE id = ?1 AND status = 'pending'")?
+            .execute(params![id, until.timestamp()])?;
         Ok(())
     }
 
@@ -187,19 +196,32 @@ impl Store {
     }
 }
 
-type AlertColumns = (i64, String, String, String, String, String, i64, i64, Option<String>, String);
+type AlertColumns = (i64, String, String, String, String, String, i64, i64, Option<String>, String, Option<String>);
 
 fn alert_row(r: &Row<'_>) -> rusqlite::Result<AlertColumns> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
 }
 
 fn into_alert(columns: AlertColumns) -> Result<OutboxAlert, StoreError> {
-    let (id, channel, recipients, subject, body_text, body_html, attempts, created_at, thread, kind) = columns;
+    let (id, channel, recipients, subject, body_text, body_html, attempts, created_at, thread, kind, grade) = columns;
     let recipients: Vec<String> =
         serde_json::from_str(&recipients).map_err(|e| StoreError::Corrupt(format!("recipients of alert {id}: {e}")))?;
     Ok(OutboxAlert {
         id,
         kind,
+        grade: grade.as_deref().and_then(crate::response::Grade::parse),
         message: AlertMessage { channel, recipients, subject, body_text, body_html },
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         created_at: DateTime::from_timestamp(created_at, 0).unwrap_or_default(),
