@@ -13,7 +13,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::delivery::{Delivery, DeliveryReport};
+use crate::delivery::{Delivery, DeliveryReport, Senders};
 use crate::distortion::Publications;
 use crate::fetch::{FetchError, Fetcher};
 use crate::flags::Flagger;
@@ -38,6 +38,8 @@ pub enum DaemonError {
     Mail(#[from] DeliveryError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    #[error("cannot set up SMS or IM delivery: {0}")]
+    Channel(#[from] crate::channel::ChannelError),
     #[error("cannot listen on {addr} ([http] listen): {source}")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }
@@ -46,6 +48,8 @@ pub enum DaemonError {
 pub struct Parts {
     pub ctx: Arc<Context>,
     pub mailer: Option<Arc<Mailer>>,
+    /// SMS and IM robots.
+    pub senders: Arc<Senders>,
 }
 
 impl Parts {
@@ -64,6 +68,7 @@ impl Parts {
         let flagger = Arc::new(Flagger::new(&config.cue_lists, config.detection.fold_traditional)?);
         let lexicon = Arc::new(Lexicon::new(&config.lexicon).map_err(MatcherError::from)?);
         let mailer = config.mail.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
+        let senders = Arc::new(Senders::build(&config)?);
         let linker = match &config.http {
             Some(http) => Some(Linker::new(
                 &store
@@ -84,7 +89,7 @@ impl Parts {
             publications: Arc::new(Mutex::new(Publications::new(publications))),
             linker,
         };
-        Ok(Self { ctx: Arc::new(ctx), mailer })
+        Ok(Self { ctx: Arc::new(ctx), mailer, senders })
     }
 }
 
@@ -116,7 +121,7 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
     let (done_tx, done_rx) = watch::channel(false);
     let delivery = parts.mailer.clone().map(|mailer| {
         let (store, wake) = (ctx.store.clone(), wake.clone());
-        tokio::spawn(deliver_during_run(store, mailer, ctx.config.clone(), wake, done_rx))
+        tokio::spawn(deliver_during_run(store, mailer, parts.senders.clone(), ctx.config.clone(), wake, done_rx))
     });
     // At most `concurrency` runs are in flight, and a run's task is only created when a
     // slot is free: memory holds `concurrency` run futures, not one per source.
@@ -155,11 +160,12 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
 async fn deliver_during_run(
     store: Arc<Mutex<Store>>,
     mailer: Arc<Mailer>,
+    senders: Arc<Senders>,
     config: Arc<Config>,
     wake: Arc<Notify>,
     mut done: watch::Receiver<bool>,
 ) -> Result<DeliveryReport, PipelineError> {
-    let mut session = Delivery::new(&store, &mailer, true, &config);
+    let mut session = Delivery::new(&store, &mailer, &senders, true, &config);
     loop {
         let finished = *done.borrow();
         session.round(None).await?;
@@ -182,6 +188,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
         tokio::spawn(outbox_worker(
             ctx.store.clone(),
             mailer,
+            parts.senders.clone(),
             ctx.config.clone(),
             wake_outbox.clone(),
             shutdown.clone(),
@@ -383,6 +390,7 @@ async fn finish(mut running: JoinSet<(String, RunResult)>, grace: Duration) {
 async fn outbox_worker(
     store: Arc<Mutex<Store>>,
     mailer: Arc<Mailer>,
+    senders: Arc<Senders>,
     config: Arc<Config>,
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
@@ -392,7 +400,7 @@ async fn outbox_worker(
         if *shutdown.borrow() {
             return;
         }
-        let mut round = Delivery::new(&store, &mailer, false, &config);
+        let mut round = Delivery::new(&store, &mailer, &senders, false, &config);
         let wait = match round.round(Some(&shutdown)).await.map(|()| round.report) {
             Ok(report) if report.stopped_early => mailer.settings().retry_initial,
             Ok(_) => match with_store(&store, |s| s.outbox_status()).await {

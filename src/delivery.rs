@@ -1,18 +1,56 @@
-//! The outbox loop: take due alerts from the store, send each through the mailer, record
-//! success or failure (with exponential backoff). Alerts leave the outbox only after a
-//! successful send, so an SMTP outage or a crash loses nothing.
+//! The outbox loop: take due alerts from the store, send each through its channel — the
+//! mailer for email, the SMS provider for `sms`, an IM robot for `robot:<id>` — and record
+//! success (with the provider's answer) or failure (with exponential backoff; a dead letter
+//! after the last attempt). Alerts leave the outbox only after a successful send, so an
+//! outage or a crash loses nothing. Quiet hours, the per-person SMS cap and each robot's
+//! rate limit hold an alert for later; they never drop it.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use tokio::sync::watch;
 
 use crate::calendar::WorkCalendar;
+use crate::channel::{Channel, ChannelError, Decision, Message, RateLimiter};
 use crate::config::{Config, DeliveryPolicy};
 use crate::model::OutboxAlert;
 use crate::notify::{Mailer, render_dead_letter};
 use crate::pipeline::{PipelineError, with_store};
 use crate::store::Store;
+
+/// The channels besides email, built once from `[sms]` and `[[robots]]`.
+#[derive(Debug, Default)]
+pub struct Senders {
+    pub sms: Option<Channel>,
+    /// By robot id, each with its rate limiter.
+    pub robots: HashMap<String, (Channel, Mutex<RateLimiter>)>,
+}
+
+impl Senders {
+    pub fn build(config: &Config) -> Result<Self, ChannelError> {
+        let proxy = config.fetch.proxy.as_ref();
+        let sms = config.sms.as_ref().map(|s| Channel::sms(s, proxy)).transpose()?;
+        let mut robots = HashMap::new();
+        for r in &config.robots {
+            let limiter = RateLimiter::for_robot(r.kind, r.rate_per_minute);
+            robots.insert(r.id.clone(), (Channel::robot(r, proxy)?, Mutex::new(limiter)));
+        }
+        Ok(Senders { sms, robots })
+    }
+}
+
+/// What became of one try.
+enum Tried {
+    Sent(Option<(String, Option<String>)>),
+    Failed {
+        error: String,
+        retryable: bool,
+        retry_after: Option<std::time::Duration>,
+    },
+    /// Not tried now: wait until then (rate limit, SMS cap).
+    Wait(chrono::DateTime<Utc>),
+}
 
 /// After this many failures in a row a session stops: the server is likely down, and the
 /// remaining alerts wait for a later session instead of each waiting for a timeout.
@@ -40,6 +78,7 @@ pub struct DeliveryReport {
 pub struct Delivery<'a> {
     store: &'a Arc<Mutex<Store>>,
     mailer: &'a Mailer,
+    senders: &'a Senders,
     /// Ignore backoff: every pending alert is due.
     flush: bool,
     /// Highest alert id tried in this session (ids only grow).
@@ -52,10 +91,17 @@ pub struct Delivery<'a> {
 }
 
 impl<'a> Delivery<'a> {
-    pub fn new(store: &'a Arc<Mutex<Store>>, mailer: &'a Mailer, flush: bool, config: &'a Config) -> Self {
+    pub fn new(
+        store: &'a Arc<Mutex<Store>>,
+        mailer: &'a Mailer,
+        senders: &'a Senders,
+        flush: bool,
+        config: &'a Config,
+    ) -> Self {
         Self {
             store,
             mailer,
+            senders,
             flush,
             last_id: 0,
             policy: &config.delivery,
@@ -103,23 +149,89 @@ impl<'a> Delivery<'a> {
         Ok(())
     }
 
+    /// Sends one alert through its channel.
+    async fn send(&self, alert: &OutboxAlert, now: chrono::DateTime<Utc>) -> Result<Tried, PipelineError> {
+        let channel = alert.message.channel.as_str();
+        let message = || Message {
+            out_id: format!("yuqing-{}", alert.id),
+            title: alert.message.subject.clone(),
+            text: alert.message.body_text.clone(),
+            mobiles: alert.message.recipients.clone(),
+            ..Message::default()
+        };
+        let sent = |r: crate::channel::Receipt| Tried::Sent(Some((r.response, r.message_id)));
+        let failed = |e: ChannelError| Tried::Failed {
+            retryable: e.is_retryable(),
+            retry_after: e.retry_after(),
+            error: e.to_string(),
+        };
+        if channel == "email" {
+            return Ok(match self.mailer.send(alert).await {
+                Ok(()) => Tried::Sent(None),
+                Err(e) => Tried::Failed { error: e.to_string(), retryable: true, retry_after: None },
+            });
+        }
+        if channel == "sms" {
+            let Some(sms) = &self.senders.sms else {
+                return Ok(Tried::Failed { error: "未配置 [sms]".into(), retryable: false, retry_after: None });
+            };
+            // The per-person hourly cap: wait until the oldest of the hour's messages ages out.
+            let cap = self.senders_cap();
+            let to = alert.message.recipients.clone();
+            let since = now - chrono::Duration::hours(1);
+            let recent = with_store(self.store, move |s| s.sms_sent_since(&to, since)).await?;
+            if let Some(oldest) = recent.filter(|(n, _)| *n >= cap).map(|(_, oldest)| oldest) {
+                return Ok(Tried::Wait(oldest + chrono::Duration::hours(1)));
+            }
+            return Ok(sms.send(&message()).await.map_or_else(failed, sent));
+        }
+        if let Some(id) = channel.strip_prefix("robot:") {
+            let Some((robot, limiter)) = self.senders.robots.get(id) else {
+                let error = format!("[[robots]] 中没有 id 为 \"{id}\" 的机器人");
+                return Ok(Tried::Failed { error, retryable: false, retry_after: None });
+            };
+            let decision = limiter.lock().map(|mut l| l.decide(now)).unwrap_or(Decision::SendNow);
+            if let Decision::Digest { at } = decision {
+                return Ok(Tried::Wait(at));
+            }
+            return Ok(robot.send(&message()).await.map_or_else(failed, sent));
+        }
+        Ok(Tried::Failed { error: format!("未知的通道 \"{channel}\""), retryable: false, retry_after: None })
+    }
+
+    fn senders_cap(&self) -> usize {
+        usize::try_from(self.policy.sms_per_person_hour).unwrap_or(usize::MAX).max(1)
+    }
+
     /// Sends one alert and records the outcome; `Ok(true)` when it was delivered.
     async fn attempt(&mut self, alert: OutboxAlert) -> Result<bool, PipelineError> {
-        let result = self.mailer.send(&alert).await;
         let now = Utc::now();
-        match result {
-            Ok(()) => {
-                with_store(self.store, move |s| s.mark_sent(alert.id, now, None)).await?;
-                tracing::info!(alert = alert.id, subject = %alert.message.subject, "alert delivered");
+        let tried = self.send(&alert, now).await?;
+        let now = Utc::now();
+        match tried {
+            Tried::Sent(receipt) => {
+                with_store(self.store, move |s| {
+                    s.mark_sent(alert.id, now, receipt.as_ref().map(|(r, id)| (r.as_str(), id.as_deref())))
+                })
+                .await?;
+                tracing::info!(alert = alert.id, channel = %alert.message.channel, subject = %alert.message.subject,
+                    "alert delivered");
                 self.report.sent += 1;
                 Ok(true)
             }
-            Err(e) => {
-                let message = e.to_string();
+            Tried::Wait(until) => {
+                tracing::info!(alert = alert.id, channel = %alert.message.channel, until = %until,
+                    "alert held (rate limit or SMS cap)");
+                with_store(self.store, move |s| s.hold(alert.id, until)).await?;
+                self.report.held += 1;
+                // Not a failure of the channel: the breaker is not moved.
+                Ok(true)
+            }
+            Tried::Failed { error: message, retryable, retry_after } => {
                 let settings = self.mailer.settings();
                 let attempts = alert.attempts + 1;
                 let stored = message.clone();
-                if attempts >= settings.max_attempts {
+                if !retryable || attempts >= settings.max_attempts {
                     tracing::error!(alert = alert.id, attempts, error = %message, "alert given up on (dead letter)");
                     let admin: Vec<String> = settings.admin.iter().map(ToString::to_string).collect();
                     // The notice about a dead letter is itself never the cause of another.
@@ -129,7 +241,8 @@ impl<'a> Delivery<'a> {
                     with_store(self.store, move |s| s.mark_dead(alert.id, &stored, now, notice.as_ref())).await?;
                     self.report.dead += 1;
                 } else {
-                    let retry_at = now + settings.retry_delay(attempts);
+                    let backoff = settings.retry_delay(attempts).max(retry_after.unwrap_or_default());
+                    let retry_at = now + backoff;
                     tracing::warn!(alert = alert.id, attempt = attempts, error = %message, retry_at = %retry_at,
                         "alert delivery failed; will retry");
                     with_store(self.store, move |s| s.mark_failed(alert.id, &stored, retry_at, now)).await?;

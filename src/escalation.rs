@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
+use crate::fanout::{Short, extra_channels, uses_email};
 use crate::links::{LinkAction, Linker};
 use crate::notify::{DeadlineMark, Reminder, render_reminder};
 use crate::response::deadline::{DeadlineKind, Progress, due_reminders};
@@ -70,30 +71,39 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
         }
         for Due { step, role, deadline, elapsed, repeat } in due {
             let Some(person) = person_for(org, &event.owner, role).and_then(|id| org.person(&id)) else { continue };
-            // Email only for now; SMS and IM robots come with their own channels.
-            let Some(address) = person.email.as_ref() else { continue };
-            let alert = render_reminder(&Reminder {
-                event_id: event.id,
-                event_title: &event.title,
-                grade_label: event.grade.label_zh(),
-                role_label: role.label_zh(),
-                person_name: &person.name,
-                person_id: &person.id,
-                recipient: format!("{} <{address}>", person.name),
-                elapsed,
-                subject_prefix: &mail.subject_prefix,
-                deadline,
-                repeat,
-                links: linker.as_ref().map_or_else(Vec::new, |l| {
-                    let mut links = vec![("受理".to_string(), l.url(event.id, &person.id, LinkAction::Accept, now))];
-                    if deadline.is_some_and(|d| !d.accept) {
-                        links.push(("记录反馈".to_string(), l.url(event.id, &person.id, LinkAction::Feedback, now)));
-                    }
-                    links
-                }),
+            let links = linker.as_ref().map_or_else(Vec::new, |l| {
+                let mut links = vec![("受理".to_string(), l.url(event.id, &person.id, LinkAction::Accept, now))];
+                if deadline.is_some_and(|d| !d.accept) {
+                    links.push(("记录反馈".to_string(), l.url(event.id, &person.id, LinkAction::Feedback, now)));
+                }
+                links
             });
-            if store.queue_notification(&event, (&person.id, step), &alert, now)? {
-                queued += 1;
+            let command = format!("yuqing event accept {} --by {}", event.id, person.id);
+            let action = links.first().map_or(command, |(label, url)| format!("{label}：{url}"));
+            let heading = if deadline.is_some() { "舆情督办" } else { "舆情催办" };
+            let short = Short { heading, event_id: event.id, title: &event.title, grade: event.grade, action: &action };
+            let mut alerts = extra_channels(config, person, Some(&event.owner), &short);
+            if let Some(address) = person.email.as_ref().filter(|_| uses_email(config, event.grade)) {
+                alerts.push(render_reminder(&Reminder {
+                    event_id: event.id,
+                    event_title: &event.title,
+                    grade_label: event.grade.label_zh(),
+                    role_label: role.label_zh(),
+                    person_name: &person.name,
+                    person_id: &person.id,
+                    recipient: format!("{} <{address}>", person.name),
+                    elapsed,
+                    subject_prefix: &mail.subject_prefix,
+                    deadline,
+                    repeat,
+                    links,
+                }));
+            }
+            // One row per channel; the notification log keeps each to once per step.
+            for alert in &alerts {
+                if store.queue_notification(&event, (&person.id, step), alert, now)? {
+                    queued += 1;
+                }
             }
         }
     }

@@ -27,6 +27,7 @@ pub mod error_chain;
 pub mod escalation;
 pub mod events;
 pub mod extract;
+pub mod fanout;
 pub mod fetch;
 pub mod flags;
 pub mod links;

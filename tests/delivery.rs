@@ -290,3 +290,41 @@ fn quiet_hours_hold_grade_three_and_four_alerts_until_working_time() {
     assert!(run.stdout.contains("本次发送成功 1 封"), "{}", run.stdout);
     assert_eq!(support::eml_files(&p.path().join("outbox")).len(), 1);
 }
+
+#[test]
+fn a_grade_using_sms_and_im_reaches_the_persons_mobile_and_the_sections_robot() {
+    let server = HttpServer::start();
+    server.route("/sms?to=13800000001", Route::ok("application/json", r#"{"code":0}"#));
+    server.route("/cgi-bin/webhook/send?key=K123", Route::ok("application/json", r#"{"errcode":0,"errmsg":"ok"}"#));
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
+    p.write("forum.xml", rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    p.write("wecom.key", "K123\n");
+    let org = support::ORG.replacen(
+        "email = \"wang@example.gov.cn\"",
+        "email = \"wang@example.gov.cn\"\nmobile = \"13800000001\"",
+        1,
+    );
+    let channels = format!(
+        "robot = \"wecom-pref\"\n\
+         [sms]\nprovider = \"gateway\"\nmethod = \"GET\"\nurl = \"{sms}?to={{mobile}}\"\nsuccess_contains = '\"code\":0'\n\
+         [[robots]]\nid = \"wecom-pref\"\nkind = \"wecom\"\nbase_url = \"{base}\"\ntoken_file = \"wecom.key\"\n\
+         [delivery]\nIV = [\"sms\", \"im\", \"email\"]\n",
+        sms = server.url("/sms"),
+        base = server.url("")
+    );
+    p.write("yuqing.toml", format!("{org}\n{channels}[storage]\npath = \"state/yuqing.db\"\n{}", support::FILE_MAIL));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(server.requests("/sms?to=13800000001").len(), 1, "one SMS to 王科员's mobile\n{}", run.stderr);
+    assert_eq!(server.requests("/cgi-bin/webhook/send?key=K123").len(), 1, "one post to the section's robot");
+    let rows = p.store().outbox_rows(yuqing::store::OutboxFilter::Sent, 10).expect("outbox");
+    let channels: Vec<&str> = rows.iter().map(|r| r.channel.as_str()).collect();
+    assert!(
+        channels.contains(&"sms") && channels.contains(&"robot:wecom-pref") && channels.contains(&"email"),
+        "{channels:?}"
+    );
+    let sms = rows.iter().find(|r| r.channel == "sms").expect("sms row");
+    let attempts = p.store().alert_attempts(sms.id).expect("attempts");
+    assert!(attempts[0].ok && attempts[0].detail.as_deref().is_some_and(|d| d.contains("\"code\":0")), "{attempts:?}");
+}

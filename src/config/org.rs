@@ -21,7 +21,7 @@ use crate::response::{
 use crate::rules::Category;
 
 const PERSON_KEYS: &[&str] = &["id", "name", "email", "mobile", "wecom", "dingtalk", "feishu"];
-const SECTION_KEYS: &[&str] = &["id", "name", "head", "liaison", "leader_in_charge", "topics"];
+const SECTION_KEYS: &[&str] = &["id", "name", "head", "liaison", "leader_in_charge", "topics", "robot"];
 const DEPARTMENT_KEYS: &[&str] = &["id", "name", "email"];
 const ROUTE_KEYS: &[&str] = &["category", "topic", "grade", "source", "flag", "owner", "report_to", "continue"];
 const GRADE_KEYS: &[&str] =
@@ -198,6 +198,7 @@ pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics)
             liaison: person_ref(&mut c, liaison, "联络人 liaison"),
             leader_in_charge: person_ref(&mut c, leader, "分管领导 leader_in_charge"),
             topics: c.list(&t, "topics").map(Spanned::into_inner).unwrap_or_default(),
+            robot: c.text(&t, "robot").map(Spanned::into_inner),
         };
         org.sections.push(section);
     }

@@ -162,6 +162,18 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let robot_ids: Vec<String> = robots.iter().flatten().map(|r| r.id.clone()).collect();
     let delivery = super::delivery::load(&file, &root, &robot_ids, diags);
     let response = super::org::load(&file, &root, diags);
+    if let Some(robots) = &robots {
+        for section in &response.org.sections {
+            if let Some(robot) = section.robot.as_ref().filter(|r| !robots.iter().any(|x| &x.id == *r)) {
+                diags.error(
+                    &file.path,
+                    0,
+                    format!("科室 {} 的 robot \"{robot}\" 不在 [[robots]] 中", section.id),
+                    "写 [[robots]] 中某个机器人的 id，或删去该科室的 robot",
+                );
+            }
+        }
+    }
     let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let calendar = super::calendar::load(dir, &file, &root, tz, today, diags);

@@ -487,6 +487,10 @@ impl Job {
                 }
             };
             let alert = if quiet { None } else { self.render(&m, event.as_ref().zip(decision.as_ref()), now) };
+            let extra = match (&alert, &event, &decision) {
+                (Some(_), Some(e), Some(d)) if e.new_event || e.rose() => self.extra_channels(e, d, now),
+                _ => Vec::new(),
+            };
             batch.push(NewDocument {
                 document: m.document,
                 hits: m.hits,
@@ -494,6 +498,7 @@ impl Job {
                 negativity: m.negativity,
                 event,
                 alert,
+                extra,
             });
         }
         let result = commit(&mut store, &batch);
@@ -699,6 +704,31 @@ impl Job {
                 links,
             },
         ))
+    }
+
+    /// SMS and IM notifications (per `[delivery]`) to the people on the ladder's first step,
+    /// when an event starts or rises.
+    fn extra_channels(&self, e: &Assignment, d: &Decision, now: DateTime<Utc>) -> Vec<AlertMessage> {
+        let org = &self.config.response.org;
+        let heading = if e.rose() { "舆情升级" } else { "舆情提示" };
+        let mut out = Vec::new();
+        for person in d.steps.first().map(|(_, people)| people.as_slice()).unwrap_or_default() {
+            let Some(person) = org.person(&person.1) else { continue };
+            let command = format!("yuqing event accept {} --by {}", e.event_id, person.id);
+            let action = match &self.linker {
+                Some(l) => format!("受理：{}", l.url(e.event_id, &person.id, LinkAction::Accept, now)),
+                None => command,
+            };
+            let short = crate::fanout::Short {
+                heading,
+                event_id: e.event_id,
+                title: &e.event_title,
+                grade: e.grade,
+                action: &action,
+            };
+            out.extend(crate::fanout::extra_channels(&self.config, person, Some(&d.owner), &short));
+        }
+        out
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Store>, PipelineError> {

@@ -24,6 +24,8 @@ pub struct Section {
     pub leader_in_charge: Option<String>,
     /// Keyword lists or topics it owns (besides lists that name it with `@section`).
     pub topics: Vec<String>,
+    /// The `[[robots]]` id of its IM group, for notifications over IM.
+    pub robot: Option<String>,
 }
 
 /// An outside department that receives reports (报送).

@@ -423,6 +423,7 @@ mod tests {
             liaison: Some(liaison.into()),
             leader_in_charge: Some(leader.into()),
             topics: Vec::new(),
+            robot: None,
         };
         Organisation {
             principal: Some("chen".into()),

@@ -57,6 +57,8 @@ pub struct NewDocument {
     /// The event a matched document joined or started.
     pub event: Option<Assignment>,
     pub alert: Option<AlertMessage>,
+    /// SMS and IM notifications about its event (per `[delivery]`), queued with the alert.
+    pub extra: Vec<AlertMessage>,
 }
 
 /// What one committed source run added.
@@ -296,7 +298,7 @@ pub(super) fn insert_new(
     if let Some(event) = &item.event {
         events::record(tx, event, doc_id, &item.document.source_id, now)?;
     }
-    if let Some(alert) = &item.alert {
+    for alert in item.alert.iter().chain(&item.extra) {
         outbox::enqueue(tx, doc_id, item.event.as_ref().map(|e| e.event_id), alert, now)?;
         counts.alerts += 1;
     }

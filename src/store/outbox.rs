@@ -337,3 +337,21 @@ impl Store {
         Ok(changed)
     }
 }
+
+impl Store {
+    /// SMS sent to exactly these recipients since `since`: how many, and the oldest's time.
+    pub fn sms_sent_since(
+        &self,
+        recipients: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Option<(usize, DateTime<Utc>)>, StoreError> {
+        let recipients = serde_json::to_string(recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (n, oldest): (i64, Option<i64>) = self.conn.query_row(
+            "SELECT count(*), min(sent_at) FROM alerts
+             WHERE channel = 'sms' AND status = 'sent' AND recipients = ?1 AND sent_at >= ?2",
+            params![recipients, since.timestamp()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(oldest.and_then(|t| DateTime::from_timestamp(t, 0)).map(|t| (usize::try_from(n).unwrap_or(0), t)))
+    }
+}

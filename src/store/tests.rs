@@ -44,6 +44,7 @@ fn batch(key: &str) -> NewDocument {
         negativity: None,
         event: None,
         alert: Some(alert(key)),
+        extra: vec![],
     }
 }
 
@@ -75,7 +76,15 @@ fn any_known_key_makes_a_document_known() {
     store
         .commit_run(
             "s",
-            &[NewDocument { document: first, hits: vec![], flags: vec![], negativity: None, event: None, alert: None }],
+            &[NewDocument {
+                document: first,
+                hits: vec![],
+                flags: vec![],
+                negativity: None,
+                event: None,
+                alert: None,
+                extra: vec![],
+            }],
             1,
             &Validators::default(),
             now(),
@@ -145,6 +154,7 @@ fn recent_hits_lists_terms_per_document() {
                     negativity: None,
                     event: None,
                     alert: None,
+                    extra: vec![],
                 },
             ],
             2,
