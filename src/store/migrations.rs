@@ -297,6 +297,38 @@ const MIGRATIONS: &[&str] = &[
         at         INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 14: a notice to the admin about no source: the configuration could not be reloaded
+    // (`config_invalid`). SQLite cannot alter a CHECK, so the table is rebuilt as in 12.
+    r#"
+    CREATE TABLE alerts_v14 (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL DEFAULT 'document'
+                        CHECK (kind IN ('document', 'source_failing', 'source_recovered', 'source_silent',
+                                        'config_invalid')),
+        document_id     INTEGER REFERENCES documents(id),
+        source_id       TEXT,
+        channel         TEXT NOT NULL,
+        recipients      TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        body_text       TEXT NOT NULL,
+        body_html       TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dropped', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER,
+        event_id        INTEGER REFERENCES events(id)
+    );
+    INSERT INTO alerts_v14 (id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+                            status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id)
+        SELECT id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+               status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v14 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
+    CREATE INDEX alerts_by_event ON alerts(event_id);
+    "#,
 ];
 
 /// Number of migrations this build knows.
