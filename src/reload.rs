@@ -240,6 +240,38 @@ mod tests {
         assert!(is_change(&EventKind::Create(notify::event::CreateKind::File)));
     }
 
+    fn config(dir: &Path, db: &str, http: &str) -> Config {
+        let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap_or_default();
+        std::fs::create_dir_all(dir.join(KEYWORDS_DIR)).unwrap_or_default();
+        write("keywords/a.txt", "抚恤金\n");
+        write("sources.toml", "");
+        write("yuqing.toml", &format!("[storage]\npath = \"{db}\"\n{http}"));
+        let loaded = Config::load(dir);
+        loaded.config.unwrap_or_else(|| panic!("{:?}", loaded.diagnostics.items))
+    }
+
+    #[test]
+    fn restart_only_settings_keep_their_running_values() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let old = config(dir.path(), "a.db", "[http]\nlisten = \"127.0.0.1:8787\"\n");
+        let new = config(dir.path(), "b.db", "[http]\nlisten = \"127.0.0.1:9999\"\nlink_ttl_hours = 24\n");
+        let (kept, changed) = keep_restart_only(&old, new);
+        let settings: Vec<&str> = changed.iter().map(|c| c.setting).collect();
+        assert_eq!(settings, vec!["[storage] path", "[http] listen"]);
+        assert_eq!(kept.storage_path, old.storage_path);
+        let http = kept.http.unwrap_or_else(|| panic!("http kept"));
+        assert_eq!(http.listen.port(), 8787);
+        assert_eq!(http.link_ttl, Duration::from_secs(24 * 3600), "the rest is applied");
+        assert!(changed[1].describe().contains("需要重启才能生效"));
+
+        // [http] removed while running: the endpoint stays as it is.
+        let (kept, changed) = keep_restart_only(&old, config(dir.path(), "a.db", ""));
+        assert_eq!(changed.len(), 1);
+        assert_eq!(kept.http, old.http);
+        let (_, changed) = keep_restart_only(&old, old.clone());
+        assert!(changed.is_empty());
+    }
+
     #[test]
     fn the_notice_quotes_each_diagnostic_with_file_and_line() {
         let d = Diagnostic {
