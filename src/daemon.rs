@@ -1,10 +1,18 @@
 //! Running the pipeline: once over every enabled source (`run --once`), or forever on
 //! each source's schedule with bounded concurrency, at most one run per source at a time,
-//! an outbox worker delivering alerts, and a clean stop on SIGTERM/SIGINT.
+//! an outbox worker delivering alerts, hot reload of the configuration, and a clean stop
+//! on SIGTERM/SIGINT.
 //!
-//! Long-lived parts (store, HTTP client, matcher, mailer) are built once in [`Parts`].
+//! The parts that depend on the configuration (config, HTTP client, matcher, flagger,
+//! lexicon, mailer) form one generation, [`Parts`], published on a `watch` channel. A
+//! reload (SIGHUP, or a change in the config directory; see [`crate::reload`]) builds a
+//! new generation around the same store, event index and publications and swaps it in at
+//! once; a source run in flight keeps its `Arc` to the generation it started with and
+//! finishes on it. A broken configuration is never swapped in.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +27,7 @@ use crate::fetch::{FetchError, Fetcher};
 use crate::flags::Flagger;
 use crate::links::Linker;
 use crate::matcher::{Matcher, MatcherError};
+use crate::metrics::Metrics;
 use crate::notify::{DeliveryError, Mailer};
 use crate::pipeline::{Context, PipelineError, SourceReport, run_source, with_store};
 use crate::sentiment::Lexicon;
@@ -44,7 +53,8 @@ pub enum DaemonError {
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
 }
 
-/// The long-lived parts, built once per process.
+/// One generation of the configuration-dependent parts. The first is built at start; each
+/// successful reload builds the next with [`Parts::rebuild`].
 pub struct Parts {
     pub ctx: Arc<Context>,
     pub mailer: Option<Arc<Mailer>>,
@@ -54,6 +64,11 @@ pub struct Parts {
 
 impl Parts {
     pub fn build(config: Config) -> Result<Self, DaemonError> {
+        Self::build_with(config, Arc::new(Metrics::new()))
+    }
+
+    /// Builds the first generation, counting into `metrics`.
+    pub fn build_with(config: Config, metrics: Arc<Metrics>) -> Result<Self, DaemonError> {
         let mut store = Store::open(&config.storage_path)
             .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
         let events = store
@@ -88,8 +103,96 @@ impl Parts {
             events: Arc::new(Mutex::new(events)),
             publications: Arc::new(Mutex::new(Publications::new(publications))),
             linker,
+            metrics,
         };
         Ok(Self { ctx: Arc::new(ctx), mailer, senders })
+    }
+
+    /// The next generation for `config` (already checked by [`crate::reload::keep_restart_only`]):
+    /// new HTTP client, matcher, flagger, lexicon, mailer, SMS/IM senders and link settings around the same
+    /// store, event index and publications. The event index is rebuilt from the store when
+    /// the detection settings changed, the publications when the official sources did.
+    /// Blocking (builds automata, reads the store): call it on the blocking pool.
+    pub fn rebuild(&self, config: Config) -> Result<Self, DaemonError> {
+        let old = &self.ctx;
+        let store_error = |source| DaemonError::Store { path: config.storage_path.display().to_string(), source };
+        let fetcher = Fetcher::new(&config.fetch)?;
+        let matcher = Arc::new(Matcher::with_folding(&config.keyword_lists, config.detection.fold_traditional)?);
+        let flagger = Arc::new(Flagger::new(&config.cue_lists, config.detection.fold_traditional)?);
+        let lexicon = Arc::new(Lexicon::new(&config.lexicon).map_err(MatcherError::from)?);
+        let mailer = config.mail.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
+        let senders = Arc::new(Senders::build(&config)?);
+        {
+            let store = old.store.lock().map_err(|_| PipelineError::Poisoned)?;
+            let (d, o) = (&config.detection, &old.config.detection);
+            if d.event_threshold != o.event_threshold || d.event_window != o.event_window {
+                let index = store.event_index(d.event_threshold, d.event_window, Utc::now()).map_err(store_error)?;
+                *old.events.lock().map_err(|_| PipelineError::Poisoned)? = index;
+            }
+            let official = config.official_source_ids();
+            if official != old.config.official_source_ids() {
+                let recent = store.publications(&official, crate::distortion::KEEP).map_err(store_error)?;
+                *old.publications.lock().map_err(|_| PipelineError::Poisoned)? = Publications::new(recent);
+            }
+        }
+        let linker = match &config.http {
+            Some(http) => {
+                let key = old.store.lock().map_err(|_| PipelineError::Poisoned)?.link_key().map_err(store_error)?;
+                Some(Linker::new(&key, http))
+            }
+            None => None,
+        };
+        let ctx = Context {
+            config: Arc::new(config),
+            store: old.store.clone(),
+            fetcher,
+            matcher,
+            flagger,
+            lexicon,
+            events: old.events.clone(),
+            publications: old.publications.clone(),
+            linker,
+            metrics: old.metrics.clone(),
+        };
+        Ok(Self { ctx: Arc::new(ctx), mailer, senders })
+    }
+}
+
+/// Called when a configuration reload starts. A no-op for now: the place for the
+/// systemd notification (`RELOADING=1` with `MONOTONIC_USEC`, for `Type=notify-reload`).
+pub fn on_reload_start() {}
+
+/// Called when a configuration reload has ended, `ok` when the new configuration was
+/// applied. A no-op for now: the place for `READY=1` (and a `STATUS=` line saying whether
+/// the reload was applied) once the daemon talks to systemd.
+pub fn on_reload_done(ok: bool) {
+    let _ = ok;
+}
+
+/// When a loop last showed it was alive. The schedule loop beats at least every
+/// [`BEAT_EVERY`], whether or not a source was due; `/healthz` reports the scheduler stuck
+/// when the last beat is older than [`crate::web::SCHEDULER_STALE`]. (The systemd watchdog
+/// can feed on the same beat.)
+#[derive(Debug)]
+pub struct Heartbeat {
+    /// Unix seconds of the last beat.
+    last: AtomicI64,
+}
+
+/// The schedule loop's longest sleep between beats.
+pub const BEAT_EVERY: Duration = Duration::from_secs(30);
+
+impl Heartbeat {
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self { last: AtomicI64::new(now.timestamp()) }
+    }
+
+    pub fn beat(&self, now: DateTime<Utc>) {
+        self.last.store(now.timestamp(), Ordering::Relaxed);
+    }
+
+    pub fn last(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.last.load(Ordering::Relaxed), 0).unwrap_or_default()
     }
 }
 
@@ -179,45 +282,61 @@ async fn deliver_during_run(
     }
 }
 
-/// Runs until `shutdown` becomes true: sources on their schedules, alerts as they come.
+/// The current generation, as every long-running task sees it.
+pub type Live = watch::Receiver<Arc<Parts>>;
+
+/// Runs until `shutdown` becomes true: sources on their schedules, alerts as they come,
+/// the configuration reloaded on SIGHUP and when its files change.
 pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), DaemonError> {
-    let parts = Parts::build(config)?;
+    // Before anything else: SIGHUP's default action would end the process.
+    let hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; only file changes reload the configuration");
+            None
+        }
+    };
+    let metrics = Arc::new(Metrics::new());
+    let dir = config.dir.clone();
+    let parts = Arc::new(Parts::build_with(config, metrics.clone())?);
+    metrics.record_reload(true, Utc::now());
     let ctx = parts.ctx.clone();
+    let (live_tx, live) = watch::channel(parts);
+    let (config_tx, config_rx) = watch::channel(ctx.config.clone());
+    let heartbeat = Arc::new(Heartbeat::new(Utc::now()));
     let wake_outbox = Arc::new(Notify::new());
-    let outbox = parts.mailer.clone().map(|mailer| {
-        tokio::spawn(outbox_worker(
-            ctx.store.clone(),
-            mailer,
-            parts.senders.clone(),
-            ctx.config.clone(),
-            wake_outbox.clone(),
-            shutdown.clone(),
-        ))
-    });
-    let ladder = tokio::spawn(escalation_loop(ctx.clone(), wake_outbox.clone(), shutdown.clone()));
+    let outbox = tokio::spawn(outbox_worker(live.clone(), wake_outbox.clone(), shutdown.clone()));
+    let ladder = tokio::spawn(escalation_loop(live.clone(), wake_outbox.clone(), shutdown.clone()));
     let web = match (&ctx.config.http, &ctx.linker) {
         (Some(http), Some(linker)) => {
             let listener = tokio::net::TcpListener::bind(http.listen)
                 .await
                 .map_err(|source| DaemonError::Listen { addr: http.listen, source })?;
             tracing::info!(addr = %http.listen, public_url = %http.public_url, "http endpoint listening");
-            let state = WebState { config: ctx.config.clone(), store: ctx.store.clone(), key: linker.key.clone() };
+            let state = WebState {
+                config: config_rx,
+                store: ctx.store.clone(),
+                key: linker.key.clone(),
+                metrics: metrics.clone(),
+                heartbeat: heartbeat.clone(),
+            };
             Some(tokio::spawn(crate::web::serve(listener, Arc::new(state), shutdown.clone())))
         }
         _ => None,
     };
+    let reloader =
+        Reloader { dir, live: live_tx, config: config_tx, metrics, wake_outbox: wake_outbox.clone(), notified: false };
+    let reload = tokio::spawn(reloader.run(hangup, shutdown.clone()));
     let mut next_due = initial_due_times(&ctx).await?;
     tracing::info!(sources = next_due.len(), "daemon started");
-    let running = schedule_loop(&ctx, &mut next_due, &wake_outbox, shutdown.clone()).await;
-    finish(running, ctx.config.daemon.shutdown_grace).await;
-    if let Some(worker) = outbox {
-        wake_outbox.notify_one();
-        if let Err(e) = worker.await {
-            tracing::error!(error = %e, "outbox worker ended abnormally");
+    drop(ctx);
+    let (running, last) = schedule_loop(live, &mut next_due, &wake_outbox, &heartbeat, shutdown.clone()).await;
+    finish(running, last.ctx.config.daemon.shutdown_grace).await;
+    wake_outbox.notify_one();
+    for (name, task) in [("outbox worker", outbox), ("escalation loop", ladder), ("reloader", reload)] {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "{name} ended abnormally");
         }
-    }
-    if let Err(e) = ladder.await {
-        tracing::error!(error = %e, "escalation loop ended abnormally");
     }
     if let Some(Err(e)) = match web {
         Some(task) => Some(task.await),
@@ -229,9 +348,173 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     Ok(())
 }
 
+/// Reloads the configuration on SIGHUP and on changes in its directory, one at a time.
+struct Reloader {
+    dir: PathBuf,
+    live: watch::Sender<Arc<Parts>>,
+    config: watch::Sender<Arc<Config>>,
+    metrics: Arc<Metrics>,
+    wake_outbox: Arc<Notify>,
+    /// The admin has been told about the current broken configuration: one notice per
+    /// broken episode, however often it is retried; cleared by a successful reload.
+    notified: bool,
+}
+
+impl Reloader {
+    async fn run(mut self, mut hangup: Option<tokio::signal::unix::Signal>, mut shutdown: watch::Receiver<bool>) {
+        let mut watcher = match crate::reload::ConfigWatcher::new(&self.dir) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "config directory not watched; reload with SIGHUP (systemctl reload yuqing)");
+                None
+            }
+        };
+        loop {
+            let hup = async {
+                match hangup.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let changed = async {
+                match watcher.as_mut() {
+                    Some(w) => w.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let files = tokio::select! {
+                Some(()) = hup => {
+                    tracing::info!("SIGHUP received; reloading the configuration");
+                    None
+                }
+                Some(files) = changed => Some(files),
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if let Some(files) = files {
+                let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+                tracing::info!(files = %names.join(", "), "configuration files changed; reloading");
+            }
+            on_reload_start();
+            let ok = self.reload().await;
+            on_reload_done(ok);
+        }
+    }
+
+    /// Loads, checks and applies the configuration; `false` when it was not applied.
+    async fn reload(&mut self) -> bool {
+        let dir = self.dir.clone();
+        let loaded = match tokio::task::spawn_blocking(move || Config::load(&dir)).await {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                tracing::error!(error = %e, "configuration reload task failed; keeping the running configuration");
+                self.metrics.record_reload(false, Utc::now());
+                return false;
+            }
+        };
+        let current = self.live.borrow().clone();
+        let Some(config) = loaded.config else {
+            let errors: Vec<&crate::config::Diagnostic> = loaded.diagnostics.errors().collect();
+            for d in &errors {
+                tracing::error!(file = %d.file.display(), line = d.line, "{}", crate::reload::one_line(d));
+            }
+            tracing::error!(
+                errors = errors.len(),
+                "configuration reload failed; still running on the previous configuration"
+            );
+            self.metrics.record_reload(false, Utc::now());
+            self.notify_admin(&current, &errors).await;
+            return false;
+        };
+        for d in loaded.diagnostics.warnings() {
+            tracing::warn!(file = %d.file.display(), line = d.line, "{}", crate::reload::one_line(d));
+        }
+        let (config, restart) = crate::reload::keep_restart_only(&current.ctx.config, config);
+        for r in &restart {
+            tracing::warn!(setting = r.setting, "{}", r.describe());
+        }
+        let changes = describe_changes(&current.ctx.config, &config);
+        let built = tokio::task::spawn_blocking(move || current.rebuild(config)).await;
+        let parts = match built {
+            Ok(Ok(parts)) => Arc::new(parts),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot apply the new configuration; still running on the previous one");
+                self.metrics.record_reload(false, Utc::now());
+                return false;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "configuration reload task failed; keeping the running configuration");
+                self.metrics.record_reload(false, Utc::now());
+                return false;
+            }
+        };
+        self.config.send_replace(parts.ctx.config.clone());
+        self.live.send_replace(parts);
+        self.metrics.record_reload(true, Utc::now());
+        self.notified = false;
+        tracing::info!(changes = %changes, needs_restart = restart.len(), "configuration reloaded");
+        true
+    }
+
+    /// Queues the one notice of this broken episode to the `[mail] admin` addresses.
+    async fn notify_admin(&mut self, current: &Parts, errors: &[&crate::config::Diagnostic]) {
+        let config = &current.ctx.config;
+        let Some(mail) = &config.mail else { return };
+        if self.notified {
+            return;
+        }
+        let recipients = mail.admin.iter().map(ToString::to_string).collect();
+        let now = Utc::now();
+        let message = crate::reload::render_config_notice(errors, recipients, &self.dir, config.timezone, now);
+        match with_store(&current.ctx.store, move |s| s.queue_admin_notice("config_invalid", &message, now)).await {
+            Ok(()) => {
+                self.notified = true;
+                self.wake_outbox.notify_one();
+                tracing::info!("configuration error notice queued for the admin");
+            }
+            Err(e) => tracing::error!(error = %e, "cannot queue the configuration error notice"),
+        }
+    }
+}
+
+/// What a reload changes, in a few words for the log: sources added, removed, changed;
+/// keyword lists.
+fn describe_changes(old: &Config, new: &Config) -> String {
+    let ids = |c: &Config| c.sources.iter().map(|s| s.id.clone()).collect::<HashSet<_>>();
+    let (before, after) = (ids(old), ids(new));
+    let mut added: Vec<&String> = after.difference(&before).collect();
+    let mut removed: Vec<&String> = before.difference(&after).collect();
+    added.sort();
+    removed.sort();
+    let changed =
+        new.sources.iter().filter(|s| old.source(&s.id).is_some_and(|o| format!("{o:?}") != format!("{s:?}"))).count();
+    let rules = |c: &Config| c.keyword_lists.iter().map(|l| l.rules.len()).sum::<usize>();
+    format!(
+        "sources +{} -{} ~{} (now {}, {} enabled); keyword rules {} -> {}{}{}",
+        added.len(),
+        removed.len(),
+        changed,
+        new.sources.len(),
+        new.enabled_sources().count(),
+        rules(old),
+        rules(new),
+        if added.is_empty() { String::new() } else { format!("; added {}", join(&added)) },
+        if removed.is_empty() { String::new() } else { format!("; removed {}", join(&removed)) },
+    )
+}
+
+fn join(ids: &[&String]) -> String {
+    ids.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+}
+
 /// Every minute, queues the escalation reminders that came due and wakes the outbox.
-async fn escalation_loop(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+async fn escalation_loop(live: Live, wake_outbox: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     loop {
+        let ctx = live.borrow().ctx.clone();
         let config = ctx.config.clone();
         match with_store(&ctx.store, move |s| crate::escalation::escalate(s, &config, Utc::now())).await {
             Ok(0) => {}
@@ -241,6 +524,7 @@ async fn escalation_loop(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdo
             }
             Err(e) => tracing::error!(error = %e, "escalation round failed"),
         }
+        drop(ctx);
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(60)) => {}
             _ = shutdown.changed() => {
@@ -254,29 +538,60 @@ async fn escalation_loop(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdo
 
 /// Each enabled source's first due time (see [`crate::schedule::Schedule::first_due`]).
 async fn initial_due_times(ctx: &Arc<Context>) -> Result<HashMap<String, DateTime<Utc>>, DaemonError> {
-    let now = Utc::now();
     let mut due = HashMap::new();
     for source in ctx.config.enabled_sources() {
-        let id = source.id.clone();
-        let last = with_store(&ctx.store, move |s| s.last_attempt(&id)).await?;
-        due.insert(source.id.clone(), source.schedule.first_due(last, now, ctx.config.timezone));
+        due.insert(source.id.clone(), first_due(ctx, source).await?);
     }
     Ok(due)
 }
 
-/// Launches due sources until shutdown; returns the runs still in flight.
+async fn first_due(ctx: &Context, source: &crate::config::SourceConfig) -> Result<DateTime<Utc>, PipelineError> {
+    let id = source.id.clone();
+    let last = with_store(&ctx.store, move |s| s.last_attempt(&id)).await?;
+    Ok(source.schedule.first_due(last, Utc::now(), ctx.config.timezone))
+}
+
+/// After a reload: sources no longer enabled leave the schedule, new (or newly enabled)
+/// ones join it as at start, and those whose schedule (or the timezone) changed get a new
+/// due time; the others keep theirs.
+async fn apply_schedule(old: &Config, ctx: &Context, next_due: &mut HashMap<String, DateTime<Utc>>) {
+    let enabled: HashSet<&str> = ctx.config.enabled_sources().map(|s| s.id.as_str()).collect();
+    next_due.retain(|id, _| enabled.contains(id.as_str()));
+    for source in ctx.config.enabled_sources() {
+        let same = old.source(&source.id).is_some_and(|o| {
+            o.enabled && o.schedule.as_str() == source.schedule.as_str() && old.timezone == ctx.config.timezone
+        });
+        if same && next_due.contains_key(&source.id) {
+            continue;
+        }
+        match first_due(ctx, source).await {
+            Ok(at) => {
+                tracing::info!(source = %source.id, next = %at, "source scheduled");
+                next_due.insert(source.id.clone(), at);
+            }
+            Err(e) => tracing::error!(source = %source.id, error = %e, "cannot schedule the source"),
+        }
+    }
+}
+
+/// Launches due sources until shutdown, following reloads; returns the runs still in
+/// flight and the generation in force at the end.
 async fn schedule_loop(
-    ctx: &Arc<Context>,
+    mut live: Live,
     next_due: &mut HashMap<String, DateTime<Utc>>,
     wake_outbox: &Arc<Notify>,
+    heartbeat: &Heartbeat,
     mut shutdown: watch::Receiver<bool>,
-) -> JoinSet<(String, RunResult)> {
-    let semaphore = Arc::new(Semaphore::new(ctx.config.daemon.concurrency));
+) -> (JoinSet<(String, RunResult)>, Arc<Parts>) {
+    let mut parts = live.borrow_and_update().clone();
+    let mut semaphore = Arc::new(Semaphore::new(parts.ctx.config.daemon.concurrency));
     let mut running: JoinSet<(String, RunResult)> = JoinSet::new();
     let mut in_flight: HashSet<String> = HashSet::new();
-    let mut failures = initial_failures(ctx).await;
+    let mut failures = initial_failures(&parts.ctx).await;
     loop {
+        let ctx = parts.ctx.clone();
         let now = Utc::now();
+        heartbeat.beat(now);
         for source in ctx.config.enabled_sources() {
             let Some(due) = next_due.get_mut(&source.id) else { continue };
             if *due > now {
@@ -287,6 +602,7 @@ async fn schedule_loop(
                 tracing::warn!(source = %source.id, "previous run still in progress; skipping this one");
                 continue;
             }
+            // The run keeps this generation (its config, matcher, client) until it ends.
             let (ctx, semaphore, source) = (ctx.clone(), semaphore.clone(), source.clone());
             running.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
@@ -295,19 +611,30 @@ async fn schedule_loop(
             });
         }
         let wake_at = next_due.values().min().copied().unwrap_or(now + chrono::Duration::hours(1));
-        let sleep = (wake_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let sleep = (wake_at - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(BEAT_EVERY);
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
             Some(done) = running.join_next() => {
                 if let Ok((id, result)) = done {
                     in_flight.remove(&id);
-                    reschedule(ctx, &id, result, &mut failures, next_due);
+                    reschedule(&ctx, &id, result, &mut failures, next_due);
                 }
+                wake_outbox.notify_one();
+            }
+            Ok(()) = live.changed() => {
+                let next = live.borrow_and_update().clone();
+                apply_schedule(&parts.ctx.config, &next.ctx, next_due).await;
+                if next.ctx.config.daemon.concurrency != parts.ctx.config.daemon.concurrency {
+                    // Runs in flight keep their permits of the old semaphore.
+                    semaphore = Arc::new(Semaphore::new(next.ctx.config.daemon.concurrency));
+                }
+                parts = next;
+                // A new mailer, or [mail] added: let the outbox look again.
                 wake_outbox.notify_one();
             }
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
-                    return running;
+                    return (running, parts);
                 }
             }
         }
@@ -352,7 +679,8 @@ fn reschedule(
     failures: &mut HashMap<String, u32>,
     next_due: &mut HashMap<String, DateTime<Utc>>,
 ) {
-    let Some(source) = ctx.config.source(id) else { return };
+    // Removed or disabled by a reload while it ran: it is no longer scheduled.
+    let Some(source) = ctx.config.source(id).filter(|s| s.enabled) else { return };
     let count = failures.entry(id.to_string()).or_default();
     let retry_after = match result {
         RunResult::Success => {
@@ -387,19 +715,25 @@ async fn finish(mut running: JoinSet<(String, RunResult)>, grace: Duration) {
     }
 }
 
-async fn outbox_worker(
-    store: Arc<Mutex<Store>>,
-    mailer: Arc<Mailer>,
-    senders: Arc<Senders>,
-    config: Arc<Config>,
-    wake: Arc<Notify>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Delivers the outbox with the current generation's mailer; waits for a reload while
+/// `[mail]` is not configured.
+async fn outbox_worker(mut live: Live, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     let idle = Duration::from_secs(60);
     loop {
         if *shutdown.borrow() {
             return;
         }
+        let parts = live.borrow_and_update().clone();
+        let (store, config, senders) = (parts.ctx.store.clone(), parts.ctx.config.clone(), parts.senders.clone());
+        let Some(mailer) = parts.mailer.clone() else {
+            drop(parts);
+            tokio::select! {
+                Ok(()) = live.changed() => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        };
+        drop(parts);
         let mut round = Delivery::new(&store, &mailer, &senders, false, &config);
         let wait = match round.round(Some(&shutdown)).await.map(|()| round.report) {
             Ok(report) if report.stopped_early => mailer.settings().retry_initial,

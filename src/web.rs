@@ -1,8 +1,14 @@
-//! The daemon's small HTTP endpoint (`[http]`): one-click links from alert emails and a
-//! health check. `GET /a/<token>` only shows what the link will do (mail scanners fetch
-//! links; nothing may change on a GET); `POST /a/<token>` does it once — a link used before
-//! answers with what it did then. Tampered, expired or unknown-person links get a clear
-//! page and change nothing. `GET /healthz` answers when the database does.
+//! The daemon's small HTTP endpoint (`[http]`): one-click links from alert emails, a
+//! health check and metrics. `GET /a/<token>` only shows what the link will do (mail
+//! scanners fetch links; nothing may change on a GET); `POST /a/<token>` does it once — a
+//! link used before answers with what it did then. Tampered, expired or unknown-person
+//! links get a clear page and change nothing.
+//!
+//! `GET /healthz` answers 200 `ok` when the database answers, the scheduler advanced
+//! within [`SCHEDULER_STALE`] and the outbox is not stuck (its oldest pending notification
+//! is younger than [`OUTBOX_STUCK`], or something was delivered since it was queued);
+//! otherwise 503 with the reasons in Chinese and English. `GET /metrics` is the Prometheus
+//! text exposition of [`crate::metrics`].
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -17,24 +23,45 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::daemon::Heartbeat;
 use crate::links::{Claim, LinkAction, LinkError, LinkKey, token_hash, verify};
+use crate::metrics::{Metrics, Snapshot};
 use crate::notify::escape;
 use crate::store::Store;
 use crate::workflow::{self, Command, FEEDBACK_KINDS, WorkflowError};
 
 /// What the endpoint works with.
 pub struct WebState {
-    pub config: Arc<Config>,
+    /// The configuration in force (follows reloads).
+    pub config: watch::Receiver<Arc<Config>>,
     pub store: Arc<Mutex<Store>>,
     pub key: LinkKey,
+    pub metrics: Arc<Metrics>,
+    /// The schedule loop's heartbeat.
+    pub heartbeat: Arc<Heartbeat>,
 }
+
+/// `/healthz` fails when the scheduler has not advanced for this long (it beats at least
+/// every [`crate::daemon::BEAT_EVERY`]).
+pub const SCHEDULER_STALE: Duration = Duration::from_secs(180);
+
+/// `/healthz` fails when the oldest pending notification is older than this and nothing
+/// was delivered since it was queued.
+pub const OUTBOX_STUCK: Duration = Duration::from_secs(30 * 60);
 
 /// A page to answer with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     pub status: StatusCode,
+    /// The body (HTML unless `content_type` says otherwise).
     pub html: String,
+    pub content_type: &'static str,
 }
+
+const HTML: &str = "text/html; charset=utf-8";
+const PLAIN: &str = "text/plain; charset=utf-8";
+/// The Prometheus text exposition format.
+const METRICS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The largest form body accepted.
 const MAX_BODY: usize = 16 * 1024;
@@ -84,13 +111,14 @@ async fn answer(state: Arc<WebState>, req: Request<Incoming>) -> Result<Response
 }
 
 fn reply(page: Page) -> Response<Full<Bytes>> {
+    let content_type = page.content_type;
     let mut response = Response::new(Full::new(Bytes::from(page.html)));
     *response.status_mut() = page.status;
     let headers = response.headers_mut();
     let set = |h: &mut hyper::HeaderMap, k: &'static str, v: &'static str| {
         h.insert(k, hyper::header::HeaderValue::from_static(v));
     };
-    set(headers, "content-type", "text/html; charset=utf-8");
+    set(headers, "content-type", content_type);
     set(headers, "cache-control", "no-store");
     set(headers, "x-frame-options", "DENY");
     set(headers, "referrer-policy", "no-referrer");
@@ -101,13 +129,8 @@ fn reply(page: Page) -> Response<Full<Bytes>> {
 /// The page for one request at `now`.
 pub fn respond(state: &WebState, method: &Method, path: &str, body: &[u8], now: DateTime<Utc>) -> Page {
     match (method, path) {
-        (&Method::GET, "/healthz") => {
-            let ok = state.store.lock().map(|s| s.ping().is_ok()).unwrap_or(false);
-            match ok {
-                true => Page { status: StatusCode::OK, html: "ok\n".into() },
-                false => Page { status: StatusCode::SERVICE_UNAVAILABLE, html: "database unavailable\n".into() },
-            }
-        }
+        (&Method::GET, "/healthz") => health(state, now),
+        (&Method::GET, "/metrics") => metrics(state, now),
         (m, p) if p.starts_with("/a/") && (m == Method::GET || m == Method::POST) => {
             link(state, m == Method::POST, &p[3..], body, now)
         }
@@ -115,7 +138,70 @@ pub fn respond(state: &WebState, method: &Method, path: &str, body: &[u8], now: 
     }
 }
 
+/// 200 `ok`, or 503 with one line per problem (Chinese / English).
+fn health(state: &WebState, now: DateTime<Utc>) -> Page {
+    let mut problems: Vec<String> = Vec::new();
+    let gauges = match state.store.lock() {
+        Ok(store) => store.ping().and_then(|()| store.gauges()).ok(),
+        Err(_) => None,
+    };
+    if gauges.is_none() {
+        problems.push("数据库无法访问 / database unreachable".into());
+    }
+    let quiet = (now - state.heartbeat.last()).to_std().unwrap_or_default();
+    if quiet > SCHEDULER_STALE {
+        problems.push(format!(
+            "调度已 {} 秒没有推进 / scheduler has not advanced for {} s",
+            quiet.as_secs(),
+            quiet.as_secs()
+        ));
+    }
+    if let Some(g) = &gauges
+        && let Some(oldest) = g.oldest_pending_at
+    {
+        let age = (now - oldest).to_std().unwrap_or_default();
+        let delivered_since = g.last_sent_at.is_some_and(|t| t >= oldest);
+        if age > OUTBOX_STUCK && !delivered_since {
+            let minutes = age.as_secs() / 60;
+            problems.push(format!(
+                "发件箱堵塞：最早的待发提醒已等待 {minutes} 分钟，此后没有发送成功 / outbox stuck: oldest pending notification waiting {minutes} min, nothing delivered since ({} pending)",
+                g.outbox_pending
+            ));
+        }
+    }
+    match problems.is_empty() {
+        true => Page { status: StatusCode::OK, html: "ok\n".into(), content_type: PLAIN },
+        false => {
+            Page { status: StatusCode::SERVICE_UNAVAILABLE, html: problems.join("\n") + "\n", content_type: PLAIN }
+        }
+    }
+}
+
+/// The metrics, with the store's gauges read now.
+fn metrics(state: &WebState, now: DateTime<Utc>) -> Page {
+    let config = state.config.borrow().clone();
+    let mut snapshot = Snapshot { scheduler_heartbeat: Some(state.heartbeat.last()), ..Snapshot::default() };
+    match state.store.lock() {
+        Ok(store) => {
+            match store.gauges() {
+                Ok(g) => snapshot.gauges = Some(g),
+                Err(e) => tracing::warn!(error = %e, "metrics: cannot read the store's counts"),
+            }
+            match crate::metrics::deadline_breaches(&store, &config, now) {
+                Ok((events, by_clock)) => {
+                    snapshot.breached_events = Some(events);
+                    snapshot.breaches = Some(by_clock);
+                }
+                Err(e) => tracing::warn!(error = %e, "metrics: cannot read open events"),
+            }
+        }
+        Err(_) => tracing::warn!("metrics: the database lock is poisoned"),
+    }
+    Page { status: StatusCode::OK, html: state.metrics.render(&snapshot, now), content_type: METRICS }
+}
+
 fn link(state: &WebState, post: bool, token: &str, body: &[u8], now: DateTime<Utc>) -> Page {
+    let config = state.config.borrow().clone();
     let fallback =
         "也可以在服务器上用命令办理，例如 yuqing event accept 事件编号 --by 人员id；如有疑问请联系政务公开办。";
     let claim = match verify(&state.key, token, now) {
@@ -126,7 +212,7 @@ fn link(state: &WebState, post: bool, token: &str, body: &[u8], now: DateTime<Ut
         }
         Err(e) => return page(StatusCode::BAD_REQUEST, "链接无效", &format!("{e}，未做任何操作。{fallback}")),
     };
-    let org = &state.config.response.org;
+    let org = &config.response.org;
     if org.person(&claim.person).is_none() {
         let hint = format!("链接所属人员 \"{}\" 已不在配置中，未做任何操作。{fallback}", claim.person);
         return page(StatusCode::FORBIDDEN, "无权操作", &hint);
@@ -137,7 +223,7 @@ fn link(state: &WebState, post: bool, token: &str, body: &[u8], now: DateTime<Ut
     let hash = token_hash(token);
     match store.link_use(&hash) {
         Ok(Some(used)) => {
-            let when = used.at.with_timezone(&state.config.timezone).format("%Y-%m-%d %H:%M");
+            let when = used.at.with_timezone(&config.timezone).format("%Y-%m-%d %H:%M");
             return page(
                 StatusCode::OK,
                 "该链接已使用过",
@@ -171,7 +257,7 @@ fn link(state: &WebState, post: bool, token: &str, body: &[u8], now: DateTime<Ut
             note,
         },
     };
-    match workflow::apply(&mut store, &state.config, claim.event_id, &claim.person, &command, now) {
+    match workflow::apply(&mut store, &config, claim.event_id, &claim.person, &command, now) {
         Ok(done) => {
             if let Err(e) = store.record_link_use(&hash, (claim.event_id, &claim.person, command.name()), &done, now) {
                 tracing::error!(error = %e, "could not record a used link");
@@ -210,11 +296,11 @@ fn form(claim: &Claim, person: &str, title: &str) -> Page {
             claim.action.label_zh()
         ),
     );
-    Page { status: StatusCode::OK, html }
+    Page { status: StatusCode::OK, html, content_type: HTML }
 }
 
 fn page(status: StatusCode, heading: &str, text: &str) -> Page {
-    Page { status, html: shell(heading, &format!("<p>{}</p>", escape(text))) }
+    Page { status, html: shell(heading, &format!("<p>{}</p>", escape(text))), content_type: HTML }
 }
 
 fn shell(heading: &str, body: &str) -> String {
@@ -224,4 +310,77 @@ fn shell(heading: &str, body: &str) -> String {
          <h2>{h}</h2>{body}<p style=\"color:#666;font-size:12px\">yuqing 舆情监测系统</p></body></html>",
         h = escape(heading)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state over a fresh database in `dir` (with a minimal valid configuration).
+    fn state(dir: &std::path::Path) -> WebState {
+        std::fs::write(dir.join("yuqing.toml"), "[storage]\npath = \"yuqing.db\"\n").unwrap_or_default();
+        std::fs::write(dir.join("sources.toml"), "").unwrap_or_default();
+        std::fs::create_dir_all(dir.join("keywords")).unwrap_or_default();
+        std::fs::write(dir.join("keywords/a.txt"), "抚恤金\n").unwrap_or_default();
+        let loaded = Config::load(dir);
+        let Some(config) = loaded.config else { panic!("config: {:?}", loaded.diagnostics.items) };
+        let store = Store::open(&config.storage_path).unwrap_or_else(|e| panic!("{e}"));
+        WebState {
+            config: watch::channel(Arc::new(config)).1,
+            store: Arc::new(Mutex::new(store)),
+            key: LinkKey::new(b"test"),
+            metrics: Arc::new(Metrics::new()),
+            heartbeat: Arc::new(Heartbeat::new(Utc::now())),
+        }
+    }
+
+    fn notice(subject: &str) -> crate::model::AlertMessage {
+        crate::model::AlertMessage {
+            channel: "email".into(),
+            recipients: vec!["admin@example.gov.cn".into()],
+            subject: subject.into(),
+            body_text: String::new(),
+            body_html: String::new(),
+        }
+    }
+
+    #[test]
+    fn health_fails_when_the_scheduler_stalls_or_the_outbox_is_stuck() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let state = state(dir.path());
+        let now = Utc::now();
+        let ok = respond(&state, &Method::GET, "/healthz", b"", now);
+        assert_eq!((ok.status, ok.html.as_str()), (StatusCode::OK, "ok\n"));
+
+        // A pending notification queued an hour ago, nothing delivered since.
+        let queued = now - chrono::Duration::hours(1);
+        if let Ok(mut store) = state.store.lock() {
+            store.queue_admin_notice("config_invalid", &notice("x"), queued).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let stuck = respond(&state, &Method::GET, "/healthz", b"", now);
+        assert_eq!(stuck.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(stuck.html.contains("发件箱堵塞") && stuck.html.contains("outbox stuck"), "{}", stuck.html);
+        // Young enough: fine.
+        let early = respond(&state, &Method::GET, "/healthz", b"", queued + chrono::Duration::minutes(5));
+        assert_eq!(early.status, StatusCode::OK, "{}", early.html);
+
+        // The scheduler has not beaten for ten minutes.
+        state.heartbeat.beat(queued);
+        let stalled = respond(&state, &Method::GET, "/healthz", b"", queued + chrono::Duration::minutes(10));
+        assert_eq!(stalled.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(stalled.html.contains("scheduler has not advanced for 600 s"), "{}", stalled.html);
+        assert!(!stalled.html.contains("outbox"), "{}", stalled.html);
+    }
+
+    #[test]
+    fn metrics_are_served_in_the_text_format() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let state = state(dir.path());
+        let page = respond(&state, &Method::GET, "/metrics", b"", Utc::now());
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.content_type, METRICS);
+        for series in ["yuqing_outbox_pending 0", "yuqing_deadline_breaches 0", "yuqing_documents_total 0"] {
+            assert!(page.html.lines().any(|l| l == series), "{series} in:\n{}", page.html);
+        }
+    }
 }

@@ -36,8 +36,21 @@ pub struct Cli {
     /// Config directory holding yuqing.toml, sources.toml and keywords/ (配置目录)
     #[arg(long, global = true, default_value = ".", value_name = "DIR")]
     pub config: PathBuf,
+    /// Log format on stderr: readable text, JSON lines, or the systemd journal with
+    /// structured fields; `auto` picks the journal when stderr is connected to it
+    /// (JOURNAL_STREAM), else text (日志格式)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Text,
+    Json,
+    Journald,
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,7 +195,7 @@ pub fn main() -> ExitCode {
     if !matches!(cli.command, Command::Run { .. }) {
         die_quietly_on_closed_pipe();
     }
-    init_logging();
+    init_logging(cli.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -205,14 +218,46 @@ fn die_quietly_on_closed_pipe() {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("YUQING_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("YUQING_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let format = match format {
+        LogFormat::Auto if stderr_is_journal() => LogFormat::Journald,
+        LogFormat::Auto => LogFormat::Text,
+        other => other,
+    };
+    if format == LogFormat::Journald {
+        // Fields keep their names (SOURCE=, OUTCOME=, …): `journalctl -u yuqing SOURCE=gov`.
+        match tracing_journald::layer() {
+            Ok(layer) => {
+                let layer = layer.with_field_prefix(None).with_syslog_identifier("yuqing".into());
+                tracing_subscriber::registry().with(filter()).with(layer).init();
+                return;
+            }
+            Err(e) => eprintln!("yuqing: cannot reach the systemd journal ({e}); logging text to stderr"),
+        }
+    }
+    let builder = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        _ => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+/// Whether stderr is the journal stream systemd set up (`JOURNAL_STREAM=<dev>:<inode>`
+/// names the stream; a redirected stderr no longer matches it).
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else { return false };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else { return false };
+    let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() else { return false };
+    let Ok(meta) = std::fs::File::from(fd).metadata() else { return false };
+    dev.parse::<u64>().is_ok_and(|d| d == meta.dev()) && ino.parse::<u64>().is_ok_and(|i| i == meta.ino())
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

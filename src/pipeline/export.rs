@@ -73,11 +73,9 @@ impl Job {
         let mut outcome = RunOutcome::default();
         for path in settled_files(&self.source)? {
             let (bytes, sha) = read_file(&path)?;
+            self.metrics.add_bytes(&self.source.id, bytes.len());
             self.import_bytes(&path, &bytes, &sha, &mut outcome)?;
         }
-        tracing::info!(source = %self.source.id, entries = outcome.entries, new = outcome.committed.documents,
-            hits = outcome.committed.hits, alerts = outcome.committed.alerts, problems = outcome.problems.len(),
-            "export import done");
         Ok(outcome)
     }
 

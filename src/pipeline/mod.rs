@@ -25,6 +25,7 @@ use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
 use crate::flags::Flagger;
 use crate::links::{LinkAction, Linker};
 use crate::matcher::{Fields, Matcher};
+use crate::metrics::{Metrics, RunOutcomeLabel};
 use crate::model::{AlertMessage, Document, FlagKind, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
 use crate::response::{Decision, EventKey, Grade};
@@ -45,6 +46,8 @@ pub struct Context {
     pub publications: Arc<Mutex<Publications>>,
     /// Makes the one-click links in alerts (with `[http]`).
     pub linker: Option<Linker>,
+    /// Counters for `/metrics`, shared by every generation of the context.
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,10 +122,13 @@ pub struct RunOutcome {
 }
 
 /// Runs one source once. Never panics on bad input; failures are recorded on the source.
+/// Logs exactly one summary line per run (source, outcome, new documents, hits, duration)
+/// and counts the run in the metrics.
 pub async fn run_source(ctx: &Context, source: &SourceConfig) -> SourceReport {
+    let started = std::time::Instant::now();
     let outcome = run(ctx, source).await;
+    log_run(ctx, source, &outcome, started.elapsed());
     if let Err(e) = &outcome {
-        tracing::warn!(source = %source.id, error = %e, "source run failed");
         let message = e.describe_zh();
         let recorded = with_store(&ctx.store, {
             let id = source.id.clone();
@@ -137,6 +143,33 @@ pub async fn run_source(ctx: &Context, source: &SourceConfig) -> SourceReport {
         tracing::error!(source = %source.id, error = %e, "cannot update the source's health notices");
     }
     SourceReport { source_id: source.id.clone(), source_name: source.name.clone(), outcome }
+}
+
+/// The run's one summary line, and its metrics.
+fn log_run(
+    ctx: &Context,
+    source: &SourceConfig,
+    outcome: &Result<RunOutcome, PipelineError>,
+    took: std::time::Duration,
+) {
+    let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+    match outcome {
+        Ok(o) => {
+            let label = if o.not_modified { RunOutcomeLabel::NotModified } else { RunOutcomeLabel::Ok };
+            ctx.metrics.record_run(&source.id, label, o.committed.documents, o.committed.hits, took);
+            ctx.metrics.add_alerts(o.committed.alerts);
+            // The message repeats the essentials: the journal's plain view shows only it.
+            tracing::info!(source = %source.id, outcome = label.as_str(), entries = o.entries,
+                new = o.committed.documents, hits = o.committed.hits, alerts = o.committed.alerts,
+                problems = o.problems.len(), duration_ms = ms, "source run {}: {}, {} new, {} hits, {} ms",
+                source.id, label.as_str(), o.committed.documents, o.committed.hits, ms);
+        }
+        Err(e) => {
+            ctx.metrics.record_run(&source.id, RunOutcomeLabel::Error, 0, 0, took);
+            tracing::warn!(source = %source.id, outcome = RunOutcomeLabel::Error.as_str(), new = 0, hits = 0,
+                duration_ms = ms, error = %e, "source run {}: error after {} ms: {e}", source.id, ms);
+        }
+    }
 }
 
 /// After a run: one notice to the admin when a source has failed `failure_notice_after`
@@ -211,6 +244,7 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
                 Fetched::Body(body) => body,
                 Fetched::NotModified => return Ok(RunOutcome { not_modified: true, ..RunOutcome::default() }),
             };
+        ctx.metrics.add_bytes(&source.id, body.bytes.len());
         return blocking(move || job.import_download(&body)).await;
     }
     let id = source.id.clone();
@@ -219,13 +253,14 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
         Fetched::NotModified => {
             let id = source.id.clone();
             with_store(&ctx.store, move |s| s.record_not_modified(&id, Utc::now())).await?;
-            tracing::debug!(source = %source.id, "not modified");
             return Ok(RunOutcome { not_modified: true, ..RunOutcome::default() });
         }
         Fetched::Body(body) => body,
     };
     let job = Arc::new(Job::new(ctx, source));
     let more = more_pages(&ctx.fetcher, source, &body).await;
+    let read: usize = body.bytes.len() + more.iter().map(|b| b.bytes.len()).sum::<usize>();
+    ctx.metrics.add_bytes(&source.id, read);
     let follow = source.html.as_ref().filter(|h| h.follow);
     let Some(html) = follow else {
         // One trip to the blocking pool for everything after the fetch.
@@ -239,7 +274,8 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
         let job = job.clone();
         blocking(move || job.fresh(&body, &more).map(|(fresh, parsed)| (fresh, parsed, body))).await?
     };
-    let fresh = follow_articles(&ctx.fetcher, source, html, ctx.config.timezone, fresh).await;
+    let (fresh, article_bytes) = follow_articles(&ctx.fetcher, source, html, ctx.config.timezone, fresh).await;
+    ctx.metrics.add_bytes(&source.id, article_bytes);
     blocking(move || job.commit(fresh, &parsed, &body.validators)).await
 }
 
@@ -315,15 +351,16 @@ struct ParsedCounts {
 
 /// Fetches each new document's article page (at most `max_follow`) and takes its text,
 /// and its date, title and publishing unit where the list had none. A failed article fetch
-/// keeps the list's text; it does not fail the source.
+/// keeps the list's text; it does not fail the source. Also returns the bytes read.
 async fn follow_articles(
     fetcher: &Fetcher,
     source: &SourceConfig,
     html: &HtmlConfig,
     tz: Tz,
     mut fresh: Vec<Document>,
-) -> Vec<Document> {
+) -> (Vec<Document>, usize) {
     let headers = &source.headers;
+    let mut read = 0;
     for doc in fresh.iter_mut().filter(|d| d.link.is_some()).take(html.max_follow) {
         let Some(url) = doc.link.as_deref().and_then(|l| url::Url::parse(l).ok()) else { continue };
         let location = match url.scheme() {
@@ -343,6 +380,7 @@ async fn follow_articles(
                 continue;
             }
         };
+        read += body.bytes.len();
         let content = html.content.clone();
         let article = blocking(move || {
             let decoded = charset::decode(&body.bytes, body.content_type.as_deref(), None);
@@ -353,7 +391,7 @@ async fn follow_articles(
             merge_article(doc, article);
         }
     }
-    fresh
+    (fresh, read)
 }
 
 fn merge_article(doc: &mut Document, article: extract::html::Article) {
@@ -380,6 +418,7 @@ struct Job {
     events: Arc<Mutex<EventIndex>>,
     publications: Arc<Mutex<Publications>>,
     linker: Option<Linker>,
+    metrics: Arc<Metrics>,
     source: SourceConfig,
 }
 
@@ -394,6 +433,7 @@ impl Job {
             events: ctx.events.clone(),
             publications: ctx.publications.clone(),
             linker: ctx.linker.clone(),
+            metrics: ctx.metrics.clone(),
             source: source.clone(),
         }
     }
@@ -432,8 +472,6 @@ impl Job {
             |_| 0,
             |store, batch| store.commit_run(&self.source.id, batch, parsed.entries, validators, now),
         )?;
-        tracing::info!(source = %self.source.id, entries = parsed.entries, new = committed.documents,
-            hits = committed.hits, alerts = committed.alerts, "source run done");
         Ok(RunOutcome {
             entries: parsed.entries,
             committed,
@@ -781,7 +819,7 @@ pub async fn preview(
     }
     let mut documents = extract::into_documents(&source.id, parsed.entries);
     if let Some(html) = source.html.as_ref().filter(|h| h.follow) {
-        documents = follow_articles(fetcher, source, html, config.timezone, documents).await;
+        documents = follow_articles(fetcher, source, html, config.timezone, documents).await.0;
     }
     let documents = documents
         .into_iter()

@@ -299,7 +299,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 14: the outbox's audit trail and dead letters: every delivery attempt with the
     // provider's answer and message id; a notice kind for alerts given up on; and small
-    // daemon flags (the admin is told of dead letters once per episode).
+    // daemon flags (the admin is told of dead letters once per episode). The alert kinds gain
+    // `briefing` (定期通报), `outbox_dead` and `config_invalid` (a reload that failed).
     r#"
     CREATE TABLE alert_attempts (
         id          INTEGER PRIMARY KEY,
@@ -319,7 +320,7 @@ const MIGRATIONS: &[&str] = &[
         id              INTEGER PRIMARY KEY,
         kind            TEXT NOT NULL DEFAULT 'document'
                         CHECK (kind IN ('document', 'source_failing', 'source_recovered', 'source_silent',
-                                        'briefing', 'outbox_dead')),
+                                        'briefing', 'outbox_dead', 'config_invalid')),
         document_id     INTEGER REFERENCES documents(id),
         source_id       TEXT,
         channel         TEXT NOT NULL,
@@ -335,8 +336,10 @@ const MIGRATIONS: &[&str] = &[
         sent_at         INTEGER,
         event_id        INTEGER REFERENCES events(id)
     );
-    INSERT INTO alerts_v14 SELECT id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
-                                  status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id FROM alerts;
+    INSERT INTO alerts_v14 (id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+                            status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id)
+        SELECT id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+               status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id FROM alerts;
     DROP TABLE alerts;
     ALTER TABLE alerts_v14 RENAME TO alerts;
     CREATE INDEX alerts_due ON alerts(status, next_attempt_at);

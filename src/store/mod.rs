@@ -8,6 +8,7 @@
 
 mod events;
 mod exports;
+mod gauges;
 mod links;
 mod migrations;
 mod outbox;
@@ -24,6 +25,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
+pub use gauges::Gauges;
 pub use links::LinkUse;
 pub use outbox::{AttemptRow, OutboxFilter, OutboxRow, OutboxStatus};
 pub use read::{HitRow, SourceState};

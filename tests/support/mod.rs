@@ -513,3 +513,82 @@ impl Project {
         p
     }
 }
+
+// ---------------------------------------------------------------- a daemon whose log is read
+
+/// `yuqing run` in the background with its stderr collected as it is written (a full pipe
+/// would block the daemon), killed on drop.
+pub struct Daemon {
+    pub child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    pub fn start(p: &Project) -> Self {
+        Self::start_with(p.command().arg("run"))
+    }
+
+    pub fn start_with(cmd: &mut Command) -> Self {
+        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn daemon");
+        let log: Arc<Mutex<String>> = Arc::default();
+        let mut stderr = child.stderr.take().expect("stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().expect("log").push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Daemon { child, log }
+    }
+
+    /// Everything the daemon wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    /// Waits until the log contains `needle` at least `times` times.
+    pub fn wait_log(&mut self, limit: Duration, needle: &str, times: usize) {
+        let deadline = Instant::now() + limit;
+        while self.log().matches(needle).count() < times {
+            assert!(self.running(), "the daemon exited while waiting for {needle:?}:\n{}", self.log());
+            assert!(Instant::now() < deadline, "timed out waiting for {needle:?} x{times} in:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args(["-s", signal, &self.child.id().to_string()]).status().expect("kill");
+        assert!(status.success(), "kill -s {signal}");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `(status, body)` of a GET to the daemon's endpoint on loopback.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return (0, String::new()) };
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
