@@ -5,6 +5,7 @@
 //! [`Diagnostic`] naming file and line. Relative paths inside the files resolve against DIR.
 //! This module reads files (and secrets) but never opens sockets or the database.
 
+mod briefings;
 mod calendar;
 mod channels;
 mod diag;
@@ -56,6 +57,8 @@ pub struct Config {
     pub sms: Option<crate::channel::SmsSettings>,
     /// `[[robots]]`: IM group robots (WeCom, DingTalk, Feishu).
     pub robots: Vec<crate::channel::RobotSettings>,
+    /// `[[briefings]]`: periodic digests (Art. 10 定期通报).
+    pub briefings: Vec<crate::briefing::Briefing>,
     pub sources: Vec<SourceConfig>,
     pub keyword_lists: Vec<KeywordList>,
     /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
@@ -133,6 +136,7 @@ impl Config {
                 http: s.http,
                 sms: s.sms,
                 robots: s.robots,
+                briefings: s.briefings,
                 sources,
                 keyword_lists,
                 cue_lists,
@@ -146,6 +150,10 @@ impl Config {
 
     pub fn enabled_sources(&self) -> impl Iterator<Item = &SourceConfig> {
         self.sources.iter().filter(|s| s.enabled)
+    }
+
+    pub fn briefing(&self, id: &str) -> Option<&crate::briefing::Briefing> {
+        self.briefings.iter().find(|b| b.id == id)
     }
 
     pub fn source(&self, id: &str) -> Option<&SourceConfig> {

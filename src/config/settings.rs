@@ -38,6 +38,7 @@ const ROOT_KEYS: &[&str] = &[
     "ladder",
     "http",
     "calendar",
+    "briefings",
 ];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];
@@ -84,6 +85,7 @@ pub(super) struct Settings {
     pub robots: Vec<crate::channel::RobotSettings>,
     pub response: super::org::Response,
     pub calendar: crate::calendar::WorkCalendar,
+    pub briefings: Vec<crate::briefing::Briefing>,
 }
 
 #[derive(Deserialize, Default)]
@@ -156,6 +158,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let sms = super::channels::load_sms(dir, &file, &root, diags);
     let robots = super::channels::load_robots(dir, &file, &root, diags);
     let response = super::org::load(&file, &root, diags);
+    let has_mail = matches!(mail, Some(Some(_)));
+    let briefings = super::briefings::load(&file, &root, &response.org, has_mail, diags);
     let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let calendar = super::calendar::load(dir, &file, &root, tz, today, diags);
@@ -173,6 +177,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         robots: robots?,
         response,
         calendar,
+        briefings,
     })
 }
 
