@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::briefing::Sent;
 use crate::config::Config;
 use crate::delivery::{Delivery, DeliveryReport, Senders};
 use crate::distortion::Publications;
@@ -307,6 +308,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     let wake_outbox = Arc::new(Notify::new());
     let outbox = tokio::spawn(outbox_worker(live.clone(), wake_outbox.clone(), shutdown.clone()));
     let ladder = tokio::spawn(escalation_loop(live.clone(), wake_outbox.clone(), shutdown.clone()));
+    let briefings = tokio::spawn(briefings_forever(live.clone(), wake_outbox.clone(), shutdown.clone()));
     let web = match (&ctx.config.http, &ctx.linker) {
         (Some(http), Some(linker)) => {
             let listener = tokio::net::TcpListener::bind(http.listen)
@@ -333,7 +335,9 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     let (running, last) = schedule_loop(live, &mut next_due, &wake_outbox, &heartbeat, shutdown.clone()).await;
     finish(running, last.ctx.config.daemon.shutdown_grace).await;
     wake_outbox.notify_one();
-    for (name, task) in [("outbox worker", outbox), ("escalation loop", ladder), ("reloader", reload)] {
+    for (name, task) in
+        [("outbox worker", outbox), ("escalation loop", ladder), ("briefing loop", briefings), ("reloader", reload)]
+    {
         if let Err(e) = task.await {
             tracing::error!(error = %e, "{name} ended abnormally");
         }
@@ -527,6 +531,105 @@ async fn escalation_loop(live: Live, wake_outbox: Arc<Notify>, mut shutdown: wat
         drop(ctx);
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The longest the briefing loop sleeps before looking at the clock again (a suspended or
+/// re-set system clock must not delay a briefing by more than this).
+const BRIEFING_RECHECK: Duration = Duration::from_secs(60);
+
+/// Queues each `[[briefings]]` entry at its scheduled times and wakes the outbox. At start a
+/// briefing whose latest scheduled time passed unlogged (the daemon was down) is caught up
+/// once; the log in the store makes each due time go out once across restarts.
+/// The briefing loop of the current generation, started again after each reload (its next
+/// due times come from the briefing log, so nothing is sent twice).
+async fn briefings_forever(mut live: Live, wake_outbox: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let ctx = live.borrow_and_update().ctx.clone();
+        let stopped = |s: &watch::Receiver<bool>| *s.borrow();
+        tokio::select! {
+            () = briefing_loop(ctx, wake_outbox.clone(), shutdown.clone()) => {
+                // Nothing to do in this generation (no briefings or no mail): wait for the next.
+                if stopped(&shutdown) {
+                    return;
+                }
+                tokio::select! {
+                    changed = live.changed() => if changed.is_err() { return },
+                    _ = shutdown.changed() => if stopped(&shutdown) { return },
+                }
+            }
+            changed = live.changed() => if changed.is_err() { return },
+            _ = shutdown.changed() => if stopped(&shutdown) { return },
+        }
+    }
+}
+
+async fn briefing_loop(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    if ctx.config.briefings.is_empty() {
+        return;
+    }
+    if ctx.config.mail.is_none() {
+        tracing::warn!("[[briefings]] configured without [mail]: no briefing will be queued");
+        return;
+    }
+    let tz = ctx.config.timezone;
+    let mut next: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(ctx.config.briefings.len());
+    for briefing in &ctx.config.briefings {
+        let (b, now) = (briefing.clone(), Utc::now());
+        let due = with_store(&ctx.store, move |s| b.first_due(now, tz, |t| s.briefing_done(&b.id, t))).await;
+        next.push(due.unwrap_or_else(|e| {
+            tracing::error!(briefing = %briefing.id, error = %e, "cannot read the briefing log; waiting for the next time");
+            briefing.schedule.next_after(Utc::now(), tz)
+        }));
+    }
+    // A failed attempt (say, the database busy) is retried a minute later, for the same due time.
+    let mut retry_at: Vec<Option<DateTime<Utc>>> = vec![None; next.len()];
+    loop {
+        for (index, briefing) in ctx.config.briefings.iter().enumerate() {
+            let now = Utc::now();
+            let Some(due) = next[index].filter(|due| *due <= now) else { continue };
+            if retry_at[index].is_some_and(|t| t > now) {
+                continue;
+            }
+            let (config, b) = (ctx.config.clone(), briefing.clone());
+            let sent =
+                with_store(&ctx.store, move |s| Ok(crate::briefing::send(s, &config, &b, due, Utc::now()))).await;
+            let failed = match sent {
+                Ok(Ok(Sent::Queued { alert_id, .. })) => {
+                    tracing::info!(briefing = %briefing.id, due = %due, alert_id, "briefing queued");
+                    wake_outbox.notify_one();
+                    None
+                }
+                Ok(Ok(Sent::Empty)) => {
+                    tracing::info!(briefing = %briefing.id, due = %due, "nothing to report; briefing not sent");
+                    None
+                }
+                Ok(Ok(Sent::AlreadyDone)) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(error) = failed {
+                tracing::error!(briefing = %briefing.id, due = %due, error = %error, "briefing failed; retrying in a minute");
+                retry_at[index] = Some(Utc::now() + chrono::Duration::seconds(60));
+                continue;
+            }
+            retry_at[index] = None;
+            // Times missed in between are not sent one by one: the next one after now.
+            next[index] = briefing.schedule.next_after(due.max(Utc::now()), tz);
+        }
+        let wake_at =
+            next.iter().zip(&retry_at).filter_map(|(due, retry)| due.map(|d| retry.map_or(d, |r| r.max(d)))).min();
+        let sleep = wake_at
+            .map_or(BRIEFING_RECHECK, |t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+            .min(BRIEFING_RECHECK);
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
                     return;

@@ -15,6 +15,7 @@
 //! times. Pure stages (`extract`, `matcher`, `schedule`) never read the clock or do I/O.
 
 pub mod analysis;
+pub mod briefing;
 pub mod calendar;
 pub mod channel;
 pub mod cli;

@@ -59,6 +59,21 @@ impl Schedule {
 }
 
 impl Schedule {
+    /// The latest scheduled time at or before `at`, in `tz` (`None` when there is none,
+    /// e.g. a schedule whose only dates lie in the future).
+    pub fn latest_at_or_before(&self, at: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        let local = at.with_timezone(&tz);
+        self.cron.find_previous_occurrence(&local, true).ok().map(|t| t.with_timezone(&Utc))
+    }
+
+    /// The latest scheduled time strictly before `before`, in `tz`.
+    pub fn previous_before(&self, before: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        let local = before.with_timezone(&tz);
+        self.cron.find_previous_occurrence(&local, false).ok().map(|t| t.with_timezone(&Utc))
+    }
+}
+
+impl Schedule {
     /// When a source is first due after the daemon starts: at once if it never ran or
     /// missed a scheduled time while the daemon was down, else at its next scheduled time.
     pub fn first_due(&self, last_attempt: Option<DateTime<Utc>>, now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
@@ -149,6 +164,21 @@ mod tests {
         let missed = s.first_due(Some(at("2026-11-27T08:59:00+08:00")), now, TZ);
         assert!(missed <= now, "the 09:00 and 10:00 runs were missed: due at once");
         assert_eq!(s.first_due(Some(at("2026-11-27T10:00:00+08:00")), now, TZ), at("2026-11-27T11:00:00+08:00"));
+    }
+
+    #[test]
+    fn previous_times_are_found_backwards_in_the_timezone() {
+        let s = Schedule::parse("0 8 * * *").expect("daily");
+        let eight = at("2026-11-27T08:00:00+08:00");
+        assert_eq!(s.latest_at_or_before(eight, TZ), Some(eight), "inclusive");
+        assert_eq!(s.previous_before(eight, TZ), Some(at("2026-11-26T08:00:00+08:00")), "exclusive");
+        assert_eq!(s.latest_at_or_before(at("2026-11-27T07:59:00+08:00"), TZ), Some(at("2026-11-26T08:00:00+08:00")));
+        // Monday 08:30: from Friday 27 Nov back to Monday 23 Nov.
+        let weekly = Schedule::parse("30 8 * * 1").expect("weekly");
+        assert_eq!(
+            weekly.latest_at_or_before(at("2026-11-27T10:00:00+08:00"), TZ),
+            Some(at("2026-11-23T08:30:00+08:00"))
+        );
     }
 
     #[test]

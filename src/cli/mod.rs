@@ -22,6 +22,7 @@ use crate::pipeline;
 use crate::pipeline::SourceReport;
 use crate::store::{OutboxStatus, Store};
 
+mod briefing;
 mod events;
 mod notify;
 mod outbox;
@@ -101,6 +102,11 @@ pub enum Command {
     /// Periodic briefing and yearly assessment (舆情通报): events by grade, category and
     /// section, time to accept and to feedback, deadlines met and missed, open events
     Report(report::ReportArgs),
+    /// Periodic briefings (舆情简报, [[briefings]]): `briefing send ID --dry-run` previews one
+    Briefing {
+        #[command(subcommand)]
+        what: briefing::BriefingCommand,
+    },
     /// Try a notification channel (通道测试): `notify test --channel sms|wecom|dingtalk|feishu --to ...`
     Notify {
         #[command(subcommand)]
@@ -307,6 +313,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events { id, limit } => events::show(&config, id, limit),
         Command::Event { action } => events::act(&config, action),
         Command::Report(args) => report::report(&config, &args),
+        Command::Briefing { what } => briefing::run(&config, &what),
         Command::Notify { what: NotifyCommand::Test(args) } => notify::test(&config, &args),
         Command::Outbox { what } => outbox::run(&config, what),
         Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
@@ -337,6 +344,10 @@ fn summary_line(config: &Config) -> String {
     if !config.robots.is_empty() {
         let ids: Vec<&str> = config.robots.iter().map(|r| r.id.as_str()).collect();
         channels.push_str(&format!("；机器人：{}", ids.join("、")));
+    }
+    if !config.briefings.is_empty() {
+        let ids: Vec<&str> = config.briefings.iter().map(|b| b.id.as_str()).collect();
+        channels.push_str(&format!("；简报：{}", ids.join("、")));
     }
     format!(
         "配置有效：{} 个信源（{} 个启用），{} 个关键词列表共 {} 条规则；邮件：{}{channels}；数据库：{}",

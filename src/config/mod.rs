@@ -5,6 +5,7 @@
 //! [`Diagnostic`] naming file and line. Relative paths inside the files resolve against DIR.
 //! This module reads files (and secrets) but never opens sockets or the database.
 
+mod briefings;
 mod calendar;
 mod channels;
 mod delivery;
@@ -60,6 +61,8 @@ pub struct Config {
     pub robots: Vec<crate::channel::RobotSettings>,
     /// `[delivery]`: channels per grade, quiet hours, default robot, SMS cap.
     pub delivery: DeliveryPolicy,
+    /// `[[briefings]]`: periodic digests (Art. 10 定期通报).
+    pub briefings: Vec<crate::briefing::Briefing>,
     pub sources: Vec<SourceConfig>,
     pub keyword_lists: Vec<KeywordList>,
     /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
@@ -138,6 +141,7 @@ impl Config {
                 sms: s.sms,
                 robots: s.robots,
                 delivery: s.delivery,
+                briefings: s.briefings,
                 sources,
                 keyword_lists,
                 cue_lists,
@@ -151,6 +155,10 @@ impl Config {
 
     pub fn enabled_sources(&self) -> impl Iterator<Item = &SourceConfig> {
         self.sources.iter().filter(|s| s.enabled)
+    }
+
+    pub fn briefing(&self, id: &str) -> Option<&crate::briefing::Briefing> {
+        self.briefings.iter().find(|b| b.id == id)
     }
 
     pub fn source(&self, id: &str) -> Option<&SourceConfig> {

@@ -39,6 +39,7 @@ const ROOT_KEYS: &[&str] = &[
     "http",
     "calendar",
     "delivery",
+    "briefings",
 ];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];
@@ -87,6 +88,7 @@ pub(super) struct Settings {
     pub delivery: super::delivery::DeliveryPolicy,
     pub response: super::org::Response,
     pub calendar: crate::calendar::WorkCalendar,
+    pub briefings: Vec<crate::briefing::Briefing>,
 }
 
 #[derive(Deserialize, Default)]
@@ -174,6 +176,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
             }
         }
     }
+    let has_mail = matches!(mail, Some(Some(_)));
+    let briefings = super::briefings::load(&file, &root, &response.org, has_mail, diags);
     let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let calendar = super::calendar::load(dir, &file, &root, tz, today, diags);
@@ -192,6 +196,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         delivery: delivery?,
         response,
         calendar,
+        briefings,
     })
 }
 

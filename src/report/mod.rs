@@ -76,6 +76,20 @@ impl Period {
         Ok(Period { from, to, timezone, start: day_start(from, timezone)?, end: day_start(next, timezone)? })
     }
 
+    /// The instants `[start, end)`, not necessarily whole days (a briefing's period ends at its
+    /// due time); `from`/`to` are the local days of its first and last instant.
+    pub fn between(start: DateTime<Utc>, end: DateTime<Utc>, timezone: Tz) -> Self {
+        let end = end.max(start);
+        let last = if end > start { end - chrono::Duration::seconds(1) } else { end };
+        Period {
+            from: start.with_timezone(&timezone).date_naive(),
+            to: last.with_timezone(&timezone).date_naive(),
+            timezone,
+            start,
+            end,
+        }
+    }
+
     /// The period the command line asks for: a missing `to` is today, a missing `from` is
     /// [`DEFAULT_DAYS`] days ending at `to`.
     pub fn resolve(

@@ -141,7 +141,7 @@ pub fn render(report: &Report, config: &Config) -> String {
 }
 
 /// A title on one line (titles come from the internet and may hold line breaks).
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -162,7 +162,7 @@ fn width(s: &str) -> usize {
 }
 
 /// Rows under an optional header, indented two spaces, columns padded to equal width.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut all: Vec<Vec<String>> = Vec::new();
     if !header.is_empty() {
         all.push(header.iter().map(|h| h.to_string()).collect());

@@ -300,7 +300,9 @@ const MIGRATIONS: &[&str] = &[
     // 14: the outbox's audit trail and dead letters: every delivery attempt with the
     // provider's answer and message id; a notice kind for alerts given up on; and small
     // daemon flags (the admin is told of dead letters once per episode). The alert kinds gain
-    // `briefing` (定期通报), `outbox_dead` and `config_invalid` (a reload that failed).
+    // `briefing` (定期通报), `outbox_dead` and `config_invalid` (a reload that failed);
+    // `briefings_sent` logs each briefing's due time once, in the transaction that queues its
+    // alert (`alert_id` NULL when there was nothing to report).
     r#"
     CREATE TABLE alert_attempts (
         id          INTEGER PRIMARY KEY,
@@ -344,6 +346,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts_v14 RENAME TO alerts;
     CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
     CREATE INDEX alerts_by_event ON alerts(event_id);
+    CREATE TABLE briefings_sent (
+        briefing_id  TEXT NOT NULL,
+        due_at       INTEGER NOT NULL,
+        period_start INTEGER NOT NULL,
+        events       INTEGER NOT NULL,
+        open         INTEGER NOT NULL,
+        alert_id     INTEGER,
+        at           INTEGER NOT NULL,
+        PRIMARY KEY (briefing_id, due_at)
+    ) WITHOUT ROWID;
     "#,
 ];
 
@@ -365,4 +377,54 @@ pub fn migrate(conn: &mut Connection) -> Result<(), super::StoreError> {
     tx.pragma_update(None, "user_version", i64::try_from(LATEST).unwrap_or(i64::MAX))?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migration 14 rebuilds `alerts`: rows queued under 13 survive with every column, and the
+    /// new kind `briefing` is accepted while unknown kinds are still refused.
+    #[test]
+    fn the_briefing_kind_migration_keeps_queued_alerts() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
+        let tx = conn.transaction().expect("tx");
+        for sql in &MIGRATIONS[..13] {
+            tx.execute_batch(sql).expect("migration");
+        }
+        tx.pragma_update(None, "user_version", 13).expect("version");
+        tx.commit().expect("commit");
+        conn.execute(
+            "INSERT INTO alerts (kind, source_id, channel, recipients, subject, body_text, body_html, status, attempts,
+                                 next_attempt_at, last_error, created_at)
+             VALUES ('source_failing', 'a', 'email', '[]', 's', 't', 'h', 'dead', 3, 5, 'boom', 4)",
+            [],
+        )
+        .expect("old alert");
+        migrate(&mut conn).expect("migrate");
+        let row: (String, String, String, i64, Option<String>) = conn
+            .query_row("SELECT kind, source_id, status, attempts, last_error FROM alerts WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .expect("kept");
+        assert_eq!(row, ("source_failing".into(), "a".into(), "dead".into(), 3, Some("boom".into())));
+        let insert = |kind: &str| {
+            conn.execute(
+                "INSERT INTO alerts (kind, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
+                 VALUES (?1, 'email', '[]', 's', 't', 'h', 0, 0)",
+                [kind],
+            )
+        };
+        assert!(insert("briefing").is_ok());
+        assert!(insert("gossip").is_err());
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('alerts_due', 'alerts_by_event')",
+                [],
+                |r| r.get(0),
+            )
+            .expect("indexes");
+        assert_eq!(indexes, 2);
+    }
 }

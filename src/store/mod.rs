@@ -6,6 +6,7 @@
 //! queued alerts, and the source's new cache validators — is written in one transaction,
 //! so a crash leaves either all of it or none. Times are stored as Unix seconds (UTC).
 
+mod briefings;
 mod events;
 mod exports;
 mod gauges;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+pub use briefings::{BriefingLogged, BriefingRecord};
 pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
 pub use gauges::Gauges;
