@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::{DeadlineStatus, Report, category_label, duration_zh, grade_label, local, rate_zh, section_label, span_zh};
+use super::{DeadlineStatus, Report, category_label, grade_label, local, rate_zh, section_label, span_zh};
 use crate::config::Config;
 use crate::response::Grade;
 
@@ -80,42 +80,8 @@ pub fn render(report: &Report, config: &Config) -> String {
     out.push_str(&bar_chart("新增事件数（按类别）", &bars, None));
 
     out.push_str("<h2>四、各科室办理情况</h2>\n<p>按当前牵头科室统计（转办后计入接收科室）。受理用时自科室接收（事件创建或转办）起算；首次反馈用时自事件创建起算。</p>\n");
-    let none = || "—".to_string();
-    let rows: Vec<Vec<String>> = report
-        .sections
-        .iter()
-        .map(|s| {
-            vec![
-                s.label.clone(),
-                s.owned.to_string(),
-                s.accepted.to_string(),
-                s.closed.to_string(),
-                s.median_accept.map_or_else(none, duration_zh),
-                s.mean_accept.map_or_else(none, duration_zh),
-                s.median_feedback.map_or_else(none, duration_zh),
-                s.deadlines.met.to_string(),
-                s.deadlines.missed.to_string(),
-                s.deadlines.running.to_string(),
-                rate_zh(s.deadlines.on_time_rate()),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        &[
-            "科室",
-            "牵头",
-            "受理",
-            "办结",
-            "受理用时中位",
-            "受理用时平均",
-            "首次反馈中位",
-            "按时",
-            "超时",
-            "计时中",
-            "按时率",
-        ],
-        &rows,
-    ));
+    let (header, rows) = super::section_table(report);
+    out.push_str(&table(&header, &rows));
     let bars: Vec<Bar> = report.sections.iter().map(|s| Bar::count(&s.label, s.owned, "#5b7db1")).collect();
     out.push_str(&bar_chart("牵头事件数（按科室）", &bars, None));
     let bars: Vec<Bar> = report
@@ -231,20 +197,7 @@ fn grade_colour(grade: Option<Grade>) -> &'static str {
 }
 
 /// Escapes text for HTML and SVG content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::notify::escape as esc;
 
 /// A table of plain text cells (escaped here); cells that look like numbers align right.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {

@@ -553,6 +553,44 @@ pub fn span_zh(span: Span) -> String {
     if span.is_working() { format!("{plain}（工作时间）") } else { plain }
 }
 
+/// The per-section table (header, rows) shared by the text and HTML reports.
+pub fn section_table(report: &Report) -> ([&'static str; 11], Vec<Vec<String>>) {
+    let none = || "—".to_string();
+    let rows = report
+        .sections
+        .iter()
+        .map(|s| {
+            vec![
+                s.label.clone(),
+                s.owned.to_string(),
+                s.accepted.to_string(),
+                s.closed.to_string(),
+                s.median_accept.map_or_else(none, duration_zh),
+                s.mean_accept.map_or_else(none, duration_zh),
+                s.median_feedback.map_or_else(none, duration_zh),
+                s.deadlines.met.to_string(),
+                s.deadlines.missed.to_string(),
+                s.deadlines.running.to_string(),
+                rate_zh(s.deadlines.on_time_rate()),
+            ]
+        })
+        .collect();
+    let header = [
+        "科室",
+        "牵头",
+        "受理",
+        "办结",
+        "受理用时中位",
+        "受理用时平均",
+        "首次反馈中位",
+        "按时",
+        "超时",
+        "计时中",
+        "按时率",
+    ];
+    (header, rows)
+}
+
 /// "80.0%", or "—" when nothing was decided.
 pub fn rate_zh(rate: Option<f64>) -> String {
     rate.map_or_else(|| "—".to_string(), |r| format!("{:.1}%", r * 100.0))

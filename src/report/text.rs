@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{DeadlineStatus, EventReport, Report, category_label, duration_zh, grade_label, local, rate_zh, span_zh};
+use super::{DeadlineStatus, EventReport, Report, category_label, grade_label, local, rate_zh, span_zh};
 use crate::config::Config;
 
 /// Renders the report; `config` names the sections and sources.
@@ -48,42 +48,8 @@ pub fn render(report: &Report, config: &Config) -> String {
     out.push_str(&table(&[], &rows));
 
     let _ = writeln!(out, "\n四、各科室办理情况（按当前牵头科室）");
-    let none = || "—".to_string();
-    let rows: Vec<Vec<String>> = report
-        .sections
-        .iter()
-        .map(|s| {
-            vec![
-                s.label.clone(),
-                s.owned.to_string(),
-                s.accepted.to_string(),
-                s.closed.to_string(),
-                s.median_accept.map_or_else(none, duration_zh),
-                s.mean_accept.map_or_else(none, duration_zh),
-                s.median_feedback.map_or_else(none, duration_zh),
-                s.deadlines.met.to_string(),
-                s.deadlines.missed.to_string(),
-                s.deadlines.running.to_string(),
-                rate_zh(s.deadlines.on_time_rate()),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        &[
-            "科室",
-            "牵头",
-            "受理",
-            "办结",
-            "受理用时中位",
-            "受理用时平均",
-            "首次反馈中位",
-            "按时",
-            "超时",
-            "计时中",
-            "按时率",
-        ],
-        &rows,
-    ));
+    let (header, rows) = super::section_table(report);
+    out.push_str(&table(&header, &rows));
     let _ = writeln!(out, "  注：受理用时自科室接收（事件创建或转办）起算；首次反馈用时自事件创建起算。");
 
     let open: Vec<&EventReport> = report.open_events().collect();
