@@ -3,6 +3,17 @@
 //! an outbox worker delivering alerts, and a clean stop on SIGTERM/SIGINT.
 //!
 //! Long-lived parts (store, HTTP client, matcher, mailer) are built once in [`Parts`].
+//!
+//! Under systemd (`Type=notify`) the daemon says READY once the store is open and the
+//! schedule armed, keeps a STATUS line, says STOPPING on SIGTERM and feeds the watchdog
+//! while its scheduler advances and its database answers ([`systemd`], [`Heartbeat`]).
+//! Housekeeping (daily pruning, the low-disk notice) is in [`maintenance`].
+
+mod heartbeat;
+pub mod maintenance;
+pub mod systemd;
+
+pub use heartbeat::Heartbeat;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -24,6 +35,10 @@ use crate::pipeline::{Context, PipelineError, SourceReport, run_source, with_sto
 use crate::sentiment::Lexicon;
 use crate::store::{OutboxStatus, Store, StoreError};
 use crate::web::WebState;
+
+/// The schedule loop makes a turn (and beats the [`Heartbeat`]) at least this often, even
+/// when no source is due for hours; shorter when the watchdog interval asks for it.
+pub const SCHEDULER_TICK: Duration = Duration::from_secs(5);
 
 /// Problems that make the daemon itself unusable (as opposed to one source failing).
 #[derive(Debug, thiserror::Error)]
@@ -193,10 +208,22 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
         }
         _ => None,
     };
+    let housekeeping = tokio::spawn(maintenance::run(ctx.clone(), wake_outbox.clone(), shutdown.clone()));
     let mut next_due = initial_due_times(&ctx).await?;
     tracing::info!(sources = next_due.len(), "daemon started");
-    let running = schedule_loop(&ctx, &mut next_due, &wake_outbox, shutdown.clone()).await;
+    let heartbeat = Heartbeat::new();
+    heartbeat.beat();
+    systemd::ready(&systemd::current_status(&ctx).await.unwrap_or_default());
+    let supervisor = tokio::spawn(systemd::supervise(ctx.clone(), heartbeat.clone(), shutdown.clone()));
+    let tick = systemd::watchdog_interval().map_or(SCHEDULER_TICK, |w| (w / 4).min(SCHEDULER_TICK));
+    let running = schedule_loop(&ctx, &mut next_due, &wake_outbox, &heartbeat, tick, shutdown.clone()).await;
+    systemd::stopping();
     finish(running, ctx.config.daemon.shutdown_grace).await;
+    for (name, task) in [("systemd supervisor", supervisor), ("housekeeping", housekeeping)] {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, task = name, "task ended abnormally");
+        }
+    }
     if let Some(worker) = outbox {
         wake_outbox.notify_one();
         if let Err(e) = worker.await {
@@ -256,6 +283,8 @@ async fn schedule_loop(
     ctx: &Arc<Context>,
     next_due: &mut HashMap<String, DateTime<Utc>>,
     wake_outbox: &Arc<Notify>,
+    heartbeat: &Heartbeat,
+    tick: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinSet<(String, RunResult)> {
     let semaphore = Arc::new(Semaphore::new(ctx.config.daemon.concurrency));
@@ -263,6 +292,7 @@ async fn schedule_loop(
     let mut in_flight: HashSet<String> = HashSet::new();
     let mut failures = initial_failures(ctx).await;
     loop {
+        heartbeat.beat();
         let now = Utc::now();
         for source in ctx.config.enabled_sources() {
             let Some(due) = next_due.get_mut(&source.id) else { continue };
@@ -282,7 +312,7 @@ async fn schedule_loop(
             });
         }
         let wake_at = next_due.values().min().copied().unwrap_or(now + chrono::Duration::hours(1));
-        let sleep = (wake_at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        let sleep = (wake_at - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(tick);
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
             Some(done) = running.join_next() => {

@@ -297,6 +297,54 @@ const MIGRATIONS: &[&str] = &[
         at         INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 14 (ops: retention and disk notices; self-contained, renumber freely on merge):
+    // a pruned document's identity keys stay (so a feed still listing it never re-alerts),
+    // which needs `document_keys.document_id` nullable — SQLite needs a rebuild for that;
+    // alerts gain the kind `disk_low` (a CHECK, so a rebuild too) and an index by document
+    // for pruning; `daemon_state` holds the daemon's own flags (disk notice sent, last prune).
+    r#"
+    CREATE TABLE document_keys_v14 (
+        key         TEXT PRIMARY KEY,
+        -- NULL once the document was pruned: the key still marks the item as seen
+        document_id INTEGER REFERENCES documents(id)
+    ) WITHOUT ROWID;
+    INSERT INTO document_keys_v14 (key, document_id) SELECT key, document_id FROM document_keys;
+    DROP TABLE document_keys;
+    ALTER TABLE document_keys_v14 RENAME TO document_keys;
+    CREATE INDEX document_keys_by_document ON document_keys(document_id);
+    CREATE TABLE alerts_v14 (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL DEFAULT 'document'
+                        CHECK (kind IN ('document', 'source_failing', 'source_recovered', 'source_silent', 'disk_low')),
+        document_id     INTEGER REFERENCES documents(id),
+        source_id       TEXT,
+        channel         TEXT NOT NULL,
+        recipients      TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        body_text       TEXT NOT NULL,
+        body_html       TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dropped', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER,
+        event_id        INTEGER REFERENCES events(id)
+    );
+    INSERT INTO alerts_v14 (id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+                            status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id)
+        SELECT id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+               status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v14 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
+    CREATE INDEX alerts_by_event ON alerts(event_id);
+    CREATE INDEX alerts_by_document ON alerts(document_id);
+    CREATE TABLE daemon_state (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Number of migrations this build knows.

@@ -26,7 +26,7 @@ pub(super) fn enqueue(
 
 pub(super) fn enqueue_notice(
     tx: &Transaction<'_>,
-    source_id: &str,
+    source_id: Option<&str>,
     kind: &str,
     alert: &AlertMessage,
     now: i64,
