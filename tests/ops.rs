@@ -83,7 +83,7 @@ fn notify_socket_gets_ready_status_watchdog_and_stopping() {
         .env("WATCHDOG_USEC", "400000")
         .env_remove("WATCHDOG_PID")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
     let mut seen = Vec::new();
@@ -98,6 +98,11 @@ fn notify_socket_gets_ready_status_watchdog_and_stopping() {
     receive_until(&socket, "a status after the first run", Duration::from_secs(60), &mut seen, |m| {
         m.contains("STATUS=1/1 个信源正常，上次抓取")
     });
+
+    // SIGHUP (systemctl reload) never ends the daemon: killed by it, it would neither say
+    // STOPPING=1 nor exit 0.
+    let hup = Command::new("kill").args(["-HUP", &daemon.id().to_string()]).status().expect("kill");
+    assert!(hup.success());
 
     sigterm(&daemon);
     receive_until(&socket, "STOPPING=1", Duration::from_secs(20), &mut seen, |m| has_line(m, "STOPPING=1"));

@@ -542,9 +542,21 @@ fn run_forever(config: Config) -> anyhow::Result<ExitCode> {
             tracing::info!("shutdown requested; finishing in-flight work");
             let _ = tx.send(true);
         });
+        tokio::spawn(ignore_hangup());
         daemon::run_forever(config, rx).await
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGHUP (`systemctl reload`, the unit's ExecReload=) must never end the daemon, whose
+/// default action it would be. Until hot reload lands it only logs that a restart applies
+/// a new config.
+async fn ignore_hangup() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        tracing::warn!("SIGHUP received: reloading is not supported yet; restart the service to apply a new config");
+    }
 }
 
 async fn wait_for_signal() {
