@@ -9,6 +9,15 @@
 //! new generation around the same store, event index and publications and swaps it in at
 //! once; a source run in flight keeps its `Arc` to the generation it started with and
 //! finishes on it. A broken configuration is never swapped in.
+//!
+//! Under systemd (`Type=notify`) the daemon says READY once the store is open and the
+//! schedule armed, keeps a STATUS line, RELOADING/READY around reloads, STOPPING on SIGTERM,
+//! and feeds the watchdog while its scheduler advances and its database answers
+//! ([`systemd`], [`Heartbeat`]). Housekeeping (daily pruning, the low-disk notice) is in
+//! [`maintenance`].
+
+pub mod maintenance;
+pub mod systemd;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -34,6 +43,10 @@ use crate::pipeline::{Context, PipelineError, SourceReport, run_source, with_sto
 use crate::sentiment::Lexicon;
 use crate::store::{OutboxStatus, Store, StoreError};
 use crate::web::WebState;
+
+/// The schedule loop makes a turn (and beats the [`Heartbeat`]) at least this often, even
+/// when no source is due for hours; shorter when the watchdog interval asks for it.
+pub const SCHEDULER_TICK: Duration = Duration::from_secs(5);
 
 /// Problems that make the daemon itself unusable (as opposed to one source failing).
 #[derive(Debug, thiserror::Error)]
@@ -159,15 +172,16 @@ impl Parts {
     }
 }
 
-/// Called when a configuration reload starts. A no-op for now: the place for the
+/// Called when a configuration reload starts: `RELOADING=1` for systemd. (Formerly the place for the
 /// systemd notification (`RELOADING=1` with `MONOTONIC_USEC`, for `Type=notify-reload`).
-pub fn on_reload_start() {}
+pub fn on_reload_start() {
+    systemd::reloading();
+}
 
 /// Called when a configuration reload has ended, `ok` when the new configuration was
-/// applied. A no-op for now: the place for `READY=1` (and a `STATUS=` line saying whether
-/// the reload was applied) once the daemon talks to systemd.
+/// applied: `READY=1` with a STATUS line saying which.
 pub fn on_reload_done(ok: bool) {
-    let _ = ok;
+    systemd::ready(if ok { "配置已重新加载" } else { "新配置有误，仍按原配置运行" });
 }
 
 /// When a loop last showed it was alive. The schedule loop beats at least every
@@ -329,15 +343,24 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     let reloader =
         Reloader { dir, live: live_tx, config: config_tx, metrics, wake_outbox: wake_outbox.clone(), notified: false };
     let reload = tokio::spawn(reloader.run(hangup, shutdown.clone()));
+    let housekeeping = tokio::spawn(maintenance::run(ctx.clone(), wake_outbox.clone(), shutdown.clone()));
     let mut next_due = initial_due_times(&ctx).await?;
     tracing::info!(sources = next_due.len(), "daemon started");
+    systemd::ready(&systemd::current_status(&ctx).await.unwrap_or_default());
+    let supervisor = tokio::spawn(systemd::supervise(ctx.clone(), heartbeat.clone(), shutdown.clone()));
     drop(ctx);
     let (running, last) = schedule_loop(live, &mut next_due, &wake_outbox, &heartbeat, shutdown.clone()).await;
+    systemd::stopping();
     finish(running, last.ctx.config.daemon.shutdown_grace).await;
     wake_outbox.notify_one();
-    for (name, task) in
-        [("outbox worker", outbox), ("escalation loop", ladder), ("briefing loop", briefings), ("reloader", reload)]
-    {
+    for (name, task) in [
+        ("outbox worker", outbox),
+        ("escalation loop", ladder),
+        ("briefing loop", briefings),
+        ("reloader", reload),
+        ("systemd supervisor", supervisor),
+        ("housekeeping", housekeeping),
+    ] {
         if let Err(e) = task.await {
             tracing::error!(error = %e, "{name} ended abnormally");
         }

@@ -23,12 +23,14 @@ use crate::pipeline::SourceReport;
 use crate::store::{OutboxStatus, Store};
 
 mod briefing;
+mod db;
 mod events;
 mod notify;
 mod outbox;
 mod report;
 mod route;
 mod rumour;
+mod status;
 mod timeline;
 
 #[derive(Debug, Parser)]
@@ -86,6 +88,14 @@ pub enum Command {
     },
     /// Show each source's status and the alert outbox (信源状态)
     Sources,
+    /// What the daemon is doing now: sources due and failing, open events by grade, overdue
+    /// deadlines, the outbox, database size and free disk (运行状态)
+    Status,
+    /// Database maintenance: online backup, integrity check, pruning (数据库维护)
+    Db {
+        #[command(subcommand)]
+        what: db::DbCommand,
+    },
     /// Act on an event (受理): `yuqing event accept ID --by PERSON` stops its escalation ladder
     Event {
         #[command(subcommand)]
@@ -310,6 +320,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { once: false } => run_forever(config),
         Command::Hits { limit } => show_hits(&config, limit),
         Command::Sources => show_sources(&config),
+        Command::Status => status::show(&config),
+        Command::Db { what } => db::run(&config, &what),
         Command::Events { id, limit } => events::show(&config, id, limit),
         Command::Event { action } => events::act(&config, action),
         Command::Report(args) => report::report(&config, &args),

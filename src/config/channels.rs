@@ -14,7 +14,6 @@ use toml::de::{DeTable, DeValue};
 use url::Url;
 
 use super::diag::{Diagnostics, suggest};
-use super::resolve;
 use super::toml_doc::TomlFile;
 use crate::channel::aliyun::{self, AliyunSettings};
 use crate::channel::gateway::{self, BodyType, GatewaySettings, Template};
@@ -156,7 +155,7 @@ impl Ctx<'_> {
                 Err(())
             }
             (Some(path), None) => {
-                let full = resolve(self.dir, path.get_ref());
+                let full = super::resolve_secret(self.dir, path.get_ref());
                 match std::fs::read_to_string(&full) {
                     Ok(s) if !s.trim().is_empty() => {
                         Ok(Some(Spanned::new(path.span(), Secret::new(s.trim().to_string()))))

@@ -47,6 +47,8 @@ pub struct Config {
     pub fetch: FetchSettings,
     pub daemon: DaemonSettings,
     pub detection: DetectionSettings,
+    /// `[retention]`: how long data is kept, and the free-space floor.
+    pub retention: RetentionSettings,
     /// The organisation, grading rules and routes (Art. 3, 8, 9).
     pub response: Response,
     /// Workdays and working periods (`[calendar]` and its holiday file).
@@ -83,6 +85,30 @@ pub struct DaemonSettings {
     pub shutdown_grace: std::time::Duration,
     /// After this many failed runs in a row, the admin gets one notice.
     pub failure_notice_after: u32,
+}
+
+/// `[retention]`: data lifecycle and disk space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// Documents (with their hits, flags, engagement) older than this are pruned, unless
+    /// a kept event or alert refers to them.
+    pub documents_days: u32,
+    /// Events, alerts, workflow actions and the notification log: the Art. 15 assessment period.
+    pub assessment_days: u32,
+    /// Below this much free space on the database's filesystem the admin gets one notice.
+    pub min_free_mb: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self { documents_days: 180, assessment_days: 730, min_free_mb: 500 }
+    }
+}
+
+impl RetentionSettings {
+    pub fn retention(&self) -> crate::store::Retention {
+        crate::store::Retention { documents_days: self.documents_days, assessment_days: self.assessment_days }
+    }
 }
 
 /// `[detection]`: how text is matched and documents grouped into events.
@@ -134,6 +160,7 @@ impl Config {
                 fetch: s.fetch,
                 daemon: s.daemon,
                 detection: s.detection,
+                retention: s.retention,
                 response: s.response,
                 calendar: s.calendar,
                 mail: s.mail,
@@ -207,4 +234,41 @@ fn check_list_sections(lists: &[KeywordList], org: &crate::response::Organisatio
 fn resolve(dir: &Path, path: &str) -> PathBuf {
     let p = Path::new(path);
     if p.is_absolute() { p.to_path_buf() } else { dir.join(p) }
+}
+
+/// Resolves a secret file (`password_file`, `*_file`). A path starting with
+/// `$CREDENTIALS_DIRECTORY/` names a systemd credential (`LoadCredential=`): inside the
+/// service it is read from the directory systemd passes in that variable; outside it (an
+/// admin running `yuqing check` from a shell) from `<config dir>/credentials/`, where the
+/// unit's `LoadCredential=` takes it from. One config line works in both places.
+fn resolve_secret(dir: &Path, path: &str) -> PathBuf {
+    resolve_secret_in(dir, path, std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from))
+}
+
+fn resolve_secret_in(dir: &Path, path: &str, credentials: Option<PathBuf>) -> PathBuf {
+    let name = path.strip_prefix("$CREDENTIALS_DIRECTORY/").or_else(|| path.strip_prefix("${CREDENTIALS_DIRECTORY}/"));
+    match name {
+        Some(name) => credentials.unwrap_or_else(|| dir.join("credentials")).join(name),
+        None => resolve(dir, path),
+    }
+}
+
+#[cfg(test)]
+mod secret_path_tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_from_systemd_inside_the_service_and_from_the_config_dir_outside() {
+        let dir = Path::new("/etc/yuqing");
+        let run = Some(PathBuf::from("/run/credentials/yuqing.service"));
+        assert_eq!(
+            resolve_secret_in(dir, "$CREDENTIALS_DIRECTORY/smtp-password", run.clone()),
+            PathBuf::from("/run/credentials/yuqing.service/smtp-password")
+        );
+        assert_eq!(
+            resolve_secret_in(dir, "${CREDENTIALS_DIRECTORY}/smtp-password", None),
+            PathBuf::from("/etc/yuqing/credentials/smtp-password")
+        );
+        assert_eq!(resolve_secret_in(dir, "smtp-password", run), PathBuf::from("/etc/yuqing/smtp-password"));
+    }
 }

@@ -13,7 +13,7 @@ use toml::de::DeTable;
 
 use super::diag::Diagnostics;
 use super::toml_doc::TomlFile;
-use super::{DaemonSettings, DetectionSettings, SETTINGS_FILE, resolve};
+use super::{DaemonSettings, DetectionSettings, RetentionSettings, SETTINGS_FILE, resolve};
 use crate::fetch::FetchSettings;
 use crate::notify::{MailSettings, MailTransport, Secret, SmtpSettings, TlsMode};
 use crate::schedule::Schedule;
@@ -40,9 +40,11 @@ const ROOT_KEYS: &[&str] = &[
     "calendar",
     "delivery",
     "briefings",
+    "retention",
 ];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
 const STORAGE_KEYS: &[&str] = &["path"];
+const RETENTION_KEYS: &[&str] = &["documents_days", "assessment_days", "min_free_mb"];
 const FETCH_KEYS: &[&str] = &[
     "timeout_secs",
     "connect_timeout_secs",
@@ -81,6 +83,7 @@ pub(super) struct Settings {
     pub fetch: FetchSettings,
     pub daemon: DaemonSettings,
     pub detection: DetectionSettings,
+    pub retention: RetentionSettings,
     pub mail: Option<MailSettings>,
     pub http: Option<super::http::HttpSettings>,
     pub sms: Option<crate::channel::SmsSettings>,
@@ -96,6 +99,13 @@ struct RawDetection {
     fold_traditional: Option<bool>,
     event_threshold: Option<Spanned<f64>>,
     event_window_hours: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawRetention {
+    documents_days: Option<Spanned<u32>>,
+    assessment_days: Option<Spanned<u32>>,
+    min_free_mb: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -157,6 +167,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let daemon = section(&file, &root, "daemon", DAEMON_KEYS, diags).and_then(|d| daemon_settings(&file, d, diags));
     let detection =
         section(&file, &root, "detection", DETECTION_KEYS, diags).and_then(|d| detection_settings(&file, d, diags));
+    let retention =
+        section(&file, &root, "retention", RETENTION_KEYS, diags).and_then(|r| retention_settings(&file, r, diags));
     let mail = mail_section(dir, &file, &root, diags);
     let http = super::http::load(&file, &root, diags);
     let sms = super::channels::load_sms(dir, &file, &root, diags);
@@ -189,6 +201,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         fetch: fetch_settings(&file, fetch?, diags)?,
         daemon: daemon?,
         detection: detection?,
+        retention: retention?,
         mail: mail?,
         http: http?,
         sms: sms?,
@@ -314,6 +327,44 @@ fn detection_settings(file: &TomlFile, raw: RawDetection, diags: &mut Diagnostic
         fold_traditional: raw.fold_traditional.unwrap_or(d.fold_traditional),
         event_threshold: raw.event_threshold.map_or(d.event_threshold, |t| *t.get_ref()),
         event_window: raw.event_window_hours.map_or(d.event_window, |h| Duration::from_secs(h.get_ref() * 3600)),
+    })
+}
+
+fn retention_settings(file: &TomlFile, raw: RawRetention, diags: &mut Diagnostics) -> Option<RetentionSettings> {
+    let d = RetentionSettings::default();
+    let mut ok = true;
+    for (key, value) in [("documents_days", &raw.documents_days), ("assessment_days", &raw.assessment_days)] {
+        if let Some(v) = value
+            && *v.get_ref() == 0
+        {
+            diags.error(
+                &file.path,
+                file.line(v.span()),
+                format!("[retention] {key} 不能为 0"),
+                "保留天数，例如 documents_days = 180，assessment_days = 730（两年考核期）",
+            );
+            ok = false;
+        }
+    }
+    let documents_days = raw.documents_days.as_ref().map_or(d.documents_days, |v| *v.get_ref());
+    let assessment_days = raw.assessment_days.as_ref().map_or(d.assessment_days, |v| *v.get_ref());
+    if let Some(v) = &raw.assessment_days
+        && ok
+        && assessment_days < 365
+    {
+        diags.warning(
+            &file.path,
+            file.line(v.span()),
+            format!(
+                "[retention] assessment_days = {assessment_days} 短于一年：年度考核所需的事件和处置记录可能被提前删除"
+            ),
+            "建议不少于 730（两年）",
+        );
+    }
+    ok.then_some(RetentionSettings {
+        documents_days,
+        assessment_days,
+        min_free_mb: raw.min_free_mb.unwrap_or(d.min_free_mb),
     })
 }
 
@@ -473,7 +524,7 @@ fn password(dir: &Path, file: &TomlFile, raw: &RawMail, diags: &mut Diagnostics)
             None
         }
         (Some(path), None) => {
-            let full = resolve(dir, path.get_ref());
+            let full = super::resolve_secret(dir, path.get_ref());
             match std::fs::read_to_string(&full) {
                 Ok(s) if !s.trim().is_empty() => Some(Some(Secret::new(s.trim_end_matches(['\r', '\n']).to_string()))),
                 Ok(_) => {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 pub use mailer::{DeliveryError, Mailer};
-pub use notice::{NoticeContext, render_dead_letter, render_notice};
+pub use notice::{DiskNotice, NoticeContext, render_dead_letter, render_disk_notice, render_notice};
 pub use render::{AlertContext, DeadlineMark, Reminder, escape, render_email, render_reminder};
 
 /// Validated `[mail]` settings.

@@ -1,6 +1,6 @@
-//! Notices to the admin about a source's health (failing, recovered, silent) and about
-//! alerts given up on (dead letters). One mail per
-//! episode (the store's flags see to that), never one per failed poll. Pure.
+//! Notices to the admin about a source's health (failing, recovered, silent), about the
+//! server's disk running low, and about alerts given up on (dead letters). One mail per
+//! episode (the store's flags see to that), never one per failed poll or check. Pure.
 
 use std::time::Duration;
 
@@ -100,6 +100,40 @@ pub fn render_dead_letter(
     }
 }
 
+/// What the low-disk notice says.
+pub struct DiskNotice<'a> {
+    pub database: &'a std::path::Path,
+    pub usage: crate::disk::DiskUsage,
+    pub min_free_mb: u64,
+    pub recipients: Vec<String>,
+}
+
+/// 【磁盘空间不足】: free space on the database's filesystem fell below `[retention] min_free_mb`.
+pub fn render_disk_notice(n: &DiskNotice<'_>) -> AlertMessage {
+    use crate::disk::human;
+    let subject = format!("【磁盘空间不足】舆情监测服务器剩余 {}", human(n.usage.available));
+    let lines = [
+        format!(
+            "舆情数据库所在磁盘的可用空间只剩 {}（下限 {} MiB）。空间耗尽后新抓取的信息将无法保存，期间的舆情可能漏报。",
+            human(n.usage.available),
+            n.min_free_mb
+        ),
+        String::new(),
+        format!("数据库：{}（{}，预写日志 {}）", n.database.display(), human(n.usage.database), human(n.usage.wal)),
+        format!("磁盘：共 {}，可用 {}", human(n.usage.total), human(n.usage.available)),
+        String::new(),
+        "请清理该磁盘上的其他文件或扩容；也可缩短 yuqing.toml 中 [retention] documents_days 后运行 yuqing db prune。"
+            .into(),
+        "空间恢复到下限以上之前不再重复提醒。可运行 yuqing status 查看当前情况。".into(),
+    ];
+    let body_text = lines.join("\n") + "\n";
+    let body_html = format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">{}</body></html>",
+        lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>()
+    );
+    AlertMessage { channel: "email".into(), recipients: n.recipients.clone(), subject, body_text, body_html }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +164,19 @@ mod tests {
         let silent = render_notice(SourceNotice::Silent, &ctx());
         assert!(silent.body_text.contains("已超过 80 小时没有新内容（上限 72 小时）"), "{}", silent.body_text);
         assert_eq!(silent.recipients, vec!["admin@example.gov.cn".to_string()]);
+    }
+
+    #[test]
+    fn disk_notice_names_the_room_left_and_the_way_out() {
+        let usage = crate::disk::DiskUsage { database: 3 << 30, wal: 0, available: 300 << 20, total: 20 << 30 };
+        let notice = render_disk_notice(&DiskNotice {
+            database: std::path::Path::new("/var/lib/yuqing/yuqing.db"),
+            usage,
+            min_free_mb: 500,
+            recipients: vec!["it@example.gov.cn".into()],
+        });
+        assert_eq!(notice.subject, "【磁盘空间不足】舆情监测服务器剩余 300.0 MiB");
+        assert!(notice.body_text.contains("（下限 500 MiB）"), "{}", notice.body_text);
+        assert!(notice.body_text.contains("yuqing db prune"));
     }
 }

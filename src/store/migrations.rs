@@ -299,10 +299,14 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 14: the outbox's audit trail and dead letters: every delivery attempt with the
     // provider's answer and message id; a notice kind for alerts given up on; and small
-    // daemon flags (the admin is told of dead letters once per episode). The alert kinds gain
+    // daemon state (the admin is told of dead letters once per episode). The alert kinds gain
     // `briefing` (定期通报), `outbox_dead` and `config_invalid` (a reload that failed);
     // `briefings_sent` logs each briefing's due time once, in the transaction that queues its
     // alert (`alert_id` NULL when there was nothing to report).
+    // Retention (ops): a pruned document's identity keys stay (so a feed still listing it never
+    // re-alerts), which needs `document_keys.document_id` nullable (a rebuild); alerts gain the
+    // kind `disk_low` and an index by document for pruning; `daemon_state` holds the daemon's
+    // own flags (disk notice sent, last prune).
     r#"
     CREATE TABLE alert_attempts (
         id          INTEGER PRIMARY KEY,
@@ -314,15 +318,20 @@ const MIGRATIONS: &[&str] = &[
         provider_id TEXT
     );
     CREATE INDEX alert_attempts_by_alert ON alert_attempts(alert_id, at);
-    CREATE TABLE daemon_flags (
-        name  TEXT PRIMARY KEY,
-        value TEXT NOT NULL
+    CREATE TABLE document_keys_v14 (
+        key         TEXT PRIMARY KEY,
+        -- NULL once the document was pruned: the key still marks the item as seen
+        document_id INTEGER REFERENCES documents(id)
     ) WITHOUT ROWID;
+    INSERT INTO document_keys_v14 (key, document_id) SELECT key, document_id FROM document_keys;
+    DROP TABLE document_keys;
+    ALTER TABLE document_keys_v14 RENAME TO document_keys;
+    CREATE INDEX document_keys_by_document ON document_keys(document_id);
     CREATE TABLE alerts_v14 (
         id              INTEGER PRIMARY KEY,
         kind            TEXT NOT NULL DEFAULT 'document'
                         CHECK (kind IN ('document', 'source_failing', 'source_recovered', 'source_silent',
-                                        'briefing', 'outbox_dead', 'config_invalid')),
+                                        'briefing', 'outbox_dead', 'config_invalid', 'disk_low')),
         document_id     INTEGER REFERENCES documents(id),
         source_id       TEXT,
         channel         TEXT NOT NULL,
@@ -346,6 +355,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts_v14 RENAME TO alerts;
     CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
     CREATE INDEX alerts_by_event ON alerts(event_id);
+    CREATE INDEX alerts_by_document ON alerts(document_id);
+    CREATE TABLE daemon_state (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
     CREATE TABLE briefings_sent (
         briefing_id  TEXT NOT NULL,
         due_at       INTEGER NOT NULL,

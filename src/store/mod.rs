@@ -11,10 +11,12 @@ mod events;
 mod exports;
 mod gauges;
 mod links;
+pub mod maintenance;
 mod migrations;
 mod outbox;
 mod read;
 mod report;
+mod retention;
 mod timeline;
 mod workflow;
 
@@ -32,6 +34,7 @@ pub use links::LinkUse;
 pub use outbox::{AttemptRow, OutboxFilter, OutboxRow, OutboxStatus};
 pub use read::{HitRow, SourceState};
 pub use report::{ActionRecord, ReportEvent};
+pub use retention::{PruneReport, Retention};
 pub use timeline::{ActionEntry, AlertEntry, EventDetail, Timeline};
 pub use workflow::{Action, Downgraded, EventState, LadderEvent};
 
@@ -49,6 +52,27 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("corrupt value in the database: {0}")]
     Corrupt(String),
+    #[error("the database {0} does not exist")]
+    Missing(PathBuf),
+    #[error("{0} already exists; choose a new file name")]
+    TargetExists(PathBuf),
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("the database stayed locked; try again")]
+    Busy,
+}
+
+impl StoreError {
+    /// Whether SQLite says the file is damaged (or not a database at all).
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            }
+            StoreError::Corrupt(_) => true,
+            _ => false,
+        }
+    }
 }
 
 /// A new document with its hits and, if it should alert, the rendered alert.
@@ -243,7 +267,7 @@ impl Store {
             params![source_id, set],
         )?;
         if changed == 1 {
-            outbox::enqueue_notice(&tx, source_id, notice.as_str(), message, now.timestamp())?;
+            outbox::enqueue_notice(&tx, Some(source_id), notice.as_str(), message, now.timestamp())?;
         }
         tx.commit()?;
         Ok(changed == 1)

@@ -41,7 +41,7 @@ fn attempt(
 
 pub(super) fn enqueue_notice(
     tx: &Transaction<'_>,
-    source_id: &str,
+    source_id: Option<&str>,
     kind: &str,
     alert: &AlertMessage,
     now: i64,
@@ -97,7 +97,7 @@ impl Store {
         .execute(params![id, now.timestamp()])?;
         let (detail, provider_id) = receipt.map_or((None, None), |(d, p)| (Some(d), p));
         attempt(&tx, id, now, true, detail, provider_id)?;
-        tx.prepare_cached("DELETE FROM daemon_flags WHERE name = 'dead_notified'")?.execute([])?;
+        tx.prepare_cached("DELETE FROM daemon_state WHERE name = 'dead_notified'")?.execute([])?;
         tx.commit()?;
         Ok(())
     }
@@ -148,8 +148,8 @@ impl Store {
         let mut told = false;
         if let Some(notice) = notice {
             let first = tx
-                .prepare_cached("INSERT OR IGNORE INTO daemon_flags (name, value) VALUES ('dead_notified', ?1)")?
-                .execute([now.timestamp().to_string()])?;
+                .prepare_cached("INSERT OR IGNORE INTO daemon_state (name, value) VALUES ('dead_notified', ?1)")?
+                .execute([now.timestamp()])?;
             if first == 1 {
                 let recipients =
                     serde_json::to_string(&notice.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;

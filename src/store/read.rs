@@ -1,4 +1,4 @@
-//! Read-side queries for the CLI: recent hits and each source's status.
+//! Read-side queries for the CLI: recent hits, each source's status, the outbox's oldest alert.
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -107,5 +107,14 @@ impl Store {
             })
         })?;
         rows.map(|r| r.map_err(StoreError::from)).collect()
+    }
+}
+
+impl Store {
+    /// When the oldest alert still waiting to be sent was queued.
+    pub fn oldest_pending_alert(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let secs: Option<i64> =
+            self.conn.query_row("SELECT min(created_at) FROM alerts WHERE status = 'pending'", [], |r| r.get(0))?;
+        Ok(time(secs))
     }
 }

@@ -1,0 +1,111 @@
+//! `yuqing db backup|check|prune`: the database's maintenance, usable while the daemon runs.
+//!
+//! Exit codes: 0 done (check: no problem found); 1 problems found, or the target exists;
+//! 2 the database cannot be read.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::Utc;
+
+use crate::config::Config;
+use crate::disk::human;
+use crate::store::{Store, maintenance};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DbCommand {
+    /// Copy the database to PATH with SQLite's online backup, safe while the daemon runs (在线备份)
+    Backup {
+        /// The new file (must not exist)
+        path: PathBuf,
+    },
+    /// Check the database's integrity and foreign keys; exit 1 on any problem (完整性检查)
+    Check {
+        /// Check this file (e.g. a backup) instead of the configured database
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+    },
+    /// Delete what [retention] no longer keeps (清理过期数据); the daemon also does this daily
+    Prune {
+        /// Count what would be deleted, delete nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub fn run(config: &Config, command: &DbCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DbCommand::Backup { path } => backup(config, path),
+        DbCommand::Check { file } => check(file.as_ref().unwrap_or(&config.storage_path)),
+        DbCommand::Prune { dry_run } => prune(config, *dry_run),
+    }
+}
+
+fn backup(config: &Config, target: &Path) -> anyhow::Result<ExitCode> {
+    match maintenance::backup(&config.storage_path, target) {
+        Ok(report) => {
+            println!(
+                "备份完成：{} → {}（{} 页，{}），已通过完整性检查。",
+                config.storage_path.display(),
+                target.display(),
+                report.pages,
+                human(report.bytes)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(crate::store::StoreError::TargetExists(path)) => {
+            eprintln!("备份目标 {} 已存在，未覆盖。请换一个文件名。", path.display());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) if e.is_corruption() => {
+            eprintln!("备份失败：数据库已损坏（{e}）。请运行 yuqing db check 查看详情。");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(anyhow::anyhow!("备份失败：{e}")),
+    }
+}
+
+fn check(path: &Path) -> anyhow::Result<ExitCode> {
+    match maintenance::integrity_check(path) {
+        Ok(problems) if problems.is_empty() => {
+            println!("数据库 {} 完整性检查通过，外键一致。", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(problems) => {
+            println!("数据库 {} 已损坏：发现 {} 处问题。", path.display(), problems.len());
+            for p in problems.iter().take(20) {
+                println!("  {p}");
+            }
+            if problems.len() > 20 {
+                println!("  ……另有 {} 处", problems.len() - 20);
+            }
+            println!("{RECOVERY_HINT}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) if e.is_corruption() => {
+            println!("数据库 {} 已损坏，无法读取：{e}", path.display());
+            println!("{RECOVERY_HINT}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(anyhow::anyhow!("无法检查数据库 {}：{e}", path.display())),
+    }
+}
+
+const RECOVERY_HINT: &str = "请停止服务（systemctl stop yuqing），保留损坏的文件，用最近一次通过检查的备份替换它后再启动；详见 README 的运维一节。";
+
+fn prune(config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let mut store = Store::open(&config.storage_path)?;
+    let r = store.prune(config.retention.retention(), Utc::now(), None, dry_run)?;
+    let verb = if dry_run { "将删除" } else { "已删除" };
+    println!(
+        "{verb}：文档 {} 篇（命中 {} 处，评论 {} 条），事件 {} 件（处置记录 {} 条），提醒 {} 条；保留去重标识 {} 个。",
+        r.documents, r.hits, r.comments, r.events, r.actions, r.alerts, r.keys_kept
+    );
+    println!(
+        "保留期限：文档 {} 天，事件、提醒与处置记录 {} 天（[retention]）。{}",
+        config.retention.documents_days,
+        config.retention.assessment_days,
+        if dry_run { "（试运行，未删除任何数据）" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}

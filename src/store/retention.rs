@@ -1,0 +1,198 @@
+//! Data lifecycle: pruning old documents and old events, and the daemon's own flags.
+//!
+//! Two ages govern what stays (`[retention]`): documents for `documents_days`, and what the
+//! yearly assessment (Art. 15) reads — events with their propagation path, alerts, workflow
+//! actions (the audit trail) and the notification log — for `assessment_days`.
+//!
+//! The rules, in the order [`Store::prune`] applies them inside one transaction:
+//!
+//! 1. An event goes when nothing happened to it within the assessment period: created,
+//!    last seen and last acted on before the cutoff, and no alert of it still pending. Its
+//!    actions, notification log, link uses, propagation rows and alerts go with it.
+//! 2. Sent (or dropped / dead) alerts older than the assessment cutoff go; pending ones never.
+//! 3. A document goes when it was fetched before the documents cutoff and nothing that is
+//!    kept points at it: no remaining event's propagation path or first document, no
+//!    remaining alert. Its hits, flags and engagement points go with it.
+//! 4. Its identity keys stay, detached (`document_id` NULL): a feed that still lists an old
+//!    item must not make it new again. Keys are small (a URL or a guid), so this costs little.
+//!    Comments kept under a pruned post's key go.
+//!
+//! Nothing here reads the clock: callers pass `now`, so tests run on a virtual one.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Store, StoreError};
+use crate::model::AlertMessage;
+
+/// How long data is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub documents_days: u32,
+    pub assessment_days: u32,
+}
+
+/// What a prune removed (or, on a dry run, would remove).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub documents: usize,
+    pub hits: usize,
+    pub events: usize,
+    pub actions: usize,
+    pub alerts: usize,
+    pub comments: usize,
+    /// Identity keys kept, detached from their pruned documents.
+    pub keys_kept: usize,
+}
+
+/// The daemon's own once-per-episode flag for the low-disk notice.
+const DISK_LOW_NOTIFIED: &str = "disk_low_notified";
+/// When the last prune ran (Unix seconds).
+const LAST_PRUNE_AT: &str = "last_prune_at";
+
+impl Store {
+    /// Prunes what is older than `retention` allows at `now`, in one transaction, removing
+    /// at most `batch` documents (all with `None`): the daemon prunes in small batches so it
+    /// never holds the database for long. With `dry_run` the same work is done and rolled
+    /// back, so the counts are exact.
+    pub fn prune(
+        &mut self,
+        retention: Retention,
+        now: DateTime<Utc>,
+        batch: Option<usize>,
+        dry_run: bool,
+    ) -> Result<PruneReport, StoreError> {
+        let doc_cutoff = cutoff(now, retention.documents_days);
+        let assess_cutoff = cutoff(now, retention.assessment_days);
+        let tx = self.conn.transaction()?;
+        let mut report = PruneReport::default();
+        prune_events(&tx, assess_cutoff, &mut report)?;
+        // An alert's delivery attempts go with it.
+        tx.execute(
+            "DELETE FROM alert_attempts WHERE alert_id IN
+                 (SELECT id FROM alerts WHERE status != 'pending' AND created_at < ?1)",
+            [assess_cutoff],
+        )?;
+        report.alerts +=
+            tx.execute("DELETE FROM alerts WHERE status != 'pending' AND created_at < ?1", [assess_cutoff])?;
+        prune_documents(&tx, doc_cutoff, batch, &mut report)?;
+        if dry_run {
+            tx.rollback()?;
+        } else {
+            set_state(&tx, LAST_PRUNE_AT, now.timestamp())?;
+            tx.commit()?;
+        }
+        Ok(report)
+    }
+
+    /// When the last (real) prune ran.
+    pub fn last_prune_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.state(LAST_PRUNE_AT)?.and_then(|s| DateTime::from_timestamp(s, 0)))
+    }
+
+    /// Queues the low-disk notice unless one went out in this episode; `true` when queued.
+    pub fn notify_disk_low(&mut self, message: &AlertMessage, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute(
+            "INSERT INTO daemon_state (name, value) VALUES (?1, 1)
+             ON CONFLICT(name) DO UPDATE SET value = 1 WHERE value != 1",
+            [DISK_LOW_NOTIFIED],
+        )?;
+        if changed == 1 {
+            super::outbox::enqueue_notice(&tx, None, "disk_low", message, now.timestamp())?;
+        }
+        tx.commit()?;
+        Ok(changed == 1)
+    }
+
+    /// Ends a low-disk episode (free space is back above the threshold): the next shortage
+    /// gives a new notice. `true` when an episode was open.
+    pub fn clear_disk_low(&mut self) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .execute("UPDATE daemon_state SET value = 0 WHERE name = ?1 AND value != 0", [DISK_LOW_NOTIFIED])?
+            == 1)
+    }
+
+    /// Whether a low-disk notice went out and free space has not recovered since.
+    pub fn disk_low_notified(&self) -> Result<bool, StoreError> {
+        Ok(self.state(DISK_LOW_NOTIFIED)? == Some(1))
+    }
+
+    fn state(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.conn.query_row("SELECT value FROM daemon_state WHERE name = ?1", [name], |r| r.get(0)).optional()?)
+    }
+}
+
+fn cutoff(now: DateTime<Utc>, days: u32) -> i64 {
+    now.timestamp() - i64::from(days) * 86_400
+}
+
+fn set_state(tx: &Transaction<'_>, name: &str, value: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO daemon_state (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = ?2",
+        params![name, value],
+    )?;
+    Ok(())
+}
+
+/// Rule 1: events untouched since the assessment cutoff, with everything that hangs on them.
+fn prune_events(tx: &Transaction<'_>, cutoff: i64, report: &mut PruneReport) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "DROP TABLE IF EXISTS temp.prune_events; CREATE TEMP TABLE prune_events (id INTEGER PRIMARY KEY);",
+    )?;
+    tx.execute(
+        "INSERT INTO temp.prune_events (id)
+         SELECT e.id FROM events e
+         WHERE e.created_at < ?1 AND e.last_seen_at < ?1
+           AND NOT EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.at >= ?1)
+           AND NOT EXISTS (SELECT 1 FROM alerts l WHERE l.event_id = e.id AND l.status = 'pending')",
+        [cutoff],
+    )?;
+    const DOOMED: &str = "IN (SELECT id FROM temp.prune_events)";
+    report.actions += tx.execute(&format!("DELETE FROM event_actions WHERE event_id {DOOMED}"), [])?;
+    tx.execute(&format!("DELETE FROM notifications WHERE event_id {DOOMED}"), [])?;
+    tx.execute(&format!("DELETE FROM link_uses WHERE event_id {DOOMED}"), [])?;
+    tx.execute(&format!("DELETE FROM event_documents WHERE event_id {DOOMED}"), [])?;
+    tx.execute(
+        &format!("DELETE FROM alert_attempts WHERE alert_id IN (SELECT id FROM alerts WHERE event_id {DOOMED})"),
+        [],
+    )?;
+    report.alerts += tx.execute(&format!("DELETE FROM alerts WHERE event_id {DOOMED}"), [])?;
+    report.events += tx.execute(&format!("DELETE FROM events WHERE id {DOOMED}"), [])?;
+    tx.execute_batch("DROP TABLE temp.prune_events;")?;
+    Ok(())
+}
+
+/// Rules 3 and 4: old documents nothing kept points at; their keys stay, detached.
+fn prune_documents(
+    tx: &Transaction<'_>,
+    cutoff: i64,
+    batch: Option<usize>,
+    report: &mut PruneReport,
+) -> Result<(), StoreError> {
+    let limit = batch.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    tx.execute_batch("DROP TABLE IF EXISTS temp.prune_docs; CREATE TEMP TABLE prune_docs (id INTEGER PRIMARY KEY);")?;
+    tx.execute(
+        "INSERT INTO temp.prune_docs (id)
+         SELECT id FROM documents WHERE fetched_at < ?1
+         EXCEPT SELECT document_id FROM event_documents
+         EXCEPT SELECT first_document_id FROM events
+         EXCEPT SELECT document_id FROM alerts WHERE document_id IS NOT NULL
+         LIMIT ?2",
+        params![cutoff, limit],
+    )?;
+    const DOOMED: &str = "IN (SELECT id FROM temp.prune_docs)";
+    report.hits += tx.execute(&format!("DELETE FROM hits WHERE document_id {DOOMED}"), [])?;
+    tx.execute(&format!("DELETE FROM flags WHERE document_id {DOOMED}"), [])?;
+    tx.execute(&format!("DELETE FROM engagement WHERE document_id {DOOMED}"), [])?;
+    report.keys_kept +=
+        tx.execute(&format!("UPDATE document_keys SET document_id = NULL WHERE document_id {DOOMED}"), [])?;
+    report.comments += tx.execute(
+        "DELETE FROM comments WHERE post_key IN (SELECT key FROM document_keys WHERE document_id IS NULL)",
+        [],
+    )?;
+    report.documents += tx.execute(&format!("DELETE FROM documents WHERE id {DOOMED}"), [])?;
+    tx.execute_batch("DROP TABLE temp.prune_docs;")?;
+    Ok(())
+}
