@@ -40,6 +40,14 @@ impl Senders {
     }
 }
 
+/// `delay` stretched by 0–20 %, by a fraction fixed per alert: a burst of alerts that failed
+/// together (an SMTP outage) does not come back all in the same second.
+pub fn jittered(delay: std::time::Duration, alert_id: i64) -> std::time::Duration {
+    // Knuth's multiplicative hash spreads consecutive ids over the range.
+    let fraction = (alert_id.unsigned_abs().wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0;
+    delay.mul_f64(1.0 + 0.2 * fraction)
+}
+
 /// What became of one try.
 enum Tried {
     Sent(Option<(String, Option<String>)>),
@@ -241,7 +249,8 @@ impl<'a> Delivery<'a> {
                     with_store(self.store, move |s| s.mark_dead(alert.id, &stored, now, notice.as_ref())).await?;
                     self.report.dead += 1;
                 } else {
-                    let backoff = settings.retry_delay(attempts).max(retry_after.unwrap_or_default());
+                    let backoff =
+                        jittered(settings.retry_delay(attempts), alert.id).max(retry_after.unwrap_or_default());
                     let retry_at = now + backoff;
                     tracing::warn!(alert = alert.id, attempt = attempts, error = %message, retry_at = %retry_at,
                         "alert delivery failed; will retry");
@@ -252,5 +261,20 @@ impl<'a> Delivery<'a> {
                 Ok(false)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_spreads_a_burst_within_twenty_percent() {
+        let base = std::time::Duration::from_secs(100);
+        let delays: Vec<u64> = (1..=50).map(|id| jittered(base, id).as_millis() as u64).collect();
+        assert!(delays.iter().all(|d| (100_000..=120_000).contains(d)), "{delays:?}");
+        let distinct: std::collections::HashSet<u64> = delays.iter().map(|d| d / 1000).collect();
+        assert!(distinct.len() >= 10, "spread over many seconds: {distinct:?}");
+        assert_eq!(jittered(base, 7), jittered(base, 7), "fixed per alert");
     }
 }
