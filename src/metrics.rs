@@ -95,6 +95,8 @@ pub struct Snapshot {
     pub breached_events: Option<u64>,
     /// When the scheduler last advanced.
     pub scheduler_heartbeat: Option<DateTime<Utc>>,
+    /// The database's size and its filesystem's free space.
+    pub disk: Option<crate::disk::DiskUsage>,
 }
 
 impl Metrics {
@@ -230,6 +232,13 @@ impl Metrics {
             );
             let age = g.oldest_pending_at.map_or(0, |t| (now - t).num_seconds().max(0));
             sample(&mut out, "yuqing_outbox_oldest_pending_seconds", &[], age);
+        }
+        if let Some(d) = &snapshot.disk {
+            family(&mut out, "yuqing_database_bytes", "gauge", "Size of the SQLite database and its write-ahead log.");
+            sample(&mut out, "yuqing_database_bytes", &[("file", "db")], d.database);
+            sample(&mut out, "yuqing_database_bytes", &[("file", "wal")], d.wal);
+            family(&mut out, "yuqing_disk_free_bytes", "gauge", "Free space on the database's filesystem.");
+            sample(&mut out, "yuqing_disk_free_bytes", &[], d.available);
         }
         if let Some(n) = snapshot.breached_events {
             family(&mut out, "yuqing_deadline_breaches", "gauge", "Open events with at least one missed deadline.");
@@ -372,6 +381,7 @@ mod tests {
             breaches: Some(BTreeMap::from([("accept", 1)])),
             breached_events: Some(1),
             scheduler_heartbeat: Some(now),
+            disk: Some(crate::disk::DiskUsage { database: 4096, wal: 0, available: 1 << 30, total: 2 << 30 }),
         };
         let text = Metrics::new().render(&snapshot, now);
         for line in [
@@ -382,6 +392,8 @@ mod tests {
             "yuqing_deadline_breaches 1",
             "yuqing_deadline_breaches_by_clock{clock=\"accept\"} 1",
             "yuqing_scheduler_heartbeat_timestamp_seconds 1800000000",
+            "yuqing_database_bytes{file=\"db\"} 4096",
+            "yuqing_disk_free_bytes 1073741824",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
         }

@@ -180,7 +180,11 @@ fn health(state: &WebState, now: DateTime<Utc>) -> Page {
 /// The metrics, with the store's gauges read now.
 fn metrics(state: &WebState, now: DateTime<Utc>) -> Page {
     let config = state.config.borrow().clone();
-    let mut snapshot = Snapshot { scheduler_heartbeat: Some(state.heartbeat.last()), ..Snapshot::default() };
+    let mut snapshot = Snapshot {
+        scheduler_heartbeat: Some(state.heartbeat.last()),
+        disk: crate::disk::usage(&config.storage_path).ok(),
+        ..Snapshot::default()
+    };
     match state.store.lock() {
         Ok(store) => {
             match store.gauges() {
@@ -381,6 +385,11 @@ mod tests {
         assert_eq!(page.content_type, METRICS);
         for series in ["yuqing_outbox_pending 0", "yuqing_deadline_breaches 0", "yuqing_documents_total 0"] {
             assert!(page.html.lines().any(|l| l == series), "{series} in:\n{}", page.html);
+        }
+        // The database file exists and its disk has room: both are positive numbers.
+        for series in ["yuqing_database_bytes{file=\"db\"} ", "yuqing_disk_free_bytes "] {
+            let value = page.html.lines().find_map(|l| l.strip_prefix(series)).and_then(|v| v.parse::<u64>().ok());
+            assert!(value.is_some_and(|v| v > 0), "{series} in:\n{}", page.html);
         }
     }
 }
