@@ -158,6 +158,21 @@ pub fn keep_restart_only(old: &Config, mut new: Config) -> (Config, Vec<NeedsRes
         }
         _ => {}
     }
+    // The housekeeping task (pruning, the disk check) keeps the settings it started with.
+    if new.retention != old.retention {
+        let show = |r: &crate::config::RetentionSettings| {
+            format!(
+                "documents_days = {}, assessment_days = {}, min_free_mb = {}",
+                r.documents_days, r.assessment_days, r.min_free_mb
+            )
+        };
+        changed.push(NeedsRestart {
+            setting: "[retention]",
+            running: show(&old.retention),
+            configured: show(&new.retention),
+        });
+        new.retention = old.retention;
+    }
     (new, changed)
 }
 
@@ -270,6 +285,13 @@ mod tests {
         assert_eq!(kept.http, old.http);
         let (_, changed) = keep_restart_only(&old, old.clone());
         assert!(changed.is_empty());
+
+        // [retention] is read by the housekeeping task at start: reported, not half-applied.
+        let shorter =
+            config(dir.path(), "a.db", "[http]\nlisten = \"127.0.0.1:8787\"\n[retention]\ndocuments_days = 30\n");
+        let (kept, changed) = keep_restart_only(&old, shorter);
+        assert_eq!(changed.iter().map(|c| c.setting).collect::<Vec<_>>(), vec!["[retention]"]);
+        assert_eq!(kept.retention, old.retention);
     }
 
     #[test]
