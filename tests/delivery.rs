@@ -328,3 +328,33 @@ fn a_grade_using_sms_and_im_reaches_the_persons_mobile_and_the_sections_robot() 
     let attempts = p.store().alert_attempts(sms.id).expect("attempts");
     assert!(attempts[0].ok && attempts[0].detail.as_deref().is_some_and(|d| d.contains("\"code\":0")), "{attempts:?}");
 }
+
+#[test]
+fn a_provider_answering_429_is_retried_no_sooner_than_its_retry_after() {
+    let server = HttpServer::start();
+    let busy = Route { headers: vec![("Retry-After".into(), "300".into())], ..Route::status(429) };
+    server.route("/sms?to=13800000001", busy);
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
+    p.write("forum.xml", rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    let org = support::ORG.replacen(
+        "email = \"wang@example.gov.cn\"",
+        "email = \"wang@example.gov.cn\"\nmobile = \"13800000001\"",
+        1,
+    );
+    let channels = format!(
+        "[sms]\nprovider = \"gateway\"\nmethod = \"GET\"\nurl = \"{sms}?to={{mobile}}\"\n[delivery]\nIV = [\"sms\"]\n",
+        sms = server.url("/sms"),
+    );
+    p.write("yuqing.toml", format!("{org}\n{channels}[storage]\npath = \"state/yuqing.db\"\n{}", support::FILE_MAIL));
+    let before = chrono::Utc::now();
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(server.requests("/sms?to=13800000001").len(), 1);
+    let pending = p.store().outbox_rows(yuqing::store::OutboxFilter::Failing, 10).expect("outbox");
+    assert_eq!(pending.len(), 1, "the SMS waits for another try: {pending:?}");
+    assert_eq!(pending[0].attempts, 1);
+    let wait = (pending[0].next_attempt_at - before).num_seconds();
+    assert!(wait >= 300, "Retry-After 300 s honoured over the 60 s backoff: {wait} s");
+    assert!(pending[0].last_error.as_deref().is_some_and(|e| e.contains("429")), "{:?}", pending[0].last_error);
+}
