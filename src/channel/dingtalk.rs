@@ -44,12 +44,7 @@ pub fn request(s: &RobotSettings, message: &Message, now: DateTime<Utc>) -> Resu
         "markdown": {"title": message.title, "text": text},
         "at": {"atMobiles": message.mobiles, "atUserIds": message.user_ids, "isAtAll": false},
     });
-    Ok(HttpRequest {
-        method: reqwest::Method::POST,
-        url,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: body.to_string().into_bytes(),
-    })
+    Ok(HttpRequest::post_json(url, "application/json", &body))
 }
 
 /// `errcode` 0 is delivered; 130101 and 660026 (throttled) and -1 (busy) are retryable;
@@ -57,13 +52,7 @@ pub fn request(s: &RobotSettings, message: &Message, now: DateTime<Utc>) -> Resu
 pub fn classify(answer: &HttpAnswer) -> Result<Receipt, ChannelError> {
     let json = answer.json()?;
     let code = json_text(&json, "errcode").unwrap_or_else(|| format!("http-{}", answer.status));
-    match code.as_str() {
-        "0" => Ok(Receipt { response: answer.body.clone(), ..Receipt::default() }),
-        "130101" | "660026" | "-1" => {
-            Err(ChannelError::Retryable { code, detail: answer.body.clone(), retry_after: answer.retry_after })
-        }
-        _ => Err(ChannelError::permanent(code, &answer.body)),
-    }
+    super::robot_outcome(answer, code, &["130101", "660026", "-1"])
 }
 
 #[cfg(test)]

@@ -48,12 +48,7 @@ pub fn request(s: &RobotSettings, message: &Message, now: DateTime<Utc>) -> Resu
         body["timestamp"] = ts.to_string().into();
         body["sign"] = sign(ts, secret.expose()).into();
     }
-    Ok(HttpRequest {
-        method: reqwest::Method::POST,
-        url,
-        headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
-        body: body.to_string().into_bytes(),
-    })
+    Ok(HttpRequest::post_json(url, "application/json; charset=utf-8", &body))
 }
 
 /// `code` (or `StatusCode`) 0 is delivered; 11232 (throttled) is retryable; 19021 (bad
@@ -63,11 +58,7 @@ pub fn classify(answer: &HttpAnswer) -> Result<Receipt, ChannelError> {
     let code = json_text(&json, "code")
         .or_else(|| json_text(&json, "StatusCode"))
         .unwrap_or_else(|| format!("http-{}", answer.status));
-    match code.as_str() {
-        "0" => Ok(Receipt { response: answer.body.clone(), ..Receipt::default() }),
-        "11232" => Err(ChannelError::Retryable { code, detail: answer.body.clone(), retry_after: answer.retry_after }),
-        _ => Err(ChannelError::permanent(code, &answer.body)),
-    }
+    super::robot_outcome(answer, code, &["11232"])
 }
 
 #[cfg(test)]

@@ -141,6 +141,16 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
+    /// A POST of a JSON body (the robots' webhooks).
+    pub fn post_json(url: Url, content_type: &str, body: &serde_json::Value) -> Self {
+        HttpRequest {
+            method: reqwest::Method::POST,
+            url,
+            headers: vec![("content-type".into(), content_type.into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
@@ -499,6 +509,18 @@ pub(crate) fn json_text(value: &serde_json::Value, key: &str) -> Option<String> 
         serde_json::Value::String(s) => Some(s.clone()),
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+/// A robot's answer by its result code: `0` delivered, one of `retryable` (throttled, busy)
+/// worth trying again, anything else a permanent refusal — the answer kept verbatim.
+pub(crate) fn robot_outcome(answer: &HttpAnswer, code: String, retryable: &[&str]) -> Result<Receipt, ChannelError> {
+    match code.as_str() {
+        "0" => Ok(Receipt { response: answer.body.clone(), ..Receipt::default() }),
+        c if retryable.contains(&c) => {
+            Err(ChannelError::Retryable { code, detail: answer.body.clone(), retry_after: answer.retry_after })
+        }
+        _ => Err(ChannelError::permanent(code, &answer.body)),
     }
 }
 

@@ -29,25 +29,14 @@ pub fn request(s: &RobotSettings, message: &Message) -> Result<HttpRequest, Chan
             }
         })
     };
-    Ok(HttpRequest {
-        method: reqwest::Method::POST,
-        url,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: body.to_string().into_bytes(),
-    })
+    Ok(HttpRequest::post_json(url, "application/json", &body))
 }
 
 /// `errcode` 0 is delivered; 45009 and 130101 (too fast) and -1 (system busy) are retryable.
 pub fn classify(answer: &HttpAnswer) -> Result<Receipt, ChannelError> {
     let json = answer.json()?;
     let code = json_text(&json, "errcode").unwrap_or_else(|| format!("http-{}", answer.status));
-    match code.as_str() {
-        "0" => Ok(Receipt { response: answer.body.clone(), ..Receipt::default() }),
-        "45009" | "130101" | "-1" => {
-            Err(ChannelError::Retryable { code, detail: answer.body.clone(), retry_after: answer.retry_after })
-        }
-        _ => Err(ChannelError::permanent(code, &answer.body)),
-    }
+    super::robot_outcome(answer, code, &["45009", "130101", "-1"])
 }
 
 #[cfg(test)]
