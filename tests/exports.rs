@@ -178,3 +178,38 @@ fn growing_counts_on_a_known_post_raise_the_grade() {
     let events = p.store().recent_events(5).expect("events");
     assert_eq!(events[0].grade, Some(yuqing::response::Grade::III));
 }
+
+/// A rise on counts alone goes out on the new grade's channels too (here SMS for grade III).
+#[test]
+fn a_rise_on_counts_fans_out_to_the_new_grades_channels() {
+    let server = support::HttpServer::start();
+    server.route("/sms?to=13900000009", support::Route::ok("application/json", r#"{"code":0}"#));
+    let p = Project::with_org(&export_source("weibo", "weibo_export", 0));
+    let org = support::ORG.replacen(
+        "email = \"xu@example.gov.cn\"",
+        "email = \"xu@example.gov.cn\"\nmobile = \"13900000009\"",
+        1,
+    );
+    let sms = format!(
+        "[sms]\nprovider = \"gateway\"\nmethod = \"GET\"\nurl = \"{}?to={{mobile}}\"\n[delivery]\nIII = [\"sms\", \"email\"]\n",
+        server.url("/sms")
+    );
+    p.write("yuqing.toml", format!("{org}\n{sms}[storage]\npath = \"state/yuqing.db\"\n{FILE_MAIL}"));
+    let export = |likes: u32| {
+        format!(
+            "id,bid,正文,日期,点赞数,评论数,转发数\n4454572602912370\t,IjV3EbCk9,网传烈士陵园要拆迁，大家转发,2026-11-25 08:30,{likes},3,20\n"
+        )
+    };
+    p.write("exports/weibo/1.csv", export(15));
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    assert!(server.requests("/sms?to=13900000009").is_empty(), "grade IV: email only");
+    p.write("exports/weibo/2.csv", export(1500));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        server.requests("/sms?to=13900000009").len(),
+        1,
+        "the rise reached the liaison's mobile\n{}",
+        run.stdout
+    );
+}

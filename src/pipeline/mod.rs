@@ -591,12 +591,16 @@ impl Job {
             }
             let Some((head, m)) = store.event_head(id)? else { continue };
             let decision = self.decide(&m, &self.content_facts(&m), a.grade);
-            let alert = self.render(&m, Some((&a, &decision)), now);
-            if let Err(e) = store.record_regrade(&a, head, alert.as_ref(), now) {
+            // The rise goes out like one found with a new document: email, and SMS/IM per grade.
+            let mut queued: Vec<AlertMessage> = self.render(&m, Some((&a, &decision)), now).into_iter().collect();
+            if !queued.is_empty() {
+                queued.extend(self.extra_channels(&a, &decision, now));
+            }
+            if let Err(e) = store.record_regrade(&a, head, &queued, now) {
                 events.invalidate();
                 return Err(e.into());
             }
-            alerts += usize::from(alert.is_some());
+            alerts += queued.len();
         }
         Ok(alerts)
     }

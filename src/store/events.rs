@@ -237,17 +237,18 @@ impl Store {
         Ok(Some((doc_id, MatchedDocument { document, hits, flags, negativity: None })))
     }
 
-    /// Records an event's new grade and the alert about it in one transaction.
+    /// Records an event's new grade and the alerts about it (email, SMS, IM) in one
+    /// transaction.
     pub fn record_regrade(
         &mut self,
         event: &Assignment,
         head_document: i64,
-        alert: Option<&AlertMessage>,
+        alerts: &[AlertMessage],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         raise_grade(&tx, event, now.timestamp())?;
-        if let Some(alert) = alert {
+        for alert in alerts {
             super::outbox::enqueue(&tx, head_document, Some(event.event_id), alert, now.timestamp())?;
         }
         tx.commit()?;
