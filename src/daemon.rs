@@ -44,10 +44,6 @@ use crate::sentiment::Lexicon;
 use crate::store::{OutboxStatus, Store, StoreError};
 use crate::web::WebState;
 
-/// The schedule loop makes a turn (and beats the [`Heartbeat`]) at least this often, even
-/// when no source is due for hours; shorter when the watchdog interval asks for it.
-pub const SCHEDULER_TICK: Duration = Duration::from_secs(5);
-
 /// Problems that make the daemon itself unusable (as opposed to one source failing).
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {

@@ -83,6 +83,24 @@ pub struct Assignment {
 }
 
 impl Assignment {
+    /// An open event as it stands, no document joining it (not yet graded anew).
+    fn of(event_id: i64, open: &Open) -> Self {
+        Assignment {
+            event_id,
+            new_event: false,
+            new_source: false,
+            similarity: 1.0,
+            seen_at: open.last_seen,
+            event_title: open.title.clone(),
+            sources: open.sources.len(),
+            documents: open.documents,
+            grade: Grade::IV,
+            grade_reasons: Vec::new(),
+            previous_grade: open.grade,
+            owner: None,
+        }
+    }
+
     /// Whether this document raised the event's grade (grades only rise on their own).
     pub fn rose(&self) -> bool {
         self.previous_grade.is_some_and(|p| self.grade < p)
@@ -239,20 +257,7 @@ impl EventIndex {
         if new_source {
             open.sources.push(document.source_id.clone());
         }
-        Assignment {
-            event_id,
-            new_event,
-            new_source,
-            similarity,
-            seen_at,
-            event_title: open.title.clone(),
-            sources: open.sources.len(),
-            documents: open.documents,
-            grade: Grade::IV,
-            grade_reasons: Vec::new(),
-            previous_grade: open.grade,
-            owner: None,
-        }
+        Assignment { new_event, new_source, similarity, seen_at, ..Assignment::of(event_id, open) }
     }
 
     /// Brings an open event's grade in line with the store, where people may have
@@ -275,21 +280,7 @@ impl EventIndex {
         reaction: (i64, Option<f64>),
         grading: &Grading,
     ) -> Option<Assignment> {
-        let open = self.open.get(&event_id)?;
-        let mut a = Assignment {
-            event_id,
-            new_event: false,
-            new_source: false,
-            similarity: 1.0,
-            seen_at: open.last_seen,
-            event_title: open.title.clone(),
-            sources: open.sources.len(),
-            documents: open.documents,
-            grade: Grade::IV,
-            grade_reasons: Vec::new(),
-            previous_grade: open.grade,
-            owner: None,
-        };
+        let mut a = Assignment::of(event_id, self.open.get(&event_id)?);
         self.sync(&mut a, grade, downgraded_from);
         self.regrade(&mut a, &ContentFacts::default(), tier_of, reaction, grading);
         Some(a)

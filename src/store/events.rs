@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, time};
 use crate::distortion::Publication;
 use crate::events::{Assignment, EventIndex, Seed};
 use crate::model::{AlertMessage, Document, Field, Flag, FlagKind, Hit, MatchedDocument};
@@ -108,10 +108,6 @@ pub struct PathStep {
     pub title: String,
     pub link: Option<String>,
     pub similarity: f64,
-}
-
-fn time(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
 impl Store {

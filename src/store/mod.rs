@@ -27,6 +27,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use briefings::{BriefingLogged, BriefingRecord};
+
+/// A stored unix time (seconds) as a time; 1970 for a value out of range.
+fn time(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
 pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
 pub use gauges::Gauges;

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, time};
 use crate::response::Grade;
 
 /// One workflow action (受理、转办、反馈、办结) as recorded.
@@ -45,10 +45,6 @@ pub struct ReportEvent {
     pub flags: BTreeSet<String>,
     /// Its actions recorded up to the given moment, in the order they were recorded.
     pub actions: Vec<ActionRecord>,
-}
-
-fn time(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
 /// Which set of a [`ReportEvent`] a query fills.

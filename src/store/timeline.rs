@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{PathStep, Store, StoreError};
+use super::{PathStep, Store, StoreError, time};
 use crate::response::Grade;
 
 /// An event's header.
@@ -62,10 +62,6 @@ pub struct Timeline {
     pub engagement: Vec<(DateTime<Utc>, i64)>,
     pub alerts: Vec<AlertEntry>,
     pub actions: Vec<ActionEntry>,
-}
-
-fn time(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
 /// At most this many engagement points (the latest ones).

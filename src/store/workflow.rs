@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, time};
 use crate::model::AlertMessage;
 use crate::response::Grade;
 
@@ -49,10 +49,6 @@ pub struct Action<'a> {
     pub target: Option<&'a str>,
     pub link: Option<&'a str>,
     pub note: Option<&'a str>,
-}
-
-fn time(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
 }
 
 impl Store {
