@@ -232,7 +232,8 @@ impl WorkCalendar {
     /// end always after the start. `None` only past the last representable date.
     fn segment(&self, t: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let local = t.with_timezone(&self.tz).naive_local();
-        let mut date = local.date();
+        let today = local.date();
+        let mut date = today;
         let mut from = local.time().num_seconds_from_midnight();
         loop {
             if self.is_workday(date) {
@@ -240,7 +241,8 @@ impl WorkCalendar {
                     if p.end <= from {
                         continue;
                     }
-                    let start = if p.start <= from { t } else { self.instant(date, p.start)? };
+                    // Only a period of `t`'s own day can have begun already.
+                    let start = if date == today && p.start <= from { t } else { self.instant(date, p.start)? };
                     let end = self.instant(date, p.end)?;
                     if end > start && end > t {
                         return Some((start.max(t), end));
@@ -337,6 +339,21 @@ mod tests {
             Err(CalendarError::Overlap(p("08:30-12:00"), p("11:00-13:00")))
         );
         assert_eq!(WorkCalendar::new(tz, vec![]), Err(CalendarError::NoPeriods));
+    }
+
+    /// Regression: a period starting at midnight on a later day used to begin at `t` itself,
+    /// so with `00:00-24:00` every holiday evening counted as working time.
+    #[test]
+    fn a_period_from_midnight_on_a_later_day_starts_that_day() {
+        let mut cal = cal_2026();
+        cal.periods = vec![Period::parse("00:00-24:00").unwrap_or(Period::DEFAULT[0])];
+        let national_day_evening = bj("2026-10-03 20:42");
+        assert!(!cal.is_working(national_day_evening));
+        assert_eq!(show(cal.next_working_start(national_day_evening)), "2026-10-08 00:00");
+        assert!(cal.is_working(bj("2026-10-08 00:00")));
+        let friday_noon = bj("2026-11-27 12:00");
+        assert!(cal.is_working(friday_noon), "a workday's own period still holds `t`");
+        assert_eq!(show(cal.next_working_start(bj("2026-11-28 09:00"))), "2026-11-30 00:00");
     }
 
     #[test]

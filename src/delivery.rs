@@ -14,7 +14,8 @@ use tokio::sync::watch;
 use crate::calendar::WorkCalendar;
 use crate::channel::{Channel, ChannelError, Decision, Message, RateLimiter};
 use crate::config::{Config, DeliveryPolicy};
-use crate::model::OutboxAlert;
+use crate::digest::{self, Digest, Work};
+use crate::model::{AlertMessage, HoldReason, OutboxAlert};
 use crate::notify::{Mailer, render_dead_letter};
 use crate::pipeline::{PipelineError, with_store};
 use crate::store::Store;
@@ -23,8 +24,17 @@ use crate::store::Store;
 #[derive(Debug, Default)]
 pub struct Senders {
     pub sms: Option<Channel>,
-    /// By robot id, each with its rate limiter.
-    pub robots: HashMap<String, (Channel, Mutex<RateLimiter>)>,
+    /// By robot id.
+    pub robots: HashMap<String, Robot>,
+}
+
+/// An IM robot with its send budget.
+#[derive(Debug)]
+pub struct Robot {
+    pub channel: Channel,
+    pub limiter: Mutex<RateLimiter>,
+    /// The most text one digest post carries ([`crate::channel::RobotKind::digest_bytes`]).
+    pub digest_bytes: usize,
 }
 
 impl Senders {
@@ -33,10 +43,20 @@ impl Senders {
         let sms = config.sms.as_ref().map(|s| Channel::sms(s, proxy)).transpose()?;
         let mut robots = HashMap::new();
         for r in &config.robots {
-            let limiter = RateLimiter::for_robot(r.kind, r.rate_per_minute);
-            robots.insert(r.id.clone(), (Channel::robot(r, proxy)?, Mutex::new(limiter)));
+            let robot = Robot {
+                channel: Channel::robot(r, proxy)?,
+                limiter: Mutex::new(RateLimiter::for_robot(r.kind, r.rate_per_minute)),
+                digest_bytes: r.kind.digest_bytes(),
+            };
+            robots.insert(r.id.clone(), robot);
         }
         Ok(Senders { sms, robots })
+    }
+
+    /// How many posts the robot behind `channel` (`robot:<id>`) may send now.
+    fn robot_budget(&self, channel: &str, now: chrono::DateTime<Utc>) -> Option<usize> {
+        let robot = self.robots.get(channel.strip_prefix("robot:")?)?;
+        robot.limiter.lock().ok().map(|mut l| l.available(now))
     }
 }
 
@@ -56,8 +76,28 @@ enum Tried {
         retryable: bool,
         retry_after: Option<std::time::Duration>,
     },
-    /// Not tried now: wait until then (rate limit, SMS cap).
-    Wait(chrono::DateTime<Utc>),
+    /// Not tried now: wait until then (rate limit, SMS cap), and merge with what else waits.
+    Wait(chrono::DateTime<Utc>, HoldReason),
+}
+
+impl Tried {
+    fn sent(r: crate::channel::Receipt) -> Self {
+        Tried::Sent(Some((r.response, r.message_id)))
+    }
+
+    fn failed(e: ChannelError) -> Self {
+        Tried::Failed { retryable: e.is_retryable(), retry_after: e.retry_after(), error: e.to_string() }
+    }
+
+    fn refused(error: String) -> Self {
+        Tried::Failed { error, retryable: false, retry_after: None }
+    }
+}
+
+/// What an email is: an alert as it is (threaded to its event), or a digest by its key.
+enum Mail<'a> {
+    Alert(&'a OutboxAlert),
+    Digest(&'a str),
 }
 
 /// After this many failures in a row a session stops: the server is likely down, and the
@@ -74,6 +114,9 @@ pub struct DeliveryReport {
     /// Grade III/IV alerts held for working hours, and until when.
     pub held: usize,
     pub held_until: Option<chrono::DateTime<Utc>>,
+    /// Digest messages sent, and how many of the `sent` alerts went out in them.
+    pub digests: usize,
+    pub merged: usize,
     pub last_error: Option<String>,
     /// The session stopped after repeated failures, leaving due alerts for later.
     pub stopped_early: bool,
@@ -119,7 +162,9 @@ impl<'a> Delivery<'a> {
         }
     }
 
-    /// Delivers what is due now, until nothing is, the breaker trips, or shutdown.
+    /// Delivers what is due now, until nothing is, the breaker trips, or shutdown. Held
+    /// alerts that come due together, and a robot's alerts beyond its budget, go out as
+    /// digests ([`crate::digest`]).
     pub async fn round(&mut self, shutdown: Option<&watch::Receiver<bool>>) -> Result<(), PipelineError> {
         let mut failures_in_a_row = 0;
         while !self.report.stopped_early {
@@ -127,23 +172,40 @@ impl<'a> Delivery<'a> {
             let flush = self.flush;
             let due = with_store(self.store, move |s| s.due_alerts((!flush).then_some(now), BATCH)).await?;
             let due: Vec<_> = due.into_iter().filter(|a| a.id > self.last_id).collect();
-            if due.is_empty() {
-                return Ok(());
-            }
+            let Some(last) = due.last() else { return Ok(()) };
+            self.last_id = last.id;
+            let mut ready = Vec::with_capacity(due.len());
             for alert in due {
-                if shutdown.is_some_and(|rx| *rx.borrow()) {
-                    return Ok(());
-                }
-                self.last_id = alert.id;
                 // Quiet hours: a grade III/IV notification waits for the next working period.
                 if self.policy.held(alert.grade) && !self.calendar.is_working(now) {
                     let until = self.calendar.next_working_start(now);
-                    with_store(self.store, move |s| s.hold(alert.id, until)).await?;
+                    with_store(self.store, move |s| s.hold(alert.id, until, HoldReason::Quiet)).await?;
                     self.report.held += 1;
                     self.report.held_until = Some(until);
                     continue;
                 }
-                if self.attempt(alert).await? {
+                ready.push(alert);
+            }
+            // A robot with more alerts due than its budget allows posts them as digests.
+            let mut per_robot: HashMap<&str, usize> = HashMap::new();
+            for a in ready.iter().filter(|a| a.message.channel.starts_with("robot:")) {
+                *per_robot.entry(a.message.channel.as_str()).or_default() += 1;
+            }
+            let bursts: Vec<String> = per_robot
+                .into_iter()
+                .filter(|(channel, n)| self.senders.robot_budget(channel, now).is_some_and(|budget| *n > budget))
+                .map(|(channel, _)| channel.to_string())
+                .collect();
+            let work = digest::plan(ready, |a| a.held.is_some() || bursts.contains(&a.message.channel));
+            for item in work {
+                if shutdown.is_some_and(|rx| *rx.borrow()) {
+                    return Ok(());
+                }
+                let delivered = match item {
+                    Work::Single(alert) => self.attempt(alert).await?,
+                    Work::Digest(d) => self.attempt_digest(d).await?,
+                };
+                if delivered {
                     failures_in_a_row = 0;
                 } else {
                     failures_in_a_row += 1;
@@ -157,64 +219,68 @@ impl<'a> Delivery<'a> {
         Ok(())
     }
 
-    /// Sends one alert through its channel.
-    async fn send(&self, alert: &OutboxAlert, now: chrono::DateTime<Utc>) -> Result<Tried, PipelineError> {
-        let channel = alert.message.channel.as_str();
-        let message = || Message {
-            out_id: format!("yuqing-{}", alert.id),
-            title: alert.message.subject.clone(),
-            text: alert.message.body_text.clone(),
-            mobiles: alert.message.recipients.clone(),
+    /// Sends one message through `channel`: the mailer for email, the SMS provider, or a
+    /// robot. `out_id` is the alert (or the digest's first alert) the provider is told of.
+    async fn send(
+        &self,
+        channel: &str,
+        message: &AlertMessage,
+        out_id: i64,
+        mail: Mail<'_>,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Tried, PipelineError> {
+        let outgoing = || Message {
+            out_id: format!("yuqing-{out_id}"),
+            title: message.subject.clone(),
+            text: message.body_text.clone(),
+            mobiles: message.recipients.clone(),
             ..Message::default()
         };
-        let sent = |r: crate::channel::Receipt| Tried::Sent(Some((r.response, r.message_id)));
-        let failed = |e: ChannelError| Tried::Failed {
-            retryable: e.is_retryable(),
-            retry_after: e.retry_after(),
-            error: e.to_string(),
-        };
         if channel == "email" {
-            return Ok(match self.mailer.send(alert).await {
+            let sent = match mail {
+                Mail::Alert(alert) => self.mailer.send(alert).await,
+                Mail::Digest(key) => self.mailer.send_digest(key, message).await,
+            };
+            return Ok(match sent {
                 Ok(()) => Tried::Sent(None),
                 Err(e) => Tried::Failed { error: e.to_string(), retryable: true, retry_after: None },
             });
         }
         if channel == "sms" {
             let Some(sms) = &self.senders.sms else {
-                return Ok(Tried::Failed { error: "未配置 [sms]".into(), retryable: false, retry_after: None });
+                return Ok(Tried::refused("未配置 [sms]".into()));
             };
             // The per-person hourly cap: wait until the oldest of the hour's messages ages out.
             let cap = self.senders_cap();
-            let to = alert.message.recipients.clone();
+            let to = message.recipients.clone();
             let since = now - chrono::Duration::hours(1);
             let recent = with_store(self.store, move |s| s.sms_sent_since(&to, since)).await?;
             if let Some(oldest) = recent.filter(|(n, _)| *n >= cap).map(|(_, oldest)| oldest) {
-                return Ok(Tried::Wait(oldest + chrono::Duration::hours(1)));
+                return Ok(Tried::Wait(oldest + chrono::Duration::hours(1), HoldReason::Cap));
             }
-            return Ok(sms.send(&message()).await.map_or_else(failed, sent));
+            return Ok(sms.send(&outgoing()).await.map_or_else(Tried::failed, Tried::sent));
         }
         if let Some(id) = channel.strip_prefix("robot:") {
-            let Some((robot, limiter)) = self.senders.robots.get(id) else {
-                let error = format!("[[robots]] 中没有 id 为 \"{id}\" 的机器人");
-                return Ok(Tried::Failed { error, retryable: false, retry_after: None });
+            let Some(robot) = self.senders.robots.get(id) else {
+                return Ok(Tried::refused(format!("[[robots]] 中没有 id 为 \"{id}\" 的机器人")));
             };
-            let decision = limiter.lock().map(|mut l| l.decide(now)).unwrap_or(Decision::SendNow);
+            let decision = robot.limiter.lock().map(|mut l| l.decide(now)).unwrap_or(Decision::SendNow);
             if let Decision::Digest { at } = decision {
-                return Ok(Tried::Wait(at));
+                return Ok(Tried::Wait(at, HoldReason::Rate));
             }
-            return Ok(robot.send(&message()).await.map_or_else(failed, sent));
+            return Ok(robot.channel.send(&outgoing()).await.map_or_else(Tried::failed, Tried::sent));
         }
-        Ok(Tried::Failed { error: format!("未知的通道 \"{channel}\""), retryable: false, retry_after: None })
+        Ok(Tried::refused(format!("未知的通道 \"{channel}\"")))
     }
 
     fn senders_cap(&self) -> usize {
         usize::try_from(self.policy.sms_per_person_hour).unwrap_or(usize::MAX).max(1)
     }
 
-    /// Sends one alert and records the outcome; `Ok(true)` when it was delivered.
+    /// Sends one alert and records the outcome; `Ok(true)` when it was delivered (or held).
     async fn attempt(&mut self, alert: OutboxAlert) -> Result<bool, PipelineError> {
-        let now = Utc::now();
-        let tried = self.send(&alert, now).await?;
+        let tried =
+            self.send(&alert.message.channel, &alert.message, alert.id, Mail::Alert(&alert), Utc::now()).await?;
         let now = Utc::now();
         match tried {
             Tried::Sent(receipt) => {
@@ -227,40 +293,116 @@ impl<'a> Delivery<'a> {
                 self.report.sent += 1;
                 Ok(true)
             }
-            Tried::Wait(until) => {
-                tracing::info!(alert = alert.id, channel = %alert.message.channel, until = %until,
-                    "alert held (rate limit or SMS cap)");
-                with_store(self.store, move |s| s.hold(alert.id, until)).await?;
-                self.report.held += 1;
-                // Not a failure of the channel: the breaker is not moved.
+            Tried::Wait(until, reason) => {
+                self.hold(&[alert], until, reason).await?;
                 Ok(true)
             }
-            Tried::Failed { error: message, retryable, retry_after } => {
-                let settings = self.mailer.settings();
-                let attempts = alert.attempts + 1;
-                let stored = message.clone();
-                if !retryable || attempts >= settings.max_attempts {
-                    tracing::error!(alert = alert.id, attempts, error = %message, "alert given up on (dead letter)");
-                    let admin: Vec<String> = settings.admin.iter().map(ToString::to_string).collect();
-                    // The notice about a dead letter is itself never the cause of another.
-                    let notice = (alert.kind != "outbox_dead").then(|| {
-                        render_dead_letter(&alert.message.subject, &message, attempts, admin, now, self.timezone)
-                    });
-                    with_store(self.store, move |s| s.mark_dead(alert.id, &stored, now, notice.as_ref())).await?;
-                    self.report.dead += 1;
-                } else {
-                    let backoff =
-                        jittered(settings.retry_delay(attempts), alert.id).max(retry_after.unwrap_or_default());
-                    let retry_at = now + backoff;
-                    tracing::warn!(alert = alert.id, attempt = attempts, error = %message, retry_at = %retry_at,
-                        "alert delivery failed; will retry");
-                    with_store(self.store, move |s| s.mark_failed(alert.id, &stored, retry_at, now)).await?;
-                }
+            Tried::Failed { error, retryable, retry_after } => {
+                self.record_failure(&alert, &error, retryable, retry_after).await?;
                 self.report.failed += 1;
-                self.report.last_error = Some(message);
+                self.report.last_error = Some(error);
                 Ok(false)
             }
         }
+    }
+
+    /// Sends a digest — a robot's in posts that fit the platform, each within the budget —
+    /// and records the outcome on every alert it carries; `Ok(true)` when it was delivered
+    /// (or held for later).
+    async fn attempt_digest(&mut self, digest: Digest) -> Result<bool, PipelineError> {
+        let parts = match self.senders.robots.get(digest.channel.strip_prefix("robot:").unwrap_or_default()) {
+            Some(robot) => digest.chunks(robot.digest_bytes),
+            None => vec![digest],
+        };
+        let mut parts = parts.into_iter();
+        while let Some(part) = parts.next() {
+            let message = part.message();
+            let key = part.key();
+            let tried = self.send(&part.channel, &message, part.first_id(), Mail::Digest(&key), Utc::now()).await?;
+            let now = Utc::now();
+            match tried {
+                Tried::Sent(receipt) => {
+                    let ids = part.ids();
+                    let recipient = part.recipient.clone();
+                    let (answer, provider_id) = receipt.unwrap_or_else(|| ("邮件已发送".to_string(), None));
+                    let finished = with_store(self.store, move |s| {
+                        s.mark_digest_sent(&ids, recipient.as_deref(), now, (&answer, provider_id.as_deref()))
+                    })
+                    .await?;
+                    tracing::info!(channel = %part.channel, alerts = ?part.ids(), "digest delivered");
+                    // An alert to several people counts once, when its last digest went.
+                    self.report.sent += finished;
+                    self.report.digests += 1;
+                    self.report.merged += finished;
+                }
+                Tried::Wait(until, reason) => {
+                    // This part and every one after it wait, and merge again then.
+                    let waiting: Vec<OutboxAlert> = std::iter::once(part).chain(parts).flat_map(|p| p.alerts).collect();
+                    self.hold(&waiting, until, reason).await?;
+                    return Ok(true);
+                }
+                Tried::Failed { error, retryable, retry_after } => {
+                    for alert in &part.alerts {
+                        self.record_failure(alert, &error, retryable, retry_after).await?;
+                    }
+                    // The parts not tried wait for the retry too.
+                    for alert in parts.flat_map(|p| p.alerts) {
+                        let at = now + jittered(self.mailer.settings().retry_delay(alert.attempts + 1), alert.id);
+                        with_store(self.store, move |s| s.hold(alert.id, at, HoldReason::Rate)).await?;
+                    }
+                    self.report.failed += 1;
+                    self.report.last_error = Some(error);
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Holds alerts until `until`; they merge with whatever else waits then.
+    async fn hold(
+        &mut self,
+        alerts: &[OutboxAlert],
+        until: chrono::DateTime<Utc>,
+        reason: HoldReason,
+    ) -> Result<(), PipelineError> {
+        let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+        tracing::info!(alerts = ?ids, until = %until, reason = reason.as_str(), "alerts held (rate limit or SMS cap)");
+        with_store(self.store, move |s| ids.iter().try_for_each(|&id| s.hold(id, until, reason))).await?;
+        self.report.held += alerts.len();
+        // Not a failure of the channel: the breaker is not moved.
+        Ok(())
+    }
+
+    /// Records a failed attempt on `alert`: a retry after the backoff (or the provider's
+    /// `Retry-After`), or a dead letter after the last attempt or a permanent refusal.
+    async fn record_failure(
+        &mut self,
+        alert: &OutboxAlert,
+        error: &str,
+        retryable: bool,
+        retry_after: Option<std::time::Duration>,
+    ) -> Result<(), PipelineError> {
+        let now = Utc::now();
+        let settings = self.mailer.settings();
+        let attempts = alert.attempts + 1;
+        let (id, stored) = (alert.id, error.to_string());
+        if !retryable || attempts >= settings.max_attempts {
+            tracing::error!(alert = id, attempts, error = %error, "alert given up on (dead letter)");
+            let admin: Vec<String> = settings.admin.iter().map(ToString::to_string).collect();
+            // The notice about a dead letter is itself never the cause of another.
+            let notice = (alert.kind != "outbox_dead")
+                .then(|| render_dead_letter(&alert.message.subject, error, attempts, admin, now, self.timezone));
+            with_store(self.store, move |s| s.mark_dead(id, &stored, now, notice.as_ref())).await?;
+            self.report.dead += 1;
+        } else {
+            let backoff = jittered(settings.retry_delay(attempts), id).max(retry_after.unwrap_or_default());
+            let retry_at = now + backoff;
+            tracing::warn!(alert = id, attempt = attempts, error = %error, retry_at = %retry_at,
+                "alert delivery failed; will retry");
+            with_store(self.store, move |s| s.mark_failed(id, &stored, retry_at, now)).await?;
+        }
+        Ok(())
     }
 }
 

@@ -23,6 +23,7 @@ pub mod cluster;
 pub mod config;
 pub mod daemon;
 pub mod delivery;
+pub mod digest;
 pub mod disk;
 pub mod distortion;
 pub mod error_chain;

@@ -100,6 +100,33 @@ pub struct OutboxAlert {
     /// `<id>.<created>` of the first alert about the same event, when this is a later one:
     /// the mail threads to it.
     pub thread: Option<String>,
+    /// Why it was held back, if it was: held alerts due together are merged into digests.
+    pub held: Option<HoldReason>,
+}
+
+/// Why an alert was held back instead of sent when it was due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HoldReason {
+    /// A grade III/IV notification outside working hours.
+    Quiet,
+    /// An IM robot's send budget was spent.
+    Rate,
+    /// The person's hourly SMS cap was reached.
+    Cap,
+}
+
+impl HoldReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldReason::Quiet => "quiet",
+            HoldReason::Rate => "rate",
+            HoldReason::Cap => "cap",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [HoldReason::Quiet, HoldReason::Rate, HoldReason::Cap].into_iter().find(|r| r.as_str() == s)
+    }
 }
 
 /// Notices about a source's health, sent to the admin once per episode.

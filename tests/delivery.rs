@@ -192,6 +192,7 @@ fn mailer_reconnects_when_the_server_dropped_the_idle_connection() {
         attempts: 0,
         created_at: chrono::Utc::now(),
         thread: None,
+        held: None,
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mailer = Mailer::new(&settings).expect("mailer");
@@ -357,4 +358,109 @@ fn a_provider_answering_429_is_retried_no_sooner_than_its_retry_after() {
     let wait = (pending[0].next_attempt_at - before).num_seconds();
     assert!(wait >= 300, "Retry-After 300 s honoured over the 60 s backoff: {wait} s");
     assert!(pending[0].last_error.as_deref().is_some_and(|e| e.contains("429")), "{:?}", pending[0].last_error);
+}
+
+/// A calendar whose today (Beijing time) is a workday: a make-up workday on a weekend.
+fn calendar_working_today() -> String {
+    use chrono::Datelike;
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let weekend = matches!(today.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
+    let workdays = if weekend { format!("\"{today}\"") } else { String::new() };
+    format!("[{}]\nholidays = []\nworkdays = [{workdays}]\n", today.year())
+}
+
+const THREE_STORIES: &[(&str, &str, &str)] = &[
+    ("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账"),
+    ("f2", "烈士陵园祭扫预约太难", "清明祭扫预约系统总是登不上"),
+    ("f3", "优抚对象走访慰问走过场", "慰问只拍照不办事"),
+];
+
+#[test]
+fn alerts_held_outside_working_hours_arrive_as_one_digest_per_recipient() {
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n抚恤金\n祭扫\n慰问\n");
+    p.write("forum.xml", rss(THREE_STORIES));
+    p.write("calendar.toml", calendar_off_today());
+    let base = format!("{}\n[storage]\npath = \"state/yuqing.db\"\n{}", support::ORG, support::FILE_MAIL);
+    let quiet =
+        "[calendar]\nfile = \"calendar.toml\"\nworking_hours = [\"00:00-24:00\"]\n[delivery]\nquiet_hours = true\n";
+    p.write("yuqing.toml", format!("{base}{quiet}"));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let list = p.run(&["event", "list"]);
+    assert!(run.stdout.contains("工作时间外：3 封Ⅲ、Ⅳ级提醒暂缓"), "{}\n{}", run.stdout, list.stdout);
+    let held = p.store().outbox_rows(yuqing::store::OutboxFilter::Pending, 10).expect("outbox");
+    assert_eq!(held.len(), 3);
+    let everyone: HashSet<String> = held.iter().flat_map(|r| r.recipients.clone()).collect();
+    assert!(everyone.len() >= 2, "each alert goes to the office and the liaison: {everyone:?}");
+
+    // The next working period: what was held comes due and goes out merged per recipient.
+    p.write("calendar.toml", calendar_working_today());
+    let mut store = p.store();
+    for row in &held {
+        store.requeue(Some(row.id), chrono::Utc::now()).expect("due now");
+    }
+    drop(store);
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let files = support::eml_files(&p.path().join("outbox"));
+    assert_eq!(files.len(), everyone.len(), "one digest per recipient: {files:?}");
+    let summary = format!("汇总：其中 3 条提醒合并为 {} 份汇总消息发出", everyone.len());
+    assert!(run.stdout.contains(&summary), "{}", run.stdout);
+    let mut reached = HashSet::new();
+    for file in &files {
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        assert!(name.starts_with("digest-"), "{name}");
+        let mail = std::fs::read_to_string(file).expect("eml");
+        let to = header(&mail, "To").expect("To");
+        assert_eq!(to.matches('@').count(), 1, "one recipient per digest: {to}");
+        reached.insert(to);
+        let subject = support::decode_words(&header(&mail, "Subject").expect("Subject"));
+        assert!(subject.starts_with("【舆情汇总】3 条提醒"), "{subject}");
+        let text = support::text_part(&mail);
+        assert!(text.contains("工作时间外"), "{text}");
+        for (_, title, _) in THREE_STORIES {
+            assert!(text.contains(title), "{title} missing from the digest:\n{text}");
+        }
+    }
+    assert_eq!(reached.len(), everyone.len());
+    let sent = p.store().outbox_rows(yuqing::store::OutboxFilter::Sent, 10).expect("outbox");
+    assert_eq!(sent.len(), 3, "every held alert is delivered");
+    let attempts = p.store().alert_attempts(sent[0].id).expect("attempts");
+    assert!(attempts.iter().all(|a| a.ok && a.detail.as_deref().is_some_and(|d| d.contains("汇总"))), "{attempts:?}");
+    // Nothing more goes out on the next run.
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0));
+    assert_eq!(support::eml_files(&p.path().join("outbox")).len(), files.len());
+}
+
+#[test]
+fn a_burst_over_a_robots_budget_is_merged_into_one_post_never_dropped() {
+    let server = HttpServer::start();
+    server.route("/cgi-bin/webhook/send?key=K123", Route::ok("application/json", r#"{"errcode":0,"errmsg":"ok"}"#));
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n抚恤金\n祭扫\n慰问\n");
+    p.write("forum.xml", rss(THREE_STORIES));
+    p.write("wecom.key", "K123\n");
+    let channels = format!(
+        "[[robots]]\nid = \"wecom-pref\"\nkind = \"wecom\"\nbase_url = \"{base}\"\ntoken_file = \"wecom.key\"\nrate_per_minute = 2\n\
+         [delivery]\nrobot = \"wecom-pref\"\nIV = [\"im\"]\n",
+        base = server.url("")
+    );
+    p.write(
+        "yuqing.toml",
+        format!("{}\n{channels}[storage]\npath = \"state/yuqing.db\"\n{}", support::ORG, support::FILE_MAIL),
+    );
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let posts = server.requests("/cgi-bin/webhook/send?key=K123");
+    assert_eq!(posts.len(), 1, "three alerts over a budget of two: one digest post\n{}", run.stderr);
+    let body: serde_json::Value = serde_json::from_slice(&posts[0].body).expect("json");
+    let content = body["markdown"]["content"].as_str().or(body["text"]["content"].as_str()).expect("content");
+    assert!(content.contains("【舆情汇总】3 条提醒") && content.contains("频率"), "{content}");
+    for (_, title, _) in THREE_STORIES {
+        assert!(content.contains(title), "{title} missing:\n{content}");
+    }
+    let sent = p.store().outbox_rows(yuqing::store::OutboxFilter::Sent, 10).expect("outbox");
+    assert_eq!(sent.iter().filter(|r| r.channel == "robot:wecom-pref").count(), 3, "{sent:?}");
 }

@@ -226,6 +226,17 @@ impl RobotKind {
         }
     }
 
+    /// The most text (bytes) a digest post should carry: WeCom's text message (the kind that
+    /// can mention people) takes 2048 bytes with the title; DingTalk's markdown is kept under 5000; Feishu
+    /// takes 18 KiB here (its request limit is 20 KiB).
+    pub fn digest_bytes(self) -> usize {
+        match self {
+            RobotKind::WeCom => 1900,
+            RobotKind::DingTalk => 5000,
+            RobotKind::Feishu => 18 * 1024,
+        }
+    }
+
     pub fn default_base_url(self) -> &'static str {
         match self {
             RobotKind::WeCom => "https://qyapi.weixin.qq.com",

@@ -96,6 +96,14 @@ impl RateLimiter {
         Decision::SendNow
     }
 
+    /// How many messages could be sent at `now`, one after another, without counting any.
+    pub fn available(&mut self, now: DateTime<Utc>) -> usize {
+        self.budgets.iter_mut().fold(usize::MAX, |n, b| {
+            b.forget_before(now);
+            n.min(b.capacity.saturating_sub(b.sent.len()))
+        })
+    }
+
     /// The earliest time a message could be sent, without counting anything.
     pub fn free_at(&mut self, now: DateTime<Utc>) -> DateTime<Utc> {
         self.budgets.iter_mut().fold(now, |at, b| {
@@ -116,6 +124,18 @@ mod tests {
 
     fn ms(n: i64) -> chrono::Duration {
         chrono::Duration::milliseconds(n)
+    }
+
+    #[test]
+    fn available_is_the_tightest_budget_left_and_counts_nothing() {
+        let mut limiter = RateLimiter::for_robot(RobotKind::Feishu, None);
+        assert_eq!(limiter.available(t0()), 5, "five a second binds before a hundred a minute");
+        for _ in 0..3 {
+            assert_eq!(limiter.decide(t0()), Decision::SendNow);
+        }
+        assert_eq!(limiter.available(t0()), 2);
+        assert_eq!(limiter.available(t0()), 2, "asking spends nothing");
+        assert_eq!(limiter.available(t0() + ms(1000)), 5, "the second has passed");
     }
 
     #[test]

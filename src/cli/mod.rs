@@ -543,6 +543,9 @@ fn print_once_summary(summary: &OnceSummary, tz: Tz) {
         None => println!("邮件：未配置 [mail]，未发送提醒"),
         Some(d) => {
             println!("邮件：本次发送成功 {} 封，失败 {} 封", d.sent, d.failed);
+            if d.digests > 0 {
+                println!("汇总：其中 {} 条提醒合并为 {} 份汇总消息发出（按收件人合并）", d.merged, d.digests);
+            }
             if let Some(until) = d.held_until {
                 println!(
                     "工作时间外：{} 封Ⅲ、Ⅳ级提醒暂缓，将于 {} 发送（[delivery] quiet_hours）",

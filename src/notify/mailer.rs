@@ -12,7 +12,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use super::smtp::SmtpClient;
 use super::{MailSettings, MailTransport};
-use crate::model::OutboxAlert;
+use crate::model::{AlertMessage, OutboxAlert};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -54,47 +54,66 @@ impl Mailer {
     }
 
     pub async fn send(&self, alert: &OutboxAlert) -> Result<(), DeliveryError> {
-        let message = build_message(&self.settings.from, alert)?;
+        let id = format!("alert.{}.{}", alert.id, alert.created_at.timestamp());
+        let message = build_message(&self.settings.from, &id, alert.thread.as_deref(), &alert.message)?;
+        self.deliver(&format!("alert-{:06}", alert.id), &message).await
+    }
+
+    /// Sends a digest (`key` from [`crate::digest::Digest::key`]): a message of its own,
+    /// not threaded to any one event.
+    pub async fn send_digest(&self, key: &str, message: &AlertMessage) -> Result<(), DeliveryError> {
+        let built = build_message(&self.settings.from, &format!("digest.{key}"), None, message)?;
+        self.deliver(&format!("digest-{key}"), &built).await
+    }
+
+    async fn deliver(&self, name: &str, message: &Message) -> Result<(), DeliveryError> {
         match &self.kind {
             Kind::Smtp(client) => client.send(message.envelope(), &message.formatted()).await,
-            Kind::File(dir) => write_eml(dir, alert, &message.formatted()),
+            Kind::File(dir) => write_eml(dir, name, &message.formatted()),
         }
     }
 }
 
-fn build_message(from: &Mailbox, alert: &OutboxAlert) -> Result<Message, DeliveryError> {
+/// The mail for `message`, with Message-ID `<yuqing.<id>@domain>`, threaded to
+/// `<yuqing.alert.<thread>@domain>` when there is a thread.
+fn build_message(
+    from: &Mailbox,
+    id: &str,
+    thread: Option<&str>,
+    message: &AlertMessage,
+) -> Result<Message, DeliveryError> {
     let domain = from.email.domain().to_string();
     let mut builder = Message::builder()
         .from(from.clone())
-        .subject(alert.message.subject.clone())
-        .message_id(Some(format!("<yuqing.alert.{}.{}@{domain}>", alert.id, alert.created_at.timestamp())))
+        .subject(message.subject.clone())
+        .message_id(Some(format!("<yuqing.{id}@{domain}>")))
         .date_now();
-    if let Some(root) = &alert.thread {
+    if let Some(root) = thread {
         let root = format!("<yuqing.alert.{root}@{domain}>");
         builder = builder.in_reply_to(root.clone()).references(root);
     }
-    for recipient in &alert.message.recipients {
+    for recipient in &message.recipients {
         let mailbox: Mailbox = recipient.parse().map_err(|e: lettre::address::AddressError| {
             DeliveryError::Address { address: recipient.clone(), message: e.to_string() }
         })?;
         builder = builder.to(mailbox);
     }
     let body = MultiPart::alternative()
-        .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(alert.message.body_text.clone()))
-        .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(alert.message.body_html.clone()));
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(message.body_text.clone()))
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(message.body_html.clone()));
     builder.multipart(body).map_err(|e| DeliveryError::Build(e.to_string()))
 }
 
-/// Writes `<dir>/alert-<id>.eml` atomically (temp file + rename); an existing file means
-/// the alert was already delivered.
-fn write_eml(dir: &Path, alert: &OutboxAlert, bytes: &[u8]) -> Result<(), DeliveryError> {
-    let path = dir.join(format!("alert-{:06}.eml", alert.id));
+/// Writes `<dir>/<name>.eml` atomically (temp file + rename); an existing file means the
+/// message was already delivered.
+fn write_eml(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DeliveryError> {
+    let path = dir.join(format!("{name}.eml"));
     let io = |p: &Path, e: std::io::Error| DeliveryError::File { path: p.to_path_buf(), message: e.to_string() };
     if path.exists() {
         return Ok(());
     }
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let tmp = dir.join(format!(".alert-{:06}.eml.tmp", alert.id));
+    let tmp = dir.join(format!(".{name}.eml.tmp"));
     std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
 }

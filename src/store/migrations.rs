@@ -371,6 +371,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (briefing_id, due_at)
     ) WITHOUT ROWID;
     "#,
+    // 15: digests. `held` says why a pending alert was held back (quiet hours, a robot's rate
+    // limit, the SMS cap); held alerts that come due together are merged per recipient into one
+    // message. `delivered_to` lists the recipients a digest already reached, so a retry for the
+    // others never repeats it to them; `digest_id` is the first alert of the digest that
+    // delivered it (the SMS cap counts messages, not the alerts merged into them).
+    r#"
+    ALTER TABLE alerts ADD COLUMN held TEXT CHECK (held IN ('quiet', 'rate', 'cap'));
+    ALTER TABLE alerts ADD COLUMN delivered_to TEXT;
+    ALTER TABLE alerts ADD COLUMN digest_id INTEGER;
+    "#,
 ];
 
 /// Number of migrations this build knows.

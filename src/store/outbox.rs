@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, Transaction, params};
 
 use super::{Store, StoreError};
-use crate::model::{AlertMessage, OutboxAlert};
+use crate::model::{AlertMessage, HoldReason, OutboxAlert};
 
 pub(super) fn enqueue(
     tx: &Transaction<'_>,
@@ -74,7 +74,7 @@ impl Store {
             "SELECT a.id, a.channel, a.recipients, a.subject, a.body_text, a.body_html, a.attempts, a.created_at,
                     (SELECT r.id || '.' || r.created_at FROM alerts r
                      WHERE r.event_id = a.event_id AND r.id < a.id ORDER BY r.id LIMIT 1), a.kind,
-                    (SELECT e.grade FROM events e WHERE e.id = a.event_id)
+                    (SELECT e.grade FROM events e WHERE e.id = a.event_id), a.held, a.delivered_to
              FROM alerts a WHERE a.status = 'pending' AND a.next_attempt_at <= ?1 ORDER BY a.id LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![due, i64::try_from(limit).unwrap_or(i64::MAX)], alert_row)?;
@@ -123,12 +123,58 @@ impl Store {
         Ok(())
     }
 
-    /// Holds an alert until `until` (quiet hours) without counting an attempt.
-    pub fn hold(&mut self, id: i64, until: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Holds an alert until `until` without counting an attempt, and says why: held alerts
+    /// that come due together are merged into digests.
+    pub fn hold(&mut self, id: i64, until: DateTime<Utc>, reason: HoldReason) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("UPDATE alerts SET next_attempt_at = ?2 WHERE id = ?1 AND status = 'pending'")?
-            .execute(params![id, until.timestamp()])?;
+            .prepare_cached("UPDATE alerts SET next_attempt_at = ?2, held = ?3 WHERE id = ?1 AND status = 'pending'")?
+            .execute(params![id, until.timestamp(), reason.as_str()])?;
         Ok(())
+    }
+
+    /// Records one digest delivered to `recipient` (`None`: to the channel itself, a robot's
+    /// group) that carried the alerts `ids`, the first of which names the digest. Each alert
+    /// notes the recipient as reached and the attempt in its audit trail; it leaves the outbox
+    /// once every one of its recipients was reached. Ends a dead-letter episode, like a send.
+    /// Returns how many alerts left the outbox.
+    pub fn mark_digest_sent(
+        &mut self,
+        ids: &[i64],
+        recipient: Option<&str>,
+        now: DateTime<Utc>,
+        receipt: (&str, Option<&str>),
+    ) -> Result<usize, StoreError> {
+        let Some(&digest) = ids.first() else { return Ok(0) };
+        let mut finished = 0;
+        let tx = self.conn.transaction()?;
+        for &id in ids {
+            let (recipients, delivered): (String, Option<String>) = tx
+                .prepare_cached("SELECT recipients, delivered_to FROM alerts WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let recipients: Vec<String> = parse_list(id, &recipients)?;
+            let mut delivered: Vec<String> = delivered.map(|d| parse_list(id, &d)).transpose()?.unwrap_or_default();
+            if let Some(r) = recipient
+                && !delivered.iter().any(|d| d == r)
+            {
+                delivered.push(r.to_string());
+            }
+            let done = recipient.is_none() || recipients.iter().all(|r| delivered.contains(r));
+            finished += usize::from(done);
+            let delivered = serde_json::to_string(&delivered).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.prepare_cached(
+                "UPDATE alerts SET delivered_to = ?2, digest_id = ?3, attempts = attempts + 1, last_error = NULL,
+                        status = CASE WHEN ?4 THEN 'sent' ELSE status END,
+                        sent_at = CASE WHEN ?4 THEN ?5 ELSE sent_at END
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, delivered, digest, done, now.timestamp()])?;
+            let to = recipient.map(|r| format!("发给 {r} 的")).unwrap_or_default();
+            let detail = format!("已并入{to}汇总消息（{} 条，#{digest} 起）：{}", ids.len(), receipt.0);
+            attempt(&tx, id, now, true, Some(&detail), receipt.1)?;
+        }
+        tx.prepare_cached("DELETE FROM daemon_state WHERE name = 'dead_notified'")?.execute([])?;
+        tx.commit()?;
+        Ok(finished)
     }
 
     /// Gives up on an alert after its last attempt (a dead letter). The first dead letter of
@@ -196,7 +242,26 @@ impl Store {
     }
 }
 
-type AlertColumns = (i64, String, String, String, String, String, i64, i64, Option<String>, String, Option<String>);
+type AlertColumns = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A JSON list of recipients as stored in `recipients` and `delivered_to`.
+fn parse_list(id: i64, json: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("recipients of alert {id}: {e}")))
+}
 
 fn alert_row(r: &Row<'_>) -> rusqlite::Result<AlertColumns> {
     Ok((
@@ -211,13 +276,30 @@ fn alert_row(r: &Row<'_>) -> rusqlite::Result<AlertColumns> {
         r.get(8)?,
         r.get(9)?,
         r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
     ))
 }
 
 fn into_alert(columns: AlertColumns) -> Result<OutboxAlert, StoreError> {
-    let (id, channel, recipients, subject, body_text, body_html, attempts, created_at, thread, kind, grade) = columns;
-    let recipients: Vec<String> =
-        serde_json::from_str(&recipients).map_err(|e| StoreError::Corrupt(format!("recipients of alert {id}: {e}")))?;
+    let (
+        id,
+        channel,
+        recipients,
+        subject,
+        body_text,
+        body_html,
+        attempts,
+        created_at,
+        thread,
+        kind,
+        grade,
+        held,
+        delivered,
+    ) = columns;
+    // Recipients a digest already reached are not sent to again.
+    let delivered = delivered.map(|d| parse_list(id, &d)).transpose()?.unwrap_or_default();
+    let recipients: Vec<String> = parse_list(id, &recipients)?.into_iter().filter(|r| !delivered.contains(r)).collect();
     Ok(OutboxAlert {
         id,
         kind,
@@ -226,6 +308,7 @@ fn into_alert(columns: AlertColumns) -> Result<OutboxAlert, StoreError> {
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         created_at: DateTime::from_timestamp(created_at, 0).unwrap_or_default(),
         thread,
+        held: held.as_deref().and_then(HoldReason::parse),
     })
 }
 
@@ -347,7 +430,8 @@ impl Store {
     ) -> Result<Option<(usize, DateTime<Utc>)>, StoreError> {
         let recipients = serde_json::to_string(recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let (n, oldest): (i64, Option<i64>) = self.conn.query_row(
-            "SELECT count(*), min(sent_at) FROM alerts
+            // A digest is one message however many alerts it carried.
+            "SELECT count(DISTINCT coalesce(digest_id, id)), min(sent_at) FROM alerts
              WHERE channel = 'sms' AND status = 'sent' AND recipients = ?1 AND sent_at >= ?2",
             params![recipients, since.timestamp()],
             |r| Ok((r.get(0)?, r.get(1)?)),

@@ -50,6 +50,8 @@ impl Route {
 pub struct SeenRequest {
     pub path: String,
     pub headers: HashMap<String, String>,
+    /// The request body (read up to its Content-Length).
+    pub body: Vec<u8>,
 }
 
 pub struct HttpServer {
@@ -130,7 +132,12 @@ fn serve(
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    seen.lock().expect("seen").push(SeenRequest { path: path.clone(), headers: headers.clone() });
+    let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let mut body = vec![0u8; length.min(1 << 20)];
+    if stream.read_exact(&mut body).is_err() {
+        body.clear();
+    }
+    seen.lock().expect("seen").push(SeenRequest { path: path.clone(), headers: headers.clone(), body });
     let route = routes.lock().expect("routes").get(&path).cloned().unwrap_or_else(|| Route::status(404));
     // A request counts as in flight from its head to just before its answer: the client
     // cannot start its next request before then, so the count never overstates.
