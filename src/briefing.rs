@@ -88,6 +88,8 @@ pub struct Briefing {
     pub to: Vec<String>,
     /// The mailboxes they resolve to, without duplicates, in order.
     pub recipients: Vec<String>,
+    /// `[[robots]]` ids of the `[[receivers]]` groups in `to`: each gets a summary post.
+    pub robots: Vec<String>,
     pub send_empty: bool,
     pub top: usize,
     pub open_days: u32,
@@ -280,7 +282,13 @@ pub fn send(
         return Ok(Sent::AlreadyDone);
     }
     let digest = Digest::load(Some(store), config, briefing, due, now)?;
-    let message = (!digest.is_empty() || briefing.send_empty).then(|| render(&digest, config, &briefing.recipients));
+    let mut messages = Vec::new();
+    if !digest.is_empty() || briefing.send_empty {
+        if config.mail.is_some() && !briefing.recipients.is_empty() {
+            messages.push(render(&digest, config, &briefing.recipients));
+        }
+        messages.extend(briefing.robots.iter().map(|robot| render_post(&digest, config, robot)));
+    }
     let record = BriefingRecord {
         briefing_id: &briefing.id,
         due_at: due,
@@ -288,7 +296,7 @@ pub fn send(
         events: digest.report.totals.events,
         open: digest.open.len(),
     };
-    Ok(match store.record_briefing(&record, message.as_ref(), now)? {
+    Ok(match store.record_briefing(&record, &messages, now)? {
         BriefingLogged::Queued(alert_id) => Sent::Queued { alert_id, digest: Box::new(digest) },
         BriefingLogged::Skipped => Sent::Empty,
         BriefingLogged::AlreadyDone => Sent::AlreadyDone,
@@ -312,6 +320,46 @@ pub fn render(digest: &Digest, config: &Config, recipients: &[String]) -> AlertM
         body_html: render_html(digest, config),
     }
 }
+
+/// The post for an IM group (`robot:<id>`): the totals, what is open and overdue, and the
+/// top events in one line each — short enough for any platform; the email has the rest.
+pub fn render_post(digest: &Digest, config: &Config, robot: &str) -> AlertMessage {
+    let tz = config.timezone;
+    let t = &digest.report.totals;
+    let mut text = format!("统计期间：{} 至 {}\n", local(digest.start, tz), local(digest.due, tz));
+    if t.events == 0 {
+        text.push_str("本期没有新增舆情事件。\n");
+    } else {
+        let grades: Vec<String> = digest
+            .report
+            .by_grade
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(g, n)| format!("{} {n} 件", grade_label(*g)))
+            .collect();
+        text.push_str(&format!("新增舆情事件 **{}** 件（{}），未办结 {} 件。\n", t.events, grades.join("，"), t.open));
+    }
+    text.push_str(&format!(
+        "截至目前未办结 {} 件，超时未办的时限 {} 项。\n",
+        digest.open.len(),
+        digest.overdue().count()
+    ));
+    for (n, top) in digest.top.iter().take(POST_TOP).enumerate() {
+        let e = &top.event;
+        text.push_str(&format!("{}. #{} [{}] {}\n", n + 1, e.id, grade_label(e.grade), one_line(&e.title)));
+    }
+    text.push_str("详见邮件简报，或运行 yuqing report。");
+    AlertMessage {
+        channel: format!("robot:{robot}"),
+        recipients: Vec::new(),
+        subject: subject(digest, tz),
+        body_text: text,
+        body_html: String::new(),
+    }
+}
+
+/// Top events listed in an IM post.
+const POST_TOP: usize = 5;
 
 fn source_name(config: &Config, id: &str) -> String {
     config.source(id).map_or_else(|| id.to_string(), |s| s.name.clone())
@@ -634,6 +682,7 @@ mod tests {
             period,
             to: vec![],
             recipients: vec![],
+            robots: vec![],
             send_empty: false,
             top: DEFAULT_TOP,
             open_days: DEFAULT_OPEN_DAYS,

@@ -239,10 +239,10 @@ impl<'a> Delivery<'a> {
         if channel == "email" {
             let sent = match mail {
                 Mail::Alert(alert) => self.mailer.send(alert).await,
-                Mail::Digest(key) => self.mailer.send_digest(key, message).await,
+                Mail::Digest(key) => self.mailer.send_standalone(key, message).await,
             };
             return Ok(match sent {
-                Ok(()) => Tried::Sent(None),
+                Ok(answer) => Tried::Sent(Some((answer, None))),
                 Err(e) => Tried::Failed { error: e.to_string(), retryable: true, retry_after: None },
             });
         }
@@ -324,7 +324,7 @@ impl<'a> Delivery<'a> {
                 Tried::Sent(receipt) => {
                     let ids = part.ids();
                     let recipient = part.recipient.clone();
-                    let (answer, provider_id) = receipt.unwrap_or_else(|| ("邮件已发送".to_string(), None));
+                    let (answer, provider_id) = receipt.unwrap_or_default();
                     let finished = with_store(self.store, move |s| {
                         s.mark_digest_sent(&ids, recipient.as_deref(), now, (&answer, provider_id.as_deref()))
                     })

@@ -117,7 +117,7 @@ impl Digest {
     pub fn key(&self) -> String {
         let hash = Sha256::digest(self.recipient.as_deref().unwrap_or(&self.channel).as_bytes());
         let short: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        format!("{:06}-{short}", self.first_id())
+        format!("digest-{:06}-{short}", self.first_id())
     }
 
     /// Splits a robot digest into digests whose text fits `max_bytes` (a single alert
@@ -327,7 +327,7 @@ mod tests {
         assert_eq!(m.body_html.matches("<body").count(), 1, "{}", m.body_html);
         assert!(m.body_html.contains("<p>网页7</p>") && m.body_html.contains("<p>网页9</p>"));
         assert_ne!(d.key(), Digest { recipient: Some("b@x".into()), ..d.clone() }.key());
-        assert!(d.key().starts_with("000007-"));
+        assert!(d.key().starts_with("digest-000007-"));
     }
 
     #[test]

@@ -324,7 +324,7 @@ fn briefing_config_errors_name_line_and_column_with_advice() {
     // ORG is 28 lines; [[briefings]] starts on line 29.
     let expect = [
         ("yuqing.toml:31:12:", "schedule \"0 8 * *\" 无效：需要 5 个字段"),
-        ("yuqing.toml:32:14:", "收件人 \"zhang\" 不是已知的人员、科室或邮件地址"),
+        ("yuqing.toml:32:14:", "收件人 \"zhang\" 不是已知的人员、科室、接收组或邮件地址"),
         ("yuqing.toml:34:6:", "简报 id \"daily\" 重复（第 30 行已使用）"),
         ("yuqing.toml:36:10:", "period \"month\" 无效"),
         ("yuqing.toml:37:15:", "邮件地址 \"not-an-address@\" 无效"),

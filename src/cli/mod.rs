@@ -117,7 +117,7 @@ pub enum Command {
         #[command(subcommand)]
         what: briefing::BriefingCommand,
     },
-    /// Try a notification channel (通道测试): `notify test --channel sms|wecom|dingtalk|feishu --to ...`
+    /// Try the notification channels (通道测试): `notify test RECEIVER [--channel email|sms|wecom|dingtalk|feishu]`
     Notify {
         #[command(subcommand)]
         what: NotifyCommand,

@@ -90,6 +90,9 @@ pub(super) fn test_route(config: &Config, args: &RouteArgs) -> anyhow::Result<Ex
                 "every_minutes": r.every.as_secs() / 60, "times": r.times, "each_person": r.each_person,
             })),
             "report_to": d.report_to.iter().map(|id| json!({"department": id, "name": department(id)})).collect::<Vec<_>>(),
+            "receivers": d.notify.iter().map(|id| json!({
+                "receiver": id, "name": config.receiver(id).map(|r| r.name.clone()),
+            })).collect::<Vec<_>>(),
         });
         println!("{out}");
         return Ok(ExitCode::SUCCESS);
@@ -111,5 +114,13 @@ pub(super) fn test_route(config: &Config, args: &RouteArgs) -> anyhow::Result<Ex
     }
     let report: Vec<String> = d.report_to.iter().map(|id| department(id)).collect();
     println!("报送：{}", if report.is_empty() { "无需报送外部门".to_string() } else { report.join("、") });
+    if !d.notify.is_empty() {
+        let groups: Vec<String> = d
+            .notify
+            .iter()
+            .map(|id| config.receiver(id).map_or_else(|| id.clone(), |r| format!("{}（{id}）", r.name)))
+            .collect();
+        println!("同时告知接收组：{}", groups.join("、"));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! `[[briefings]]` in `yuqing.toml`: periodic digests (Art. 10 定期通报) — id, name, crontab
 //! `schedule`, `period` (day | week | since_last), receivers `to` (`[[people]]` ids, section
-//! ids, `gkb`, `principal` or email addresses), `send_empty`, `top` and `open_days`.
+//! ids, `[[receivers]]` groups — whose IM robots get a summary post —, `gkb`, `principal` or
+//! email addresses), `send_empty`, `top` and `open_days`.
 //! Every problem names its line and column.
 
 use lettre::message::Mailbox;
@@ -8,6 +9,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::diag::{Diagnostics, suggest};
+use super::receivers::Receiver;
 use super::toml_doc::TomlFile;
 use crate::briefing::{Briefing, BriefingPeriod, DEFAULT_OPEN_DAYS, DEFAULT_TOP, MAX_TOP};
 use crate::response::Organisation;
@@ -15,12 +17,13 @@ use crate::schedule::Schedule;
 
 const BRIEFING_KEYS: &[&str] = &["id", "name", "schedule", "period", "to", "send_empty", "top", "open_days"];
 const PERIOD_HINT: &str = "可选值：\"day\"（前 24 小时）、\"week\"（前 7 天）、\"since_last\"（自上一期简报起）";
-const TO_HINT: &str = "to 可写 [[people]] 的 id、科室 id、\"gkb\"（政务公开办）、\"principal\"（主要领导）或邮件地址，例如 to = [\"gkb\", \"chen\"]";
+const TO_HINT: &str = "to 可写 [[people]] 的 id、科室 id、[[receivers]] 接收组 id、\"gkb\"（政务公开办）、\"principal\"（主要领导）或邮件地址，例如 to = [\"gkb\", \"chen\"]";
 
 struct Ctx<'a> {
     file: &'a TomlFile,
     diags: &'a mut Diagnostics,
     org: &'a Organisation,
+    receivers: &'a [Receiver],
 }
 
 impl Ctx<'_> {
@@ -38,8 +41,18 @@ impl Ctx<'_> {
         self.file.value::<T>(t, key, expected, self.diags)
     }
 
-    /// The mailboxes one `to` entry stands for; `None` (reported) when it names nothing usable.
-    fn receivers(&mut self, entry: &Spanned<String>) -> Option<Vec<String>> {
+    /// The mailboxes and IM robots one `to` entry stands for; `None` (reported) when it names
+    /// nothing usable.
+    fn resolve(&mut self, entry: &Spanned<String>) -> Option<(Vec<String>, Vec<String>)> {
+        let name = entry.get_ref().trim();
+        if let Some(group) = self.receivers.iter().find(|r| r.id == name) {
+            return Some((group.mailboxes(self.org), group.robot_ids().to_vec()));
+        }
+        self.mailboxes(entry).map(|boxes| (boxes, Vec::new()))
+    }
+
+    /// The mailboxes one `to` entry (not a receiver group) stands for.
+    fn mailboxes(&mut self, entry: &Spanned<String>) -> Option<Vec<String>> {
         let name = entry.get_ref().trim();
         let org = self.org;
         if let Some(person) = org.person(name) {
@@ -106,12 +119,13 @@ impl Ctx<'_> {
                 None => {
                     let mut known: Vec<&str> = org.people.iter().map(|p| p.id.as_str()).collect();
                     known.extend(org.sections.iter().map(|s| s.id.as_str()));
+                    known.extend(self.receivers.iter().map(|r| r.id.as_str()));
                     known.extend(["gkb", "principal"]);
                     let hint = match suggest(name, &known) {
                         Some(s) => format!("是不是 \"{s}\"？{TO_HINT}"),
                         None => TO_HINT.to_string(),
                     };
-                    self.error(entry.span(), format!("收件人 \"{name}\" 不是已知的人员、科室或邮件地址"), hint);
+                    self.error(entry.span(), format!("收件人 \"{name}\" 不是已知的人员、科室、接收组或邮件地址"), hint);
                     return None;
                 }
             },
@@ -199,6 +213,7 @@ impl Ctx<'_> {
         };
         let mut to = Vec::new();
         let mut recipients: Vec<String> = Vec::new();
+        let mut robots: Vec<String> = Vec::new();
         match self.get::<Vec<Spanned<String>>>(t, "to", "字符串数组") {
             Ok(Some(list)) if list.get_ref().is_empty() => {
                 self.error(list.span(), "[[briefings]] to 不能为空".into(), TO_HINT);
@@ -206,12 +221,17 @@ impl Ctx<'_> {
             }
             Ok(Some(list)) => {
                 for entry in list.get_ref() {
-                    match self.receivers(entry) {
-                        Some(boxes) => {
+                    match self.resolve(entry) {
+                        Some((boxes, group_robots)) => {
                             to.push(entry.get_ref().trim().to_string());
                             for m in boxes {
                                 if !recipients.contains(&m) {
                                     recipients.push(m);
+                                }
+                            }
+                            for r in group_robots {
+                                if !robots.contains(&r) {
+                                    robots.push(r);
                                 }
                             }
                         }
@@ -271,6 +291,7 @@ impl Ctx<'_> {
             period: period?,
             to,
             recipients,
+            robots,
             send_empty,
             top: top?,
             open_days: open_days?,
@@ -290,11 +311,12 @@ pub(super) fn load(
     file: &TomlFile,
     root: &DeTable<'_>,
     org: &Organisation,
+    receivers: &[Receiver],
     has_mail: bool,
     diags: &mut Diagnostics,
 ) -> Vec<Briefing> {
     let Some(value) = root.get("briefings") else { return Vec::new() };
-    let mut c = Ctx { file, diags, org };
+    let mut c = Ctx { file, diags, org, receivers };
     let DeValue::Array(entries) = value.get_ref() else {
         c.error(value.span(), "briefings 应写成 [[briefings]] 表数组".into(), "每个简报写一个 [[briefings]] 小节");
         return Vec::new();

@@ -13,6 +13,7 @@ mod diag;
 mod http;
 mod keywords;
 mod org;
+mod receivers;
 mod settings;
 mod sources;
 mod toml_doc;
@@ -25,6 +26,7 @@ pub use delivery::{ChannelKind, DeliveryPolicy};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use http::HttpSettings;
 pub use org::Response;
+pub use receivers::{Receiver, is_mobile};
 pub use sources::{HtmlConfig, Location, SourceConfig, SourceKind};
 
 use crate::calendar::WorkCalendar;
@@ -182,6 +184,10 @@ impl Config {
 
     pub fn enabled_sources(&self) -> impl Iterator<Item = &SourceConfig> {
         self.sources.iter().filter(|s| s.enabled)
+    }
+
+    pub fn receiver(&self, id: &str) -> Option<&Receiver> {
+        self.response.receivers.iter().find(|r| r.id == id)
     }
 
     pub fn briefing(&self, id: &str) -> Option<&crate::briefing::Briefing> {

@@ -1,6 +1,6 @@
 //! The organisation, grading rules and routes in `yuqing.toml`: `principal`, `gkb`,
 //! `[[people]]`, `[[sections]]`, `[[departments]]`, `[grades.I|II|III]`, `[[routes]]`,
-//! `[ladder.*]` and `[deadlines.*]`.
+//! `[ladder.*]`, `[deadlines.*]` and (through [`super::receivers`]) `[[receivers]]`.
 //! Every reference (a section's people, the principal, a route's owner and departments)
 //! is checked, and each problem names its line.
 
@@ -10,6 +10,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::diag::{Diagnostics, suggest};
+use super::receivers::Receiver;
 use super::toml_doc::TomlFile;
 use crate::model::FlagKind;
 use crate::response::deadline::{DeadlineKind, Deadlines, Span};
@@ -23,7 +24,8 @@ use crate::rules::Category;
 const PERSON_KEYS: &[&str] = &["id", "name", "email", "mobile", "wecom", "dingtalk", "feishu"];
 const SECTION_KEYS: &[&str] = &["id", "name", "head", "liaison", "leader_in_charge", "topics", "robot"];
 const DEPARTMENT_KEYS: &[&str] = &["id", "name", "email"];
-const ROUTE_KEYS: &[&str] = &["category", "topic", "grade", "source", "flag", "owner", "report_to", "continue"];
+const ROUTE_KEYS: &[&str] =
+    &["category", "topic", "grade", "source", "flag", "owner", "report_to", "notify", "continue"];
 const GRADE_KEYS: &[&str] =
     &["media_tiers", "min_mainstream", "min_interactions", "min_sources", "min_growth", "content"];
 const CONTENT_KEYS: &[&str] = &["flags", "categories", "min_weight", "min_negativity"];
@@ -35,6 +37,8 @@ pub struct Response {
     pub grading: Grading,
     pub routing: Routing,
     pub deadlines: Deadlines,
+    /// `[[receivers]]`: groups told together (routes' `notify`, briefings' `to`).
+    pub receivers: Vec<super::receivers::Receiver>,
 }
 
 /// One string or a list of strings (`category = "涉外"` or `category = ["涉外", "安全稳定"]`).
@@ -54,28 +58,33 @@ impl OneOrMany {
     }
 }
 
-struct Ctx<'f, 'd> {
+pub(super) struct Ctx<'f, 'd> {
     file: &'f TomlFile,
     diags: &'d mut Diagnostics,
 }
 
 impl Ctx<'_, '_> {
-    fn get<T: DeserializeOwned>(&mut self, table: &DeTable<'_>, key: &str, expected: &str) -> Option<Spanned<T>> {
+    pub(super) fn get<T: DeserializeOwned>(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        expected: &str,
+    ) -> Option<Spanned<T>> {
         self.file.value::<T>(table, key, expected, self.diags).ok().flatten()
     }
 
-    fn text(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
+    pub(super) fn text(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
         self.get::<String>(table, key, "字符串")
     }
 
-    fn list(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<Vec<String>>> {
+    pub(super) fn list(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<Vec<String>>> {
         let v = self.get::<OneOrMany>(table, key, "字符串或字符串数组")?;
         let span = v.span();
         Some(Spanned::new(span, v.into_inner().into_vec()))
     }
 
     /// The `id` of one `[[table]]` entry, reporting a missing or already used one.
-    fn new_id(
+    pub(super) fn new_id(
         &mut self,
         span: std::ops::Range<usize>,
         t: &DeTable<'_>,
@@ -93,13 +102,13 @@ impl Ctx<'_, '_> {
         Some(id.into_inner())
     }
 
-    fn error(&mut self, span: std::ops::Range<usize>, message: String, hint: impl Into<String>) {
+    pub(super) fn error(&mut self, span: std::ops::Range<usize>, message: String, hint: impl Into<String>) {
         let line = self.file.line(span);
         self.diags.error(&self.file.path, line, message, hint);
     }
 
     /// Each value parsed by `parse`, reporting the ones it refuses.
-    fn parsed<T>(
+    pub(super) fn parsed<T>(
         &mut self,
         v: &Spanned<Vec<String>>,
         what: &str,
@@ -117,7 +126,7 @@ impl Ctx<'_, '_> {
     }
 
     /// The tables of `[[key]]`, unknown keys reported.
-    fn array<'i>(
+    pub(super) fn array<'i>(
         &mut self,
         root: &DeTable<'i>,
         key: &str,
@@ -148,7 +157,7 @@ fn names<T: std::fmt::Display>(items: impl IntoIterator<Item = T>) -> String {
     items.into_iter().map(|x| x.to_string()).collect::<Vec<_>>().join("、")
 }
 
-pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics) -> Response {
+pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, robot_ids: &[String], diags: &mut Diagnostics) -> Response {
     let mut c = Ctx { file, diags };
     let mut org = Organisation::default();
     for (span, t) in c.array(root, "people", PERSON_KEYS) {
@@ -228,14 +237,15 @@ pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics)
             );
         }
     }
-    let mut routing = routes(&mut c, root, &org);
+    let receivers = super::receivers::load(&mut c, root, &org, robot_ids);
+    let mut routing = routes(&mut c, root, &org, &receivers);
     routing.ladders = ladders(&mut c, root);
     let grading = grades(&mut c, root);
     let deadlines = deadlines(&mut c, root);
-    Response { org, grading, routing, deadlines }
+    Response { org, grading, routing, deadlines, receivers }
 }
 
-fn routes(c: &mut Ctx<'_, '_>, root: &DeTable<'_>, org: &Organisation) -> Routing {
+fn routes(c: &mut Ctx<'_, '_>, root: &DeTable<'_>, org: &Organisation, receivers: &[Receiver]) -> Routing {
     if !root.contains_key("routes") {
         return Routing::default();
     }
@@ -273,6 +283,20 @@ fn routes(c: &mut Ctx<'_, '_>, root: &DeTable<'_>, org: &Organisation) -> Routin
                     route.report_to.push(d.clone());
                 } else {
                     c.error(v.span(), format!("report_to \"{d}\" 不是已知的部门"), "请在 [[departments]] 中添加该部门");
+                }
+            }
+        }
+        if let Some(v) = c.list(&t, "notify") {
+            for r in v.get_ref() {
+                if receivers.iter().any(|x| &x.id == r) {
+                    route.notify.push(r.clone());
+                } else {
+                    let known: Vec<&str> = receivers.iter().map(|x| x.id.as_str()).collect();
+                    let hint = match suggest(r, &known) {
+                        Some(s) => format!("是不是 \"{s}\"？notify 写 [[receivers]] 中的 id"),
+                        None => "notify 写 [[receivers]] 中的 id；请先添加该接收组".into(),
+                    };
+                    c.error(v.span(), format!("notify \"{r}\" 不在 [[receivers]] 中"), hint);
                 }
             }
         }

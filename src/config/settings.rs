@@ -40,6 +40,7 @@ const ROOT_KEYS: &[&str] = &[
     "calendar",
     "delivery",
     "briefings",
+    "receivers",
     "retention",
 ];
 const DETECTION_KEYS: &[&str] = &["fold_traditional", "event_threshold", "event_window_hours"];
@@ -175,7 +176,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let robots = super::channels::load_robots(dir, &file, &root, diags);
     let robot_ids: Vec<String> = robots.iter().flatten().map(|r| r.id.clone()).collect();
     let delivery = super::delivery::load(&file, &root, &robot_ids, diags);
-    let response = super::org::load(&file, &root, diags);
+    let response = super::org::load(&file, &root, &robot_ids, diags);
     if let Some(robots) = &robots {
         for section in &response.org.sections {
             if let Some(robot) = section.robot.as_ref().filter(|r| !robots.iter().any(|x| &x.id == *r)) {
@@ -189,7 +190,7 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         }
     }
     let has_mail = matches!(mail, Some(Some(_)));
-    let briefings = super::briefings::load(&file, &root, &response.org, has_mail, diags);
+    let briefings = super::briefings::load(&file, &root, &response.org, &response.receivers, has_mail, diags);
     let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let calendar = super::calendar::load(dir, &file, &root, tz, today, diags);

@@ -53,20 +53,22 @@ impl Mailer {
         &self.settings
     }
 
-    pub async fn send(&self, alert: &OutboxAlert) -> Result<(), DeliveryError> {
+    /// Sends an alert, threaded to its event; returns the SMTP server's answer (or where the
+    /// file went).
+    pub async fn send(&self, alert: &OutboxAlert) -> Result<String, DeliveryError> {
         let id = format!("alert.{}.{}", alert.id, alert.created_at.timestamp());
         let message = build_message(&self.settings.from, &id, alert.thread.as_deref(), &alert.message)?;
         self.deliver(&format!("alert-{:06}", alert.id), &message).await
     }
 
-    /// Sends a digest (`key` from [`crate::digest::Digest::key`]): a message of its own,
-    /// not threaded to any one event.
-    pub async fn send_digest(&self, key: &str, message: &AlertMessage) -> Result<(), DeliveryError> {
-        let built = build_message(&self.settings.from, &format!("digest.{key}"), None, message)?;
-        self.deliver(&format!("digest-{key}"), &built).await
+    /// Sends a message of its own, threaded to nothing — a digest or a test message — as
+    /// Message-ID `<yuqing.NAME@domain>` (file `NAME.eml`). Returns the server's answer.
+    pub async fn send_standalone(&self, name: &str, message: &AlertMessage) -> Result<String, DeliveryError> {
+        let built = build_message(&self.settings.from, name, None, message)?;
+        self.deliver(name, &built).await
     }
 
-    async fn deliver(&self, name: &str, message: &Message) -> Result<(), DeliveryError> {
+    async fn deliver(&self, name: &str, message: &Message) -> Result<String, DeliveryError> {
         match &self.kind {
             Kind::Smtp(client) => client.send(message.envelope(), &message.formatted()).await,
             Kind::File(dir) => write_eml(dir, name, &message.formatted()),
@@ -105,15 +107,16 @@ fn build_message(
 }
 
 /// Writes `<dir>/<name>.eml` atomically (temp file + rename); an existing file means the
-/// message was already delivered.
-fn write_eml(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DeliveryError> {
+/// message was already delivered. Returns what happened, for the audit trail.
+fn write_eml(dir: &Path, name: &str, bytes: &[u8]) -> Result<String, DeliveryError> {
     let path = dir.join(format!("{name}.eml"));
     let io = |p: &Path, e: std::io::Error| DeliveryError::File { path: p.to_path_buf(), message: e.to_string() };
     if path.exists() {
-        return Ok(());
+        return Ok(format!("已存在 {}", path.display()));
     }
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let tmp = dir.join(format!(".{name}.eml.tmp"));
     std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+    std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+    Ok(format!("已写入 {}", path.display()))
 }

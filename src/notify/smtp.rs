@@ -53,12 +53,13 @@ impl SmtpClient {
     /// Sends one message on the open connection. A reused connection may have been closed
     /// by the server while idle; then the message is tried once more on a fresh one.
     /// (No NOOP probe before each message: that would cost a round trip per alert.)
-    pub(super) async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError> {
+    /// Returns the server's answer (`250 2.0.0 Ok: queued as …`).
+    pub(super) async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<String, DeliveryError> {
         let mut slot = self.connection.lock().await;
         let reused = slot.as_ref().is_some_and(|conn| !conn.has_broken());
         if reused {
             match self.send_on(&mut slot, envelope, message).await {
-                Ok(()) => return Ok(()),
+                Ok(answer) => return Ok(answer),
                 // The server answered (a rejection) or we gave up waiting: no second try.
                 Err((e, false)) => return Err(e),
                 Err((e, true)) => tracing::debug!(error = %e, "reused SMTP connection is dead; reconnecting"),
@@ -76,12 +77,12 @@ impl SmtpClient {
         slot: &mut Option<AsyncSmtpConnection>,
         envelope: &Envelope,
         message: &[u8],
-    ) -> Result<(), (DeliveryError, bool)> {
+    ) -> Result<String, (DeliveryError, bool)> {
         let Some(conn) = slot.as_mut() else {
             return Err((DeliveryError::Smtp("no connection".into()), true));
         };
         let result = match tokio::time::timeout(self.timeout, conn.send(envelope, message)).await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(response)) => Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" "))),
             Ok(Err(e)) => {
                 let dead_connection = !e.is_transient() && !e.is_permanent() && !e.is_timeout();
                 Err((DeliveryError::Smtp(error_chain(&e)), dead_connection))

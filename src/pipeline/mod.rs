@@ -727,7 +727,14 @@ impl Job {
             _ => Vec::new(),
         };
         let mut to = mail.to.clone();
-        for person in first_step {
+        // `[[receivers]]` a route names with `notify`, when the grade uses email.
+        let groups = event
+            .filter(|(e, _)| crate::fanout::uses_email(&self.config, e.grade))
+            .map(|(_, d)| d.notify.iter().filter_map(|id| self.config.receiver(id)).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let org = &self.config.response.org;
+        let group_mail = groups.iter().flat_map(|g| g.mailboxes(org)).filter_map(|m| m.parse().ok());
+        for person in first_step.into_iter().chain(group_mail) {
             if !to.iter().any(|m| m.email == person.email) {
                 to.push(person);
             }
@@ -748,8 +755,8 @@ impl Job {
         ))
     }
 
-    /// SMS and IM notifications (per `[delivery]`) to the people on the ladder's first step,
-    /// when an event starts or rises.
+    /// SMS and IM notifications (per `[delivery]`) to the people on the ladder's first step
+    /// and to the `[[receivers]]` the routes `notify`, when an event starts or rises.
     fn extra_channels(&self, e: &Assignment, d: &Decision, now: DateTime<Utc>) -> Vec<AlertMessage> {
         let org = &self.config.response.org;
         let heading = if e.rose() { "舆情升级" } else { "舆情提示" };
@@ -769,6 +776,19 @@ impl Job {
                 action: &action,
             };
             out.extend(crate::fanout::extra_channels(&self.config, person, Some(&d.owner), &short));
+        }
+        // `[[receivers]]` named by the routes' `notify`: told, not asked to accept.
+        let action = format!("详情：yuqing event show {}", e.event_id);
+        let short = crate::fanout::Short {
+            heading,
+            event_id: e.event_id,
+            title: &e.event_title,
+            grade: e.grade,
+            action: &action,
+        };
+        for group in d.notify.iter().filter_map(|id| self.config.receiver(id)) {
+            let taken: Vec<String> = out.iter().map(|m| m.channel.clone()).collect();
+            out.extend(crate::fanout::receiver_channels(&self.config, group, &short, &taken));
         }
         out
     }

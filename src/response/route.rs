@@ -25,6 +25,8 @@ pub struct Route {
     pub owner: Option<String>,
     /// Department ids.
     pub report_to: Vec<String>,
+    /// `[[receivers]]` ids told of the event besides the ladder (`notify`).
+    pub notify: Vec<String>,
     pub continue_matching: bool,
 }
 
@@ -326,6 +328,8 @@ pub struct Decision {
     pub accountable_reason: String,
     /// Department ids, distinct, in route order.
     pub report_to: Vec<String>,
+    /// `[[receivers]]` ids to tell as well, distinct, in route order.
+    pub notify: Vec<String>,
     /// Each step with the person ids it reaches (roles nobody fills are left out).
     pub steps: Vec<(Duration, Vec<(Role, String)>)>,
     /// How the ladder repeats while unaccepted.
@@ -351,6 +355,7 @@ impl Routing {
     ) -> Decision {
         let mut owner: Option<(String, String)> = None;
         let mut report_to: Vec<String> = Vec::new();
+        let mut notify: Vec<String> = Vec::new();
         for (n, route) in self.routes.iter().enumerate() {
             if !route.matches(event) {
                 continue;
@@ -363,6 +368,11 @@ impl Routing {
             for d in &route.report_to {
                 if !report_to.contains(d) {
                     report_to.push(d.clone());
+                }
+            }
+            for r in &route.notify {
+                if !notify.contains(r) {
+                    notify.push(r.clone());
                 }
             }
             if !route.continue_matching {
@@ -406,7 +416,16 @@ impl Routing {
             times: ladder.repeats,
             each_person: ladder.each_person,
         });
-        Decision { owner: owner.0, owner_reason: owner.1, accountable, accountable_reason, report_to, steps, repeat }
+        Decision {
+            owner: owner.0,
+            owner_reason: owner.1,
+            accountable,
+            accountable_reason,
+            report_to,
+            notify,
+            steps,
+            repeat,
+        }
     }
 }
 

@@ -24,7 +24,7 @@ pub struct BriefingRecord<'a> {
 /// The outcome of [`Store::record_briefing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BriefingLogged {
-    /// Logged, and the alert queued with this id.
+    /// Logged, and its alerts queued, the first with this id.
     Queued(i64),
     /// Logged with nothing queued (nothing to report).
     Skipped,
@@ -37,12 +37,12 @@ fn count(n: usize) -> i64 {
 }
 
 impl Store {
-    /// Logs a briefing for its due time and queues its alert (when given), in one
+    /// Logs a briefing for its due time and queues its alerts (email, IM posts), in one
     /// transaction; nothing at all when that due time is already logged.
     pub fn record_briefing(
         &mut self,
         record: &BriefingRecord<'_>,
-        alert: Option<&AlertMessage>,
+        alerts: &[AlertMessage],
         now: DateTime<Utc>,
     ) -> Result<BriefingLogged, StoreError> {
         let now = now.timestamp();
@@ -62,17 +62,20 @@ impl Store {
         if inserted == 0 {
             return Ok(BriefingLogged::AlreadyDone);
         }
-        let outcome = match alert {
+        let mut first = None;
+        for alert in alerts {
+            let recipients =
+                serde_json::to_string(&alert.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO alerts (kind, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
+                 VALUES ('briefing', ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![alert.channel, recipients, alert.subject, alert.body_text, alert.body_html, now],
+            )?;
+            first = first.or(Some(tx.last_insert_rowid()));
+        }
+        let outcome = match first {
             None => BriefingLogged::Skipped,
-            Some(alert) => {
-                let recipients =
-                    serde_json::to_string(&alert.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                tx.execute(
-                    "INSERT INTO alerts (kind, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
-                     VALUES ('briefing', ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                    params![alert.channel, recipients, alert.subject, alert.body_text, alert.body_html, now],
-                )?;
-                let alert_id = tx.last_insert_rowid();
+            Some(alert_id) => {
                 tx.execute(
                     "UPDATE briefings_sent SET alert_id = ?3 WHERE briefing_id = ?1 AND due_at = ?2",
                     params![record.briefing_id, record.due_at.timestamp(), alert_id],
@@ -134,10 +137,10 @@ mod tests {
         let mut store = Store::open(&dir.path().join("y.db")).expect("open");
         let record =
             BriefingRecord { briefing_id: "daily", due_at: at(0), period_start: at(-86_400), events: 2, open: 1 };
-        let Ok(BriefingLogged::Queued(id)) = store.record_briefing(&record, Some(&alert()), at(5)) else {
+        let Ok(BriefingLogged::Queued(id)) = store.record_briefing(&record, &[alert()], at(5)) else {
             panic!("queued");
         };
-        assert_eq!(store.record_briefing(&record, Some(&alert()), at(9)).ok(), Some(BriefingLogged::AlreadyDone));
+        assert_eq!(store.record_briefing(&record, &[alert()], at(9)).ok(), Some(BriefingLogged::AlreadyDone));
         let pending = store.due_alerts(None, 10).expect("due");
         assert_eq!(pending.iter().map(|a| a.id).collect::<Vec<_>>(), vec![id]);
         let kind: String =
@@ -147,7 +150,7 @@ mod tests {
         assert!(!store.briefing_done("weekly", at(0)).expect("other id"));
         // Nothing to report: logged without an alert.
         let quiet = BriefingRecord { due_at: at(86_400), ..record };
-        assert_eq!(store.record_briefing(&quiet, None, at(86_401)).ok(), Some(BriefingLogged::Skipped));
+        assert_eq!(store.record_briefing(&quiet, &[], at(86_401)).ok(), Some(BriefingLogged::Skipped));
         assert_eq!(store.due_alerts(None, 10).expect("due").len(), 1);
         assert_eq!(store.last_briefing_before("daily", at(200_000)).expect("last"), Some(at(86_400)));
         assert_eq!(store.last_briefing_before("daily", at(86_400)).expect("last"), Some(at(0)));
