@@ -127,6 +127,14 @@ impl HoldReason {
     pub fn parse(s: &str) -> Option<Self> {
         [HoldReason::Quiet, HoldReason::Rate, HoldReason::Cap].into_iter().find(|r| r.as_str() == s)
     }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            HoldReason::Quiet => "工作时间外暂缓",
+            HoldReason::Rate => "群机器人限速",
+            HoldReason::Cap => "短信每小时上限",
+        }
+    }
 }
 
 /// Notices about a source's health, sent to the admin once per episode.

@@ -393,6 +393,8 @@ fn alerts_held_outside_working_hours_arrive_as_one_digest_per_recipient() {
     assert_eq!(held.len(), 3);
     let everyone: HashSet<String> = held.iter().flat_map(|r| r.recipients.clone()).collect();
     assert!(everyone.len() >= 2, "each alert goes to the office and the liaison: {everyone:?}");
+    let list = p.run(&["outbox", "list"]);
+    assert_eq!(list.stdout.matches("工作时间外暂缓，将于").count(), 3, "{}", list.stdout);
 
     // The next working period: what was held comes due and goes out merged per recipient.
     p.write("calendar.toml", calendar_working_today());

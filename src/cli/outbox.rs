@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::model::HoldReason;
 use crate::store::{OutboxFilter, Store};
 
 use super::local;
@@ -79,14 +80,22 @@ pub(super) fn run(config: &Config, command: OutboxCommand) -> anyhow::Result<Exi
                         let at = r.sent_at.map(|t| local(t, tz)).unwrap_or_default();
                         println!("      已于 {at} 发送（尝试 {} 次）", r.attempts);
                     }
-                    "pending" if r.attempts > 0 => println!(
+                    "pending" if r.attempts > 0 && r.last_error.is_some() => println!(
                         "      已尝试 {} 次，下次 {}；最近错误：{}",
                         r.attempts,
                         local(r.next_attempt_at, tz),
                         r.last_error.as_deref().unwrap_or("")
                     ),
+                    "pending" if r.held.is_some() => println!(
+                        "      {}，将于 {} 合并发送",
+                        r.held.map_or("", HoldReason::label_zh),
+                        local(r.next_attempt_at, tz)
+                    ),
                     "dead" | "dropped" => println!("      {}", r.last_error.as_deref().unwrap_or("")),
                     _ => {}
+                }
+                if r.status == "pending" && !r.delivered_to.is_empty() {
+                    println!("      已随汇总送达：{}", r.delivered_to.join("、"));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -99,6 +108,9 @@ pub(super) fn run(config: &Config, command: OutboxCommand) -> anyhow::Result<Exi
             };
             println!("提醒 #{}  [{}]  {}（{}）", r.id, status_zh(&r.status, r.attempts), r.subject, r.kind);
             println!("  通道：{}  收件人：{}", r.channel, r.recipients.join("、"));
+            if let Some(held) = r.held {
+                println!("  暂缓原因：{}（到时与同一收件人的其他提醒合并为汇总发送）", held.label_zh());
+            }
             println!("  创建：{}", local(r.created_at, tz));
             let attempts = store.alert_attempts(id)?;
             if attempts.is_empty() {

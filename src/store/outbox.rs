@@ -328,6 +328,10 @@ pub struct OutboxRow {
     pub sent_at: Option<DateTime<Utc>>,
     pub next_attempt_at: DateTime<Utc>,
     pub event_id: Option<i64>,
+    /// Why it was held back, if it was (it then goes out in a digest).
+    pub held: Option<HoldReason>,
+    /// Recipients a digest already reached.
+    pub delivered_to: Vec<String>,
 }
 
 /// One delivery attempt.
@@ -364,7 +368,7 @@ impl Store {
         };
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id, kind, channel, recipients, subject, status, attempts, last_error, created_at, sent_at,
-                    next_attempt_at, event_id
+                    next_attempt_at, event_id, held, delivered_to
              FROM alerts WHERE {condition} ORDER BY id DESC LIMIT ?1"
         ))?;
         let time = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or_default();
@@ -382,6 +386,11 @@ impl Store {
                 sent_at: r.get::<_, Option<i64>>(9)?.map(time),
                 next_attempt_at: time(r.get(10)?),
                 event_id: r.get(11)?,
+                held: r.get::<_, Option<String>>(12)?.as_deref().and_then(HoldReason::parse),
+                delivered_to: r
+                    .get::<_, Option<String>>(13)?
+                    .and_then(|d| serde_json::from_str(&d).ok())
+                    .unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
