@@ -160,6 +160,33 @@ fn a_rise_to_grade_one_drops_pending_reminders_and_repeats_until_each_person_acc
     }
 }
 
+/// Regression: a rise used to be routed by the event's topics again, so after a transfer its
+/// alert went to the section the event had been taken from.
+#[test]
+fn a_rise_after_a_transfer_goes_to_the_section_it_was_transferred_to() {
+    let p = forum_and_central();
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let store = p.store();
+    let event = store.recent_events(1).expect("events").remove(0);
+    let id = event.id.to_string();
+    let run = p.run(&["event", "transfer", &id, "--to", "office", "--by", "chen", "--reason", "由办公室统一回应"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+
+    p.write("cctv.xml", support::rss(&[("c1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账，家属多次反映无果")]));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let timeline = store.event_timeline(event.id).expect("timeline").expect("event");
+    assert_eq!(timeline.event.grade, Some(yuqing::response::Grade::I));
+    let rise = timeline.alerts.last().expect("the rise alert");
+    assert!(rise.recipients.iter().any(|r| r.contains("许科员")), "the office's liaison: {:?}", rise.recipients);
+    for who in ["王科员", "李科长"] {
+        assert!(!rise.recipients.iter().any(|r| r.contains(who)), "{who} no longer owns it: {:?}", rise.recipients);
+    }
+    let mails = support::eml_files(&p.path().join("outbox"));
+    let text = support::text_part(&std::fs::read_to_string(mails.last().expect("rise mail")).expect("eml"));
+    assert!(text.contains("牵头科室：office"), "{text}");
+}
+
 #[test]
 fn a_downgrade_holds_against_the_same_facts_and_a_mute_silences_until_its_end() {
     let p = forum_and_central();

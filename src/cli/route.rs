@@ -68,6 +68,7 @@ pub(super) fn test_route(config: &Config, args: &RouteArgs) -> anyhow::Result<Ex
         grade: Some(grade),
         sources: args.source.clone(),
         flags,
+        transferred_to: None,
     };
     let r = &config.response;
     let org = &r.org;

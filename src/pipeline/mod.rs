@@ -518,7 +518,8 @@ impl Job {
                     let reaction = reaction(&store, a.event_id, *added, now)?;
                     let facts = self.content_facts(&m);
                     events.regrade(&mut a, &facts, tier_of, reaction, &self.config.response.grading);
-                    let decision = self.decide(&m, &facts, a.grade);
+                    let moved = state.as_ref().and_then(|s| s.transferred_to.as_deref());
+                    let decision = self.decide(&m, &facts, a.grade, moved);
                     a.owner = Some(decision.owner.clone());
                     quiet = state.is_some_and(|s| s.quiet_at(now)) && !(a.rose() && a.grade <= Grade::II);
                     (Some(a), Some(decision))
@@ -590,7 +591,7 @@ impl Job {
                 continue;
             }
             let Some((head, m)) = store.event_head(id)? else { continue };
-            let decision = self.decide(&m, &self.content_facts(&m), a.grade);
+            let decision = self.decide(&m, &self.content_facts(&m), a.grade, state.transferred_to.as_deref());
             // The rise goes out like one found with a new document: email, and SMS/IM per grade.
             let mut queued: Vec<AlertMessage> = self.render(&m, Some((&a, &decision)), now).into_iter().collect();
             if !queued.is_empty() {
@@ -624,8 +625,15 @@ impl Job {
         facts
     }
 
-    /// Routes the event of a matched document (owner, accountable leader, ladder, reports).
-    fn decide(&self, m: &MatchedDocument, facts: &ContentFacts, grade: Grade) -> Decision {
+    /// Routes the event of a matched document (owner, accountable leader, ladder, reports);
+    /// a section the event was transferred to owns it whatever the routes say.
+    fn decide(
+        &self,
+        m: &MatchedDocument,
+        facts: &ContentFacts,
+        grade: Grade,
+        transferred_to: Option<&str>,
+    ) -> Decision {
         let mut topics: Vec<String> = Vec::new();
         for hit in &m.hits {
             let topic = self.matcher.list_meta(&hit.list).map(|meta| meta.topic.clone());
@@ -641,6 +649,7 @@ impl Job {
             grade: Some(grade),
             sources: vec![self.source.id.clone()],
             flags: m.flags.iter().map(|f| f.kind).collect(),
+            transferred_to: transferred_to.map(str::to_string),
         };
         self.config.response.routing.decide(&self.config.response.org, &key, |t| self.config.topic_owner(t))
     }

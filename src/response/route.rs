@@ -39,6 +39,8 @@ pub struct EventKey {
     pub grade: Option<Grade>,
     pub sources: Vec<String>,
     pub flags: Vec<FlagKind>,
+    /// The section a person transferred the event to: it owns the event whatever the routes say.
+    pub transferred_to: Option<String>,
 }
 
 impl Route {
@@ -353,7 +355,8 @@ impl Routing {
         event: &EventKey,
         topic_owner: impl Fn(&str) -> Option<String>,
     ) -> Decision {
-        let mut owner: Option<(String, String)> = None;
+        let mut owner: Option<(String, String)> =
+            event.transferred_to.clone().map(|s| (s, "已转办至该科室（转办决定优先于路由规则）".to_string()));
         let mut report_to: Vec<String> = Vec::new();
         let mut notify: Vec<String> = Vec::new();
         for (n, route) in self.routes.iter().enumerate() {

@@ -194,6 +194,8 @@ pub struct EventState {
     /// The latest mute's end time (it may have passed).
     pub muted_until: Option<DateTime<Utc>>,
     pub closed: bool,
+    /// The section of the latest transfer (转办), if any: it owns the event from then on.
+    pub transferred_to: Option<String>,
 }
 
 impl EventState {
@@ -222,7 +224,9 @@ impl Store {
                 "SELECT grade, downgraded_from,
                         (SELECT target FROM event_actions a WHERE a.event_id = e.id AND a.action = 'mute'
                          ORDER BY a.id DESC LIMIT 1),
-                        EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.action = 'close')
+                        EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.action = 'close'),
+                        (SELECT target FROM event_actions a WHERE a.event_id = e.id AND a.action = 'transfer'
+                         ORDER BY a.id DESC LIMIT 1)
                  FROM events e WHERE id = ?1",
             )?
             .query_row([event_id], |r| {
@@ -231,14 +235,16 @@ impl Store {
                     r.get::<_, Option<String>>(1)?,
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, bool>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .optional()?;
-        Ok(row.map(|(grade, from, muted, closed)| EventState {
+        Ok(row.map(|(grade, from, muted, closed, transferred_to)| EventState {
             grade: grade.as_deref().and_then(Grade::parse),
             downgraded_from: from.as_deref().and_then(Grade::parse),
             muted_until: muted.and_then(|t| t.parse::<i64>().ok()).map(time),
             closed,
+            transferred_to,
         }))
     }
 
