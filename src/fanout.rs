@@ -21,53 +21,69 @@ pub struct Short<'a> {
     pub action: &'a str,
 }
 
+impl Short<'_> {
+    /// The title as SMS and IM subjects carry it (30 characters).
+    fn subject(&self) -> String {
+        self.title.chars().take(30).collect()
+    }
+
+    /// The SMS to `mobile`.
+    fn sms(&self, mobile: String) -> AlertMessage {
+        let text = format!(
+            "【{}】{}：{}（事件#{}）。{}",
+            self.heading,
+            self.grade.label_zh(),
+            self.subject(),
+            self.event_id,
+            self.action
+        );
+        AlertMessage {
+            channel: "sms".into(),
+            recipients: vec![mobile],
+            subject: self.subject(),
+            body_text: text,
+            body_html: String::new(),
+        }
+    }
+
+    /// The post in `robot`'s group, saying whom it is for (`who`), mentioning `mention`.
+    fn post(&self, robot: &str, who: &str, mention: Vec<String>) -> AlertMessage {
+        let text = format!(
+            "**【{}】{}**\n> {}\n事件 #{} · {who}\n{}",
+            self.heading,
+            self.grade.label_zh(),
+            self.title,
+            self.event_id,
+            self.action
+        );
+        AlertMessage {
+            channel: format!("robot:{robot}"),
+            recipients: mention,
+            subject: self.subject(),
+            body_text: text,
+            body_html: String::new(),
+        }
+    }
+}
+
 /// The SMS and IM messages for `person` about an event of `grade` owned by `owner`, per
 /// `[delivery]`; empty when the grade uses email only, or the channel is not configured,
 /// or the person has no mobile.
 pub fn extra_channels(config: &Config, person: &Person, owner: Option<&str>, short: &Short<'_>) -> Vec<AlertMessage> {
     let mut out = Vec::new();
-    let title: String = short.title.chars().take(30).collect();
     for channel in config.delivery.channels(short.grade) {
         match channel {
             ChannelKind::Email => {}
             ChannelKind::Sms => {
-                let (Some(_), Some(mobile)) = (&config.sms, &person.mobile) else { continue };
-                let text = format!(
-                    "【{}】{}：{title}（事件#{}）。{}",
-                    short.heading,
-                    short.grade.label_zh(),
-                    short.event_id,
-                    short.action
-                );
-                out.push(AlertMessage {
-                    channel: "sms".into(),
-                    recipients: vec![mobile.clone()],
-                    subject: title.clone(),
-                    body_text: text,
-                    body_html: String::new(),
-                });
+                if let (Some(_), Some(mobile)) = (&config.sms, &person.mobile) {
+                    out.push(short.sms(mobile.clone()));
+                }
             }
             ChannelKind::Im => {
                 let section_robot = owner.and_then(|o| config.response.org.section(o)).and_then(|s| s.robot.clone());
                 let Some(robot) = section_robot.or_else(|| config.delivery.robot.clone()) else { continue };
-                let mention = person.mobile.clone().unwrap_or_default();
-                let text = format!(
-                    "**【{}】{}**\n> {}\n事件 #{} · {}（{}）\n{}",
-                    short.heading,
-                    short.grade.label_zh(),
-                    short.title,
-                    short.event_id,
-                    person.name,
-                    person.id,
-                    short.action
-                );
-                out.push(AlertMessage {
-                    channel: format!("robot:{robot}"),
-                    recipients: if mention.is_empty() { Vec::new() } else { vec![mention] },
-                    subject: title.clone(),
-                    body_text: text,
-                    body_html: String::new(),
-                });
+                let mention = person.mobile.iter().filter(|m| !m.is_empty()).cloned().collect();
+                out.push(short.post(&robot, &format!("{}（{}）", person.name, person.id), mention));
             }
         }
     }
@@ -85,52 +101,18 @@ pub fn receiver_channels(
     taken: &[String],
 ) -> Vec<AlertMessage> {
     let mut out = Vec::new();
-    let title: String = short.title.chars().take(30).collect();
-    let org = &config.response.org;
     for channel in config.delivery.channels(short.grade) {
         match channel {
             ChannelKind::Email => {}
             ChannelKind::Sms if config.sms.is_some() => {
-                for mobile in receiver.mobile_numbers(org) {
-                    let text = format!(
-                        "【{}】{}：{title}（事件#{}）。{}",
-                        short.heading,
-                        short.grade.label_zh(),
-                        short.event_id,
-                        short.action
-                    );
-                    out.push(AlertMessage {
-                        channel: "sms".into(),
-                        recipients: vec![mobile],
-                        subject: title.clone(),
-                        body_text: text,
-                        body_html: String::new(),
-                    });
-                }
+                out.extend(receiver.mobile_numbers(&config.response.org).into_iter().map(|m| short.sms(m)));
             }
             ChannelKind::Sms => {}
             ChannelKind::Im => {
                 for robot in receiver.robot_ids() {
-                    let channel = format!("robot:{robot}");
-                    if taken.contains(&channel) {
-                        continue;
+                    if !taken.contains(&format!("robot:{robot}")) {
+                        out.push(short.post(robot, &format!("告知：{}", receiver.name), Vec::new()));
                     }
-                    let text = format!(
-                        "**【{}】{}**\n> {}\n事件 #{} · 告知：{}\n{}",
-                        short.heading,
-                        short.grade.label_zh(),
-                        short.title,
-                        short.event_id,
-                        receiver.name,
-                        short.action
-                    );
-                    out.push(AlertMessage {
-                        channel,
-                        recipients: Vec::new(),
-                        subject: title.clone(),
-                        body_text: text,
-                        body_html: String::new(),
-                    });
                 }
             }
         }

@@ -770,31 +770,24 @@ impl Job {
         let org = &self.config.response.org;
         let heading = if e.rose() { "舆情升级" } else { "舆情提示" };
         let mut out = Vec::new();
-        for person in d.steps.first().map(|(_, people)| people.as_slice()).unwrap_or_default() {
-            let Some(person) = org.person(&person.1) else { continue };
-            let command = format!("yuqing event accept {} --by {}", e.event_id, person.id);
-            let action = match &self.linker {
-                Some(l) => format!("受理：{}", l.url(e.event_id, &person.id, LinkAction::Accept, now)),
-                None => command,
-            };
-            let short = crate::fanout::Short {
-                heading,
-                event_id: e.event_id,
-                title: &e.event_title,
-                grade: e.grade,
-                action: &action,
-            };
-            out.extend(crate::fanout::extra_channels(&self.config, person, Some(&d.owner), &short));
-        }
-        // `[[receivers]]` named by the routes' `notify`: told, not asked to accept.
-        let action = format!("详情：yuqing event show {}", e.event_id);
+        // `[[receivers]]` named by the routes' `notify` are told, not asked to accept.
+        let details = format!("详情：yuqing event show {}", e.event_id);
         let short = crate::fanout::Short {
             heading,
             event_id: e.event_id,
             title: &e.event_title,
             grade: e.grade,
-            action: &action,
+            action: &details,
         };
+        for person in d.steps.first().map(|(_, people)| people.as_slice()).unwrap_or_default() {
+            let Some(person) = org.person(&person.1) else { continue };
+            let action = match &self.linker {
+                Some(l) => format!("受理：{}", l.url(e.event_id, &person.id, LinkAction::Accept, now)),
+                None => format!("yuqing event accept {} --by {}", e.event_id, person.id),
+            };
+            let short = crate::fanout::Short { action: &action, ..short };
+            out.extend(crate::fanout::extra_channels(&self.config, person, Some(&d.owner), &short));
+        }
         for group in d.notify.iter().filter_map(|id| self.config.receiver(id)) {
             let taken: Vec<String> = out.iter().map(|m| m.channel.clone()).collect();
             out.extend(crate::fanout::receiver_channels(&self.config, group, &short, &taken));
