@@ -3,9 +3,12 @@
 //! shingles (after dropping whitespace and punctuation); a document joins the cluster of
 //! the earlier document it resembles most — Jaccard similarity, or containment of the
 //! shorter text in the longer — when that is at or above the threshold. An inverted index
-//! over shingles keeps candidate lookups cheap. Pure; the time window is the caller's.
+//! over shingles keeps candidate lookups cheap. A document's shingles are kept as a sorted
+//! slice (8 bytes each; a hash set took about twice that), intersected by merging. Pure; the
+//! time window is the caller's.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 const K: usize = 3;
@@ -39,15 +42,20 @@ impl Hasher for ShingleHasher {
 }
 
 type Fast = BuildHasherDefault<ShingleHasher>;
-pub type Shingles = HashSet<u64, Fast>;
+/// A shingle set: sorted, without duplicates.
+pub type Shingles = Box<[u64]>;
 
 /// The shingle set of a text.
 pub fn shingles(text: &str) -> Shingles {
     let chars: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
-    if chars.len() < K {
-        return chars.is_empty().then(Shingles::default).unwrap_or_else(|| [pack(&chars)].into_iter().collect());
-    }
-    chars.windows(K).map(pack).collect()
+    let mut set: Vec<u64> = match chars.len() {
+        0 => Vec::new(),
+        n if n < K => vec![pack(&chars)],
+        _ => chars.windows(K).map(pack).collect(),
+    };
+    set.sort_unstable();
+    set.dedup();
+    set.into_boxed_slice()
 }
 
 /// A key for the text's letters and digits (what shingling sees), order kept.
@@ -66,14 +74,31 @@ fn pack(window: &[char]) -> u64 {
 }
 
 /// max(Jaccard, containment of the smaller set in the larger).
-pub fn similarity(a: &Shingles, b: &Shingles) -> f64 {
+pub fn similarity(a: &[u64], b: &[u64]) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    let common = a.intersection(b).count() as f64;
+    let common = common(a, b) as f64;
     let jaccard = common / (a.len() as f64 + b.len() as f64 - common).max(1.0);
     let containment = common / a.len().min(b.len()) as f64;
     jaccard.max(containment * containment_weight(a.len().min(b.len())))
+}
+
+/// The number of shingles two sets share (a merge of the sorted slices).
+fn common(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while let (Some(x), Some(y)) = (a.get(i), b.get(j)) {
+        match x.cmp(y) {
+            Ordering::Less => i += 1,
+            Ordering::Greater => j += 1,
+            Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Containment of very short texts says little (a 5-character post is "contained" in many
@@ -152,7 +177,7 @@ impl Clusterer {
         // Shingles shared by many documents (a site's boilerplate such as 补充点评 2007年…)
         // say nothing about the story: a candidate that passes on all shingles must also pass
         // on the others (computed only then: it costs a lookup per shingle).
-        let informative = |set: &Shingles| -> Shingles {
+        let informative = |set: &[u64]| -> Shingles {
             set.iter().filter(|s| self.index.get(*s).is_none_or(|d| d.len() <= COMMON)).copied().collect()
         };
         let mut probe_set: Option<Shingles> = None;
@@ -224,5 +249,8 @@ mod tests {
         assert!((similarity(&a, &a) - 1.0).abs() < 1e-9);
         assert_eq!(similarity(&a, &Shingles::default()), 0.0);
         assert!(similarity(&a, &shingles("完全无关的一句话，讲的是天气晴朗。")) < 0.1);
+        assert_eq!(shingles("哈哈，哈哈哈").len(), 1, "a set: no repeats");
+        // {甲乙丙, 乙丙丁} and {乙丙丁, 丙丁戊} share one of three: Jaccard 1/3.
+        assert!((similarity(&shingles("甲乙丙丁"), &shingles("乙丙丁戊")) - 1.0 / 3.0).abs() < 1e-9);
     }
 }

@@ -33,6 +33,7 @@ use crate::briefing::Sent;
 use crate::config::Config;
 use crate::delivery::{Delivery, DeliveryReport, Senders};
 use crate::distortion::Publications;
+use crate::events::EventIndex;
 use crate::fetch::{FetchError, Fetcher};
 use crate::flags::Flagger;
 use crate::links::Linker;
@@ -81,9 +82,8 @@ impl Parts {
     pub fn build_with(config: Config, metrics: Arc<Metrics>) -> Result<Self, DaemonError> {
         let mut store = Store::open(&config.storage_path)
             .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
-        let events = store
-            .event_index(config.detection.event_threshold, config.detection.event_window, chrono::Utc::now())
-            .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
+        // Built from the store on first use: a run that matches nothing never needs it.
+        let events = EventIndex::unbuilt(config.detection.event_threshold, config.detection.event_window, Utc::now());
         let official = config.official_source_ids();
         let publications = store
             .publications(&official, crate::distortion::KEEP)
@@ -120,8 +120,9 @@ impl Parts {
 
     /// The next generation for `config` (already checked by [`crate::reload::keep_restart_only`]):
     /// new HTTP client, matcher, flagger, lexicon, mailer, SMS/IM senders and link settings around the same
-    /// store, event index and publications. The event index is rebuilt from the store when
-    /// the detection settings changed, the publications when the official sources did.
+    /// store, event index and publications. The event index is rebuilt from the store (on
+    /// its next use) when the detection settings changed, the publications when the official
+    /// sources did.
     /// Blocking (builds automata, reads the store): call it on the blocking pool.
     pub fn rebuild(&self, config: Config) -> Result<Self, DaemonError> {
         let old = &self.ctx;
@@ -136,7 +137,7 @@ impl Parts {
             let store = old.store.lock().map_err(|_| PipelineError::Poisoned)?;
             let (d, o) = (&config.detection, &old.config.detection);
             if d.event_threshold != o.event_threshold || d.event_window != o.event_window {
-                let index = store.event_index(d.event_threshold, d.event_window, Utc::now()).map_err(store_error)?;
+                let index = EventIndex::unbuilt(d.event_threshold, d.event_window, Utc::now());
                 *old.events.lock().map_err(|_| PipelineError::Poisoned)? = index;
             }
             let official = config.official_source_ids();

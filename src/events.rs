@@ -3,7 +3,9 @@
 //! (its last copy is younger than the window); otherwise a document starts a new event.
 //!
 //! The index lives in memory (a [`Clusterer`] over the documents of open events) and is
-//! rebuilt from the store at start, after a failed commit, and daily to drop closed events.
+//! built from the store when first needed (the first matched document after start or after
+//! a change of the detection settings), again after a failed commit, and daily to drop
+//! closed events.
 //! Event ids are assigned here and written by the store with an upsert, so concurrent source
 //! runs agree on them. Pure apart from the seeds the caller reads from the store.
 
@@ -185,6 +187,15 @@ impl EventIndex {
                 open.sources.push(seed.source_id);
             }
         }
+        index
+    }
+
+    /// An empty index that asks to be built from the store before its first use
+    /// ([`Self::needs_rebuild`]): a run that matches nothing (an idle re-poll) never
+    /// reads the open events' documents nor holds their shingles.
+    pub fn unbuilt(threshold: f64, window: Duration, now: DateTime<Utc>) -> Self {
+        let mut index = Self::new(threshold, window, Vec::new(), 0, now);
+        index.stale = true;
         index
     }
 
@@ -405,6 +416,9 @@ mod tests {
         assert!(idx.needs_rebuild(at(30)));
         idx.invalidate();
         assert!(idx.needs_rebuild(at(3)));
+        let unbuilt = EventIndex::unbuilt(0.5, Duration::from_secs(72 * 3600), at(2));
+        assert!(unbuilt.needs_rebuild(at(2)), "built from the store before its first use");
+        assert_eq!((unbuilt.threshold(), unbuilt.window()), (0.5, Duration::from_secs(72 * 3600)));
     }
 
     #[test]

@@ -494,7 +494,8 @@ impl Job {
         let matched: Vec<MatchedDocument> = fresh.into_iter().map(|d| self.matched(d)).collect();
         let mut store = self.lock()?;
         let mut events = self.events.lock().map_err(|_| PipelineError::Poisoned)?;
-        if events.needs_rebuild(now) {
+        // Only matched documents are assigned: a batch without hits leaves an unbuilt index be.
+        if events.needs_rebuild(now) && matched.iter().any(|m| !m.hits.is_empty()) {
             *events = store.event_index(events.threshold(), events.window(), now)?;
         }
         let tier_of = |id: &str| self.tier_of(id);
