@@ -516,7 +516,11 @@ impl Job {
                     }
                     let added = pending.entry(a.event_id).or_default();
                     *added += interactions_of(&m.document);
-                    let reaction = reaction(&store, a.event_id, *added, now)?;
+                    // A new event has nothing stored yet: no queries for its reaction.
+                    let reaction = match a.new_event {
+                        true => (*added, None),
+                        false => reaction(&store, a.event_id, *added, now)?,
+                    };
                     let facts = self.content_facts(&m);
                     events.regrade(&mut a, &facts, tier_of, reaction, &self.config.response.grading);
                     let moved = state.as_ref().and_then(|s| s.transferred_to.as_deref());
