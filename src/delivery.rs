@@ -134,6 +134,9 @@ pub struct Delivery<'a> {
     flush: bool,
     /// Highest alert id tried in this session (ids only grow).
     last_id: i64,
+    /// Alerts whose failure this session already recorded: an alert in several per-recipient
+    /// digests that all fail counts one failed attempt, not one per digest.
+    failed: std::collections::HashSet<i64>,
     /// Quiet hours (with the working-hours calendar) and the times in notices.
     policy: &'a DeliveryPolicy,
     calendar: &'a WorkCalendar,
@@ -155,6 +158,7 @@ impl<'a> Delivery<'a> {
             senders,
             flush,
             last_id: 0,
+            failed: std::collections::HashSet::new(),
             policy: &config.delivery,
             calendar: &config.calendar,
             timezone: config.timezone,
@@ -343,7 +347,9 @@ impl<'a> Delivery<'a> {
                 }
                 Tried::Failed { error, retryable, retry_after } => {
                     for alert in &part.alerts {
-                        self.record_failure(alert, &error, retryable, retry_after).await?;
+                        if self.failed.insert(alert.id) {
+                            self.record_failure(alert, &error, retryable, retry_after).await?;
+                        }
                     }
                     // The parts not tried wait for the retry too.
                     for alert in parts.flat_map(|p| p.alerts) {

@@ -466,3 +466,51 @@ fn a_burst_over_a_robots_budget_is_merged_into_one_post_never_dropped() {
     let sent = p.store().outbox_rows(yuqing::store::OutboxFilter::Sent, 10).expect("outbox");
     assert_eq!(sent.iter().filter(|r| r.channel == "robot:wecom-pref").count(), 3, "{sent:?}");
 }
+
+#[test]
+fn digests_that_fail_while_smtp_is_down_are_retried_and_each_recipient_gets_one_once() {
+    let port = free_port();
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n抚恤金\n祭扫\n慰问\n");
+    p.write("forum.xml", rss(THREE_STORIES));
+    p.write("calendar.toml", calendar_off_today());
+    let base = format!("{}\n[storage]\npath = \"state/yuqing.db\"\n{}", support::ORG, smtp_mail(port));
+    let quiet =
+        "[calendar]\nfile = \"calendar.toml\"\nworking_hours = [\"00:00-24:00\"]\n[delivery]\nquiet_hours = true\n";
+    p.write("yuqing.toml", format!("{base}{quiet}"));
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let held = p.store().outbox_rows(yuqing::store::OutboxFilter::Pending, 10).expect("outbox");
+    assert_eq!(held.len(), 3);
+    let everyone: HashSet<String> = held.iter().flat_map(|r| r.recipients.clone()).collect();
+
+    // The working period starts while the SMTP server is down: every digest fails, nothing is lost.
+    p.write("calendar.toml", calendar_working_today());
+    let mut store = p.store();
+    for row in &held {
+        store.requeue(Some(row.id), chrono::Utc::now()).expect("due now");
+    }
+    drop(store);
+    let down = p.run(&["run", "--once"]);
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert!(down.stdout.contains("本次发送成功 0 封"), "{}", down.stdout);
+    let failing = p.store().outbox_rows(yuqing::store::OutboxFilter::Failing, 10).expect("outbox");
+    assert_eq!(failing.len(), 3, "all three wait for a retry: {failing:?}");
+    assert!(failing.iter().all(|r| r.held.is_some()), "still merged when retried");
+    assert!(failing.iter().all(|r| r.attempts == 1), "one failed attempt per round, not per digest: {failing:?}");
+
+    // SMTP is back: one digest per recipient, each listing the three stories, and only once.
+    let maildir = tempfile::tempdir().expect("maildir");
+    let smtp = SmtpServer::start(port, maildir.path());
+    let up = p.run(&["run", "--once"]);
+    assert!(up.stdout.contains("本次发送成功 3 封"), "{}\n{}", up.stdout, up.stderr);
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), everyone.len(), "one digest per recipient");
+    for m in &messages {
+        let text = support::text_part(m);
+        assert!(THREE_STORIES.iter().all(|(_, title, _)| text.contains(title)), "{text}");
+    }
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    assert_eq!(smtp.messages().len(), everyone.len(), "nothing sent twice");
+    let ids: HashSet<String> = message_ids(&smtp).into_iter().collect();
+    assert_eq!(ids.len(), everyone.len());
+}
