@@ -46,6 +46,8 @@ fn a_route_tells_its_receivers_on_every_channel_the_grade_uses() {
     let p = project(&server, support::FILE_MAIL, route);
     p.write("keywords/preferential.txt", "@section = preferential\n@category = 社情民意\n抚恤金\n");
     p.write("forum.xml", rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    let check = p.run(&["check"]);
+    assert!(check.stdout.contains("；接收组：leaders"), "{}", check.stdout);
     let routed = p.run(&["test", "route", "--category", "社情民意", "--grade", "IV"]);
     assert!(routed.stdout.contains("同时告知接收组：局领导班子（leaders）"), "{}\n{}", routed.stdout, routed.stderr);
 

@@ -357,6 +357,10 @@ fn summary_line(config: &Config) -> String {
         let ids: Vec<&str> = config.robots.iter().map(|r| r.id.as_str()).collect();
         channels.push_str(&format!("；机器人：{}", ids.join("、")));
     }
+    if !config.response.receivers.is_empty() {
+        let ids: Vec<&str> = config.response.receivers.iter().map(|r| r.id.as_str()).collect();
+        channels.push_str(&format!("；接收组：{}", ids.join("、")));
+    }
     if !config.briefings.is_empty() {
         let ids: Vec<&str> = config.briefings.iter().map(|b| b.id.as_str()).collect();
         channels.push_str(&format!("；简报：{}", ids.join("、")));
