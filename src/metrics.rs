@@ -226,6 +226,16 @@ impl Metrics {
             sample(&mut out, "yuqing_outbox_pending", &[], g.outbox_pending);
             family(
                 &mut out,
+                "yuqing_outbox_held",
+                "gauge",
+                "Pending notifications held back until later (quiet hours, a robot's rate limit, the SMS cap); they go out as digests.",
+            );
+            for reason in ["quiet", "rate", "cap"] {
+                let n = g.outbox_held.iter().find(|(r, _)| r == reason).map_or(0, |(_, n)| *n);
+                sample(&mut out, "yuqing_outbox_held", &[("reason", reason)], n);
+            }
+            family(
+                &mut out,
                 "yuqing_outbox_oldest_pending_seconds",
                 "gauge",
                 "Age of the oldest notification waiting to be delivered (0 when none).",
@@ -373,6 +383,7 @@ mod tests {
             events_by_grade: vec![("II".into(), 2), ("none".into(), 1)],
             alerts: vec![(("email".into(), "pending".into()), 1), (("email".into(), "sent".into()), 4)],
             outbox_pending: 1,
+            outbox_held: vec![("quiet".into(), 19)],
             oldest_pending_at: Some(now - chrono::Duration::seconds(90)),
             last_sent_at: None,
         };
@@ -388,6 +399,8 @@ mod tests {
             "yuqing_events{grade=\"II\"} 2",
             "yuqing_alerts{channel=\"email\",status=\"sent\"} 4",
             "yuqing_outbox_pending 1",
+            "yuqing_outbox_held{reason=\"quiet\"} 19",
+            "yuqing_outbox_held{reason=\"cap\"} 0",
             "yuqing_outbox_oldest_pending_seconds 90",
             "yuqing_deadline_breaches 1",
             "yuqing_deadline_breaches_by_clock{clock=\"accept\"} 1",

@@ -395,6 +395,7 @@ fn alerts_held_outside_working_hours_arrive_as_one_digest_per_recipient() {
     assert!(everyone.len() >= 2, "each alert goes to the office and the liaison: {everyone:?}");
     let list = p.run(&["outbox", "list"]);
     assert_eq!(list.stdout.matches("工作时间外暂缓，将于").count(), 3, "{}", list.stdout);
+    assert_eq!(p.store().gauges().expect("gauges").outbox_held, vec![("quiet".to_string(), 3)], "/metrics");
 
     // The next working period: what was held comes due and goes out merged per recipient.
     p.write("calendar.toml", calendar_working_today());

@@ -1,6 +1,7 @@
 //! Cheap counts for `/metrics` and `/healthz`, read at scrape time: events by grade,
-//! notifications by channel and status, the outbox's depth and the age of its oldest
-//! pending notification, and when a notification was last delivered.
+//! notifications by channel and status, the outbox's depth, what it holds back (quiet hours,
+//! rate limits, the SMS cap) and the age of its oldest pending notification, and when a
+//! notification was last delivered.
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -16,6 +17,8 @@ pub struct Gauges {
     /// ((channel, status), notifications).
     pub alerts: Vec<((String, String), u64)>,
     pub outbox_pending: u64,
+    /// (reason `quiet` / `rate` / `cap`, pending notifications held back for it, not yet due).
+    pub outbox_held: Vec<(String, u64)>,
     /// When the oldest pending notification was queued.
     pub oldest_pending_at: Option<DateTime<Utc>>,
     /// When a notification was last delivered.
@@ -51,12 +54,20 @@ impl Store {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT held, count(*) FROM alerts
+             WHERE status = 'pending' AND held IS NOT NULL AND next_attempt_at > CAST(strftime('%s', 'now') AS INTEGER)
+             GROUP BY 1 ORDER BY 1",
+        )?;
+        let outbox_held =
+            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, count(r.get(1)?))))?.collect::<Result<_, _>>()?;
         let last_sent: Option<i64> =
             self.conn.query_row("SELECT max(sent_at) FROM alerts WHERE status = 'sent'", [], |r| r.get(0))?;
         Ok(Gauges {
             events_by_grade,
             alerts,
             outbox_pending: count(pending),
+            outbox_held,
             oldest_pending_at: time(oldest),
             last_sent_at: time(last_sent),
         })
