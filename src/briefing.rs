@@ -96,6 +96,11 @@ pub struct Briefing {
 }
 
 impl Briefing {
+    /// Whether it can go anywhere: by email (with `[mail]`) or to a receiver group's robots.
+    pub fn deliverable(&self, has_mail: bool) -> bool {
+        (has_mail && !self.recipients.is_empty()) || !self.robots.is_empty()
+    }
+
     /// When the daemon first runs this briefing after starting at `now`: its latest
     /// scheduled time at or before `now` when that one is not logged yet (a missed briefing
     /// is caught up once, never one per missed time), else its next scheduled time.

@@ -234,8 +234,8 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
     // session runs beside the sources, woken whenever a source queued alerts.
     let wake = Arc::new(Notify::new());
     let (done_tx, done_rx) = watch::channel(false);
-    let delivery = parts.mailer.clone().map(|mailer| {
-        let (store, wake) = (ctx.store.clone(), wake.clone());
+    let delivery = ctx.config.delivers().then(|| {
+        let (store, wake, mailer) = (ctx.store.clone(), wake.clone(), parts.mailer.clone());
         tokio::spawn(deliver_during_run(store, mailer, parts.senders.clone(), ctx.config.clone(), wake, done_rx))
     });
     // At most `concurrency` runs are in flight, and a run's task is only created when a
@@ -274,13 +274,13 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
 /// whenever woken, and a last round after every source has finished.
 async fn deliver_during_run(
     store: Arc<Mutex<Store>>,
-    mailer: Arc<Mailer>,
+    mailer: Option<Arc<Mailer>>,
     senders: Arc<Senders>,
     config: Arc<Config>,
     wake: Arc<Notify>,
     mut done: watch::Receiver<bool>,
 ) -> Result<DeliveryReport, PipelineError> {
-    let mut session = Delivery::new(&store, &mailer, &senders, true, &config);
+    let mut session = Delivery::new(&store, mailer.as_deref(), &senders, true, &config);
     loop {
         let finished = *done.borrow();
         session.round(None).await?;
@@ -594,13 +594,19 @@ async fn briefing_loop(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdown
     if ctx.config.briefings.is_empty() {
         return;
     }
-    if ctx.config.mail.is_none() {
-        tracing::warn!("[[briefings]] configured without [mail]: no briefing will be queued");
+    let has_mail = ctx.config.mail.is_some();
+    if !ctx.config.briefings.iter().any(|b| b.deliverable(has_mail)) {
+        tracing::warn!("[[briefings]] configured without [mail] or receiver robots: no briefing will be queued");
         return;
     }
     let tz = ctx.config.timezone;
     let mut next: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(ctx.config.briefings.len());
     for briefing in &ctx.config.briefings {
+        if !briefing.deliverable(has_mail) {
+            // Without [mail], only briefings to a receiver group's robots go out.
+            next.push(None);
+            continue;
+        }
         let (b, now) = (briefing.clone(), Utc::now());
         let due = with_store(&ctx.store, move |s| b.first_due(now, tz, |t| s.briefing_done(&b.id, t))).await;
         next.push(due.unwrap_or_else(|e| {
@@ -848,18 +854,19 @@ async fn outbox_worker(mut live: Live, wake: Arc<Notify>, mut shutdown: watch::R
         }
         let parts = live.borrow_and_update().clone();
         let (store, config, senders) = (parts.ctx.store.clone(), parts.ctx.config.clone(), parts.senders.clone());
-        let Some(mailer) = parts.mailer.clone() else {
-            drop(parts);
+        let mailer = parts.mailer.clone();
+        drop(parts);
+        if !config.delivers() {
             tokio::select! {
                 Ok(()) = live.changed() => {}
                 _ = shutdown.changed() => {}
             }
             continue;
-        };
-        drop(parts);
-        let mut round = Delivery::new(&store, &mailer, &senders, false, &config);
+        }
+        let retry = config.mail.as_ref().map(|m| m.retry_policy()).unwrap_or_default().initial;
+        let mut round = Delivery::new(&store, mailer.as_deref(), &senders, false, &config);
         let wait = match round.round(Some(&shutdown)).await.map(|()| round.report) {
-            Ok(report) if report.stopped_early => mailer.settings().retry_initial,
+            Ok(report) if report.stopped_early => retry,
             Ok(_) => match with_store(&store, |s| s.outbox_status()).await {
                 Ok(status) => status
                     .next_attempt_at
@@ -871,7 +878,7 @@ async fn outbox_worker(mut live: Live, wake: Arc<Notify>, mut shutdown: watch::R
             },
             Err(e) => {
                 tracing::error!(error = %e, "outbox delivery round failed");
-                mailer.settings().retry_initial
+                retry
             }
         };
         tokio::select! {

@@ -16,7 +16,7 @@ use crate::channel::{Channel, ChannelError, Decision, Message, RateLimiter};
 use crate::config::{Config, DeliveryPolicy};
 use crate::digest::{self, Digest, Work};
 use crate::model::{AlertMessage, HoldReason, OutboxAlert};
-use crate::notify::{Mailer, render_dead_letter};
+use crate::notify::{Mailer, RetryPolicy, render_dead_letter};
 use crate::pipeline::{PipelineError, with_store};
 use crate::store::Store;
 
@@ -128,7 +128,12 @@ pub struct DeliveryReport {
 /// one for every round, so backoff decides what is due.
 pub struct Delivery<'a> {
     store: &'a Arc<Mutex<Store>>,
-    mailer: &'a Mailer,
+    /// `None` without `[mail]`: SMS and robot alerts are still delivered.
+    mailer: Option<&'a Mailer>,
+    /// `[mail]`'s retry settings, or the defaults.
+    retry: RetryPolicy,
+    /// Who is told of dead letters (`[mail] admin`; nobody without `[mail]`).
+    admin: Vec<String>,
     senders: &'a Senders,
     /// Ignore backoff: every pending alert is due.
     flush: bool,
@@ -147,14 +152,17 @@ pub struct Delivery<'a> {
 impl<'a> Delivery<'a> {
     pub fn new(
         store: &'a Arc<Mutex<Store>>,
-        mailer: &'a Mailer,
+        mailer: Option<&'a Mailer>,
         senders: &'a Senders,
         flush: bool,
         config: &'a Config,
     ) -> Self {
+        let mail = config.mail.as_ref();
         Self {
             store,
             mailer,
+            retry: mail.map(|m| m.retry_policy()).unwrap_or_default(),
+            admin: mail.map(|m| m.admin.iter().map(ToString::to_string).collect()).unwrap_or_default(),
             senders,
             flush,
             last_id: 0,
@@ -241,9 +249,12 @@ impl<'a> Delivery<'a> {
             ..Message::default()
         };
         if channel == "email" {
+            let Some(mailer) = self.mailer else {
+                return Ok(Tried::refused("未配置 [mail]".into()));
+            };
             let sent = match mail {
-                Mail::Alert(alert) => self.mailer.send(alert).await,
-                Mail::Digest(key) => self.mailer.send_standalone(key, message).await,
+                Mail::Alert(alert) => mailer.send(alert).await,
+                Mail::Digest(key) => mailer.send_standalone(key, message).await,
             };
             return Ok(match sent {
                 Ok(answer) => Tried::Sent(Some((answer, None))),
@@ -353,7 +364,7 @@ impl<'a> Delivery<'a> {
                     }
                     // The parts not tried wait for the retry too.
                     for alert in parts.flat_map(|p| p.alerts) {
-                        let at = now + jittered(self.mailer.settings().retry_delay(alert.attempts + 1), alert.id);
+                        let at = now + jittered(self.retry.delay(alert.attempts + 1), alert.id);
                         with_store(self.store, move |s| s.hold(alert.id, at, HoldReason::Rate)).await?;
                     }
                     self.report.failed += 1;
@@ -390,19 +401,19 @@ impl<'a> Delivery<'a> {
         retry_after: Option<std::time::Duration>,
     ) -> Result<(), PipelineError> {
         let now = Utc::now();
-        let settings = self.mailer.settings();
         let attempts = alert.attempts + 1;
         let (id, stored) = (alert.id, error.to_string());
-        if !retryable || attempts >= settings.max_attempts {
+        if !retryable || attempts >= self.retry.max_attempts {
             tracing::error!(alert = id, attempts, error = %error, "alert given up on (dead letter)");
-            let admin: Vec<String> = settings.admin.iter().map(ToString::to_string).collect();
-            // The notice about a dead letter is itself never the cause of another.
-            let notice = (alert.kind != "outbox_dead")
-                .then(|| render_dead_letter(&alert.message.subject, error, attempts, admin, now, self.timezone));
+            // The notice about a dead letter is itself never the cause of another; without
+            // `[mail]` there is no one to email (the error log and `yuqing outbox` remain).
+            let notice = (alert.kind != "outbox_dead" && !self.admin.is_empty()).then(|| {
+                render_dead_letter(&alert.message.subject, error, attempts, self.admin.clone(), now, self.timezone)
+            });
             with_store(self.store, move |s| s.mark_dead(id, &stored, now, notice.as_ref())).await?;
             self.report.dead += 1;
         } else {
-            let backoff = jittered(settings.retry_delay(attempts), id).max(retry_after.unwrap_or_default());
+            let backoff = jittered(self.retry.delay(attempts), id).max(retry_after.unwrap_or_default());
             let retry_at = now + backoff;
             tracing::warn!(alert = id, attempt = attempts, error = %error, retry_at = %retry_at,
                 "alert delivery failed; will retry");

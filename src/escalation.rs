@@ -29,7 +29,9 @@ struct Due<'a> {
 
 /// Queues every reminder due at `now`; returns how many were queued.
 pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Result<usize, StoreError> {
-    let Some(mail) = &config.mail else { return Ok(0) };
+    if !config.delivers() {
+        return Ok(0);
+    }
     let linker = match &config.http {
         Some(http) => Some(Linker::new(&store.link_key()?, http)),
         None => None,
@@ -83,7 +85,8 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
             let heading = if deadline.is_some() { "舆情督办" } else { "舆情催办" };
             let short = Short { heading, event_id: event.id, title: &event.title, grade: event.grade, action: &action };
             let mut alerts = extra_channels(config, person, Some(&event.owner), &short);
-            if let Some(address) = person.email.as_ref().filter(|_| uses_email(config, event.grade)) {
+            let email = person.email.as_ref().zip(config.mail.as_ref()).filter(|_| uses_email(config, event.grade));
+            if let Some((address, mail)) = email {
                 alerts.push(render_reminder(&Reminder {
                     event_id: event.id,
                     event_title: &event.title,

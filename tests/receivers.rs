@@ -90,6 +90,51 @@ fn a_briefing_to_a_receiver_group_also_posts_a_summary_in_its_robot_group() {
 }
 
 #[test]
+fn without_mail_sms_and_robots_still_carry_alerts_reminders_and_briefings() {
+    let server = stand_ins();
+    let extra = "[delivery]\nrobot = \"leaders-wecom\"\nIV = [\"sms\", \"im\", \"email\"]\n\
+                 [[briefings]]\nid = \"daily\"\nschedule = \"0 8 * * *\"\nto = [\"leaders\"]\nsend_empty = true\n\
+                 [[briefings]]\nid = \"mailonly\"\nschedule = \"0 8 * * *\"\nto = [\"chen\"]\n";
+    let p = project(&server, "", extra);
+    // 王科员 (the liaison) and 李科长 (the head) have mobiles.
+    let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
+    let toml = toml
+        .replacen("email = \"wang@example.gov.cn\"", "email = \"wang@example.gov.cn\"\nmobile = \"13800000002\"", 1)
+        .replacen("email = \"li@example.gov.cn\"", "email = \"li@example.gov.cn\"\nmobile = \"13900000009\"", 1);
+    p.write("yuqing.toml", toml);
+    server.route("/sms?to=13800000002", Route::ok("application/json", r#"{"code":0}"#));
+    p.write("keywords/preferential.txt", "@section = preferential\n抚恤金\n");
+    p.write("forum.xml", rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+
+    let check = p.run(&["check"]);
+    assert!(check.stdout.contains("未配置 [mail]：不发送提醒邮件，短信和群机器人照常"), "{}", check.stdout);
+    assert!(check.stdout.contains("未配置 [mail]：简报 mailonly 不会发送"), "{}", check.stdout);
+    let start = chrono::Utc::now();
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("提醒（短信、群机器人）：本次发送成功 2 条"), "{}", run.stdout);
+    assert_eq!(server.requests("/sms?to=13800000002").len(), 1, "the liaison's SMS\n{}", run.stderr);
+    assert_eq!(server.requests("/cgi-bin/webhook/send?key=K9").len(), 1, "the section's robot post");
+    assert!(!p.path().join("outbox").exists(), "no email anywhere");
+
+    // The ladder reaches the head by SMS after 4 h; the briefing goes to the group's robot.
+    let config = yuqing::config::Config::load(p.path()).config.expect("valid config");
+    let mut store = p.store();
+    let later = start + chrono::Duration::minutes(4 * 60 + 1);
+    assert_eq!(yuqing::escalation::escalate(&mut store, &config, later).expect("escalate"), 2, "SMS and post");
+    drop(store);
+    assert_eq!(p.run(&["briefing", "send", "mailonly"]).code, Some(1));
+    assert_eq!(p.run(&["briefing", "send", "daily"]).code, Some(0));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(server.requests("/sms?to=13900000009").len(), 1, "the head's reminder\n{}", run.stderr);
+    let posts = server.requests("/cgi-bin/webhook/send?key=K9");
+    assert_eq!(posts.len(), 3, "the alert, the reminder and the briefing: {}", run.stderr);
+    let briefing = String::from_utf8_lossy(&posts[2].body).to_string();
+    assert!(briefing.contains("舆情简报"), "{briefing}");
+}
+
+#[test]
 fn notify_test_reaches_a_group_on_each_of_its_channels_and_prints_each_answer() {
     let server = stand_ins();
     let dir = tempfile::tempdir().expect("maildir");

@@ -79,8 +79,8 @@ pub(super) fn run(config: &Config, command: &BriefingCommand) -> anyhow::Result<
         println!("（试运行：未写入数据库，未发送）");
         return Ok(ExitCode::SUCCESS);
     }
-    if config.mail.is_none() {
-        eprintln!("未配置 [mail]，无法发送简报。可用 --dry-run 预览。");
+    if !briefing.deliverable(config.mail.is_some()) {
+        eprintln!("未配置 [mail]，且简报的接收组没有群机器人，无法发送简报。可用 --dry-run 预览。");
         return Ok(ExitCode::from(1));
     }
     let mut store = Store::open(&config.storage_path)?;

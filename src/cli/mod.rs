@@ -381,9 +381,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn run_once(config: Config, only: Option<&str>) -> anyhow::Result<ExitCode> {
-    let tz = config.timezone;
+    let (tz, has_mail) = (config.timezone, config.mail.is_some());
     let summary = runtime()?.block_on(daemon::run_once(config, only))?;
-    print_once_summary(&summary, tz);
+    print_once_summary(&summary, tz, has_mail);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -526,7 +526,7 @@ fn test_match_jsonl(analyser: &mut Analyser, path: &std::path::Path) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_once_summary(summary: &OnceSummary, tz: Tz) {
+fn print_once_summary(summary: &OnceSummary, tz: Tz, has_mail: bool) {
     println!("信源运行结果：");
     let (mut docs, mut hits, mut alerts, mut failed) = (0, 0, 0, 0);
     for report in &summary.sources {
@@ -544,24 +544,25 @@ fn print_once_summary(summary: &OnceSummary, tz: Tz) {
         summary.sources.len()
     );
     match &summary.delivery {
-        None => println!("邮件：未配置 [mail]，未发送提醒"),
-        Some(d) => {
-            println!("邮件：本次发送成功 {} 封，失败 {} 封", d.sent, d.failed);
-            if d.digests > 0 {
-                println!("汇总：其中 {} 条提醒合并为 {} 份汇总消息发出（按收件人合并）", d.merged, d.digests);
-            }
-            if let Some(until) = d.held_until {
-                println!(
-                    "工作时间外：{} 封Ⅲ、Ⅳ级提醒暂缓，将于 {} 发送（[delivery] quiet_hours）",
-                    d.held,
-                    local(until, tz)
-                );
-            }
-            if d.dead > 0 {
-                println!("死信：{} 封提醒多次投递失败已停止重试（yuqing outbox list --status dead）", d.dead);
-            }
-            println!("{}", outbox_line(&summary.outbox, tz));
+        None => println!("提醒：未配置 [mail]、[sms] 或 [[robots]]，未发送提醒"),
+        Some(d) if !has_mail => println!("提醒（短信、群机器人）：本次发送成功 {} 条，失败 {} 次", d.sent, d.failed),
+        Some(d) => println!("邮件：本次发送成功 {} 封，失败 {} 封", d.sent, d.failed),
+    }
+    if let Some(d) = &summary.delivery {
+        if d.digests > 0 {
+            println!("汇总：其中 {} 条提醒合并为 {} 份汇总消息发出（按收件人合并）", d.merged, d.digests);
         }
+        if let Some(until) = d.held_until {
+            println!(
+                "工作时间外：{} 封Ⅲ、Ⅳ级提醒暂缓，将于 {} 发送（[delivery] quiet_hours）",
+                d.held,
+                local(until, tz)
+            );
+        }
+        if d.dead > 0 {
+            println!("死信：{} 封提醒多次投递失败已停止重试（yuqing outbox list --status dead）", d.dead);
+        }
+        println!("{}", outbox_line(&summary.outbox, tz));
     }
 }
 

@@ -337,12 +337,13 @@ pub(super) fn load(
         }
         out.extend(briefing);
     }
-    if !has_mail && !entries.is_empty() {
+    let stuck: Vec<&str> = out.iter().filter(|b| !b.deliverable(has_mail)).map(|b| b.id.as_str()).collect();
+    if !stuck.is_empty() {
         c.diags.warning(
             &file.path,
             file.line(value.span()),
-            "未配置 [mail]：[[briefings]] 中的简报不会发送".into(),
-            "请添加 [mail] 小节；yuqing briefing send <id> --dry-run 仍可预览",
+            format!("未配置 [mail]：简报 {} 不会发送", stuck.join("、")),
+            "请添加 [mail] 小节，或在 to 中写带群机器人的接收组；yuqing briefing send <id> --dry-run 仍可预览",
         );
     }
     out

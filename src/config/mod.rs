@@ -186,6 +186,12 @@ impl Config {
         self.sources.iter().filter(|s| s.enabled)
     }
 
+    /// Whether anything can be delivered: `[mail]`, `[sms]` or an IM robot is configured.
+    /// Without any, hits are stored and no notification is queued.
+    pub fn delivers(&self) -> bool {
+        self.mail.is_some() || self.sms.is_some() || !self.robots.is_empty()
+    }
+
     pub fn receiver(&self, id: &str) -> Option<&Receiver> {
         self.response.receivers.iter().find(|r| r.id == id)
     }

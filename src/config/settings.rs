@@ -176,6 +176,16 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let robots = super::channels::load_robots(dir, &file, &root, diags);
     let robot_ids: Vec<String> = robots.iter().flatten().map(|r| r.id.clone()).collect();
     let delivery = super::delivery::load(&file, &root, &robot_ids, diags);
+    if matches!(mail, Some(None)) {
+        let (message, hint) = match (&sms, robot_ids.is_empty()) {
+            (Some(None), true) => (
+                "未配置 [mail]、[sms] 或 [[robots]]：命中会被保存，但不会发送任何提醒",
+                "请添加 [mail] 小节（或 [sms]、[[robots]]）",
+            ),
+            _ => ("未配置 [mail]：不发送提醒邮件，短信和群机器人照常；死信不会通知管理员", "请添加 [mail] 小节"),
+        };
+        diags.warning(&file.path, 0, message.into(), hint);
+    }
     let response = super::org::load(&file, &root, &robot_ids, diags);
     if let Some(robots) = &robots {
         for section in &response.org.sections {
@@ -377,7 +387,6 @@ fn mail_section(
     diags: &mut Diagnostics,
 ) -> Option<Option<MailSettings>> {
     if !root.contains_key("mail") {
-        diags.warning(&file.path, 0, "未配置 [mail]：命中会被保存，但不会发送提醒邮件".into(), "请添加 [mail] 小节");
         return Some(None);
     }
     let (span, table) = file.sub_table(root, "mail", diags)?;

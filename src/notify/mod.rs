@@ -44,8 +44,38 @@ impl MailSettings {
 
     /// Delay before the next attempt after `attempts` failed ones (1 → initial).
     pub fn retry_delay(&self, attempts: u32) -> Duration {
+        self.retry_policy().delay(attempts)
+    }
+
+    /// The outbox's retry policy, as `[mail]` sets it.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy { initial: self.retry_initial, max: self.retry_max, max_attempts: self.max_attempts }
+    }
+}
+
+/// How the outbox retries a failed delivery, on every channel: `[mail]`'s settings, or the
+/// defaults when only SMS or IM robots are configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+    /// After this many failed attempts an alert is a dead letter.
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        let (initial, max) = MailSettings::DEFAULT_RETRY;
+        RetryPolicy { initial, max, max_attempts: MailSettings::DEFAULT_MAX_ATTEMPTS }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay before the next attempt after `attempts` failed ones (1 → initial), doubling
+    /// up to `max`.
+    pub fn delay(&self, attempts: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(20));
-        self.retry_initial.saturating_mul(factor).min(self.retry_max)
+        self.initial.saturating_mul(factor).min(self.max)
     }
 }
 

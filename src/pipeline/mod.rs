@@ -531,8 +531,9 @@ impl Job {
                 }
             };
             let alert = if quiet { None } else { self.render(&m, event.as_ref().zip(decision.as_ref()), now) };
-            let extra = match (&alert, &event, &decision) {
-                (Some(_), Some(e), Some(d)) if e.new_event || e.rose() => self.extra_channels(e, d, now),
+            // SMS and IM when an event starts or rises, with or without the email.
+            let extra = match (&event, &decision) {
+                (Some(e), Some(d)) if !quiet && (e.new_event || e.rose()) => self.extra_channels(e, d, now),
                 _ => Vec::new(),
             };
             batch.push(NewDocument {
@@ -599,9 +600,7 @@ impl Job {
             let decision = self.decide(&m, &self.content_facts(&m), a.grade, state.transferred_to.as_deref());
             // The rise goes out like one found with a new document: email, and SMS/IM per grade.
             let mut queued: Vec<AlertMessage> = self.render(&m, Some((&a, &decision)), now).into_iter().collect();
-            if !queued.is_empty() {
-                queued.extend(self.extra_channels(&a, &decision, now));
-            }
+            queued.extend(self.extra_channels(&a, &decision, now));
             if let Err(e) = store.record_regrade(&a, head, &queued, now) {
                 events.invalidate();
                 return Err(e.into());
