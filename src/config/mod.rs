@@ -55,7 +55,7 @@ pub struct Config {
     pub response: Response,
     /// Workdays and working periods (`[calendar]` and its holiday file).
     pub calendar: WorkCalendar,
-    /// `None` when `[mail]` is absent: hits are stored but no alert is queued.
+    /// `None` when `[mail]` is absent: no email; SMS and IM robots (if any) still deliver.
     pub mail: Option<MailSettings>,
     /// `None` when `[http]` is absent: no endpoint, no one-click links.
     pub http: Option<HttpSettings>,
