@@ -516,27 +516,7 @@ pub fn render_text(digest: &Digest, config: &Config) -> String {
 
 const CSS: &str = "body{font-family:sans-serif;color:#222;max-width:60em}h1{font-size:1.3em}h2{font-size:1.1em;\
 border-bottom:1px solid #ccc;padding-bottom:2px}table{border-collapse:collapse}td,th{border:1px solid #ccc;\
-padding:2px 8px;text-align:left}.muted{color:#666}.late{color:#b00}";
-
-fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = String::from("<table>");
-    if !header.is_empty() {
-        out.push_str("<tr>");
-        for h in header {
-            let _ = write!(out, "<th>{}</th>", escape(h));
-        }
-        out.push_str("</tr>");
-    }
-    for row in rows {
-        out.push_str("<tr>");
-        for cell in row {
-            let _ = write!(out, "<td>{}</td>", escape(cell));
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</table>");
-    out
-}
+padding:2px 8px;text-align:left}td.n{text-align:right}.muted{color:#666}.late{color:#b00}";
 
 /// The digest as one HTML page (inline CSS, no script); every stored text is escaped.
 pub fn render_html(digest: &Digest, config: &Config) -> String {
@@ -581,7 +561,7 @@ pub fn render_html(digest: &Digest, config: &Config) -> String {
         h.push_str("<h2>按分级</h2>");
         let rows: Vec<Vec<String>> =
             r.by_grade.iter().map(|(g, n)| vec![grade_label(*g).to_string(), n.to_string()]).collect();
-        h.push_str(&html_table(&["级别", "件数"], &rows));
+        h.push_str(&crate::report::html::table(&["级别", "件数"], &rows));
         h.push_str("<h2>按类别</h2>");
         let rows: Vec<Vec<String>> = r
             .by_category
@@ -589,9 +569,9 @@ pub fn render_html(digest: &Digest, config: &Config) -> String {
             .filter(|(_, n)| *n > 0)
             .map(|(c, n)| vec![category_label(*c).to_string(), n.to_string()])
             .collect();
-        h.push_str(&html_table(&["类别", "件数"], &rows));
+        h.push_str(&crate::report::html::table(&["类别", "件数"], &rows));
         h.push_str("<h2>按科室</h2>");
-        h.push_str(&html_table(&SECTION_HEADER, &section_rows(digest)));
+        h.push_str(&crate::report::html::table(&SECTION_HEADER, &section_rows(digest)));
         let _ = write!(h, "<h2>重点事件及传播路径（前 {} 件）</h2><ol>", digest.top.len());
         for top in &digest.top {
             let e = &top.event;
@@ -643,7 +623,7 @@ pub fn render_html(digest: &Digest, config: &Config) -> String {
                 ]
             })
             .collect();
-        h.push_str(&html_table(&["编号", "级别", "标题", "牵头科室", "发现时间", "受理"], &rows));
+        h.push_str(&crate::report::html::table(&["编号", "级别", "标题", "牵头科室", "发现时间", "受理"], &rows));
     }
     let _ = write!(h, "<h2>超时未办（{} 项）</h2>", overdue.len());
     if overdue.is_empty() {
@@ -660,7 +640,7 @@ pub fn render_html(digest: &Digest, config: &Config) -> String {
                 ]
             })
             .collect();
-        h.push_str(&html_table(&["编号", "标题", "时限", "牵头科室"], &rows));
+        h.push_str(&crate::report::html::table(&["编号", "标题", "时限", "牵头科室"], &rows));
     }
     h.push_str(
         "<p class=\"muted\">详细统计可在服务器上运行 yuqing report 查看；单个事件运行 yuqing events &lt;编号&gt;。</p>",

@@ -80,42 +80,19 @@ impl Parts {
 
     /// Builds the first generation, counting into `metrics`.
     pub fn build_with(config: Config, metrics: Arc<Metrics>) -> Result<Self, DaemonError> {
-        let mut store = Store::open(&config.storage_path)
-            .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
+        let store_error = |source| DaemonError::Store { path: config.storage_path.display().to_string(), source };
+        let store = Store::open(&config.storage_path).map_err(store_error)?;
         // Built from the store on first use: a run that matches nothing never needs it.
         let events = EventIndex::unbuilt(config.detection.event_threshold, config.detection.event_window, Utc::now());
-        let official = config.official_source_ids();
-        let publications = store
-            .publications(&official, crate::distortion::KEEP)
-            .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
-        let fetcher = Fetcher::new(&config.fetch)?;
-        let matcher = Arc::new(Matcher::with_folding(&config.keyword_lists, config.detection.fold_traditional)?);
-        let flagger = Arc::new(Flagger::new(&config.cue_lists, config.detection.fold_traditional)?);
-        let lexicon = Arc::new(Lexicon::new(&config.lexicon).map_err(MatcherError::from)?);
-        let mailer = config.mail.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
-        let senders = Arc::new(Senders::build(&config)?);
-        let linker = match &config.http {
-            Some(http) => Some(Linker::new(
-                &store
-                    .link_key()
-                    .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?,
-                http,
-            )),
-            None => None,
-        };
-        let ctx = Context {
-            config: Arc::new(config),
+        let publications =
+            store.publications(&config.official_source_ids(), crate::distortion::KEEP).map_err(store_error)?;
+        let shared = Shared {
             store: Arc::new(Mutex::new(store)),
-            fetcher,
-            matcher,
-            flagger,
-            lexicon,
             events: Arc::new(Mutex::new(events)),
             publications: Arc::new(Mutex::new(Publications::new(publications))),
-            linker,
             metrics,
         };
-        Ok(Self { ctx: Arc::new(ctx), mailer, senders })
+        Self::assemble(config, shared)
     }
 
     /// The next generation for `config` (already checked by [`crate::reload::keep_restart_only`]):
@@ -127,12 +104,6 @@ impl Parts {
     pub fn rebuild(&self, config: Config) -> Result<Self, DaemonError> {
         let old = &self.ctx;
         let store_error = |source| DaemonError::Store { path: config.storage_path.display().to_string(), source };
-        let fetcher = Fetcher::new(&config.fetch)?;
-        let matcher = Arc::new(Matcher::with_folding(&config.keyword_lists, config.detection.fold_traditional)?);
-        let flagger = Arc::new(Flagger::new(&config.cue_lists, config.detection.fold_traditional)?);
-        let lexicon = Arc::new(Lexicon::new(&config.lexicon).map_err(MatcherError::from)?);
-        let mailer = config.mail.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
-        let senders = Arc::new(Senders::build(&config)?);
         {
             let store = old.store.lock().map_err(|_| PipelineError::Poisoned)?;
             let (d, o) = (&config.detection, &old.config.detection);
@@ -146,27 +117,55 @@ impl Parts {
                 *old.publications.lock().map_err(|_| PipelineError::Poisoned)? = Publications::new(recent);
             }
         }
+        let shared = Shared {
+            store: old.store.clone(),
+            events: old.events.clone(),
+            publications: old.publications.clone(),
+            metrics: old.metrics.clone(),
+        };
+        Self::assemble(config, shared)
+    }
+
+    /// The configuration-dependent parts for `config` around the long-lived `shared` ones.
+    fn assemble(config: Config, shared: Shared) -> Result<Self, DaemonError> {
+        let fetcher = Fetcher::new(&config.fetch)?;
+        let matcher = Arc::new(Matcher::with_folding(&config.keyword_lists, config.detection.fold_traditional)?);
+        let flagger = Arc::new(Flagger::new(&config.cue_lists, config.detection.fold_traditional)?);
+        let lexicon = Arc::new(Lexicon::new(&config.lexicon).map_err(MatcherError::from)?);
+        let mailer = config.mail.as_ref().map(Mailer::new).transpose()?.map(Arc::new);
+        let senders = Arc::new(Senders::build(&config)?);
         let linker = match &config.http {
             Some(http) => {
-                let key = old.store.lock().map_err(|_| PipelineError::Poisoned)?.link_key().map_err(store_error)?;
+                let mut store = shared.store.lock().map_err(|_| PipelineError::Poisoned)?;
+                let key = store
+                    .link_key()
+                    .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
                 Some(Linker::new(&key, http))
             }
             None => None,
         };
         let ctx = Context {
             config: Arc::new(config),
-            store: old.store.clone(),
+            store: shared.store,
             fetcher,
             matcher,
             flagger,
             lexicon,
-            events: old.events.clone(),
-            publications: old.publications.clone(),
+            events: shared.events,
+            publications: shared.publications,
             linker,
-            metrics: old.metrics.clone(),
+            metrics: shared.metrics,
         };
         Ok(Self { ctx: Arc::new(ctx), mailer, senders })
     }
+}
+
+/// What every generation shares: the store, the event index, the publications, the metrics.
+struct Shared {
+    store: Arc<Mutex<Store>>,
+    events: Arc<Mutex<EventIndex>>,
+    publications: Arc<Mutex<Publications>>,
+    metrics: Arc<Metrics>,
 }
 
 /// Called when a configuration reload starts: `RELOADING=1` for systemd. (Formerly the place for the

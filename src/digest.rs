@@ -116,8 +116,7 @@ impl Digest {
     /// differ and a resend after a crash has the same name.
     pub fn key(&self) -> String {
         let hash = Sha256::digest(self.recipient.as_deref().unwrap_or(&self.channel).as_bytes());
-        let short: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        format!("digest-{:06}-{short}", self.first_id())
+        format!("digest-{:06}-{}", self.first_id(), crate::channel::hex(&hash[..4]))
     }
 
     /// Splits a robot digest into digests whose text fits `max_bytes` (a single alert

@@ -128,7 +128,7 @@ pub fn verify(key: &LinkKey, token: &str, now: DateTime<Utc>) -> Result<Claim, L
 /// A short, stable name for a token (hex SHA-256), for the log of links used.
 pub fn token_hash(token: &str) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::channel::hex(&sha2::Sha256::digest(token.as_bytes()))
 }
 
 /// Makes link URLs under the daemon's public address.

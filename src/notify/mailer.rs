@@ -30,7 +30,8 @@ pub enum DeliveryError {
 
 /// A ready-to-use email channel.
 pub struct Mailer {
-    settings: MailSettings,
+    /// The `From:` of every message.
+    from: Mailbox,
     kind: Kind,
 }
 
@@ -46,25 +47,21 @@ impl Mailer {
             MailTransport::Smtp(smtp) => Kind::Smtp(Box::new(SmtpClient::new(smtp, settings.timeout)?)),
             MailTransport::File { outbox_dir } => Kind::File(outbox_dir.clone()),
         };
-        Ok(Self { settings: settings.clone(), kind })
-    }
-
-    pub fn settings(&self) -> &MailSettings {
-        &self.settings
+        Ok(Self { from: settings.from.clone(), kind })
     }
 
     /// Sends an alert, threaded to its event; returns the SMTP server's answer (or where the
     /// file went).
     pub async fn send(&self, alert: &OutboxAlert) -> Result<String, DeliveryError> {
         let id = format!("alert.{}.{}", alert.id, alert.created_at.timestamp());
-        let message = build_message(&self.settings.from, &id, alert.thread.as_deref(), &alert.message)?;
+        let message = build_message(&self.from, &id, alert.thread.as_deref(), &alert.message)?;
         self.deliver(&format!("alert-{:06}", alert.id), &message).await
     }
 
     /// Sends a message of its own, threaded to nothing — a digest or a test message — as
     /// Message-ID `<yuqing.NAME@domain>` (file `NAME.eml`). Returns the server's answer.
     pub async fn send_standalone(&self, name: &str, message: &AlertMessage) -> Result<String, DeliveryError> {
-        let built = build_message(&self.settings.from, name, None, message)?;
+        let built = build_message(&self.from, name, None, message)?;
         self.deliver(name, &built).await
     }
 

@@ -42,11 +42,6 @@ impl MailSettings {
     /// With the default delays, 12 attempts span about seven hours.
     pub const DEFAULT_MAX_ATTEMPTS: u32 = 12;
 
-    /// Delay before the next attempt after `attempts` failed ones (1 → initial).
-    pub fn retry_delay(&self, attempts: u32) -> Duration {
-        self.retry_policy().delay(attempts)
-    }
-
     /// The outbox's retry policy, as `[mail]` sets it.
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy { initial: self.retry_initial, max: self.retry_max, max_attempts: self.max_attempts }
@@ -154,9 +149,9 @@ mod tests {
             retry_max: Duration::from_secs(600),
             max_attempts: 12,
         };
-        let delays: Vec<u64> = (1..=6).map(|a| s.retry_delay(a).as_secs()).collect();
+        let delays: Vec<u64> = (1..=6).map(|a| s.retry_policy().delay(a).as_secs()).collect();
         assert_eq!(delays, vec![60, 120, 240, 480, 600, 600]);
-        assert_eq!(s.retry_delay(u32::MAX).as_secs(), 600);
+        assert_eq!(s.retry_policy().delay(u32::MAX).as_secs(), 600);
     }
 
     #[test]

@@ -199,8 +199,9 @@ fn grade_colour(grade: Option<Grade>) -> &'static str {
 /// Escapes text for HTML and SVG content and attribute values.
 pub use crate::notify::escape as esc;
 
-/// A table of plain text cells (escaped here); cells that look like numbers align right.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+/// A table of plain text cells (escaped here); cells that look like numbers align right
+/// (class `n`). Shared with the briefing's HTML.
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| esc(c)).collect()).collect();
     raw_table(header, &rows)
 }
