@@ -714,7 +714,8 @@ async fn schedule_loop(
     let mut parts = live.borrow_and_update().clone();
     let mut semaphore = Arc::new(Semaphore::new(parts.ctx.config.daemon.concurrency));
     let mut running: JoinSet<(String, RunResult)> = JoinSet::new();
-    let mut in_flight: HashSet<String> = HashSet::new();
+    // Each running source and the scheduled time (slot) its run is for.
+    let mut in_flight: HashMap<String, DateTime<Utc>> = HashMap::new();
     let mut failures = initial_failures(&parts.ctx).await;
     loop {
         let ctx = parts.ctx.clone();
@@ -725,8 +726,15 @@ async fn schedule_loop(
             if *due > now {
                 continue;
             }
-            *due = source.schedule.next_after(now, ctx.config.timezone).unwrap_or(now + chrono::Duration::days(1));
-            if !in_flight.insert(source.id.clone()) {
+            let slot = *due;
+            // Provisional, until the run ends and `reschedule` counts from its slot: the next
+            // scheduled time after both the slot and now, so a run still going at its next
+            // slot skips that slot instead of spinning on it.
+            *due = source
+                .schedule
+                .next_after(slot.max(now), ctx.config.timezone)
+                .unwrap_or(now + chrono::Duration::days(1));
+            if in_flight.insert(source.id.clone(), slot).is_some() {
                 tracing::warn!(source = %source.id, "previous run still in progress; skipping this one");
                 continue;
             }
@@ -743,9 +751,10 @@ async fn schedule_loop(
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
             Some(done) = running.join_next() => {
-                if let Ok((id, result)) = done {
-                    in_flight.remove(&id);
-                    reschedule(&ctx, &id, result, &mut failures, next_due);
+                if let Ok((id, result)) = done
+                    && let Some(slot) = in_flight.remove(&id)
+                {
+                    reschedule(&ctx, &id, slot, result, &mut failures, next_due);
                 }
                 wake_outbox.notify_one();
             }
@@ -799,10 +808,12 @@ async fn initial_failures(ctx: &Arc<Context>) -> HashMap<String, u32> {
     }
 }
 
-/// After a run: count failures and set the next due time (schedule, backoff, Retry-After).
+/// After the run for `slot`: count failures and set the next due time (schedule, backoff,
+/// Retry-After), counted from the slot so that each due time gets one run.
 fn reschedule(
     ctx: &Context,
     id: &str,
+    slot: DateTime<Utc>,
     result: RunResult,
     failures: &mut HashMap<String, u32>,
     next_due: &mut HashMap<String, DateTime<Utc>>,
@@ -820,7 +831,7 @@ fn reschedule(
             retry_after
         }
     };
-    if let Some(at) = source.schedule.next_run(Utc::now(), ctx.config.timezone, *count, retry_after) {
+    if let Some(at) = source.schedule.next_run(slot, Utc::now(), ctx.config.timezone, *count, retry_after) {
         if *count >= 2 || retry_after.is_some() {
             tracing::info!(source = %id, consecutive_failures = *count, next = %at, "source backing off");
         }

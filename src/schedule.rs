@@ -82,19 +82,38 @@ impl Schedule {
 }
 
 impl Schedule {
-    /// When to run a source again after a run that ended at `now`: its next scheduled time,
-    /// but after repeated failures not before [`failure_backoff`], and never before the
-    /// server's `Retry-After` — the first scheduled time at or after both.
+    /// When to run a source again after the run scheduled for `slot` ended at `finished`:
+    /// the first scheduled time strictly after `slot` that is not before `finished` (a slot
+    /// that passed while the run was still going is skipped, not caught up), after repeated
+    /// failures not before [`failure_backoff`], and never before the server's
+    /// `Retry-After`.
+    ///
+    /// Counting from the slot, not from `finished`, is what makes one run per due time: a
+    /// run that ends within its own scheduled second (say 12:27:00.300 for the 12:27 slot)
+    /// must not find 12:27:00 "due" again.
     pub fn next_run(
         &self,
-        now: DateTime<Utc>,
+        slot: DateTime<Utc>,
+        finished: DateTime<Utc>,
         tz: Tz,
         consecutive_failures: u32,
         retry_after: Option<std::time::Duration>,
     ) -> Option<DateTime<Utc>> {
         let wait = failure_backoff(consecutive_failures).max(retry_after.unwrap_or_default());
-        let earliest = now + chrono::Duration::from_std(wait).ok()?;
-        self.next_after(earliest - chrono::Duration::seconds(1), tz)
+        let earliest = finished + chrono::Duration::from_std(wait).ok()?;
+        let next = self.next_after(slot, tz)?;
+        if next >= earliest {
+            return Some(next);
+        }
+        self.next_at_or_after(earliest, tz)
+    }
+
+    /// The first scheduled time at or after `at` (schedules have whole minutes, so a time
+    /// with a fraction of a second is rounded up first).
+    pub fn next_at_or_after(&self, at: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        let whole = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);
+        let whole = DateTime::<Utc>::from_timestamp(whole, 0)?;
+        self.next_after(whole - chrono::Duration::seconds(1), tz)
     }
 }
 
@@ -191,17 +210,66 @@ mod tests {
     #[test]
     fn next_run_keeps_the_schedule_grid_and_honours_backoff_and_retry_after() {
         let s = Schedule::parse("*/10 * * * *").expect("every 10 minutes");
+        let slot = at("2026-11-27T10:00:00+08:00");
         let now = at("2026-11-27T10:03:00+08:00");
-        assert_eq!(s.next_run(now, TZ, 0, None), Some(at("2026-11-27T10:10:00+08:00")));
-        assert_eq!(s.next_run(now, TZ, 1, None), Some(at("2026-11-27T10:10:00+08:00")));
+        assert_eq!(s.next_run(slot, now, TZ, 0, None), Some(at("2026-11-27T10:10:00+08:00")));
+        assert_eq!(s.next_run(slot, now, TZ, 1, None), Some(at("2026-11-27T10:10:00+08:00")));
         // 4 failures: 20 minutes' rest → 10:23 → the 10:30 slot.
-        assert_eq!(s.next_run(now, TZ, 4, None), Some(at("2026-11-27T10:30:00+08:00")));
+        assert_eq!(s.next_run(slot, now, TZ, 4, None), Some(at("2026-11-27T10:30:00+08:00")));
         // Retry-After one hour wins over a short backoff.
         let hour = std::time::Duration::from_secs(3600);
-        assert_eq!(s.next_run(now, TZ, 2, Some(hour)), Some(at("2026-11-27T11:10:00+08:00")));
+        assert_eq!(s.next_run(slot, now, TZ, 2, Some(hour)), Some(at("2026-11-27T11:10:00+08:00")));
         // Exactly on a slot counts.
-        let ten = std::time::Duration::from_secs(7 * 60);
-        assert_eq!(s.next_run(now, TZ, 0, Some(ten)), Some(at("2026-11-27T10:10:00+08:00")));
+        let seven = std::time::Duration::from_secs(7 * 60);
+        assert_eq!(s.next_run(slot, now, TZ, 0, Some(seven)), Some(at("2026-11-27T10:10:00+08:00")));
+    }
+
+    /// Regression: a run that ended inside its own scheduled second was due again at once,
+    /// so the daemon ran each source hundreds of times in that second.
+    #[test]
+    fn a_run_that_ends_within_its_slot_second_is_next_due_at_the_following_slot() {
+        let s = Schedule::parse("* * * * *").expect("every minute");
+        let slot = at("2026-12-02T12:27:00+08:00");
+        for finished in
+            ["2026-12-02T12:27:00.000+08:00", "2026-12-02T12:27:00.300+08:00", "2026-12-02T12:27:00.999+08:00"]
+        {
+            assert_eq!(
+                s.next_run(slot, at(finished), TZ, 0, None),
+                Some(at("2026-12-02T12:28:00+08:00")),
+                "{finished}"
+            );
+            assert_eq!(
+                s.next_run(slot, at(finished), TZ, 1, None),
+                Some(at("2026-12-02T12:28:00+08:00")),
+                "{finished}"
+            );
+        }
+        let five = Schedule::parse("*/5 * * * *").expect("every 5 minutes");
+        let slot = at("2026-12-02T12:25:00+08:00");
+        assert_eq!(
+            five.next_run(slot, at("2026-12-02T12:25:00.420+08:00"), TZ, 0, None),
+            Some(at("2026-12-02T12:30:00+08:00"))
+        );
+    }
+
+    #[test]
+    fn a_slot_that_passed_during_a_long_run_is_skipped_not_caught_up() {
+        let s = Schedule::parse("* * * * *").expect("every minute");
+        let slot = at("2026-12-02T12:27:00+08:00");
+        // Ended at 12:28:10: the 12:28 slot passed while it ran; next is 12:29.
+        assert_eq!(
+            s.next_run(slot, at("2026-12-02T12:28:10.5+08:00"), TZ, 0, None),
+            Some(at("2026-12-02T12:29:00+08:00"))
+        );
+    }
+
+    #[test]
+    fn next_at_or_after_rounds_fractions_up() {
+        let s = Schedule::parse("* * * * *").expect("every minute");
+        let minute = at("2026-12-02T12:27:00+08:00");
+        assert_eq!(s.next_at_or_after(minute, TZ), Some(minute));
+        assert_eq!(s.next_at_or_after(at("2026-12-02T12:27:00.001+08:00"), TZ), Some(at("2026-12-02T12:28:00+08:00")));
+        assert_eq!(s.next_after(at("2026-12-02T12:26:59.700+08:00"), TZ), Some(minute));
     }
 
     #[test]

@@ -61,7 +61,7 @@ fn next_due(config: &Config, source: &SourceConfig, state: &SourceState, now: Da
     let Some(last) = state.last_attempt_at else {
         return "立即（从未运行）".into();
     };
-    match source.schedule.next_run(last, tz, state.consecutive_failures, None) {
+    match source.schedule.next_run(last, last, tz, state.consecutive_failures, None) {
         Some(at) if at <= now => format!("已到期（{}）", local(at, tz)),
         Some(at) => local(at, tz),
         None => "无（计划中没有以后的时间）".into(),

@@ -52,6 +52,8 @@ pub struct SeenRequest {
     pub headers: HashMap<String, String>,
     /// The request body (read up to its Content-Length).
     pub body: Vec<u8>,
+    /// When its head had arrived, on the wall clock.
+    pub at: std::time::SystemTime,
 }
 
 pub struct HttpServer {
@@ -137,7 +139,8 @@ fn serve(
     if stream.read_exact(&mut body).is_err() {
         body.clear();
     }
-    seen.lock().expect("seen").push(SeenRequest { path: path.clone(), headers: headers.clone(), body });
+    let at = std::time::SystemTime::now();
+    seen.lock().expect("seen").push(SeenRequest { path: path.clone(), headers: headers.clone(), body, at });
     let route = routes.lock().expect("routes").get(&path).cloned().unwrap_or_else(|| Route::status(404));
     // A request counts as in flight from its head to just before its answer: the client
     // cannot start its next request before then, so the count never overstates.
