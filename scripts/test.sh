@@ -15,4 +15,5 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
     $SUDO apt-get install -y -qq python3-aiosmtpd
 fi
 
-exec cargo test --locked "$@"
+# --no-fail-fast: one failing test binary does not hide the others.
+exec cargo test --locked --no-fail-fast "$@"

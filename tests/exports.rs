@@ -10,6 +10,23 @@ const CRAWLER_CSV: &str = "\u{FEFF}id,bid,正文,头条文章url,原始图片url
 4454572602912349\t,IjV3EbCkr,网传烈士陵园要拆迁，有人知道吗,,,,,2026-11-25 08:30,iPhone,15,3,20,,\n\
 4454572602912350\t,IjV3EbCks,今天天气不错,,,,,2026-11-25 09:00,iPhone,1,0,0,,\n";
 
+/// The fixtures' dates moved next to the test's own clock: 2026-11-25 becomes the day
+/// before yesterday and 2026-11-26 yesterday (Beijing time), so every row is in the past
+/// and within the event window whatever day the suite runs.
+fn recent(content: impl AsRef<str>) -> String {
+    let day = |n: i64| {
+        (chrono::Utc::now() - chrono::Duration::days(n))
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    content.as_ref().replace("2026-11-25", &day(2)).replace("2026-11-26", &day(1))
+}
+
+fn write_export(p: &Project, rel: &str, content: impl AsRef<str>) {
+    p.write(rel, recent(content));
+}
+
 fn export_source(id: &str, kind: &str, settle: u64) -> String {
     format!(
         "[[source]]\nid = \"{id}\"\nname = \"导出 {id}\"\nkind = \"{kind}\"\nurl = \"exports/{id}\"\nsettle_secs = {settle}\n\n"
@@ -19,7 +36,7 @@ fn export_source(id: &str, kind: &str, settle: u64) -> String {
 #[test]
 fn weibo_exports_import_once_update_counts_and_report_bad_rows() {
     let p = Project::new(&export_source("weibo", "weibo_export", 0), FILE_MAIL);
-    p.write("exports/weibo/2026-11-25.csv", CRAWLER_CSV);
+    write_export(&p, "exports/weibo/2026-11-25.csv", CRAWLER_CSV);
 
     let first = p.run(&["run", "--once"]);
     assert!(
@@ -36,9 +53,9 @@ fn weibo_exports_import_once_update_counts_and_report_bad_rows() {
                  4454572602912349\t,IjV3EbCkr,网传烈士陵园要拆迁，有人知道吗,2026-11-25 08:30,150,40,1.2万\n\
                  4454572602912351\t,IjV3EbCkt,抚恤金到账了吗,2026-11-26 10:00,2,1,0\n\
                  \"4454572602912352\t,IjV3";
-    p.write("exports/weibo/2026-11-26.csv", later);
-    p.write("exports/weibo/copy-of-first.csv", CRAWLER_CSV);
-    p.write("exports/weibo/notes.txt", "not an export");
+    write_export(&p, "exports/weibo/2026-11-26.csv", later);
+    write_export(&p, "exports/weibo/copy-of-first.csv", CRAWLER_CSV);
+    write_export(&p, "exports/weibo/notes.txt", "not an export");
     let second = p.run(&["run", "--once"]);
     let line = second.source_line("weibo");
     // Two alerts: the new post, and the known post's event rising to II on 12,190 interactions.
@@ -60,7 +77,11 @@ fn weibo_exports_import_once_update_counts_and_report_bad_rows() {
 #[test]
 fn a_file_still_being_written_waits() {
     let p = Project::new(&export_source("weibo", "weibo_export", 3600), FILE_MAIL);
-    p.write("exports/weibo/now.csv", CRAWLER_CSV);
+    write_export(&p, "exports/weibo/now.csv", CRAWLER_CSV);
+    // Written "now" on the test's own clock (the kernel stamps the real time, which differs
+    // when scripts/test-clock.sh moves the clock).
+    let file = std::fs::File::options().append(true).open(p.path().join("exports/weibo/now.csv")).expect("open");
+    file.set_modified(std::time::SystemTime::now()).expect("set mtime");
     let run = p.run(&["run", "--once"]);
     assert!(run.source_line("weibo").contains("条目 0，新文档 0"), "{}", run.stdout);
     assert!(p.store().document_by_key("guid:weibo:4454572602912349").expect("query").is_none());
@@ -70,16 +91,19 @@ fn a_file_still_being_written_waits() {
 fn mediacrawler_notes_and_comments_and_wechat_articles() {
     let sources = format!("{}{}", export_source("mc", "weibo_export", 0), export_source("wx", "wechat_export", 0));
     let p = Project::new(&sources, FILE_MAIL);
-    p.write(
+    write_export(
+        &p,
         "exports/mc/weibo_search_contents.jsonl",
         "{\"note_id\": \"N1\", \"content\": \"我父亲的抚恤金三个月没到账\", \"create_time\": \"1795740000\", \"liked_count\": \"7\", \"comments_count\": \"2\", \"shared_count\": \"1\", \"nickname\": \"网友A\", \"note_url\": \"https://m.weibo.cn/detail/N1\"}\n",
     );
-    p.write(
+    write_export(
+        &p,
         "exports/mc/weibo_search_comments.json",
         r#"[{"comment_id": "C1", "note_id": "N1", "content": "我家也没收到", "create_time": "1795740600", "comment_like_count": "3", "nickname": "网友B"},
             {"comment_id": "C2", "note_id": "N1", "content": "打12345问问", "create_time": "1795740700", "nickname": "网友C"}]"#,
     );
-    p.write(
+    write_export(
+        &p,
         "exports/wx/articles.csv",
         "标题,链接,发布时间,摘要,阅读数,点赞数,分享数,评论数\n关于优抚对象抚恤金发放情况的说明,https://mp.weixin.qq.com/s/abc,2026-11-25 16:00,已全部发放到位,1024,12,5,3\n",
     );
@@ -112,7 +136,7 @@ fn an_export_published_at_a_url_is_imported_once_per_content() {
             r#"{{"user": {{"screen_name": "临江发布"}}, "weibo": [{{"user_id": 1, "id": 9, "bid": "B9", "text": "烈士陵园开放公告", "created_at": "2026-11-25", "attitudes_count": {likes}}}]}}"#
         )
     };
-    server.route("/exports/weibo.json", support::Route::ok("application/json", json(1)));
+    server.route("/exports/weibo.json", support::Route::ok("application/json", recent(json(1))));
     let sources = format!(
         "[[source]]\nid = \"remote\"\nkind = \"weibo_export\"\nurl = \"{}\"\n",
         server.url("/exports/weibo.json")
@@ -120,7 +144,7 @@ fn an_export_published_at_a_url_is_imported_once_per_content() {
     let p = Project::new(&sources, FILE_MAIL);
     assert!(p.run(&["run", "--once"]).source_line("remote").contains("新文档 1"));
     assert!(p.run(&["run", "--once"]).source_line("remote").contains("条目 0，新文档 0"), "same content: skipped");
-    server.route("/exports/weibo.json", support::Route::ok("application/json", json(50)));
+    server.route("/exports/weibo.json", support::Route::ok("application/json", recent(json(50))));
     let run = p.run(&["run", "--once"]);
     assert!(
         run.source_line("remote").contains("条目 1，新文档 0") && run.source_line("remote").contains("互动数更新 1"),
@@ -137,7 +161,7 @@ fn interactions_in_an_export_grade_the_event() {
     let csv = "id,bid,正文,日期,点赞数,评论数,转发数\n\
                4454572602912360\t,IjV3EbCk1,网传烈士陵园要拆迁，大家转发,2026-11-25 08:30,20000,10000,30000\n\
                4454572602912361\t,IjV3EbCk2,烈士陵园开放时间调整,2026-11-25 09:00,1,0,0\n";
-    p.write("exports/weibo/hot.csv", csv);
+    write_export(&p, "exports/weibo/hot.csv", csv);
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let texts: Vec<String> = eml_files(&p.path().join("outbox"))
@@ -158,12 +182,12 @@ fn growing_counts_on_a_known_post_raise_the_grade() {
             "id,bid,正文,日期,点赞数,评论数,转发数\n4454572602912370\t,IjV3EbCk9,网传烈士陵园要拆迁，大家转发,2026-11-25 08:30,{likes},{comments},{reposts}\n"
         )
     };
-    p.write("exports/weibo/1.csv", export(15, 3, 20));
+    write_export(&p, "exports/weibo/1.csv", export(15, 3, 20));
     assert_eq!(p.run(&["run", "--once"]).code, Some(0));
-    p.write("exports/weibo/2.csv", export(600, 200, 400));
+    write_export(&p, "exports/weibo/2.csv", export(600, 200, 400));
     let run = p.run(&["run", "--once"]);
     assert!(run.source_line("weibo").contains("新提醒 1，互动数更新 1"), "{}\n{}", run.stdout, run.stderr);
-    p.write("exports/weibo/3.csv", export(600, 200, 410));
+    write_export(&p, "exports/weibo/3.csv", export(600, 200, 410));
     let run = p.run(&["run", "--once"]);
     assert!(run.source_line("weibo").contains("新提醒 0，互动数更新 1"), "no rise, no alert: {}", run.stdout);
 
@@ -200,10 +224,10 @@ fn a_rise_on_counts_fans_out_to_the_new_grades_channels() {
             "id,bid,正文,日期,点赞数,评论数,转发数\n4454572602912370\t,IjV3EbCk9,网传烈士陵园要拆迁，大家转发,2026-11-25 08:30,{likes},3,20\n"
         )
     };
-    p.write("exports/weibo/1.csv", export(15));
+    write_export(&p, "exports/weibo/1.csv", export(15));
     assert_eq!(p.run(&["run", "--once"]).code, Some(0));
     assert!(server.requests("/sms?to=13900000009").is_empty(), "grade IV: email only");
-    p.write("exports/weibo/2.csv", export(1500));
+    write_export(&p, "exports/weibo/2.csv", export(1500));
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     assert_eq!(

@@ -180,10 +180,11 @@ fn alert_email_carries_title_source_terms_excerpt_and_link() {
     assert_eq!(subject, "【舆情提示】抚恤金迟迟未发放");
     assert!(raw.contains("Content-Type: text/html"));
     let text = support::text_part(&raw);
+    let published = format!("发布时间：{}（北京时间）", support::published());
     for want in [
         "标题：抚恤金迟迟未发放",
         "信源：测试信源 forum",
-        "发布时间：2026-11-26 09:30（北京时间）",
+        published.as_str(),
         "命中关键词：抚恤金（preferential）",
         "网友反映某区抚恤金三个月未到账",
         "链接：https://example.gov.cn/news/m1.html",

@@ -391,14 +391,34 @@ pub fn source(id: &str, url: &str) -> String {
     format!("[[source]]\nid = \"{id}\"\nname = \"测试信源 {id}\"\nkind = \"feed\"\nurl = \"{url}\"\n\n")
 }
 
-/// An RSS 2.0 feed with items `(guid, title, description)`.
+/// A publication time one hour before this test process started, to the minute, as the
+/// fixtures write it (Beijing time, `YYYY-MM-DD HH:MM`): fixtures are dated relative to the
+/// test's own clock, so the event window and the reaction window hold whatever day the
+/// suite runs (`scripts/test-clock.sh` runs it a month and a year ahead).
+pub fn published() -> String {
+    ago(60)
+}
+
+/// The time `minutes` before this test process started, to the minute, in Beijing time.
+pub fn ago(minutes: i64) -> String {
+    use std::sync::OnceLock;
+    static START: OnceLock<chrono::DateTime<chrono::Utc>> = OnceLock::new();
+    let start = *START.get_or_init(chrono::Utc::now);
+    (start - chrono::Duration::minutes(minutes))
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// An RSS 2.0 feed with items `(guid, title, description)`, published at [`published`].
 pub fn rss(items: &[(&str, &str, &str)]) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>测试</title><link>https://example.gov.cn/</link>\n",
     );
     for (guid, title, description) in items {
         out.push_str(&format!(
-            "<item><title>{title}</title><link>https://example.gov.cn/news/{guid}.html</link><guid>{guid}</guid><description>{description}</description><pubDate>2026-11-26 09:30:00</pubDate></item>\n"
+            "<item><title>{title}</title><link>https://example.gov.cn/news/{guid}.html</link><guid>{guid}</guid><description>{description}</description><pubDate>{}:00</pubDate></item>\n",
+            published()
         ));
     }
     out.push_str("</channel></rss>\n");
