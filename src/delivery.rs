@@ -179,6 +179,12 @@ impl<'a> Delivery<'a> {
     /// digests ([`crate::digest`]).
     pub async fn round(&mut self, shutdown: Option<&watch::Receiver<bool>>) -> Result<(), PipelineError> {
         let mut failures_in_a_row = 0;
+        // A run that read an event's state just before it was closed or muted may have
+        // queued alerts just after: they are withdrawn before anything is sent.
+        let withdrawn = with_store(self.store, |s| s.withdraw_silenced(Utc::now())).await?;
+        if withdrawn > 0 {
+            tracing::info!(withdrawn, "alerts of closed or muted events withdrawn");
+        }
         while !self.report.stopped_early {
             let now = Utc::now();
             let flush = self.flush;

@@ -515,3 +515,94 @@ fn digests_that_fail_while_smtp_is_down_are_retried_and_each_recipient_gets_one_
     let ids: HashSet<String> = message_ids(&smtp).into_iter().collect();
     assert_eq!(ids.len(), everyone.len());
 }
+
+/// Close and mute withdraw what is queued: three stories held by quiet hours; one event is
+/// closed and one muted past the hold; when the working period comes, the digest carries
+/// the third story only, and the other two rows are dropped with the reason.
+#[test]
+fn closing_or_muting_an_event_withdraws_its_held_alerts_from_the_digest() {
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n抚恤金\n祭扫\n慰问\n");
+    p.write("forum.xml", rss(THREE_STORIES));
+    p.write("calendar.toml", calendar_off_today());
+    let base = format!("{}\n[storage]\npath = \"state/yuqing.db\"\n{}", support::ORG, support::FILE_MAIL);
+    let quiet =
+        "[calendar]\nfile = \"calendar.toml\"\nworking_hours = [\"00:00-24:00\"]\n[delivery]\nquiet_hours = true\n";
+    p.write("yuqing.toml", format!("{base}{quiet}"));
+    let run = p.run(&["run", "--once"]);
+    assert!(run.stdout.contains("工作时间外：3 封Ⅲ、Ⅳ级提醒暂缓"), "{}\n{}", run.stdout, run.stderr);
+    let events = p.store().recent_events(10).expect("events");
+    let id_of = |title: &str| events.iter().find(|e| e.title == title).map(|e| e.id.to_string()).expect(title);
+    let (closed, muted) = (id_of(THREE_STORIES[0].1), id_of(THREE_STORIES[1].1));
+
+    let close = p.run(&["event", "close", &closed, "--by", "chen"]);
+    assert_eq!(close.code, Some(0), "{}", close.stderr);
+    assert!(close.stdout.contains("已撤回 1 条未发提醒"), "{}", close.stdout);
+    let mute = p.run(&["event", "mute", &muted, "--by", "chen", "--until", "3d", "--reason", "已核实，正在处理"]);
+    assert_eq!(mute.code, Some(0), "{}", mute.stderr);
+    assert!(mute.stdout.contains("已撤回 1 条未发提醒"), "{}", mute.stdout);
+    let dropped = p.store().outbox_rows(yuqing::store::OutboxFilter::Dropped, 10).expect("outbox");
+    let reasons: Vec<String> = dropped.iter().filter_map(|r| r.last_error.clone()).collect();
+    assert_eq!(dropped.len(), 2, "{dropped:?}");
+    assert!(reasons.iter().any(|r| r.contains("办结")) && reasons.iter().any(|r| r.contains("静默")), "{reasons:?}");
+
+    // The working period comes: only the third story goes out.
+    p.write("calendar.toml", calendar_working_today());
+    let mut store = p.store();
+    for row in store.outbox_rows(yuqing::store::OutboxFilter::Pending, 10).expect("outbox") {
+        store.requeue(Some(row.id), chrono::Utc::now()).expect("due now");
+    }
+    drop(store);
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let files = support::eml_files(&p.path().join("outbox"));
+    assert!(!files.is_empty(), "the third story goes out\n{}", run.stdout);
+    for file in &files {
+        let text = support::text_part(&std::fs::read_to_string(file).expect("eml"));
+        assert!(text.contains(THREE_STORIES[2].1), "{text}");
+        assert!(
+            !text.contains(THREE_STORIES[0].1) && !text.contains(THREE_STORIES[1].1),
+            "withdrawn, yet sent:\n{text}"
+        );
+    }
+    // A closed event takes nothing but reopen.
+    let again = p.run(&["event", "accept", &closed, "--by", "wang"]);
+    assert_eq!(again.code, Some(1), "{}", again.stdout);
+    assert!(again.stderr.contains("已办结，不能受理"), "{}", again.stderr);
+    assert_eq!(p.run(&["event", "reopen", &closed, "--by", "chen"]).code, Some(0));
+    assert_eq!(p.run(&["event", "accept", &closed, "--by", "wang"]).code, Some(0));
+    let twice = p.run(&["event", "accept", &closed, "--by", "wang"]);
+    assert_eq!(twice.code, Some(1), "a repeated accept is refused: {}", twice.stdout);
+}
+
+/// The delivery's guard: an alert queued just before its event was closed (a run that read
+/// the event's state before the close and committed after it) is withdrawn, not sent.
+#[test]
+fn an_alert_queued_before_its_event_was_closed_is_withdrawn_at_delivery() {
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n抚恤金\n");
+    p.write("forum.xml", rss(&THREE_STORIES[..1]));
+    p.write("calendar.toml", calendar_off_today());
+    let base = format!("{}\n[storage]\npath = \"state/yuqing.db\"\n{}", support::ORG, support::FILE_MAIL);
+    let quiet =
+        "[calendar]\nfile = \"calendar.toml\"\nworking_hours = [\"00:00-24:00\"]\n[delivery]\nquiet_hours = true\n";
+    p.write("yuqing.toml", format!("{base}{quiet}"));
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let mut store = p.store();
+    let event = store.recent_events(1).expect("events").remove(0);
+    // The close lands without the withdrawal (as when the alert is committed after it).
+    let close = yuqing::store::Action { action: "close", actor: "chen", target: None, link: None, note: None };
+    let later = chrono::Utc::now() + chrono::Duration::seconds(2);
+    assert!(store.record_action(event.id, &close, later).expect("close"));
+    let pending = store.outbox_rows(yuqing::store::OutboxFilter::Pending, 10).expect("outbox");
+    assert_eq!(pending.len(), 1);
+    store.requeue(Some(pending[0].id), chrono::Utc::now()).expect("due now");
+    drop(store);
+    p.write("calendar.toml", calendar_working_today());
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(support::eml_files(&p.path().join("outbox")).is_empty(), "a closed event sends nothing\n{}", run.stdout);
+    let dropped = p.store().outbox_rows(yuqing::store::OutboxFilter::Dropped, 10).expect("outbox");
+    assert_eq!(dropped.len(), 1);
+    assert!(dropped[0].last_error.as_deref().is_some_and(|e| e.contains("办结")), "{dropped:?}");
+}

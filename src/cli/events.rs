@@ -71,6 +71,15 @@ pub enum EventAction {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Reopen (重新打开) a closed event: its deadlines and ladder apply again
+    Reopen {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        /// Why (for the audit trail)
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Downgrade (降级) an event: a recorded decision; automatic grading may later raise it
     /// only above the grade it had
     Downgrade {
@@ -111,6 +120,7 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
         EventAction::Transfer { id, to, by, reason } => (id, by, Command::Transfer { to, reason }),
         EventAction::Feedback { id, by, kind, link, note } => (id, by, Command::Feedback { kind, link, note }),
         EventAction::Close { id, by, note } => (id, by, Command::Close { note }),
+        EventAction::Reopen { id, by, note } => (id, by, Command::Reopen { note }),
         EventAction::Downgrade { id, to, by, reason } => {
             let Some(to) = Grade::parse(&to) else {
                 return refuse(format!("无法识别的级别 \"{to}\"；请写 II、III 或 IV"));

@@ -77,6 +77,7 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
                 format!("反馈  {who}（{label}）{}", a.link.as_deref().map(|l| format!("  {l}")).unwrap_or_default())
             }
             "close" => format!("办结  {who}"),
+            "reopen" => format!("重新打开  {who}"),
             "downgrade" => {
                 let to = a.target.as_deref().and_then(crate::response::Grade::parse);
                 format!("降级  {who} → {}", to.map_or("?", |g| g.label_zh()))
@@ -138,7 +139,9 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
 /// Open, accepted, muted or closed, from the audit trail.
 fn state(t: &Timeline, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     let last = |action: &str| t.actions.iter().rev().find(|a| a.action == action);
-    if let Some(c) = last("close") {
+    if let Some(c) = t.actions.iter().rev().find(|a| a.action == "close" || a.action == "reopen")
+        && c.action == "close"
+    {
         return format!("已办结（{}）", local(c.at, tz));
     }
     let mut parts = Vec::new();

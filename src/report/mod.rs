@@ -160,7 +160,8 @@ impl Workflow {
                     flow.accepted_at = None;
                 }
                 "feedback" => flow.feedback.push((a.target.clone().unwrap_or_default(), a.at)),
-                "close" => flow.closed_at = flow.closed_at.or(Some(a.at)),
+                "close" => flow.closed_at = Some(a.at),
+                "reopen" => flow.closed_at = None,
                 _ => {}
             }
         }

@@ -381,6 +381,25 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts ADD COLUMN delivered_to TEXT;
     ALTER TABLE alerts ADD COLUMN digest_id INTEGER;
     "#,
+    // 16: the workflow as a state machine: a closed event is reopened by its own recorded
+    // action (`reopen`), so closed means "the latest close is later than the latest reopen".
+    r#"
+    CREATE TABLE event_actions_v16 (
+        id       INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events(id),
+        action   TEXT NOT NULL
+                 CHECK (action IN ('accept', 'transfer', 'feedback', 'close', 'downgrade', 'mute', 'reopen')),
+        actor    TEXT NOT NULL,
+        target   TEXT,
+        link     TEXT,
+        note     TEXT,
+        at       INTEGER NOT NULL
+    );
+    INSERT INTO event_actions_v16 SELECT id, event_id, action, actor, target, link, note, at FROM event_actions;
+    DROP TABLE event_actions;
+    ALTER TABLE event_actions_v16 RENAME TO event_actions;
+    CREATE INDEX event_actions_by_event ON event_actions(event_id, at);
+    "#,
 ];
 
 /// Number of migrations this build knows.

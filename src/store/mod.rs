@@ -41,7 +41,7 @@ pub use read::{HitRow, SourceState};
 pub use report::{ActionRecord, ReportEvent};
 pub use retention::{PruneReport, Retention};
 pub use timeline::{ActionEntry, AlertEntry, EventDetail, Timeline};
-pub use workflow::{Action, Downgraded, EventState, LadderEvent};
+pub use workflow::{Action, Downgraded, EventState, LadderEvent, Withdraw};
 
 use crate::events::Assignment;
 use crate::fetch::Validators;

@@ -66,7 +66,8 @@ impl Store {
                         e.owner
                  FROM events e
                  WHERE e.grade IS NOT NULL AND e.created_at >= ?1
-                   AND NOT EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.action = 'close'))
+                   AND coalesce((SELECT a.action FROM event_actions a WHERE a.event_id = e.id
+                                 AND a.action IN ('close', 'reopen') ORDER BY a.id DESC LIMIT 1), '') <> 'close')
              SELECT id, title, grade, coalesce(moved_to, owner),
                     max(coalesce(moved_at, created_at), coalesce(graded_at, 0)), first_document_id,
                     (SELECT min(at) FROM event_actions a WHERE a.event_id = t.id AND a.action = 'accept'
@@ -171,17 +172,77 @@ impl Store {
 
     /// Records an action on an event (the audit trail); `false` when the event does not exist.
     pub fn record_action(&mut self, event_id: i64, a: &Action<'_>, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        Ok(self.record_withdrawing(event_id, a, None, now)?.is_some())
+    }
+
+    /// Records an action and, in the same transaction, withdraws what it stops: the event's
+    /// alerts still pending (held for quiet hours or a digest included) that `withdraw` covers
+    /// are marked `dropped` with its reason. Returns how many were withdrawn, `None` when the
+    /// event does not exist.
+    pub fn record_withdrawing(
+        &mut self,
+        event_id: i64,
+        a: &Action<'_>,
+        withdraw: Option<&Withdraw<'_>>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<usize>, StoreError> {
+        let tx = self.conn.transaction()?;
         let exists: Option<i64> =
-            self.conn.query_row("SELECT id FROM events WHERE id = ?1", [event_id], |r| r.get(0)).optional()?;
+            tx.query_row("SELECT id FROM events WHERE id = ?1", [event_id], |r| r.get(0)).optional()?;
         if exists.is_none() {
-            return Ok(false);
+            return Ok(None);
         }
-        self.conn.execute(
+        tx.execute(
             "INSERT INTO event_actions (event_id, action, actor, target, link, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![event_id, a.action, a.actor, a.target, a.link, a.note, now.timestamp()],
         )?;
-        Ok(true)
+        let withdrawn = match withdraw {
+            None => 0,
+            Some(w) => tx.execute(
+                "UPDATE alerts SET status = 'dropped', last_error = ?2, sent_at = ?3
+                 WHERE event_id = ?1 AND status = 'pending' AND next_attempt_at < ?4",
+                params![event_id, w.reason, now.timestamp(), w.due_before.map_or(i64::MAX, |t| t.timestamp())],
+            )?,
+        };
+        tx.commit()?;
+        Ok(Some(withdrawn))
     }
+
+    /// Withdraws alerts queued for events that were closed or muted after the alert was
+    /// written (a run that read the event's state just before the action, and committed just
+    /// after it): the delivery's guard, run before each round, so that a closed event sends
+    /// nothing more and a muted one nothing due inside its mute. Alerts written after the
+    /// action (a rise to I/II breaking through) are left alone. Returns how many.
+    pub fn withdraw_silenced(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let closed = tx.execute(
+            "UPDATE alerts SET status = 'dropped', last_error = '事件已办结，撤回未发提醒', sent_at = ?1
+             WHERE status = 'pending' AND event_id IS NOT NULL AND EXISTS (
+                 SELECT 1 FROM event_actions a WHERE a.event_id = alerts.event_id AND a.action = 'close'
+                   AND a.at > alerts.created_at
+                   AND a.id = (SELECT max(b.id) FROM event_actions b
+                               WHERE b.event_id = alerts.event_id AND b.action IN ('close', 'reopen')))",
+            [now.timestamp()],
+        )?;
+        let muted = tx.execute(
+            "UPDATE alerts SET status = 'dropped', last_error = '事件静默中，撤回静默期内到期的提醒', sent_at = ?1
+             WHERE status = 'pending' AND event_id IS NOT NULL AND EXISTS (
+                 SELECT 1 FROM event_actions a WHERE a.event_id = alerts.event_id AND a.action = 'mute'
+                   AND a.at > alerts.created_at AND CAST(a.target AS INTEGER) > ?1
+                   AND alerts.next_attempt_at < CAST(a.target AS INTEGER))",
+            [now.timestamp()],
+        )?;
+        tx.commit()?;
+        Ok(closed + muted)
+    }
+}
+
+/// What an action withdraws from the outbox: the event's pending alerts due before
+/// `due_before` (all of them when `None`), marked dropped with `reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdraw<'a> {
+    pub reason: &'a str,
+    pub due_before: Option<DateTime<Utc>>,
 }
 
 /// What human decisions say about an event now: its stored grade, the grade a person
@@ -193,9 +254,15 @@ pub struct EventState {
     pub downgraded_from: Option<Grade>,
     /// The latest mute's end time (it may have passed).
     pub muted_until: Option<DateTime<Utc>>,
+    /// Closed (办结): the latest close is later than the latest reopen.
     pub closed: bool,
     /// The section of the latest transfer (转办), if any: it owns the event from then on.
     pub transferred_to: Option<String>,
+    /// The section that owns the event now: the latest transfer's, else the routed owner.
+    pub owner: Option<String>,
+    /// Who accepted (受理) since the ladder last started (the latest transfer or change of
+    /// grade), in order.
+    pub accepted_by: Vec<String>,
 }
 
 impl EventState {
@@ -224,9 +291,11 @@ impl Store {
                 "SELECT grade, downgraded_from,
                         (SELECT target FROM event_actions a WHERE a.event_id = e.id AND a.action = 'mute'
                          ORDER BY a.id DESC LIMIT 1),
-                        EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.action = 'close'),
+                        coalesce((SELECT a.action FROM event_actions a WHERE a.event_id = e.id
+                                  AND a.action IN ('close', 'reopen') ORDER BY a.id DESC LIMIT 1), '') = 'close',
                         (SELECT target FROM event_actions a WHERE a.event_id = e.id AND a.action = 'transfer'
-                         ORDER BY a.id DESC LIMIT 1)
+                         ORDER BY a.id DESC LIMIT 1),
+                        owner
                  FROM events e WHERE id = ?1",
             )?
             .query_row([event_id], |r| {
@@ -236,15 +305,32 @@ impl Store {
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, bool>(3)?,
                     r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })
             .optional()?;
-        Ok(row.map(|(grade, from, muted, closed, transferred_to)| EventState {
+        let Some((grade, from, muted, closed, transferred_to, owner)) = row else { return Ok(None) };
+        // Accepts after the latest transfer (by action order) and not before the latest
+        // grade change, as the ladder counts them.
+        let accepted_by = self
+            .conn
+            .prepare_cached(
+                "SELECT actor FROM event_actions
+                 WHERE event_id = ?1 AND action = 'accept'
+                   AND id > (SELECT coalesce(max(id), 0) FROM event_actions WHERE event_id = ?1 AND action = 'transfer')
+                   AND at >= (SELECT coalesce(graded_at, 0) FROM events WHERE id = ?1)
+                 ORDER BY at, id",
+            )?
+            .query_map([event_id], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(EventState {
             grade: grade.as_deref().and_then(Grade::parse),
             downgraded_from: from.as_deref().and_then(Grade::parse),
             muted_until: muted.and_then(|t| t.parse::<i64>().ok()).map(time),
             closed,
+            owner: transferred_to.clone().or(owner),
             transferred_to,
+            accepted_by,
         }))
     }
 
@@ -283,8 +369,10 @@ impl Store {
         Ok(Downgraded::From(from))
     }
 
-    /// Mutes an event until `until` (author, reason and end time in the audit trail);
-    /// `false` when the event does not exist.
+    /// Mutes an event until `until` (author, reason and end time in the audit trail).
+    /// Its alerts still pending that would come due inside the mute are withdrawn in the
+    /// same transaction (a held alert due after the mute's end is kept); returns how many,
+    /// `None` when the event does not exist.
     pub fn mute(
         &mut self,
         event_id: i64,
@@ -292,9 +380,11 @@ impl Store {
         reason: &str,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let until = until.timestamp().to_string();
-        let a = Action { action: "mute", actor, target: Some(&until), link: None, note: Some(reason) };
-        self.record_action(event_id, &a, now)
+    ) -> Result<Option<usize>, StoreError> {
+        let end = until.timestamp().to_string();
+        let a = Action { action: "mute", actor, target: Some(&end), link: None, note: Some(reason) };
+        let withdraw =
+            Withdraw { reason: "事件已静默，撤回静默期内到期的提醒", due_before: Some(until) };
+        self.record_withdrawing(event_id, &a, Some(&withdraw), now)
     }
 }
