@@ -59,6 +59,7 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
             // Only an accept since the ladder (re)started meets the accept clock.
             accepted_at: event.accepts.first().map(|(_, at)| *at),
             feedback: &event.feedback,
+            held: config.delivery.held(Some(event.grade)),
         };
         for r in due_reminders(clocks, &config.calendar, &progress, now) {
             if event.muted_at(r.due) {

@@ -319,6 +319,7 @@ pub fn deadline_breaches(
             owned_since: event.since,
             accepted_at: event.accepts.first().map(|(_, at)| *at),
             feedback: &event.feedback,
+            held: config.delivery.held(Some(event.grade)),
         };
         let mut missed = false;
         for (kind, span) in config.response.deadlines.for_grade(event.grade) {

@@ -606,3 +606,18 @@ fn an_alert_queued_before_its_event_was_closed_is_withdrawn_at_delivery() {
     assert_eq!(dropped.len(), 1);
     assert!(dropped[0].last_error.as_deref().is_some_and(|e| e.contains("办结")), "{dropped:?}");
 }
+
+/// A grade whose `[delivery]` list is empty tells nobody while its deadline clocks run:
+/// `check` warns at the line (the config stays valid).
+#[test]
+fn check_warns_when_a_grade_tells_nobody_but_its_clocks_run() {
+    let p = Project::new(&source("a", "feed.xml"), &format!("[delivery]\nIII = []\n{}", support::FILE_MAIL));
+    p.write("feed.xml", rss(&[]));
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    let warning = run.stdout.lines().find(|l| l.contains("yuqing.toml:") && l.contains("警告")).unwrap_or_default();
+    assert!(warning.contains("[delivery] III 没有任何通道") && warning.contains("时限照常计时"), "{}", run.stdout);
+    let line =
+        std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml").lines().position(|l| l == "III = []");
+    assert!(warning.contains(&format!("yuqing.toml:{}:", line.map_or(0, |n| n + 1))), "{warning}");
+}

@@ -114,7 +114,8 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
         let owned_since = transfer.map_or(e.created_at, |i| t.actions[i].at);
         let accepted_at =
             t.actions.iter().skip(transfer.map_or(0, |i| i + 1)).find(|a| a.action == "accept").map(|a| a.at);
-        let progress = Progress { created_at: e.created_at, owned_since, accepted_at, feedback: &feedback };
+        let held = config.delivery.held(Some(grade));
+        let progress = Progress { created_at: e.created_at, owned_since, accepted_at, feedback: &feedback, held };
         for &(kind, span) in config.response.deadlines.for_grade(grade) {
             let (due, outcome) = clock_outcome(kind, span, &config.calendar, &progress, now);
             let outcome = match outcome {

@@ -117,6 +117,19 @@ pub(super) fn load(
                 }
             }
         }
+        if channels.is_empty() && ok {
+            // The grade's deadline clocks run all the same (Art. 4): nobody would know.
+            diags.warning(
+                &file.path,
+                file.line(list.span()),
+                format!(
+                    "[delivery] {} 没有任何通道：{}事件不会告知任何人，但其办理时限照常计时",
+                    grade.as_str(),
+                    grade.label_zh()
+                ),
+                "至少写一个通道，如 [\"email\"]；不想收到某级提醒时用 yuqing event mute，而不是清空通道",
+            );
+        }
         policy.by_grade[grade as usize] = channels;
     }
     policy.quiet_hours = raw.quiet_hours.unwrap_or(false);

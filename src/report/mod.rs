@@ -209,6 +209,7 @@ pub fn evaluate_deadline(
     span: Span,
     calendar: &WorkCalendar,
     flow: &Workflow,
+    held: bool,
     as_of: DateTime<Utc>,
 ) -> DeadlineOutcome {
     let progress = Progress {
@@ -216,6 +217,7 @@ pub fn evaluate_deadline(
         owned_since: flow.received_at,
         accepted_at: flow.accepted_at,
         feedback: &flow.feedback,
+        held,
     };
     let (due, outcome) = clock_outcome(kind, span, calendar, &progress, as_of);
     let status = match outcome {
@@ -361,7 +363,9 @@ impl Report {
                     .deadlines
                     .for_grade(grade)
                     .iter()
-                    .map(|&(kind, span)| evaluate_deadline(kind, span, &config.calendar, &flow, as_of))
+                    .map(|&(kind, span)| {
+                        evaluate_deadline(kind, span, &config.calendar, &flow, config.delivery.held(Some(grade)), as_of)
+                    })
                     .collect()
             });
             let mut categories: Vec<Category> =
@@ -616,17 +620,17 @@ mod tests {
         let h = |n: u64| Span::Calendar(Duration::from_secs(n * 3600));
         let flow = Workflow::replay(at(0), Some("a"), &[action("feedback", Some("online"), 3)]);
         let calendar = WorkCalendar::default();
-        let status = |kind, span, as_of| evaluate_deadline(kind, span, &calendar, &flow, at(as_of)).status;
+        let status = |kind, span, as_of| evaluate_deadline(kind, span, &calendar, &flow, false, at(as_of)).status;
         assert_eq!(status(DeadlineKind::FirstInformation, h(5), 10), DeadlineStatus::Met { at: at(3) });
         assert_eq!(status(DeadlineKind::FirstInformation, h(2), 10), DeadlineStatus::Missed { late_at: Some(at(3)) });
         // Online feedback does not meet the press-conference clock.
         assert_eq!(status(DeadlineKind::PressConference, h(24), 10), DeadlineStatus::Running);
         assert_eq!(status(DeadlineKind::PressConference, h(24), 24), DeadlineStatus::Missed { late_at: None });
-        assert_eq!(evaluate_deadline(DeadlineKind::Response, h(48), &calendar, &flow, at(1)).due, at(48));
+        assert_eq!(evaluate_deadline(DeadlineKind::Response, h(48), &calendar, &flow, false, at(1)).due, at(48));
         // The accept clock runs from when the section got the event, and is met by its accept.
         let moved =
             Workflow::replay(at(0), Some("a"), &[action("transfer", Some("b"), 10), action("accept", None, 11)]);
-        let accept = evaluate_deadline(DeadlineKind::Accept, h(2), &calendar, &moved, at(20));
+        let accept = evaluate_deadline(DeadlineKind::Accept, h(2), &calendar, &moved, false, at(20));
         assert_eq!((accept.due, accept.status), (at(12), DeadlineStatus::Met { at: at(11) }));
     }
 

@@ -154,6 +154,18 @@ pub struct Progress<'a> {
     pub accepted_at: Option<DateTime<Utc>>,
     /// Feedback recorded: (kind, when).
     pub feedback: &'a [(String, DateTime<Utc>)],
+    /// The grade's alerts wait for working time (`[delivery] quiet_hours`): nobody is told
+    /// before the next working period, so its clocks start there, never before anyone knew.
+    pub held: bool,
+}
+
+impl Progress<'_> {
+    /// When a clock of `kind` starts: the accept clock when the current owner got the event,
+    /// the others at its creation — for a held grade, at the next working time after that.
+    fn start(&self, kind: DeadlineKind, calendar: &WorkCalendar) -> DateTime<Utc> {
+        let from = if kind == DeadlineKind::Accept { self.owned_since } else { self.created_at };
+        if self.held { calendar.next_working_start(from) } else { from }
+    }
 }
 
 /// A reminder that came due.
@@ -181,7 +193,7 @@ pub fn due_reminders(
 ) -> Vec<DeadlineReminder> {
     let mut out = Vec::new();
     for &(kind, span) in clocks {
-        let started = if kind == DeadlineKind::Accept { progress.owned_since } else { progress.created_at };
+        let started = progress.start(kind, calendar);
         for (m, (percent, roles)) in MARKS.iter().enumerate() {
             let due = span.mark(started, *percent, calendar);
             if due > now {
@@ -228,8 +240,7 @@ pub fn clock_outcome(
     progress: &Progress<'_>,
     now: DateTime<Utc>,
 ) -> (DateTime<Utc>, Outcome) {
-    let started = if kind == DeadlineKind::Accept { progress.owned_since } else { progress.created_at };
-    let due = span.mark(started, 100, calendar);
+    let due = span.mark(progress.start(kind, calendar), 100, calendar);
     let met = match kind {
         DeadlineKind::Accept => progress.accepted_at.filter(|at| *at <= now),
         _ => progress.feedback.iter().filter(|(k, at)| kind.met_by(k) && *at <= now).map(|(_, at)| *at).min(),
@@ -267,7 +278,8 @@ mod tests {
         let due = |grade, now: i64, feedback: &[(&str, i64)]| -> Vec<(DeadlineKind, u32)> {
             let feedback: Vec<(String, DateTime<Utc>)> =
                 feedback.iter().map(|(k, m)| (k.to_string(), at(*m))).collect();
-            let progress = Progress { created_at: t0, owned_since: t0, accepted_at: None, feedback: &feedback };
+            let progress =
+                Progress { created_at: t0, owned_since: t0, accepted_at: None, held: false, feedback: &feedback };
             due_reminders(deadlines.for_grade(grade), &calendar, &progress, at(now))
                 .into_iter()
                 .map(|r| (r.kind, r.percent))
@@ -288,7 +300,7 @@ mod tests {
         // Configured clocks replace a grade's defaults.
         let mut configured = Deadlines::default();
         configured.set(Grade::III, vec![(Response, Span::Calendar(Duration::from_secs(24 * 3600)))]);
-        let progress = Progress { created_at: t0, owned_since: t0, accepted_at: None, feedback: &[] };
+        let progress = Progress { created_at: t0, owned_since: t0, accepted_at: None, held: false, feedback: &[] };
         let at_12h: Vec<u32> = due_reminders(configured.for_grade(Grade::III), &calendar, &progress, at(12 * 60))
             .iter()
             .map(|r| r.percent)
@@ -311,7 +323,7 @@ mod tests {
     fn notification_log_steps_stay_distinct_and_keep_their_old_numbers() {
         let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let calendar = WorkCalendar::default();
-        let progress = Progress { created_at: t0, owned_since: t0, accepted_at: None, feedback: &[] };
+        let progress = Progress { created_at: t0, owned_since: t0, accepted_at: None, held: false, feedback: &[] };
         let steps = |grade| -> Vec<(DeadlineKind, usize)> {
             let now = t0 + chrono::Duration::days(30);
             due_reminders(Deadlines::default().for_grade(grade), &calendar, &progress, now)
@@ -346,7 +358,8 @@ mod tests {
         let at = |min: i64| t0 + chrono::Duration::minutes(min);
         let calendar = WorkCalendar::default();
         let due = |grade, now: i64, accepted: Option<i64>| -> Vec<(DeadlineKind, u32)> {
-            let progress = Progress { created_at: t0, owned_since: t0, accepted_at: accepted.map(at), feedback: &[] };
+            let progress =
+                Progress { created_at: t0, owned_since: t0, accepted_at: accepted.map(at), held: false, feedback: &[] };
             due_reminders(Deadlines::default().for_grade(grade), &calendar, &progress, at(now))
                 .into_iter()
                 .map(|r| (r.kind, r.percent))
@@ -364,7 +377,8 @@ mod tests {
         assert_eq!(due(Grade::III, 90, None), vec![(Accept, 50), (Accept, 75)], "1 h and 1.5 h of 2 h");
         // Feedback is no accept.
         let feedback = [("online".to_string(), at(1))];
-        let progress = Progress { created_at: t0, owned_since: t0, accepted_at: None, feedback: &feedback };
+        let progress =
+            Progress { created_at: t0, owned_since: t0, accepted_at: None, held: false, feedback: &feedback };
         let r = due_reminders(Deadlines::default().for_grade(Grade::III), &calendar, &progress, at(61));
         assert_eq!(r.iter().map(|r| (r.kind, r.percent)).collect::<Vec<_>>(), vec![(Accept, 50)]);
     }
@@ -375,7 +389,7 @@ mod tests {
         let at = |min: i64| t0 + chrono::Duration::minutes(min);
         let calendar = WorkCalendar::default();
         // Transferred after 3 h; the new section has not accepted yet.
-        let progress = Progress { created_at: t0, owned_since: at(180), accepted_at: None, feedback: &[] };
+        let progress = Progress { created_at: t0, owned_since: at(180), accepted_at: None, held: false, feedback: &[] };
         let due = |now| -> Vec<(DeadlineKind, u32, i64)> {
             due_reminders(Deadlines::default().for_grade(Grade::III), &calendar, &progress, at(now))
                 .into_iter()
@@ -421,7 +435,8 @@ mod tests {
         let calendar = calendar_2026();
         // A grade IV event on Friday 3 April 16:00, before the 清明 weekend (Saturday–Monday).
         let created = bj("2026-04-03 16:00");
-        let progress = Progress { created_at: created, owned_since: created, accepted_at: None, feedback: &[] };
+        let progress =
+            Progress { created_at: created, owned_since: created, accepted_at: None, held: false, feedback: &[] };
         let clocks = Deadlines::default();
         let accept_marks = |now| -> Vec<(u32, String)> {
             due_reminders(clocks.for_grade(Grade::IV), &calendar, &progress, now)
@@ -455,7 +470,8 @@ mod tests {
         // Friday 13 February 16:00, before the Spring Festival: Saturday the 14th is a make-up
         // workday, so the marks fall on it and not after the nine days off.
         let created = bj("2026-02-13 16:00");
-        let progress = Progress { created_at: created, owned_since: created, accepted_at: None, feedback: &[] };
+        let progress =
+            Progress { created_at: created, owned_since: created, accepted_at: None, held: false, feedback: &[] };
         let marks: Vec<(u32, String)> =
             due_reminders(clocks.for_grade(Grade::IV), &calendar, &progress, bj("2026-02-24 00:00"))
                 .into_iter()
@@ -463,6 +479,36 @@ mod tests {
                 .map(|r| (r.percent, show(r.due)))
                 .collect();
         assert_eq!(marks, vec![(50, "02-14 09:00".into()), (75, "02-14 10:00".into()), (100, "02-14 11:00".into())]);
+    }
+
+    /// Regression: the grade III accept clock (2 h) ran out at 20:50 while the event's only
+    /// alert was held by quiet hours until the next morning. A held grade's clocks start when
+    /// its alerts go out, at the next working time.
+    #[test]
+    fn a_held_grades_clocks_start_when_its_alerts_go_out() {
+        let calendar = calendar_2026();
+        let created = bj("2026-04-02 18:50");
+        let told = calendar.next_working_start(created);
+        assert_eq!(show(told), "04-03 08:30", "Friday morning");
+        let clocks = Deadlines::default();
+        let due = |held: bool, kind: DeadlineKind| {
+            let progress =
+                Progress { created_at: created, owned_since: created, accepted_at: None, held, feedback: &[] };
+            let span = clocks.for_grade(Grade::III).iter().find(|(k, _)| *k == kind).map(|(_, s)| *s).expect("clock");
+            show(clock_outcome(kind, span, &calendar, &progress, created).0)
+        };
+        assert_eq!(due(false, DeadlineKind::Accept), "04-02 20:50", "not held: wall-clock from creation");
+        assert_eq!(due(true, DeadlineKind::Accept), "04-03 10:30", "held: two hours after it was told");
+        assert_eq!(due(true, DeadlineKind::Response), "04-05 08:30");
+        // No reminder falls before anyone was told.
+        let progress =
+            Progress { created_at: created, owned_since: created, accepted_at: None, held: true, feedback: &[] };
+        assert!(due_reminders(clocks.for_grade(Grade::III), &calendar, &progress, bj("2026-04-03 08:29")).is_empty());
+        // Created in working time: nothing changes.
+        let noon = bj("2026-04-03 10:00");
+        let progress = Progress { created_at: noon, owned_since: noon, accepted_at: None, held: true, feedback: &[] };
+        let accept = clocks.for_grade(Grade::III)[0];
+        assert_eq!(show(clock_outcome(accept.0, accept.1, &calendar, &progress, noon).0), "04-03 12:00");
     }
 
     #[test]
