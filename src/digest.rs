@@ -152,6 +152,9 @@ impl Digest {
                 format!("以下 {n} 条Ⅲ、Ⅳ级提醒产生于工作时间外，按规定暂缓至本工作时段开始时合并发送。")
             }
             Some(HoldReason::Cap) => format!("已达每小时短信条数上限，以下 {n} 条提醒合并为一条发送。"),
+            Some(HoldReason::Rate) | None if self.channel == "email" => {
+                format!("同一事件短时间内出现多篇信息，以下 {n} 条更新合并为一封发送。")
+            }
             Some(HoldReason::Rate) | None => format!("群机器人发送频率超过平台限制，以下 {n} 条提醒合并为一条发送。"),
         }
     }

@@ -109,7 +109,8 @@ pub struct OutboxAlert {
 pub enum HoldReason {
     /// A grade III/IV notification outside working hours.
     Quiet,
-    /// An IM robot's send budget was spent.
+    /// An IM robot's send budget was spent, or an event's updates are spaced
+    /// (a burst of copies becomes one merged message).
     Rate,
     /// The person's hourly SMS cap was reached.
     Cap,
@@ -131,7 +132,7 @@ impl HoldReason {
     pub fn label_zh(self) -> &'static str {
         match self {
             HoldReason::Quiet => "工作时间外暂缓",
-            HoldReason::Rate => "群机器人限速",
+            HoldReason::Rate => "频率限制（群机器人限速或同一事件的更新合并）",
             HoldReason::Cap => "短信每小时上限",
         }
     }

@@ -217,7 +217,11 @@ fn a_downgrade_holds_against_the_same_facts_and_a_mute_silences_until_its_end() 
     let timeline = store.event_timeline(event.id).expect("timeline").expect("event");
     assert_eq!(timeline.event.grade, Some(yuqing::response::Grade::III), "{:?}", timeline.event.grade_reasons);
     assert_eq!(timeline.event.downgraded_from, Some(yuqing::response::Grade::I));
-    assert_eq!(timeline.alerts.len(), alerts_before, "a copy from a source already on the path sends nothing");
+    // The copy from a source already on the path reaches people as an update (no hit is
+    // swallowed), and it is no rise.
+    assert_eq!(timeline.alerts.len(), alerts_before + 1, "one update for the copy");
+    let update = timeline.alerts.last().expect("update");
+    assert!(update.subject.starts_with("Re: "), "{}", update.subject);
 
     // Mute for 3 h: no ladder step due inside it is ever sent; after it the ladder goes on.
     let muted_at = Utc::now();

@@ -55,20 +55,30 @@ fn a_story_from_three_sources_is_one_event_with_threaded_updates() {
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
 
     let mails: Vec<String> = eml_files(&outbox).iter().map(|f| std::fs::read_to_string(f).expect("read eml")).collect();
-    assert_eq!(mails.len(), 4, "two updates, none for the first source's second copy");
+    assert_eq!(mails.len(), 5, "three updates: two new sources, and the first source's second copy");
     let subject = |m: &str| decode_words(&header(m, "Subject").unwrap_or_default());
     let subjects: Vec<String> = mails.iter().map(|m| subject(m)).collect();
     let first = mails.iter().zip(&subjects).find(|(_, s)| s.contains("烈士陵园要拆？") && !s.starts_with("Re:"));
     let (first, _) = first.unwrap_or_else(|| panic!("no first alert in {subjects:?}"));
     let root = header(first, "Message-ID").expect("message id");
     let updates: Vec<&String> = mails.iter().filter(|m| subject(m).starts_with("Re:")).collect();
-    assert_eq!(updates.len(), 2, "{subjects:?}");
+    assert_eq!(updates.len(), 3, "{subjects:?}");
     for u in &updates {
         assert_eq!(subject(u), "Re: 【舆情提示】烈士陵园要拆？");
         assert_eq!(header(u, "In-Reply-To").as_deref(), Some(root.as_str()));
         assert_eq!(header(u, "References").as_deref(), Some(root.as_str()));
-        assert!(support::text_part(u).contains("舆情更新：同一事件出现新的来源"), "{u}");
     }
+    let headings: Vec<bool> =
+        updates.iter().map(|u| support::text_part(u).contains("舆情更新：同一事件出现新的来源")).collect();
+    assert_eq!(headings.iter().filter(|new_source| **new_source).count(), 2, "{headings:?}");
+    // No hit is swallowed: the first source's second copy is delivered too, by its link.
+    assert!(
+        updates.iter().any(|u| {
+            let text = support::text_part(u);
+            text.contains("舆情更新：同一事件的又一篇信息") && text.contains("https://example.com/f3")
+        }),
+        "no update names the first source's second copy"
+    );
 
     let store = p.store();
     let events = store.recent_events(10).expect("events");

@@ -72,7 +72,8 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
         Some(e) => (
             match e.previous_grade {
                 Some(from) if e.rose() => format!("舆情升级：{} → {}", from.label_zh(), e.grade.label_zh()),
-                _ => "舆情更新：同一事件出现新的来源".to_string(),
+                _ if e.new_source => "舆情更新：同一事件出现新的来源".to_string(),
+                _ => "舆情更新：同一事件的又一篇信息".to_string(),
             },
             format!("Re: {}{}", ctx.subject_prefix, truncate(&e.event_title, SUBJECT_TITLE_CHARS)),
         ),

@@ -720,7 +720,9 @@ impl Job {
         now: DateTime<Utc>,
     ) -> Option<AlertMessage> {
         let mail = self.config.mail.as_ref()?;
-        if m.hits.is_empty() || event.is_some_and(|(e, _)| !e.new_event && !e.new_source && !e.rose()) {
+        // Every matched document reaches the event's people: a new event as an alert, a copy
+        // as a threaded update (the store spaces an event's updates and merges a burst).
+        if m.hits.is_empty() {
             return None;
         }
         let (details, first_step) = event.map(|(e, d)| self.response_lines(e, d)).unwrap_or_default();

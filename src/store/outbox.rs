@@ -24,6 +24,37 @@ pub(super) fn enqueue(
     Ok(())
 }
 
+/// How far apart one event's update messages go (a copy from a source already on the
+/// event's path): updates within this span of the event's previous message wait and go
+/// out together, merged into one digest per recipient.
+pub const UPDATE_SPACING_SECS: i64 = 30 * 60;
+
+/// Spaces the update just enqueued (the last row): when the event already has an update
+/// waiting on this channel it joins that one's due time; when the event had a message
+/// within [`UPDATE_SPACING_SECS`] it waits until that span has passed. Held as `rate`, so
+/// the delivery merges what comes due together; never dropped.
+pub(super) fn space_update(tx: &Transaction<'_>, event_id: i64, channel: &str, now: i64) -> Result<(), StoreError> {
+    let id = tx.last_insert_rowid();
+    let waiting: Option<i64> = tx
+        .prepare_cached(
+            "SELECT max(next_attempt_at) FROM alerts
+             WHERE event_id = ?1 AND channel = ?2 AND id <> ?3 AND status = 'pending' AND held = 'rate'",
+        )?
+        .query_row(params![event_id, channel, id], |r| r.get(0))?;
+    let previous: Option<i64> = tx
+        .prepare_cached(
+            "SELECT max(created_at) FROM alerts
+             WHERE event_id = ?1 AND channel = ?2 AND id <> ?3 AND status <> 'dropped' AND created_at > ?4",
+        )?
+        .query_row(params![event_id, channel, id, now - UPDATE_SPACING_SECS], |r| r.get(0))?;
+    let due = waiting.or(previous.map(|t| t + UPDATE_SPACING_SECS)).filter(|due| *due > now);
+    if let Some(due) = due {
+        tx.prepare_cached("UPDATE alerts SET next_attempt_at = ?2, held = 'rate' WHERE id = ?1")?
+            .execute(params![id, due])?;
+    }
+    Ok(())
+}
+
 fn attempt(
     tx: &Transaction<'_>,
     alert_id: i64,
