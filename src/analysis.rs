@@ -89,7 +89,7 @@ impl Analyser {
         let rumour_model = self.rumour_model.as_ref().map(|m| m.judge(&format!("{title} {text}")));
         let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.is_some_and(|v| v.fired);
         let negativity = self.lexicon.score(&title, &text);
-        let event = self.events.add(&format!("{title} {text}"));
+        let event = self.events.add_story(&title, &text);
         Analysis { title, text, hits, lists, categories, topics, flags, rumour, rumour_model, negativity, event }
     }
 }

@@ -175,7 +175,7 @@ impl EventIndex {
                 index.cluster_event.push(seed.event_id);
                 index.clusterer.new_cluster()
             });
-            index.clusterer.insert(Probe::of(&event_text(&seed.title, &seed.text)), cluster);
+            index.clusterer.insert(Probe::story(&seed.title, &seed.text), cluster);
             let open = index.open.entry(seed.event_id).or_insert_with(|| Open::new(seed.title.clone(), seed.seen_at));
             open.last_seen = open.last_seen.max(seed.seen_at);
             open.grade = match (open.grade, seed.grade) {
@@ -227,7 +227,7 @@ impl EventIndex {
     /// nothing (for `yuqing test match`).
     pub fn peek(&self, document: &Document, now: DateTime<Utc>) -> Option<(i64, String, f64)> {
         let seen_at = document.published_at.filter(|t| *t <= now).unwrap_or(now);
-        let probe = Probe::of(&event_text(&document.title, &document.text));
+        let probe = Probe::story(&document.title, &document.text);
         let (cluster, similarity) = self.clusterer.nearest(&probe)?;
         let event_id = self.cluster_event[cluster];
         let open = self.open.get(&event_id)?;
@@ -238,7 +238,7 @@ impl EventIndex {
     /// a missing or future publish time.
     pub fn assign(&mut self, document: &Document, now: DateTime<Utc>) -> Assignment {
         let seen_at = document.published_at.filter(|t| *t <= now).unwrap_or(now);
-        let probe = Probe::of(&event_text(&document.title, &document.text));
+        let probe = Probe::story(&document.title, &document.text);
         let joined = self.clusterer.nearest(&probe).and_then(|(cluster, similarity)| {
             let event_id = self.cluster_event[cluster];
             let open = self.open.get(&event_id)?;
