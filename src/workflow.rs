@@ -46,8 +46,8 @@ impl Command {
 /// Why a command was refused; `Display` is the message for staff.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
-    #[error("\"{0}\" 不在 yuqing.toml 的 [[people]] 中；请写人员 id")]
-    UnknownPerson(String),
+    #[error("\"{given}\" 不在 yuqing.toml 的 [[people]] 中；{hint}")]
+    UnknownPerson { given: String, hint: String },
     #[error("\"{0}\" 不在 yuqing.toml 的 [[sections]] 中；请写科室 id")]
     UnknownSection(String),
     #[error("未知的反馈方式 \"{0}\"；可用：online、expert、press_conference、interview")]
@@ -74,7 +74,7 @@ pub fn apply(
 ) -> Result<String, WorkflowError> {
     let org = &config.response.org;
     if !org.people.is_empty() && org.person(by).is_none() {
-        return Err(WorkflowError::UnknownPerson(by.to_string()));
+        return Err(WorkflowError::UnknownPerson { given: by.to_string(), hint: org.person_hint(by) });
     }
     let who = org.person_label(by);
     let record = |store: &mut Store, action: Action<'_>| -> Result<(), WorkflowError> {
