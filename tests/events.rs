@@ -153,3 +153,16 @@ fn by_takes_a_person_id_and_a_display_name_is_answered_with_it() {
     assert!(run.stderr.contains("是不是 wang？"), "{}", run.stderr);
     assert_eq!(p.run(&["event", "accept", "1", "--by", "wang"]).code, Some(0));
 }
+
+/// `event show`'s header gives the first copy's publication time, as its propagation path
+/// and `yuqing events` do — not the time the event was stored (here 90 minutes later).
+#[test]
+fn the_timeline_header_shows_when_the_first_copy_was_published() {
+    let (p, published) = one_event_published_before_it_was_fetched();
+    let first = format!("首发：{published} 测试信源 forum（forum）");
+    let show = p.run(&["event", "show", "1"]);
+    assert_eq!(show.code, Some(0), "{}", show.stderr);
+    assert!(show.stdout.contains(&first), "{first}\n{}", show.stdout);
+    let events = p.run(&["events"]);
+    assert!(events.stdout.contains(&first), "{first}\n{}", events.stdout);
+}
