@@ -1,7 +1,8 @@
 //! The command line: parses arguments, loads config, calls the library, prints results in
 //! Chinese for staff, and picks the exit code. The only module that prints to stdout.
 //!
-//! Exit codes: 0 success; 1 invalid configuration; 2 storage or runtime unusable.
+//! Exit codes: 0 success; 1 invalid configuration or input (a bad argument, an unknown id);
+//! 2 storage or runtime unusable.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -213,7 +214,15 @@ pub enum TestCommand {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are answers; a bad argument is invalid input: exit 1, as for
+            // an invalid configuration (clap's own exit code, 2, means storage or runtime here).
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
     if !matches!(cli.command, Command::Run { .. }) {
         die_quietly_on_closed_pipe();
     }
