@@ -230,8 +230,12 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // Our error types carry their causes in their own messages.
-            eprintln!("错误：{e}");
+            // Our error types carry their causes in their own messages; a storage error
+            // (the usual one here) is explained in Chinese first.
+            match e.downcast_ref::<crate::store::StoreError>() {
+                Some(store) => eprintln!("错误：{}", store.describe_zh()),
+                None => eprintln!("错误：{e}"),
+            }
             ExitCode::from(2)
         }
     }
