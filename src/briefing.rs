@@ -151,7 +151,7 @@ impl BriefingError {
     pub fn describe_zh(&self) -> String {
         match self {
             BriefingError::Report(e) => e.describe_zh(),
-            BriefingError::Store(e) => format!("读取或写入数据库失败：{e}"),
+            BriefingError::Store(e) => format!("读取或写入数据库失败：{}", e.describe_zh()),
         }
     }
 }

@@ -46,6 +46,7 @@ pub mod rules;
 pub mod rumour;
 pub mod schedule;
 pub mod sentiment;
+pub mod similar;
 pub mod store;
 pub mod web;
 pub mod workflow;

@@ -27,9 +27,23 @@ pub struct Schedule {
 pub enum ScheduleError {
     #[error("需要 5 个字段（分 时 日 月 周），实际有 {0} 个")]
     FieldCount(usize),
-    #[error("{0}")]
+    /// A field croner refuses: which one (分钟, 小时, …) and its range in Chinese first,
+    /// croner's own words after.
+    #[error("{field}字段 \"{value}\" 无效，应为 {range}（croner：{detail}）")]
+    Field { field: &'static str, value: String, range: &'static str, detail: String },
+    /// A line croner refuses as a whole (a nickname other than @hourly, @daily, …).
+    #[error("无法识别的计划写法（croner：{0}）")]
     Invalid(String),
 }
+
+/// The five crontab fields: their Chinese name and what they accept.
+const FIELDS: [(&str, &str); 5] = [
+    ("分钟", "0–59"),
+    ("小时", "0–23"),
+    ("日期", "1–31"),
+    ("月份", "1–12 或 JAN–DEC"),
+    ("星期", "0–7（0 和 7 都是周日）或 SUN–SAT"),
+];
 
 impl Schedule {
     pub const DEFAULT: &'static str = "*/10 * * * *";
@@ -43,8 +57,23 @@ impl Schedule {
             return Err(ScheduleError::FieldCount(fields));
         }
         let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
-        let cron = parser.parse(expr).map_err(|e| ScheduleError::Invalid(e.to_string()))?;
+        let cron = parser.parse(expr).map_err(|e| Self::explain(&parser, expr, &e.to_string()))?;
         Ok(Self { expr: expr.into(), cron: Arc::new(cron) })
+    }
+
+    /// Which field croner refused: the first that fails with `*` in every other place.
+    fn explain(parser: &CronParser, expr: &str, detail: &str) -> ScheduleError {
+        let fields: Vec<&str> = expr.split_whitespace().collect();
+        if fields.len() == FIELDS.len() {
+            for (i, value) in fields.iter().enumerate() {
+                let alone: Vec<&str> = (0..fields.len()).map(|j| if j == i { *value } else { "*" }).collect();
+                if parser.parse(&alone.join(" ")).is_err() {
+                    let (field, range) = FIELDS[i];
+                    return ScheduleError::Field { field, value: value.to_string(), range, detail: detail.to_string() };
+                }
+            }
+        }
+        ScheduleError::Invalid(detail.to_string())
     }
 
     pub fn as_str(&self) -> &str {
@@ -276,7 +305,25 @@ mod tests {
     fn bad_lines_are_rejected_with_reasons() {
         assert!(matches!(Schedule::parse("0 */10 * * * *"), Err(ScheduleError::FieldCount(6))));
         assert!(matches!(Schedule::parse("* * *"), Err(ScheduleError::FieldCount(3))));
-        assert!(matches!(Schedule::parse("61 * * * *"), Err(ScheduleError::Invalid(_))));
         assert!(Schedule::parse("@hourly").is_ok());
+    }
+
+    #[test]
+    fn a_refused_field_is_named_in_chinese_before_croners_words() {
+        let cases = [
+            ("61 * * * *", "分钟字段 \"61\" 无效，应为 0–59（croner："),
+            ("0 25 * * *", "小时字段 \"25\" 无效，应为 0–23（croner："),
+            ("0 8 32 * *", "日期字段 \"32\" 无效"),
+            ("0 8 * 13 *", "月份字段 \"13\" 无效"),
+            ("0 8 * * 1-8", "星期字段 \"1-8\" 无效"),
+            ("0 8 * * MON-FRY", "星期字段 \"MON-FRY\" 无效"),
+        ];
+        for (line, want) in cases {
+            let shown = Schedule::parse(line).map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+            assert!(shown.starts_with(want), "{line}: {shown}");
+            assert!(shown.ends_with('）') && shown.len() > want.len() + 4, "croner's words follow: {shown}");
+        }
+        let shown = Schedule::parse("@sometimes").map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+        assert!(shown.starts_with("无法识别的计划写法（croner："), "{shown}");
     }
 }

@@ -55,8 +55,8 @@ impl Command {
 /// Why a command was refused; `Display` is the message for staff.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
-    #[error("\"{0}\" 不在 yuqing.toml 的 [[people]] 中；请写人员 id")]
-    UnknownPerson(String),
+    #[error("\"{given}\" 不在 yuqing.toml 的 [[people]] 中；{hint}")]
+    UnknownPerson { given: String, hint: String },
     #[error("\"{0}\" 不在 yuqing.toml 的 [[sections]] 中；请写科室 id")]
     UnknownSection(String),
     #[error("未知的反馈方式 \"{0}\"；可用：online、expert、press_conference、interview")]
@@ -133,7 +133,7 @@ pub fn apply(
 ) -> Result<String, WorkflowError> {
     let org = &config.response.org;
     if !org.people.is_empty() && org.person(by).is_none() {
-        return Err(WorkflowError::UnknownPerson(by.to_string()));
+        return Err(WorkflowError::UnknownPerson { given: by.to_string(), hint: org.person_hint(by) });
     }
     let state = store.event_state(id)?.ok_or(WorkflowError::NoEvent(id))?;
     let each_person = state.grade.is_some_and(|g| config.response.routing.ladders.for_grade(g).each_person);

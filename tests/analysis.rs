@@ -97,6 +97,31 @@ fn jsonl_author_and_source_reach_the_rules() {
     assert!(terms(&out[3]).is_empty(), "author: 老兵 is required");
 }
 
+#[test]
+fn a_single_text_takes_a_source_and_an_author() {
+    let p = Project::new(&support::source("bureau-site", "feed.xml"), FILE_MAIL);
+    p.write("feed.xml", support::rss(&[]));
+    p.write("keywords/flags/rumour.txt", "紧急通知 !source:bureau-site\n");
+    p.write("keywords/preferential.txt", "抚恤金\nauthor:老兵 AND 补助\n");
+    let run = p.run(&["test", "match", "--text", "紧急通知：补助停发", "--author", "一位老兵"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("命中：补助（preferential，text）、老兵（preferential，author）"), "{}", run.stdout);
+    assert!(run.stdout.contains("疑似谣言：是"), "{}", run.stdout);
+    let run = p.run(&["test", "match", "--text", "紧急通知：补助停发", "--source", "bureau-site"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("命中：无"), "author: 老兵 is required: {}", run.stdout);
+    assert!(run.stdout.contains("疑似谣言：否"), "the bureau's own notice is vetoed by !source: {}", run.stdout);
+    let run = p.run(&["test", "match", "--text", "抚恤金", "--source", "bureau-sit"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(
+            "未知的信源 \"bureau-sit\"（是不是 \"bureau-site\"？）；可用（sources.toml 中的 id）：bureau-site"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
 /// Regression: `yuqing test match … | head -1` used to panic in `println!` ("failed printing
 /// to stdout: Broken pipe") once the reader went away.
 #[test]

@@ -251,3 +251,43 @@ fn a_deadline_clock_takes_one_form_only() {
     assert!(line.contains("accept_hours 与 accept_working_hours 重复：“受理”时限只能写一种"), "{out}");
     assert!(out.lines().any(|l| l.contains("yuqing.toml:11:") && l.contains("response_minutes = 0 不是正的分钟数")));
 }
+
+#[test]
+fn typos_in_rules_are_caught_with_their_line_and_column() {
+    let sources = format!("{}\n{}", source("bureau-site", "feed.xml"), source("city-forum", "feed.xml"));
+    let p = Project::new(&sources, FILE_MAIL);
+    p.write("feed.xml", support::rss(&[]));
+    p.write("keywords/flags/rumour.txt", "紧急通知 !source:bureau-sit\n");
+    p.write("keywords/rules.txt", "抚恤金\nsource:weibo AND 抚恤金\ntitel:停发\n\"QQ:12345\"\n");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    let out = &run.stdout;
+    let expect = [
+        ("rumour.txt:1:14: 警告：", "source:bureau-sit 不是已配置的信源", "是不是 source:bureau-site？"),
+        (
+            "rules.txt:2:8: 警告：",
+            "source:weibo 不是已配置的信源",
+            "source: 后面写 sources.toml 中信源的 id：bureau-site、city-forum",
+        ),
+        ("rules.txt:3:1: 错误：", "未知的字段 \"titel:\"", "是不是 title:？"),
+    ];
+    for (place, message, hint) in expect {
+        let at = out.lines().position(|l| l.contains(place) && l.contains(message));
+        let next = at.and_then(|i| out.lines().nth(i + 1)).unwrap_or_default();
+        assert!(next.contains(hint), "missing {place} {message} / {hint} in:\n{out}");
+    }
+    assert!(!out.contains("QQ"), "a quoted phrase with a colon is a phrase: {out}");
+    assert_eq!(out.lines().filter(|l| l.contains("错误：") || l.contains("警告：")).count(), 3, "{out}");
+
+    // An unknown source alone is a warning: the configuration stays valid.
+    p.write("keywords/rules.txt", "抚恤金\nsource:weibo AND 抚恤金\n@section = preferential\n");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    assert!(run.stdout.contains("rules.txt:2:8: 警告：source:weibo"), "{}", run.stdout);
+    // @section without any [[sections]] names nothing: a warning at its line.
+    assert!(
+        run.stdout.contains("rules.txt:3:12: 警告：@section = preferential，但 yuqing.toml 中没有 [[sections]]"),
+        "{}",
+        run.stdout
+    );
+}

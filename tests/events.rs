@@ -132,3 +132,47 @@ fn a_story_reaching_five_sources_rises_to_grade_three_with_one_threaded_alert() 
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].grade, Some(yuqing::response::Grade::III));
 }
+
+/// One event in a config with [[people]]: its first copy published 90 minutes ago (on the
+/// minute); returns that time as shown in the configured timezone.
+fn one_event_published_before_it_was_fetched() -> (Project, String) {
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    let minute = chrono::Utc::now().timestamp() / 60 * 60;
+    let published = chrono::DateTime::from_timestamp(minute - 5400, 0).expect("time");
+    let item = format!(
+        "<item><title>抚恤金迟迟不到账</title><link>https://example.com/f1</link><guid>f1</guid><description>我父亲的抚恤金三个月没到账</description><pubDate>{}</pubDate></item>",
+        published.to_rfc2822()
+    );
+    p.write("forum.xml", format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>t</title>{item}</channel></rss>\n"));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    (p, published.with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+/// A display name given to `--by` is refused with the person's id and the valid ids.
+#[test]
+fn by_takes_a_person_id_and_a_display_name_is_answered_with_it() {
+    let (p, _) = one_event_published_before_it_was_fetched();
+    let run = p.run(&["event", "accept", "1", "--by", "王科员"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(run.stderr.contains("\"王科员\" 不在 yuqing.toml 的 [[people]] 中"), "{}", run.stderr);
+    assert!(run.stderr.contains("王科员 的人员 id 是 wang；"), "{}", run.stderr);
+    assert!(run.stderr.contains("请写人员 id：chen（陈局长）、"), "the valid ids are listed: {}", run.stderr);
+    let run = p.run(&["event", "accept", "1", "--by", "wnag"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(run.stderr.contains("是不是 wang？"), "{}", run.stderr);
+    assert_eq!(p.run(&["event", "accept", "1", "--by", "wang"]).code, Some(0));
+}
+
+/// `event show`'s header gives the first copy's publication time, as its propagation path
+/// and `yuqing events` do — not the time the event was stored (here 90 minutes later).
+#[test]
+fn the_timeline_header_shows_when_the_first_copy_was_published() {
+    let (p, published) = one_event_published_before_it_was_fetched();
+    let first = format!("首发：{published} 测试信源 forum（forum）");
+    let show = p.run(&["event", "show", "1"]);
+    assert_eq!(show.code, Some(0), "{}", show.stderr);
+    assert!(show.stdout.contains(&first), "{first}\n{}", show.stdout);
+    let events = p.run(&["events"]);
+    assert!(events.stdout.contains(&first), "{first}\n{}", events.stdout);
+}

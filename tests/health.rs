@@ -68,3 +68,21 @@ fn bad_health_settings_are_config_errors() {
     );
     assert!(run.stdout.contains("邮件地址 \"not-an-address\" 无效"), "{}", run.stdout);
 }
+
+/// A connection failure is explained in Chinese first, the HTTP client's words after, in
+/// `run --once` and in `yuqing sources`.
+#[test]
+fn a_refused_connection_is_explained_in_chinese() {
+    let url = format!("http://127.0.0.1:{}/feed.xml", support::free_port());
+    let p = Project::new(&source("closed", &url), MAIL_WITH_ADMIN);
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let line = run.source_line("closed");
+    assert!(
+        line.contains("[错误] closed（测试信源 closed）：无法连接：对方拒绝连接，服务器的端口未开放或服务未运行（"),
+        "{line}"
+    );
+    assert!(line.to_ascii_lowercase().contains("connection refused"), "the client's own words follow: {line}");
+    let sources = p.run(&["sources"]);
+    assert!(sources.stdout.contains("：无法连接：对方拒绝连接"), "{}", sources.stdout);
+}

@@ -269,3 +269,19 @@ fn unit_file_passes_systemd_analyze_verify() {
         eprintln!("note: this systemd-analyze cannot score offline:\n{}", String::from_utf8_lossy(&security.stderr));
     }
 }
+
+/// A backup that cannot be written says why in Chinese first, SQLite's words after.
+#[test]
+fn a_backup_into_a_missing_folder_is_explained_in_chinese() {
+    let p = Project::new("", support::FILE_MAIL);
+    drop(p.store());
+    let target = p.path().join("no-such-folder/backup.db");
+    let run = p.run(&["db", "backup", target.to_str().expect("utf-8 path")]);
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("备份失败：无法打开或创建数据库文件：请检查路径所在目录是否存在、是否可写（SQLite："),
+        "{}",
+        run.stderr
+    );
+    assert!(!target.exists());
+}

@@ -318,9 +318,35 @@ fn bad_periods_are_refused() {
     let run = p.run(&["report", "--from", "2025-03-08", "--to", "2025-03-01"]);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("起始日期 2025-03-08 晚于截止日期 2025-03-01"), "{}", run.stderr);
+    // A malformed date is invalid input: exit 1 (README), not clap's usage code 2, which
+    // here means storage or runtime unusable.
     let run = p.run(&["report", "--from", "2025/03/01"]);
-    assert_eq!(run.code, Some(2), "clap's usage error");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(run.stderr.contains("YYYY-MM-DD"), "{}", run.stderr);
+    let run = p.run(&["report", "--format", "pdf"]);
+    assert_eq!(run.code, Some(1), "any bad argument: {}", run.stderr);
+    assert_eq!(p.run(&["report", "--help"]).code, Some(0), "help is not an error");
+}
+
+#[test]
+fn an_existing_output_file_is_overwritten_only_with_force() {
+    let (p, _store) = project();
+    let out = p.path().join("通报.txt");
+    std::fs::write(&out, "上一期的通报").expect("write");
+    let path = out.to_string_lossy().to_string();
+    let args = ["report", "--from", "2025-03-01", "--to", "2025-03-07", "--output", &path];
+    let run = p.run(&args);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("已存在，未覆盖") && run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), "上一期的通报", "left as it was");
+    let run = p.run(&[&args[..], &["--force"]].concat());
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(std::fs::read_to_string(&out).expect("read").contains("2025-03-01"), "replaced by the report");
+    // A new file needs no --force; --force without --output is refused.
+    let fresh = p.path().join("new.csv").to_string_lossy().to_string();
+    let run = p.run(&["report", "--format", "csv", "--output", &fresh]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(p.run(&["report", "--force"]).code, Some(1));
 }
 
 #[test]

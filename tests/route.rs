@@ -78,6 +78,31 @@ fn chinese_output_and_bad_arguments() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("未知的类别 \"网宣\""));
 }
 
+#[test]
+fn unknown_topics_and_sources_are_refused_with_the_valid_ones() {
+    let run = |args: &[&str]| {
+        let mut all =
+            vec!["--config", env!("CARGO_MANIFEST_DIR"), "test", "route", "--category", "涉外", "--grade", "I"];
+        all.extend_from_slice(args);
+        std::process::Command::new(env!("CARGO_BIN_EXE_yuqing")).args(&all).output().expect("run")
+    };
+    let out = run(&["--topic", "拥军有抚"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("未知的主题 \"拥军有抚\"（是不是 \"拥军优抚\"？）"), "{stderr}");
+    assert!(stderr.contains("preferential、拥军优抚"), "lists and their topics are listed: {stderr}");
+    assert!(out.stdout.is_empty(), "no routing is printed for a typo");
+    let out = run(&["--topic", "拥军优抚", "--source", "bureau-sit"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("未知的信源 \"bureau-sit\"（是不是 \"bureau-site\"？）"), "{stderr}");
+    assert!(stderr.contains("bureau-news、city-forum、bureau-site"), "{stderr}");
+    // A list's name and its topic are both accepted, as are configured source ids.
+    for topic in ["preferential", "拥军优抚"] {
+        assert_eq!(run(&["--topic", topic, "--source", "bureau-site"]).status.code(), Some(0), "{topic}");
+    }
+}
+
 const BAD_ORG: &str = r#"principal = "chenn"
 gkb = "nowhere"
 
@@ -129,7 +154,7 @@ fn organisation_references_are_checked_with_their_lines() {
         ("yuqing.toml:25:", "未知的媒体层级 \"national\"", ""),
         ("yuqing.toml:27:", "未知的键 \"V\"", ""),
         ("yuqing.toml:31:", "response_hours = -1 不是正的小时数", ""),
-        ("x.txt:", "@section = finanse 不在 [[sections]] 中", ""),
+        ("x.txt:1:12:", "@section = finanse 不在 [[sections]] 中", "[[sections]] 的 id：preferential"),
     ];
     for (place, message, hint) in expect {
         let found = run.stdout.lines().any(|l| l.contains(place) && l.contains(message));
@@ -167,7 +192,8 @@ fn ladders_come_from_config_and_are_checked() {
             "{org}\n[ladder.III]\nliaison_minutes = 0\nhead_minutes = 10\nprincipal_minutes = 60\nrepeat_every_minutes = 20\nrepeats = 2\n{FILE_MAIL}"
         ),
     );
-    let run = p.run(&["test", "route", "--category", "网络舆情", "--grade", "III", "--topic", "x", "--json"]);
+    let run =
+        p.run(&["test", "route", "--category", "网络舆情", "--grade", "III", "--topic", "preferential", "--json"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
     let after: Vec<u64> =

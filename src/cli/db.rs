@@ -58,10 +58,10 @@ fn backup(config: &Config, target: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Err(e) if e.is_corruption() => {
-            eprintln!("备份失败：数据库已损坏（{e}）。请运行 yuqing db check 查看详情。");
+            eprintln!("备份失败：{}。请运行 yuqing db check 查看详情。", e.describe_zh());
             Ok(ExitCode::from(1))
         }
-        Err(e) => Err(anyhow::anyhow!("备份失败：{e}")),
+        Err(e) => Err(anyhow::anyhow!("备份失败：{}", e.describe_zh())),
     }
 }
 
@@ -83,11 +83,11 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
         Err(e) if e.is_corruption() => {
-            println!("数据库 {} 已损坏，无法读取：{e}", path.display());
+            println!("数据库 {} 已损坏，无法读取：{}", path.display(), e.describe_zh());
             println!("{RECOVERY_HINT}");
             Ok(ExitCode::from(1))
         }
-        Err(e) => Err(anyhow::anyhow!("无法检查数据库 {}：{e}", path.display())),
+        Err(e) => Err(anyhow::anyhow!("无法检查数据库 {}：{}", path.display(), e.describe_zh())),
     }
 }
 

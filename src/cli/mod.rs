@@ -1,7 +1,8 @@
 //! The command line: parses arguments, loads config, calls the library, prints results in
 //! Chinese for staff, and picks the exit code. The only module that prints to stdout.
 //!
-//! Exit codes: 0 success; 1 invalid configuration; 2 storage or runtime unusable.
+//! Exit codes: 0 success; 1 invalid configuration or input (a bad argument, an unknown id);
+//! 2 storage or runtime unusable.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -197,6 +198,12 @@ pub enum TestCommand {
         /// Its title
         #[arg(long, default_value = "")]
         title: String,
+        /// The source id it came from, for `source:` rules (an id of sources.toml)
+        #[arg(long, value_name = "ID", conflicts_with = "jsonl")]
+        source: Option<String>,
+        /// Its author, for `author:` rules
+        #[arg(long, value_name = "NAME", default_value = "", conflicts_with = "jsonl")]
+        author: String,
         /// A JSONL file with `text` (optional `title`) per line; one JSON line out per line in
         #[arg(long, value_name = "FILE")]
         jsonl: Option<PathBuf>,
@@ -207,7 +214,15 @@ pub enum TestCommand {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are answers; a bad argument is invalid input: exit 1, as for
+            // an invalid configuration (clap's own exit code, 2, means storage or runtime here).
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
     if !matches!(cli.command, Command::Run { .. }) {
         die_quietly_on_closed_pipe();
     }
@@ -215,8 +230,12 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            // Our error types carry their causes in their own messages.
-            eprintln!("错误：{e}");
+            // Our error types carry their causes in their own messages; a storage error
+            // (the usual one here) is explained in Chinese first.
+            match e.downcast_ref::<crate::store::StoreError>() {
+                Some(store) => eprintln!("错误：{}", store.describe_zh()),
+                None => eprintln!("错误：{e}"),
+            }
             ExitCode::from(2)
         }
     }
@@ -315,7 +334,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check => Ok(ExitCode::SUCCESS),
         Command::Run { once: true } => run_once(config, None),
         Command::Fetch { source, dry_run } => fetch(config, &source, dry_run),
-        Command::Test { what: TestCommand::Match { text, title, jsonl } } => test_match(&config, text, &title, jsonl),
+        Command::Test { what: TestCommand::Match { text, title, source, author, jsonl } } => {
+            let input = MatchInput { text, title, source, author };
+            test_match(&config, input, jsonl)
+        }
         Command::Test { what: TestCommand::Route(args) } => route::test_route(&config, &args),
         Command::Run { once: false } => run_forever(config),
         Command::Hits { limit } => show_hits(&config, limit),
@@ -435,7 +457,24 @@ fn fetch(config: Config, id: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn test_match(config: &Config, text: Option<String>, title: &str, jsonl: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+/// `yuqing test match --text …` with its optional title, source id and author.
+struct MatchInput {
+    text: Option<String>,
+    title: String,
+    source: Option<String>,
+    author: String,
+}
+
+fn test_match(config: &Config, input: MatchInput, jsonl: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let MatchInput { text, title, source, author } = input;
+    if let Some(id) = &source
+        && config.source(id).is_none()
+    {
+        let ids: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
+        let known = if ids.is_empty() { "（sources.toml 中还没有信源）".to_string() } else { ids.join("、") };
+        eprintln!("未知的信源 \"{id}\"{}；可用（sources.toml 中的 id）：{known}", route::did_you_mean(id, &ids));
+        return Ok(ExitCode::from(1));
+    }
     let mut analyser = Analyser::new(config)?;
     if config.storage_path.exists() {
         let official = config.official_source_ids();
@@ -449,7 +488,8 @@ fn test_match(config: &Config, text: Option<String>, title: &str, jsonl: Option<
         eprintln!("请用 --text \"...\" 给出一段文字，或用 --jsonl 文件");
         return Ok(ExitCode::from(1));
     };
-    let a = analyser.analyse(&Fields::body(title, &text));
+    let source = source.unwrap_or_default();
+    let a = analyser.analyse(&Fields { title: &title, text: &text, author: &author, source: &source });
     let hits: Vec<String> = a.hits.iter().map(|h| format!("{}（{}，{}）", h.term, h.list, h.field.as_str())).collect();
     println!("命中：{}", if hits.is_empty() { "无".to_string() } else { hits.join("、") });
     let or_none = |v: Vec<String>| if v.is_empty() { "无".to_string() } else { v.join("、") };

@@ -33,13 +33,36 @@ pub struct ReportArgs {
     /// Output format (格式)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Write to this file instead of stdout
+    /// Write to this file instead of stdout (an existing file only with --force)
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Overwrite the --output file when it exists
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("日期应写成 YYYY-MM-DD，例如 2025-01-31：{s}"))
+}
+
+/// Writes the report to `path`: a new file, or with `force` over an existing one. `false`
+/// when the file exists and `force` is not given (checked and created in one step).
+fn write_output(path: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result<bool> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(anyhow::anyhow!("无法写入 {}：{e}", path.display())),
+    };
+    file.write_all(bytes).map_err(|e| anyhow::anyhow!("无法写入 {}：{e}", path.display()))?;
+    Ok(true)
 }
 
 pub(super) fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitCode> {
@@ -66,7 +89,10 @@ pub(super) fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitC
     };
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &bytes).map_err(|e| anyhow::anyhow!("无法写入 {}：{e}", path.display()))?;
+            if !write_output(path, &bytes, args.force)? {
+                eprintln!("输出文件 {} 已存在，未覆盖。请换一个文件名，或加 --force 覆盖它。", path.display());
+                return Ok(ExitCode::from(1));
+            }
             eprintln!(
                 "已生成 {} 至 {} 的舆情通报（{} 件事件）：{}",
                 period.from,

@@ -33,6 +33,11 @@ pub struct RouteArgs {
     json: bool,
 }
 
+/// `（是不是 "x"？）` when one of `known` is close to `wrong`, else nothing.
+pub(super) fn did_you_mean(wrong: &str, known: &[&str]) -> String {
+    crate::similar::suggest(wrong, known).map(|s| format!("（是不是 \"{s}\"？）")).unwrap_or_default()
+}
+
 fn duration_zh(d: std::time::Duration) -> String {
     let m = d.as_secs() / 60;
     match m {
@@ -61,6 +66,30 @@ pub(super) fn test_route(config: &Config, args: &RouteArgs) -> anyhow::Result<Ex
                 return Ok(ExitCode::from(1));
             }
         }
+    }
+    // An event's topics are its lists' names and `@topic`s; its sources are source ids.
+    let mut topics: Vec<&str> = Vec::new();
+    for list in &config.keyword_lists {
+        for t in [list.name.as_str(), list.meta.topic.as_str()] {
+            if !topics.contains(&t) {
+                topics.push(t);
+            }
+        }
+    }
+    if let Some(t) = args.topic.iter().find(|t| !topics.contains(&t.as_str())) {
+        eprintln!(
+            "未知的主题 \"{t}\"{}；可用（关键词列表名或其 @topic）：{}",
+            did_you_mean(t, &topics),
+            topics.join("、")
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let sources: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
+    if let Some(s) = args.source.iter().find(|s| !sources.contains(&s.as_str())) {
+        let known =
+            if sources.is_empty() { "（sources.toml 中还没有信源）".to_string() } else { sources.join("、") };
+        eprintln!("未知的信源 \"{s}\"{}；可用（sources.toml 中的 id）：{known}", did_you_mean(s, &sources));
+        return Ok(ExitCode::from(1));
     }
     let key = EventKey {
         categories: vec![category],

@@ -41,7 +41,7 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
     out.push_str(&format!("  牵头科室：{owner}\n  状态：{}\n", state(t, now, tz)));
     out.push_str(&format!(
         "  首发：{} {}；共 {} 个来源、{} 篇信息\n",
-        local(e.created_at, tz),
+        local(e.first_seen_at, tz),
         source_name(&e.first_source_id),
         e.sources,
         e.documents

@@ -66,6 +66,11 @@ impl Diagnostics {
         self.push(Severity::Warning, file, (line, 0), message, hint.into());
     }
 
+    /// A warning at a line and 1-based character column.
+    pub fn warning_at(&mut self, file: &Path, at: (usize, usize), message: String, hint: impl Into<String>) {
+        self.push(Severity::Warning, file, at, message, hint.into());
+    }
+
     fn push(&mut self, severity: Severity, file: &Path, (line, column): (usize, usize), message: String, hint: String) {
         self.items.push(Diagnostic { severity, file: file.to_path_buf(), line, column, message, hint });
     }
@@ -89,29 +94,7 @@ pub fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
-/// The closest candidate to a misspelt key, if it is close enough to suggest.
-pub fn suggest<'a>(wrong: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (edit_distance(wrong, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+pub use crate::similar::suggest;
 
 #[cfg(test)]
 mod tests {
@@ -124,13 +107,5 @@ mod tests {
         assert_eq!(line_of(text, 6), 2);
         assert_eq!(line_of(text, 13), 3);
         assert_eq!(line_of(text, 999), 4);
-    }
-
-    #[test]
-    fn suggests_near_keys_only() {
-        let keys = ["id", "name", "kind", "url", "schedule", "enabled"];
-        assert_eq!(suggest("shedule", &keys), Some("schedule"));
-        assert_eq!(suggest("enable", &keys), Some("enabled"));
-        assert_eq!(suggest("password", &keys), None);
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::diag::{Diagnostics, suggest};
 use crate::extract::normalize::normalize_text;
 use crate::model::FlagKind;
-use crate::rules::{Category, KeywordList, ListMeta, Pattern, Rule, parse_rule};
+use crate::rules::{Category, KeywordList, ListMeta, Pattern, Rule, Scope, parse_rule};
 use crate::sentiment::{LexiconLists, Weighted};
 
 /// `@alias 名称 = 词 | 词 | 词`, shared by every list.
@@ -93,6 +93,35 @@ pub(super) fn resolve_aliases(lists: &mut [KeywordList], aliases: &Aliases, diag
                         diags.error_at(&list.path, (line, leaf.column), format!("别名 {{{name}}} 没有定义"), hint);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// A `source:` word must be a source id of `sources.toml` (ASCII case ignored, as when
+/// matching): one that is not can never hold — a warning at its column, with the closest id
+/// or the list of ids. A warning, not an error, so that removing a source does not stop
+/// the configuration from loading.
+pub(super) fn check_sources(lists: &[KeywordList], ids: &[&str], diags: &mut Diagnostics) {
+    let lower: Vec<String> = ids.iter().map(|id| id.to_ascii_lowercase()).collect();
+    for list in lists {
+        for rule in &list.rules {
+            for leaf in rule.leaves() {
+                let (Scope::Source, Pattern::Literal(id)) = (leaf.scope, &leaf.pattern) else { continue };
+                if lower.contains(&id.to_ascii_lowercase()) {
+                    continue;
+                }
+                let hint = match (suggest(id, ids), ids.is_empty()) {
+                    (Some(s), _) => format!("是不是 source:{s}？source: 后面写 sources.toml 中信源的 id"),
+                    (None, true) => "sources.toml 中还没有信源；source: 后面写信源的 id".to_string(),
+                    (None, false) => format!("source: 后面写 sources.toml 中信源的 id：{}", ids.join("、")),
+                };
+                diags.warning_at(
+                    &list.path,
+                    (rule.line, leaf.column),
+                    format!("source:{id} 不是已配置的信源，这个条件永远不会成立"),
+                    hint,
+                );
             }
         }
     }
@@ -284,7 +313,10 @@ fn header_line(
             ),
         },
         "topic" if !value.is_empty() => meta.topic = value.to_string(),
-        "section" if !value.is_empty() => meta.section = Some(value.to_string()),
+        "section" if !value.is_empty() => {
+            meta.section = Some(value.to_string());
+            meta.section_at = (line, value_column);
+        }
         "weight" => match value.parse::<u8>() {
             Ok(w @ 1..=5) => meta.weight = w,
             _ => diags.error_at(

@@ -143,12 +143,19 @@ impl Config {
         let mut diags = Diagnostics::default();
         let settings = settings::load(dir, &mut diags);
         let default_schedule = settings.as_ref().map(|s| &s.daemon.default_schedule);
+        let errors_before = diags.errors().count();
         let sources = sources::load(dir, default_schedule, &mut diags);
+        let sources_complete = diags.errors().count() == errors_before;
         let mut aliases = keywords::Aliases::new();
         let mut keyword_lists = keywords::load(&dir.join(KEYWORDS_DIR), &mut aliases, &mut diags);
         let mut cue_lists = keywords::load_cues(&dir.join(KEYWORDS_DIR).join("flags"), &mut aliases, &mut diags);
         keywords::resolve_aliases(&mut keyword_lists, &aliases, &mut diags);
         keywords::resolve_aliases(&mut cue_lists, &aliases, &mut diags);
+        if sources_complete {
+            let ids: Vec<&str> = sources.iter().map(|s| s.id.as_str()).collect();
+            keywords::check_sources(&keyword_lists, &ids, &mut diags);
+            keywords::check_sources(&cue_lists, &ids, &mut diags);
+        }
         let lexicon = keywords::load_lexicon(&dir.join(KEYWORDS_DIR).join("sentiment"), &mut diags);
         let rumour_model = crate::rumour::load_for_config(dir, &mut diags);
         if let Some(s) = &settings {
@@ -223,21 +230,30 @@ impl Config {
     }
 }
 
-/// A keyword list's `@section` must name a section when `[[sections]]` are configured.
+/// A keyword list's `@section` must name a section of `[[sections]]` (an error at its line);
+/// without any `[[sections]]` it names nothing (a warning).
 fn check_list_sections(lists: &[KeywordList], org: &crate::response::Organisation, diags: &mut Diagnostics) {
-    if org.sections.is_empty() {
-        return;
-    }
+    let known: Vec<&str> = org.sections.iter().map(|s| s.id.as_str()).collect();
     for list in lists {
-        if let Some(section) = &list.meta.section
-            && org.section(section).is_none()
-        {
-            let known: Vec<&str> = org.sections.iter().map(|s| s.id.as_str()).collect();
+        let Some(section) = &list.meta.section else { continue };
+        if known.is_empty() {
+            diags.warning_at(
+                &list.path,
+                list.meta.section_at,
+                format!("@section = {section}，但 yuqing.toml 中没有 [[sections]]"),
+                format!("在 yuqing.toml 中添加 id = \"{section}\" 的 [[sections]]，或删除这一行"),
+            );
+        } else if org.section(section).is_none() {
             let hint = match diag::suggest(section, &known) {
                 Some(s) => format!("是不是 \"{s}\"？@section 应是 yuqing.toml 中 [[sections]] 的 id"),
                 None => format!("@section 应是 yuqing.toml 中 [[sections]] 的 id：{}", known.join("、")),
             };
-            diags.error(&list.path, 0, format!("@section = {section} 不在 [[sections]] 中"), hint);
+            diags.error_at(
+                &list.path,
+                list.meta.section_at,
+                format!("@section = {section} 不在 [[sections]] 中"),
+                hint,
+            );
         }
     }
 }

@@ -112,7 +112,9 @@ pub fn parse_export(name: &str, bytes: &[u8], tz: Tz, now: DateTime<Utc>) -> Res
     } else if lower.ends_with(".json") {
         json_rows(&text)
     } else {
-        Err(ExtractError::Export { message: format!("unknown export format: {name}") })
+        Err(ExtractError::Export {
+            message: format!("无法识别的导出文件格式：{name}（应为 .csv、.json 或 .jsonl）")
+        })
     }?;
     let mut file = ExportFile { errors: rows.errors, ..ExportFile::default() };
     for (line, row) in rows.rows {
@@ -136,7 +138,7 @@ fn csv_rows(text: &str) -> Result<Rows, ExtractError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| ExtractError::Export { message: format!("CSV header: {e}") })?
+        .map_err(|e| ExtractError::Export { message: format!("无法读取 CSV 表头（csv：{e}）") })?
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{FEFF}').to_lowercase())
         .collect();
@@ -151,15 +153,17 @@ fn csv_rows(text: &str) -> Result<Rows, ExtractError> {
                     .map(|(h, v)| (h.clone(), v.trim().trim_end_matches('\t').to_string()))
                     .collect();
                 if row.len() < headers.len() / 2 {
-                    rows.errors
-                        .push(RowError { line, message: format!("only {} of {} columns", row.len(), headers.len()) });
+                    rows.errors.push(RowError {
+                        line,
+                        message: format!("只有 {} 列，表头有 {} 列", row.len(), headers.len()),
+                    });
                 } else {
                     rows.rows.push((line, row));
                 }
             }
             Err(e) => {
                 let line = e.position().map_or(0, |p| usize::try_from(p.line()).unwrap_or(0));
-                rows.errors.push(RowError { line, message: e.to_string() });
+                rows.errors.push(RowError { line, message: format!("CSV 格式错误（csv：{e}）") });
             }
         }
     }
@@ -174,16 +178,18 @@ fn jsonl_rows(text: &str) -> Rows {
         }
         match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(map)) => rows.rows.push((index + 1, flatten(&map))),
-            Ok(_) => rows.errors.push(RowError { line: index + 1, message: "not a JSON object".into() }),
-            Err(e) => rows.errors.push(RowError { line: index + 1, message: e.to_string() }),
+            Ok(_) => rows.errors.push(RowError { line: index + 1, message: "不是 JSON 对象".into() }),
+            Err(e) => rows
+                .errors
+                .push(RowError { line: index + 1, message: format!("不是有效的 JSON（serde_json：{e}）") }),
         }
     }
     rows
 }
 
 fn json_rows(text: &str) -> Result<Rows, ExtractError> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| ExtractError::Export { message: format!("JSON: {e}") })?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ExtractError::Export { message: format!("不是有效的 JSON（serde_json：{e}）") })?;
     // weibo-crawler: {user: {...}, weibo: [...]}; others: a list, or a list under a key.
     let default_author = value.pointer("/user/screen_name").and_then(Value::as_str).map(str::to_string);
     let items = match &value {
@@ -191,8 +197,10 @@ fn json_rows(text: &str) -> Result<Rows, ExtractError> {
         Value::Object(map) => ["weibo", "data", "list", "articles", "items", "notes", "comments"]
             .iter()
             .find_map(|k| map.get(*k).and_then(Value::as_array))
-            .ok_or_else(|| ExtractError::Export { message: "JSON object without a list of posts".into() })?,
-        _ => return Err(ExtractError::Export { message: "JSON is neither a list nor an object".into() }),
+            .ok_or_else(|| ExtractError::Export {
+                message: "JSON 对象中没有帖子列表（weibo、data、list、articles、items、notes 或 comments）".into(),
+            })?,
+        _ => return Err(ExtractError::Export { message: "JSON 既不是列表也不是对象".into() }),
     };
     let mut rows = Rows { rows: Vec::new(), errors: Vec::new() };
     for (index, item) in items.iter().enumerate() {
@@ -204,7 +212,7 @@ fn json_rows(text: &str) -> Result<Rows, ExtractError> {
                 }
                 rows.rows.push((index + 1, row));
             }
-            _ => rows.errors.push(RowError { line: index + 1, message: "list item is not an object".into() }),
+            _ => rows.errors.push(RowError { line: index + 1, message: "列表项不是 JSON 对象".into() }),
         }
     }
     Ok(rows)
@@ -238,7 +246,7 @@ fn record(row: &Row, tz: Tz, now: DateTime<Utc>) -> Result<Record, String> {
     let published_at = get(row, TIME).and_then(|t| time(t, tz, now));
     let author = get(row, AUTHOR).map(normalize_text);
     if let Some(comment_id) = get(row, COMMENT_ID) {
-        let post_id = get(row, ID).ok_or("comment without the id of its post (note_id)")?;
+        let post_id = get(row, ID).ok_or("评论缺少所属帖子的 id（note_id）")?;
         let text = get(row, TEXT).map(html_to_text).unwrap_or_default();
         return Ok(Record::Comment(ExportComment {
             id: comment_id.to_string(),
@@ -252,7 +260,7 @@ fn record(row: &Row, tz: Tz, now: DateTime<Utc>) -> Result<Record, String> {
     let text = get(row, TEXT).or_else(|| get(row, DIGEST)).map(html_to_text).unwrap_or_default();
     let title = get(row, TITLE).map(normalize_text).unwrap_or_else(|| excerpt(&text, None, 40));
     if title.is_empty() && text.is_empty() {
-        return Err("no title and no text".into());
+        return Err("没有标题也没有正文".into());
     }
     let id = get(row, ID).map(str::to_string);
     let link = get(row, LINK).map(str::to_string).or_else(|| {
@@ -351,6 +359,9 @@ mod tests {
         assert_eq!(f.comments.len(), 1);
         assert_eq!((f.comments[0].post_id.as_str(), f.comments[0].likes), ("N1", Some(3)));
         assert_eq!(f.errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![3, 4], "{:?}", f.errors);
+        // Staff read these: Chinese first, the parser's words after.
+        assert!(f.errors[0].message.starts_with("不是有效的 JSON（serde_json："), "{:?}", f.errors);
+        assert_eq!(f.errors[1].message, "不是 JSON 对象");
     }
 
     #[test]
@@ -368,6 +379,7 @@ mod tests {
             Engagement { reads: Some(1024), likes: Some(12), shares: Some(5), comments: Some(3), reposts: None }
         );
         assert_eq!(f.errors.len(), 1, "the truncated row is reported");
+        assert_eq!(f.errors[0].message, "只有 1 列，表头有 9 列", "{:?}", f.errors);
     }
 
     #[test]
@@ -375,5 +387,8 @@ mod tests {
         assert!(parse_export("x.json", b"{not json", TZ, now()).is_err());
         assert!(parse_export("x.json", br#"{"user": {}}"#, TZ, now()).is_err());
         assert!(parse_export("x.xlsx", b"PK..", TZ, now()).is_err());
+        let shown =
+            parse_export("x.json", b"{not json", TZ, now()).map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+        assert!(shown.starts_with("导出文件无法读取：不是有效的 JSON（serde_json："), "{shown}");
     }
 }

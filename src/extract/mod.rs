@@ -16,9 +16,9 @@ use crate::model::Document;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    #[error("not a readable feed: {message}")]
+    #[error("不是可读的 RSS、Atom 或 JSON Feed（feed-rs：{message}）")]
     Feed { message: String },
-    #[error("not a readable export file: {message}")]
+    #[error("导出文件无法读取：{message}")]
     Export { message: String },
 }
 

@@ -98,6 +98,28 @@ pub enum FetchError {
     Robots { host: String, path: String },
 }
 
+/// What a connection failure means, in Chinese, read from the client's error chain (the
+/// chain itself is shown after it).
+pub fn connect_reason_zh(chain: &str) -> &'static str {
+    let c = chain.to_ascii_lowercase();
+    let any = |needles: &[&str]| needles.iter().any(|n| c.contains(n));
+    if any(&["dns error", "failed to lookup address", "name or service not known", "no address associated"]) {
+        "域名解析失败，请检查网址中的域名和本机的 DNS 设置"
+    } else if any(&["connection refused"]) {
+        "对方拒绝连接，服务器的端口未开放或服务未运行"
+    } else if any(&["certificate", "tls", "handshake"]) {
+        "加密连接（TLS）失败，证书可能过期、与域名不符或签发机构不受信任"
+    } else if any(&["network is unreachable", "no route to host"]) {
+        "网络不可达，请检查网络、代理（[fetch] proxy）或防火墙"
+    } else if any(&["connection reset", "broken pipe"]) {
+        "连接被对方中断"
+    } else if any(&["proxy"]) {
+        "无法通过代理连接，请检查 [fetch] proxy"
+    } else {
+        "无法建立连接，请检查网络、代理（[fetch] proxy）或防火墙"
+    }
+}
+
 /// The HTTP client, built once and shared by all source runs.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
@@ -316,6 +338,23 @@ pub fn install_tls_provider() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_failures_are_explained_before_the_clients_words() {
+        let cases = [
+            (
+                "client error (Connect): dns error: failed to lookup address information: Name or service not known",
+                "域名解析失败",
+            ),
+            ("client error (Connect): tcp connect error: Connection refused (os error 111)", "对方拒绝连接"),
+            ("client error (Connect): invalid peer certificate: UnknownIssuer", "加密连接（TLS）失败"),
+            ("client error (Connect): tcp connect error: Network is unreachable (os error 101)", "网络不可达"),
+            ("client error (Connect): something new", "无法建立连接"),
+        ];
+        for (chain, want) in cases {
+            assert!(connect_reason_zh(chain).starts_with(want), "{chain}: {}", connect_reason_zh(chain));
+        }
+    }
 
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {

@@ -73,19 +73,19 @@ impl PipelineError {
         use crate::fetch::FetchError as F;
         match self {
             PipelineError::Fetch(F::Timeout(d)) => format!("抓取超时（超过 {} 秒）", d.as_secs()),
-            PipelineError::Fetch(F::Connect(m)) => format!("无法连接（{m}）"),
+            PipelineError::Fetch(F::Connect(m)) => format!("无法连接：{}（{m}）", crate::fetch::connect_reason_zh(m)),
             PipelineError::Fetch(F::Status { status, retry_after: Some(after) }) => {
                 format!("服务器返回 HTTP {}，要求 {} 秒后再试", status.as_u16(), after.as_secs())
             }
             PipelineError::Fetch(F::Status { status, .. }) => format!("服务器返回 HTTP {}", status.as_u16()),
             PipelineError::Fetch(F::Redirects(n)) => format!("重定向超过 {n} 次"),
             PipelineError::Fetch(F::TooLarge(n)) => format!("响应超过大小上限 {n} 字节"),
-            PipelineError::Fetch(F::Http(m)) => format!("HTTP 错误（{m}）"),
+            PipelineError::Fetch(F::Http(m)) => format!("HTTP 请求失败（{m}）"),
             PipelineError::Fetch(F::File { path, message }) => format!("无法读取文件 {path}（{message}）"),
             PipelineError::Fetch(F::Robots { host, path }) => {
                 format!("{host} 的 robots.txt 不允许抓取 {path}（如为本单位网站，可在该信源中写 robots = false）")
             }
-            PipelineError::Extract(x) => format!("内容无法解析（{x}）"),
+            PipelineError::Extract(x) => format!("内容无法解析：{x}"),
             PipelineError::EmptyList { selector, previously: Some(n) } if *n > 0 => format!(
                 "网站可能已改版：列表选择器 \"{selector}\" 上次匹配 {n} 条，这次一条也没有匹配到；请用 yuqing fetch 该信源 --dry-run 检查选择器"
             ),

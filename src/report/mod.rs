@@ -49,7 +49,7 @@ impl ReportError {
         match self {
             ReportError::BackwardsPeriod { from, to } => format!("起始日期 {from} 晚于截止日期 {to}"),
             ReportError::NoSuchDate(date) => format!("日期 {date} 在所配置的时区中不存在"),
-            ReportError::Store(e) => format!("读取数据库失败：{e}"),
+            ReportError::Store(e) => format!("读取数据库失败：{}", e.describe_zh()),
             ReportError::Csv(e) => format!("生成 CSV 失败：{e}"),
         }
     }

@@ -66,6 +66,19 @@ impl Organisation {
         self.person(id).map_or_else(|| id.to_string(), |p| format!("{}（{}）", p.name, p.id))
     }
 
+    /// What to write instead of `given`, which is no person id: the id of the person whose
+    /// name it is (`王科员 的人员 id 是 wang`), or the closest id, then every id with its name.
+    pub fn person_hint(&self, given: &str) -> String {
+        let given = given.trim();
+        let ids: Vec<&str> = self.people.iter().map(|p| p.id.as_str()).collect();
+        let first = match self.people.iter().find(|p| p.name == given) {
+            Some(p) => format!("{given} 的人员 id 是 {}；", p.id),
+            None => crate::similar::suggest(given, &ids).map(|id| format!("是不是 {id}？")).unwrap_or_default(),
+        };
+        let all: Vec<String> = self.people.iter().map(|p| format!("{}（{}）", p.id, p.name)).collect();
+        format!("{first}请写人员 id：{}", all.join("、"))
+    }
+
     pub fn section_label(&self, id: &str) -> String {
         self.section(id).map_or_else(|| id.to_string(), |s| format!("{}（{}）", s.name, s.id))
     }

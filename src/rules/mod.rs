@@ -82,13 +82,16 @@ pub struct ListMeta {
     pub topic: String,
     /// The owning section's id, when the list names one.
     pub section: Option<String>,
+    /// Where `@section` was written (1-based line and column of its value), for messages;
+    /// (0, 0) when it was not.
+    pub section_at: (usize, usize),
     /// Severity weight 1–5 used when grading; 1 when not declared.
     pub weight: u8,
 }
 
 impl ListMeta {
     pub fn new(name: &str) -> Self {
-        Self { category: Category::Other, topic: name.to_string(), section: None, weight: 1 }
+        Self { category: Category::Other, topic: name.to_string(), section: None, section_at: (0, 0), weight: 1 }
     }
 }
 
@@ -151,6 +154,15 @@ impl Rule {
     }
 
     /// Every leaf of the rule, vetoes included.
+    pub fn leaves(&self) -> Vec<&Leaf> {
+        let mut out = Vec::new();
+        for e in self.expr.iter().chain(&self.vetoes) {
+            e.collect_leaves_ref(&mut out);
+        }
+        out
+    }
+
+    /// Every leaf of the rule, vetoes included, to rewrite them.
     pub fn leaves_mut(&mut self) -> Vec<&mut Leaf> {
         let mut out = Vec::new();
         if let Some(e) = &mut self.expr {
@@ -183,6 +195,18 @@ impl Expr {
             }
             Expr::Not(e) => e.collect_leaves(out),
             Expr::All(es) | Expr::Any(es) => es.iter_mut().for_each(|e| e.collect_leaves(out)),
+        }
+    }
+
+    fn collect_leaves_ref<'a>(&'a self, out: &mut Vec<&'a Leaf>) {
+        match self {
+            Expr::Leaf(l) => out.push(l),
+            Expr::Near(a, b, _) => {
+                out.push(a);
+                out.push(b);
+            }
+            Expr::Not(e) => e.collect_leaves_ref(out),
+            Expr::All(es) | Expr::Any(es) => es.iter().for_each(|e| e.collect_leaves_ref(out)),
         }
     }
 

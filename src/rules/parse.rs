@@ -135,6 +135,9 @@ fn tokenize(line: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
             continue;
         }
         let word: String = chars[start..i].iter().collect();
+        if let Some(e) = unknown_field(&word, col) {
+            return Err(e);
+        }
         let tok = match word.as_str() {
             "AND" => Tok::And,
             "OR" => Tok::Or,
@@ -154,6 +157,35 @@ fn tokenize(line: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
         toks.push((tok, col));
     }
     Ok(toks)
+}
+
+/// The field names a rule may use before `:`, English then Chinese.
+const FIELDS: [&str; 4] = ["title", "text", "author", "source"];
+const FIELDS_ZH: [&str; 5] = ["标题", "正文", "作者", "来源", "信源"];
+
+/// A word that looks like a misspelt field prefix (`titel:停发`, `Title:停发`, `标提:停发`):
+/// ASCII letters before the first colon, or two Chinese characters one away from a
+/// Chinese field name. A URL (`https://…`) and words such as `比例:50%` stay words; a word
+/// with a colon meant literally is written as a phrase (`"QQ:12345"`).
+fn unknown_field(word: &str, col: usize) -> Option<RuleError> {
+    let (prefix, rest) = word.split_once([':', '：'])?;
+    let one_off =
+        |f: &&str| f.chars().count() == 2 && f.chars().zip(prefix.chars()).filter(|(a, b)| a != b).count() == 1;
+    let guess = if prefix.len() >= 2 && prefix.chars().all(|c| c.is_ascii_alphabetic()) && !rest.starts_with("//") {
+        Some(crate::similar::suggest(&prefix.to_ascii_lowercase(), &FIELDS))
+    } else if prefix.chars().count() == 2 {
+        FIELDS_ZH.iter().find(|f| one_off(f)).map(|f| Some(*f))
+    } else {
+        None
+    }?;
+    let guess = guess.map(|g| format!("是不是 {g}:？")).unwrap_or_default();
+    Some(RuleError {
+        column: col,
+        message: format!("未知的字段 \"{prefix}:\""),
+        hint: format!(
+            "{guess}字段只能是 title: text: author: source:（或 标题: 正文: 作者: 来源:）；要匹配含冒号的文字本身，请加引号：\"{word}\""
+        ),
+    })
 }
 
 struct Parser {
@@ -418,6 +450,10 @@ mod tests {
             ("C++ 的", "any(C++, 的)", &[]),
             ("比例:50%", "比例:50%", &[]),
             ("！演习 拆迁", "拆迁", &["演习"]),
+            // Colons that are not field prefixes stay words; a quoted phrase is always one.
+            ("https://t.cn/abc", "https://t.cn/abc", &[]),
+            ("\"QQ:12345\"", "QQ:12345", &[]),
+            ("12345:热线", "12345:热线", &[]),
         ];
         for (line, want, vetoes) in cases {
             let (expr, got_vetoes) = parsed(line);
@@ -445,6 +481,10 @@ mod tests {
             ("source:weibo 抚恤金", 1, "没有必须出现的词"),
             ("拆迁 OR !演习", 1, "OR 的一侧只有排除词"),
             ("拆迁 +", 4, "+ 或 ! 后面缺少词"),
+            ("titel:停发", 1, "未知的字段 \"titel:\""),
+            ("抚恤金 Title:停发", 5, "未知的字段 \"Title:\""),
+            ("抚恤金 AND url:(a OR b)", 9, "未知的字段 \"url:\""),
+            ("标提：停发", 1, "未知的字段 \"标提:\""),
         ];
         for (line, column, fragment) in cases {
             match parse_rule(line, 1) {
@@ -456,6 +496,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_misspelt_field_names_the_field_it_resembles() {
+        let hint = |line: &str| parse_rule(line, 1).map(|_| String::new()).unwrap_or_else(|e| e.hint);
+        assert!(hint("titel:停发").starts_with("是不是 title:？"), "{}", hint("titel:停发"));
+        assert!(hint("Source:weibo 抚恤金").starts_with("是不是 source:？"));
+        assert!(hint("标提:停发").starts_with("是不是 标题:？"));
+        assert!(hint("qq:12345").contains("请加引号：\"qq:12345\""));
     }
 
     #[test]

@@ -68,6 +68,24 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The message for staff: what went wrong in Chinese, SQLite's or the system's words after.
+    pub fn describe_zh(&self) -> String {
+        match self {
+            StoreError::CreateDir { path, source } => {
+                format!("无法创建数据目录 {}：{}（{source}）", path.display(), io_zh(source))
+            }
+            StoreError::TooNew { found, known } => {
+                format!("数据库结构版本 {found} 比本程序支持的 {known} 新，请升级 yuqing")
+            }
+            StoreError::Sqlite(e) => format!("{}（SQLite：{e}）", sqlite_zh(e)),
+            StoreError::Corrupt(m) => format!("数据库中的数据已损坏（{m}）"),
+            StoreError::Missing(path) => format!("数据库 {} 不存在", path.display()),
+            StoreError::TargetExists(path) => format!("{} 已存在，未覆盖；请换一个文件名", path.display()),
+            StoreError::Io { path, source } => format!("无法写入 {}：{}（{source}）", path.display(), io_zh(source)),
+            StoreError::Busy => "数据库一直被其他程序锁定，请稍后再试".into(),
+        }
+    }
+
     /// Whether SQLite says the file is damaged (or not a database at all).
     pub fn is_corruption(&self) -> bool {
         match self {
@@ -77,6 +95,33 @@ impl StoreError {
             StoreError::Corrupt(_) => true,
             _ => false,
         }
+    }
+}
+
+/// What an I/O error means, in Chinese.
+fn io_zh(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::NotFound => "路径或其所在目录不存在",
+        K::PermissionDenied => "没有权限（守护进程的用户需要可写）",
+        K::StorageFull => "磁盘已满",
+        K::ReadOnlyFilesystem => "文件系统是只读的",
+        _ => "读写失败",
+    }
+}
+
+/// What a SQLite error means, in Chinese.
+fn sqlite_zh(e: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::CannotOpen) => "无法打开或创建数据库文件：请检查路径所在目录是否存在、是否可写",
+        Some(C::ReadOnly) => "数据库是只读的：请检查文件权限",
+        Some(C::PermissionDenied) => "没有权限访问数据库文件",
+        Some(C::DiskFull) => "磁盘已满",
+        Some(C::DatabaseBusy | C::DatabaseLocked) => "数据库被其他程序锁定，请稍后再试",
+        Some(C::DatabaseCorrupt | C::NotADatabase) => "数据库文件已损坏，或不是数据库",
+        Some(C::SystemIoFailure) => "读写数据库文件失败（磁盘或文件系统错误）",
+        _ => "数据库操作失败",
     }
 }
 

@@ -20,6 +20,9 @@ pub struct EventDetail {
     /// The owning section now: the latest transfer's target, else the routed owner.
     pub owner: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When the first copy was published (its fetch time when it had no date), as on the
+    /// propagation path and in `yuqing event list`.
+    pub first_seen_at: DateTime<Utc>,
     pub first_source_id: String,
     pub documents: usize,
     pub sources: usize,
@@ -76,7 +79,7 @@ impl Store {
                 "SELECT e.id, e.title, e.grade, e.grade_reasons, e.downgraded_from,
                         coalesce((SELECT target FROM event_actions a WHERE a.event_id = e.id AND a.action = 'transfer'
                                   ORDER BY a.at DESC, a.id DESC LIMIT 1), e.owner),
-                        e.created_at, e.first_source_id, e.documents, e.sources
+                        e.created_at, e.first_source_id, e.documents, e.sources, e.first_seen_at
                  FROM events e WHERE e.id = ?1",
                 [event_id],
                 |r| {
@@ -91,6 +94,7 @@ impl Store {
                         downgraded_from: r.get::<_, Option<String>>(4)?.as_deref().and_then(Grade::parse),
                         owner: r.get(5)?,
                         created_at: time(r.get(6)?),
+                        first_seen_at: time(r.get(10)?),
                         first_source_id: r.get(7)?,
                         documents: usize::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
                         sources: usize::try_from(r.get::<_, i64>(9)?).unwrap_or(0),
