@@ -146,6 +146,8 @@ fn containment_weight(shorter: usize) -> f64 {
     (shorter as f64 / 20.0).min(1.0)
 }
 
+/// The longest piece of evidence shown, in characters.
+const EVIDENCE_CHARS: usize = 16;
 /// Rarity says something only over a corpus: below this many indexed documents shingles
 /// are not weighted.
 const MIN_CORPUS: usize = 32;
@@ -382,7 +384,7 @@ pub struct Clusterer {
     index: HashMap<u64, Vec<usize>, Fast>,
     /// Exact texts (after shingling) → cluster: a copy is found even when all its
     /// shingles are too common to be looked up.
-    exact: HashMap<u64, usize, Fast>,
+    exact: HashMap<u64, (usize, usize), Fast>,
     clusters: usize,
 }
 
@@ -420,8 +422,13 @@ impl Clusterer {
     /// The cluster `probe` resembles most, with the similarity (1.0 for an exact copy),
     /// when at or above the threshold. Changes nothing.
     pub fn nearest(&self, probe: &Probe) -> Option<(usize, f64)> {
-        if let Some(&cluster) = self.exact.get(&probe.fingerprint) {
-            return Some((cluster, 1.0));
+        self.nearest_document(probe).map(|(cluster, similarity, _)| (cluster, similarity))
+    }
+
+    /// [`Self::nearest`], with the document it resembles most (for [`Self::evidence`]).
+    pub fn nearest_document(&self, probe: &Probe) -> Option<(usize, f64, usize)> {
+        if let Some(&(cluster, doc)) = self.exact.get(&probe.fingerprint) {
+            return Some((cluster, 1.0, doc));
         }
         let mut shared: HashMap<usize, usize, Fast> = HashMap::default();
         for s in &probe.set {
@@ -466,18 +473,50 @@ impl Clusterer {
                 };
                 match probe.identity.conflict(identity, sim) {
                     Some(_) => None,
-                    None => Some((*cluster, sim)),
+                    None => Some((*cluster, sim, doc)),
                 }
             })
-            .filter(|(_, sim)| *sim >= self.threshold)
+            .filter(|(_, sim, _)| *sim >= self.threshold)
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+    }
+
+    /// What `text` shares with indexed document `doc` that made it a copy, for staff: the
+    /// longest runs of its wording found in `doc` and not common to many documents (a
+    /// template sentence is no evidence), at most three, in text order.
+    pub fn evidence(&self, text: &str, doc: usize) -> Vec<String> {
+        let Some((set, _, _)) = self.documents.get(doc) else { return Vec::new() };
+        let chars: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).collect();
+        let lower: Vec<char> = chars.iter().flat_map(|c| c.to_lowercase()).collect();
+        if lower.len() != chars.len() || chars.len() < K {
+            return Vec::new();
+        }
+        let telling = |w: &[char]| {
+            let s = pack(w);
+            set.binary_search(&s).is_ok() && self.index.get(&s).is_none_or(|d| d.len() <= COMMON)
+        };
+        // Runs of consecutive telling windows: (start, end) in characters.
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for (i, w) in lower.windows(K).enumerate() {
+            if !telling(w) {
+                continue;
+            }
+            match runs.last_mut() {
+                Some((_, end)) if *end >= i + K - 1 => *end = i + K,
+                _ => runs.push((i, i + K)),
+            }
+        }
+        let mut longest = runs.clone();
+        longest.sort_by(|a, b| (b.1 - b.0).cmp(&(a.1 - a.0)).then(a.0.cmp(&b.0)));
+        longest.truncate(3);
+        runs.retain(|r| longest.contains(r));
+        runs.into_iter().map(|(from, to)| chars[from..to.min(from + EVIDENCE_CHARS)].iter().collect()).collect()
     }
 
     /// Records `probe` as a member of `cluster` (an id from [`Self::new_cluster`] or
     /// [`Self::nearest`]).
     pub fn insert(&mut self, probe: Probe, cluster: usize) {
-        self.exact.insert(probe.fingerprint, cluster);
         let id = self.documents.len();
+        self.exact.insert(probe.fingerprint, (cluster, id));
         for s in &probe.set {
             self.index.entry(*s).or_default().push(id);
         }
@@ -593,6 +632,23 @@ mod tests {
         // Words ending in a place suffix that are no place.
         assert!(places_in("全市各区超市和社区").is_empty());
         assert_eq!(places_in("洛阳市民政局").len(), 1);
+    }
+
+    #[test]
+    fn evidence_is_the_shared_wording_in_text_order() {
+        let mut c = Clusterer::new(0.5);
+        c.add_story("烈士陵园要拆？", STORY);
+        let copy = format!("【转载】{STORY}");
+        let probe = Probe::story("烈士陵园要拆？", &copy);
+        let (_, _, doc) = c.nearest_document(&probe).expect("a copy");
+        let evidence = c.evidence(&copy, doc);
+        assert!(!evidence.is_empty() && evidence.len() <= 3, "{evidence:?}");
+        assert!(
+            evidence.iter().all(|e| STORY.contains(e.as_str()) || e.chars().all(|c| STORY.contains(c))),
+            "{evidence:?}"
+        );
+        assert!(evidence.iter().all(|e| e.chars().count() <= EVIDENCE_CHARS), "{evidence:?}");
+        assert!(c.evidence("完全无关", doc).is_empty());
     }
 
     #[test]

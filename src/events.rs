@@ -67,6 +67,8 @@ pub struct Assignment {
     pub new_source: bool,
     /// Similarity to the closest earlier document of the event (1.0 for the first one).
     pub similarity: f64,
+    /// The wording it shares with that document that made it a copy (empty for the first).
+    pub evidence: Vec<String>,
     /// The document's time on the propagation path: published, or found when that is
     /// unknown or in the future.
     pub seen_at: DateTime<Utc>,
@@ -92,6 +94,7 @@ impl Assignment {
             new_event: false,
             new_source: false,
             similarity: 1.0,
+            evidence: Vec::new(),
             seen_at: open.last_seen,
             event_title: open.title.clone(),
             sources: open.sources.len(),
@@ -239,13 +242,17 @@ impl EventIndex {
     pub fn assign(&mut self, document: &Document, now: DateTime<Utc>) -> Assignment {
         let seen_at = document.published_at.filter(|t| *t <= now).unwrap_or(now);
         let probe = Probe::story(&document.title, &document.text);
-        let joined = self.clusterer.nearest(&probe).and_then(|(cluster, similarity)| {
+        let joined = self.clusterer.nearest_document(&probe).and_then(|(cluster, similarity, doc)| {
             let event_id = self.cluster_event[cluster];
             let open = self.open.get(&event_id)?;
-            (open.last_seen + self.window >= seen_at).then_some((cluster, event_id, similarity))
+            (open.last_seen + self.window >= seen_at).then_some((cluster, event_id, similarity, doc))
         });
+        let mut evidence = Vec::new();
         let (cluster, event_id, similarity, new_event) = match joined {
-            Some((cluster, event_id, similarity)) => (cluster, event_id, similarity, false),
+            Some((cluster, event_id, similarity, doc)) => {
+                evidence = self.clusterer.evidence(&event_text(&document.title, &document.text), doc);
+                (cluster, event_id, similarity, false)
+            }
             None => {
                 let cluster = self.clusterer.new_cluster();
                 let event_id = self.next_id;
@@ -268,7 +275,7 @@ impl EventIndex {
         if new_source {
             open.sources.push(document.source_id.clone());
         }
-        Assignment { new_event, new_source, similarity, seen_at, ..Assignment::of(event_id, open) }
+        Assignment { new_event, new_source, similarity, evidence, seen_at, ..Assignment::of(event_id, open) }
     }
 
     /// Brings an open event's grade in line with the store, where people may have

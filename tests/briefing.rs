@@ -47,6 +47,7 @@ fn add_event(store: &mut Store, id: i64, title: &str, grade: Grade, sources: &[&
             new_event: n == 0,
             new_source: true,
             similarity: 1.0,
+            evidence: vec![],
             seen_at: seen,
             event_title: title.to_string(),
             sources: n + 1,

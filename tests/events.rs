@@ -100,6 +100,12 @@ fn a_story_from_three_sources_is_one_event_with_threaded_updates() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.contains("传播路径") && run.stdout.contains("[首发]"), "{}", run.stdout);
     assert_eq!(run.stdout.lines().filter(|l| l.contains("测试信源")).count(), 4, "{}", run.stdout);
+    // Each copy says why it is one story with an earlier one: the wording they share.
+    let copies: Vec<&str> = run.stdout.lines().filter(|l| l.contains("相似度")).collect();
+    assert_eq!(copies.len(), 3, "{}", run.stdout);
+    assert!(copies.iter().all(|l| l.contains("共同内容：「") && l.contains("烈士陵园")), "{}", run.stdout);
+    let show = p.run(&["event", "show", &story.id.to_string()]);
+    assert_eq!(show.stdout.matches("共同内容：「").count(), 3, "{}", show.stdout);
     assert_eq!(p.run(&["events", "999"]).code, Some(1));
     // `test match` says which stored event a text would join.
     let run = p.run(&["test", "match", "--text", &format!("又一个转载：{STORY}")]);

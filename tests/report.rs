@@ -63,6 +63,7 @@ fn add_event(
             new_event: n == 0,
             new_source: true,
             similarity: 1.0,
+            evidence: vec![],
             seen_at: at,
             event_title: title.to_string(),
             sources: n + 1,

@@ -48,6 +48,7 @@ fn store_doc(store: &mut Store, key: &str, event: Option<i64>, alert: bool, at: 
         new_event: true,
         new_source: true,
         similarity: 1.0,
+        evidence: vec![],
         seen_at: at,
         event_title: key.into(),
         sources: 1,

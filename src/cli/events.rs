@@ -203,11 +203,22 @@ pub(super) fn show(config: &Config, id: Option<i64>, limit: usize) -> anyhow::Re
     println!("事件 #{id} 的传播路径（按时间）：");
     for (n, step) in path.iter().enumerate() {
         let title = if step.title.is_empty() { "（无标题）" } else { step.title.as_str() };
-        let likeness = if n == 0 { "首发".to_string() } else { format!("相似度 {:.2}", step.similarity) };
+        let likeness = match n {
+            0 => "首发".to_string(),
+            _ => format!("相似度 {:.2}{}", step.similarity, evidence_note(&step.evidence)),
+        };
         println!("  {}. {}  {}  {title}  [{likeness}]", n + 1, local(step.seen_at, tz), source_name(&step.source_id));
         if let Some(link) = &step.link {
             println!("     {link}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a copy was judged one story with the earlier one, for staff: "；共同内容：「…」「…」".
+pub(super) fn evidence_note(evidence: &[String]) -> String {
+    match evidence {
+        [] => String::new(),
+        _ => format!("；共同内容：{}", evidence.iter().map(|e| format!("「{e}」")).collect::<String>()),
+    }
 }

@@ -51,8 +51,11 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
     let mut entries: Vec<(DateTime<Utc>, usize, String)> = Vec::new();
     for (n, c) in t.copies.iter().enumerate() {
         let title = if c.title.is_empty() { "（无标题）" } else { c.title.as_str() };
-        let (kind, likeness) =
-            if n == 0 { ("首发", String::new()) } else { ("转载", format!("  相似度 {:.2}", c.similarity)) };
+        let (kind, likeness) = if n == 0 {
+            ("首发", String::new())
+        } else {
+            ("转载", format!("  相似度 {:.2}{}", c.similarity, super::events::evidence_note(&c.evidence)))
+        };
         let link = c.link.as_deref().map(|l| format!("\n{:23}{l}", "")).unwrap_or_default();
         entries.push((c.seen_at, 0, format!("{kind}  {}  {title}{likeness}{link}", source_name(&c.source_id))));
     }

@@ -40,9 +40,17 @@ pub(super) fn record(
             .execute(params![event.event_id, owner])?;
     }
     tx.prepare_cached(
-        "INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity, evidence)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![doc_id, event.event_id, source_id, seen, event.similarity])?;
+    .execute(params![
+        doc_id,
+        event.event_id,
+        source_id,
+        seen,
+        event.similarity,
+        (!event.evidence.is_empty()).then(|| event.evidence.join("、"))
+    ])?;
     tx.prepare_cached(
         "UPDATE events SET
              documents = (SELECT count(*) FROM event_documents WHERE event_id = ?1),
@@ -108,6 +116,8 @@ pub struct PathStep {
     pub title: String,
     pub link: Option<String>,
     pub similarity: f64,
+    /// The wording it shares with the earlier copy that made it one (empty for the first).
+    pub evidence: Vec<String>,
 }
 
 impl Store {
@@ -285,7 +295,7 @@ impl Store {
     /// How a story spread: every document of the event in time order.
     pub fn event_path(&self, event_id: i64) -> Result<Vec<PathStep>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT ed.document_id, ed.source_id, ed.seen_at, d.title, d.link, ed.similarity
+            "SELECT ed.document_id, ed.source_id, ed.seen_at, d.title, d.link, ed.similarity, ed.evidence
              FROM event_documents ed JOIN documents d ON d.id = ed.document_id
              WHERE ed.event_id = ?1 ORDER BY ed.seen_at, ed.document_id",
         )?;
@@ -297,6 +307,10 @@ impl Store {
                 title: r.get(3)?,
                 link: r.get(4)?,
                 similarity: r.get(5)?,
+                evidence: r
+                    .get::<_, Option<String>>(6)?
+                    .map(|e| e.split('、').map(str::to_string).collect())
+                    .unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)

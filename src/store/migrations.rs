@@ -400,6 +400,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE event_actions_v16 RENAME TO event_actions;
     CREATE INDEX event_actions_by_event ON event_actions(event_id, at);
     "#,
+    // 17: why a document joined its event: the wording it shares with the earlier copy it
+    // resembles most ("、"-separated; NULL for an event's first document and older rows).
+    r#"
+    ALTER TABLE event_documents ADD COLUMN evidence TEXT;
+    "#,
 ];
 
 /// Number of migrations this build knows.
