@@ -16,6 +16,7 @@
 //! ([`systemd`], [`Heartbeat`]). Housekeeping (daily pruning, the low-disk notice) is in
 //! [`maintenance`].
 
+pub mod lock;
 pub mod maintenance;
 pub mod systemd;
 
@@ -62,6 +63,8 @@ pub enum DaemonError {
     Channel(#[from] crate::channel::ChannelError),
     #[error("cannot listen on {addr} ([http] listen): {source}")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Locked(#[from] lock::LockError),
 }
 
 /// One generation of the configuration-dependent parts. The first is built at start; each
@@ -214,6 +217,8 @@ pub struct OnceSummary {
     /// `None` when mail is not configured.
     pub delivery: Option<DeliveryReport>,
     pub outbox: OutboxStatus,
+    /// The PID of a daemon on the same database, which delivers instead of this run.
+    pub daemon: Option<String>,
 }
 
 /// Runs every enabled source once (bounded concurrency), or only the source `only` (enabled
@@ -233,7 +238,10 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
     // session runs beside the sources, woken whenever a source queued alerts.
     let wake = Arc::new(Notify::new());
     let (done_tx, done_rx) = watch::channel(false);
-    let delivery = ctx.config.delivers().then(|| {
+    // A daemon on the same database delivers what this run queues: two senders could
+    // both pick the same alert.
+    let daemon = lock::DaemonLock::holder(&ctx.config.storage_path);
+    let delivery = (ctx.config.delivers() && daemon.is_none()).then(|| {
         let (store, wake, mailer) = (ctx.store.clone(), wake.clone(), parts.mailer.clone());
         tokio::spawn(deliver_during_run(store, mailer, parts.senders.clone(), ctx.config.clone(), wake, done_rx))
     });
@@ -266,7 +274,7 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
         None => None,
     };
     let outbox = with_store(&ctx.store, |s| s.outbox_status()).await?;
-    Ok(OnceSummary { sources: reports.into_iter().map(|(_, r)| r).collect(), delivery, outbox })
+    Ok(OnceSummary { sources: reports.into_iter().map(|(_, r)| r).collect(), delivery, outbox, daemon })
 }
 
 /// `run --once`'s delivery: one session (each alert tried at most once) with a round
@@ -307,6 +315,8 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
             None
         }
     };
+    // One daemon per database, held until the process ends.
+    let _lock = lock::DaemonLock::acquire(&config.storage_path)?;
     let metrics = Arc::new(Metrics::new());
     let dir = config.dir.clone();
     let parts = Arc::new(Parts::build_with(config, metrics.clone())?);

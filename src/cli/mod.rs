@@ -584,6 +584,10 @@ fn print_once_summary(summary: &OnceSummary, tz: Tz, has_mail: bool) {
         summary.sources.len()
     );
     match &summary.delivery {
+        None if summary.daemon.is_some() => println!(
+            "提醒：守护进程（PID {}）正在运行，本次的提醒已写入发件箱，由它发送（避免重复发送）",
+            summary.daemon.as_deref().unwrap_or_default()
+        ),
         None => println!("提醒：未配置 [mail]、[sms] 或 [[robots]]，未发送提醒"),
         Some(d) if !has_mail => println!("提醒（短信、群机器人）：本次发送成功 {} 条，失败 {} 次", d.sent, d.failed),
         Some(d) => println!("邮件：本次发送成功 {} 封，失败 {} 封", d.sent, d.failed),
