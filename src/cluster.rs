@@ -170,46 +170,59 @@ pub struct Identity {
     /// The title's characters, and every character of the title and text (sorted, distinct).
     title_chars: Box<[u32]>,
     chars: Box<[u32]>,
+    /// The document has no title of its own: its title here is its first sentence —
+    /// a headline only when it is a repost's original ("转发微博：评论//原文标题。…").
+    untitled: bool,
+    repost: bool,
 }
 
 impl Identity {
     /// The identity of a document with this title and text.
     pub fn of(title: &str, text: &str) -> Self {
-        let lead: String = text.chars().take(LEAD_CHARS).collect();
+        let lead_end = text.char_indices().nth(LEAD_CHARS).map_or(text.len(), |(i, _)| i);
         let mut places = places_in(title);
-        places.extend(places_in(&lead));
+        places.extend(places_in(&text[..lead_end]));
         places.sort_unstable();
         places.dedup();
         let title = strip_column(title);
         // An untitled post (Weibo) is known by its first sentence, of the original when
         // it is a repost ("转发微博：评论//原文").
         let lead_title;
-        let title = match bigrams(title).len() {
+        let mut title_bigrams = bigrams(title);
+        let untitled = title_bigrams.len() < 3;
+        let title = match title_bigrams.len() {
             3.. => title,
             _ => {
                 lead_title = first_sentence(text);
-                strip_column(&lead_title)
+                let lead = strip_column(&lead_title);
+                title_bigrams = bigrams(lead);
+                lead
             }
         };
+        let title_chars = char_set(title.chars());
+        let chars = char_set(title.chars().chain(text.chars()));
         Identity {
-            title: bigrams(title),
+            title: title_bigrams,
             places: places.into_boxed_slice(),
-            title_chars: char_set(title),
-            chars: char_set(&format!("{title}{text}")),
+            title_chars,
+            chars,
+            untitled,
+            repost: text.contains("//"),
         }
     }
 
     /// Why `self` and `other` cannot be one story, if they cannot, given the similarity of
     /// their texts.
     pub fn conflict(&self, other: &Identity, similarity: f64) -> Option<Conflict> {
-        if let Some(c) = self.distinct(other) {
-            return Some(c);
-        }
-        let titled = self.title.len() >= 3 && other.title.len() >= 3;
-        if titled && similarity < REHEADLINED && title_similarity(&self.title, &other.title) < TITLE_AGREEMENT {
-            return Some(Conflict::Titles);
-        }
-        None
+        self.distinct(other).or(self.titles_disagree(other, similarity).then_some(Conflict::Titles))
+    }
+
+    /// Two titled documents whose titles share almost nothing, and whose texts are not
+    /// near-exact copies.
+    fn titles_disagree(&self, other: &Identity, similarity: f64) -> bool {
+        let headlines = !(self.untitled && other.untitled) || (self.repost && other.repost);
+        let titled = headlines && self.title.len() >= 3 && other.title.len() >= 3;
+        titled && similarity < REHEADLINED && title_similarity(&self.title, &other.title) < TITLE_AGREEMENT
     }
 
     /// Why two documents are two stories whatever the similarity of their texts: their
@@ -231,16 +244,32 @@ impl Identity {
     /// Whether the characters of this title that `other`'s title lacks (all of them when
     /// it has none) mostly occur in `other`'s title or text (vacuously, when fewer than two).
     fn told_by(&self, other: &Identity) -> bool {
-        if self.title.len() < 3 {
+        if self.title.len() < 3 || self.title_chars == other.title_chars {
             return true;
         }
-        let novel: Vec<u32> =
-            self.title_chars.iter().filter(|c| other.title_chars.binary_search(c).is_err()).copied().collect();
-        if novel.len() < 2 {
+        // Two untitled posts' first sentences are no headlines (a Weibo post's lead-in
+        // varies from copy to copy) unless both repost an original.
+        if self.untitled && other.untitled && !(self.repost && other.repost) {
             return true;
         }
-        let found = novel.iter().filter(|c| other.chars.binary_search(c).is_ok()).count();
-        found as f64 >= NOVEL_FOUND * novel.len() as f64
+        // Both sets are sorted: walk them together (novel = not in the other title; found =
+        // novel and in the other document).
+        let (mut novel, mut found) = (0usize, 0usize);
+        let (mut t, mut d) = (0, 0);
+        for c in self.title_chars.iter() {
+            while other.title_chars.get(t).is_some_and(|x| x < c) {
+                t += 1;
+            }
+            if other.title_chars.get(t) == Some(c) {
+                continue;
+            }
+            novel += 1;
+            while other.chars.get(d).is_some_and(|x| x < c) {
+                d += 1;
+            }
+            found += usize::from(other.chars.get(d) == Some(c));
+        }
+        novel < 2 || found as f64 >= NOVEL_FOUND * novel as f64
     }
 }
 
@@ -256,9 +285,8 @@ pub enum Conflict {
 }
 
 /// The distinct letters and digits of a text, sorted.
-fn char_set(text: &str) -> Box<[u32]> {
-    let mut set: Vec<u32> =
-        text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).map(u32::from).collect();
+fn char_set(text: impl Iterator<Item = char>) -> Box<[u32]> {
+    let mut set: Vec<u32> = text.filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).map(u32::from).collect();
     set.sort_unstable();
     set.dedup();
     set.into_boxed_slice()
@@ -338,17 +366,19 @@ const NOT_PLACE_START: &str = "在于和与及的了为是将向对从到每某�
 
 /// Place names (two CJK characters before an administrative suffix) in `text`, hashed.
 fn places_in(text: &str) -> Vec<u64> {
-    let chars: Vec<char> = text.chars().collect();
     let cjk = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c);
     let mut out = Vec::new();
-    for (i, c) in chars.iter().enumerate() {
-        if i < 2 || !PLACE_SUFFIXES.contains(c) {
-            continue;
+    let (mut first, mut second) = ('\0', '\0');
+    for c in text.chars() {
+        if PLACE_SUFFIXES.contains(&c)
+            && cjk(first)
+            && cjk(second)
+            && !NOT_PLACE_START.contains(first)
+            && !NOT_PLACE_END.contains(second)
+        {
+            out.push(pack(&[first, second, c]));
         }
-        let (first, second) = (chars[i - 2], chars[i - 1]);
-        if cjk(first) && cjk(second) && !NOT_PLACE_START.contains(first) && !NOT_PLACE_END.contains(second) {
-            out.push(pack(&chars[i - 2..=i]));
-        }
+        (first, second) = (second, c);
     }
     out
 }
@@ -453,11 +483,12 @@ impl Clusterer {
         let weight = |s: &u64| idf(self.index.get(s).map_or(0, Vec::len));
         let probe_weight = |s: &u64| idf(self.index.get(s).map_or(0, Vec::len) + 1);
         let mut probe_weights: Option<Vec<f64>> = None;
-        // Other stories of one template share the most wording: they are passed over by
-        // identity first (cheap), so that a short copy of this story is still among the 16
-        // examined.
+        // Other stories of one template share the most wording: of the 64 candidates that
+        // share most, those of another story are passed over by identity first (cheap), so
+        // that a short copy of this story is still among the 16 examined.
         candidates
             .into_iter()
+            .take(64)
             .filter(|(doc, _)| probe.identity.distinct(&self.documents[*doc].2).is_none())
             .take(16)
             .map(|(doc, _)| (doc, similarity(&probe.set, &self.documents[doc].0)))
@@ -471,9 +502,10 @@ impl Clusterer {
                     }
                     false => sim,
                 };
-                match probe.identity.conflict(identity, sim) {
-                    Some(_) => None,
-                    None => Some((*cluster, sim, doc)),
+                // `distinct` was checked above; only the titles' agreement depends on `sim`.
+                match probe.identity.titles_disagree(identity, sim) {
+                    true => None,
+                    false => Some((*cluster, sim, doc)),
                 }
             })
             .filter(|(_, sim, _)| *sim >= self.threshold)
@@ -632,6 +664,16 @@ mod tests {
         // Words ending in a place suffix that are no place.
         assert!(places_in("全市各区超市和社区").is_empty());
         assert_eq!(places_in("洛阳市民政局").len(), 1);
+    }
+
+    /// Untitled posts (Weibo) about one story open differently; their first sentences are no
+    /// headlines and must not split them (reposts of an original are compared on it).
+    #[test]
+    fn untitled_posts_with_different_lead_ins_still_join() {
+        let mut c = Clusterer::new(0.5);
+        let a = c.add_story("", "【大黄鸭爆了？】网友称：充气大黄鸭在港湾不幸爆掉，系某旅行团游客向其投掷点燃的烟头所致，此旅行团当晚乘客轮经过。");
+        let b = c.add_story("", "有消息称，充气大黄鸭在港湾不幸爆掉，系某旅行团游客向其投掷点燃的烟头所致，此旅行团当晚乘客轮经过大黄鸭旁。");
+        assert_eq!(a, b);
     }
 
     #[test]
