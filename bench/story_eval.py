@@ -12,7 +12,7 @@ Every document goes through the product's own `yuqing test match --jsonl` (event
 the batch). Prints pairwise precision and recall of "same event", the recall on the rewrite
 set, and the share of template documents that share an event with another story.
 
-Usage: bench/story_eval.py [--bin target/release/yuqing] [--seed 1]
+Usage: bench/story_eval.py [--bin target/release/yuqing] [--seed 1] [--config DIR]
 """
 import argparse, itertools, json, os, random, subprocess, sys, tempfile, collections
 
@@ -89,6 +89,7 @@ def main():
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--bin", default=os.path.join(here, "target/release/yuqing"))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--config", default=here, help="config directory (its state/ is opened)")
     args = ap.parse_args()
     docs = corpus(random.Random(args.seed))
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +97,7 @@ def main():
         with open(path, "w", encoding="utf-8") as f:
             for _, _, title, text in docs:
                 f.write(json.dumps({"title": title, "text": text}, ensure_ascii=False) + "\n")
-        out = subprocess.run([args.bin, "--config", here, "test", "match", "--jsonl", path],
+        out = subprocess.run([args.bin, "--config", args.config, "test", "match", "--jsonl", path],
                              check=True, capture_output=True, text=True).stdout
     events = [json.loads(line)["event"] for line in out.splitlines()]
     assert len(events) == len(docs), (len(events), len(docs))

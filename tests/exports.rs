@@ -87,6 +87,25 @@ fn a_file_still_being_written_waits() {
     assert!(p.store().document_by_key("guid:weibo:4454572602912349").expect("query").is_none());
 }
 
+/// Regression: `fetch ID --dry-run` printed 共 0 条 for files younger than settle_secs, with
+/// no word why. It reads them (it stores nothing) and says the daemon waits, and until when.
+#[test]
+fn a_dry_run_reads_files_still_being_written_and_says_the_daemon_waits() {
+    let p = Project::new(&export_source("weibo", "weibo_export", 3600), FILE_MAIL);
+    write_export(&p, "exports/weibo/now.csv", CRAWLER_CSV);
+    let file = std::fs::File::options().append(true).open(p.path().join("exports/weibo/now.csv")).expect("open");
+    file.set_modified(std::time::SystemTime::now()).expect("set mtime");
+    let run = p.run(&["fetch", "weibo", "--dry-run"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("共 2 条"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("now.csv 在最近 3600 秒内修改过") && run.stdout.contains("守护进程要到"),
+        "{}",
+        run.stdout
+    );
+    assert!(p.store().document_by_key("guid:weibo:4454572602912349").expect("query").is_none(), "stores nothing");
+}
+
 #[test]
 fn mediacrawler_notes_and_comments_and_wechat_articles() {
     let sources = format!("{}{}", export_source("mc", "weibo_export", 0), export_source("wx", "wechat_export", 0));

@@ -435,6 +435,14 @@ fn fetch(config: Config, id: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
         preview.charset_origin.as_str(),
         preview.malformed
     );
+    for (file, until) in &preview.waiting {
+        println!(
+            "注意：{} 在最近 {} 秒内修改过（settle_secs），可能仍在写入：守护进程要到 {} 之后才读取；试抓取已照常读取",
+            file.display(),
+            source.settle.as_secs(),
+            local(*until, config.timezone)
+        );
+    }
     println!("共 {} 条：", preview.documents.len());
     if preview.documents.is_empty() && source.html.is_some() {
         println!("  （列表选择器没有匹配到任何条目，请检查 [source.html] 的 item 选择器）");

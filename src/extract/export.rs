@@ -81,7 +81,11 @@ const DIGEST: &[&str] = &["digest", "摘要"];
 const LINK: &[&str] = &["link", "url", "note_url", "article_url", "content_url", "链接", "文章链接", "微博链接"];
 const AUTHOR: &[&str] =
     &["screen_name", "nickname", "用户昵称", "author", "author_name", "作者", "公众号", "公众号名称"];
+/// The most precise first: weibo-crawler writes `日期` (the day) beside `完整日期` (day and
+/// time) in CSV, `created_at` beside `full_created_at` in JSON.
 const TIME: &[&str] = &[
+    "full_created_at",
+    "完整日期",
     "created_at",
     "create_time",
     "publish_time",
@@ -238,8 +242,9 @@ enum Record {
     Comment(ExportComment),
 }
 
+/// The first of `names` the row has with a value (an empty column falls through to the next).
 fn get<'a>(row: &'a Row, names: &[&str]) -> Option<&'a str> {
-    names.iter().find_map(|n| row.get(*n)).map(String::as_str).filter(|v| !v.is_empty())
+    names.iter().filter_map(|n| row.get(*n)).map(String::as_str).find(|v| !v.trim().is_empty())
 }
 
 fn record(row: &Row, tz: Tz, now: DateTime<Utc>) -> Result<Record, String> {
@@ -337,6 +342,25 @@ mod tests {
             Engagement { reposts: Some(12_000), comments: Some(3), likes: Some(15), ..Engagement::default() }
         );
         assert_eq!(f.posts[1].entry.text, "转发微博", "源微博 columns describe the original, not this post");
+    }
+
+    /// Regression: weibo-crawler's CSV has 日期 (the day) and 完整日期 (day and time); the
+    /// row's time was stored as midnight.
+    #[test]
+    fn weibo_crawler_rows_keep_their_full_time() {
+        let csv = "id,bid,正文,日期,完整日期,点赞数,评论数,转发数
+                   4454572602912349	,IjV3EbCkr,网传烈士陵园要拆迁,2026-11-20,2026-11-20 10:00:00,1,0,0
+                   4454572602912350	,IjV3EbCks,烈士陵园开放时间,2026-11-21,,1,0,0
+";
+        let f = parse_export("weibo.csv", csv.as_bytes(), TZ, now()).expect("parses");
+        let at =
+            |i: usize| f.posts[i].entry.published_at.map(|t| t.with_timezone(&TZ).format("%Y-%m-%d %H:%M").to_string());
+        assert_eq!(at(0).as_deref(), Some("2026-11-20 10:00"));
+        assert_eq!(at(1).as_deref(), Some("2026-11-21 00:00"), "an empty 完整日期 falls back to 日期");
+        let json = r#"{"weibo": [{"id": 9, "bid": "B9", "text": "烈士陵园开放公告", "created_at": "2026-11-20", "full_created_at": "2026-11-20 10:00:00"}]}"#;
+        let f = parse_export("weibo.json", json.as_bytes(), TZ, now()).expect("parses");
+        let t = f.posts[0].entry.published_at.map(|t| t.with_timezone(&TZ).format("%H:%M").to_string());
+        assert_eq!(t.as_deref(), Some("10:00"));
     }
 
     #[test]

@@ -21,6 +21,20 @@ const EXTENSIONS: &[&str] = &["csv", "json", "jsonl", "ndjson"];
 /// The export files of a source's folder that are settled (unchanged for `settle`), oldest
 /// first. Files still being written are left for a later run.
 pub(super) fn settled_files(source: &SourceConfig) -> Result<Vec<PathBuf>, PipelineError> {
+    Ok(export_files(source)?.settled)
+}
+
+/// Export files still being written, with the time each settles.
+pub(super) type Waiting = Vec<(PathBuf, SystemTime)>;
+
+/// An export folder's files: those settled (not modified for `settle_secs`), oldest first,
+/// and those still being written with the time they settle.
+pub(super) struct ExportFiles {
+    pub settled: Vec<PathBuf>,
+    pub waiting: Waiting,
+}
+
+pub(super) fn export_files(source: &SourceConfig) -> Result<ExportFiles, PipelineError> {
     let Location::File(dir) = &source.location else {
         return Err(PipelineError::Task("export sources read a local folder".into()));
     };
@@ -29,6 +43,7 @@ pub(super) fn settled_files(source: &SourceConfig) -> Result<Vec<PathBuf>, Pipel
     };
     let now = SystemTime::now();
     let mut files: Vec<(SystemTime, PathBuf)> = Vec::new();
+    let mut waiting = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         let ext_ok = path
@@ -44,10 +59,12 @@ pub(super) fn settled_files(source: &SourceConfig) -> Result<Vec<PathBuf>, Pipel
             files.push((modified, path));
         } else {
             tracing::debug!(file = %path.display(), "export file still changing; left for a later run");
+            waiting.push((path, modified + source.settle));
         }
     }
     files.sort();
-    Ok(files.into_iter().map(|(_, p)| p).collect())
+    waiting.sort_by_key(|(_, at)| *at);
+    Ok(ExportFiles { settled: files.into_iter().map(|(_, p)| p).collect(), waiting })
 }
 
 fn read_file(path: &Path) -> Result<(Vec<u8>, String), PipelineError> {
@@ -158,15 +175,18 @@ fn add(total: &mut Committed, more: Committed) {
 }
 
 /// Dry run of an export folder: every settled file parsed (seen before or not).
+/// What a dry run reads: every export file, those still being written included (it stores
+/// nothing), and the files the daemon would still wait for, with when they settle.
 pub(super) fn preview_exports(
     source: &SourceConfig,
     tz: chrono_tz::Tz,
     matcher: &crate::matcher::Matcher,
-) -> Result<Vec<MatchedDocument>, PipelineError> {
+) -> Result<(Vec<MatchedDocument>, Waiting), PipelineError> {
+    let files = export_files(source)?;
     let mut out = Vec::new();
-    for path in settled_files(source)? {
-        let (bytes, _) = read_file(&path)?;
-        let Ok(file) = parse(&path, &bytes, tz) else { continue };
+    for path in files.settled.iter().chain(files.waiting.iter().map(|(p, _)| p)) {
+        let (bytes, _) = read_file(path)?;
+        let Ok(file) = parse(path, &bytes, tz) else { continue };
         let docs: Vec<Document> =
             extract::into_documents(&source.id, file.posts.into_iter().map(|p| p.entry).collect());
         out.extend(docs.into_iter().map(|document| {
@@ -174,5 +194,5 @@ pub(super) fn preview_exports(
             MatchedDocument { document, hits, flags: Vec::new(), negativity: None }
         }));
     }
-    Ok(out)
+    Ok((out, files.waiting))
 }

@@ -822,6 +822,9 @@ pub struct Preview {
     pub encoding: &'static Encoding,
     pub charset_origin: CharsetOrigin,
     pub malformed: usize,
+    /// Export files read although still being written (younger than `settle_secs`), with
+    /// when the daemon will read them.
+    pub waiting: Vec<(std::path::PathBuf, DateTime<Utc>)>,
 }
 
 /// Runs one source through fetch, decode, parse, article follow and matching without
@@ -833,12 +836,13 @@ pub async fn preview(
     source: &SourceConfig,
 ) -> Result<Preview, PipelineError> {
     if source.kind.is_export() {
-        let documents = export::preview_exports(source, config.timezone, matcher)?;
+        let (documents, waiting) = export::preview_exports(source, config.timezone, matcher)?;
         return Ok(Preview {
             documents,
             encoding: encoding_rs::UTF_8,
             charset_origin: CharsetOrigin::Default,
             malformed: 0,
+            waiting: waiting.into_iter().map(|(p, at)| (p, DateTime::<Utc>::from(at))).collect(),
         });
     }
     let body = match fetcher.fetch(&source.location, &Validators::default(), &source.headers, source.robots).await? {
@@ -865,6 +869,7 @@ pub async fn preview(
         encoding: parsed.encoding,
         charset_origin: parsed.charset_origin,
         malformed: parsed.malformed,
+        waiting: Vec::new(),
     })
 }
 
