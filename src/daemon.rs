@@ -67,6 +67,30 @@ pub enum DaemonError {
     Locked(#[from] lock::LockError),
 }
 
+impl DaemonError {
+    /// The message for staff: what stops the daemon in Chinese, the technical cause after.
+    pub fn describe_zh(&self) -> String {
+        match self {
+            DaemonError::Store { path, source } => format!("无法打开数据库 {path}：{}", source.describe_zh()),
+            DaemonError::Http(e) => format!("无法建立抓取用的 HTTP 客户端（检查 [fetch] 的 proxy 等设置）（{e}）"),
+            DaemonError::Matcher(e) => format!("关键词表无法编译（{e}）"),
+            DaemonError::Mail(e) => format!("无法准备邮件发送（检查 [mail]）（{e}）"),
+            DaemonError::Pipeline(e) => e.describe_zh(),
+            DaemonError::Channel(e) => format!("无法准备短信或群机器人发送（检查 [sms] 和 [[robots]]）（{e}）"),
+            DaemonError::Listen { addr, source } => {
+                let why = match source.kind() {
+                    std::io::ErrorKind::AddrInUse => "地址已被占用：另一个程序（可能是另一个 yuqing）正在使用这个端口",
+                    std::io::ErrorKind::PermissionDenied => "没有权限监听这个端口（1024 以下的端口需要特权）",
+                    std::io::ErrorKind::AddrNotAvailable => "本机没有这个地址",
+                    _ => "无法监听",
+                };
+                format!("无法在 {addr} 上提供 HTTP 服务（[http] listen）：{why}（{source}）")
+            }
+            DaemonError::Locked(e) => e.to_string(),
+        }
+    }
+}
+
 /// One generation of the configuration-dependent parts. The first is built at start; each
 /// successful reload builds the next with [`Parts::rebuild`].
 pub struct Parts {

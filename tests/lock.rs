@@ -52,3 +52,24 @@ fn a_second_daemon_is_refused_and_run_once_leaves_delivery_to_the_first() {
     next.wait_log(LIMIT, "daemon started", 1);
     assert!(next.running());
 }
+
+/// What stops the daemon is said in Chinese first, the system's words after: a port taken by
+/// another program.
+#[test]
+fn a_taken_http_port_is_explained_in_chinese() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let p = Project::new(&source("forum", "forum.xml"), FILE_MAIL);
+    p.write("forum.xml", rss(&[]));
+    let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
+    p.write("yuqing.toml", format!("{toml}\n[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let run = p.run(&["run"]);
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    let line = run.stderr.lines().find(|l| l.starts_with("错误：")).unwrap_or_default();
+    assert!(
+        line.contains(&format!("无法在 127.0.0.1:{port} 上提供 HTTP 服务（[http] listen）：地址已被占用")),
+        "{}",
+        run.stderr
+    );
+    drop(taken);
+}

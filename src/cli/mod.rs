@@ -232,9 +232,12 @@ pub fn main() -> ExitCode {
         Err(e) => {
             // Our error types carry their causes in their own messages; a storage error
             // (the usual one here) is explained in Chinese first.
-            match e.downcast_ref::<crate::store::StoreError>() {
-                Some(store) => eprintln!("错误：{}", store.describe_zh()),
-                None => eprintln!("错误：{e}"),
+            if let Some(store) = e.downcast_ref::<crate::store::StoreError>() {
+                eprintln!("错误：{}", store.describe_zh());
+            } else if let Some(daemon) = e.downcast_ref::<crate::daemon::DaemonError>() {
+                eprintln!("错误：{}", daemon.describe_zh());
+            } else {
+                eprintln!("错误：{e}");
             }
             ExitCode::from(2)
         }
