@@ -375,16 +375,24 @@ const THREE_STORIES: &[(&str, &str, &str)] = &[
     ("f3", "优抚对象走访慰问走过场", "慰问只拍照不办事"),
 ];
 
-#[test]
-fn alerts_held_outside_working_hours_arrive_as_one_digest_per_recipient() {
+/// A project whose forum carries `stories` on a day the calendar makes a holiday, with quiet
+/// hours on: every alert is held (working hours all day, so the next working day starts at
+/// midnight).
+fn held_stories(stories: &[(&str, &str, &str)]) -> Project {
     let p = Project::with_org(&source("forum", "forum.xml"));
     p.write("keywords/preferential.txt", "@section = preferential\n抚恤金\n祭扫\n慰问\n");
-    p.write("forum.xml", rss(THREE_STORIES));
+    p.write("forum.xml", rss(stories));
     p.write("calendar.toml", calendar_off_today());
     let base = format!("{}\n[storage]\npath = \"state/yuqing.db\"\n{}", support::ORG, support::FILE_MAIL);
     let quiet =
         "[calendar]\nfile = \"calendar.toml\"\nworking_hours = [\"00:00-24:00\"]\n[delivery]\nquiet_hours = true\n";
     p.write("yuqing.toml", format!("{base}{quiet}"));
+    p
+}
+
+#[test]
+fn alerts_held_outside_working_hours_arrive_as_one_digest_per_recipient() {
+    let p = held_stories(THREE_STORIES);
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let list = p.run(&["event", "list"]);
@@ -521,14 +529,7 @@ fn digests_that_fail_while_smtp_is_down_are_retried_and_each_recipient_gets_one_
 /// the third story only, and the other two rows are dropped with the reason.
 #[test]
 fn closing_or_muting_an_event_withdraws_its_held_alerts_from_the_digest() {
-    let p = Project::with_org(&source("forum", "forum.xml"));
-    p.write("keywords/preferential.txt", "@section = preferential\n抚恤金\n祭扫\n慰问\n");
-    p.write("forum.xml", rss(THREE_STORIES));
-    p.write("calendar.toml", calendar_off_today());
-    let base = format!("{}\n[storage]\npath = \"state/yuqing.db\"\n{}", support::ORG, support::FILE_MAIL);
-    let quiet =
-        "[calendar]\nfile = \"calendar.toml\"\nworking_hours = [\"00:00-24:00\"]\n[delivery]\nquiet_hours = true\n";
-    p.write("yuqing.toml", format!("{base}{quiet}"));
+    let p = held_stories(THREE_STORIES);
     let run = p.run(&["run", "--once"]);
     assert!(run.stdout.contains("工作时间外：3 封Ⅲ、Ⅳ级提醒暂缓"), "{}\n{}", run.stdout, run.stderr);
     let events = p.store().recent_events(10).expect("events");
@@ -579,14 +580,7 @@ fn closing_or_muting_an_event_withdraws_its_held_alerts_from_the_digest() {
 /// the event's state before the close and committed after it) is withdrawn, not sent.
 #[test]
 fn an_alert_queued_before_its_event_was_closed_is_withdrawn_at_delivery() {
-    let p = Project::with_org(&source("forum", "forum.xml"));
-    p.write("keywords/preferential.txt", "@section = preferential\n抚恤金\n");
-    p.write("forum.xml", rss(&THREE_STORIES[..1]));
-    p.write("calendar.toml", calendar_off_today());
-    let base = format!("{}\n[storage]\npath = \"state/yuqing.db\"\n{}", support::ORG, support::FILE_MAIL);
-    let quiet =
-        "[calendar]\nfile = \"calendar.toml\"\nworking_hours = [\"00:00-24:00\"]\n[delivery]\nquiet_hours = true\n";
-    p.write("yuqing.toml", format!("{base}{quiet}"));
+    let p = held_stories(&THREE_STORIES[..1]);
     assert_eq!(p.run(&["run", "--once"]).code, Some(0));
     let mut store = p.store();
     let event = store.recent_events(1).expect("events").remove(0);

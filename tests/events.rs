@@ -10,15 +10,7 @@ const STORY: &str = "网传临江市烈士陵园将被拆迁改建商业综合�
 /// An RSS feed whose items `(guid, title, description)` were published an hour ago, so
 /// that the event window (72 h by default) holds whenever the test runs.
 fn feed(items: &[(&str, &str, &str)]) -> String {
-    let when = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
-    let mut out =
-        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>t</title>\n");
-    for (guid, title, description) in items {
-        out.push_str(&format!(
-            "<item><title>{title}</title><link>https://example.com/{guid}</link><guid>{guid}</guid><description>{description}</description><pubDate>{when}</pubDate></item>\n"
-        ));
-    }
-    out + "</channel></rss>\n"
+    support::feed_linked("https://example.com/", items)
 }
 
 #[test]

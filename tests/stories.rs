@@ -13,17 +13,9 @@ use support::{FILE_MAIL, Project, eml_files, source, text_part};
 /// Template sentences bureaus publish (our own text, after the shape of real ones).
 const BOILERPLATE: &str = "活动现场，工作人员向群众详细解读了相关政策，发放宣传资料200余份。下一步，将持续推进相关工作提质增效，切实增强人民群众的获得感、幸福感、安全感。";
 
-/// An RSS feed of `(guid, title, text)` items, published an hour ago, each with its own link.
+/// An RSS feed of `(guid, title, text)` items of `site`, each with its own link.
 fn feed(site: &str, items: &[(String, String, String)]) -> String {
-    let published = support::published();
-    let mut out =
-        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>t</title>\n");
-    for (guid, title, text) in items {
-        out.push_str(&format!(
-            "<item><title>{title}</title><link>https://{site}.example.cn/{guid}.html</link><guid>{guid}</guid><description>{text}</description><pubDate>{published}:00</pubDate></item>\n"
-        ));
-    }
-    out + "</channel></rss>\n"
+    support::feed_linked(&format!("https://{site}.example.cn/"), items)
 }
 
 /// The two false merges and their kin: six bureaus' sites, each publishing its

@@ -425,6 +425,21 @@ pub fn rss(items: &[(&str, &str, &str)]) -> String {
     out
 }
 
+/// An RSS feed of `(guid, title, description)` items published at [`published`], each
+/// linked at `{link_base}{guid}`.
+pub fn feed_linked<G: AsRef<str>, T: AsRef<str>, D: AsRef<str>>(link_base: &str, items: &[(G, T, D)]) -> String {
+    let when = published();
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>t</title>\n");
+    for (guid, title, description) in items {
+        let (guid, title, description) = (guid.as_ref(), title.as_ref(), description.as_ref());
+        out.push_str(&format!(
+            "<item><title>{title}</title><link>{link_base}{guid}</link><guid>{guid}</guid><description>{description}</description><pubDate>{when}:00</pubDate></item>\n"
+        ));
+    }
+    out + "</channel></rss>\n"
+}
+
 pub const FILE_MAIL: &str = "[mail]\ntransport = \"file\"\noutbox_dir = \"outbox\"\nfrom = \"舆情监测 <yuqing@example.gov.cn>\"\nto = [\"gkb@example.gov.cn\"]\n";
 
 /// `[mail]` over plain SMTP to loopback, with quick retries for tests.
