@@ -768,10 +768,11 @@ async fn schedule_loop(
                 .schedule
                 .next_after(slot.max(now), ctx.config.timezone)
                 .unwrap_or(now + chrono::Duration::days(1));
-            if in_flight.insert(source.id.clone(), slot).is_some() {
+            if in_flight.contains_key(&source.id) {
                 tracing::warn!(source = %source.id, "previous run still in progress; skipping this one");
                 continue;
             }
+            in_flight.insert(source.id.clone(), slot);
             // The run keeps this generation (its config, matcher, client) until it ends.
             let (ctx, semaphore, source) = (ctx.clone(), semaphore.clone(), source.clone());
             running.spawn(async move {
