@@ -457,7 +457,15 @@ impl Clusterer {
 
     /// [`Self::nearest`], with the document it resembles most (for [`Self::evidence`]).
     pub fn nearest_document(&self, probe: &Probe) -> Option<(usize, f64, usize)> {
-        if let Some(&(cluster, doc)) = self.exact.get(&probe.fingerprint) {
+        self.nearest_document_where(probe, |_| true)
+    }
+
+    /// [`Self::nearest_document`] among the clusters `keep` accepts (a document split out
+    /// of a cluster must not find its way back).
+    pub fn nearest_document_where(&self, probe: &Probe, keep: impl Fn(usize) -> bool) -> Option<(usize, f64, usize)> {
+        if let Some(&(cluster, doc)) = self.exact.get(&probe.fingerprint)
+            && keep(cluster)
+        {
             return Some((cluster, 1.0, doc));
         }
         let mut shared: HashMap<usize, usize, Fast> = HashMap::default();
@@ -470,7 +478,8 @@ impl Clusterer {
                 *shared.entry(doc).or_default() += 1;
             }
         }
-        let mut candidates: Vec<(usize, usize)> = shared.into_iter().collect();
+        let mut candidates: Vec<(usize, usize)> =
+            shared.into_iter().filter(|(doc, _)| keep(self.documents[*doc].1)).collect();
         candidates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         // Shingles shared by many documents (a site's boilerplate such as 补充点评 2007年…,
         // a template sentence every bureau writes) say little about the story: a candidate

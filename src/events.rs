@@ -240,9 +240,16 @@ impl EventIndex {
     /// Assigns a matched document to an open event, or starts one. `now` stands in for
     /// a missing or future publish time.
     pub fn assign(&mut self, document: &Document, now: DateTime<Utc>) -> Assignment {
+        self.assign_apart(document, now, None)
+    }
+
+    /// [`Self::assign`], never to event `apart_from` (a document a person split out of it).
+    pub fn assign_apart(&mut self, document: &Document, now: DateTime<Utc>, apart_from: Option<i64>) -> Assignment {
         let seen_at = document.published_at.filter(|t| *t <= now).unwrap_or(now);
         let probe = Probe::story(&document.title, &document.text);
-        let joined = self.clusterer.nearest_document(&probe).and_then(|(cluster, similarity, doc)| {
+        let cluster_event = &self.cluster_event;
+        let keep = |cluster: usize| apart_from.is_none_or(|e| cluster_event.get(cluster) != Some(&e));
+        let joined = self.clusterer.nearest_document_where(&probe, keep).and_then(|(cluster, similarity, doc)| {
             let event_id = self.cluster_event[cluster];
             let open = self.open.get(&event_id)?;
             (open.last_seen + self.window >= seen_at).then_some((cluster, event_id, similarity, doc))

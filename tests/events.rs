@@ -90,7 +90,7 @@ fn a_story_from_three_sources_is_one_event_with_threaded_updates() {
     assert!(run.stdout.contains("3 个来源、4 篇信息"), "{}", run.stdout);
     let run = p.run(&["events", &story.id.to_string()]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stdout.contains("传播路径") && run.stdout.contains("[首发]"), "{}", run.stdout);
+    assert!(run.stdout.contains("传播路径") && run.stdout.contains("；首发]"), "{}", run.stdout);
     assert_eq!(run.stdout.lines().filter(|l| l.contains("测试信源")).count(), 4, "{}", run.stdout);
     // Each copy says why it is one story with an earlier one: the wording they share.
     let copies: Vec<&str> = run.stdout.lines().filter(|l| l.contains("相似度")).collect();

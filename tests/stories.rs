@@ -121,3 +121,69 @@ fn every_matched_copy_reaches_a_person_even_when_runs_are_killed() {
     let pending = p.store().outbox_rows(yuqing::store::OutboxFilter::Pending, 100).expect("outbox");
     assert!(pending.is_empty(), "nothing left behind: {pending:?}");
 }
+
+/// A wrongly merged document is split out by a person: it forms its own event (never the
+/// one it left), whose alert goes out; both events record the decision; refusals say why.
+#[test]
+fn a_wrongly_merged_document_is_split_out_and_its_alert_goes_out() {
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n烈士陵园\n");
+    let story = "网传临江市烈士陵园将被拆迁改建商业综合体，市退役军人事务局回应：系不实信息，烈士陵园不会拆迁。";
+    let items = [
+        ("f1".to_string(), "烈士陵园要拆？".to_string(), story.to_string()),
+        ("f2".to_string(), "烈士陵园要拆？".to_string(), format!("转发：{story}")),
+    ];
+    p.write("forum.xml", feed("forum", &items));
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let store = p.store();
+    let events = store.recent_events(10).expect("events");
+    assert_eq!(events.len(), 1, "one event of two copies");
+    let id = events[0].id;
+    let path = store.event_path(id).expect("path");
+    let (first, second) = (path[0].document_id, path[1].document_id);
+    let mails_before = eml_files(&p.path().join("outbox")).len();
+
+    let (n, d) = (id.to_string(), second.to_string());
+    let nosuch = p.run(&["event", "split", &n, "--doc", "999", "--by", "chen", "--reason", "误判"]);
+    assert_eq!(nosuch.code, Some(1));
+    assert!(
+        nosuch.stderr.contains(&format!("文档 #999 不在事件 #{id} 中；它的文档有：#{first}、#{second}")),
+        "{}",
+        nosuch.stderr
+    );
+    assert_eq!(p.run(&["event", "split", &n, "--doc", &d, "--by", "王科员", "--reason", "误判"]).code, Some(1));
+
+    let split = p.run(&["event", "split", &n, "--doc", &d, "--by", "chen", "--reason", "两件不同的事"]);
+    assert_eq!(split.code, Some(0), "{}\n{}", split.stdout, split.stderr);
+    assert!(
+        split.stdout.contains(&format!("文档 #{second} 已由 陈局长")) && split.stdout.contains("自成新事件"),
+        "{}",
+        split.stdout
+    );
+    let events = store.recent_events(10).expect("events");
+    assert_eq!(events.len(), 2);
+    let old = events.iter().find(|e| e.id == id).expect("old event");
+    assert_eq!(old.documents, 1);
+    let new = events.iter().find(|e| e.id != id).expect("new event");
+    assert_eq!(store.event_path(new.id).expect("path").iter().map(|s| s.document_id).collect::<Vec<_>>(), vec![second]);
+    let show = p.run(&["event", "show", &n]);
+    assert!(
+        show.stdout.contains(&format!("文档 #{second} 拆出")) && show.stdout.contains("两件不同的事"),
+        "{}",
+        show.stdout
+    );
+    let show = p.run(&["event", "show", &new.id.to_string()]);
+    assert!(show.stdout.contains(&format!("从事件 #{id} 拆入")), "{}", show.stdout);
+    // Its own alert goes out: a first alert, not an update of the old event.
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let mails = eml_files(&p.path().join("outbox"));
+    assert_eq!(mails.len(), mails_before + 1);
+    let newest = std::fs::read_to_string(mails.last().expect("mail")).expect("eml");
+    let subject = support::decode_words(&support::header(&newest, "Subject").unwrap_or_default());
+    assert!(!subject.starts_with("Re:"), "{subject}");
+    assert!(text_part(&newest).contains(&format!("事件编号：#{}（首次发现）", new.id)), "{}", text_part(&newest));
+    // The only document left is not split.
+    let only = p.run(&["event", "split", &n, "--doc", &first.to_string(), "--by", "chen", "--reason", "x"]);
+    assert_eq!(only.code, Some(1));
+    assert!(only.stderr.contains("只有这一篇文档"), "{}", only.stderr);
+}

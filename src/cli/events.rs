@@ -80,6 +80,19 @@ pub enum EventAction {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Split (拆分) a wrongly merged document out of an event: it is judged again and forms
+    /// or joins the right event, whose alert goes out; both events record the decision
+    Split {
+        id: i64,
+        /// The document number (文档 #D in `yuqing event show N`)
+        #[arg(long)]
+        doc: i64,
+        #[arg(long)]
+        by: String,
+        /// Why (for the audit trail)
+        #[arg(long)]
+        reason: String,
+    },
     /// Downgrade (降级) an event: a recorded decision; automatic grading may later raise it
     /// only above the grade it had
     Downgrade {
@@ -121,6 +134,7 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
         EventAction::Feedback { id, by, kind, link, note } => (id, by, Command::Feedback { kind, link, note }),
         EventAction::Close { id, by, note } => (id, by, Command::Close { note }),
         EventAction::Reopen { id, by, note } => (id, by, Command::Reopen { note }),
+        EventAction::Split { id, doc, by, reason } => return split(config, id, doc, &by, &reason),
         EventAction::Downgrade { id, to, by, reason } => {
             let Some(to) = Grade::parse(&to) else {
                 return refuse(format!("无法识别的级别 \"{to}\"；请写 II、III 或 IV"));
@@ -144,6 +158,33 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
         }
         Err(WorkflowError::Store(e)) => Err(e.into()),
         Err(e) => refuse(e.to_string()),
+    }
+}
+
+/// `yuqing event split N --doc D`: the document is judged again apart from event N.
+fn split(config: &Config, id: i64, doc: i64, by: &str, reason: &str) -> anyhow::Result<ExitCode> {
+    let org = &config.response.org;
+    if !org.people.is_empty() && org.person(by).is_none() {
+        eprintln!("{}", WorkflowError::UnknownPerson { given: by.to_string(), hint: org.person_hint(by) });
+        return Ok(ExitCode::from(1));
+    }
+    let parts = crate::daemon::Parts::build(config.clone())?;
+    let who = org.person_label(by);
+    match crate::pipeline::split(&parts.ctx, id, doc, (by, reason), chrono::Utc::now()) {
+        Ok(done) => {
+            let now_in = match (done.event_id, done.new_event) {
+                (Some(e), true) => format!("自成新事件 #{e}（{}）", done.event_title),
+                (Some(e), false) => format!("并入事件 #{e}（{}）", done.event_title),
+                (None, _) => "它已不再命中任何关键词，不属于任何事件".to_string(),
+            };
+            println!("文档 #{doc} 已由 {who}从事件 #{id} 拆出，{now_in}；已加入发件箱的提醒 {} 条。", done.alerts);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(crate::pipeline::SplitError::Pipeline(e)) => Err(e.into()),
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
     }
 }
 
@@ -207,7 +248,13 @@ pub(super) fn show(config: &Config, id: Option<i64>, limit: usize) -> anyhow::Re
             0 => "首发".to_string(),
             _ => format!("相似度 {:.2}{}", step.similarity, evidence_note(&step.evidence)),
         };
-        println!("  {}. {}  {}  {title}  [{likeness}]", n + 1, local(step.seen_at, tz), source_name(&step.source_id));
+        println!(
+            "  {}. {}  {}  {title}  [文档 #{}；{likeness}]",
+            n + 1,
+            local(step.seen_at, tz),
+            source_name(&step.source_id),
+            step.document_id
+        );
         if let Some(link) = &step.link {
             println!("     {link}");
         }

@@ -57,7 +57,12 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
             ("转载", format!("  相似度 {:.2}{}", c.similarity, super::events::evidence_note(&c.evidence)))
         };
         let link = c.link.as_deref().map(|l| format!("\n{:23}{l}", "")).unwrap_or_default();
-        entries.push((c.seen_at, 0, format!("{kind}  {}  {title}{likeness}{link}", source_name(&c.source_id))));
+        let doc = c.document_id;
+        entries.push((
+            c.seen_at,
+            0,
+            format!("{kind}  {}  {title}  文档 #{doc}{likeness}{link}", source_name(&c.source_id)),
+        ));
     }
     let mut last = None;
     for (at, total) in &t.engagement {
@@ -81,6 +86,10 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
             }
             "close" => format!("办结  {who}"),
             "reopen" => format!("重新打开  {who}"),
+            "split" => match a.target.as_deref().and_then(|t| t.strip_prefix("from:")) {
+                Some(from) => format!("拆分  {who}：从事件 #{from} 拆入"),
+                None => format!("拆分  {who}：文档 #{} 拆出", a.target.as_deref().unwrap_or("?")),
+            },
             "downgrade" => {
                 let to = a.target.as_deref().and_then(crate::response::Grade::parse);
                 format!("降级  {who} → {}", to.map_or("?", |g| g.label_zh()))

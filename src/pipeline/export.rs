@@ -149,7 +149,7 @@ impl Job {
             engagement.iter().flat_map(|(keys, e)| keys.iter().map(move |k| (k.as_str(), e.interactions()))).collect();
         let interactions_of =
             |d: &Document| d.keys.iter().find_map(|k| interactions.get(k.as_str()).copied()).unwrap_or(0);
-        let done = self.match_and_commit(fresh, now, interactions_of, |store, batch| {
+        let done = self.match_and_commit(fresh, (now, None), interactions_of, |store, batch| {
             let export = ExportBatch {
                 sha256: sha,
                 path: &path_text,

@@ -468,7 +468,7 @@ impl Job {
         let now = Utc::now();
         let committed = self.match_and_commit(
             fresh,
-            now,
+            (now, None),
             |_| 0,
             |store, batch| store.commit_run(&self.source.id, batch, parsed.entries, validators, now),
         )?;
@@ -487,7 +487,7 @@ impl Job {
     fn match_and_commit<T>(
         &self,
         fresh: Vec<Document>,
-        now: DateTime<Utc>,
+        (now, apart_from): (DateTime<Utc>, Option<i64>),
         interactions_of: impl Fn(&Document) -> i64,
         commit: impl FnOnce(&mut Store, &[NewDocument]) -> Result<T, StoreError>,
     ) -> Result<T, PipelineError> {
@@ -508,7 +508,7 @@ impl Job {
             let (event, decision) = match m.hits.is_empty() {
                 true => (None, None),
                 false => {
-                    let mut a = events.assign(&m.document, now);
+                    let mut a = events.assign_apart(&m.document, now, apart_from);
                     // People may have downgraded, muted or closed the event since.
                     let state = if a.new_event { None } else { store.event_state(a.event_id)? };
                     if let Some(state) = &state {
@@ -813,6 +813,81 @@ fn reaction(store: &Store, event_id: i64, pending: i64, now: DateTime<Utc>) -> R
     let before = store.event_interactions(event_id, now - chrono::Duration::hours(6))?;
     let total = stored + pending;
     Ok((total, (before > 0).then(|| total as f64 / before as f64)))
+}
+
+/// Why a split was refused; `Display` is the message for staff.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error("没有编号为 #{0} 的事件（用 yuqing event list 查看最近的事件）")]
+    NoEvent(i64),
+    #[error("文档 #{doc} 不在事件 #{event} 中；它的文档有：{members}（见 yuqing event show {event}）")]
+    NotMember { doc: i64, event: i64, members: String },
+    #[error("事件 #{0} 只有这一篇文档，无需拆分")]
+    OnlyDocument(i64),
+    #[error("文档 #{doc} 的信源 \"{source_id}\" 已不在 sources.toml 中，无法重新研判")]
+    NoSource { doc: i64, source_id: String },
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+/// Where a split document went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// Its event now (`None`: it matches no keyword any more).
+    pub event_id: Option<i64>,
+    pub new_event: bool,
+    pub event_title: String,
+    /// Alerts queued about it (its new event's alert, or an update of the event it joined).
+    pub alerts: usize,
+}
+
+/// Takes document `doc_id` out of event `event_id` (`yuqing event split`): the document is
+/// matched and graded again and forms a new event or joins another one — never the event it
+/// was split from — with that event's alert queued, and both events record the decision.
+pub fn split(
+    ctx: &Context,
+    event_id: i64,
+    doc_id: i64,
+    (actor, reason): (&str, &str),
+    now: DateTime<Utc>,
+) -> Result<Split, SplitError> {
+    let store_err = |e: StoreError| SplitError::Pipeline(e.into());
+    let (path, stored) = {
+        let store = ctx.store.lock().map_err(|_| PipelineError::Poisoned)?;
+        (store.event_path(event_id).map_err(store_err)?, store.stored_document(doc_id).map_err(store_err)?)
+    };
+    if path.is_empty() {
+        return Err(SplitError::NoEvent(event_id));
+    }
+    if !path.iter().any(|step| step.document_id == doc_id) {
+        let members: Vec<String> = path.iter().map(|step| format!("#{}", step.document_id)).collect();
+        return Err(SplitError::NotMember { doc: doc_id, event: event_id, members: members.join("、") });
+    }
+    if path.len() < 2 {
+        return Err(SplitError::OnlyDocument(event_id));
+    }
+    let Some((_, matched)) = stored else { return Err(SplitError::NoEvent(event_id)) };
+    let document = matched.document;
+    let Some(source) = ctx.config.source(&document.source_id) else {
+        return Err(SplitError::NoSource { doc: doc_id, source_id: document.source_id });
+    };
+    let job = Job::new(ctx, source);
+    let done = job.match_and_commit(
+        vec![document],
+        (now, Some(event_id)),
+        |_| 0,
+        |store, batch| {
+            let item = batch.first().ok_or_else(|| StoreError::Corrupt("split: nothing to record".into()))?;
+            store.split_document(event_id, doc_id, item, (actor, reason), now)?;
+            Ok(Split {
+                event_id: item.event.as_ref().map(|e| e.event_id),
+                new_event: item.event.as_ref().is_some_and(|e| e.new_event),
+                event_title: item.event.as_ref().map(|e| e.event_title.clone()).unwrap_or_default(),
+                alerts: item.alert.iter().count() + item.extra.len(),
+            })
+        },
+    )?;
+    Ok(done)
 }
 
 /// What a dry run found: every entry (seen before or not), matched, nothing stored.

@@ -192,12 +192,24 @@ impl Store {
     /// An event's first document with its hits and flags, to write an alert about the
     /// event when no new document arrived (its grade rose on counts alone).
     pub fn event_head(&self, event_id: i64) -> Result<Option<(i64, MatchedDocument)>, StoreError> {
+        let first: Option<i64> = self
+            .conn
+            .query_row("SELECT first_document_id FROM events WHERE id = ?1", [event_id], |r| r.get(0))
+            .optional()?;
+        match first {
+            Some(doc) => self.stored_document(doc),
+            None => Ok(None),
+        }
+    }
+
+    /// A stored document with its hits and flags (its keys are not read back).
+    pub fn stored_document(&self, document_id: i64) -> Result<Option<(i64, MatchedDocument)>, StoreError> {
         let row = self
             .conn
             .query_row(
                 "SELECT d.id, d.source_id, d.fingerprint, d.link, d.guid, d.title, d.text, d.author, d.published_at, d.page_state
-                 FROM events e JOIN documents d ON d.id = e.first_document_id WHERE e.id = ?1",
-                [event_id],
+                 FROM documents d WHERE d.id = ?1",
+                [document_id],
                 |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
@@ -241,6 +253,51 @@ impl Store {
             })
             .collect();
         Ok(Some((doc_id, MatchedDocument { document, hits, flags, negativity: None })))
+    }
+
+    /// Takes document `doc_id` out of event `from` (a person's decision, in the audit trail
+    /// of both events) and records where it now belongs (`into`: its new or other event and
+    /// that event's alerts), in one transaction. `from` keeps its grade (grades only rise on
+    /// their own; a person may downgrade it); its counts and first copy are recomputed.
+    pub fn split_document(
+        &mut self,
+        from: i64,
+        doc_id: i64,
+        into: &super::NewDocument,
+        (actor, reason): (&str, &str),
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let at = now.timestamp();
+        let removed =
+            tx.execute("DELETE FROM event_documents WHERE event_id = ?1 AND document_id = ?2", [from, doc_id])?;
+        if removed == 0 {
+            return Err(StoreError::Corrupt(format!("document {doc_id} is not in event {from}")));
+        }
+        tx.execute(
+            "UPDATE events SET
+                 documents = (SELECT count(*) FROM event_documents WHERE event_id = ?1),
+                 sources = (SELECT count(DISTINCT source_id) FROM event_documents WHERE event_id = ?1),
+                 first_document_id = coalesce((SELECT document_id FROM event_documents WHERE event_id = ?1
+                                               ORDER BY seen_at, document_id LIMIT 1), first_document_id),
+                 first_source_id = coalesce((SELECT source_id FROM event_documents WHERE event_id = ?1
+                                             ORDER BY seen_at, document_id LIMIT 1), first_source_id),
+                 first_seen_at = coalesce((SELECT min(seen_at) FROM event_documents WHERE event_id = ?1), first_seen_at),
+                 last_seen_at = coalesce((SELECT max(seen_at) FROM event_documents WHERE event_id = ?1), last_seen_at)
+             WHERE id = ?1",
+            [from],
+        )?;
+        let action = "INSERT INTO event_actions (event_id, action, actor, target, note, at) VALUES (?1, 'split', ?2, ?3, ?4, ?5)";
+        tx.execute(action, params![from, actor, doc_id.to_string(), reason, at])?;
+        if let Some(event) = &into.event {
+            record(&tx, event, doc_id, &into.document.source_id, at)?;
+            tx.execute(action, params![event.event_id, actor, format!("from:{from}"), reason, at])?;
+        }
+        for alert in into.alert.iter().chain(&into.extra) {
+            super::outbox::enqueue(&tx, doc_id, into.event.as_ref().map(|e| e.event_id), alert, at)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Records an event's new grade and the alerts about it (email, SMS, IM) in one
