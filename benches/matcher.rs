@@ -16,6 +16,9 @@
 //! shipped `keywords/*.txt` lists, plain terms drawn from the character 2–4-grams of the
 //! corpus by document frequency, and a few hundred rules using every operator.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hint::black_box;

@@ -3,6 +3,9 @@
 //! and propagation paths; nothing queued for an empty period unless `send_empty`; once per due
 //! time across restarts; the binary's `briefing send --dry-run`; config errors with lines.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

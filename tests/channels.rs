@@ -5,6 +5,9 @@
 //! stall past the client's timeout. Plus `yuqing notify test` and `yuqing check` on
 //! `[sms]` / `[[robots]]`.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::{HashMap, HashSet, VecDeque};

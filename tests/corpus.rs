@@ -3,6 +3,9 @@
 //! charset decoding and, for feeds, feed parsing: nothing may panic, and the counts of
 //! parsed and clearly rejected files are printed (`cargo test --test corpus -- --nocapture`).
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,9 @@
 //! Alert delivery through a real SMTP server (aiosmtpd): outages are retried, a killed
 //! process loses nothing, and nothing is sent twice.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::HashSet;

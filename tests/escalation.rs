@@ -2,6 +2,9 @@
 //! once, and stop when someone accepts (`yuqing event accept`). No sleeping: the test calls
 //! `escalate` with the times it wants.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};

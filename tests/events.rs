@@ -1,6 +1,9 @@
 //! Events (Art. 13): one story copied by several sources is one event with one alert and
 //! threaded updates per new source — across runs and restarts — not one alert per copy.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::{FILE_MAIL, Project, decode_words, eml_files, header, source};

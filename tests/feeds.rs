@@ -1,6 +1,9 @@
 //! The pipeline against a loopback HTTP server: every feed format, charsets, conditional
 //! GET, and every way a source can fail — without one broken source affecting the others.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

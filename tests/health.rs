@@ -1,6 +1,9 @@
 //! Source health: one notice to the admin when a source keeps failing, one when it
 //! recovers, one when it goes silent — never a mail per failed poll.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

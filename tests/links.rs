@@ -2,6 +2,9 @@
 //! each person on the first rung; opening it changes nothing, confirming it accepts once,
 //! and a second click, a tampered, expired or unknown-person link are refused with a page.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::{Read, Write};

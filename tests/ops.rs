@@ -3,6 +3,9 @@
 //! status`, `yuqing db backup` while another connection writes, `yuqing db check` on a sound
 //! and on a damaged file, and the unit file through `systemd-analyze verify` when present.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::os::unix::net::UnixDatagram;

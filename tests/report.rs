@@ -2,6 +2,9 @@
 //! timeline: events created and actions recorded at chosen times through the store API,
 //! then the report computed by the library and printed by the binary in each format.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};

@@ -3,6 +3,9 @@
 //! (young events with their documents, pending alerts, identity keys) stays, the database
 //! keeps its foreign keys, and the low-disk notice goes out once per episode.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};

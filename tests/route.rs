@@ -1,6 +1,9 @@
 //! `yuqing test route` on the shipped config, and every organisation/routing reference
 //! checked by `yuqing check` with its line.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::{FILE_MAIL, Project};

@@ -8,6 +8,9 @@
 //! the server saw is checked against the minute boundaries that passed, and the daemon's
 //! own `yuqing_source_runs_total` must count the same runs.
 
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

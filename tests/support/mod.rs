@@ -3,6 +3,8 @@
 //! directory builder that runs the real `yuqing` binary.
 
 #![allow(dead_code)]
+// Test harness helpers outside #[test] functions: a failed expectation here is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
