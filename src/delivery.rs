@@ -86,7 +86,7 @@ impl Tried {
     }
 
     fn failed(e: ChannelError) -> Self {
-        Tried::Failed { retryable: e.is_retryable(), retry_after: e.retry_after(), error: e.to_string() }
+        Tried::Failed { retryable: e.is_retryable(), retry_after: e.retry_after(), error: e.describe_zh() }
     }
 
     fn refused(error: String) -> Self {
@@ -264,7 +264,7 @@ impl<'a> Delivery<'a> {
             };
             return Ok(match sent {
                 Ok(answer) => Tried::Sent(Some((answer, None))),
-                Err(e) => Tried::Failed { error: e.to_string(), retryable: true, retry_after: None },
+                Err(e) => Tried::Failed { error: e.describe_zh(), retryable: true, retry_after: None },
             });
         }
         if channel == "sms" {

@@ -361,6 +361,12 @@ fn a_provider_answering_429_is_retried_no_sooner_than_its_retry_after() {
     let wait = (pending[0].next_attempt_at - before).num_seconds();
     assert!(wait >= 300, "Retry-After 300 s honoured over the 60 s backoff: {wait} s");
     assert!(pending[0].last_error.as_deref().is_some_and(|e| e.contains("429")), "{:?}", pending[0].last_error);
+    // Said for the admin in Chinese first, the provider's words after.
+    assert!(
+        pending[0].last_error.as_deref().is_some_and(|e| e.starts_with("暂时性错误（服务方代码 ")),
+        "{:?}",
+        pending[0].last_error
+    );
 }
 
 /// A calendar whose today (Beijing time) is a workday: a make-up workday on a weekend.

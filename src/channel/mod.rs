@@ -109,6 +109,20 @@ pub enum ChannelError {
 }
 
 impl ChannelError {
+    /// The error for the admin (`yuqing outbox show`, the dead-letter notice): what it
+    /// means in Chinese, the provider's code and words after.
+    pub fn describe_zh(&self) -> String {
+        match self {
+            ChannelError::Retryable { code, detail, .. } => {
+                format!("暂时性错误（服务方代码 {code}：{detail}）")
+            }
+            ChannelError::Permanent { code, detail } => {
+                format!("服务方拒绝，重试无益：请检查签名、模板、密钥或号码（服务方代码 {code}：{detail}）")
+            }
+            ChannelError::Invalid(detail) => format!("消息无法通过此通道发送（{detail}）"),
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         matches!(self, ChannelError::Retryable { .. })
     }
@@ -565,6 +579,7 @@ mod tests {
         assert!(e.is_retryable());
         assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
         assert_eq!(e.to_string(), "temporary failure [http-429]: slow down");
+        assert_eq!(e.describe_zh(), "暂时性错误（服务方代码 http-429：slow down）");
         let proxy_page = HttpAnswer { status: 200, retry_after: None, body: "<html>".into() };
         assert_eq!(proxy_page.json(), Err(ChannelError::permanent("http-200", "<html>")));
     }

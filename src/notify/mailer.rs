@@ -28,6 +28,20 @@ pub enum DeliveryError {
     File { path: PathBuf, message: String },
 }
 
+impl DeliveryError {
+    /// The error for the admin (`yuqing outbox show`, the dead-letter notice): what it
+    /// means in Chinese, the SMTP server's or system's words after.
+    pub fn describe_zh(&self) -> String {
+        match self {
+            DeliveryError::Setup(e) => format!("无法建立 SMTP 连接设置（检查 [mail] 的 host、port、tls）（{e}）"),
+            DeliveryError::Address { address, message } => format!("邮件地址 {address:?} 无效（{message}）"),
+            DeliveryError::Build(e) => format!("无法生成邮件（{e}）"),
+            DeliveryError::Smtp(e) => format!("无法通过 SMTP 发送（{e}）"),
+            DeliveryError::File { path, message } => format!("无法写入 {}（{message}）", path.display()),
+        }
+    }
+}
+
 /// A ready-to-use email channel.
 pub struct Mailer {
     /// The `From:` of every message.
