@@ -9,13 +9,18 @@
 //!
 //! Government news is written from templates ("活动现场，工作人员向……详细解读了相关政策"), so
 //! shared sentences alone must not make two stories one (the near-duplicate news literature:
-//! weighted shingles, title agreement, entity overlap). Three rules on top of the shingles:
+//! weighted shingles, title agreement, entity overlap). On top of the shingles:
 //! - shingles are weighted by rarity (inverse document frequency over the indexed
-//!   documents): a template sentence every bureau writes counts for little;
+//!   documents, from [`MIN_CORPUS`] on): a template sentence every bureau writes counts
+//!   for little;
 //! - the titles must agree: two titled documents whose titles share almost nothing are one
 //!   story only when their texts are near-exact copies (a re-headlined repost);
+//! - what one title names (a programme, an amount) must occur in the other document;
 //! - the places must agree: two documents naming places (洛阳市, 南充市, 某某县) in their
 //!   titles or leads, none in common, are two stories however alike their wording.
+//!
+//! Each document's [`Identity`] carries what these rules need; an untitled post is known
+//! by its first sentence, which counts as a headline only when it reposts an original.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -55,13 +60,24 @@ type Fast = BuildHasherDefault<ShingleHasher>;
 /// A shingle set: sorted, without duplicates.
 pub type Shingles = Box<[u64]>;
 
+/// What shingling sees of a text: its letters and digits, lower-cased.
+fn letters(text: impl IntoIterator<Item = char>) -> impl Iterator<Item = char> {
+    text.into_iter().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase)
+}
+
 /// The shingle set of a text.
 pub fn shingles(text: &str) -> Shingles {
-    let chars: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
+    grams(text, K)
+}
+
+/// The distinct character `k`-grams of a text's letters and digits (the whole text when it
+/// is shorter), sorted.
+fn grams(text: &str, k: usize) -> Shingles {
+    let chars: Vec<char> = letters(text.chars()).collect();
     let mut set: Vec<u64> = match chars.len() {
         0 => Vec::new(),
-        n if n < K => vec![pack(&chars)],
-        _ => chars.windows(K).map(pack).collect(),
+        n if n < k => vec![pack(&chars)],
+        _ => chars.windows(k).map(pack).collect(),
     };
     set.sort_unstable();
     set.dedup();
@@ -71,7 +87,7 @@ pub fn shingles(text: &str) -> Shingles {
 /// A key for the text's letters and digits (what shingling sees), order kept.
 fn exact_key(text: &str) -> u64 {
     let mut h = ShingleHasher::default();
-    for c in text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase) {
+    for c in letters(text.chars()) {
         h.write(&u32::from(c).to_le_bytes());
     }
     h.finish()
@@ -286,7 +302,7 @@ pub enum Conflict {
 
 /// The distinct letters and digits of a text, sorted.
 fn char_set(text: impl Iterator<Item = char>) -> Box<[u32]> {
-    let mut set: Vec<u32> = text.filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).map(u32::from).collect();
+    let mut set: Vec<u32> = letters(text).map(u32::from).collect();
     set.sort_unstable();
     set.dedup();
     set.into_boxed_slice()
@@ -333,17 +349,10 @@ fn first_sentence(text: &str) -> String {
     }
     out
 }
+
 /// Character bigrams of letters and digits.
 fn bigrams(text: &str) -> Shingles {
-    let chars: Vec<char> = text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
-    let mut set: Vec<u64> = match chars.len() {
-        0 => Vec::new(),
-        1 => vec![pack(&chars)],
-        _ => chars.windows(2).map(pack).collect(),
-    };
-    set.sort_unstable();
-    set.dedup();
-    set.into_boxed_slice()
+    grams(text, 2)
 }
 
 /// max(Jaccard, containment) of two titles' bigrams.

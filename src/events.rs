@@ -106,6 +106,12 @@ impl Assignment {
         }
     }
 
+    /// A further copy from a source already on the event's path that changes nothing (no
+    /// new event, no new source, no rise): it reaches people as a spaced update.
+    pub fn is_plain_copy(&self) -> bool {
+        !self.new_event && !self.new_source && !self.rose()
+    }
+
     /// Whether this document raised the event's grade (grades only rise on their own).
     pub fn rose(&self) -> bool {
         self.previous_grade.is_some_and(|p| self.grade < p)

@@ -40,14 +40,23 @@ pub enum Command {
 impl Command {
     /// The action's name in the audit trail and in signed links.
     pub fn name(&self) -> &'static str {
+        self.names().0
+    }
+
+    /// The action's Chinese name, for refusals.
+    fn label_zh(&self) -> &'static str {
+        self.names().1
+    }
+
+    fn names(&self) -> (&'static str, &'static str) {
         match self {
-            Command::Accept { .. } => "accept",
-            Command::Transfer { .. } => "transfer",
-            Command::Feedback { .. } => "feedback",
-            Command::Close { .. } => "close",
-            Command::Reopen { .. } => "reopen",
-            Command::Downgrade { .. } => "downgrade",
-            Command::Mute { .. } => "mute",
+            Command::Accept { .. } => ("accept", "受理"),
+            Command::Transfer { .. } => ("transfer", "转办"),
+            Command::Feedback { .. } => ("feedback", "反馈"),
+            Command::Close { .. } => ("close", "办结"),
+            Command::Reopen { .. } => ("reopen", "重新打开"),
+            Command::Downgrade { .. } => ("downgrade", "降级"),
+            Command::Mute { .. } => ("mute", "静默"),
         }
     }
 }
@@ -79,19 +88,6 @@ pub enum WorkflowError {
     Store(#[from] StoreError),
 }
 
-/// The Chinese name of a command, for refusals.
-fn verb(command: &Command) -> &'static str {
-    match command {
-        Command::Accept { .. } => "受理",
-        Command::Transfer { .. } => "转办",
-        Command::Feedback { .. } => "反馈",
-        Command::Close { .. } => "办结",
-        Command::Reopen { .. } => "重新打开",
-        Command::Downgrade { .. } => "降级",
-        Command::Mute { .. } => "静默",
-    }
-}
-
 /// Whether `command` by person `by` may be applied to event `id` in `state` (the state
 /// machine; `each_person`: the grade's ladder wants every person's own accept). Pure.
 pub fn allowed(
@@ -105,7 +101,7 @@ pub fn allowed(
     match command {
         Command::Reopen { .. } if !state.closed => Err(WorkflowError::NotClosed(id)),
         Command::Reopen { .. } => Ok(()),
-        _ if state.closed => Err(WorkflowError::Closed { id, action: verb(command) }),
+        _ if state.closed => Err(WorkflowError::Closed { id, action: command.label_zh() }),
         Command::Accept { .. } => {
             let mine = state.accepted_by.iter().find(|p| p.as_str() == by);
             let other = state.accepted_by.first().filter(|_| !each_person);

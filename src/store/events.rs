@@ -294,7 +294,7 @@ impl Store {
             tx.execute(action, params![event.event_id, actor, format!("from:{from}"), reason, at])?;
         }
         for alert in into.alert.iter().chain(&into.extra) {
-            super::outbox::enqueue(&tx, doc_id, into.event.as_ref().map(|e| e.event_id), alert, at)?;
+            super::outbox::enqueue_for(&tx, doc_id, into.event.as_ref(), alert, at)?;
         }
         tx.commit()?;
         Ok(())

@@ -381,14 +381,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts ADD COLUMN delivered_to TEXT;
     ALTER TABLE alerts ADD COLUMN digest_id INTEGER;
     "#,
-    // 16: the workflow as a state machine: a closed event is reopened by its own recorded
-    // action (`reopen`), so closed means "the latest close is later than the latest reopen".
+    // 16: the workflow as a state machine, and splits: a closed event is reopened by its own
+    // recorded action (`reopen`), so closed means "the latest close is later than the latest
+    // reopen"; a person takes a wrongly merged document out of an event (`split`: on the old
+    // event `target` is the document id, on the event it then belongs to `from:<old id>`).
     r#"
     CREATE TABLE event_actions_v16 (
         id       INTEGER PRIMARY KEY,
         event_id INTEGER NOT NULL REFERENCES events(id),
         action   TEXT NOT NULL
-                 CHECK (action IN ('accept', 'transfer', 'feedback', 'close', 'downgrade', 'mute', 'reopen')),
+                 CHECK (action IN ('accept', 'transfer', 'feedback', 'close', 'downgrade', 'mute', 'reopen', 'split')),
         actor    TEXT NOT NULL,
         target   TEXT,
         link     TEXT,
@@ -404,26 +406,6 @@ const MIGRATIONS: &[&str] = &[
     // resembles most ("、"-separated; NULL for an event's first document and older rows).
     r#"
     ALTER TABLE event_documents ADD COLUMN evidence TEXT;
-    "#,
-    // 18: a person takes a wrongly merged document out of an event (`split`: on the old
-    // event `target` is the document id, on the event it then belongs to `target` is the
-    // old event's id).
-    r#"
-    CREATE TABLE event_actions_v18 (
-        id       INTEGER PRIMARY KEY,
-        event_id INTEGER NOT NULL REFERENCES events(id),
-        action   TEXT NOT NULL
-                 CHECK (action IN ('accept', 'transfer', 'feedback', 'close', 'downgrade', 'mute', 'reopen', 'split')),
-        actor    TEXT NOT NULL,
-        target   TEXT,
-        link     TEXT,
-        note     TEXT,
-        at       INTEGER NOT NULL
-    );
-    INSERT INTO event_actions_v18 SELECT id, event_id, action, actor, target, link, note, at FROM event_actions;
-    DROP TABLE event_actions;
-    ALTER TABLE event_actions_v18 RENAME TO event_actions;
-    CREATE INDEX event_actions_by_event ON event_actions(event_id, at);
     "#,
 ];
 

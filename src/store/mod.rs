@@ -377,12 +377,7 @@ pub(super) fn insert_new(
         events::record(tx, event, doc_id, &item.document.source_id, now)?;
     }
     for alert in item.alert.iter().chain(&item.extra) {
-        outbox::enqueue(tx, doc_id, item.event.as_ref().map(|e| e.event_id), alert, now)?;
-        // A further copy of a story from a source already on its path, changing nothing:
-        // an update, spaced so that a burst of reposts becomes one merged message.
-        if let Some(e) = item.event.as_ref().filter(|e| !e.new_event && !e.new_source && !e.rose()) {
-            outbox::space_update(tx, e.event_id, &alert.channel, now)?;
-        }
+        outbox::enqueue_for(tx, doc_id, item.event.as_ref(), alert, now)?;
         counts.alerts += 1;
     }
     Ok(())

@@ -15,13 +15,55 @@ pub(super) fn enqueue(
     alert: &AlertMessage,
     now: i64,
 ) -> Result<(), StoreError> {
+    enqueue_at(tx, doc_id, event_id, alert, now, None)
+}
+
+/// [`enqueue`], due at `spaced` instead of now when given (an update waiting for its
+/// event's spacing, held as `rate` so the delivery merges what comes due together).
+fn enqueue_at(
+    tx: &Transaction<'_>,
+    doc_id: i64,
+    event_id: Option<i64>,
+    alert: &AlertMessage,
+    now: i64,
+    spaced: Option<i64>,
+) -> Result<(), StoreError> {
     let recipients = serde_json::to_string(&alert.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let held = spaced.map(|_| HoldReason::Rate.as_str());
     tx.prepare_cached(
-        "INSERT INTO alerts (document_id, event_id, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        "INSERT INTO alerts (document_id, event_id, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at, held)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
-    .execute(params![doc_id, event_id, alert.channel, recipients, alert.subject, alert.body_text, alert.body_html, now])?;
+    .execute(params![
+        doc_id,
+        event_id,
+        alert.channel,
+        recipients,
+        alert.subject,
+        alert.body_text,
+        alert.body_html,
+        spaced.unwrap_or(now),
+        now,
+        held
+    ])?;
     Ok(())
+}
+
+/// Queues an alert about a document and its event: a plain copy's update spaced
+/// ([`enqueue_update`]), anything else due now.
+pub(super) fn enqueue_for(
+    tx: &Transaction<'_>,
+    doc_id: i64,
+    event: Option<&crate::events::Assignment>,
+    alert: &AlertMessage,
+    now: i64,
+) -> Result<(), StoreError> {
+    match event {
+        // A further copy of a story, changing nothing: an update, spaced so that a burst
+        // of reposts becomes one merged message.
+        Some(e) if e.is_plain_copy() => enqueue_update(tx, doc_id, e.event_id, alert, now),
+        event => enqueue(tx, doc_id, event.map(|e| e.event_id), alert, now),
+    }
 }
 
 /// How far apart one event's update messages go (a copy from a source already on the
@@ -29,30 +71,26 @@ pub(super) fn enqueue(
 /// out together, merged into one digest per recipient.
 pub const UPDATE_SPACING_SECS: i64 = 30 * 60;
 
-/// Spaces the update just enqueued (the last row): when the event already has an update
-/// waiting on this channel it joins that one's due time; when the event had a message
-/// within [`UPDATE_SPACING_SECS`] it waits until that span has passed. Held as `rate`, so
-/// the delivery merges what comes due together; never dropped.
-pub(super) fn space_update(tx: &Transaction<'_>, event_id: i64, channel: &str, now: i64) -> Result<(), StoreError> {
-    let id = tx.last_insert_rowid();
-    let waiting: Option<i64> = tx
+/// Queues an update about event `event_id` (a copy that changes nothing), spaced: when the
+/// event already has an update waiting on this channel it joins that one's due time; when
+/// the event had a message within [`UPDATE_SPACING_SECS`] it waits until that span has
+/// passed; otherwise it is due now. Never dropped.
+fn enqueue_update(
+    tx: &Transaction<'_>,
+    doc_id: i64,
+    event_id: i64,
+    alert: &AlertMessage,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (waiting, previous): (Option<i64>, Option<i64>) = tx
         .prepare_cached(
-            "SELECT max(next_attempt_at) FROM alerts
-             WHERE event_id = ?1 AND channel = ?2 AND id <> ?3 AND status = 'pending' AND held = 'rate'",
+            "SELECT max(CASE WHEN status = 'pending' AND held = 'rate' THEN next_attempt_at END),
+                    max(CASE WHEN status <> 'dropped' AND created_at > ?3 THEN created_at END)
+             FROM alerts WHERE event_id = ?1 AND channel = ?2",
         )?
-        .query_row(params![event_id, channel, id], |r| r.get(0))?;
-    let previous: Option<i64> = tx
-        .prepare_cached(
-            "SELECT max(created_at) FROM alerts
-             WHERE event_id = ?1 AND channel = ?2 AND id <> ?3 AND status <> 'dropped' AND created_at > ?4",
-        )?
-        .query_row(params![event_id, channel, id, now - UPDATE_SPACING_SECS], |r| r.get(0))?;
-    let due = waiting.or(previous.map(|t| t + UPDATE_SPACING_SECS)).filter(|due| *due > now);
-    if let Some(due) = due {
-        tx.prepare_cached("UPDATE alerts SET next_attempt_at = ?2, held = 'rate' WHERE id = ?1")?
-            .execute(params![id, due])?;
-    }
-    Ok(())
+        .query_row(params![event_id, alert.channel, now - UPDATE_SPACING_SECS], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let spaced = waiting.or(previous.map(|t| t + UPDATE_SPACING_SECS)).filter(|due| *due > now);
+    enqueue_at(tx, doc_id, Some(event_id), alert, now, spaced)
 }
 
 fn attempt(

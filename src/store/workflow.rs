@@ -10,6 +10,15 @@ use super::{Store, StoreError, time};
 use crate::model::AlertMessage;
 use crate::response::Grade;
 
+/// Who accepted an event (`?1`) since its ladder last started, and when: after the latest
+/// transfer (by action order: both may fall in one second) and not before the latest grade
+/// change. Shared by the ladder and the workflow's state.
+const ACCEPTS_SINCE_LADDER: &str = "SELECT actor, at FROM event_actions
+     WHERE event_id = ?1 AND action = 'accept'
+       AND id > (SELECT coalesce(max(id), 0) FROM event_actions WHERE event_id = ?1 AND action = 'transfer')
+       AND at >= (SELECT coalesce(graded_at, 0) FROM events WHERE id = ?1)
+     ORDER BY at, id";
+
 /// An event the escalation ladder looks at.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LadderEvent {
@@ -111,15 +120,7 @@ impl Store {
         let mut feedback = self.conn.prepare_cached(
             "SELECT coalesce(target, ''), at FROM event_actions WHERE event_id = ?1 AND action = 'feedback' ORDER BY at",
         )?;
-        let mut accepts = self.conn.prepare_cached(
-            // Accepts after the latest transfer (by action order: both may fall in one second)
-            // and not before the latest grade change.
-            "SELECT actor, at FROM event_actions
-             WHERE event_id = ?1 AND action = 'accept'
-               AND id > (SELECT coalesce(max(id), 0) FROM event_actions WHERE event_id = ?1 AND action = 'transfer')
-               AND at >= (SELECT coalesce(graded_at, 0) FROM events WHERE id = ?1)
-             ORDER BY at, id",
-        )?;
+        let mut accepts = self.conn.prepare_cached(ACCEPTS_SINCE_LADDER)?;
         let mut mutes = self.conn.prepare_cached(
             "SELECT at, target FROM event_actions WHERE event_id = ?1 AND action = 'mute' ORDER BY at, id",
         )?;
@@ -310,17 +311,10 @@ impl Store {
             })
             .optional()?;
         let Some((grade, from, muted, closed, transferred_to, owner)) = row else { return Ok(None) };
-        // Accepts after the latest transfer (by action order) and not before the latest
-        // grade change, as the ladder counts them.
+        // As the ladder counts them.
         let accepted_by = self
             .conn
-            .prepare_cached(
-                "SELECT actor FROM event_actions
-                 WHERE event_id = ?1 AND action = 'accept'
-                   AND id > (SELECT coalesce(max(id), 0) FROM event_actions WHERE event_id = ?1 AND action = 'transfer')
-                   AND at >= (SELECT coalesce(graded_at, 0) FROM events WHERE id = ?1)
-                 ORDER BY at, id",
-            )?
+            .prepare_cached(ACCEPTS_SINCE_LADDER)?
             .query_map([event_id], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(EventState {
