@@ -10,11 +10,11 @@ mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use support::{FILE_MAIL, ORG, Project, source};
-use yuqing::briefing::{Digest, Sent, send};
 use yuqing::config::Config;
-use yuqing::events::Assignment;
+use yuqing::detect::events::Assignment;
 use yuqing::extract::export::Engagement;
 use yuqing::model::{Document, Field, Hit};
+use yuqing::report::briefing::{Digest, Sent, send};
 use yuqing::response::Grade;
 use yuqing::response::deadline::DeadlineKind;
 use yuqing::rules::Category;
@@ -186,7 +186,7 @@ fn the_digest_counts_the_period_lists_open_items_and_ranks_top_events_with_their
     assert_eq!(path, vec![("forum", nov(26, 10, 0)), ("daily", nov(26, 10, 1))]);
     assert!(!digest.is_empty());
 
-    let message = yuqing::briefing::render(&digest, &config, &daily.recipients);
+    let message = yuqing::report::briefing::render(&digest, &config, &daily.recipients);
     assert_eq!(message.subject, "【舆情简报】每日舆情简报 2026-11-27");
     assert_eq!(
         message.recipients,

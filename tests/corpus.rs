@@ -179,7 +179,7 @@ fn real_posts_cluster_with_their_duplicates() {
     let cluster = |file: &str| {
         let text = std::fs::read_to_string(data.join(file)).expect("corpus");
         let mut clusterer =
-            yuqing::cluster::Clusterer::new(yuqing::config::DetectionSettings::default().event_threshold);
+            yuqing::detect::cluster::Clusterer::new(yuqing::config::DetectionSettings::default().event_threshold);
         let mut first_event: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let (mut posts, mut duplicates_apart) = (0, 0);
         for line in text.lines() {

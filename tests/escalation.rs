@@ -31,7 +31,7 @@ fn reminders_climb_the_ladder_once_each_and_stop_at_accept() {
     assert_eq!(event.grade, Some(yuqing::response::Grade::IV));
 
     let escalate = |store: &mut yuqing::store::Store, after: Duration| {
-        yuqing::escalation::escalate(store, &config, start + after).expect("escalate")
+        yuqing::deliver::escalation::escalate(store, &config, start + after).expect("escalate")
     };
     assert_eq!(escalate(&mut store, Duration::hours(3)), 0, "grade IV: the head only after 4 h");
     assert_eq!(escalate(&mut store, Duration::minutes(4 * 60 + 1)), 1, "the head, 李科长");
@@ -111,7 +111,7 @@ fn a_rise_to_grade_one_drops_pending_reminders_and_repeats_until_each_person_acc
     let event = store.recent_events(1).expect("events").remove(0);
     assert_eq!(event.grade, Some(yuqing::response::Grade::IV));
     let escalate = |store: &mut yuqing::store::Store, at: chrono::DateTime<Utc>| {
-        yuqing::escalation::escalate(store, &config, at).expect("escalate")
+        yuqing::deliver::escalation::escalate(store, &config, at).expect("escalate")
     };
     assert_eq!(escalate(&mut store, start + Duration::minutes(4 * 60 + 1)), 1, "grade IV: the head after 4 h");
 
@@ -233,7 +233,7 @@ fn a_downgrade_holds_against_the_same_facts_and_a_mute_silences_until_its_end() 
     assert!(run.stdout.contains("静默至"), "{}", run.stdout);
     assert_eq!(p.run(&["event", "mute", &id, "--by", "chen", "--reason", "x", "--until", "yesterday"]).code, Some(1));
     let escalate = |store: &mut yuqing::store::Store, at: chrono::DateTime<Utc>| {
-        yuqing::escalation::escalate(store, &config, at).expect("escalate")
+        yuqing::deliver::escalation::escalate(store, &config, at).expect("escalate")
     };
     // Grade III after the downgrade: head at 30 min and leader at 2 h fall inside the mute.
     assert_eq!(escalate(&mut store, muted_at + Duration::minutes(119)), 0, "muted");
@@ -280,7 +280,7 @@ fn accept_marks_count_working_hours_and_reach_the_owners_people() {
     drop(db);
 
     let escalate = |store: &mut yuqing::store::Store, at: &str| {
-        yuqing::escalation::escalate(store, &config, bj(at)).expect("escalate")
+        yuqing::deliver::escalation::escalate(store, &config, bj(at)).expect("escalate")
     };
     let sent_to = |store: &yuqing::store::Store, needle: &str| -> Vec<String> {
         let mut to: Vec<String> = store

@@ -7,18 +7,16 @@ use std::path::Path;
 
 /// The engine modules: files, or folders whose every file is part of the engine.
 const ENGINES: &[&str] = &[
-    "cluster.rs",
-    "events.rs",
-    "distortion.rs",
-    "flags.rs",
-    "sentiment.rs",
-    "calendar.rs",
-    "schedule.rs",
+    "detect",
+    "time",
     "model.rs",
-    "similar.rs",
+    "util",
     "matcher",
     "rules",
-    "response",
+    "response/org.rs",
+    "response/grade.rs",
+    "response/route.rs",
+    "response/deadline.rs",
     "extract",
     "rumour",
 ];

@@ -121,7 +121,7 @@ fn without_mail_sms_and_robots_still_carry_alerts_reminders_and_briefings() {
     let config = yuqing::config::Config::load(p.path()).config.expect("valid config");
     let mut store = p.store();
     let later = start + chrono::Duration::minutes(4 * 60 + 1);
-    assert_eq!(yuqing::escalation::escalate(&mut store, &config, later).expect("escalate"), 2, "SMS and post");
+    assert_eq!(yuqing::deliver::escalation::escalate(&mut store, &config, later).expect("escalate"), 2, "SMS and post");
     drop(store);
     assert_eq!(p.run(&["briefing", "send", "mailonly"]).code, Some(1));
     assert_eq!(p.run(&["briefing", "send", "daily"]).code, Some(0));

@@ -9,7 +9,7 @@ mod support;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use support::{FILE_MAIL, ORG, Project, source};
-use yuqing::events::Assignment;
+use yuqing::detect::events::Assignment;
 use yuqing::model::{Document, Field, Flag, FlagKind, Hit};
 use yuqing::report::{DeadlineStatus, Period, Report};
 use yuqing::response::Grade;

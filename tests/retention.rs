@@ -10,7 +10,7 @@ mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use support::{FILE_MAIL, Project, source};
-use yuqing::events::Assignment;
+use yuqing::detect::events::Assignment;
 use yuqing::model::{AlertMessage, Document, Field, Hit, SourceNotice};
 use yuqing::response::Grade;
 use yuqing::store::{Action, NewDocument, Retention, Store, maintenance};

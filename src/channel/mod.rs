@@ -31,8 +31,8 @@ use url::Url;
 
 pub use rate::{Decision, RateLimiter};
 
-use crate::error_chain::error_chain;
 use crate::notify::Secret;
+use crate::util::error_chain::error_chain;
 
 /// The longest provider answer kept (bytes); longer bodies are cut at a character boundary.
 const MAX_ANSWER: usize = 16 * 1024;

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::briefing::{Digest, Sent};
 use crate::config::Config;
+use crate::report::briefing::{Digest, Sent};
 use crate::store::Store;
 
 #[derive(Debug, clap::Subcommand)]
@@ -67,7 +67,7 @@ pub(super) fn run(config: &Config, command: &BriefingCommand) -> anyhow::Result<
         let store = if config.storage_path.exists() { Some(Store::open(&config.storage_path)?) } else { None };
         let digest =
             Digest::load(store.as_ref(), config, briefing, due, now).map_err(|e| anyhow::anyhow!(e.describe_zh()))?;
-        let message = crate::briefing::render(&digest, config, &briefing.recipients);
+        let message = crate::report::briefing::render(&digest, config, &briefing.recipients);
         println!("主题：{}", message.subject);
         println!("收件人：{}", message.recipients.join("，"));
         println!();
@@ -84,8 +84,8 @@ pub(super) fn run(config: &Config, command: &BriefingCommand) -> anyhow::Result<
         return Ok(ExitCode::from(1));
     }
     let mut store = Store::open(&config.storage_path)?;
-    let sent =
-        crate::briefing::send(&mut store, config, briefing, due, now).map_err(|e| anyhow::anyhow!(e.describe_zh()))?;
+    let sent = crate::report::briefing::send(&mut store, config, briefing, due, now)
+        .map_err(|e| anyhow::anyhow!(e.describe_zh()))?;
     let when = super::local(due, tz);
     match sent {
         Sent::Queued { alert_id, digest } => {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use chrono::Utc;
 
 use crate::config::Config;
-use crate::disk::human;
+use crate::store::disk::human;
 use crate::store::{Store, maintenance};
 
 #[derive(Debug, clap::Subcommand)]

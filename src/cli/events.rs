@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::response::Grade;
+use crate::response::workflow::{self, Command, WorkflowError};
 use crate::store::Store;
-use crate::workflow::{self, Command, WorkflowError};
 
 use super::local;
 

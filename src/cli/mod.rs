@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
-use crate::analysis::Analyser;
+use crate::cli::analysis::Analyser;
 use crate::config::{Config, Diagnostic, Location};
 use crate::daemon::{self, OnceSummary};
 use crate::fetch::Fetcher;
@@ -23,6 +23,7 @@ use crate::pipeline;
 use crate::pipeline::SourceReport;
 use crate::store::{OutboxStatus, Store};
 
+mod analysis;
 mod briefing;
 mod db;
 mod events;
@@ -489,8 +490,9 @@ fn test_match(config: &Config, input: MatchInput, jsonl: Option<PathBuf>) -> any
     let mut analyser = Analyser::new(config)?;
     if config.storage_path.exists() {
         let official = config.official_source_ids();
-        let publications = Store::open(&config.storage_path)?.publications(&official, crate::distortion::KEEP)?;
-        analyser = analyser.with_publications(crate::distortion::Publications::new(publications));
+        let publications =
+            Store::open(&config.storage_path)?.publications(&official, crate::detect::distortion::KEEP)?;
+        analyser = analyser.with_publications(crate::detect::distortion::Publications::new(publications));
     }
     if let Some(path) = jsonl {
         return test_match_jsonl(&mut analyser, &path);
@@ -506,7 +508,10 @@ fn test_match(config: &Config, input: MatchInput, jsonl: Option<PathBuf>) -> any
     let or_none = |v: Vec<String>| if v.is_empty() { "无".to_string() } else { v.join("、") };
     println!("类别：{}", or_none(a.categories.iter().map(|c| c.label_zh().to_string()).collect()));
     println!("主题：{}", or_none(a.topics.clone()));
-    println!("研判：{}", if a.flags.is_empty() { "无".to_string() } else { crate::flags::describe_zh(&a.flags) });
+    println!(
+        "研判：{}",
+        if a.flags.is_empty() { "无".to_string() } else { crate::detect::flags::describe_zh(&a.flags) }
+    );
     let model_reason = a.rumour_model.map(|v| format!("（{}）", v.reason_zh())).unwrap_or_default();
     println!("疑似谣言：{}{model_reason}", if a.rumour { "是" } else { "否" });
     match &a.negativity {
@@ -715,7 +720,7 @@ fn show_hits(config: &Config, limit: usize) -> anyhow::Result<ExitCode> {
             .filter_map(|(kind, reasons)| Some(Flag { kind: FlagKind::from_name(kind)?, reasons: reasons.clone() }))
             .collect();
         if !flags.is_empty() {
-            println!("    研判：{}", crate::flags::describe_zh(&flags));
+            println!("    研判：{}", crate::detect::flags::describe_zh(&flags));
         }
         if let Some(link) = &row.link {
             println!("    链接：{link}");

@@ -35,7 +35,7 @@ pub struct RouteArgs {
 
 /// `（是不是 "x"？）` when one of `known` is close to `wrong`, else nothing.
 pub(super) fn did_you_mean(wrong: &str, known: &[&str]) -> String {
-    crate::similar::suggest(wrong, known).map(|s| format!("（是不是 \"{s}\"？）")).unwrap_or_default()
+    crate::util::similar::suggest(wrong, known).map(|s| format!("（是不是 \"{s}\"？）")).unwrap_or_default()
 }
 
 fn duration_zh(d: std::time::Duration) -> String {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use super::RumourTrainArgs;
 use crate::config::Config;
-use crate::flags::Flagger;
+use crate::detect::flags::Flagger;
 use crate::rumour::data::{Dataset, read_labelled};
 use crate::rumour::eval::evaluate;
 use crate::rumour::train::{MIN_PER_CLASS, fit};

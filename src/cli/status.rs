@@ -119,8 +119,8 @@ fn print_outbox(store: &Store, now: DateTime<Utc>, tz: Tz) -> anyhow::Result<()>
 }
 
 fn print_disk(config: &Config) {
-    use crate::disk::human;
-    match crate::disk::usage(&config.storage_path) {
+    use crate::store::disk::human;
+    match crate::store::disk::usage(&config.storage_path) {
         Ok(u) => {
             let low = if u.is_low(config.retention.min_free_mb) {
                 format!("  ⚠ 低于下限 {} MiB", config.retention.min_free_mb)

@@ -81,7 +81,7 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
                 format!("转办  {who} → {}", a.target.as_deref().map_or_else(String::new, |s| org.section_label(s)))
             }
             "feedback" => {
-                let label = crate::workflow::feedback_label(a.target.as_deref().unwrap_or(""));
+                let label = crate::response::workflow::feedback_label(a.target.as_deref().unwrap_or(""));
                 format!("反馈  {who}（{label}）{}", a.link.as_deref().map(|l| format!("  {l}")).unwrap_or_default())
             }
             "close" => format!("办结  {who}"),

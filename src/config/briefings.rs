@@ -11,9 +11,9 @@ use toml::de::{DeTable, DeValue};
 use super::diag::{Diagnostics, suggest};
 use super::receivers::Receiver;
 use super::toml_doc::TomlFile;
-use crate::briefing::{Briefing, BriefingPeriod, DEFAULT_OPEN_DAYS, DEFAULT_TOP, MAX_TOP};
+use crate::report::briefing::{Briefing, BriefingPeriod, DEFAULT_OPEN_DAYS, DEFAULT_TOP, MAX_TOP};
 use crate::response::Organisation;
-use crate::schedule::Schedule;
+use crate::time::schedule::Schedule;
 
 const BRIEFING_KEYS: &[&str] = &["id", "name", "schedule", "period", "to", "send_empty", "top", "open_days"];
 const PERIOD_HINT: &str = "可选值：\"day\"（前 24 小时）、\"week\"（前 7 天）、\"since_last\"（自上一期简报起）";

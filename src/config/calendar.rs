@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 use super::diag::Diagnostics;
 use super::resolve;
 use super::toml_doc::TomlFile;
-use crate::calendar::{CalendarError, Period, WorkCalendar};
+use crate::time::calendar::{CalendarError, Period, WorkCalendar};
 
 const CALENDAR_KEYS: &[&str] = &["file", "working_hours"];
 const YEAR_KEYS: &[&str] = &["notice", "holidays", "workdays"];

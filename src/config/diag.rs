@@ -94,7 +94,7 @@ pub fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
-pub use crate::similar::suggest;
+pub use crate::util::similar::suggest;
 
 #[cfg(test)]
 mod tests {

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::diag::{Diagnostics, suggest};
+use crate::detect::sentiment::{LexiconLists, Weighted};
 use crate::extract::normalize::normalize_text;
 use crate::model::FlagKind;
 use crate::rules::{Category, KeywordList, ListMeta, Pattern, Rule, Scope, parse_rule};
-use crate::sentiment::{LexiconLists, Weighted};
 
 /// `@alias 名称 = 词 | 词 | 词`, shared by every list.
 #[derive(Debug, Clone)]

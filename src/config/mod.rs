@@ -29,12 +29,12 @@ pub use org::Response;
 pub use receivers::{Receiver, is_mobile};
 pub use sources::{HtmlConfig, Location, SourceConfig, SourceKind};
 
-use crate::calendar::WorkCalendar;
+use crate::detect::sentiment::LexiconLists;
 use crate::fetch::FetchSettings;
 use crate::notify::MailSettings;
 use crate::rules::KeywordList;
-use crate::schedule::Schedule;
-use crate::sentiment::LexiconLists;
+use crate::time::calendar::WorkCalendar;
+use crate::time::schedule::Schedule;
 
 pub const SETTINGS_FILE: &str = "yuqing.toml";
 pub const SOURCES_FILE: &str = "sources.toml";
@@ -66,7 +66,7 @@ pub struct Config {
     /// `[delivery]`: channels per grade, quiet hours, default robot, SMS cap.
     pub delivery: DeliveryPolicy,
     /// `[[briefings]]`: periodic digests (Art. 10 定期通报).
-    pub briefings: Vec<crate::briefing::Briefing>,
+    pub briefings: Vec<crate::report::briefing::Briefing>,
     pub sources: Vec<SourceConfig>,
     pub keyword_lists: Vec<KeywordList>,
     /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
@@ -203,7 +203,7 @@ impl Config {
         self.response.receivers.iter().find(|r| r.id == id)
     }
 
-    pub fn briefing(&self, id: &str) -> Option<&crate::briefing::Briefing> {
+    pub fn briefing(&self, id: &str) -> Option<&crate::report::briefing::Briefing> {
         self.briefings.iter().find(|b| b.id == id)
     }
 

@@ -16,7 +16,7 @@ use super::toml_doc::TomlFile;
 use super::{DaemonSettings, DetectionSettings, RetentionSettings, SETTINGS_FILE, resolve};
 use crate::fetch::FetchSettings;
 use crate::notify::{MailSettings, MailTransport, Secret, SmtpSettings, TlsMode};
-use crate::schedule::Schedule;
+use crate::time::schedule::Schedule;
 
 const ROOT_KEYS: &[&str] = &[
     "timezone",
@@ -91,8 +91,8 @@ pub(super) struct Settings {
     pub robots: Vec<crate::channel::RobotSettings>,
     pub delivery: super::delivery::DeliveryPolicy,
     pub response: super::org::Response,
-    pub calendar: crate::calendar::WorkCalendar,
-    pub briefings: Vec<crate::briefing::Briefing>,
+    pub calendar: crate::time::calendar::WorkCalendar,
+    pub briefings: Vec<crate::report::briefing::Briefing>,
 }
 
 #[derive(Deserialize, Default)]

@@ -12,7 +12,7 @@ use super::diag::Diagnostics;
 use super::toml_doc::TomlFile;
 use super::{SOURCES_FILE, resolve};
 use crate::extract::html::{Field, ListSpec, parse_selector};
-use crate::schedule::Schedule;
+use crate::time::schedule::Schedule;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use scraper::Selector;
 

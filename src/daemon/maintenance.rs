@@ -11,10 +11,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 
-use crate::disk::DiskUsage;
 use crate::notify::{DiskNotice, render_disk_notice};
 use crate::pipeline::{Context, PipelineError, with_store};
 use crate::store::PruneReport;
+use crate::store::disk::DiskUsage;
 
 /// How often the disk is measured and the prune clock looked at.
 const CHECK_EVERY: Duration = Duration::from_secs(600);
@@ -49,7 +49,7 @@ pub async fn run(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdown: watc
 /// Measures the disk; queues the low-disk notice when due. `true` when a notice was queued.
 pub async fn check_disk(ctx: &Arc<Context>, now: DateTime<Utc>) -> Result<bool, PipelineError> {
     let path = ctx.config.storage_path.clone();
-    let usage: DiskUsage = match tokio::task::spawn_blocking(move || crate::disk::usage(&path)).await {
+    let usage: DiskUsage = match tokio::task::spawn_blocking(move || crate::store::disk::usage(&path)).await {
         Ok(Ok(usage)) => usage,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot measure free disk space");

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::error_chain::error_chain;
+use crate::util::error_chain::error_chain;
 
 use crate::config::Location;
 

@@ -1,6 +1,6 @@
 //! Alert delivery channels: rendering an alert for a document and sending it by email
 //! (SMTP via lettre, or `.eml` files in an outbox folder). This module knows nothing of
-//! the database; the outbox loop that ties it to the store is [`crate::delivery`].
+//! the database; the outbox loop that ties it to the store is [`crate::deliver`].
 
 mod mailer;
 mod notice;

@@ -6,9 +6,9 @@ use aho_corasick::{AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::events::Assignment;
+use crate::detect::events::Assignment;
+use crate::detect::flags::describe_zh;
 use crate::extract::normalize::excerpt;
-use crate::flags::describe_zh;
 use crate::model::{AlertMessage, Field, MatchedDocument};
 
 const EXCERPT_CHARS: usize = 160;

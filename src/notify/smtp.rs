@@ -27,7 +27,7 @@ use tokio::sync::Mutex;
 
 use super::mailer::DeliveryError;
 use super::{SmtpSettings, TlsMode};
-use crate::error_chain::error_chain;
+use crate::util::error_chain::error_chain;
 
 pub(super) struct SmtpClient {
     settings: SmtpSettings,

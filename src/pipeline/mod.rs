@@ -7,6 +7,7 @@
 //! consecutive failures) and returned in the report; it never affects other sources.
 
 mod export;
+pub mod metrics;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,19 +18,19 @@ use chrono_tz::Tz;
 use encoding_rs::Encoding;
 
 use crate::config::{Config, HtmlConfig, Location, SourceConfig, SourceKind};
-use crate::distortion::{Publication, Publications};
-use crate::events::{Assignment, ContentFacts, EventIndex};
+use crate::detect::distortion::{Publication, Publications};
+use crate::detect::events::{Assignment, ContentFacts, EventIndex};
+use crate::detect::flags::Flagger;
+use crate::detect::sentiment::Lexicon;
 use crate::extract::charset::CharsetOrigin;
 use crate::extract::{self, Entry, ExtractError, charset};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
-use crate::flags::Flagger;
-use crate::links::{LinkAction, Linker};
 use crate::matcher::{Fields, Matcher};
-use crate::metrics::{Metrics, RunOutcomeLabel};
 use crate::model::{AlertMessage, Document, FlagKind, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
+use crate::pipeline::metrics::{Metrics, RunOutcomeLabel};
+use crate::response::links::{LinkAction, Linker};
 use crate::response::{Decision, EventKey, Grade};
-use crate::sentiment::Lexicon;
 use crate::store::{Committed, NewDocument, Store, StoreError};
 
 /// The long-lived parts a source run needs, shared by all runs.
@@ -698,12 +699,12 @@ impl Job {
             && let Ok(publications) = self.publications.lock()
             && let Some(flag) = publications.check(&document.title, &document.text)
         {
-            flag.reasons.into_iter().for_each(|r| crate::flags::add_reason(&mut flags, flag.kind, r));
+            flag.reasons.into_iter().for_each(|r| crate::detect::flags::add_reason(&mut flags, flag.kind, r));
         }
         if let Some(model) = &self.config.rumour_model {
             let verdict = model.judge(&format!("{} {}", document.title, document.text));
             if verdict.fired {
-                crate::flags::add_reason(&mut flags, FlagKind::Rumour, verdict.reason_zh());
+                crate::detect::flags::add_reason(&mut flags, FlagKind::Rumour, verdict.reason_zh());
             }
         }
         let negativity = self.lexicon.score(&document.title, &document.text);
@@ -744,7 +745,7 @@ impl Job {
         let mut to = mail.to.clone();
         // `[[receivers]]` a route names with `notify`, when the grade uses email.
         let groups = event
-            .filter(|(e, _)| crate::fanout::uses_email(&self.config, e.grade))
+            .filter(|(e, _)| crate::deliver::fanout::uses_email(&self.config, e.grade))
             .map(|(_, d)| d.notify.iter().filter_map(|id| self.config.receiver(id)).collect::<Vec<_>>())
             .unwrap_or_default();
         let org = &self.config.response.org;
@@ -778,7 +779,7 @@ impl Job {
         let mut out = Vec::new();
         // `[[receivers]]` named by the routes' `notify` are told, not asked to accept.
         let details = format!("详情：yuqing event show {}", e.event_id);
-        let short = crate::fanout::Short {
+        let short = crate::deliver::fanout::Short {
             heading,
             event_id: e.event_id,
             title: &e.event_title,
@@ -791,12 +792,12 @@ impl Job {
                 Some(l) => format!("受理：{}", l.url(e.event_id, &person.id, LinkAction::Accept, now)),
                 None => format!("yuqing event accept {} --by {}", e.event_id, person.id),
             };
-            let short = crate::fanout::Short { action: &action, ..short };
-            out.extend(crate::fanout::extra_channels(&self.config, person, Some(&d.owner), &short));
+            let short = crate::deliver::fanout::Short { action: &action, ..short };
+            out.extend(crate::deliver::fanout::extra_channels(&self.config, person, Some(&d.owner), &short));
         }
         for group in d.notify.iter().filter_map(|id| self.config.receiver(id)) {
             let taken: Vec<String> = out.iter().map(|m| m.channel.clone()).collect();
-            out.extend(crate::fanout::receiver_channels(&self.config, group, &short, &taken));
+            out.extend(crate::deliver::fanout::receiver_channels(&self.config, group, &short, &taken));
         }
         out
     }

@@ -9,6 +9,7 @@
 //! now if that is earlier): actions recorded later are not counted, so a report on a past
 //! period reads the same whenever it is made. Grades and documents are as stored now.
 
+pub mod briefing;
 pub mod csv;
 pub mod html;
 pub mod text;
@@ -18,13 +19,13 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::calendar::WorkCalendar;
 use crate::config::Config;
 use crate::model::FlagKind;
 use crate::response::Grade;
 use crate::response::deadline::{DeadlineKind, Outcome, Progress, Span, clock_outcome};
 use crate::rules::Category;
 use crate::store::{ActionRecord, ReportEvent, Store, StoreError};
+use crate::time::calendar::WorkCalendar;
 
 /// `--from`/`--to` omitted: the last seven days, today included.
 pub const DEFAULT_DAYS: u64 = 7;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::grade::Grade;
 use super::route::Role;
-use crate::calendar::WorkCalendar;
+use crate::time::calendar::WorkCalendar;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeadlineKind {

@@ -73,7 +73,7 @@ impl Organisation {
         let ids: Vec<&str> = self.people.iter().map(|p| p.id.as_str()).collect();
         let first = match self.people.iter().find(|p| p.name == given) {
             Some(p) => format!("{given} 的人员 id 是 {}；", p.id),
-            None => crate::similar::suggest(given, &ids).map(|id| format!("是不是 {id}？")).unwrap_or_default(),
+            None => crate::util::similar::suggest(given, &ids).map(|id| format!("是不是 {id}？")).unwrap_or_default(),
         };
         let all: Vec<String> = self.people.iter().map(|p| format!("{}（{}）", p.id, p.name)).collect();
         format!("{first}请写人员 id：{}", all.join("、"))

@@ -172,7 +172,7 @@ fn unknown_field(word: &str, col: usize) -> Option<RuleError> {
     let one_off =
         |f: &&str| f.chars().count() == 2 && f.chars().zip(prefix.chars()).filter(|(a, b)| a != b).count() == 1;
     let guess = if prefix.len() >= 2 && prefix.chars().all(|c| c.is_ascii_alphabetic()) && !rest.starts_with("//") {
-        Some(crate::similar::suggest(&prefix.to_ascii_lowercase(), &FIELDS))
+        Some(crate::util::similar::suggest(&prefix.to_ascii_lowercase(), &FIELDS))
     } else if prefix.chars().count() == 2 {
         FIELDS_ZH.iter().find(|f| one_off(f)).map(|f| Some(*f))
     } else {

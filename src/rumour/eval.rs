@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::RumourModel;
 use super::data::Example;
+use crate::detect::flags::Flagger;
 use crate::extract::normalize::normalize_text;
-use crate::flags::Flagger;
 use crate::model::FlagKind;
 
 /// Confusion counts and AUC of one method.

@@ -1,5 +1,5 @@
 //! Events in the database: the upsert that records a document joining an event (so
-//! concurrent runs agree on ids chosen by `crate::events`), the seeds that rebuild the
+//! concurrent runs agree on ids chosen by `crate::detect::events`), the seeds that rebuild the
 //! in-memory index, the read side (`yuqing events`, the propagation path), and the
 //! bureau's own publications for the 歪曲 comparison.
 
@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Store, StoreError, time};
-use crate::distortion::Publication;
-use crate::events::{Assignment, EventIndex, Seed};
+use crate::detect::distortion::Publication;
+use crate::detect::events::{Assignment, EventIndex, Seed};
 use crate::model::{AlertMessage, Document, Field, Flag, FlagKind, Hit, MatchedDocument};
 use crate::response::Grade;
 

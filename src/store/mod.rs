@@ -7,6 +7,7 @@
 //! so a crash leaves either all of it or none. Times are stored as Unix seconds (UTC).
 
 mod briefings;
+pub mod disk;
 mod events;
 mod exports;
 mod gauges;
@@ -43,7 +44,7 @@ pub use retention::{PruneReport, Retention};
 pub use timeline::{ActionEntry, AlertEntry, EventDetail, Timeline};
 pub use workflow::{Action, Downgraded, EventState, LadderEvent, Withdraw};
 
-use crate::events::Assignment;
+use crate::detect::events::Assignment;
 use crate::fetch::Validators;
 use crate::model::{AlertMessage, Document, Flag, Hit, Negativity, SourceNotice};
 

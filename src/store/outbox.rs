@@ -54,7 +54,7 @@ fn enqueue_at(
 pub(super) fn enqueue_for(
     tx: &Transaction<'_>,
     doc_id: i64,
-    event: Option<&crate::events::Assignment>,
+    event: Option<&crate::detect::events::Assignment>,
     alert: &AlertMessage,
     now: i64,
 ) -> Result<(), StoreError> {

@@ -5,7 +5,7 @@
 //!
 //! The parts that depend on the configuration (config, HTTP client, matcher, flagger,
 //! lexicon, mailer) form one generation, [`Parts`], published on a `watch` channel. A
-//! reload (SIGHUP, or a change in the config directory; see [`crate::reload`]) builds a
+//! reload (SIGHUP, or a change in the config directory; see [`crate::daemon::reload`]) builds a
 //! new generation around the same store, event index and publications and swaps it in at
 //! once; a source run in flight keeps its `Arc` to the generation it started with and
 //! finishes on it. A broken configuration is never swapped in.
@@ -18,7 +18,9 @@
 
 pub mod lock;
 pub mod maintenance;
+pub mod reload;
 pub mod systemd;
+pub mod web;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -30,21 +32,21 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::briefing::Sent;
 use crate::config::Config;
-use crate::delivery::{Delivery, DeliveryReport, Senders};
-use crate::distortion::Publications;
-use crate::events::EventIndex;
+use crate::daemon::web::WebState;
+use crate::deliver::{Delivery, DeliveryReport, Senders};
+use crate::detect::distortion::Publications;
+use crate::detect::events::EventIndex;
+use crate::detect::flags::Flagger;
+use crate::detect::sentiment::Lexicon;
 use crate::fetch::{FetchError, Fetcher};
-use crate::flags::Flagger;
-use crate::links::Linker;
 use crate::matcher::{Matcher, MatcherError};
-use crate::metrics::Metrics;
 use crate::notify::{DeliveryError, Mailer};
+use crate::pipeline::metrics::Metrics;
 use crate::pipeline::{Context, PipelineError, SourceReport, run_source, with_store};
-use crate::sentiment::Lexicon;
+use crate::report::briefing::Sent;
+use crate::response::links::Linker;
 use crate::store::{OutboxStatus, Store, StoreError};
-use crate::web::WebState;
 
 /// Problems that make the daemon itself unusable (as opposed to one source failing).
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +114,7 @@ impl Parts {
         // Built from the store on first use: a run that matches nothing never needs it.
         let events = EventIndex::unbuilt(config.detection.event_threshold, config.detection.event_window, Utc::now());
         let publications =
-            store.publications(&config.official_source_ids(), crate::distortion::KEEP).map_err(store_error)?;
+            store.publications(&config.official_source_ids(), crate::detect::distortion::KEEP).map_err(store_error)?;
         let shared = Shared {
             store: Arc::new(Mutex::new(store)),
             events: Arc::new(Mutex::new(events)),
@@ -122,7 +124,7 @@ impl Parts {
         Self::assemble(config, shared)
     }
 
-    /// The next generation for `config` (already checked by [`crate::reload::keep_restart_only`]):
+    /// The next generation for `config` (already checked by [`crate::daemon::reload::keep_restart_only`]):
     /// new HTTP client, matcher, flagger, lexicon, mailer, SMS/IM senders and link settings around the same
     /// store, event index and publications. The event index is rebuilt from the store (on
     /// its next use) when the detection settings changed, the publications when the official
@@ -140,7 +142,7 @@ impl Parts {
             }
             let official = config.official_source_ids();
             if official != old.config.official_source_ids() {
-                let recent = store.publications(&official, crate::distortion::KEEP).map_err(store_error)?;
+                let recent = store.publications(&official, crate::detect::distortion::KEEP).map_err(store_error)?;
                 *old.publications.lock().map_err(|_| PipelineError::Poisoned)? = Publications::new(recent);
             }
         }
@@ -209,7 +211,7 @@ pub fn on_reload_done(ok: bool) {
 
 /// When a loop last showed it was alive. The schedule loop beats at least every
 /// [`BEAT_EVERY`], whether or not a source was due; `/healthz` reports the scheduler stuck
-/// when the last beat is older than [`crate::web::SCHEDULER_STALE`]. (The systemd watchdog
+/// when the last beat is older than [`crate::daemon::web::SCHEDULER_STALE`]. (The systemd watchdog
 /// can feed on the same beat.)
 #[derive(Debug)]
 pub struct Heartbeat {
@@ -366,7 +368,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
                 metrics: metrics.clone(),
                 heartbeat: heartbeat.clone(),
             };
-            Some(tokio::spawn(crate::web::serve(listener, Arc::new(state), shutdown.clone())))
+            Some(tokio::spawn(crate::daemon::web::serve(listener, Arc::new(state), shutdown.clone())))
         }
         _ => None,
     };
@@ -419,7 +421,7 @@ struct Reloader {
 
 impl Reloader {
     async fn run(mut self, mut hangup: Option<tokio::signal::unix::Signal>, mut shutdown: watch::Receiver<bool>) {
-        let mut watcher = match crate::reload::ConfigWatcher::new(&self.dir) {
+        let mut watcher = match crate::daemon::reload::ConfigWatcher::new(&self.dir) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(error = %e, "config directory not watched; reload with SIGHUP (systemctl reload yuqing)");
@@ -477,7 +479,7 @@ impl Reloader {
         let Some(config) = loaded.config else {
             let errors: Vec<&crate::config::Diagnostic> = loaded.diagnostics.errors().collect();
             for d in &errors {
-                tracing::error!(file = %d.file.display(), line = d.line, "{}", crate::reload::one_line(d));
+                tracing::error!(file = %d.file.display(), line = d.line, "{}", crate::daemon::reload::one_line(d));
             }
             tracing::error!(
                 errors = errors.len(),
@@ -488,9 +490,9 @@ impl Reloader {
             return false;
         };
         for d in loaded.diagnostics.warnings() {
-            tracing::warn!(file = %d.file.display(), line = d.line, "{}", crate::reload::one_line(d));
+            tracing::warn!(file = %d.file.display(), line = d.line, "{}", crate::daemon::reload::one_line(d));
         }
-        let (config, restart) = crate::reload::keep_restart_only(&current.ctx.config, config);
+        let (config, restart) = crate::daemon::reload::keep_restart_only(&current.ctx.config, config);
         for r in &restart {
             tracing::warn!(setting = r.setting, "{}", r.describe());
         }
@@ -526,7 +528,7 @@ impl Reloader {
         }
         let recipients = mail.admin.iter().map(ToString::to_string).collect();
         let now = Utc::now();
-        let message = crate::reload::render_config_notice(errors, recipients, &self.dir, config.timezone, now);
+        let message = crate::daemon::reload::render_config_notice(errors, recipients, &self.dir, config.timezone, now);
         match with_store(&current.ctx.store, move |s| s.queue_admin_notice("config_invalid", &message, now)).await {
             Ok(()) => {
                 self.notified = true;
@@ -573,7 +575,7 @@ async fn escalation_loop(live: Live, wake_outbox: Arc<Notify>, mut shutdown: wat
     loop {
         let ctx = live.borrow().ctx.clone();
         let config = ctx.config.clone();
-        match with_store(&ctx.store, move |s| crate::escalation::escalate(s, &config, Utc::now())).await {
+        match with_store(&ctx.store, move |s| crate::deliver::escalation::escalate(s, &config, Utc::now())).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(reminders = n, "escalation reminders queued");
@@ -658,7 +660,8 @@ async fn briefing_loop(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdown
             }
             let (config, b) = (ctx.config.clone(), briefing.clone());
             let sent =
-                with_store(&ctx.store, move |s| Ok(crate::briefing::send(s, &config, &b, due, Utc::now()))).await;
+                with_store(&ctx.store, move |s| Ok(crate::report::briefing::send(s, &config, &b, due, Utc::now())))
+                    .await;
             let failed = match sent {
                 Ok(Ok(Sent::Queued { alert_id, .. })) => {
                     tracing::info!(briefing = %briefing.id, due = %due, alert_id, "briefing queued");
@@ -698,7 +701,7 @@ async fn briefing_loop(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdown
     }
 }
 
-/// Each enabled source's first due time (see [`crate::schedule::Schedule::first_due`]).
+/// Each enabled source's first due time (see [`crate::time::schedule::Schedule::first_due`]).
 async fn initial_due_times(ctx: &Arc<Context>) -> Result<HashMap<String, DateTime<Utc>>, DaemonError> {
     let mut due = HashMap::new();
     for source in ctx.config.enabled_sources() {

@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::cluster::{Clusterer, Probe};
-use crate::events::event_text;
+use crate::detect::cluster::{Clusterer, Probe};
+use crate::detect::events::event_text;
 use crate::model::{Flag, FlagKind};
 
 /// How similar a claim must be to a publication to be compared with it at all.

@@ -8,7 +8,7 @@
 //! within [`SCHEDULER_STALE`] and the outbox is not stuck (its oldest pending notification
 //! is younger than [`OUTBOX_STUCK`], or something was delivered since it was queued);
 //! otherwise 503 with the reasons in Chinese and English. `GET /metrics` is the Prometheus
-//! text exposition of [`crate::metrics`].
+//! text exposition of [`crate::pipeline::metrics`].
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -24,11 +24,11 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::daemon::Heartbeat;
-use crate::links::{Claim, LinkAction, LinkError, LinkKey, token_hash, verify};
-use crate::metrics::{Metrics, Snapshot};
 use crate::notify::escape;
+use crate::pipeline::metrics::{Metrics, Snapshot};
+use crate::response::links::{Claim, LinkAction, LinkError, LinkKey, token_hash, verify};
+use crate::response::workflow::{self, Command, FEEDBACK_KINDS, WorkflowError};
 use crate::store::Store;
-use crate::workflow::{self, Command, FEEDBACK_KINDS, WorkflowError};
 
 /// What the endpoint works with.
 pub struct WebState {
@@ -182,7 +182,7 @@ fn metrics(state: &WebState, now: DateTime<Utc>) -> Page {
     let config = state.config.borrow().clone();
     let mut snapshot = Snapshot {
         scheduler_heartbeat: Some(state.heartbeat.last()),
-        disk: crate::disk::usage(&config.storage_path).ok(),
+        disk: crate::store::disk::usage(&config.storage_path).ok(),
         ..Snapshot::default()
     };
     match state.store.lock() {
@@ -191,7 +191,7 @@ fn metrics(state: &WebState, now: DateTime<Utc>) -> Page {
                 Ok(g) => snapshot.gauges = Some(g),
                 Err(e) => tracing::warn!(error = %e, "metrics: cannot read the store's counts"),
             }
-            match crate::metrics::deadline_breaches(&store, &config, now) {
+            match crate::pipeline::metrics::deadline_breaches(&store, &config, now) {
                 Ok((events, by_clock)) => {
                     snapshot.breached_events = Some(events);
                     snapshot.breaches = Some(by_clock);

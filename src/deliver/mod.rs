@@ -4,6 +4,15 @@
 //! after the last attempt). Alerts leave the outbox only after a successful send, so an
 //! outage or a crash loses nothing. Quiet hours, the per-person SMS cap and each robot's
 //! rate limit hold an alert for later; they never drop it.
+//!
+//! The stages after the store, in order: [`fanout`] (one notification → a row per channel of
+//! the person or group), [`escalation`] (the ladder and the deadline marks on a clock),
+//! [`digest`] (which due alerts go alone and which merge) and this module's [`Delivery`]
+//! session, which reads top to bottom: due alerts → quiet-hours hold → plan → send → record.
+
+pub mod digest;
+pub mod escalation;
+pub mod fanout;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,14 +20,14 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::calendar::WorkCalendar;
 use crate::channel::{Channel, ChannelError, Decision, Message, RateLimiter};
 use crate::config::{Config, DeliveryPolicy};
-use crate::digest::{self, Digest, Work};
 use crate::model::{AlertMessage, HoldReason, OutboxAlert};
 use crate::notify::{Mailer, RetryPolicy, render_dead_letter};
 use crate::pipeline::{PipelineError, with_store};
 use crate::store::Store;
+use crate::time::calendar::WorkCalendar;
+use digest::{Digest, Work};
 
 /// The channels besides email, built once from `[sms]` and `[[robots]]`.
 #[derive(Debug, Default)]
@@ -176,7 +185,7 @@ impl<'a> Delivery<'a> {
 
     /// Delivers what is due now, until nothing is, the breaker trips, or shutdown. Held
     /// alerts that come due together, and a robot's alerts beyond its budget, go out as
-    /// digests ([`crate::digest`]).
+    /// digests ([`crate::deliver::digest`]).
     pub async fn round(&mut self, shutdown: Option<&watch::Receiver<bool>>) -> Result<(), PipelineError> {
         let mut failures_in_a_row = 0;
         // A run that read an event's state just before it was closed or muted may have

@@ -5,15 +5,15 @@
 
 use serde_json::{Value, json};
 
-use crate::cluster::Clusterer;
 use crate::config::Config;
-use crate::distortion::Publications;
+use crate::detect::cluster::Clusterer;
+use crate::detect::distortion::Publications;
+use crate::detect::flags::Flagger;
+use crate::detect::sentiment::Lexicon;
 use crate::extract::normalize::{html_to_text, normalize_text};
-use crate::flags::Flagger;
 use crate::matcher::{Fields, Matcher, MatcherError};
 use crate::model::{Flag, FlagKind, Hit, Negativity};
 use crate::rules::Category;
-use crate::sentiment::Lexicon;
 
 pub struct Analyser {
     matcher: Matcher,
@@ -84,7 +84,7 @@ impl Analyser {
         if !hits.is_empty()
             && let Some(flag) = self.publications.check(&title, &text)
         {
-            flag.reasons.into_iter().for_each(|r| crate::flags::add_reason(&mut flags, flag.kind, r));
+            flag.reasons.into_iter().for_each(|r| crate::detect::flags::add_reason(&mut flags, flag.kind, r));
         }
         let rumour_model = self.rumour_model.as_ref().map(|m| m.judge(&format!("{title} {text}")));
         let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.is_some_and(|v| v.fired);

@@ -7,10 +7,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::fanout::{Short, extra_channels, uses_email};
-use crate::links::{LinkAction, Linker};
+use crate::deliver::fanout::{Short, extra_channels, uses_email};
 use crate::notify::{DeadlineMark, Reminder, render_reminder};
 use crate::response::deadline::{DeadlineKind, Progress, due_reminders};
+use crate::response::links::{LinkAction, Linker};
 use crate::response::route::{Role, person_for};
 use crate::store::{Store, StoreError};
 

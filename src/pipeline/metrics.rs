@@ -96,7 +96,7 @@ pub struct Snapshot {
     /// When the scheduler last advanced.
     pub scheduler_heartbeat: Option<DateTime<Utc>>,
     /// The database's size and its filesystem's free space.
-    pub disk: Option<crate::disk::DiskUsage>,
+    pub disk: Option<crate::store::disk::DiskUsage>,
 }
 
 impl Metrics {
@@ -393,7 +393,7 @@ mod tests {
             breaches: Some(BTreeMap::from([("accept", 1)])),
             breached_events: Some(1),
             scheduler_heartbeat: Some(now),
-            disk: Some(crate::disk::DiskUsage { database: 4096, wal: 0, available: 1 << 30, total: 2 << 30 }),
+            disk: Some(crate::store::disk::DiskUsage { database: 4096, wal: 0, available: 1 << 30, total: 2 << 30 }),
         };
         let text = Metrics::new().render(&snapshot, now);
         for line in [

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::cluster::{Clusterer, Probe};
+use crate::detect::cluster::{Clusterer, Probe};
 use crate::model::{Document, FlagKind};
 use crate::response::{Facts, Grade, Grading, Tier};
 use crate::rules::Category;

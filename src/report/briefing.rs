@@ -27,8 +27,8 @@ use crate::report::{
     DeadlineOutcome, DeadlineStatus, EventReport, Period, Report, ReportError, category_label, grade_label, local,
     section_label, span_zh,
 };
-use crate::schedule::Schedule;
 use crate::store::{BriefingLogged, BriefingRecord, PathStep, Store, StoreError};
+use crate::time::schedule::Schedule;
 
 /// The subject's tag: `【舆情简报】每日舆情简报 2026-11-27`.
 pub const SUBJECT_TAG: &str = "【舆情简报】";

@@ -1,0 +1,5 @@
+//! Small helpers with no domain knowledge, shared by every layer: the one-line rendering
+//! of an error chain ([`error_chain`]) and did-you-mean suggestions ([`similar`]).
+
+pub mod error_chain;
+pub mod similar;
