@@ -33,3 +33,4 @@ pub mod rumour;
 pub mod store;
 pub mod time;
 pub mod util;
+pub mod workflow;

@@ -1,6 +1,11 @@
-//! Plain data shared by every stage: documents, hits and per-run counts. No I/O here.
+//! Plain data shared by every stage: documents, hits and per-run counts, an event's grade,
+//! where a source lives, a fetch's cache validators, a secret, the database's disk usage.
+//! No I/O here, and no import of any other module: every layer may use these types.
+
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+use url::Url;
 
 /// One item fetched from a source (信息 / 文章 / 帖子), already normalised.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +98,7 @@ pub struct OutboxAlert {
     /// `document`, a notice kind (`source_failing`, `outbox_dead`, …) or `briefing`.
     pub kind: String,
     /// The grade of the event it is about, if any (quiet hours hold III and IV).
-    pub grade: Option<crate::response::Grade>,
+    pub grade: Option<Grade>,
     pub message: AlertMessage,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
@@ -214,4 +219,114 @@ pub struct Negativity {
     pub score: f32,
     /// The counted words, with their degree word when there was one (`严重拖欠`).
     pub drivers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grade {
+    I,
+    II,
+    III,
+    IV,
+}
+
+impl Grade {
+    pub const ALL: [Grade; 4] = [Grade::I, Grade::II, Grade::III, Grade::IV];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::I => "I",
+            Grade::II => "II",
+            Grade::III => "III",
+            Grade::IV => "IV",
+        }
+    }
+
+    /// 特别重大 … 一般.
+    pub fn name_zh(self) -> &'static str {
+        ["特别重大", "重大", "较大", "一般"][self as usize]
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Grade::I => "Ⅰ级 特别重大",
+            Grade::II => "Ⅱ级 重大",
+            Grade::III => "Ⅲ级 较大",
+            Grade::IV => "Ⅳ级 一般",
+        }
+    }
+
+    /// `I`…`IV`, `1`…`4`, `Ⅰ`…`Ⅳ` or the Chinese name.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        Self::ALL.into_iter().find(|g| {
+            let n = *g as usize + 1;
+            s.eq_ignore_ascii_case(g.as_str())
+                || s == n.to_string()
+                || s == ["Ⅰ", "Ⅱ", "Ⅲ", "Ⅳ"][n - 1]
+                || s == g.name_zh()
+        })
+    }
+}
+
+/// Where a source's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Http(Url),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Http(url) => write!(f, "{url}"),
+            Location::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Cache validators from the previous successful fetch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A password or token; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The database's footprint and its filesystem's room, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// The database file.
+    pub database: u64,
+    /// Its write-ahead log (`-wal`), folded into the file at checkpoints.
+    pub wal: u64,
+    /// Free space available to this (unprivileged) process on the filesystem.
+    pub available: u64,
+    /// The filesystem's size.
+    pub total: u64,
+}
+
+impl DiskUsage {
+    /// Below `min_free_mb` MiB available?
+    pub fn is_low(&self, min_free_mb: u64) -> bool {
+        self.available < min_free_mb.saturating_mul(1024 * 1024)
+    }
 }

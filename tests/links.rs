@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use support::{Project, wait_for};
-use yuqing::response::links::{Claim, LinkAction, LinkKey, sign};
+use yuqing::workflow::links::{Claim, LinkAction, LinkKey, sign};
 
 /// `(status, body)` of one HTTP/1.1 request to the daemon.
 fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {

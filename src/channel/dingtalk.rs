@@ -59,7 +59,7 @@ pub fn classify(answer: &HttpAnswer) -> Result<Receipt, ChannelError> {
 mod tests {
     use super::*;
     use crate::channel::RobotKind;
-    use crate::notify::Secret;
+    use crate::model::Secret;
 
     /// DingTalk publishes the formula (open.dingtalk.com, 自定义机器人安全设置 → 加签) with
     /// sample code but no fixed input/output pair; the expected value here was computed

@@ -65,7 +65,7 @@ pub fn classify(answer: &HttpAnswer) -> Result<Receipt, ChannelError> {
 mod tests {
     use super::*;
     use crate::channel::RobotKind;
-    use crate::notify::Secret;
+    use crate::model::Secret;
 
     /// Feishu publishes the formula (open.feishu.cn custom bot guide, 签名校验, with Java/Go/
     /// Python `GenSign` samples) but no fixed input/output pair. The expected value was

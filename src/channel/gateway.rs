@@ -15,7 +15,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{ChannelError, FIELDS, HttpAnswer, HttpRequest, Message, Receipt};
-use crate::notify::Secret;
+use crate::model::Secret;
 
 /// One parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,8 +31,9 @@ use url::Url;
 
 pub use rate::{Decision, RateLimiter};
 
-use crate::notify::Secret;
+use crate::model::Secret;
 use crate::util::error_chain::error_chain;
+pub(crate) use crate::util::hex;
 
 /// The longest provider answer kept (bytes); longer bodies are cut at a character boundary.
 const MAX_ANSWER: usize = 16 * 1024;
@@ -399,7 +400,7 @@ impl Channel {
 /// The HTTP client for channels: a whole-request timeout, no redirects (a signed API call
 /// that redirects is a misconfiguration), the `[fetch]` proxy if any.
 fn client(timeout: Duration, proxy: Option<&Url>) -> Result<reqwest::Client, ChannelError> {
-    crate::fetch::install_tls_provider();
+    crate::util::net::install_tls_provider();
     let setup = |e: reqwest::Error| ChannelError::Invalid(format!("cannot set up HTTP client: {}", error_chain(&e)));
     let mut builder = reqwest::Client::builder()
         .timeout(timeout)
@@ -435,7 +436,7 @@ pub async fn execute(client: &reqwest::Client, request: HttpRequest) -> Result<H
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(crate::fetch::parse_retry_after);
+        .and_then(crate::util::net::parse_retry_after);
     let bytes = response.bytes().await.map_err(transport)?;
     let text = String::from_utf8_lossy(&bytes);
     Ok(HttpAnswer { status, retry_after, body: truncate(&text, MAX_ANSWER).to_string() })
@@ -449,15 +450,6 @@ fn nonce(out_id: &str) -> String {
     let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let seed = format!("{}:{nanos}:{n}:{out_id}", std::process::id());
     hex(&Sha256::digest(seed.as_bytes()))[..32].to_string()
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 pub(crate) fn sha256_hex(data: &[u8]) -> String {

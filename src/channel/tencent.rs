@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::{ChannelError, HttpAnswer, HttpRequest, Message, Receipt, hex, hmac_sha256, json_text, sha256_hex};
-use crate::notify::Secret;
+use crate::model::Secret;
 
 pub const DEFAULT_ENDPOINT: &str = "https://sms.tencentcloudapi.com";
 pub const DEFAULT_REGION: &str = "ap-guangzhou";

@@ -43,7 +43,7 @@ pub fn classify(answer: &HttpAnswer) -> Result<Receipt, ChannelError> {
 mod tests {
     use super::*;
     use crate::channel::RobotKind;
-    use crate::notify::Secret;
+    use crate::model::Secret;
 
     fn robot() -> RobotSettings {
         RobotSettings {

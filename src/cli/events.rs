@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::response::Grade;
-use crate::response::workflow::{self, Command, WorkflowError};
 use crate::store::Store;
+use crate::workflow::{self, Command, WorkflowError};
 
 use super::local;
 
@@ -246,7 +246,7 @@ pub(super) fn show(config: &Config, id: Option<i64>, limit: usize) -> anyhow::Re
         let title = if step.title.is_empty() { "（无标题）" } else { step.title.as_str() };
         let likeness = match n {
             0 => "首发".to_string(),
-            _ => format!("相似度 {:.2}{}", step.similarity, evidence_note(&step.evidence)),
+            _ => format!("相似度 {:.2}{}", step.similarity, super::timeline::evidence_note(&step.evidence)),
         };
         println!(
             "  {}. {}  {}  {title}  [文档 #{}；{likeness}]",
@@ -260,12 +260,4 @@ pub(super) fn show(config: &Config, id: Option<i64>, limit: usize) -> anyhow::Re
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Why a copy was judged one story with the earlier one, for staff: "；共同内容：「…」「…」".
-pub(super) fn evidence_note(evidence: &[String]) -> String {
-    match evidence {
-        [] => String::new(),
-        _ => format!("；共同内容：{}", evidence.iter().map(|e| format!("「{e}」")).collect::<String>()),
-    }
 }

@@ -54,7 +54,7 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
         let (kind, likeness) = if n == 0 {
             ("首发", String::new())
         } else {
-            ("转载", format!("  相似度 {:.2}{}", c.similarity, super::events::evidence_note(&c.evidence)))
+            ("转载", format!("  相似度 {:.2}{}", c.similarity, evidence_note(&c.evidence)))
         };
         let link = c.link.as_deref().map(|l| format!("\n{:23}{l}", "")).unwrap_or_default();
         let doc = c.document_id;
@@ -81,7 +81,7 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
                 format!("转办  {who} → {}", a.target.as_deref().map_or_else(String::new, |s| org.section_label(s)))
             }
             "feedback" => {
-                let label = crate::response::workflow::feedback_label(a.target.as_deref().unwrap_or(""));
+                let label = crate::workflow::feedback_label(a.target.as_deref().unwrap_or(""));
                 format!("反馈  {who}（{label}）{}", a.link.as_deref().map(|l| format!("  {l}")).unwrap_or_default())
             }
             "close" => format!("办结  {who}"),
@@ -190,4 +190,12 @@ fn alert_line(config: &Config, a: &AlertEntry) -> String {
         _ => "待发送".to_string(),
     };
     format!("{kind}  {} → {}  {}  [{fate}]", a.channel, a.recipients.join("、"), a.subject)
+}
+
+/// Why a copy was judged one story with the earlier one, for staff: "；共同内容：「…」「…」".
+pub(super) fn evidence_note(evidence: &[String]) -> String {
+    match evidence {
+        [] => String::new(),
+        _ => format!("；共同内容：{}", evidence.iter().map(|e| format!("「{e}」")).collect::<String>()),
+    }
 }

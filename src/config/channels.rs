@@ -19,7 +19,7 @@ use crate::channel::aliyun::{self, AliyunSettings};
 use crate::channel::gateway::{self, BodyType, GatewaySettings, Template};
 use crate::channel::tencent::{self, TencentSettings};
 use crate::channel::{FIELDS, RobotKind, RobotSettings, SmsProvider, SmsSettings};
-use crate::notify::Secret;
+use crate::model::Secret;
 
 const COMMON_SMS_KEYS: &[&str] = &["provider", "endpoint", "timeout_secs"];
 const ALIYUN_KEYS: &[&str] = &[

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 
+pub use briefings::{Briefing, BriefingPeriod, DEFAULT_OPEN_DAYS, DEFAULT_TOP, MAX_TOP};
 pub use delivery::{ChannelKind, DeliveryPolicy};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use http::HttpSettings;
@@ -66,7 +67,7 @@ pub struct Config {
     /// `[delivery]`: channels per grade, quiet hours, default robot, SMS cap.
     pub delivery: DeliveryPolicy,
     /// `[[briefings]]`: periodic digests (Art. 10 定期通报).
-    pub briefings: Vec<crate::report::briefing::Briefing>,
+    pub briefings: Vec<Briefing>,
     pub sources: Vec<SourceConfig>,
     pub keyword_lists: Vec<KeywordList>,
     /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
@@ -157,7 +158,18 @@ impl Config {
             keywords::check_sources(&cue_lists, &ids, &mut diags);
         }
         let lexicon = keywords::load_lexicon(&dir.join(KEYWORDS_DIR).join("sentiment"), &mut diags);
-        let rumour_model = crate::rumour::load_for_config(dir, &mut diags);
+        let rumour_model = match crate::rumour::load_from_dir(dir) {
+            Ok(model) => model,
+            Err((path, message)) => {
+                diags.error(
+                    &path,
+                    0,
+                    message,
+                    "用 yuqing rumour train --data 文件.jsonl 重新训练，或删除该文件只用线索词表",
+                );
+                None
+            }
+        };
         if let Some(s) = &settings {
             check_list_sections(&keyword_lists, &s.response.org, &mut diags);
         }
@@ -203,7 +215,7 @@ impl Config {
         self.response.receivers.iter().find(|r| r.id == id)
     }
 
-    pub fn briefing(&self, id: &str) -> Option<&crate::report::briefing::Briefing> {
+    pub fn briefing(&self, id: &str) -> Option<&Briefing> {
         self.briefings.iter().find(|b| b.id == id)
     }
 

@@ -10,7 +10,7 @@ use toml::Spanned;
 use toml::de::DeTable;
 
 use super::delivery::ChannelKind;
-use super::org::Ctx;
+use super::toml_doc::Ctx;
 use crate::response::Organisation;
 
 pub(super) const RECEIVER_KEYS: &[&str] = &["id", "name", "people", "email", "mobiles", "robots", "channels"];

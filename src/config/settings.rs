@@ -92,7 +92,7 @@ pub(super) struct Settings {
     pub delivery: super::delivery::DeliveryPolicy,
     pub response: super::org::Response,
     pub calendar: crate::time::calendar::WorkCalendar,
-    pub briefings: Vec<crate::report::briefing::Briefing>,
+    pub briefings: Vec<super::Briefing>,
 }
 
 #[derive(Deserialize, Default)]

@@ -79,21 +79,7 @@ pub struct HtmlConfig {
     pub pages: usize,
 }
 
-/// Where a source's bytes come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    Http(Url),
-    File(PathBuf),
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Location::Http(url) => write!(f, "{url}"),
-            Location::File(path) => write!(f, "{}", path.display()),
-        }
-    }
-}
+pub use crate::model::Location;
 
 /// One validated `[[source]]`.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
@@ -164,6 +165,120 @@ impl TomlFile {
                 None
             }
         }
+    }
+}
+
+/// One string or a list of strings (`category = "涉外"` or `category = ["涉外", "安全稳定"]`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub(super) fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// A TOML file being validated and the diagnostics its problems go to: the helpers that
+/// read `[[people]]`, `[[sections]]`, `[[receivers]]` and the routes.
+pub(super) struct Ctx<'f, 'd> {
+    pub(super) file: &'f TomlFile,
+    pub(super) diags: &'d mut Diagnostics,
+}
+
+impl Ctx<'_, '_> {
+    pub(super) fn get<T: DeserializeOwned>(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        expected: &str,
+    ) -> Option<Spanned<T>> {
+        self.file.value::<T>(table, key, expected, self.diags).ok().flatten()
+    }
+
+    pub(super) fn text(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<String>> {
+        self.get::<String>(table, key, "字符串")
+    }
+
+    pub(super) fn list(&mut self, table: &DeTable<'_>, key: &str) -> Option<Spanned<Vec<String>>> {
+        let v = self.get::<OneOrMany>(table, key, "字符串或字符串数组")?;
+        let span = v.span();
+        Some(Spanned::new(span, v.into_inner().into_vec()))
+    }
+
+    /// The `id` of one `[[table]]` entry, reporting a missing or already used one.
+    pub(super) fn new_id(
+        &mut self,
+        span: std::ops::Range<usize>,
+        t: &DeTable<'_>,
+        (table, what, example): (&str, &str, &str),
+        taken: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let Some(id) = self.text(t, "id") else {
+            self.error(span, format!("[[{table}]] 缺少 id"), format!("例如 id = \"{example}\""));
+            return None;
+        };
+        if taken(id.get_ref()) {
+            self.error(id.span(), format!("{what} id \"{}\" 重复", id.get_ref()), format!("每个{what}只写一次"));
+            return None;
+        }
+        Some(id.into_inner())
+    }
+
+    pub(super) fn error(&mut self, span: std::ops::Range<usize>, message: String, hint: impl Into<String>) {
+        let line = self.file.line(span);
+        self.diags.error(&self.file.path, line, message, hint);
+    }
+
+    /// Each value parsed by `parse`, reporting the ones it refuses.
+    pub(super) fn parsed<T>(
+        &mut self,
+        v: &Spanned<Vec<String>>,
+        what: &str,
+        known: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for s in v.get_ref() {
+            match parse(s) {
+                Some(x) => out.push(x),
+                None => self.error(v.span(), format!("未知的{what} \"{s}\""), format!("可用的{what}：{known}")),
+            }
+        }
+        out
+    }
+
+    /// The tables of `[[key]]`, unknown keys reported.
+    pub(super) fn array<'i>(
+        &mut self,
+        root: &DeTable<'i>,
+        key: &str,
+        allowed: &[&str],
+    ) -> Vec<(std::ops::Range<usize>, DeTable<'i>)> {
+        let Some(value) = root.get(key) else { return Vec::new() };
+        let DeValue::Array(entries) = value.get_ref() else {
+            self.error(value.span(), format!("{key} 应写成 [[{key}]] 表数组"), format!("每项写一个 [[{key}]] 小节"));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            match entry.get_ref() {
+                DeValue::Table(t) => {
+                    let kept = self.file.known_keys(t, allowed, &format!("[[{key}]] 中"), self.diags);
+                    out.push((entry.span(), kept));
+                }
+                _ => {
+                    self.error(entry.span(), format!("[[{key}]] 的每一项都应是表"), format!("请用 [[{key}]] 小节书写"))
+                }
+            }
+        }
+        out
     }
 }
 

@@ -45,8 +45,8 @@ use crate::notify::{DeliveryError, Mailer};
 use crate::pipeline::metrics::Metrics;
 use crate::pipeline::{Context, PipelineError, SourceReport, run_source, with_store};
 use crate::report::briefing::Sent;
-use crate::response::links::Linker;
 use crate::store::{OutboxStatus, Store, StoreError};
+use crate::workflow::links::Linker;
 
 /// Problems that make the daemon itself unusable (as opposed to one source failing).
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +169,7 @@ impl Parts {
                 let key = store
                     .link_key()
                     .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
-                Some(Linker::new(&key, http))
+                Some(Linker::new(&key, &http.public_url, http.link_ttl))
             }
             None => None,
         };
@@ -299,7 +299,7 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
         Some(task) => Some(task.await.map_err(|e| PipelineError::Task(e.to_string()))??),
         None => None,
     };
-    let outbox = with_store(&ctx.store, |s| s.outbox_status()).await?;
+    let outbox = with_store(&ctx.store, |s| s.outbox_status()).await.map_err(PipelineError::from)?;
     Ok(OnceSummary { sources: reports.into_iter().map(|(_, r)| r).collect(), delivery, outbox, daemon })
 }
 

@@ -26,9 +26,9 @@ use crate::config::Config;
 use crate::daemon::Heartbeat;
 use crate::notify::escape;
 use crate::pipeline::metrics::{Metrics, Snapshot};
-use crate::response::links::{Claim, LinkAction, LinkError, LinkKey, token_hash, verify};
-use crate::response::workflow::{self, Command, FEEDBACK_KINDS, WorkflowError};
 use crate::store::Store;
+use crate::workflow::links::{Claim, LinkAction, LinkError, LinkKey, token_hash, verify};
+use crate::workflow::{self, Command, FEEDBACK_KINDS, WorkflowError};
 
 /// What the endpoint works with.
 pub struct WebState {

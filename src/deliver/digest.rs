@@ -116,7 +116,7 @@ impl Digest {
     /// differ and a resend after a crash has the same name.
     pub fn key(&self) -> String {
         let hash = Sha256::digest(self.recipient.as_deref().unwrap_or(&self.channel).as_bytes());
-        format!("digest-{:06}-{}", self.first_id(), crate::channel::hex(&hash[..4]))
+        format!("digest-{:06}-{}", self.first_id(), crate::util::hex(&hash[..4]))
     }
 
     /// Splits a robot digest into digests whose text fits `max_bytes` (a single alert

@@ -10,9 +10,9 @@ use crate::config::Config;
 use crate::deliver::fanout::{Short, extra_channels, uses_email};
 use crate::notify::{DeadlineMark, Reminder, render_reminder};
 use crate::response::deadline::{DeadlineKind, Progress, due_reminders};
-use crate::response::links::{LinkAction, Linker};
 use crate::response::route::{Role, person_for};
 use crate::store::{Store, StoreError};
+use crate::workflow::links::{LinkAction, Linker};
 
 /// Events older than this are no longer escalated (their deadlines have long passed).
 const HORIZON_DAYS: i64 = 7;
@@ -33,7 +33,7 @@ pub fn escalate(store: &mut Store, config: &Config, now: DateTime<Utc>) -> Resul
         return Ok(0);
     }
     let linker = match &config.http {
-        Some(http) => Some(Linker::new(&store.link_key()?, http)),
+        Some(http) => Some(Linker::new(&store.link_key()?, &http.public_url, http.link_ttl)),
         None => None,
     };
     let mut queued = 0;

@@ -24,8 +24,8 @@ use crate::channel::{Channel, ChannelError, Decision, Message, RateLimiter};
 use crate::config::{Config, DeliveryPolicy};
 use crate::model::{AlertMessage, HoldReason, OutboxAlert};
 use crate::notify::{Mailer, RetryPolicy, render_dead_letter};
-use crate::pipeline::{PipelineError, with_store};
-use crate::store::Store;
+use crate::store::with_store;
+use crate::store::{Store, StoreError};
 use crate::time::calendar::WorkCalendar;
 use digest::{Digest, Work};
 
@@ -186,7 +186,7 @@ impl<'a> Delivery<'a> {
     /// Delivers what is due now, until nothing is, the breaker trips, or shutdown. Held
     /// alerts that come due together, and a robot's alerts beyond its budget, go out as
     /// digests ([`crate::deliver::digest`]).
-    pub async fn round(&mut self, shutdown: Option<&watch::Receiver<bool>>) -> Result<(), PipelineError> {
+    pub async fn round(&mut self, shutdown: Option<&watch::Receiver<bool>>) -> Result<(), StoreError> {
         let mut failures_in_a_row = 0;
         // A run that read an event's state just before it was closed or muted may have
         // queued alerts just after: they are withdrawn before anything is sent.
@@ -255,7 +255,7 @@ impl<'a> Delivery<'a> {
         out_id: i64,
         mail: Mail<'_>,
         now: chrono::DateTime<Utc>,
-    ) -> Result<Tried, PipelineError> {
+    ) -> Result<Tried, StoreError> {
         let outgoing = || Message {
             out_id: format!("yuqing-{out_id}"),
             title: message.subject.clone(),
@@ -308,7 +308,7 @@ impl<'a> Delivery<'a> {
     }
 
     /// Sends one alert and records the outcome; `Ok(true)` when it was delivered (or held).
-    async fn attempt(&mut self, alert: OutboxAlert) -> Result<bool, PipelineError> {
+    async fn attempt(&mut self, alert: OutboxAlert) -> Result<bool, StoreError> {
         let tried =
             self.send(&alert.message.channel, &alert.message, alert.id, Mail::Alert(&alert), Utc::now()).await?;
         let now = Utc::now();
@@ -339,7 +339,7 @@ impl<'a> Delivery<'a> {
     /// Sends a digest — a robot's in posts that fit the platform, each within the budget —
     /// and records the outcome on every alert it carries; `Ok(true)` when it was delivered
     /// (or held for later).
-    async fn attempt_digest(&mut self, digest: Digest) -> Result<bool, PipelineError> {
+    async fn attempt_digest(&mut self, digest: Digest) -> Result<bool, StoreError> {
         let parts = match self.senders.robots.get(digest.channel.strip_prefix("robot:").unwrap_or_default()) {
             Some(robot) => digest.chunks(robot.digest_bytes),
             None => vec![digest],
@@ -397,7 +397,7 @@ impl<'a> Delivery<'a> {
         alerts: &[OutboxAlert],
         until: chrono::DateTime<Utc>,
         reason: HoldReason,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<(), StoreError> {
         let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
         tracing::info!(alerts = ?ids, until = %until, reason = reason.as_str(), "alerts held (rate limit or SMS cap)");
         with_store(self.store, move |s| ids.iter().try_for_each(|&id| s.hold(id, until, reason))).await?;
@@ -414,7 +414,7 @@ impl<'a> Delivery<'a> {
         error: &str,
         retryable: bool,
         retry_after: Option<std::time::Duration>,
-    ) -> Result<(), PipelineError> {
+    ) -> Result<(), StoreError> {
         let now = Utc::now();
         let attempts = alert.attempts + 1;
         let (id, stored) = (alert.id, error.to_string());

@@ -19,7 +19,7 @@ use url::Url;
 
 use crate::util::error_chain::error_chain;
 
-use crate::config::Location;
+use crate::model::Location;
 
 #[derive(Debug, Clone)]
 pub struct FetchSettings {
@@ -51,12 +51,8 @@ impl Default for FetchSettings {
     }
 }
 
-/// Cache validators from the previous successful fetch.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Validators {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-}
+pub use crate::model::Validators;
+pub use crate::util::net::{install_tls_provider, parse_retry_after};
 
 #[derive(Debug)]
 pub enum Fetched {
@@ -312,27 +308,8 @@ impl Fetcher {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date, capped at a day.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    let delay = match value.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => {
-            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-            (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO)
-        }
-    };
-    Some(delay.min(Duration::from_secs(24 * 3600)))
-}
-
 fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-}
-
-/// reqwest is built without a default crypto provider (we use ring, not aws-lc); install
-/// ring as the process default once. A second call finds it installed and does nothing.
-pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 #[cfg(test)]

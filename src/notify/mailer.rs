@@ -11,36 +11,8 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use super::smtp::SmtpClient;
-use super::{MailSettings, MailTransport};
+use super::{DeliveryError, MailSettings, MailTransport};
 use crate::model::{AlertMessage, OutboxAlert};
-
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    #[error("cannot set up SMTP transport: {0}")]
-    Setup(String),
-    #[error("invalid address {address:?}: {message}")]
-    Address { address: String, message: String },
-    #[error("cannot build message: {0}")]
-    Build(String),
-    #[error("SMTP delivery failed: {0}")]
-    Smtp(String),
-    #[error("cannot write {path}: {message}")]
-    File { path: PathBuf, message: String },
-}
-
-impl DeliveryError {
-    /// The error for the admin (`yuqing outbox show`, the dead-letter notice): what it
-    /// means in Chinese, the SMTP server's or system's words after.
-    pub fn describe_zh(&self) -> String {
-        match self {
-            DeliveryError::Setup(e) => format!("无法建立 SMTP 连接设置（检查 [mail] 的 host、port、tls）（{e}）"),
-            DeliveryError::Address { address, message } => format!("邮件地址 {address:?} 无效（{message}）"),
-            DeliveryError::Build(e) => format!("无法生成邮件（{e}）"),
-            DeliveryError::Smtp(e) => format!("无法通过 SMTP 发送（{e}）"),
-            DeliveryError::File { path, message } => format!("无法写入 {}（{message}）", path.display()),
-        }
-    }
-}
 
 /// A ready-to-use email channel.
 pub struct Mailer {
@@ -56,7 +28,7 @@ enum Kind {
 
 impl Mailer {
     pub fn new(settings: &MailSettings) -> Result<Self, DeliveryError> {
-        crate::fetch::install_tls_provider();
+        crate::util::net::install_tls_provider();
         let kind = match &settings.transport {
             MailTransport::Smtp(smtp) => Kind::Smtp(Box::new(SmtpClient::new(smtp, settings.timeout)?)),
             MailTransport::File { outbox_dir } => Kind::File(outbox_dir.clone()),

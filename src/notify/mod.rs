@@ -7,13 +7,12 @@ mod notice;
 mod render;
 mod smtp;
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
 
-pub use mailer::{DeliveryError, Mailer};
+pub use mailer::Mailer;
 pub use notice::{DiskNotice, NoticeContext, render_dead_letter, render_disk_notice, render_notice};
 pub use render::{AlertContext, DeadlineMark, Reminder, escape, render_email, render_reminder};
 
@@ -112,23 +111,34 @@ impl TlsMode {
     }
 }
 
-/// A password or token; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub use crate::model::Secret;
 
-impl Secret {
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+/// Why an email could not be sent or written.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("cannot set up SMTP transport: {0}")]
+    Setup(String),
+    #[error("invalid address {address:?}: {message}")]
+    Address { address: String, message: String },
+    #[error("cannot build message: {0}")]
+    Build(String),
+    #[error("SMTP delivery failed: {0}")]
+    Smtp(String),
+    #[error("cannot write {path}: {message}")]
+    File { path: PathBuf, message: String },
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
+impl DeliveryError {
+    /// The error for the admin (`yuqing outbox show`, the dead-letter notice): what it
+    /// means in Chinese, the SMTP server's or system's words after.
+    pub fn describe_zh(&self) -> String {
+        match self {
+            DeliveryError::Setup(e) => format!("无法建立 SMTP 连接设置（检查 [mail] 的 host、port、tls）（{e}）"),
+            DeliveryError::Address { address, message } => format!("邮件地址 {address:?} 无效（{message}）"),
+            DeliveryError::Build(e) => format!("无法生成邮件（{e}）"),
+            DeliveryError::Smtp(e) => format!("无法通过 SMTP 发送（{e}）"),
+            DeliveryError::File { path, message } => format!("无法写入 {}（{message}）", path.display()),
+        }
     }
 }
 

@@ -103,14 +103,14 @@ pub fn render_dead_letter(
 /// What the low-disk notice says.
 pub struct DiskNotice<'a> {
     pub database: &'a std::path::Path,
-    pub usage: crate::store::disk::DiskUsage,
+    pub usage: crate::model::DiskUsage,
     pub min_free_mb: u64,
     pub recipients: Vec<String>,
 }
 
 /// 【磁盘空间不足】: free space on the database's filesystem fell below `[retention] min_free_mb`.
 pub fn render_disk_notice(n: &DiskNotice<'_>) -> AlertMessage {
-    use crate::store::disk::human;
+    use crate::util::human;
     let subject = format!("【磁盘空间不足】舆情监测服务器剩余 {}", human(n.usage.available));
     let lines = [
         format!(
@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn disk_notice_names_the_room_left_and_the_way_out() {
-        let usage = crate::store::disk::DiskUsage { database: 3 << 30, wal: 0, available: 300 << 20, total: 20 << 30 };
+        let usage = crate::model::DiskUsage { database: 3 << 30, wal: 0, available: 300 << 20, total: 20 << 30 };
         let notice = render_disk_notice(&DiskNotice {
             database: std::path::Path::new("/var/lib/yuqing/yuqing.db"),
             usage,

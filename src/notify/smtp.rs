@@ -25,8 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
-use super::mailer::DeliveryError;
-use super::{SmtpSettings, TlsMode};
+use super::{DeliveryError, SmtpSettings, TlsMode};
 use crate::util::error_chain::error_chain;
 
 pub(super) struct SmtpClient {

@@ -29,9 +29,10 @@ use crate::matcher::{Fields, Matcher};
 use crate::model::{AlertMessage, Document, FlagKind, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
 use crate::pipeline::metrics::{Metrics, RunOutcomeLabel};
-use crate::response::links::{LinkAction, Linker};
 use crate::response::{Decision, EventKey, Grade};
+pub use crate::store::with_store;
 use crate::store::{Committed, NewDocument, Store, StoreError};
+use crate::workflow::links::{LinkAction, Linker};
 
 /// The long-lived parts a source run needs, shared by all runs.
 pub struct Context {
@@ -947,19 +948,4 @@ pub async fn preview(
         malformed: parsed.malformed,
         waiting: Vec::new(),
     })
-}
-
-/// Runs a store operation on the blocking pool.
-pub async fn with_store<T, F>(store: &Arc<Mutex<Store>>, f: F) -> Result<T, PipelineError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-{
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store.lock().map_err(|_| PipelineError::Poisoned)?;
-        f(&mut guard).map_err(PipelineError::from)
-    })
-    .await
-    .map_err(|e| PipelineError::Task(e.to_string()))?
 }

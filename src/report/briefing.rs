@@ -16,7 +16,7 @@
 
 use std::fmt::Write;
 
-use chrono::{DateTime, Days, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::Config;
@@ -28,115 +28,13 @@ use crate::report::{
     section_label, span_zh,
 };
 use crate::store::{BriefingLogged, BriefingRecord, PathStep, Store, StoreError};
-use crate::time::schedule::Schedule;
 
 /// The subject's tag: `【舆情简报】每日舆情简报 2026-11-27`.
 pub const SUBJECT_TAG: &str = "【舆情简报】";
-/// `top` when not configured.
-pub const DEFAULT_TOP: usize = 5;
-/// The most `top` may be.
-pub const MAX_TOP: usize = 50;
-/// `open_days` when not configured: open events created this many days before the due time
-/// are listed (with the period's own).
-pub const DEFAULT_OPEN_DAYS: u32 = 30;
 /// Copies of a top event listed on its propagation path; the rest are counted.
 pub const PATH_STEPS: usize = 8;
 
-/// What a briefing covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BriefingPeriod {
-    /// The day before the due time (same local time the day before).
-    Day,
-    /// The seven days before the due time.
-    Week,
-    /// Since this briefing's previous logged due time, else its previous scheduled time.
-    SinceLast,
-}
-
-impl BriefingPeriod {
-    pub const ALL: [BriefingPeriod; 3] = [BriefingPeriod::Day, BriefingPeriod::Week, BriefingPeriod::SinceLast];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BriefingPeriod::Day => "day",
-            BriefingPeriod::Week => "week",
-            BriefingPeriod::SinceLast => "since_last",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s.trim())
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            BriefingPeriod::Day => "前 24 小时",
-            BriefingPeriod::Week => "前 7 天",
-            BriefingPeriod::SinceLast => "自上一期简报起",
-        }
-    }
-}
-
-/// One validated `[[briefings]]` entry.
-#[derive(Debug, Clone)]
-pub struct Briefing {
-    pub id: String,
-    pub name: String,
-    pub schedule: Schedule,
-    pub period: BriefingPeriod,
-    /// As written: `[[people]]` ids, section ids, `gkb`, `principal` or email addresses.
-    pub to: Vec<String>,
-    /// The mailboxes they resolve to, without duplicates, in order.
-    pub recipients: Vec<String>,
-    /// `[[robots]]` ids of the `[[receivers]]` groups in `to`: each gets a summary post.
-    pub robots: Vec<String>,
-    pub send_empty: bool,
-    pub top: usize,
-    pub open_days: u32,
-}
-
-impl Briefing {
-    /// Whether it can go anywhere: by email (with `[mail]`) or to a receiver group's robots.
-    pub fn deliverable(&self, has_mail: bool) -> bool {
-        (has_mail && !self.recipients.is_empty()) || !self.robots.is_empty()
-    }
-
-    /// When the daemon first runs this briefing after starting at `now`: its latest
-    /// scheduled time at or before `now` when that one is not logged yet (a missed briefing
-    /// is caught up once, never one per missed time), else its next scheduled time.
-    /// `logged` says whether a due time is in the briefing log.
-    pub fn first_due<E>(
-        &self,
-        now: DateTime<Utc>,
-        tz: Tz,
-        logged: impl FnOnce(DateTime<Utc>) -> Result<bool, E>,
-    ) -> Result<Option<DateTime<Utc>>, E> {
-        if let Some(latest) = self.schedule.latest_at_or_before(now, tz)
-            && !logged(latest)?
-        {
-            return Ok(Some(latest));
-        }
-        Ok(self.schedule.next_after(now, tz))
-    }
-
-    /// The first instant of the period ending at `due`; `last_logged` is the briefing's
-    /// latest logged due time before `due` (for `since_last`).
-    pub fn period_start(&self, due: DateTime<Utc>, tz: Tz, last_logged: Option<DateTime<Utc>>) -> DateTime<Utc> {
-        let days_before = |n: u64| {
-            due.with_timezone(&tz)
-                .checked_sub_days(Days::new(n))
-                .map_or_else(|| due - chrono::Duration::days(n as i64), |t| t.with_timezone(&Utc))
-        };
-        match self.period {
-            BriefingPeriod::Day => days_before(1),
-            BriefingPeriod::Week => days_before(7),
-            BriefingPeriod::SinceLast => last_logged
-                .filter(|t| *t < due)
-                .or_else(|| self.schedule.previous_before(due, tz))
-                .unwrap_or_else(|| days_before(1)),
-        }
-    }
-}
+pub use crate::config::{Briefing, BriefingPeriod};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BriefingError {
@@ -652,6 +550,8 @@ pub fn render_html(digest: &Digest, config: &Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{DEFAULT_OPEN_DAYS, DEFAULT_TOP};
+    use crate::time::schedule::Schedule;
 
     const TZ: Tz = chrono_tz::Asia::Shanghai;
 

@@ -6,52 +6,7 @@
 use crate::model::FlagKind;
 use crate::rules::Category;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Grade {
-    I,
-    II,
-    III,
-    IV,
-}
-
-impl Grade {
-    pub const ALL: [Grade; 4] = [Grade::I, Grade::II, Grade::III, Grade::IV];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Grade::I => "I",
-            Grade::II => "II",
-            Grade::III => "III",
-            Grade::IV => "IV",
-        }
-    }
-
-    /// 特别重大 … 一般.
-    pub fn name_zh(self) -> &'static str {
-        ["特别重大", "重大", "较大", "一般"][self as usize]
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Grade::I => "Ⅰ级 特别重大",
-            Grade::II => "Ⅱ级 重大",
-            Grade::III => "Ⅲ级 较大",
-            Grade::IV => "Ⅳ级 一般",
-        }
-    }
-
-    /// `I`…`IV`, `1`…`4`, `Ⅰ`…`Ⅳ` or the Chinese name.
-    pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        Self::ALL.into_iter().find(|g| {
-            let n = *g as usize + 1;
-            s.eq_ignore_ascii_case(g.as_str())
-                || s == n.to_string()
-                || s == ["Ⅰ", "Ⅱ", "Ⅲ", "Ⅳ"][n - 1]
-                || s == g.name_zh()
-        })
-    }
-}
+pub use crate::model::Grade;
 
 /// How far a source reaches (媒体介入).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

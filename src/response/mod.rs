@@ -5,10 +5,8 @@
 
 pub mod deadline;
 pub mod grade;
-pub mod links;
 pub mod org;
 pub mod route;
-pub mod workflow;
 
 pub use grade::{Facts, Grade, GradeRule, Grading, Tier};
 pub use org::{Department, Organisation, Person, Section};

@@ -87,7 +87,21 @@ impl Organisation {
     pub fn department_name(&self, id: &str) -> String {
         self.department(id)
             .map(|d| d.name.clone())
-            .or_else(|| super::route::default_department_name(id).map(str::to_string))
+            .or_else(|| default_department_name(id).map(str::to_string))
             .unwrap_or_else(|| id.to_string())
     }
+}
+
+/// The default names of the Art. 9 departments, for reports when `[[departments]]` does not
+/// name them.
+pub fn default_department_name(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "wangxuan" => "网宣部门",
+        "xinfang" => "信访部门",
+        "waixuan" => "外宣部门",
+        "gongan" => "公安部门",
+        "waishi" => "外事部门",
+        "yingji" => "应急部门",
+        _ => return None,
+    })
 }

@@ -96,20 +96,6 @@ impl Default for Routing {
     }
 }
 
-/// The default names of the Art. 9 departments, for reports when `[[departments]]` does not
-/// name them.
-pub fn default_department_name(id: &str) -> Option<&'static str> {
-    Some(match id {
-        "wangxuan" => "网宣部门",
-        "xinfang" => "信访部门",
-        "waixuan" => "外宣部门",
-        "gongan" => "公安部门",
-        "waishi" => "外事部门",
-        "yingji" => "应急部门",
-        _ => return None,
-    })
-}
-
 /// A rung of the escalation ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {

@@ -28,8 +28,6 @@ use std::sync::Arc;
 pub use file::RumourModel;
 pub use train::TrainParams;
 
-use crate::config::Diagnostics;
-
 /// The model's file name inside the config directory.
 pub const MODEL_FILE: &str = "rumour.model";
 
@@ -57,24 +55,17 @@ pub fn model_path(config_dir: &Path) -> PathBuf {
     config_dir.join(MODEL_FILE)
 }
 
-/// Loads `<config>/rumour.model` when it exists; a file that cannot be loaded is a config
-/// error (silently ignoring it would silently change the rumour verdicts).
-pub fn load_for_config(config_dir: &Path, diags: &mut Diagnostics) -> Option<Arc<RumourModel>> {
+/// Loads `<config>/rumour.model` when it exists (`Ok(None)` when it does not). A file that
+/// cannot be loaded is an error for the caller to report: silently ignoring it would
+/// silently change the rumour verdicts.
+pub fn load_from_dir(config_dir: &Path) -> Result<Option<Arc<RumourModel>>, (PathBuf, String)> {
     let path = model_path(config_dir);
     if !path.exists() {
-        return None;
+        return Ok(None);
     }
     match RumourModel::load(&path) {
-        Ok(model) => Some(Arc::new(model)),
-        Err(e) => {
-            diags.error(
-                &path,
-                0,
-                e.to_string(),
-                "用 yuqing rumour train --data 文件.jsonl 重新训练，或删除该文件只用线索词表",
-            );
-            None
-        }
+        Ok(model) => Ok(Some(Arc::new(model))),
+        Err(e) => Err((path, e.to_string())),
     }
 }
 

@@ -4,25 +4,7 @@
 
 use std::path::Path;
 
-/// The database's footprint and its filesystem's room, in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DiskUsage {
-    /// The database file.
-    pub database: u64,
-    /// Its write-ahead log (`-wal`), folded into the file at checkpoints.
-    pub wal: u64,
-    /// Free space available to this (unprivileged) process on the filesystem.
-    pub available: u64,
-    /// The filesystem's size.
-    pub total: u64,
-}
-
-impl DiskUsage {
-    /// Below `min_free_mb` MiB available?
-    pub fn is_low(&self, min_free_mb: u64) -> bool {
-        self.available < min_free_mb.saturating_mul(1024 * 1024)
-    }
-}
+pub use crate::model::DiskUsage;
 
 /// Measures the database at `path` (the file may not exist yet: sizes are then 0, and the
 /// free space is that of the directory it will be created in).
@@ -58,17 +40,7 @@ fn free_space(dir: &Path) -> std::io::Result<(u64, u64)> {
     Ok((avail.saturating_mul(fragment), blocks.saturating_mul(fragment)))
 }
 
-/// Bytes in words, binary units: "1.5 GiB".
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
-}
+pub use crate::util::human;
 
 #[cfg(test)]
 mod tests {

@@ -11,8 +11,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::{Store, StoreError, time};
 use crate::detect::distortion::Publication;
 use crate::detect::events::{Assignment, EventIndex, Seed};
+use crate::model::Grade;
 use crate::model::{AlertMessage, Document, Field, Flag, FlagKind, Hit, MatchedDocument};
-use crate::response::Grade;
 
 /// Records that document `doc_id` belongs to `event`, creating the event row when this is
 /// its first document and keeping first/last times, counts and the first source right.

@@ -18,9 +18,11 @@ mod outbox;
 mod read;
 mod report;
 mod retention;
+mod shared;
 mod timeline;
 mod workflow;
 
+pub use shared::with_store;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -45,7 +47,7 @@ pub use timeline::{ActionEntry, AlertEntry, EventDetail, Timeline};
 pub use workflow::{Action, Downgraded, EventState, LadderEvent, Withdraw};
 
 use crate::detect::events::Assignment;
-use crate::fetch::Validators;
+use crate::model::Validators;
 use crate::model::{AlertMessage, Document, Flag, Hit, Negativity, SourceNotice};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,10 @@ pub enum StoreError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("the database stayed locked; try again")]
     Busy,
+    #[error("the database lock is poisoned (a previous writer panicked)")]
+    Poisoned,
+    #[error("database task failed: {0}")]
+    Task(String),
 }
 
 impl StoreError {
@@ -84,6 +90,8 @@ impl StoreError {
             StoreError::TargetExists(path) => format!("{} 已存在，未覆盖；请换一个文件名", path.display()),
             StoreError::Io { path, source } => format!("无法写入 {}：{}（{source}）", path.display(), io_zh(source)),
             StoreError::Busy => "数据库一直被其他程序锁定，请稍后再试".into(),
+            StoreError::Poisoned => "数据库连接在一次写入崩溃后不可再用，请重启 yuqing".into(),
+            StoreError::Task(m) => format!("数据库操作中断（{m}）"),
         }
     }
 

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::{Store, StoreError, time};
-use crate::response::Grade;
+use crate::model::Grade;
 
 /// One workflow action (受理、转办、反馈、办结) as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::{PathStep, Store, StoreError, time};
-use crate::response::Grade;
+use crate::model::Grade;
 
 /// An event's header.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, time};
 use crate::model::AlertMessage;
-use crate::response::Grade;
+use crate::model::Grade;
 
 /// Who accepted an event (`?1`) since its ladder last started, and when: after the latest
 /// transfer (by action order: both may fall in one second) and not before the latest grade

@@ -128,7 +128,7 @@ pub fn verify(key: &LinkKey, token: &str, now: DateTime<Utc>) -> Result<Claim, L
 /// A short, stable name for a token (hex SHA-256), for the log of links used.
 pub fn token_hash(token: &str) -> String {
     use sha2::Digest;
-    crate::channel::hex(&sha2::Sha256::digest(token.as_bytes()))
+    crate::util::hex(&sha2::Sha256::digest(token.as_bytes()))
 }
 
 /// Makes link URLs under the daemon's public address.
@@ -141,12 +141,13 @@ pub struct Linker {
 }
 
 impl Linker {
-    /// A linker signing with `secret` under the `[http]` settings.
-    pub fn new(secret: &[u8], http: &crate::config::HttpSettings) -> Self {
+    /// A linker signing with `secret`, making URLs under `base_url` (`[http] public_url`)
+    /// valid for `ttl` (`[http] link_ttl`).
+    pub fn new(secret: &[u8], base_url: &str, ttl: std::time::Duration) -> Self {
         Linker {
             key: LinkKey::new(secret),
-            base_url: http.public_url.clone(),
-            ttl: chrono::Duration::from_std(http.link_ttl).unwrap_or(chrono::Duration::hours(72)),
+            base_url: base_url.to_string(),
+            ttl: chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(72)),
         }
     }
 

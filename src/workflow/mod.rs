@@ -9,6 +9,10 @@
 //! person already accepted since the ladder last started, and — unless the grade's ladder
 //! asks each person to accept — when someone else did. Close and mute withdraw the event's
 //! queued alerts in the same transaction as the action.
+//!
+//! [`links`] signs the one-click links in alert emails that lead here.
+
+pub mod links;
 
 use chrono::{DateTime, Utc};
 
