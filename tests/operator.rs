@@ -1,0 +1,60 @@
+//! What a new operator meets walking through the README's commands on a broken setup
+//! (issue 16 item 5): every refusal says in Chinese what is wrong and what to do, with the
+//! technical cause after, and exits as the README's table says — 1 for invalid
+//! configuration or input (a mistyped path or id on the command line), 2 for storage or
+//! runtime that cannot be used.
+
+// Helpers outside #[test] functions: a failed expectation there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use support::{FILE_MAIL, Project, Run, eml_files, rss, source};
+
+fn refused(run: &Run, code: i32, wants: &[&str]) {
+    assert_eq!(run.code, Some(code), "exit code\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    for want in wants {
+        assert!(run.stderr.contains(want), "missing {want:?} in:\n{}", run.stderr);
+    }
+}
+
+#[test]
+fn notify_test_twice_in_a_row_writes_two_messages() {
+    // The test message's name was its second: with file transport a second test in the
+    // same second found the first one's .eml, wrote nothing and still said 已送达.
+    let p = Project::new("", FILE_MAIL);
+    for to in ["first@example.gov.cn", "second@example.gov.cn"] {
+        let run = p.run(&["notify", "test", to]);
+        assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("服务器应答（原文）：已写入"), "{}", run.stdout);
+    }
+    let files = eml_files(&p.path().join("outbox"));
+    assert_eq!(files.len(), 2, "{files:?}");
+    let texts: Vec<String> = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    assert!(texts.iter().any(|t| t.contains("second@example.gov.cn")), "{texts:?}");
+}
+
+#[test]
+fn an_unwritable_outbox_dir_says_which_setting_to_fix() {
+    // A regular file where the outbox directory should be: unwritable for root as well.
+    let p = Project::new(&source("forum", "forum.xml"), "");
+    p.write("blocked", "not a directory");
+    let mail = FILE_MAIL.replace("outbox_dir = \"outbox\"", "outbox_dir = \"blocked/outbox\"");
+    p.write("yuqing.toml", format!("[storage]\npath = \"state/yuqing.db\"\n{mail}"));
+    p.write("forum.xml", rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+
+    let run = p.run(&["notify", "test", "gkb@example.gov.cn"]);
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("结果：发送失败：无法写入"), "in Chinese first:\n{}", run.stdout);
+    assert!(run.stdout.contains("请确认 [mail] outbox_dir"), "{}", run.stdout);
+
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "a delivery failure is retried, not fatal:\n{}", run.stderr);
+    assert!(run.stdout.contains("请确认 [mail] outbox_dir"), "{}", run.stdout);
+    let show = p.run(&["outbox", "show", "1"]);
+    assert!(
+        show.stdout.contains("失败  无法写入") && show.stdout.contains("请确认 [mail] outbox_dir"),
+        "{}",
+        show.stdout
+    );
+}
