@@ -58,3 +58,18 @@ fn an_unwritable_outbox_dir_says_which_setting_to_fix() {
         show.stdout
     );
 }
+
+#[test]
+fn a_missing_file_on_the_command_line_is_invalid_input() {
+    let p = Project::new("", FILE_MAIL);
+    refused(&p.run(&["rumour", "train", "--data", "nope.jsonl"]), 1, &["无法读取", "请检查 --data"]);
+    refused(&p.run(&["rumour", "eval", "--data", "nope.jsonl"]), 1, &["请检查 --data"]);
+    p.write("one.jsonl", "{\"text\":\"一\",\"label\":1}\n");
+    let data = p.path().join("one.jsonl");
+    let data = data.to_string_lossy();
+    refused(&p.run(&["rumour", "eval", "--data", &data, "--model", "nope.model"]), 1, &["请检查 --model"]);
+    refused(&p.run(&["test", "match", "--jsonl", "nope.jsonl"]), 1, &["无法读取", "请检查 --jsonl"]);
+    refused(&p.run(&["db", "check", "--file", "nope.db"]), 1, &["nope.db 不存在", "请检查 --file"]);
+    // The configured database not made yet: storage not usable, said so.
+    refused(&p.run(&["db", "check"]), 2, &["尚未建立", "[storage] path"]);
+}

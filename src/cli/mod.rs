@@ -548,7 +548,13 @@ fn stored_event(config: &Config, title: &str, text: &str) -> anyhow::Result<Stri
 /// reported on stderr with its number and skipped.
 fn test_match_jsonl(analyser: &mut Analyser, path: &std::path::Path) -> anyhow::Result<ExitCode> {
     use std::io::{BufRead, Write};
-    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("无法读取 {}：{e}", path.display()))?;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("错误：无法读取 {}：请检查 --jsonl 给出的文件路径（{e}）", path.display());
+            return Ok(ExitCode::from(1));
+        }
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
