@@ -60,6 +60,54 @@ fn an_unwritable_outbox_dir_says_which_setting_to_fix() {
 }
 
 #[test]
+fn a_storage_path_below_a_file_names_the_setting() {
+    let p = Project::new(&source("forum", "forum.xml"), FILE_MAIL);
+    p.write("forum.xml", rss(&[]));
+    p.write("state", "a file where the state directory should be");
+    for args in [&["run", "--once"][..], &["hits"], &["event", "list"], &["outbox", "list"]] {
+        let run = p.run(args);
+        refused(&run, 2, &["无法创建数据目录", "路径中有一个同名的文件，不是目录", "[storage] path"]);
+    }
+}
+
+#[test]
+fn a_damaged_database_points_to_db_check_and_the_backup() {
+    let p = Project::new(&source("forum", "forum.xml"), FILE_MAIL);
+    p.write("forum.xml", rss(&[]));
+    p.write("state/yuqing.db", vec![0x5a_u8; 8192]);
+    for args in [&["run", "--once"][..], &["hits"], &["status"], &["report"]] {
+        let run = p.run(args);
+        refused(&run, 2, &["数据库文件已损坏", "yuqing db check", "备份"]);
+    }
+    // db check itself says it (exit 1, as its README row says).
+    let run = p.run(&["db", "check"]);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("已损坏"), "{}", run.stdout);
+}
+
+#[test]
+fn a_storage_failure_during_a_run_is_explained_not_internal() {
+    let p = Project::new(&source("forum", "forum.xml"), FILE_MAIL);
+    p.write("forum.xml", rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    // The documents table made unreadable for the next run's writes: a trigger that fails.
+    let db = p.path().join("state/yuqing.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON documents BEGIN SELECT RAISE(FAIL, 'disk image is malformed'); END;",
+    )
+    .unwrap();
+    drop(conn);
+    p.write("forum.xml", rss(&[("f2", "抚恤金又没到账", "第二篇抚恤金")]));
+    let run = p.run(&["run", "--once"]);
+    // The source's line for staff (stderr holds the English log line).
+    let line = run.source_line("forum");
+    assert!(line.starts_with("[错误]") && line.contains("写入数据库失败：数据库操作失败（SQLite："), "{line}");
+    assert!(!run.stdout.contains("内部错误") && !run.stdout.contains("storage failed"), "{}", run.stdout);
+}
+
+#[test]
 fn a_missing_file_on_the_command_line_is_invalid_input() {
     let p = Project::new("", FILE_MAIL);
     refused(&p.run(&["rumour", "train", "--data", "nope.jsonl"]), 1, &["无法读取", "请检查 --data"]);
@@ -72,4 +120,21 @@ fn a_missing_file_on_the_command_line_is_invalid_input() {
     refused(&p.run(&["db", "check", "--file", "nope.db"]), 1, &["nope.db 不存在", "请检查 --file"]);
     // The configured database not made yet: storage not usable, said so.
     refused(&p.run(&["db", "check"]), 2, &["尚未建立", "[storage] path"]);
+}
+
+#[test]
+fn a_config_dir_that_does_not_exist_is_one_line_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("etc-yuqing");
+    for args in [&["check"][..], &["status"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_yuqing"))
+            .arg("--config")
+            .arg(&missing)
+            .args(args)
+            .output()
+            .unwrap();
+        let run = Run::from(out);
+        refused(&run, 1, &["配置目录", "不存在", "请用 --config 指向"]);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    }
 }

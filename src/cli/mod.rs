@@ -239,10 +239,17 @@ pub fn main() -> ExitCode {
             } else {
                 eprintln!("错误：{e}");
             }
+            // A damaged database is the one storage error staff cannot fix by a setting.
+            if e.chain().any(|c| c.downcast_ref::<crate::store::StoreError>().is_some_and(|s| s.is_corruption())) {
+                eprintln!("{CORRUPT_HINT}");
+            }
             ExitCode::from(2)
         }
     }
 }
+
+/// What to do about a damaged database file (after the error).
+const CORRUPT_HINT: &str = "请运行 yuqing db check 查看损坏情况；确认损坏后停止服务，保留损坏的文件，用最近一次通过 db check 的备份替换它（见 README「备份」一节）。";
 
 /// `yuqing hits | head` must end quietly when `head` closes the pipe, as other Unix tools
 /// do, instead of panicking in `println!`. Rust ignores SIGPIPE by default; the report
@@ -304,6 +311,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Training needs no valid config, and must work to replace a damaged model file.
     if let Command::Rumour { what: RumourCommand::Train(args) } = &cli.command {
         return rumour::train(&dir, args);
+    }
+    if !dir.is_dir() {
+        // One clear line instead of one error for each file the directory should hold.
+        eprintln!(
+            "配置目录 {} 不存在或不是目录：请用 --config 指向放有 yuqing.toml、sources.toml 和 keywords/ 的目录（默认为当前目录）",
+            dir.display()
+        );
+        return Ok(ExitCode::from(1));
     }
     let loaded = Config::load(&dir);
     let diagnostics = &loaded.diagnostics;
