@@ -11,6 +11,16 @@ mod support;
 
 use support::{FILE_MAIL, Project, Run, eml_files, rss, source};
 
+/// `support::ORG`, file mail, one source with one matching item: `run --once` makes event #1.
+fn with_event() -> Project {
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n抚恤金\n");
+    p.write("forum.xml", rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    p
+}
+
 fn refused(run: &Run, code: i32, wants: &[&str]) {
     assert_eq!(run.code, Some(code), "exit code\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     for want in wants {
@@ -137,4 +147,26 @@ fn a_config_dir_that_does_not_exist_is_one_line_with_advice() {
         refused(&run, 1, &["配置目录", "不存在", "请用 --config 指向"]);
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     }
+}
+
+#[test]
+fn an_unknown_section_or_receiver_lists_the_valid_ids() {
+    let p = with_event();
+    let run = p.run(&["event", "transfer", "1", "--to", "preferentail", "--by", "chen", "--reason", "x"]);
+    refused(&run, 1, &["\"preferentail\" 不在 yuqing.toml 的 [[sections]] 中", "是不是 preferential？", "office（"]);
+    let run = p.run(&["event", "transfer", "1", "--to", "拥军优抚科", "--by", "chen", "--reason", "x"]);
+    refused(&run, 1, &["拥军优抚科 的科室 id 是 preferential"]);
+    let run = p.run(&["notify", "test", "wnag"]);
+    refused(&run, 1, &["不是 [[receivers]] 接收组", "是不是 \"wang\"", "chen、wang、li、xu"]);
+}
+
+#[test]
+fn workflow_answers_have_no_stray_space_after_the_person() {
+    let p = with_event();
+    let run = p.run(&["event", "accept", "1", "--by", "wang"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let run = p.run(&["event", "accept", "1", "--by", "wang"]);
+    refused(&run, 1, &["事件 #1 已由 王科员（wang）受理，无需重复受理"]);
+    let run = p.run(&["event", "mute", "1", "--by", "chen", "--reason", "观察", "--until", "8h"]);
+    assert!(run.stdout.contains("已由 陈局长（chen）静默至"), "{}", run.stdout);
 }
