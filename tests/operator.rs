@@ -170,3 +170,10 @@ fn workflow_answers_have_no_stray_space_after_the_person() {
     let run = p.run(&["event", "mute", "1", "--by", "chen", "--reason", "观察", "--until", "8h"]);
     assert!(run.stdout.contains("已由 陈局长（chen）静默至"), "{}", run.stdout);
 }
+
+#[test]
+fn a_report_output_in_a_missing_directory_says_what_to_check() {
+    let p = Project::new("", FILE_MAIL);
+    let run = p.run(&["report", "--output", &p.path().join("no/such/dir/r.txt").to_string_lossy()]);
+    refused(&run, 2, &["无法写入", "请确认 --output 所在的目录存在"]);
+}
