@@ -276,7 +276,7 @@ mod tests {
         let again = allowed(7, &states["已由他人受理"], "wang", &Command::Accept { note: None }, false, |p| {
             format!("{p}科长")
         });
-        assert_eq!(again.map_err(|e| e.to_string()).err().as_deref(), Some("事件 #7 已由 li科长 受理，无需重复受理"));
+        assert_eq!(again.map_err(|e| e.to_string()).err().as_deref(), Some("事件 #7 已由 li科长受理，无需重复受理"));
         let same = Command::Transfer { to: "preferential".into(), reason: "r".into() };
         assert!(matches!(
             allowed(7, &states["待受理"], "wang", &same, false, str::to_string),
