@@ -1,7 +1,7 @@
 //! `yuqing db backup|check|prune`: the database's maintenance, usable while the daemon runs.
 //!
-//! Exit codes: 0 done (check: no problem found); 1 problems found, or the target exists;
-//! 2 the database cannot be read.
+//! Exit codes: 0 done (check: no problem found); 1 problems found, the target exists, or
+//! `--file` names no file; 2 the database cannot be read.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,7 +36,7 @@ pub enum DbCommand {
 pub fn run(config: &Config, command: &DbCommand) -> anyhow::Result<ExitCode> {
     match command {
         DbCommand::Backup { path } => backup(config, path),
-        DbCommand::Check { file } => check(file.as_ref().unwrap_or(&config.storage_path)),
+        DbCommand::Check { file } => check(file.as_ref().unwrap_or(&config.storage_path), file.is_some()),
         DbCommand::Prune { dry_run } => prune(config, *dry_run),
     }
 }
@@ -65,7 +65,8 @@ fn backup(config: &Config, target: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn check(path: &Path) -> anyhow::Result<ExitCode> {
+/// `given`: the path came from `--file` (a missing file is then a mistyped argument).
+fn check(path: &Path, given: bool) -> anyhow::Result<ExitCode> {
     match maintenance::integrity_check(path) {
         Ok(problems) if problems.is_empty() => {
             println!("数据库 {} 完整性检查通过，外键一致。", path.display());
@@ -87,6 +88,14 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
             println!("{RECOVERY_HINT}");
             Ok(ExitCode::from(1))
         }
+        Err(crate::store::StoreError::Missing(_)) if given => {
+            eprintln!("错误：数据库 {} 不存在：请检查 --file 给出的路径（如备份文件名）", path.display());
+            Ok(ExitCode::from(1))
+        }
+        Err(crate::store::StoreError::Missing(_)) => Err(anyhow::anyhow!(
+            "数据库 {} 尚未建立，没有可检查的内容：守护进程还没有运行过，或 yuqing.toml 的 [storage] path 写错了",
+            path.display()
+        )),
         Err(e) => Err(anyhow::anyhow!("无法检查数据库 {}：{}", path.display(), e.describe_zh())),
     }
 }

@@ -240,10 +240,17 @@ pub fn main() -> ExitCode {
             } else {
                 eprintln!("错误：{e}");
             }
+            // A damaged database is the one storage error staff cannot fix by a setting.
+            if e.chain().any(|c| c.downcast_ref::<crate::store::StoreError>().is_some_and(|s| s.is_corruption())) {
+                eprintln!("{CORRUPT_HINT}");
+            }
             ExitCode::from(2)
         }
     }
 }
+
+/// What to do about a damaged database file (after the error).
+const CORRUPT_HINT: &str = "请运行 yuqing db check 查看损坏情况；确认损坏后停止服务，保留损坏的文件，用最近一次通过 db check 的备份替换它（见 README「备份」一节）。";
 
 /// `yuqing hits | head` must end quietly when `head` closes the pipe, as other Unix tools
 /// do, instead of panicking in `println!`. Rust ignores SIGPIPE by default; the report
@@ -305,6 +312,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Training needs no valid config, and must work to replace a damaged model file.
     if let Command::Rumour { what: RumourCommand::Train(args) } = &cli.command {
         return rumour::train(&dir, args);
+    }
+    if !dir.is_dir() {
+        // One clear line instead of one error for each file the directory should hold.
+        eprintln!(
+            "配置目录 {} 不存在或不是目录：请用 --config 指向放有 yuqing.toml、sources.toml 和 keywords/ 的目录（默认为当前目录）",
+            dir.display()
+        );
+        return Ok(ExitCode::from(1));
     }
     let loaded = Config::load(&dir);
     let diagnostics = &loaded.diagnostics;
@@ -553,7 +568,13 @@ fn stored_event(config: &Config, title: &str, text: &str) -> anyhow::Result<Stri
 /// reported on stderr with its number and skipped.
 fn test_match_jsonl(analyser: &mut Analyser, path: &std::path::Path) -> anyhow::Result<ExitCode> {
     use std::io::{BufRead, Write};
-    let file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("无法读取 {}：{e}", path.display()))?;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("错误：无法读取 {}：请检查 --jsonl 给出的文件路径（{e}）", path.display());
+            return Ok(ExitCode::from(1));
+        }
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     for (index, line) in std::io::BufReader::new(file).lines().enumerate() {

@@ -156,7 +156,14 @@ fn targets<'c>(config: &'c Config, who: Option<&str>, only: Only) -> Option<Vec<
     if crate::config::is_mobile(who) {
         return Some(vec![Target::Sms(who.to_string(), None)]);
     }
-    eprintln!("\"{who}\" 不是 [[receivers]] 接收组、[[people]] 人员、[[robots]] 机器人的 id，也不是邮件地址或手机号");
+    let mut ids: Vec<&str> = config.response.receivers.iter().map(|r| r.id.as_str()).collect();
+    ids.extend(org.people.iter().map(|p| p.id.as_str()));
+    ids.extend(config.robots.iter().map(|r| r.id.as_str()));
+    let known = if ids.is_empty() { "（yuqing.toml 中还没有）".to_string() } else { ids.join("、") };
+    eprintln!(
+        "\"{who}\" 不是 [[receivers]] 接收组、[[people]] 人员、[[robots]] 机器人的 id，也不是邮件地址或手机号{}；请写其中一个 id：{known}，或完整的邮件地址、手机号",
+        super::route::did_you_mean(who, &ids)
+    );
     None
 }
 
@@ -166,7 +173,9 @@ fn send_one(config: &Config, target: &Target<'_>, runtime: &tokio::runtime::Runt
     let now = Utc::now();
     let sent_at = super::local(now, config.timezone);
     let mut message = Message {
-        out_id: format!("test-{}", now.timestamp()),
+        // Unique per run: with `transport = "file"` an existing `<out_id>.eml` counts as
+        // delivered, so two tests in the same second must not share a name.
+        out_id: format!("test-{}-{}", now.timestamp_millis(), std::process::id()),
         title: "【舆情监测】通道测试".into(),
         ..Message::default()
     };
@@ -291,7 +300,7 @@ fn send_test_mail(
             true
         }
         Err(e) => {
-            println!("结果：发送失败：{e}");
+            println!("结果：发送失败：{}", e.describe_zh());
             false
         }
     }

@@ -59,7 +59,12 @@ fn write_output(path: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Re
     let mut file = match options.open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => return Err(anyhow::anyhow!("无法写入 {}：{e}", path.display())),
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "无法写入 {}：请确认 --output 所在的目录存在、可以写入（{e}）",
+                path.display()
+            ));
+        }
     };
     file.write_all(bytes).map_err(|e| anyhow::anyhow!("无法写入 {}：{e}", path.display()))?;
     Ok(true)

@@ -37,15 +37,30 @@ fn data_line(path: &Path, data: &Dataset) -> String {
     )
 }
 
+/// A file named on the command line that cannot be used: invalid input, exit 1, with what
+/// to check (`option`: the flag that named it) before the system's words.
+fn refuse(e: &RumourError, option: &str) -> ExitCode {
+    match e {
+        RumourError::Read { path, source } => {
+            eprintln!("错误：无法读取 {}：请检查 {option} 给出的文件路径（{source}）", path.display());
+        }
+        other => eprintln!("错误：{other}"),
+    }
+    ExitCode::from(1)
+}
+
 pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result<ExitCode> {
-    let data = read_labelled(&args.data)?;
+    let data = match read_labelled(&args.data) {
+        Ok(data) => data,
+        Err(e) => return Ok(refuse(&e, "--data")),
+    };
     report_skipped(&data);
     println!("{}", data_line(&args.data, &data));
     let (rumours, others) = (data.rumours(), data.examples.len() - data.rumours());
     if rumours < MIN_PER_CLASS || others < MIN_PER_CLASS {
         let e = RumourError::TooFewExamples { path: args.data.clone(), min: MIN_PER_CLASS, rumours, others };
-        eprintln!("错误：{e}");
-        return Ok(ExitCode::from(2));
+        eprintln!("错误：{e}；请补充标注过的样本后再训练");
+        return Ok(ExitCode::from(1));
     }
     let params = TrainParams {
         bits: args.bits,
@@ -72,12 +87,18 @@ pub(super) fn eval(config: &Config, data_path: &Path, model: Option<&Path>, json
     let loaded;
     let (model, model_file) = match model {
         Some(path) => {
-            loaded = RumourModel::load(path)?;
+            loaded = match RumourModel::load(path) {
+                Ok(model) => model,
+                Err(e) => return Ok(refuse(&e, "--model")),
+            };
             (Some(&loaded), Some(path.to_path_buf()))
         }
         None => (config.rumour_model.as_deref(), config.rumour_model.as_ref().map(|_| model_path(&config.dir))),
     };
-    let data = read_labelled(data_path)?;
+    let data = match read_labelled(data_path) {
+        Ok(data) => data,
+        Err(e) => return Ok(refuse(&e, "--data")),
+    };
     report_skipped(&data);
     let flagger = Flagger::new(&config.cue_lists, config.detection.fold_traditional)?;
     let result = evaluate(&data.examples, &flagger, model);

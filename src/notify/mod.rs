@@ -137,7 +137,10 @@ impl DeliveryError {
             DeliveryError::Address { address, message } => format!("邮件地址 {address:?} 无效（{message}）"),
             DeliveryError::Build(e) => format!("无法生成邮件（{e}）"),
             DeliveryError::Smtp(e) => format!("无法通过 SMTP 发送（{e}）"),
-            DeliveryError::File { path, message } => format!("无法写入 {}（{message}）", path.display()),
+            DeliveryError::File { path, message } => format!(
+                "无法写入 {}：请确认 [mail] outbox_dir 的目录存在、运行 yuqing 的用户可以写入（{message}）",
+                path.display()
+            ),
         }
     }
 }

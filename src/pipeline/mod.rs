@@ -94,6 +94,7 @@ impl PipelineError {
             PipelineError::EmptyList { selector, .. } => format!(
                 "列表选择器 \"{selector}\" 没有匹配到任何条目；请用 yuqing fetch 该信源 --dry-run 检查 [source.html] 的选择器"
             ),
+            PipelineError::Store(e) => format!("写入数据库失败：{}", e.describe_zh()),
             other => format!("内部错误（{other}）"),
         }
     }

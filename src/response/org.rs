@@ -79,6 +79,22 @@ impl Organisation {
         format!("{first}请写人员 id：{}", all.join("、"))
     }
 
+    /// What to write instead of `given`, which is no section id: the id of the section whose
+    /// name it is, or the closest id, then every id with its name.
+    pub fn section_hint(&self, given: &str) -> String {
+        let given = given.trim();
+        let ids: Vec<&str> = self.sections.iter().map(|s| s.id.as_str()).collect();
+        let first = match self.sections.iter().find(|s| s.name == given) {
+            Some(s) => format!("{given} 的科室 id 是 {}；", s.id),
+            None => crate::util::similar::suggest(given, &ids).map(|id| format!("是不是 {id}？")).unwrap_or_default(),
+        };
+        if ids.is_empty() {
+            return format!("{first}yuqing.toml 中还没有 [[sections]]");
+        }
+        let all: Vec<String> = self.sections.iter().map(|s| format!("{}（{}）", s.id, s.name)).collect();
+        format!("{first}请写科室 id：{}", all.join("、"))
+    }
+
     pub fn section_label(&self, id: &str) -> String {
         self.section(id).map_or_else(|| id.to_string(), |s| format!("{}（{}）", s.name, s.id))
     }

@@ -79,7 +79,11 @@ impl StoreError {
     pub fn describe_zh(&self) -> String {
         match self {
             StoreError::CreateDir { path, source } => {
-                format!("无法创建数据目录 {}：{}（{source}）", path.display(), io_zh(source))
+                format!(
+                    "无法创建数据目录 {}：{}；请检查 yuqing.toml 中 [storage] path 的目录（{source}）",
+                    path.display(),
+                    io_zh(source)
+                )
             }
             StoreError::TooNew { found, known } => {
                 format!("数据库结构版本 {found} 比本程序支持的 {known} 新，请升级 yuqing")
@@ -115,6 +119,7 @@ fn io_zh(e: &std::io::Error) -> &'static str {
         K::PermissionDenied => "没有权限（守护进程的用户需要可写）",
         K::StorageFull => "磁盘已满",
         K::ReadOnlyFilesystem => "文件系统是只读的",
+        K::AlreadyExists | K::NotADirectory => "路径中有一个同名的文件，不是目录",
         _ => "读写失败",
     }
 }

@@ -70,8 +70,8 @@ impl Command {
 pub enum WorkflowError {
     #[error("\"{given}\" 不在 yuqing.toml 的 [[people]] 中；{hint}")]
     UnknownPerson { given: String, hint: String },
-    #[error("\"{0}\" 不在 yuqing.toml 的 [[sections]] 中；请写科室 id")]
-    UnknownSection(String),
+    #[error("\"{given}\" 不在 yuqing.toml 的 [[sections]] 中；{hint}")]
+    UnknownSection { given: String, hint: String },
     #[error("未知的反馈方式 \"{0}\"；可用：online、expert、press_conference、interview")]
     UnknownFeedback(String),
     #[error("没有编号为 #{0} 的事件（用 yuqing event list 查看最近的事件）")]
@@ -84,7 +84,7 @@ pub enum WorkflowError {
     Closed { id: i64, action: &'static str },
     #[error("事件 #{0} 未办结，无需重新打开")]
     NotClosed(i64),
-    #[error("事件 #{id} 已由 {by} 受理，无需重复受理")]
+    #[error("事件 #{id} 已由 {by}受理，无需重复受理")]
     AlreadyAccepted { id: i64, by: String },
     #[error("事件 #{id} 已由 {section} 负责，不能转办给同一科室")]
     SameSection { id: i64, section: String },
@@ -154,7 +154,7 @@ pub fn apply(
         }
         Command::Transfer { to, reason } => {
             if org.section(to).is_none() {
-                return Err(WorkflowError::UnknownSection(to.clone()));
+                return Err(WorkflowError::UnknownSection { given: to.clone(), hint: org.section_hint(to) });
             }
             record(store, action("transfer", Some(to), None, Some(reason)), None)?;
             format!("事件 #{id} 已由 {who}转办至 {}；该科室的逐级提醒从联络人重新开始。", org.section_label(to))
@@ -177,7 +177,7 @@ pub fn apply(
         }
         Command::Downgrade { to, reason } => match store.downgrade(id, *to, by, reason, now)? {
             Downgraded::From(from) => format!(
-                "事件 #{id} 已由 {who} 从{}降为{}。此后自动研判只会在超过{}时再升级。",
+                "事件 #{id} 已由 {who}从{}降为{}。此后自动研判只会在超过{}时再升级。",
                 from.label_zh(),
                 to.label_zh(),
                 from.label_zh()
@@ -196,7 +196,7 @@ pub fn apply(
                 return Err(WorkflowError::NoEvent(id));
             };
             let end = until.with_timezone(&config.timezone).format("%Y-%m-%d %H:%M");
-            format!("事件 #{id} 已由 {who} 静默至 {end}；其间不发提醒，升为Ⅰ级或Ⅱ级时除外。{}", withdrawn(n))
+            format!("事件 #{id} 已由 {who}静默至 {end}；其间不发提醒，升为Ⅰ级或Ⅱ级时除外。{}", withdrawn(n))
         }
     })
 }
@@ -280,7 +280,7 @@ mod tests {
         let again = allowed(7, &states["已由他人受理"], "wang", &Command::Accept { note: None }, false, |p| {
             format!("{p}科长")
         });
-        assert_eq!(again.map_err(|e| e.to_string()).err().as_deref(), Some("事件 #7 已由 li科长 受理，无需重复受理"));
+        assert_eq!(again.map_err(|e| e.to_string()).err().as_deref(), Some("事件 #7 已由 li科长受理，无需重复受理"));
         let same = Command::Transfer { to: "preferential".into(), reason: "r".into() };
         assert!(matches!(
             allowed(7, &states["待受理"], "wang", &same, false, str::to_string),
