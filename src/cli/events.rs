@@ -246,7 +246,7 @@ pub(super) fn show(config: &Config, id: Option<i64>, limit: usize) -> anyhow::Re
         let title = if step.title.is_empty() { "（无标题）" } else { step.title.as_str() };
         let likeness = match n {
             0 => "首发".to_string(),
-            _ => format!("相似度 {:.2}{}", step.similarity, super::timeline::evidence_note(&step.evidence)),
+            _ => format!("相似度 {:.2}{}", step.similarity, crate::report::timeline::evidence_note(&step.evidence)),
         };
         println!(
             "  {}. {}  {}  {title}  [文档 #{}；{likeness}]",

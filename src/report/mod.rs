@@ -13,6 +13,7 @@ pub mod briefing;
 pub mod csv;
 pub mod html;
 pub mod text;
+pub mod timeline;
 
 use std::collections::{BTreeMap, HashMap};
 
