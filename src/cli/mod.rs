@@ -34,6 +34,7 @@ mod route;
 mod rumour;
 mod status;
 mod timeline;
+mod user;
 
 #[derive(Debug, Parser)]
 #[command(name = "yuqing", version, about = "政务舆情监测与回应守护进程 (public-opinion monitoring daemon)")]
@@ -97,6 +98,11 @@ pub enum Command {
     Db {
         #[command(subcommand)]
         what: db::DbCommand,
+    },
+    /// Web-console accounts (控制台账号): `user passwd ID` sets a person's password
+    User {
+        #[command(subcommand)]
+        what: user::UserCommand,
     },
     /// Act on an event (受理): `yuqing event accept ID --by PERSON` stops its escalation ladder
     Event {
@@ -363,6 +369,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sources => show_sources(&config),
         Command::Status => status::show(&config),
         Command::Db { what } => db::run(&config, &what),
+        Command::User { what } => user::run(&config, &what),
         Command::Events { id, limit } => events::show(&config, id, limit),
         Command::Event { action } => events::act(&config, action),
         Command::Report(args) => report::report(&config, &args),

@@ -12,7 +12,7 @@ use toml::de::DeTable;
 use super::diag::Diagnostics;
 use super::toml_doc::TomlFile;
 
-pub(super) const HTTP_KEYS: &[&str] = &["listen", "public_url", "link_ttl_hours"];
+pub(super) const HTTP_KEYS: &[&str] = &["listen", "public_url", "link_ttl_hours", "session_hours"];
 
 /// The endpoint's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub struct HttpSettings {
     /// reverse proxy; `http://<listen>` when not set.
     pub public_url: String,
     pub link_ttl: Duration,
+    /// How long a web-console sign-in lasts.
+    pub session_ttl: Duration,
 }
 
 #[derive(Deserialize, Default)]
@@ -29,6 +31,7 @@ pub(super) struct RawHttp {
     listen: Option<Spanned<String>>,
     public_url: Option<Spanned<String>>,
     link_ttl_hours: Option<Spanned<u64>>,
+    session_hours: Option<Spanned<u64>>,
 }
 
 /// `Some(None)` without `[http]`; `None` when it is invalid (errors reported).
@@ -79,5 +82,28 @@ pub(super) fn load(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics)
         );
         return None;
     }
-    Some(Some(HttpSettings { listen: addr, public_url, link_ttl: Duration::from_secs(hours * 3600) }))
+    let session_hours = raw.session_hours.map_or(8, Spanned::into_inner);
+    if !(1..=24 * 7).contains(&session_hours) {
+        diags.error(
+            &file.path,
+            file.line(span.clone()),
+            format!("session_hours = {session_hours} 不在 1 到 168 之间"),
+            "网页控制台登录的有效期，默认 8 小时",
+        );
+        return None;
+    }
+    if !addr.ip().is_loopback() {
+        diags.warning(
+            &file.path,
+            file.line(listen.span()),
+            format!("listen = \"{addr}\" 不只在本机监听：控制台的密码和会话会经过网络"),
+            "请在前面放置 HTTPS 反向代理（nginx 等），只让代理访问该端口，并把 public_url 写成 https:// 地址",
+        );
+    }
+    Some(Some(HttpSettings {
+        listen: addr,
+        public_url,
+        link_ttl: Duration::from_secs(hours * 3600),
+        session_ttl: Duration::from_secs(session_hours * 3600),
+    }))
 }

@@ -16,8 +16,10 @@
 //! ([`systemd`], [`Heartbeat`]). Housekeeping (daily pruning, the low-disk notice) is in
 //! [`maintenance`].
 
+pub mod console;
 pub mod lock;
 pub mod maintenance;
+pub mod page;
 pub mod reload;
 pub mod systemd;
 pub mod web;
@@ -367,6 +369,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
                 key: linker.key.clone(),
                 metrics: metrics.clone(),
                 heartbeat: heartbeat.clone(),
+                console: Default::default(),
             };
             Some(tokio::spawn(crate::daemon::web::serve(listener, Arc::new(state), shutdown.clone())))
         }

@@ -22,6 +22,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::console::{self, Console, Request as ConsoleRequest};
+use super::page::{METRICS, PLAIN, Page, page, shell};
 use crate::config::Config;
 use crate::daemon::Heartbeat;
 use crate::notify::escape;
@@ -39,6 +41,8 @@ pub struct WebState {
     pub metrics: Arc<Metrics>,
     /// The schedule loop's heartbeat.
     pub heartbeat: Arc<Heartbeat>,
+    /// The web console's sign-in limiter.
+    pub console: Console,
 }
 
 /// `/healthz` fails when the scheduler has not advanced for this long (it beats at least
@@ -49,20 +53,6 @@ pub const SCHEDULER_STALE: Duration = Duration::from_secs(180);
 /// was delivered since it was queued.
 pub const OUTBOX_STUCK: Duration = Duration::from_secs(30 * 60);
 
-/// A page to answer with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    pub status: StatusCode,
-    /// The body (HTML unless `content_type` says otherwise).
-    pub html: String,
-    pub content_type: &'static str,
-}
-
-const HTML: &str = "text/html; charset=utf-8";
-const PLAIN: &str = "text/plain; charset=utf-8";
-/// The Prometheus text exposition format.
-const METRICS: &str = "text/plain; version=0.0.4; charset=utf-8";
-
 /// The largest form body accepted.
 const MAX_BODY: usize = 16 * 1024;
 
@@ -71,10 +61,10 @@ pub async fn serve(listener: TcpListener, state: Arc<WebState>, mut shutdown: wa
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, peer)) = accepted else { continue };
                 let state = state.clone();
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| answer(state.clone(), req));
+                    let service = hyper::service::service_fn(move |req| answer(state.clone(), req, peer.ip()));
                     let conn = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
                         .header_read_timeout(Duration::from_secs(10))
@@ -93,9 +83,21 @@ pub async fn serve(listener: TcpListener, state: Arc<WebState>, mut shutdown: wa
     }
 }
 
-async fn answer(state: Arc<WebState>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    state: Arc<WebState>,
+    req: Request<Incoming>,
+    peer: std::net::IpAddr,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let cookies = req
+        .headers()
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ");
     let body = if method == Method::POST {
         match Limited::new(req.into_body(), MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -104,16 +106,26 @@ async fn answer(state: Arc<WebState>, req: Request<Incoming>) -> Result<Response
     } else {
         Bytes::new()
     };
-    let page = tokio::task::spawn_blocking(move || respond(&state, &method, &path, &body, Utc::now()))
-        .await
-        .unwrap_or_else(|_| page(StatusCode::INTERNAL_SERVER_ERROR, "服务内部错误", "请稍后重试。"));
+    let page = tokio::task::spawn_blocking(move || {
+        let req = ConsoleRequest {
+            method: &method,
+            path: &path,
+            query: &query,
+            cookies: &cookies,
+            body: &body,
+            peer: Some(peer),
+        };
+        respond(&state, &req, Utc::now())
+    })
+    .await
+    .unwrap_or_else(|_| page(StatusCode::INTERNAL_SERVER_ERROR, "服务内部错误", "请稍后重试。"));
     Ok(reply(page))
 }
 
 fn reply(page: Page) -> Response<Full<Bytes>> {
-    let content_type = page.content_type;
-    let mut response = Response::new(Full::new(Bytes::from(page.html)));
-    *response.status_mut() = page.status;
+    let Page { status, html, content_type, headers: extra } = page;
+    let mut response = Response::new(Full::new(Bytes::from(html)));
+    *response.status_mut() = status;
     let headers = response.headers_mut();
     let set = |h: &mut hyper::HeaderMap, k: &'static str, v: &'static str| {
         h.insert(k, hyper::header::HeaderValue::from_static(v));
@@ -122,19 +134,35 @@ fn reply(page: Page) -> Response<Full<Bytes>> {
     set(headers, "cache-control", "no-store");
     set(headers, "x-frame-options", "DENY");
     set(headers, "referrer-policy", "no-referrer");
-    set(headers, "content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+    set(
+        headers,
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'",
+    );
+    for (name, value) in extra {
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
+            headers.append(name, value);
+        }
+    }
     response
 }
 
 /// The page for one request at `now`.
-pub fn respond(state: &WebState, method: &Method, path: &str, body: &[u8], now: DateTime<Utc>) -> Page {
+pub fn respond(state: &WebState, req: &ConsoleRequest<'_>, now: DateTime<Utc>) -> Page {
+    let (method, path, body) = (req.method, req.path, req.body);
+    if !path.starts_with("/a/") && path != "/healthz" && path != "/metrics" {
+        let config = state.config.borrow().clone();
+        if let Some(page) = console::respond(&state.console, &config, &state.store, req, now) {
+            return page;
+        }
+    }
     match (method, path) {
         (&Method::GET, "/healthz") => health(state, now),
         (&Method::GET, "/metrics") => metrics(state, now),
         (m, p) if p.starts_with("/a/") && (m == Method::GET || m == Method::POST) => {
             link(state, m == Method::POST, &p[3..], body, now)
         }
-        _ => page(StatusCode::NOT_FOUND, "页面不存在", "请使用提醒邮件中的链接。"),
+        _ => page(StatusCode::NOT_FOUND, "页面不存在", "请使用提醒邮件中的链接，或打开工作台 /。"),
     }
 }
 
@@ -170,10 +198,8 @@ fn health(state: &WebState, now: DateTime<Utc>) -> Page {
         }
     }
     match problems.is_empty() {
-        true => Page { status: StatusCode::OK, html: "ok\n".into(), content_type: PLAIN },
-        false => {
-            Page { status: StatusCode::SERVICE_UNAVAILABLE, html: problems.join("\n") + "\n", content_type: PLAIN }
-        }
+        true => Page::typed(StatusCode::OK, "ok\n".into(), PLAIN),
+        false => Page::typed(StatusCode::SERVICE_UNAVAILABLE, problems.join("\n") + "\n", PLAIN),
     }
 }
 
@@ -201,7 +227,7 @@ fn metrics(state: &WebState, now: DateTime<Utc>) -> Page {
         }
         Err(_) => tracing::warn!("metrics: the database lock is poisoned"),
     }
-    Page { status: StatusCode::OK, html: state.metrics.render(&snapshot, now), content_type: METRICS }
+    Page::typed(StatusCode::OK, state.metrics.render(&snapshot, now), METRICS)
 }
 
 fn link(state: &WebState, post: bool, token: &str, body: &[u8], now: DateTime<Utc>) -> Page {
@@ -300,20 +326,7 @@ fn form(claim: &Claim, person: &str, title: &str) -> Page {
             claim.action.label_zh()
         ),
     );
-    Page { status: StatusCode::OK, html, content_type: HTML }
-}
-
-fn page(status: StatusCode, heading: &str, text: &str) -> Page {
-    Page { status, html: shell(heading, &format!("<p>{}</p>", escape(text))), content_type: HTML }
-}
-
-fn shell(heading: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{h}</title></head><body style=\"font-family:sans-serif;line-height:1.6;max-width:40em;margin:2em auto\">\
-         <h2>{h}</h2>{body}<p style=\"color:#666;font-size:12px\">yuqing 舆情监测系统</p></body></html>",
-        h = escape(heading)
-    )
+    Page::html(StatusCode::OK, html)
 }
 
 #[cfg(test)]
@@ -335,7 +348,13 @@ mod tests {
             key: LinkKey::new(b"test"),
             metrics: Arc::new(Metrics::new()),
             heartbeat: Arc::new(Heartbeat::new(Utc::now())),
+            console: Console::default(),
         }
+    }
+
+    fn get(state: &WebState, path: &str, now: DateTime<Utc>) -> Page {
+        let req = ConsoleRequest { method: &Method::GET, path, query: "", cookies: "", body: b"", peer: None };
+        respond(state, &req, now)
     }
 
     fn notice(subject: &str) -> crate::model::AlertMessage {
@@ -353,7 +372,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let state = state(dir.path());
         let now = Utc::now();
-        let ok = respond(&state, &Method::GET, "/healthz", b"", now);
+        let ok = get(&state, "/healthz", now);
         assert_eq!((ok.status, ok.html.as_str()), (StatusCode::OK, "ok\n"));
 
         // A pending notification queued an hour ago, nothing delivered since.
@@ -361,16 +380,16 @@ mod tests {
         if let Ok(mut store) = state.store.lock() {
             store.queue_admin_notice("config_invalid", &notice("x"), queued).unwrap_or_else(|e| panic!("{e}"));
         }
-        let stuck = respond(&state, &Method::GET, "/healthz", b"", now);
+        let stuck = get(&state, "/healthz", now);
         assert_eq!(stuck.status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(stuck.html.contains("发件箱堵塞") && stuck.html.contains("outbox stuck"), "{}", stuck.html);
         // Young enough: fine.
-        let early = respond(&state, &Method::GET, "/healthz", b"", queued + chrono::Duration::minutes(5));
+        let early = get(&state, "/healthz", queued + chrono::Duration::minutes(5));
         assert_eq!(early.status, StatusCode::OK, "{}", early.html);
 
         // The scheduler has not beaten for ten minutes.
         state.heartbeat.beat(queued);
-        let stalled = respond(&state, &Method::GET, "/healthz", b"", queued + chrono::Duration::minutes(10));
+        let stalled = get(&state, "/healthz", queued + chrono::Duration::minutes(10));
         assert_eq!(stalled.status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(stalled.html.contains("scheduler has not advanced for 600 s"), "{}", stalled.html);
         assert!(!stalled.html.contains("outbox"), "{}", stalled.html);
@@ -380,7 +399,7 @@ mod tests {
     fn metrics_are_served_in_the_text_format() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let state = state(dir.path());
-        let page = respond(&state, &Method::GET, "/metrics", b"", Utc::now());
+        let page = get(&state, "/metrics", Utc::now());
         assert_eq!(page.status, StatusCode::OK);
         assert_eq!(page.content_type, METRICS);
         for series in ["yuqing_outbox_pending 0", "yuqing_deadline_breaches 0", "yuqing_documents_total 0"] {

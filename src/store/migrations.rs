@@ -407,6 +407,27 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE event_documents ADD COLUMN evidence TEXT;
     "#,
+    // 18: the web console. A person's password hash (argon2, set by `yuqing user passwd`),
+    // signed-in sessions (only the token's hash is kept, with the session's form secret and
+    // its expiry), and each form token used, so a replayed form changes nothing.
+    r#"
+    CREATE TABLE console_users (
+        person     TEXT PRIMARY KEY,
+        hash       TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE console_sessions (
+        token_hash TEXT PRIMARY KEY,
+        person     TEXT NOT NULL,
+        form_key   TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE console_forms_used (
+        token_hash TEXT PRIMARY KEY,
+        at         INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Number of migrations this build knows.

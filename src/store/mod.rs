@@ -7,6 +7,7 @@
 //! so a crash leaves either all of it or none. Times are stored as Unix seconds (UTC).
 
 mod briefings;
+mod console;
 pub mod disk;
 mod events;
 mod exports;
@@ -22,6 +23,7 @@ mod shared;
 mod timeline;
 mod workflow;
 
+pub use console::{ConsoleSession, EventSignals};
 pub use shared::with_store;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,0 +1,325 @@
+//! The console's HTML, server-rendered and in Chinese: the shell with its navigation, the
+//! sign-in page, the dashboard (工作台) and the event page (事件页). No script: the
+//! dashboard refreshes itself with `<meta http-equiv="refresh">`; the engagement chart is
+//! inline SVG. Every text from the store or the config is escaped here.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::notify::escape;
+use crate::report::duration_zh;
+use crate::report::timeline::{Clock, View, local};
+use crate::response::deadline::Outcome;
+use crate::store::EventSignals;
+
+const STYLE: &str = "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:0;color:#222;line-height:1.5}\
+header{background:#8b0000;color:#fff;padding:8px 20px;display:flex;gap:20px;align-items:center}\
+header a{color:#fff;text-decoration:none}header .who{margin-left:auto}header form{display:inline}\
+header button{background:none;border:1px solid #fff;color:#fff;cursor:pointer}\
+main{padding:12px 20px;max-width:1200px}table{border-collapse:collapse;width:100%;margin:8px 0}\
+th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top;font-size:14px}th{background:#f4f4f4}\
+.late{color:#c00;font-weight:bold}.ok{color:#080}.run{color:#a60}.muted{color:#777}.line{margin:4px 0}\
+.g1{background:#fde0e0}.g2{background:#fdeede}.notice{background:#eef6ee;border:1px solid #9c9;padding:6px 10px}\
+.error{background:#fdeaea;border:1px solid #d99;padding:6px 10px}fieldset{margin:8px 0;border:1px solid #ccc}\
+label{margin-right:12px}input[type=text],input[type=password],select,textarea{font-size:14px}";
+
+/// A complete page: navigation (when signed in) and `body`.
+pub fn layout(title: &str, who: Option<(&str, &str)>, body: &str, refresh: bool) -> String {
+    let refresh = if refresh { "<meta http-equiv=\"refresh\" content=\"60\">" } else { "" };
+    let nav = match who {
+        Some((name, logout_token)) => format!(
+            "<a href=\"/\">工作台</a><a href=\"/report\">舆情通报</a><span class=\"who\">{}</span>\
+             <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"form\" value=\"{}\">\
+             <button type=\"submit\">退出</button></form>",
+            escape(name),
+            escape(logout_token)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">{refresh}<title>{t} - yuqing 舆情监测</title>\
+         <style>{STYLE}</style></head><body><header><strong>yuqing 舆情监测与回应</strong>{nav}</header>\
+         <main><h2>{t}</h2>{body}</main></body></html>",
+        t = escape(title)
+    )
+}
+
+pub fn login(message: Option<&str>, person: &str) -> String {
+    let message = message.map(|m| format!("<p class=\"error\">{}</p>", escape(m))).unwrap_or_default();
+    let body = format!(
+        "{message}<form method=\"post\" action=\"/login\">\
+         <p><label>人员 id<br><input type=\"text\" name=\"person\" value=\"{}\" autocomplete=\"username\" required></label></p>\
+         <p><label>密码<br><input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label></p>\
+         <p><button type=\"submit\">登录</button></p></form>\
+         <p class=\"muted\">人员 id 即 yuqing.toml 中 [[people]] 的 id；密码由管理员用 yuqing user passwd 人员id 设置。</p>",
+        escape(person)
+    );
+    layout("登录", None, &body, false)
+}
+
+/// One open event on the dashboard.
+pub struct Row {
+    pub id: i64,
+    pub title: String,
+    /// `Ⅲ级 较大` or 未分级; `css` colours grades I and II.
+    pub grade: String,
+    pub css: &'static str,
+    pub owner: String,
+    pub accountable: String,
+    pub clocks: Vec<(&'static str, DateTime<Utc>, bool)>,
+    pub latest: String,
+    pub engagement: Option<i64>,
+    pub state: String,
+}
+
+pub fn dashboard(
+    who: (&str, &str),
+    sources_line: &str,
+    outbox_line: &str,
+    rows: &[Row],
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> String {
+    let mut body = format!(
+        "<p class=\"line\">{}</p><p class=\"line\">{}</p><p class=\"muted\">更新于 {}，每分钟自动刷新</p>",
+        escape(sources_line),
+        escape(outbox_line),
+        local(now, tz)
+    );
+    if rows.is_empty() {
+        body.push_str("<p>目前没有未办结的舆情事件。</p>");
+    } else {
+        body.push_str(&format!(
+            "<h3>未办结事件（{} 件）</h3><table><tr><th>事件</th><th>级别</th><th>牵头科室</th><th>责任领导</th>\
+             <th>办理时限</th><th>状态</th><th>最新信息</th><th>互动</th></tr>",
+            rows.len()
+        ));
+        for r in rows {
+            let clocks: String = r
+                .clocks
+                .iter()
+                .map(|(kind, due, missed)| {
+                    if *missed {
+                        format!("<div class=\"late\">{kind}：已超时 {}</div>", duration_zh(now - *due))
+                    } else {
+                        format!("<div class=\"run\">{kind}：剩 {}</div>", duration_zh(*due - now))
+                    }
+                })
+                .collect();
+            let clocks = if clocks.is_empty() { "<span class=\"muted\">—</span>".to_string() } else { clocks };
+            body.push_str(&format!(
+                "<tr class=\"{css}\"><td><a href=\"/events/{id}\">#{id} {title}</a></td><td>{grade}</td><td>{owner}</td>\
+                 <td>{acc}</td><td>{clocks}</td><td>{state}</td><td>{latest}</td><td>{eng}</td></tr>",
+                css = r.css,
+                id = r.id,
+                title = escape(&r.title),
+                grade = escape(&r.grade),
+                owner = escape(&r.owner),
+                acc = escape(&r.accountable),
+                state = escape(&r.state),
+                latest = escape(&r.latest),
+                eng = r.engagement.map_or_else(|| "—".to_string(), |e| e.to_string()),
+            ));
+        }
+        body.push_str("</table>");
+    }
+    body.push_str(
+        "<form method=\"get\" action=\"/report\"><fieldset><legend>舆情通报（第十条、第十五条）</legend>\
+         <label>自 <input type=\"date\" name=\"from\"></label><label>至 <input type=\"date\" name=\"to\"></label>\
+         <label><select name=\"format\"><option value=\"html\">网页</option><option value=\"csv\">CSV 下载</option></select></label>\
+         <button type=\"submit\">生成</button> <span class=\"muted\">不填日期：最近 7 天</span></fieldset></form>",
+    );
+    layout("工作台", Some(who), &body, true)
+}
+
+/// The action forms of an event page, each with its one-time token.
+pub struct Forms {
+    pub accept: String,
+    pub transfer: String,
+    pub feedback: String,
+    pub close: String,
+    pub reopen: String,
+    pub downgrade: String,
+    pub mute: String,
+    /// (section id, label) to transfer to.
+    pub sections: Vec<(String, String)>,
+    /// (kind, label).
+    pub feedback_kinds: Vec<(&'static str, &'static str)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn event(
+    who: (&str, &str),
+    id: i64,
+    view: &View,
+    signals: &EventSignals,
+    forms: Option<&Forms>,
+    notice: Option<&str>,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> String {
+    let mut body = String::new();
+    if let Some(n) = notice {
+        body.push_str(&format!("<p class=\"notice\">{}</p>", escape(n)));
+    }
+    if let Some(e) = error {
+        body.push_str(&format!("<p class=\"error\">{}</p>", escape(e)));
+    }
+    body.push_str("<table>");
+    for (label, text) in &view.facts {
+        body.push_str(&format!("<tr><th>{label}</th><td>{}</td></tr>", escape(text)));
+    }
+    body.push_str("</table>");
+    if !view.clocks.is_empty() {
+        body.push_str("<h3>办理时限</h3><table><tr><th>时限</th><th>截止</th><th>情况</th></tr>");
+        for c in &view.clocks {
+            body.push_str(&clock_row(c, now, tz));
+        }
+        body.push_str("</table>");
+    }
+    if !signals.flags.is_empty() || !signals.negativity.is_empty() {
+        body.push_str("<h3>研判</h3><table><tr><th>文档</th><th>研判</th><th>依据</th></tr>");
+        for (doc, kind, reasons) in &signals.flags {
+            let label = crate::model::FlagKind::from_name(kind).map_or(kind.as_str(), |k| k.label_zh());
+            body.push_str(&format!(
+                "<tr><td>#{doc}</td><td>{}</td><td>{}</td></tr>",
+                escape(label),
+                escape(&reasons.join("；"))
+            ));
+        }
+        for (doc, score, drivers) in &signals.negativity {
+            body.push_str(&format!(
+                "<tr><td>#{doc}</td><td>负面程度 {score:.2}</td><td>{}</td></tr>",
+                escape(&drivers.join("、"))
+            ));
+        }
+        body.push_str("</table>");
+    }
+    if view.engagement.len() >= 2 {
+        body.push_str("<h3>互动变化（转发+评论+点赞）</h3>");
+        body.push_str(&chart(&view.engagement, tz));
+    }
+    body.push_str("<h3>时间线</h3><table><tr><th>时间</th><th>类别</th><th>内容</th></tr>");
+    for e in &view.entries {
+        let link = e
+            .link
+            .as_deref()
+            .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
+            .map(|l| format!("<br><a href=\"{0}\" rel=\"noreferrer\">{0}</a>", escape(l)))
+            .unwrap_or_default();
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}{link}</td></tr>",
+            local(e.at, tz),
+            e.kind,
+            escape(&e.text)
+        ));
+    }
+    body.push_str("</table>");
+    match forms {
+        Some(f) => body.push_str(&actions(id, f)),
+        None => body.push_str("<p class=\"muted\">只有牵头科室的人员、政务公开办和领导可以办理本事件。</p>"),
+    }
+    layout(&view.heading, Some(who), &body, false)
+}
+
+fn clock_row(c: &Clock, now: DateTime<Utc>, tz: Tz) -> String {
+    let (css, text) = match c.outcome {
+        Outcome::Missed => ("late", format!("已超时 {}", duration_zh(now - c.due))),
+        Outcome::Late(_) => ("late", c.outcome_zh(tz)),
+        Outcome::Met(_) => ("ok", c.outcome_zh(tz)),
+        Outcome::Running => ("run", format!("计时中，剩 {}", duration_zh(c.due - now))),
+    };
+    format!(
+        "<tr><td>{}（{}）</td><td>{}</td><td class=\"{css}\">{}</td></tr>",
+        c.kind,
+        escape(&c.span),
+        local(c.due, tz),
+        escape(&text)
+    )
+}
+
+/// The engagement series as a small line chart.
+fn chart(points: &[(DateTime<Utc>, i64)], tz: Tz) -> String {
+    let (w, h, pad) = (560.0_f64, 140.0_f64, 24.0_f64);
+    let (t0, t1) = (points[0].0.timestamp() as f64, points[points.len() - 1].0.timestamp() as f64);
+    let max = points.iter().map(|p| p.1).max().unwrap_or(0).max(1) as f64;
+    let span = (t1 - t0).max(1.0);
+    let xy: Vec<String> = points
+        .iter()
+        .map(|(t, v)| {
+            let x = pad + (t.timestamp() as f64 - t0) / span * (w - 2.0 * pad);
+            let y = h - pad - (*v as f64) / max * (h - 2.0 * pad);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"互动变化\">\
+         <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fafafa\" stroke=\"#ddd\"/>\
+         <polyline fill=\"none\" stroke=\"#8b0000\" stroke-width=\"2\" points=\"{}\"/>\
+         <text x=\"{pad}\" y=\"14\" font-size=\"11\">最高 {}</text>\
+         <text x=\"{pad}\" y=\"{}\" font-size=\"11\">{}</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text></svg>",
+        xy.join(" "),
+        max as i64,
+        h - 6.0,
+        local(points[0].0, tz),
+        w - pad,
+        h - 6.0,
+        local(points[points.len() - 1].0, tz)
+    )
+}
+
+fn actions(id: i64, f: &Forms) -> String {
+    let form = |action: &str, token: &str, label: &str, fields: &str| {
+        format!(
+            "<form method=\"post\" action=\"/events/{id}/{action}\"><fieldset><legend>{label}</legend>\
+             <input type=\"hidden\" name=\"form\" value=\"{}\">{fields} <button type=\"submit\">{label}</button></fieldset></form>",
+            escape(token)
+        )
+    };
+    let note = "<label>备注 <input type=\"text\" name=\"note\" size=\"40\"></label>";
+    let sections: String = f
+        .sections
+        .iter()
+        .map(|(id, label)| format!("<option value=\"{}\">{}</option>", escape(id), escape(label)))
+        .collect();
+    let kinds: String =
+        f.feedback_kinds.iter().map(|(k, label)| format!("<option value=\"{k}\">{label}</option>")).collect();
+    let grades: String = crate::model::Grade::ALL
+        .iter()
+        .map(|g| format!("<option value=\"{}\">{}</option>", g.as_str(), g.label_zh()))
+        .collect();
+    [
+        "<h3>办理</h3>".to_string(),
+        form("accept", &f.accept, "受理", note),
+        form(
+            "transfer",
+            &f.transfer,
+            "转办",
+            &format!("<label>转至 <select name=\"to\">{sections}</select></label><label>理由 <input type=\"text\" name=\"reason\" size=\"30\" required></label>"),
+        ),
+        form(
+            "feedback",
+            &f.feedback,
+            "反馈",
+            &format!("<label>方式 <select name=\"kind\">{kinds}</select></label><label>发布链接 <input type=\"text\" name=\"link\" size=\"40\" placeholder=\"https://\"></label>{note}"),
+        ),
+        form(
+            "downgrade",
+            &f.downgrade,
+            "降级",
+            &format!("<label>降为 <select name=\"to\">{grades}</select></label><label>理由 <input type=\"text\" name=\"reason\" size=\"30\" required></label>"),
+        ),
+        form(
+            "mute",
+            &f.mute,
+            "静默",
+            "<label>时长（小时） <input type=\"text\" name=\"hours\" size=\"4\" value=\"8\"></label><label>理由 <input type=\"text\" name=\"reason\" size=\"30\" required></label>",
+        ),
+        form("close", &f.close, "办结", note),
+        form("reopen", &f.reopen, "重新打开", note),
+    ]
+    .concat()
+}
