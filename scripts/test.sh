@@ -15,5 +15,17 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
     $SUDO apt-get install -y -qq python3-aiosmtpd
 fi
 
+# The browser test drives the web console in headless Chromium (Debian's package, with a
+# CJK font so the screenshots are readable); without it that one test says it skipped.
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then
+    echo "installing chromium and a CJK font (browser test of the web console)..." >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq || true
+    $SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null \
+        || echo "could not install chromium: tests/browser.rs will skip" >&2
+fi
+
 # --no-fail-fast: one failing test binary does not hide the others.
 exec cargo test --locked --no-fail-fast "$@"
