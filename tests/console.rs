@@ -14,7 +14,7 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use support::{Project, wait_for};
+use support::Project;
 
 struct Answer {
     status: u16,
@@ -109,10 +109,7 @@ fn staff_sign_in_see_their_events_and_act_through_forms_that_work_once() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("至少 8 个字符"));
     assert_eq!(p.run(&["user", "passwd", "nobody"]).code, Some(1));
 
-    let mut daemon = p.spawn_daemon();
-    wait_for(Duration::from_secs(30), "the event", || {
-        p.store().recent_events(1).map(|e| !e.is_empty()).unwrap_or(false)
-    });
+    let daemon = start_with_an_event(&p);
     let event = p.store().recent_events(1).expect("events").remove(0).id;
     let accepts = || {
         let t = p.store().event_timeline(event).expect("timeline").expect("event");
@@ -235,8 +232,7 @@ fn staff_sign_in_see_their_events_and_act_through_forms_that_work_once() {
     assert_eq!(locked.status, 429, "{}", locked.body);
     assert!(locked.body.contains("登录失败次数过多"), "{}", locked.body);
 
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    drop(daemon);
 }
 
 #[test]
@@ -255,4 +251,18 @@ fn check_warns_when_the_console_listens_beyond_loopback() {
     p.write("yuqing.toml", format!("{toml}\n[http]\nlisten = \"127.0.0.1:8787\"\n"));
     let run = p.run(&["check"]);
     assert!(!format!("{}{}", run.stdout, run.stderr).contains("不只在本机监听"));
+}
+
+/// The daemon, once its endpoint listens and the feed made an event (generous limits: the
+/// suite runs many daemons at once on a small machine).
+fn start_with_an_event(p: &Project) -> support::Daemon {
+    let mut daemon = support::Daemon::start(p);
+    daemon.wait_log(Duration::from_secs(60), "http endpoint listening", 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while !p.store().recent_events(1).map(|e| !e.is_empty()).unwrap_or(false) {
+        assert!(daemon.running(), "the daemon exited:\n{}", daemon.log());
+        assert!(std::time::Instant::now() < deadline, "no event after 90 s; the daemon said:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    daemon
 }
