@@ -210,6 +210,27 @@ fn staff_sign_in_see_their_events_and_act_through_forms_that_work_once() {
     assert!(csv.header("content-disposition").is_some_and(|d| d.contains(".csv")), "{}", csv.headers);
     assert_eq!(http(port, "GET", "/report?from=2026-13-01", &wang, "").status, 400);
 
+    // Search: words of three characters through the index, shorter ones too, all must occur;
+    // narrowed by grade, source and dates; LIKE wildcards are plain characters.
+    let found = |query: &str| {
+        let a = http(port, "GET", &format!("/search?{query}"), &wang, "");
+        assert_eq!(a.status, 200, "{query}: {}", a.body);
+        let n = a.body.split("共找到 ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse::<usize>().ok());
+        (n, a.body)
+    };
+    assert_eq!(found("").0, None, "the empty form searches nothing");
+    let (n, body) = found(&format!("q={}", enc("抚恤金")));
+    assert_eq!(n, Some(1), "{body}");
+    assert!(body.contains(&format!("href=\"/events/{event}\"")) && body.contains("三个月没到账"), "{body}");
+    assert_eq!(found(&format!("q={}", enc("到账"))).0, Some(1));
+    assert_eq!(found(&format!("q={}", enc("抚恤金 不存在的词"))).0, Some(0));
+    assert_eq!(found(&format!("q={}", enc("%"))).0, Some(0));
+    assert_eq!(found("grade=IV").0, Some(1));
+    assert_eq!(found("grade=I").0, Some(0));
+    assert_eq!(found("source=forum").0, Some(1));
+    assert_eq!(found("from=2000-01-01&to=2000-01-02").0, Some(0));
+    assert_eq!(http(port, "GET", "/search?from=yesterday", &wang, "").status, 400);
+
     // Sign out: the cookie is cleared and the old one no longer works.
     let out = http(port, "POST", "/logout", &zhao, &format!("form={logout}"));
     assert_eq!(out.status, 303, "{}", out.body);

@@ -428,6 +428,23 @@ const MIGRATIONS: &[&str] = &[
         at         INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 19: search. The title and text of every document that is part of an event, in an FTS5
+    // index with the trigram tokenizer (Chinese has no spaces between words; any three
+    // characters in a row are a term). Contentless (the text stays in `documents`), rowid =
+    // document id; kept in step with `event_documents` by triggers, so a split or a prune
+    // never leaves a stale entry. Documents in no event are not indexed: search serves 舆情.
+    r#"
+    CREATE VIRTUAL TABLE document_search USING fts5(title, text, content='', contentless_delete=1, tokenize='trigram');
+    INSERT INTO document_search (rowid, title, text)
+        SELECT d.id, d.title, d.text FROM documents d JOIN event_documents ed ON ed.document_id = d.id;
+    CREATE TRIGGER document_search_add AFTER INSERT ON event_documents BEGIN
+        INSERT INTO document_search (rowid, title, text)
+            SELECT id, title, text FROM documents WHERE id = new.document_id;
+    END;
+    CREATE TRIGGER document_search_remove AFTER DELETE ON event_documents BEGIN
+        DELETE FROM document_search WHERE rowid = old.document_id;
+    END;
+    "#,
 ];
 
 /// Number of migrations this build knows.

@@ -19,11 +19,13 @@ mod outbox;
 mod read;
 mod report;
 mod retention;
+mod search;
 mod shared;
 mod timeline;
 mod workflow;
 
 pub use console::{ConsoleSession, EventSignals};
+pub use search::{SearchHit, SearchQuery};
 pub use shared::with_store;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -67,7 +67,7 @@ pub fn respond(
     let get = req.method == Method::GET;
     let post = req.method == Method::POST;
     let event_path = req.path.strip_prefix("/events/");
-    let ours = matches!(req.path, "/" | "/login" | "/logout" | "/report") || event_path.is_some();
+    let ours = matches!(req.path, "/" | "/login" | "/logout" | "/report" | "/search") || event_path.is_some();
     if !ours {
         return None;
     }
@@ -98,6 +98,7 @@ pub fn respond(
         (true, "/logout", _) => sign_out(&mut store, req.cookies, config),
         (false, "/", _) => dashboard(config, &store, who, now),
         (false, "/report", _) => report(config, &store, req.query, now),
+        (false, "/search", _) => search(config, &store, who, req.query),
         (false, _, Some(rest)) => match rest.parse::<i64>() {
             Ok(id) => {
                 let done = query_value(req.query, "done")
@@ -434,6 +435,69 @@ fn act(
                 now,
             )
         }
+    }
+}
+
+/// Results per search page.
+const PAGE_SIZE: usize = 20;
+
+fn search(config: &Config, store: &Store, who: (&str, &str), query: &str) -> Page {
+    let tz = config.timezone;
+    let value = |name: &str| query_value(query, name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let form = pages::SearchForm {
+        q: value("q").unwrap_or_default(),
+        source: value("source"),
+        grade: value("grade"),
+        category: value("category"),
+        from: value("from"),
+        to: value("to"),
+        page: value("page").and_then(|p| p.parse::<usize>().ok()).filter(|p| *p >= 1).unwrap_or(1),
+    };
+    let sources: Vec<(String, String)> = config.sources.iter().map(|s| (s.id.clone(), s.name.clone())).collect();
+    let nothing_asked = form.q.is_empty() && form.source.is_none() && form.grade.is_none() && form.category.is_none();
+    if nothing_asked && form.from.is_none() && form.to.is_none() {
+        return html(pages::search(who, &form, &sources, None, tz));
+    }
+    let day = |v: &Option<String>, next: bool| -> Result<Option<DateTime<Utc>>, String> {
+        let Some(v) = v else { return Ok(None) };
+        let date = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map_err(|_| format!("日期 \"{v}\" 应写成 2026-12-01 的形式"))?;
+        let date = if next { date.succ_opt().unwrap_or(date) } else { date };
+        let start = date.and_hms_opt(0, 0, 0).and_then(|t| t.and_local_timezone(tz).earliest());
+        Ok(start.map(|t| t.with_timezone(&Utc)))
+    };
+    let grade = match &form.grade {
+        Some(g) => match crate::model::Grade::parse(g) {
+            Some(g) => Some(g),
+            None => return message(StatusCode::BAD_REQUEST, "无法检索", &format!("无法识别的级别 \"{g}\"。")),
+        },
+        None => None,
+    };
+    let lists = form.category.as_ref().map(|c| {
+        config
+            .keyword_lists
+            .iter()
+            .filter(|l| l.meta.category.as_str() == c)
+            .map(|l| l.name.clone())
+            .collect::<Vec<_>>()
+    });
+    let (from, to) = match (day(&form.from, false), day(&form.to, true)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return message(StatusCode::BAD_REQUEST, "无法检索", &e),
+    };
+    let q = crate::store::SearchQuery {
+        words: form.q.split_whitespace().map(str::to_string).collect(),
+        source: form.source.clone(),
+        grade,
+        lists,
+        from,
+        to,
+        limit: PAGE_SIZE,
+        offset: (form.page - 1) * PAGE_SIZE,
+    };
+    match store.search(&q) {
+        Ok((hits, total)) => html(pages::search(who, &form, &sources, Some((&hits, total, PAGE_SIZE)), tz)),
+        Err(e) => message(StatusCode::INTERNAL_SERVER_ERROR, "无法检索", &e.describe_zh()),
     }
 }
 

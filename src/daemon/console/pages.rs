@@ -10,7 +10,7 @@ use crate::notify::escape;
 use crate::report::duration_zh;
 use crate::report::timeline::{Clock, View, local};
 use crate::response::deadline::Outcome;
-use crate::store::EventSignals;
+use crate::store::{EventSignals, SearchHit};
 
 const STYLE: &str = "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:0;color:#222;line-height:1.5}\
 header{background:#8b0000;color:#fff;padding:8px 20px;display:flex;gap:20px;align-items:center}\
@@ -28,7 +28,7 @@ pub fn layout(title: &str, who: Option<(&str, &str)>, body: &str, refresh: bool)
     let refresh = if refresh { "<meta http-equiv=\"refresh\" content=\"60\">" } else { "" };
     let nav = match who {
         Some((name, logout_token)) => format!(
-            "<a href=\"/\">工作台</a><a href=\"/report\">舆情通报</a><span class=\"who\">{}</span>\
+            "<a href=\"/\">工作台</a><a href=\"/search\">检索</a><a href=\"/report\">舆情通报</a><span class=\"who\">{}</span>\
              <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"form\" value=\"{}\">\
              <button type=\"submit\">退出</button></form>",
             escape(name),
@@ -322,4 +322,145 @@ fn actions(id: i64, f: &Forms) -> String {
         form("reopen", &f.reopen, "重新打开", note),
     ]
     .concat()
+}
+
+/// The search form as submitted.
+pub struct SearchForm {
+    pub q: String,
+    pub source: Option<String>,
+    pub grade: Option<String>,
+    pub category: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// From 1.
+    pub page: usize,
+}
+
+impl SearchForm {
+    /// The query string of this search on another page.
+    fn on_page(&self, page: usize) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("q", &self.q);
+        for (k, v) in [
+            ("source", &self.source),
+            ("grade", &self.grade),
+            ("category", &self.category),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+        q.append_pair("page", &page.to_string());
+        q.finish()
+    }
+}
+
+/// Around the first word found in `text`: at most 60 characters.
+fn excerpt(text: &str, words: &[&str]) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let at = words.iter().filter_map(|w| text.find(w)).min().map_or(0, |b| text[..b].chars().count());
+    let start = at.saturating_sub(20);
+    let end = (start + 60).min(chars.len());
+    let mut out: String = chars[start..end].iter().collect();
+    if start > 0 {
+        out.insert(0, '…');
+    }
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
+pub fn search(
+    who: (&str, &str),
+    form: &SearchForm,
+    sources: &[(String, String)],
+    results: Option<(&[SearchHit], usize, usize)>,
+    tz: Tz,
+) -> String {
+    let selected = |v: &Option<String>, o: &str| if v.as_deref() == Some(o) { " selected" } else { "" };
+    let source_options: String = sources
+        .iter()
+        .map(|(id, name)| {
+            format!("<option value=\"{}\"{}>{}</option>", escape(id), selected(&form.source, id), escape(name))
+        })
+        .collect();
+    let grade_options: String = crate::model::Grade::ALL
+        .iter()
+        .map(|g| {
+            format!("<option value=\"{}\"{}>{}</option>", g.as_str(), selected(&form.grade, g.as_str()), g.label_zh())
+        })
+        .collect();
+    let category_options: String = crate::rules::Category::ALL
+        .iter()
+        .map(|c| {
+            format!(
+                "<option value=\"{}\"{}>{}</option>",
+                c.as_str(),
+                selected(&form.category, c.as_str()),
+                c.label_zh()
+            )
+        })
+        .collect();
+    let date = |v: &Option<String>| v.as_deref().map(escape).unwrap_or_default();
+    let mut body = format!(
+        "<form method=\"get\" action=\"/search\"><fieldset><legend>检索事件中的信息</legend>\
+         <label>关键词 <input type=\"text\" name=\"q\" size=\"30\" value=\"{}\"></label>\
+         <label>信源 <select name=\"source\"><option value=\"\">全部</option>{source_options}</select></label>\
+         <label>级别 <select name=\"grade\"><option value=\"\">全部</option>{grade_options}</select></label>\
+         <label>类别 <select name=\"category\"><option value=\"\">全部</option>{category_options}</select></label>\
+         <label>自 <input type=\"date\" name=\"from\" value=\"{}\"></label><label>至 <input type=\"date\" name=\"to\" value=\"{}\"></label>\
+         <button type=\"submit\">检索</button></fieldset></form>",
+        escape(&form.q),
+        date(&form.from),
+        date(&form.to)
+    );
+    if let Some((hits, total, per_page)) = results {
+        let words: Vec<&str> = form.q.split_whitespace().collect();
+        body.push_str(&format!("<p>共找到 {total} 篇。</p>"));
+        if !hits.is_empty() {
+            body.push_str("<table><tr><th>时间</th><th>信源</th><th>信息</th><th>事件</th><th>级别</th></tr>");
+            for h in hits {
+                let title = if h.title.is_empty() { "（无标题）" } else { h.title.as_str() };
+                let link = h
+                    .link
+                    .as_deref()
+                    .filter(|l| l.starts_with("http://") || l.starts_with("https://"))
+                    .map(|l| format!(" <a href=\"{}\" rel=\"noreferrer\">原文</a>", escape(l)))
+                    .unwrap_or_default();
+                let source =
+                    sources.iter().find(|(id, _)| *id == h.source_id).map_or(h.source_id.as_str(), |(_, n)| n.as_str());
+                body.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td><strong>{}</strong>{link}<br><span class=\"muted\">{}</span></td>\
+                     <td><a href=\"/events/{}\">#{} {}</a></td><td>{}</td></tr>",
+                    local(h.seen_at, tz),
+                    escape(source),
+                    escape(title),
+                    escape(&excerpt(&h.text, &words)),
+                    h.event_id,
+                    h.event_id,
+                    escape(&h.event_title),
+                    h.grade.map_or("未分级", |g| g.label_zh())
+                ));
+            }
+            body.push_str("</table>");
+        }
+        let pages = total.div_ceil(per_page.max(1));
+        if pages > 1 {
+            let mut nav = format!("<p>第 {} / {pages} 页", form.page);
+            if form.page > 1 {
+                nav.push_str(&format!(" <a href=\"/search?{}\">上一页</a>", escape(&form.on_page(form.page - 1))));
+            }
+            if form.page < pages {
+                nav.push_str(&format!(" <a href=\"/search?{}\">下一页</a>", escape(&form.on_page(form.page + 1))));
+            }
+            body.push_str(&nav);
+            body.push_str("</p>");
+        }
+    } else {
+        body.push_str("<p class=\"muted\">写一个或几个词（空格分开，都要出现），或只选信源、级别、类别、日期。只检索已归入事件的信息。</p>");
+    }
+    layout("检索", Some(who), &body, false)
 }
