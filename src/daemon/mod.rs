@@ -370,6 +370,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
                 metrics: metrics.clone(),
                 heartbeat: heartbeat.clone(),
                 console: Default::default(),
+                parts: Some(live.clone()),
             };
             Some(tokio::spawn(crate::daemon::web::serve(listener, Arc::new(state), shutdown.clone())))
         }

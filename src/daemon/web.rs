@@ -43,6 +43,9 @@ pub struct WebState {
     pub heartbeat: Arc<Heartbeat>,
     /// The web console's sign-in limiter.
     pub console: Console,
+    /// The daemon's current parts (follows reloads), for the console's split; `None` in
+    /// tests of the endpoint alone.
+    pub parts: Option<watch::Receiver<Arc<super::Parts>>>,
 }
 
 /// `/healthz` fails when the scheduler has not advanced for this long (it beats at least
@@ -152,7 +155,9 @@ pub fn respond(state: &WebState, req: &ConsoleRequest<'_>, now: DateTime<Utc>) -
     let (method, path, body) = (req.method, req.path, req.body);
     if !path.starts_with("/a/") && path != "/healthz" && path != "/metrics" {
         let config = state.config.borrow().clone();
-        if let Some(page) = console::respond(&state.console, &config, &state.store, req, now) {
+        let parts = state.parts.as_ref().map(|p| p.borrow().clone());
+        let pipeline = parts.as_ref().map(|p| p.ctx.as_ref());
+        if let Some(page) = console::respond(&state.console, &config, &state.store, pipeline, req, now) {
             return page;
         }
     }
@@ -349,6 +354,7 @@ mod tests {
             metrics: Arc::new(Metrics::new()),
             heartbeat: Arc::new(Heartbeat::new(Utc::now())),
             console: Console::default(),
+            parts: None,
         }
     }
 

@@ -20,6 +20,7 @@ use hyper::{Method, StatusCode};
 
 use super::page::Page;
 use crate::config::Config;
+use crate::pipeline::{Context, SplitError};
 use crate::report::timeline::view;
 use crate::report::{DeadlineStatus, Period, Report};
 use crate::response::Organisation;
@@ -46,7 +47,8 @@ pub struct Request<'a> {
 }
 
 /// The actions a form may post, with their Chinese names.
-const ACTIONS: [(&str, &str); 7] = [
+const ACTIONS: [(&str, &str); 8] = [
+    ("split", "拆分"),
     ("accept", "受理"),
     ("transfer", "转办"),
     ("feedback", "反馈"),
@@ -61,6 +63,7 @@ pub fn respond(
     console: &Console,
     config: &Config,
     store: &Mutex<Store>,
+    pipeline: Option<&Context>,
     req: &Request<'_>,
     now: DateTime<Utc>,
 ) -> Option<Page> {
@@ -109,6 +112,12 @@ pub fn respond(
             Err(_) => not_found(),
         },
         (true, _, Some(rest)) => match rest.split_once('/').and_then(|(id, a)| Some((id.parse::<i64>().ok()?, a))) {
+            Some((id, "split")) => {
+                // The split runs the pipeline, which takes the store's lock itself.
+                let owner = store.event_timeline(id).ok().flatten().map(|t| t.event.owner);
+                drop(store);
+                split(config, pipeline, &session, id, owner, &fields, now)
+            }
             Some((id, action)) => act(config, &mut store, &session, who, id, action, &fields, now),
             None => not_found(),
         },
@@ -348,6 +357,8 @@ fn event_page(
                 reopen: token("reopen")?,
                 downgrade: token("downgrade")?,
                 mute: token("mute")?,
+                split: token("split")?,
+                documents: timeline.copies.iter().map(|c| (c.document_id, c.title.clone())).collect(),
                 sections: org.sections.iter().map(|s| (s.id.clone(), org.section_label(&s.id))).collect(),
                 feedback_kinds: FEEDBACK_KINDS.to_vec(),
             })
@@ -435,6 +446,45 @@ fn act(
                 now,
             )
         }
+    }
+}
+
+/// Takes a wrongly merged document out of an event (`yuqing event split`), in the daemon's
+/// own pipeline so that its event index learns of it at once.
+fn split(
+    config: &Config,
+    pipeline: Option<&Context>,
+    session: &ConsoleSession,
+    id: i64,
+    owner: Option<Option<String>>,
+    fields: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Page {
+    let org = &config.response.org;
+    let Some(owner) = owner else {
+        return message(StatusCode::NOT_FOUND, "事件不存在", &format!("没有编号为 #{id} 的事件。"));
+    };
+    if !may_act(org, &session.person, owner.as_deref()) {
+        return message(StatusCode::FORBIDDEN, "无权办理", &format!("事件 #{id} 不由您的科室牵头，未做任何操作。"));
+    }
+    let Some(ctx) = pipeline else {
+        return message(StatusCode::SERVICE_UNAVAILABLE, "暂不能拆分", "守护进程尚未就绪，请稍后重试。");
+    };
+    let doc = field(fields, "doc").and_then(|d| d.trim_start_matches('#').parse::<i64>().ok());
+    let reason = field(fields, "reason").filter(|r| !r.is_empty());
+    let (Some(doc), Some(reason)) = (doc, reason) else {
+        return message(StatusCode::BAD_REQUEST, "未能拆分", "请选择要拆出的文档并填写理由，未做任何操作。");
+    };
+    match crate::pipeline::split(ctx, id, doc, (&session.person, reason), now) {
+        Ok(done) => {
+            tracing::info!(event = id, document = doc, person = %session.person, "console split");
+            match done.event_id {
+                Some(e) => Page::redirect(&format!("/events/{e}")),
+                None => Page::redirect(&format!("/events/{id}?done=split")),
+            }
+        }
+        Err(SplitError::Pipeline(e)) => message(StatusCode::INTERNAL_SERVER_ERROR, "服务内部错误", &e.describe_zh()),
+        Err(e) => message(StatusCode::CONFLICT, "未能拆分", &e.to_string()),
     }
 }
 

@@ -142,6 +142,9 @@ pub struct Forms {
     pub reopen: String,
     pub downgrade: String,
     pub mute: String,
+    pub split: String,
+    /// (document id, title): what may be split off.
+    pub documents: Vec<(i64, String)>,
     /// (section id, label) to transfer to.
     pub sections: Vec<(String, String)>,
     /// (kind, label).
@@ -318,6 +321,21 @@ fn actions(id: i64, f: &Forms) -> String {
             "静默",
             "<label>时长（小时） <input type=\"text\" name=\"hours\" size=\"4\" value=\"8\"></label><label>理由 <input type=\"text\" name=\"reason\" size=\"30\" required></label>",
         ),
+        if f.documents.len() > 1 {
+            let docs: String = f
+                .documents
+                .iter()
+                .map(|(id, title)| format!("<option value=\"{id}\">文档 #{id} {}</option>", escape(title)))
+                .collect();
+            form(
+                "split",
+                &f.split,
+                "拆分",
+                &format!("<label>误并入的文档 <select name=\"doc\">{docs}</select></label><label>理由 <input type=\"text\" name=\"reason\" size=\"30\" required></label>"),
+            )
+        } else {
+            String::new()
+        },
         form("close", &f.close, "办结", note),
         form("reopen", &f.reopen, "重新打开", note),
     ]
