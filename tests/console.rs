@@ -328,3 +328,43 @@ fn a_wrongly_merged_document_is_split_off_from_the_event_page() {
     assert!(t.actions.iter().any(|a| a.action == "split" && a.actor == "wang"), "{:?}", t.actions);
     drop(daemon);
 }
+
+#[test]
+fn a_joint_assessment_is_recorded_shown_and_reported() {
+    let p = Project::with_org(&support::source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
+    p.write("forum.xml", support::rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let assess = |trend: &str, plan: &str| {
+        p.run(&[
+            "event",
+            "assess",
+            "1",
+            "--by",
+            "li",
+            "--nature",
+            "政策执行问题",
+            "--trend",
+            trend,
+            "--risk",
+            "可能引发集中反映",
+            "--plan",
+            plan,
+        ])
+    };
+    let bad = assess("sideways", "发布说明");
+    assert_eq!(bad.code, Some(1));
+    assert!(bad.stderr.contains("无法识别的趋势"), "{}", bad.stderr);
+    assert_eq!(assess("up", " ").code, Some(1), "a blank plan is refused");
+    let ok = assess("up", "当日发布办理进度说明");
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+    assert!(ok.stdout.contains("会商研判已由 李科长（li）记录（趋势：上升）"), "{}", ok.stdout);
+    let show = p.run(&["event", "show", "1"]);
+    assert!(show.stdout.contains("会商研判  李科长（li）（趋势：上升）：性质：政策执行问题；风险：可能引发集中反映；处置建议：当日发布办理进度说明"), "{}", show.stdout);
+    let report = p.run(&["report"]);
+    assert!(report.stdout.contains("会商研判：已于"), "{}", report.stdout);
+    assert_eq!(p.run(&["event", "close", "1", "--by", "li"]).code, Some(0));
+    let closed = assess("down", "无");
+    assert_eq!(closed.code, Some(1));
+    assert!(closed.stderr.contains("已办结"), "{}", closed.stderr);
+}

@@ -63,6 +63,24 @@ pub enum EventAction {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Record the joint assessment (会商研判, Art. 8/13): the event's nature, trend, risks and proposed handling
+    Assess {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        /// What kind of event it is (事件性质)
+        #[arg(long)]
+        nature: String,
+        /// up | flat | down (上升、平稳、回落)
+        #[arg(long)]
+        trend: String,
+        /// The risks (风险)
+        #[arg(long)]
+        risk: String,
+        /// The proposed handling (处置建议)
+        #[arg(long)]
+        plan: String,
+    },
     /// Close (办结) an event: nothing more is sent about it
     Close {
         id: i64,
@@ -133,6 +151,9 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
         EventAction::Transfer { id, to, by, reason } => (id, by, Command::Transfer { to, reason }),
         EventAction::Feedback { id, by, kind, link, note } => (id, by, Command::Feedback { kind, link, note }),
         EventAction::Close { id, by, note } => (id, by, Command::Close { note }),
+        EventAction::Assess { id, by, nature, trend, risk, plan } => {
+            (id, by, Command::Assess { nature, trend, risk, plan })
+        }
         EventAction::Reopen { id, by, note } => (id, by, Command::Reopen { note }),
         EventAction::Split { id, doc, by, reason } => return split(config, id, doc, &by, &reason),
         EventAction::Downgrade { id, to, by, reason } => {

@@ -128,6 +128,11 @@ pub fn render(report: &Report, config: &Config) -> String {
                     )
                 })
                 .collect();
+            let mut deadlines = deadlines;
+            if let Some(line) = super::assessment_line(e, report.as_of, tz) {
+                let class = if line.contains("超时") { "missed" } else { "running" };
+                deadlines.push(format!("<span class=\"{class}\">{}</span>", esc(&line)));
+            }
             vec![
                 format!("#{}", e.id),
                 esc(grade_label(e.grade)),

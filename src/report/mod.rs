@@ -134,6 +134,8 @@ pub struct Workflow {
     /// Feedback recorded: (kind, when), in order.
     pub feedback: Vec<(String, DateTime<Utc>)>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Joint assessments (会商研判) recorded, in order.
+    pub assessments: Vec<DateTime<Utc>>,
 }
 
 impl Workflow {
@@ -148,6 +150,7 @@ impl Workflow {
             accepts: Vec::new(),
             feedback: Vec::new(),
             closed_at: None,
+            assessments: Vec::new(),
         };
         for a in actions {
             match a.action.as_str() {
@@ -164,6 +167,7 @@ impl Workflow {
                 "feedback" => flow.feedback.push((a.target.clone().unwrap_or_default(), a.at)),
                 "close" => flow.closed_at = Some(a.at),
                 "reopen" => flow.closed_at = None,
+                "assess" => flow.assessments.push(a.at),
                 _ => {}
             }
         }
@@ -246,9 +250,38 @@ pub struct EventReport {
     pub flags: Vec<FlagKind>,
 }
 
+/// Where an event's joint assessment (会商研判, Art. 8/13) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssessmentStatus {
+    /// Grades III and IV need none (it may still be recorded).
+    NotRequired,
+    /// Recorded (the first one).
+    Done(DateTime<Utc>),
+    /// Grade I/II, none yet, its first deadline not passed.
+    Due(DateTime<Utc>),
+    /// Grade I/II, none by its first deadline: overdue since then.
+    Overdue(DateTime<Utc>),
+}
+
 impl EventReport {
     pub fn is_open(&self) -> bool {
         self.flow.closed_at.is_none()
+    }
+
+    /// The joint assessment at `as_of`: grade I and II events need one by their first
+    /// deadline.
+    pub fn assessment(&self, as_of: DateTime<Utc>) -> AssessmentStatus {
+        if let Some(&at) = self.flow.assessments.first() {
+            return AssessmentStatus::Done(at);
+        }
+        if !matches!(self.grade, Some(Grade::I | Grade::II)) {
+            return AssessmentStatus::NotRequired;
+        }
+        match self.deadlines.iter().map(|d| d.due).min() {
+            Some(due) if due <= as_of => AssessmentStatus::Overdue(due),
+            Some(due) => AssessmentStatus::Due(due),
+            None => AssessmentStatus::NotRequired,
+        }
     }
 
     pub fn missed(&self) -> impl Iterator<Item = &DeadlineOutcome> {
@@ -530,6 +563,17 @@ pub fn status_label(status: &DeadlineStatus) -> &'static str {
     }
 }
 
+/// The joint assessment for staff: "会商研判：已于 … 记录", "会商研判：超时未会商（应于 … 前）", or
+/// "会商研判：待会商（应于 … 前）"; `None` when none is required or recorded.
+pub fn assessment_line(e: &EventReport, as_of: DateTime<Utc>, tz: Tz) -> Option<String> {
+    match e.assessment(as_of) {
+        AssessmentStatus::NotRequired => None,
+        AssessmentStatus::Done(at) => Some(format!("会商研判：已于 {} 记录", local(at, tz))),
+        AssessmentStatus::Due(due) => Some(format!("会商研判：待会商（Ⅰ、Ⅱ级事件应于 {} 前会商）", local(due, tz))),
+        AssessmentStatus::Overdue(due) => Some(format!("会商研判：超时未会商（应于 {} 前）", local(due, tz))),
+    }
+}
+
 /// A time in the report's timezone: "2025-03-01 14:05".
 pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
@@ -634,6 +678,35 @@ mod tests {
             Workflow::replay(at(0), Some("a"), &[action("transfer", Some("b"), 10), action("accept", None, 11)]);
         let accept = evaluate_deadline(DeadlineKind::Accept, h(2), &calendar, &moved, false, at(20));
         assert_eq!((accept.due, accept.status), (at(12), DeadlineStatus::Met { at: at(11) }));
+    }
+
+    #[test]
+    fn grade_i_and_ii_events_need_an_assessment_by_their_first_deadline() {
+        let due = |secs| DeadlineOutcome {
+            kind: DeadlineKind::Accept,
+            span: Span::Calendar(Duration::from_secs(900)),
+            due: at(secs),
+            status: DeadlineStatus::Running,
+        };
+        let event = |grade, actions: &[ActionRecord]| EventReport {
+            id: 1,
+            title: String::new(),
+            grade: Some(grade),
+            categories: Vec::new(),
+            flow: Workflow::replay(at(0), Some("a"), actions),
+            deadlines: vec![due(3600), due(900)],
+            documents: 1,
+            sources: 1,
+            flags: Vec::new(),
+        };
+        let none = event(Grade::II, &[]);
+        assert_eq!(none.assessment(at(600)), AssessmentStatus::Due(at(900)), "the earliest deadline counts");
+        assert_eq!(none.assessment(at(901)), AssessmentStatus::Overdue(at(900)));
+        let done = event(Grade::I, &[action("accept", None, 100), action("assess", Some("up"), 2000)]);
+        assert_eq!(done.assessment(at(5000)), AssessmentStatus::Done(at(2000)));
+        assert_eq!(event(Grade::III, &[]).assessment(at(5000)), AssessmentStatus::NotRequired);
+        let line = assessment_line(&none, at(901), chrono_tz::Asia::Shanghai).unwrap_or_default();
+        assert!(line.starts_with("会商研判：超时未会商"), "{line}");
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub fn render(report: &Report, config: &Config) -> String {
             super::section_label(config, e.flow.section.as_deref()),
             local(e.flow.created_at, tz)
         );
+        if let Some(line) = super::assessment_line(e, report.as_of, tz) {
+            let _ = writeln!(out, "      {line}");
+        }
         for d in &e.deadlines {
             let what = format!("{}（时限 {}，应于 {} 前）", d.kind.label_zh(), span_zh(d.span), local(d.due, tz));
             let line = match d.status {

@@ -139,6 +139,10 @@ pub fn view(config: &Config, t: &Timeline, now: DateTime<Utc>) -> View {
                 ("反馈", format!("{who}（{label}）{}", a.link.as_deref().map(|l| format!("  {l}")).unwrap_or_default()))
             }
             "close" => ("办结", who),
+            "assess" => {
+                let trend = crate::workflow::trend_label(a.target.as_deref().unwrap_or(""));
+                ("会商研判", format!("{who}（趋势：{trend}）"))
+            }
             "reopen" => ("重新打开", who),
             "split" => match a.target.as_deref().and_then(|t| t.strip_prefix("from:")) {
                 Some(from) => ("拆分", format!("{who}：从事件 #{from} 拆入")),

@@ -445,6 +445,26 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM document_search WHERE rowid = old.document_id;
     END;
     "#,
+    // 20: the joint assessment (会商研判, Art. 8/13) of an event is a workflow action:
+    // `target` is the trend (up, flat, down), `note` the nature, the risks and the proposed
+    // handling as staff wrote them. SQLite cannot alter a CHECK, so the table is rebuilt.
+    r#"
+    CREATE TABLE event_actions_v20 (
+        id       INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events(id),
+        action   TEXT NOT NULL
+                 CHECK (action IN ('accept', 'transfer', 'feedback', 'close', 'downgrade', 'mute', 'reopen', 'split', 'assess')),
+        actor    TEXT NOT NULL,
+        target   TEXT,
+        link     TEXT,
+        note     TEXT,
+        at       INTEGER NOT NULL
+    );
+    INSERT INTO event_actions_v20 SELECT id, event_id, action, actor, target, link, note, at FROM event_actions;
+    DROP TABLE event_actions;
+    ALTER TABLE event_actions_v20 RENAME TO event_actions;
+    CREATE INDEX event_actions_by_event ON event_actions(event_id, at);
+    "#,
 ];
 
 /// Number of migrations this build knows.

@@ -32,13 +32,53 @@ pub fn feedback_label(kind: &str) -> &str {
 /// A workflow command on an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Accept { note: Option<String> },
-    Transfer { to: String, reason: String },
-    Feedback { kind: String, link: Option<String>, note: Option<String> },
-    Close { note: Option<String> },
-    Reopen { note: Option<String> },
-    Downgrade { to: Grade, reason: String },
-    Mute { until: DateTime<Utc>, reason: String },
+    Accept {
+        note: Option<String>,
+    },
+    Transfer {
+        to: String,
+        reason: String,
+    },
+    Feedback {
+        kind: String,
+        link: Option<String>,
+        note: Option<String>,
+    },
+    Close {
+        note: Option<String>,
+    },
+    Reopen {
+        note: Option<String>,
+    },
+    Downgrade {
+        to: Grade,
+        reason: String,
+    },
+    Mute {
+        until: DateTime<Utc>,
+        reason: String,
+    },
+    /// The joint assessment (会商研判, Art. 8/13): the event's nature, its trend (`up`,
+    /// `flat`, `down`), the risks and the proposed handling.
+    Assess {
+        nature: String,
+        trend: String,
+        risk: String,
+        plan: String,
+    },
+}
+
+/// The trends an assessment may name, with their Chinese names.
+pub const TRENDS: [(&str, &str); 3] = [("up", "上升"), ("flat", "平稳"), ("down", "回落")];
+
+/// The Chinese name of a trend, or the trend itself.
+pub fn trend_label(trend: &str) -> &str {
+    TRENDS.iter().find(|(k, _)| *k == trend).map_or(trend, |(_, l)| l)
+}
+
+/// An assessment's words as stored in the audit trail's note.
+pub fn assessment_note(nature: &str, risk: &str, plan: &str) -> String {
+    format!("性质：{nature}；风险：{risk}；处置建议：{plan}")
 }
 
 impl Command {
@@ -61,6 +101,7 @@ impl Command {
             Command::Reopen { .. } => ("reopen", "重新打开"),
             Command::Downgrade { .. } => ("downgrade", "降级"),
             Command::Mute { .. } => ("mute", "静默"),
+            Command::Assess { .. } => ("assess", "会商研判"),
         }
     }
 }
@@ -88,6 +129,10 @@ pub enum WorkflowError {
     AlreadyAccepted { id: i64, by: String },
     #[error("事件 #{id} 已由 {section} 负责，不能转办给同一科室")]
     SameSection { id: i64, section: String },
+    #[error("无法识别的趋势 \"{0}\"；请写 up（上升）、flat（平稳）或 down（回落）")]
+    UnknownTrend(String),
+    #[error("会商研判要写明性质（--nature）、风险（--risk）和处置建议（--plan）")]
+    IncompleteAssessment,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -188,6 +233,17 @@ pub fn apply(
             }
             Downgraded::NoEvent => return Err(WorkflowError::NoEvent(id)),
         },
+        Command::Assess { nature, trend, risk, plan } => {
+            if !TRENDS.iter().any(|(k, _)| k == trend) {
+                return Err(WorkflowError::UnknownTrend(trend.clone()));
+            }
+            if [nature, risk, plan].iter().any(|s| s.trim().is_empty()) {
+                return Err(WorkflowError::IncompleteAssessment);
+            }
+            let note = assessment_note(nature.trim(), risk.trim(), plan.trim());
+            record(store, action("assess", Some(trend), None, Some(&note)), None)?;
+            format!("事件 #{id} 的会商研判已由 {who}记录（趋势：{}）。", trend_label(trend))
+        }
         Command::Mute { until, reason } => {
             if *until <= now {
                 return Err(WorkflowError::MutePast);
@@ -219,6 +275,7 @@ mod tests {
             Command::Reopen { note: None },
             Command::Downgrade { to: Grade::IV, reason: "r".into() },
             Command::Mute { until: until(), reason: "r".into() },
+            Command::Assess { nature: "n".into(), trend: "up".into(), risk: "r".into(), plan: "p".into() },
         ]
     }
 
@@ -238,25 +295,37 @@ mod tests {
     /// The whole table: state × command → allowed, with and without each-person accepts.
     #[test]
     fn every_state_and_command() {
-        //            accept transfer feedback close reopen downgrade mute
-        let table: [(&str, [bool; 7], [bool; 7]); 6] = [
-            ("待受理", [true, true, true, true, false, true, true], [true, true, true, true, false, true, true]),
+        //            accept transfer feedback close reopen downgrade mute assess
+        let table: [(&str, [bool; 8], [bool; 8]); 6] = [
+            (
+                "待受理",
+                [true, true, true, true, false, true, true, true],
+                [true, true, true, true, false, true, true, true],
+            ),
             (
                 "已由本人受理",
-                [false, true, true, true, false, true, true],
-                [false, true, true, true, false, true, true],
+                [false, true, true, true, false, true, true, true],
+                [false, true, true, true, false, true, true, true],
             ),
-            ("已由他人受理", [false, true, true, true, false, true, true], [true, true, true, true, false, true, true]),
-            ("静默中", [true, true, true, true, false, true, true], [true, true, true, true, false, true, true]),
+            (
+                "已由他人受理",
+                [false, true, true, true, false, true, true, true],
+                [true, true, true, true, false, true, true, true],
+            ),
+            (
+                "静默中",
+                [true, true, true, true, false, true, true, true],
+                [true, true, true, true, false, true, true, true],
+            ),
             (
                 "已办结",
-                [false, false, false, false, true, false, false],
-                [false, false, false, false, true, false, false],
+                [false, false, false, false, true, false, false, false],
+                [false, false, false, false, true, false, false, false],
             ),
             (
                 "已办结且受理过",
-                [false, false, false, false, true, false, false],
-                [false, false, false, false, true, false, false],
+                [false, false, false, false, true, false, false, false],
+                [false, false, false, false, true, false, false, false],
             ),
         ];
         for ((name, state), (row, one, each)) in states().into_iter().zip(table) {

@@ -47,7 +47,8 @@ pub struct Request<'a> {
 }
 
 /// The actions a form may post, with their Chinese names.
-const ACTIONS: [(&str, &str); 8] = [
+const ACTIONS: [(&str, &str); 9] = [
+    ("assess", "会商研判"),
     ("split", "拆分"),
     ("accept", "受理"),
     ("transfer", "转办"),
@@ -358,6 +359,7 @@ fn event_page(
                 downgrade: token("downgrade")?,
                 mute: token("mute")?,
                 split: token("split")?,
+                assess: token("assess")?,
                 documents: timeline.copies.iter().map(|c| (c.document_id, c.title.clone())).collect(),
                 sections: org.sections.iter().map(|s| (s.id.clone(), org.section_label(&s.id))).collect(),
                 feedback_kinds: FEEDBACK_KINDS.to_vec(),

@@ -143,6 +143,7 @@ pub struct Forms {
     pub downgrade: String,
     pub mute: String,
     pub split: String,
+    pub assess: String,
     /// (document id, title): what may be split off.
     pub documents: Vec<(i64, String)>,
     /// (section id, label) to transfer to.
@@ -336,6 +337,18 @@ fn actions(id: i64, f: &Forms) -> String {
         } else {
             String::new()
         },
+        form(
+            "assess",
+            &f.assess,
+            "会商研判",
+            &format!(
+                "<label>性质 <input type=\"text\" name=\"nature\" size=\"24\" required></label>\
+                 <label>趋势 <select name=\"trend\">{}</select></label>\
+                 <label>风险 <input type=\"text\" name=\"risk\" size=\"24\" required></label>\
+                 <label>处置建议 <input type=\"text\" name=\"plan\" size=\"30\" required></label>",
+                crate::workflow::TRENDS.iter().map(|(k, l)| format!("<option value=\"{k}\">{l}</option>")).collect::<String>()
+            ),
+        ),
         form("close", &f.close, "办结", note),
         form("reopen", &f.reopen, "重新打开", note),
     ]
