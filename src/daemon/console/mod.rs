@@ -22,7 +22,7 @@ use super::page::Page;
 use crate::config::Config;
 use crate::pipeline::{Context, SplitError};
 use crate::report::timeline::view;
-use crate::report::{DeadlineStatus, Period, Report};
+use crate::report::{AssessmentStatus, DeadlineStatus, Period, Report};
 use crate::response::Organisation;
 use crate::store::{ConsoleSession, Store};
 use crate::workflow::{self, Command, FEEDBACK_KINDS, WorkflowError};
@@ -300,6 +300,11 @@ fn dashboard(config: &Config, store: &Store, who: (&str, &str), now: DateTime<Ut
                     .filter_map(|d| match d.status {
                         DeadlineStatus::Running => Some((d.kind.label_zh(), d.due, false)),
                         DeadlineStatus::Missed { late_at: None } => Some((d.kind.label_zh(), d.due, true)),
+                        _ => None,
+                    })
+                    .chain(match e.assessment(now) {
+                        AssessmentStatus::Due(due) => Some(("会商研判", due, false)),
+                        AssessmentStatus::Overdue(due) => Some(("会商研判", due, true)),
                         _ => None,
                     })
                     .collect(),
