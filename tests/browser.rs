@@ -67,7 +67,7 @@ fn sign_in_open_the_event_and_accept_it_in_a_browser() {
         .expect("spawn");
     passwd.stdin.take().expect("stdin").write_all(b"wang-secret-1\n").expect("write");
     assert!(passwd.wait().expect("wait").success());
-    let daemon = start_with_an_event(&p);
+    let daemon = support::Daemon::start_with_an_event(&p);
 
     let options = LaunchOptions::default_builder()
         .path(Some(chrome))
@@ -117,18 +117,4 @@ fn sign_in_open_the_event_and_accept_it_in_a_browser() {
     );
 
     drop(daemon);
-}
-
-/// The daemon, once its endpoint listens and the feed made an event (generous limits: the
-/// suite runs many daemons at once on a small machine).
-fn start_with_an_event(p: &Project) -> support::Daemon {
-    let mut daemon = support::Daemon::start(p);
-    daemon.wait_log(Duration::from_secs(60), "http endpoint listening", 1);
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    while !p.store().recent_events(1).map(|e| !e.is_empty()).unwrap_or(false) {
-        assert!(daemon.running(), "the daemon exited:\n{}", daemon.log());
-        assert!(std::time::Instant::now() < deadline, "no event after 90 s; the daemon said:\n{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    daemon
 }

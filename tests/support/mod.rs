@@ -592,6 +592,20 @@ impl Daemon {
         Daemon { child, log }
     }
 
+    /// The daemon, once its `[http]` endpoint listens and a source run made an event
+    /// (generous limits: the suite runs many daemons at once on a small machine).
+    pub fn start_with_an_event(p: &Project) -> Self {
+        let mut daemon = Self::start(p);
+        daemon.wait_log(Duration::from_secs(60), "http endpoint listening", 1);
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !p.store().recent_events(1).map(|e| !e.is_empty()).unwrap_or(false) {
+            assert!(daemon.running(), "the daemon exited:\n{}", daemon.log());
+            assert!(Instant::now() < deadline, "no event after 90 s; the daemon said:\n{}", daemon.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        daemon
+    }
+
     /// Everything the daemon wrote to stderr so far.
     pub fn log(&self) -> String {
         self.log.lock().expect("log").clone()
