@@ -273,3 +273,84 @@ fn check_warns_when_the_console_listens_beyond_loopback() {
     let run = p.run(&["check"]);
     assert!(!format!("{}{}", run.stdout, run.stderr).contains("不只在本机监听"));
 }
+
+#[test]
+fn a_wrongly_merged_document_is_split_off_from_the_event_page() {
+    let port = support::free_port();
+    let p = Project::with_org(&support::source("forum", "forum.xml"));
+    let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
+    p.write("yuqing.toml", format!("{toml}\n[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+    p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
+    let text = "我父亲的抚恤金三个月没到账，多次询问民政窗口都没有答复，希望有关部门尽快核实处理";
+    p.write(
+        "forum.xml",
+        support::rss(&[("f1", "抚恤金迟迟不到账", text), ("f2", "抚恤金迟迟不到账", &format!("{text}。转自临江论坛"))]),
+    );
+    set_password(&p, "wang", "wang-secret-1");
+    let daemon = support::Daemon::start_with_an_event(&p);
+    let event = p.store().recent_events(1).expect("events").remove(0);
+    assert_eq!(event.documents, 2, "the copy joined the event");
+    let docs: Vec<i64> = p.store().event_path(event.id).expect("path").iter().map(|s| s.document_id).collect();
+    let wang = sign_in(port, "wang", "wang-secret-1");
+    let split_path = format!("/events/{}/split", event.id);
+    let page = http(port, "GET", &format!("/events/{}", event.id), &wang, "").body;
+
+    // No reason: refused, nothing changed.
+    let a = http(port, "POST", &split_path, &wang, &format!("form={}&doc={}", form_token(&page, &split_path), docs[1]));
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(p.store().event_path(event.id).expect("path").len(), 2);
+
+    let page = http(port, "GET", &format!("/events/{}", event.id), &wang, "").body;
+    let body = format!("form={}&doc={}&reason={}", form_token(&page, &split_path), docs[1], enc("另一户的反映"));
+    let a = http(port, "POST", &split_path, &wang, &body);
+    assert_eq!(a.status, 303, "{}", a.body);
+    let went = a.header("location").expect("location");
+    assert_ne!(went, format!("/events/{}", event.id), "never back into the event it left");
+    assert_eq!(
+        p.store().event_path(event.id).expect("path").iter().map(|s| s.document_id).collect::<Vec<_>>(),
+        [docs[0]]
+    );
+    let t = p.store().event_timeline(event.id).expect("timeline").expect("event");
+    assert!(t.actions.iter().any(|a| a.action == "split" && a.actor == "wang"), "{:?}", t.actions);
+    drop(daemon);
+}
+
+#[test]
+fn a_joint_assessment_is_recorded_shown_and_reported() {
+    let p = Project::with_org(&support::source("forum", "forum.xml"));
+    p.write("keywords/preferential.txt", "@section = preferential\n@weight = 2\n抚恤金\n");
+    p.write("forum.xml", support::rss(&[("f1", "抚恤金迟迟不到账", "我父亲的抚恤金三个月没到账")]));
+    assert_eq!(p.run(&["run", "--once"]).code, Some(0));
+    let assess = |trend: &str, plan: &str| {
+        p.run(&[
+            "event",
+            "assess",
+            "1",
+            "--by",
+            "li",
+            "--nature",
+            "政策执行问题",
+            "--trend",
+            trend,
+            "--risk",
+            "可能引发集中反映",
+            "--plan",
+            plan,
+        ])
+    };
+    let bad = assess("sideways", "发布说明");
+    assert_eq!(bad.code, Some(1));
+    assert!(bad.stderr.contains("无法识别的趋势"), "{}", bad.stderr);
+    assert_eq!(assess("up", " ").code, Some(1), "a blank plan is refused");
+    let ok = assess("up", "当日发布办理进度说明");
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
+    assert!(ok.stdout.contains("会商研判已由 李科长（li）记录（趋势：上升）"), "{}", ok.stdout);
+    let show = p.run(&["event", "show", "1"]);
+    assert!(show.stdout.contains("会商研判  李科长（li）（趋势：上升）：性质：政策执行问题；风险：可能引发集中反映；处置建议：当日发布办理进度说明"), "{}", show.stdout);
+    let report = p.run(&["report"]);
+    assert!(report.stdout.contains("会商研判：已于"), "{}", report.stdout);
+    assert_eq!(p.run(&["event", "close", "1", "--by", "li"]).code, Some(0));
+    let closed = assess("down", "无");
+    assert_eq!(closed.code, Some(1));
+    assert!(closed.stderr.contains("已办结"), "{}", closed.stderr);
+}
