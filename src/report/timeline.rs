@@ -96,6 +96,10 @@ pub fn view(config: &Config, t: &Timeline, now: DateTime<Utc>) -> View {
         ),
     ));
 
+    if let Some(trend) = spread(t, now) {
+        facts.push(("传播趋势", trend));
+    }
+
     let mut entries: Vec<(usize, Entry)> = Vec::new();
     for (n, c) in t.copies.iter().enumerate() {
         let title = if c.title.is_empty() { "（无标题）" } else { c.title.as_str() };
@@ -168,6 +172,34 @@ pub fn view(config: &Config, t: &Timeline, now: DateTime<Utc>) -> View {
     entries.sort_by_key(|(order, e)| (e.at, *order));
     let entries = entries.into_iter().map(|(_, e)| e).collect();
     View { heading, facts, entries, engagement: t.engagement.clone(), clocks: clocks(config, t, now) }
+}
+
+/// How fast the story spreads now: copies in the last two hours against the two before,
+/// and the engagement's change over the last two hours; `None` for a quiet event (no copy
+/// in the last four hours).
+pub fn spread(t: &Timeline, now: DateTime<Utc>) -> Option<String> {
+    let window = chrono::Duration::hours(2);
+    let count = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        t.copies.iter().filter(|c| c.seen_at > from && c.seen_at <= to).count()
+    };
+    let recent = count(now - window, now);
+    let before = count(now - window * 2, now - window);
+    if recent + before == 0 {
+        return None;
+    }
+    let word = match (recent, before) {
+        (r, b) if r > b => "加速",
+        (r, b) if r < b => "趋缓",
+        _ => "持平",
+    };
+    let mut text = format!("传播{word}：过去 2 小时新增 {recent} 篇（此前 2 小时 {before} 篇）");
+    let at_or_before = |at: DateTime<Utc>| t.engagement.iter().rev().find(|(t, _)| *t <= at).map(|(_, v)| *v);
+    if let (Some(then), Some(latest)) = (at_or_before(now - window), at_or_before(now))
+        && latest != then
+    {
+        text.push_str(&format!("；互动 {:+}", latest - then));
+    }
+    Some(text)
 }
 
 fn clocks(config: &Config, t: &Timeline, now: DateTime<Utc>) -> Vec<Clock> {
@@ -251,5 +283,56 @@ pub fn evidence_note(evidence: &[String]) -> String {
     match evidence {
         [] => String::new(),
         _ => format!("；共同内容：{}", evidence.iter().map(|e| format!("「{e}」")).collect::<String>()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{EventDetail, PathStep};
+
+    fn timeline(copies_minutes_ago: &[i64], now: DateTime<Utc>) -> Timeline {
+        let copies = copies_minutes_ago
+            .iter()
+            .enumerate()
+            .map(|(n, m)| PathStep {
+                document_id: n as i64 + 1,
+                source_id: "s".into(),
+                seen_at: now - chrono::Duration::minutes(*m),
+                title: String::new(),
+                link: None,
+                similarity: 1.0,
+                evidence: Vec::new(),
+            })
+            .collect();
+        Timeline {
+            event: EventDetail {
+                id: 1,
+                title: String::new(),
+                grade: None,
+                grade_reasons: Vec::new(),
+                downgraded_from: None,
+                owner: None,
+                created_at: now,
+                first_seen_at: now,
+                first_source_id: "s".into(),
+                documents: copies_minutes_ago.len(),
+                sources: 1,
+            },
+            copies,
+            engagement: vec![(now - chrono::Duration::minutes(180), 10), (now - chrono::Duration::minutes(10), 250)],
+            alerts: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_spread_compares_the_last_two_hours_with_the_two_before() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let rising = spread(&timeline(&[200, 90, 30, 10], now), now).unwrap_or_default();
+        assert_eq!(rising, "传播加速：过去 2 小时新增 3 篇（此前 2 小时 1 篇）；互动 +240");
+        let slowing = spread(&timeline(&[200, 150, 30], now), now).unwrap_or_default();
+        assert!(slowing.starts_with("传播趋缓：过去 2 小时新增 1 篇（此前 2 小时 2 篇）"), "{slowing}");
+        assert_eq!(spread(&timeline(&[600, 300], now), now), None, "quiet for four hours");
     }
 }
