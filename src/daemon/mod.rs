@@ -313,7 +313,7 @@ async fn deliver_during_run(
     wake: Arc<Notify>,
     mut done: watch::Receiver<bool>,
 ) -> Result<DeliveryReport, PipelineError> {
-    let mut session = Delivery::new(&store, mailer.as_deref(), &senders, true, &config);
+    let mut session = Delivery::new(&store, mailer.clone(), &senders, true, &config);
     loop {
         let finished = *done.borrow();
         session.round(None).await?;
@@ -912,7 +912,7 @@ async fn outbox_worker(mut live: Live, wake: Arc<Notify>, mut shutdown: watch::R
             continue;
         }
         let retry = config.mail.as_ref().map(|m| m.retry_policy()).unwrap_or_default().initial;
-        let mut round = Delivery::new(&store, mailer.as_deref(), &senders, false, &config);
+        let mut round = Delivery::new(&store, mailer.clone(), &senders, false, &config);
         let wait = match round.round(Some(&shutdown)).await.map(|()| round.report) {
             Ok(report) if report.stopped_early => retry,
             Ok(_) => match with_store(&store, |s| s.outbox_status()).await {
