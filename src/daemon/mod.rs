@@ -120,6 +120,7 @@ impl Parts {
             events: Arc::new(Mutex::new(events)),
             publications: Arc::new(Mutex::new(Publications::new(publications))),
             metrics,
+            unchanged: Arc::default(),
         };
         Self::assemble(config, shared)
     }
@@ -151,6 +152,7 @@ impl Parts {
             events: old.events.clone(),
             publications: old.publications.clone(),
             metrics: old.metrics.clone(),
+            unchanged: old.unchanged.clone(),
         };
         Self::assemble(config, shared)
     }
@@ -184,6 +186,7 @@ impl Parts {
             publications: shared.publications,
             linker,
             metrics: shared.metrics,
+            unchanged: shared.unchanged,
         };
         Ok(Self { ctx: Arc::new(ctx), mailer, senders })
     }
@@ -195,6 +198,7 @@ struct Shared {
     events: Arc<Mutex<EventIndex>>,
     publications: Arc<Mutex<Publications>>,
     metrics: Arc<Metrics>,
+    unchanged: Arc<crate::pipeline::Unchanged>,
 }
 
 /// Called when a configuration reload starts: `RELOADING=1` for systemd. (Formerly the place for the
@@ -294,6 +298,7 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
         }
     }
     reports.sort_by_key(|(index, _)| *index);
+    crate::pipeline::flush_unchanged(&ctx).await.map_err(PipelineError::from)?;
     let _ = done_tx.send(true);
     let delivery = match delivery {
         Some(task) => Some(task.await.map_err(|e| PipelineError::Task(e.to_string()))??),
@@ -384,6 +389,9 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     let (running, last) = schedule_loop(live, &mut next_due, &wake_outbox, &heartbeat, shutdown.clone()).await;
     systemd::stopping();
     finish(running, last.ctx.config.daemon.shutdown_grace).await;
+    if let Err(e) = crate::pipeline::flush_unchanged(&last.ctx).await {
+        tracing::error!(error = %e, "cannot record the sources that answered 304");
+    }
     wake_outbox.notify_one();
     for (name, task) in [
         ("outbox worker", outbox),
@@ -793,6 +801,12 @@ async fn schedule_loop(
                     && let Some(slot) = in_flight.remove(&id)
                 {
                     reschedule(&ctx, &id, slot, result, &mut failures, next_due);
+                }
+                // No run left in flight: the 304s queued meanwhile go to the store together.
+                if running.is_empty()
+                    && let Err(e) = crate::pipeline::flush_unchanged(&ctx).await
+                {
+                    tracing::error!(error = %e, "cannot record the sources that answered 304");
                 }
                 wake_outbox.notify_one();
             }
