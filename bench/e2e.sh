@@ -3,7 +3,10 @@
 # SQLite database, a local SMTP sink; `run --once` cycles, cold then warm, twice:
 # first against Python peers (http.server + aiosmtpd), then, from an empty
 # database, against minimal Rust peers (examples/feed_server.rs, smtp_sink.rs)
-# so that yuqing's own cost is visible apart from the peers'.
+# so that yuqing's own cost is visible apart from the peers'. Between the two, the same
+# cold and warm cycles by a tuned Python monitor that ships here (bench/peer_monitor.py:
+# threads, conditional GET, feedparser-like parsing, SQLite, smtplib over 4 connections)
+# against the same Python peers; a side-by-side table ends the report.
 #
 # usage: bench/e2e.sh [N] [M]            (defaults: 1000 feeds x 20 items)
 #
@@ -14,7 +17,8 @@
 # Needs: cargo, python3, /usr/bin/time (GNU time), and the Debian package
 # python3-aiosmtpd for the SMTP sink. The sink must run under /usr/bin/python3:
 # a pyenv/venv python3 earlier on PATH cannot import the Debian package.
-# Set KEEP=1 to keep the temporary directory (config, database, mails, logs).
+# Set KEEP=1 to keep the temporary directory (config, database, mails, logs), NO_BUILD=1 to
+# use the binaries as built, YUQING_BIN=path to measure another yuqing binary.
 set -euo pipefail
 
 N=${1:-1000}
@@ -24,7 +28,7 @@ SYS_PYTHON=/usr/bin/python3
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
-BIN=$ROOT/target/release/yuqing
+BIN=${YUQING_BIN:-$ROOT/target/release/yuqing}  # YUQING_BIN=path: measure another build
 
 die() { echo "e2e: $*" >&2; exit 1; }
 
@@ -88,8 +92,10 @@ count_mail() {
 }
 
 # --- build --------------------------------------------------------------------
-echo "e2e: building release binary ..." >&2
-cargo build --release --quiet --bin yuqing --example smtp_sink --example feed_server
+if [[ ${NO_BUILD:-0} != 1 ]]; then
+    echo "e2e: building release binary ..." >&2
+    cargo build --release --quiet --bin yuqing --example smtp_sink --example feed_server
+fi
 [[ -x $BIN ]] || die "$BIN not built"
 SINK_BIN=$ROOT/target/release/examples/smtp_sink
 FEED_BIN=$ROOT/target/release/examples/feed_server
@@ -150,12 +156,16 @@ echo "| run | wall s | CPU s (user+sys) | peak RSS MB | emails | exit |"
 echo "|---|---:|---:|---:|---:|---:|"
 
 # --- runs ---------------------------------------------------------------------
-run_once() { # label
+declare -A RESULT  # label -> "wall cpu rss emails"
+run_once() { # label [command ...] (default: yuqing run --once)
     local label=$1 before after rc wall user sys rss
+    shift
+    local cmd=("${CMD[@]}")
+    [[ $# -gt 0 ]] && cmd=("$@")
     before=$(count_mail)
     set +e
     /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.$label" \
-        "${CMD[@]}" >"$WORK/run.$label.log" 2>&1
+        "${cmd[@]}" >"$WORK/run.$label.log" 2>&1
     rc=$?
     set -e
     after=$(count_mail)
@@ -163,6 +173,8 @@ run_once() { # label
     awk -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
         -v e="$((after - before))" -v rc="$rc" \
         'BEGIN { printf "| %s | %.2f | %.2f | %.1f | %d | %d |\n", l, w, u + s, r / 1024, e, rc }'
+    RESULT[$label]=$(awk -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v e="$((after - before))" \
+        'BEGIN { printf "%.2f %.2f %.1f %d", w, u + s, r / 1024, e }')
     if [[ $rc -ne 0 ]]; then
         echo "e2e: $label run exited with $rc; last lines of its log:" >&2
         tail -n 20 "$WORK/run.$label.log" >&2
@@ -171,6 +183,11 @@ run_once() { # label
 
 run_once "cold, Python peers"
 run_once "warm, Python peers"
+
+# The tuned Python monitor, same feeds, same servers, its own empty state.
+PEER=("$SYS_PYTHON" "$ROOT/bench/peer_monitor.py" --config "$CFG" --state "$WORK/peer.db")
+run_once "cold, Python monitor" "${PEER[@]}"
+run_once "warm, Python monitor" "${PEER[@]}"
 
 # The same workload again, from an empty database, against two minimal Rust peers:
 # examples/feed_server.rs (HTTP/1.1 keep-alive, ETag/Last-Modified, 304) and
@@ -193,3 +210,21 @@ rm -rf "$CFG/state"
 SINK=fast
 run_once "cold, Rust peers"
 run_once "warm, Rust peers"
+
+# --- side by side ---------------------------------------------------------------
+side() { # cycle
+    local y p
+    read -r -a y <<<"${RESULT["$1, Python peers"]}"
+    read -r -a p <<<"${RESULT["$1, Python monitor"]}"
+    awk -v c="$1" -v yw="${y[0]}" -v yc="${y[1]}" -v yr="${y[2]}" -v ye="${y[3]}" \
+        -v pw="${p[0]}" -v pc="${p[1]}" -v pr="${p[2]}" -v pe="${p[3]}" \
+        'BEGIN { printf "| %s | %.2f / %.2f / %.1f / %d | %.2f / %.2f / %.1f / %d | %.1f× |\n",
+                 c, yw, yc, yr, ye, pw, pc, pr, pe, (yw > 0 ? pw / yw : 0) }'
+}
+echo
+echo "Same feeds, same Python peers (http.server + aiosmtpd), wall s / CPU s / peak RSS MB / emails:"
+echo
+echo "| cycle | yuqing | Python monitor (bench/peer_monitor.py) | yuqing faster by |"
+echo "|---|---|---|---:|"
+side cold
+side warm

@@ -56,8 +56,13 @@ async fn session(stream: TcpStream, count: &AtomicU64, count_file: &str) -> std:
                         break;
                     }
                 }
-                let n = count.fetch_add(1, Ordering::SeqCst) + 1;
-                tokio::fs::write(count_file, n.to_string()).await?;
+                count.fetch_add(1, Ordering::SeqCst);
+                // Sessions run at once (yuqing sends over several connections): one write at
+                // a time, each of the count as it is then, so the last write is the total.
+                // (Unserialised writes of each session's own number interleaved: "9980".)
+                static WRITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+                let _one = WRITE.lock().await;
+                tokio::fs::write(count_file, count.load(Ordering::SeqCst).to_string()).await?;
                 b"250 accepted\r\n"
             }
             "QUIT" => {

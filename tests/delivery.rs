@@ -180,6 +180,7 @@ fn mailer_reconnects_when_the_server_dropped_the_idle_connection() {
         retry_initial: Duration::from_secs(1),
         retry_max: Duration::from_secs(1),
         max_attempts: 12,
+        connections: 1,
     };
     let alert = |id: i64| OutboxAlert {
         kind: "document".into(),

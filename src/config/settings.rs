@@ -73,6 +73,7 @@ const MAIL_KEYS: &[&str] = &[
     "retry_initial_secs",
     "retry_max_secs",
     "max_attempts",
+    "connections",
     "subject_prefix",
     "ca_file",
     "admin",
@@ -151,6 +152,7 @@ struct RawMail {
     retry_initial_secs: Option<u64>,
     retry_max_secs: Option<u64>,
     max_attempts: Option<Spanned<u32>>,
+    connections: Option<Spanned<i64>>,
     subject_prefix: Option<String>,
     ca_file: Option<Spanned<String>>,
     admin: Option<Vec<Spanned<String>>>,
@@ -448,6 +450,26 @@ fn mail_settings(
             }
             Some(n) => *n.get_ref(),
             None => MailSettings::DEFAULT_MAX_ATTEMPTS,
+        },
+        connections: match &raw.connections {
+            Some(n) if !(1..=MailSettings::MAX_CONNECTIONS as i64).contains(n.get_ref()) => {
+                diags.error(
+                    &file.path,
+                    file.line(n.span()),
+                    format!(
+                        "[mail] connections 应为 1 到 {} 之间的整数（现为 {}）",
+                        MailSettings::MAX_CONNECTIONS,
+                        n.get_ref()
+                    ),
+                    format!(
+                        "同时打开的 SMTP 连接数，默认 {}；服务器限制连接数时写 connections = 1",
+                        MailSettings::DEFAULT_CONNECTIONS
+                    ),
+                );
+                MailSettings::DEFAULT_CONNECTIONS
+            }
+            Some(n) => usize::try_from(*n.get_ref()).unwrap_or(MailSettings::DEFAULT_CONNECTIONS),
+            None => MailSettings::DEFAULT_CONNECTIONS,
         },
     };
     (diags.errors().count() == errors_before).then_some(settings)

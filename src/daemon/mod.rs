@@ -122,6 +122,7 @@ impl Parts {
             events: Arc::new(Mutex::new(events)),
             publications: Arc::new(Mutex::new(Publications::new(publications))),
             metrics,
+            unchanged: Arc::default(),
         };
         Self::assemble(config, shared)
     }
@@ -153,6 +154,7 @@ impl Parts {
             events: old.events.clone(),
             publications: old.publications.clone(),
             metrics: old.metrics.clone(),
+            unchanged: old.unchanged.clone(),
         };
         Self::assemble(config, shared)
     }
@@ -186,6 +188,7 @@ impl Parts {
             publications: shared.publications,
             linker,
             metrics: shared.metrics,
+            unchanged: shared.unchanged,
         };
         Ok(Self { ctx: Arc::new(ctx), mailer, senders })
     }
@@ -197,6 +200,7 @@ struct Shared {
     events: Arc<Mutex<EventIndex>>,
     publications: Arc<Mutex<Publications>>,
     metrics: Arc<Metrics>,
+    unchanged: Arc<crate::pipeline::Unchanged>,
 }
 
 /// Called when a configuration reload starts: `RELOADING=1` for systemd. (Formerly the place for the
@@ -296,6 +300,7 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
         }
     }
     reports.sort_by_key(|(index, _)| *index);
+    crate::pipeline::flush_unchanged(&ctx).await.map_err(PipelineError::from)?;
     let _ = done_tx.send(true);
     let delivery = match delivery {
         Some(task) => Some(task.await.map_err(|e| PipelineError::Task(e.to_string()))??),
@@ -315,7 +320,7 @@ async fn deliver_during_run(
     wake: Arc<Notify>,
     mut done: watch::Receiver<bool>,
 ) -> Result<DeliveryReport, PipelineError> {
-    let mut session = Delivery::new(&store, mailer.as_deref(), &senders, true, &config);
+    let mut session = Delivery::new(&store, mailer.clone(), &senders, true, &config);
     loop {
         let finished = *done.borrow();
         session.round(None).await?;
@@ -388,6 +393,9 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     let (running, last) = schedule_loop(live, &mut next_due, &wake_outbox, &heartbeat, shutdown.clone()).await;
     systemd::stopping();
     finish(running, last.ctx.config.daemon.shutdown_grace).await;
+    if let Err(e) = crate::pipeline::flush_unchanged(&last.ctx).await {
+        tracing::error!(error = %e, "cannot record the sources that answered 304");
+    }
     wake_outbox.notify_one();
     for (name, task) in [
         ("outbox worker", outbox),
@@ -798,6 +806,12 @@ async fn schedule_loop(
                 {
                     reschedule(&ctx, &id, slot, result, &mut failures, next_due);
                 }
+                // No run left in flight: the 304s queued meanwhile go to the store together.
+                if running.is_empty()
+                    && let Err(e) = crate::pipeline::flush_unchanged(&ctx).await
+                {
+                    tracing::error!(error = %e, "cannot record the sources that answered 304");
+                }
                 wake_outbox.notify_one();
             }
             Ok(()) = live.changed() => {
@@ -916,7 +930,7 @@ async fn outbox_worker(mut live: Live, wake: Arc<Notify>, mut shutdown: watch::R
             continue;
         }
         let retry = config.mail.as_ref().map(|m| m.retry_policy()).unwrap_or_default().initial;
-        let mut round = Delivery::new(&store, mailer.as_deref(), &senders, false, &config);
+        let mut round = Delivery::new(&store, mailer.clone(), &senders, false, &config);
         let wait = match round.round(Some(&shutdown)).await.map(|()| round.report) {
             Ok(report) if report.stopped_early => retry,
             Ok(_) => match with_store(&store, |s| s.outbox_status()).await {

@@ -19,11 +19,12 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::channel::{Channel, ChannelError, Decision, Message, RateLimiter};
 use crate::config::{Config, DeliveryPolicy};
 use crate::model::{AlertMessage, HoldReason, OutboxAlert};
-use crate::notify::{Mailer, RetryPolicy, render_dead_letter};
+use crate::notify::{DeliveryError, Mailer, RetryPolicy, render_dead_letter};
 use crate::store::with_store;
 use crate::store::{Store, StoreError};
 use crate::time::calendar::WorkCalendar;
@@ -138,7 +139,7 @@ pub struct DeliveryReport {
 pub struct Delivery<'a> {
     store: &'a Arc<Mutex<Store>>,
     /// `None` without `[mail]`: SMS and robot alerts are still delivered.
-    mailer: Option<&'a Mailer>,
+    mailer: Option<Arc<Mailer>>,
     /// `[mail]`'s retry settings, or the defaults.
     retry: RetryPolicy,
     /// Who is told of dead letters (`[mail] admin`; nobody without `[mail]`).
@@ -161,7 +162,7 @@ pub struct Delivery<'a> {
 impl<'a> Delivery<'a> {
     pub fn new(
         store: &'a Arc<Mutex<Store>>,
-        mailer: Option<&'a Mailer>,
+        mailer: Option<Arc<Mailer>>,
         senders: &'a Senders,
         flush: bool,
         config: &'a Config,
@@ -201,17 +202,16 @@ impl<'a> Delivery<'a> {
             let due: Vec<_> = due.into_iter().filter(|a| a.id > self.last_id).collect();
             let Some(last) = due.last() else { return Ok(()) };
             self.last_id = last.id;
-            let mut ready = Vec::with_capacity(due.len());
-            for alert in due {
-                // Quiet hours: a grade III/IV notification waits for the next working period.
-                if self.policy.held(alert.grade) && !self.calendar.is_working(now) {
-                    let until = self.calendar.next_working_start(now);
-                    with_store(self.store, move |s| s.hold(alert.id, until, HoldReason::Quiet)).await?;
-                    self.report.held += 1;
-                    self.report.held_until = Some(until);
-                    continue;
-                }
-                ready.push(alert);
+            // Quiet hours: a grade III/IV notification waits for the next working period.
+            let quiet = !self.calendar.is_working(now);
+            let (quieted, ready): (Vec<_>, Vec<_>) =
+                due.into_iter().partition(|alert| quiet && self.policy.held(alert.grade));
+            if !quieted.is_empty() {
+                let until = self.calendar.next_working_start(now);
+                let ids: Vec<i64> = quieted.iter().map(|a| a.id).collect();
+                with_store(self.store, move |s| s.hold_many(&ids, until, HoldReason::Quiet)).await?;
+                self.report.held += quieted.len();
+                self.report.held_until = Some(until);
             }
             // A robot with more alerts due than its budget allows posts them as digests.
             let mut per_robot: HashMap<&str, usize> = HashMap::new();
@@ -224,6 +224,15 @@ impl<'a> Delivery<'a> {
                 .map(|(channel, _)| channel.to_string())
                 .collect();
             let work = digest::plan(ready, |a| a.held.is_some() || bursts.contains(&a.message.channel));
+            // Emails going alone go out over the mailer's connections at once; digests, SMS
+            // and robot posts one by one after them (their caps and budgets count each send).
+            let (mail, work): (Vec<_>, Vec<_>) =
+                work.into_iter().partition(|w| matches!(w, Work::Single(a) if a.message.channel == "email"));
+            let mail = mail.into_iter().filter_map(|w| if let Work::Single(a) = w { Some(a) } else { None }).collect();
+            self.send_mail(mail, shutdown, &mut failures_in_a_row).await?;
+            if self.report.stopped_early {
+                return Ok(());
+            }
             for item in work {
                 if shutdown.is_some_and(|rx| *rx.borrow()) {
                     return Ok(());
@@ -246,6 +255,76 @@ impl<'a> Delivery<'a> {
         Ok(())
     }
 
+    /// Sends email alerts, each alone, as many at once as the mailer has connections (one at
+    /// a time until the first success of the session and after each failure), and
+    /// records every outcome as it arrives (the deliveries that finish together in one
+    /// transaction). Once the breaker trips or shutdown is asked for, no new send starts;
+    /// those in flight finish and are recorded, so nothing the server accepted is sent again.
+    async fn send_mail(
+        &mut self,
+        alerts: Vec<OutboxAlert>,
+        shutdown: Option<&watch::Receiver<bool>>,
+        failures_in_a_row: &mut usize,
+    ) -> Result<(), StoreError> {
+        let Some(mailer) = self.mailer.clone() else {
+            for alert in alerts {
+                self.attempt(alert).await?;
+            }
+            return Ok(());
+        };
+        let lanes = mailer.connections().max(1);
+        let mut queue = alerts.into_iter();
+        let mut in_flight: JoinSet<(OutboxAlert, Result<String, DeliveryError>)> = JoinSet::new();
+        loop {
+            let stopping = self.report.stopped_early || shutdown.is_some_and(|rx| *rx.borrow());
+            // One at a time until a send succeeds, and again after a failure: a server that
+            // is down costs the breaker's three tries, as over one connection, not one per
+            // connection more.
+            let open = if self.report.sent > 0 && *failures_in_a_row == 0 { lanes } else { 1 };
+            while !stopping && in_flight.len() < open {
+                let Some(alert) = queue.next() else { break };
+                let mailer = mailer.clone();
+                in_flight.spawn(async move {
+                    let answer = mailer.send(&alert).await;
+                    (alert, answer)
+                });
+            }
+            let Some(first) = in_flight.join_next().await else { return Ok(()) };
+            let mut finished = vec![first];
+            while let Some(more) = in_flight.try_join_next() {
+                finished.push(more);
+            }
+            let mut sent = Vec::with_capacity(finished.len());
+            for joined in finished {
+                match joined {
+                    Ok((alert, Ok(answer))) => {
+                        *failures_in_a_row = 0;
+                        tracing::info!(alert = alert.id, channel = %alert.message.channel,
+                            subject = %alert.message.subject, "alert delivered");
+                        sent.push((alert.id, answer));
+                    }
+                    Ok((alert, Err(e))) => {
+                        let error = e.describe_zh();
+                        self.record_failure(&alert, &error, true, None).await?;
+                        self.report.failed += 1;
+                        self.report.last_error = Some(error);
+                        *failures_in_a_row += 1;
+                        if *failures_in_a_row >= BREAKER {
+                            self.report.stopped_early = true;
+                        }
+                    }
+                    // The alert stays pending and is tried in a later session.
+                    Err(e) => tracing::error!(error = %e, "an email send task failed"),
+                }
+            }
+            if !sent.is_empty() {
+                self.report.sent += sent.len();
+                let now = Utc::now();
+                with_store(self.store, move |s| s.mark_sent_many(&sent, now)).await?;
+            }
+        }
+    }
+
     /// Sends one message through `channel`: the mailer for email, the SMS provider, or a
     /// robot. `out_id` is the alert (or the digest's first alert) the provider is told of.
     async fn send(
@@ -264,7 +343,7 @@ impl<'a> Delivery<'a> {
             ..Message::default()
         };
         if channel == "email" {
-            let Some(mailer) = self.mailer else {
+            let Some(mailer) = &self.mailer else {
                 return Ok(Tried::refused("未配置 [mail]".into()));
             };
             let sent = match mail {
@@ -400,7 +479,7 @@ impl<'a> Delivery<'a> {
     ) -> Result<(), StoreError> {
         let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
         tracing::info!(alerts = ?ids, until = %until, reason = reason.as_str(), "alerts held (rate limit or SMS cap)");
-        with_store(self.store, move |s| ids.iter().try_for_each(|&id| s.hold(id, until, reason))).await?;
+        with_store(self.store, move |s| s.hold_many(&ids, until, reason)).await?;
         self.report.held += alerts.len();
         // Not a failure of the channel: the breaker is not moved.
         Ok(())

@@ -30,10 +30,21 @@ impl Mailer {
     pub fn new(settings: &MailSettings) -> Result<Self, DeliveryError> {
         crate::util::net::install_tls_provider();
         let kind = match &settings.transport {
-            MailTransport::Smtp(smtp) => Kind::Smtp(Box::new(SmtpClient::new(smtp, settings.timeout)?)),
+            MailTransport::Smtp(smtp) => {
+                Kind::Smtp(Box::new(SmtpClient::new(smtp, settings.timeout, settings.connections)?))
+            }
             MailTransport::File { outbox_dir } => Kind::File(outbox_dir.clone()),
         };
         Ok(Self { from: settings.from.clone(), kind })
+    }
+
+    /// How many messages this mailer sends at once: its SMTP connections (`[mail]
+    /// connections`); one for the file transport.
+    pub fn connections(&self) -> usize {
+        match &self.kind {
+            Kind::Smtp(client) => client.connections(),
+            Kind::File(_) => 1,
+        }
     }
 
     /// Sends an alert, threaded to its event; returns the SMTP server's answer (or where the

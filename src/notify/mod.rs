@@ -33,9 +33,15 @@ pub struct MailSettings {
     /// After this many failed attempts an alert is given up on (a dead letter; the admin is
     /// told once, and `yuqing outbox retry` requeues it).
     pub max_attempts: u32,
+    /// How many SMTP connections deliver at once (`connections`; 1 for servers that allow
+    /// only one). Ignored by the file transport.
+    pub connections: usize,
 }
 
 impl MailSettings {
+    /// Default and largest `connections`.
+    pub const DEFAULT_CONNECTIONS: usize = 4;
+    pub const MAX_CONNECTIONS: usize = 32;
     /// Default (initial, max) retry delays.
     pub const DEFAULT_RETRY: (Duration, Duration) = (Duration::from_secs(60), Duration::from_secs(3600));
     /// With the default delays, 12 attempts span about seven hours.
@@ -161,6 +167,7 @@ mod tests {
             retry_initial: Duration::from_secs(60),
             retry_max: Duration::from_secs(600),
             max_attempts: 12,
+            connections: 1,
         };
         let delays: Vec<u64> = (1..=6).map(|a| s.retry_policy().delay(a).as_secs()).collect();
         assert_eq!(delays, vec![60, 120, 240, 480, 600, 600]);

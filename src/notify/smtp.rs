@@ -1,6 +1,8 @@
-//! The SMTP client: one reused connection, on a socket we open ourselves with
-//! `TCP_NODELAY`, driven by lettre's `AsyncSmtpConnection` (EHLO, STARTTLS, AUTH,
-//! MAIL/RCPT/DATA).
+//! The SMTP client: a small pool of reused connections (`[mail] connections`, each on a
+//! socket we open ourselves with `TCP_NODELAY`), driven by lettre's `AsyncSmtpConnection`
+//! (EHLO, STARTTLS, AUTH, MAIL/RCPT/DATA). Up to `connections` messages are in flight at
+//! once, each on its own connection; a connection is opened when a send finds none idle
+//! and goes back to the pool after a successful transaction.
 //!
 //! Why not lettre's `AsyncSmtpTransport`: lettre writes a message body and its final
 //! `\r\n.\r\n` as two writes; on its socket (no `TCP_NODELAY`) Nagle's algorithm holds the
@@ -23,7 +25,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::Mutex;
+use tokio::sync::Semaphore;
 
 use super::{DeliveryError, SmtpSettings, TlsMode};
 use crate::util::error_chain::error_chain;
@@ -34,11 +36,15 @@ pub(super) struct SmtpClient {
     hello: ClientId,
     /// Extra trusted roots (PEM) from `ca_file`, besides the system's.
     extra_roots: Vec<Vec<u8>>,
-    connection: Mutex<Option<AsyncSmtpConnection>>,
+    /// One permit per connection the pool may hold: at most this many sends at once.
+    permits: Semaphore,
+    /// Open connections not in use by a send.
+    idle: std::sync::Mutex<Vec<AsyncSmtpConnection>>,
+    connections: usize,
 }
 
 impl SmtpClient {
-    pub(super) fn new(settings: &SmtpSettings, timeout: Duration) -> Result<Self, DeliveryError> {
+    pub(super) fn new(settings: &SmtpSettings, timeout: Duration, connections: usize) -> Result<Self, DeliveryError> {
         let extra_roots = match &settings.ca_file {
             None => Vec::new(),
             Some(path) => {
@@ -46,18 +52,60 @@ impl SmtpClient {
             }
         };
         let hello = settings.hello_name.clone().map_or_else(ClientId::default, ClientId::Domain);
-        Ok(Self { settings: settings.clone(), timeout, hello, extra_roots, connection: Mutex::new(None) })
+        let connections = connections.max(1);
+        Ok(Self {
+            settings: settings.clone(),
+            timeout,
+            hello,
+            extra_roots,
+            permits: Semaphore::new(connections),
+            idle: std::sync::Mutex::new(Vec::with_capacity(connections)),
+            connections,
+        })
     }
 
-    /// Sends one message on the open connection. A reused connection may have been closed
-    /// by the server while idle; then the message is tried once more on a fresh one.
-    /// (No NOOP probe before each message: that would cost a round trip per alert.)
-    /// Returns the server's answer (`250 2.0.0 Ok: queued as …`).
+    /// How many messages may be in flight at once.
+    pub(super) fn connections(&self) -> usize {
+        self.connections
+    }
+
+    /// Sends one message on an idle connection of the pool, or a new one. A reused
+    /// connection may have been closed by the server while idle; then the message is tried
+    /// once more on a fresh one. (No NOOP probe before each message: that would cost a round
+    /// trip per alert.) Returns the server's answer (`250 2.0.0 Ok: queued as …`).
     pub(super) async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<String, DeliveryError> {
-        let mut slot = self.connection.lock().await;
-        let reused = slot.as_ref().is_some_and(|conn| !conn.has_broken());
-        if reused {
-            match self.send_on(&mut slot, envelope, message).await {
+        let _permit = self.permits.acquire().await.map_err(|_| DeliveryError::Smtp("connection pool closed".into()))?;
+        let mut slot = self.take_idle();
+        let result = self.send_in(&mut slot, envelope, message).await;
+        // Only a connection that just completed a transaction goes back (send_on drops it
+        // on any failure).
+        if let Some(conn) = slot
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            idle.push(conn);
+        }
+        result
+    }
+
+    /// The most recently used idle connection that is not known to be broken.
+    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+        let mut idle = self.idle.lock().ok()?;
+        while let Some(conn) = idle.pop() {
+            if !conn.has_broken() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    async fn send_in(
+        &self,
+        slot: &mut Option<AsyncSmtpConnection>,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<String, DeliveryError> {
+        if slot.is_some() {
+            match self.send_on(slot, envelope, message).await {
                 Ok(answer) => return Ok(answer),
                 // The server answered (a rejection) or we gave up waiting: no second try.
                 Err((e, false)) => return Err(e),
@@ -65,7 +113,7 @@ impl SmtpClient {
             }
         }
         *slot = Some(self.with_timeout(self.connect()).await?);
-        self.send_on(&mut slot, envelope, message).await.map_err(|(e, _)| e)
+        self.send_on(slot, envelope, message).await.map_err(|(e, _)| e)
     }
 
     /// Sends on the connection in `slot`; drops the connection on any failure. The flag

@@ -50,6 +50,51 @@ pub struct Context {
     pub linker: Option<Linker>,
     /// Counters for `/metrics`, shared by every generation of the context.
     pub metrics: Arc<Metrics>,
+    /// Runs answered 304 whose state write waits to go with others' (shared like the store).
+    pub unchanged: Arc<Unchanged>,
+}
+
+/// New documents matched, rendered and committed per transaction. A feed of 200,000 items
+/// is 200 bounded steps (each with its own matched documents and rendered alerts in memory,
+/// and its own transaction), not one; the source's state (validators, entries) goes with the
+/// last, so a run killed between batches is fetched again in full and skips what it stored.
+const COMMIT_BATCH: usize = 1000;
+
+/// Sources that answered 304 Not Modified, waiting for their one state write (last attempt
+/// and success), which goes to the store in one transaction with the others': an idle
+/// re-poll of a thousand feeds is a thousand requests and a few writes, not a thousand.
+/// Flushed when [`Unchanged::FLUSH_AT`] are queued or the oldest has waited
+/// [`Unchanged::MAX_WAIT`], before a failure of any source is recorded, and by the callers
+/// when a cycle ends ([`flush_unchanged`]). Losing the queue in a crash costs only an early
+/// re-poll of those sources.
+#[derive(Debug, Default)]
+pub struct Unchanged {
+    queued: Mutex<Vec<(String, chrono::DateTime<Utc>)>>,
+}
+
+impl Unchanged {
+    pub const FLUSH_AT: usize = 128;
+    pub const MAX_WAIT: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
+    /// Queues a 304; says whether the queue should be written now.
+    fn push(&self, source_id: &str, at: chrono::DateTime<Utc>) -> bool {
+        let Ok(mut queued) = self.queued.lock() else { return true };
+        queued.push((source_id.to_string(), at));
+        queued.len() >= Self::FLUSH_AT || queued.first().is_some_and(|(_, first)| at - *first >= Self::MAX_WAIT)
+    }
+
+    fn take(&self) -> Vec<(String, chrono::DateTime<Utc>)> {
+        self.queued.lock().map(|mut q| std::mem::take(&mut *q)).unwrap_or_default()
+    }
+}
+
+/// Writes the queued 304 runs ([`Unchanged`]) in one transaction.
+pub async fn flush_unchanged(ctx: &Context) -> Result<(), StoreError> {
+    let runs = ctx.unchanged.take();
+    if runs.is_empty() {
+        return Ok(());
+    }
+    with_store(&ctx.store, move |s| s.record_not_modified_many(&runs)).await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,20 +174,29 @@ pub struct RunOutcome {
 /// and counts the run in the metrics.
 pub async fn run_source(ctx: &Context, source: &SourceConfig) -> SourceReport {
     let started = std::time::Instant::now();
-    let outcome = run(ctx, source).await;
+    let mut before = None;
+    let outcome = run(ctx, source, &mut before).await;
     log_run(ctx, source, &outcome, started.elapsed());
     if let Err(e) = &outcome {
         let message = e.describe_zh();
+        // Queued 304s first: a source's failure is never overwritten by its earlier success.
+        let unchanged = ctx.unchanged.take();
         let recorded = with_store(&ctx.store, {
             let id = source.id.clone();
-            move |s| s.record_failure(&id, &message, Utc::now())
+            move |s| {
+                s.record_not_modified_many(&unchanged)?;
+                s.record_failure(&id, &message, Utc::now())
+            }
         })
         .await;
         if let Err(e) = recorded {
             tracing::error!(source = %source.id, error = %e, "cannot record the failure");
         }
     }
-    if let Err(e) = check_health(ctx, source, &outcome).await {
+    // After a 304 nothing but the queued state write changed, so the health read before the
+    // fetch still holds.
+    let before = before.filter(|_| outcome.as_ref().is_ok_and(|o| o.not_modified));
+    if let Err(e) = check_health(ctx, source, &outcome, before).await {
         tracing::error!(source = %source.id, error = %e, "cannot update the source's health notices");
     }
     SourceReport { source_id: source.id.clone(), source_name: source.name.clone(), outcome }
@@ -182,12 +236,18 @@ async fn check_health(
     ctx: &Context,
     source: &SourceConfig,
     outcome: &Result<RunOutcome, PipelineError>,
+    known: Option<crate::store::Health>,
 ) -> Result<(), PipelineError> {
     let Some(mail) = &ctx.config.mail else {
         return Ok(());
     };
-    let id = source.id.clone();
-    let health = with_store(&ctx.store, move |s| s.health(&id)).await?;
+    let health = match known {
+        Some(health) => health,
+        None => {
+            let id = source.id.clone();
+            with_store(&ctx.store, move |s| s.health(&id)).await?
+        }
+    };
     let now = Utc::now();
     let notice = match outcome {
         Err(_) if health.consecutive_failures >= ctx.config.daemon.failure_notice_after && !health.failing_notified => {
@@ -235,7 +295,12 @@ async fn check_health(
     Ok(())
 }
 
-async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, PipelineError> {
+/// One run; `health` gets the source's health as read before the fetch (feeds and pages).
+async fn run(
+    ctx: &Context,
+    source: &SourceConfig,
+    health: &mut Option<crate::store::Health>,
+) -> Result<RunOutcome, PipelineError> {
     if source.kind.is_export() {
         let job = Job::new(ctx, source);
         if matches!(source.location, Location::File(_)) {
@@ -251,11 +316,13 @@ async fn run(ctx: &Context, source: &SourceConfig) -> Result<RunOutcome, Pipelin
         return blocking(move || job.import_download(&body)).await;
     }
     let id = source.id.clone();
-    let validators = with_store(&ctx.store, move |s| s.validators(&id)).await?;
+    let (validators, known) = with_store(&ctx.store, move |s| s.poll_state(&id)).await?;
+    *health = Some(known);
     let body = match ctx.fetcher.fetch(&source.location, &validators, &source.headers, source.robots).await? {
         Fetched::NotModified => {
-            let id = source.id.clone();
-            with_store(&ctx.store, move |s| s.record_not_modified(&id, Utc::now())).await?;
+            if ctx.unchanged.push(&source.id, Utc::now()) {
+                flush_unchanged(ctx).await?;
+            }
             return Ok(RunOutcome { not_modified: true, ..RunOutcome::default() });
         }
         Fetched::Body(body) => body,
@@ -461,7 +528,8 @@ impl Job {
         Ok((fresh, counts))
     }
 
-    /// Matches and renders the new documents and commits them with the source's state.
+    /// Matches and renders the new documents and commits them, [`COMMIT_BATCH`] at a time,
+    /// the source's state with the last batch.
     fn commit(
         &self,
         fresh: Vec<Document>,
@@ -469,12 +537,24 @@ impl Job {
         validators: &Validators,
     ) -> Result<RunOutcome, PipelineError> {
         let now = Utc::now();
-        let committed = self.match_and_commit(
-            fresh,
-            (now, None),
-            |_| 0,
-            |store, batch| store.commit_run(&self.source.id, batch, parsed.entries, validators, now),
-        )?;
+        let mut committed = Committed::default();
+        let mut rest = fresh.into_iter();
+        loop {
+            let batch: Vec<Document> = rest.by_ref().take(COMMIT_BATCH).collect();
+            let last = rest.len() == 0;
+            committed += self.match_and_commit(
+                batch,
+                (now, None),
+                |_| 0,
+                |store, batch| match last {
+                    true => store.commit_run(&self.source.id, batch, parsed.entries, validators, now),
+                    false => store.commit_documents(&self.source.id, batch, now),
+                },
+            )?;
+            if last {
+                break;
+            }
+        }
         Ok(RunOutcome {
             entries: parsed.entries,
             committed,

@@ -165,6 +165,14 @@ pub struct Committed {
     pub alerts: usize,
 }
 
+impl std::ops::AddAssign for Committed {
+    fn add_assign(&mut self, more: Committed) {
+        self.documents += more.documents;
+        self.hits += more.hits;
+        self.alerts += more.alerts;
+    }
+}
+
 pub struct Store {
     conn: Connection,
 }
@@ -237,6 +245,33 @@ impl Store {
         Ok(out)
     }
 
+    /// Stores one batch of a run's new documents in one transaction (checked again inside
+    /// it), with their keys, hits and alerts, but not the source's state: a run of many
+    /// documents commits them in bounded batches and its state with the last
+    /// ([`Store::commit_run`]). The source's `last_new_at` moves when any was new.
+    pub fn commit_documents(
+        &mut self,
+        source_id: &str,
+        batch: &[NewDocument],
+        now: DateTime<Utc>,
+    ) -> Result<Committed, StoreError> {
+        let now = now.timestamp();
+        let tx = self.conn.transaction()?;
+        let mut counts = Committed::default();
+        for item in batch {
+            insert_new(&tx, item, now, &mut counts)?;
+        }
+        if counts.documents > 0 {
+            tx.prepare_cached(
+                "INSERT INTO source_state (source_id, last_new_at) VALUES (?1, ?2)
+                 ON CONFLICT(source_id) DO UPDATE SET last_new_at = ?2",
+            )?
+            .execute(params![source_id, now])?;
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+
     /// Stores a successful run in one transaction: documents not seen before (checked
     /// again inside the transaction), their keys, hits and alerts, and the source's state.
     pub fn commit_run(
@@ -277,6 +312,55 @@ impl Store {
             )?
             .execute(params![source_id, now.timestamp()])?;
         Ok(())
+    }
+
+    /// [`Store::record_not_modified`] for many sources in one transaction (`(source, when)`
+    /// each). The times only move forward, so a batch written after a later run of the same
+    /// source (a commit or a failure) does not take its state back.
+    pub fn record_not_modified_many(&mut self, runs: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (source_id, at) in runs {
+            tx.prepare_cached(
+                "INSERT INTO source_state (source_id, last_attempt_at, last_success_at) VALUES (?1, ?2, ?2)
+                 ON CONFLICT(source_id) DO UPDATE SET
+                     consecutive_failures = CASE WHEN coalesce(last_attempt_at, 0) <= ?2 THEN 0 ELSE consecutive_failures END,
+                     last_attempt_at = max(coalesce(last_attempt_at, 0), ?2),
+                     last_success_at = max(coalesce(last_success_at, 0), ?2)",
+            )?
+            .execute(params![source_id, at.timestamp()])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What a run needs before it fetches, in one read: the validators for a conditional
+    /// GET and the source's health (for the notices after a 304, which writes nothing else).
+    pub fn poll_state(&self, source_id: &str) -> Result<(Validators, Health), StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT etag, last_modified, consecutive_failures, failing_notified, silent_notified, last_new_at,
+                        last_success_at, last_error
+                 FROM source_state WHERE source_id = ?1",
+            )?
+            .query_row([source_id], |r| {
+                Ok((
+                    Validators { etag: r.get(0)?, last_modified: r.get(1)? },
+                    Health {
+                        consecutive_failures: r.get(2)?,
+                        failing_notified: r.get(3)?,
+                        silent_notified: r.get(4)?,
+                        last_new_at: read::time(r.get(5)?),
+                        last_success_at: read::time(r.get(6)?),
+                        last_error: r.get(7)?,
+                    },
+                ))
+            })
+            .optional()?;
+        Ok(row.unwrap_or_default())
     }
 
     /// Records a failed run: the error, when, and one more consecutive failure.

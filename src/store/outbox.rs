@@ -171,6 +171,25 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::mark_sent`] for several alerts in one transaction: `(id, the server's
+    /// answer)` each, all sent at `now`.
+    pub fn mark_sent_many(&mut self, sent: &[(i64, String)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        if sent.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (id, answer) in sent {
+            tx.prepare_cached(
+                "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, now.timestamp()])?;
+            attempt(&tx, *id, now, true, Some(answer), None)?;
+        }
+        tx.prepare_cached("DELETE FROM daemon_state WHERE name = 'dead_notified'")?.execute([])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Records a failed attempt; the alert is tried again at `next_attempt_at`.
     pub fn mark_failed(
         &mut self,
@@ -195,9 +214,19 @@ impl Store {
     /// Holds an alert until `until` without counting an attempt, and says why: held alerts
     /// that come due together are merged into digests.
     pub fn hold(&mut self, id: i64, until: DateTime<Utc>, reason: HoldReason) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE alerts SET next_attempt_at = ?2, held = ?3 WHERE id = ?1 AND status = 'pending'")?
+        self.hold_many(&[id], until, reason)
+    }
+
+    /// [`Store::hold`] for several alerts, in one transaction.
+    pub fn hold_many(&mut self, ids: &[i64], until: DateTime<Utc>, reason: HoldReason) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.prepare_cached(
+                "UPDATE alerts SET next_attempt_at = ?2, held = ?3 WHERE id = ?1 AND status = 'pending'",
+            )?
             .execute(params![id, until.timestamp(), reason.as_str()])?;
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -227,6 +227,42 @@ impl SmtpServer {
         SmtpServer { port, maildir: maildir.to_path_buf(), child }
     }
 
+    /// aiosmtpd with [`FLAKY_HANDLER`]: every `every`-th transaction is refused with a
+    /// transient `451` after its data (0: none), and `<maildir>/stats` holds the most
+    /// transactions the server had open at once and how many it saw (`"MOST SEEN"`).
+    pub fn start_flaky(port: u16, maildir: &Path, every: usize) -> Self {
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
+        }
+        let lib = maildir.join("lib");
+        std::fs::create_dir_all(&lib).expect("lib dir");
+        std::fs::write(lib.join("flaky_smtp.py"), FLAKY_HANDLER).expect("handler");
+        let child = Command::new("/usr/bin/python3")
+            .env("PYTHONPATH", &lib)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "flaky_smtp.Flaky"])
+            .arg(maildir)
+            .arg(every.to_string())
+            .arg(maildir.join("stats"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd (apt-get install python3-aiosmtpd)");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start listening on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpServer { port, maildir: maildir.to_path_buf(), child }
+    }
+
+    /// `(most transactions open at once, transactions seen)` of a [`SmtpServer::start_flaky`].
+    pub fn stats(&self) -> (usize, usize) {
+        let text = std::fs::read_to_string(self.maildir.join("stats")).unwrap_or_default();
+        let mut numbers = text.split_whitespace().map(|n| n.parse().expect("number"));
+        (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0))
+    }
+
     /// Raw received messages, in file-name order.
     pub fn messages(&self) -> Vec<String> {
         let mut files: Vec<PathBuf> =
@@ -242,6 +278,44 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
     }
 }
+
+/// An aiosmtpd handler (a Maildir like `aiosmtpd.handlers.Mailbox`) that refuses every
+/// `every`-th transaction with `451` after reading its data, and records in `stats` the most
+/// transactions (MAIL FROM … end of data) it had open at once and how many it saw.
+pub const FLAKY_HANDLER: &str = r#"
+from aiosmtpd.handlers import Mailbox
+
+class Flaky(Mailbox):
+    def __init__(self, mail_dir, every, stats):
+        super().__init__(mail_dir)
+        self.every, self.stats = int(every), stats
+        self.open = self.most = self.seen = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.open += 1
+        self.most = max(self.most, self.open)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RSET(self, server, session, envelope):
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.open = max(0, self.open - 1)
+        self.seen += 1
+        try:
+            if self.every and self.seen % self.every == 0:
+                return "451 4.3.0 Temporary failure, try again later"
+            return await super().handle_DATA(server, session, envelope)
+        finally:
+            with open(self.stats, "w") as f:
+                f.write(f"{self.most} {self.seen}\n")
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls(*args)
+"#;
 
 /// The value of a header in a raw message (first occurrence, folded lines joined).
 pub fn header(message: &str, name: &str) -> Option<String> {
