@@ -86,7 +86,7 @@ impl Analyser {
         {
             flag.reasons.into_iter().for_each(|r| crate::detect::flags::add_reason(&mut flags, flag.kind, r));
         }
-        let rumour_model = self.rumour_model.as_ref().map(|m| m.judge(&format!("{title} {text}")));
+        let rumour_model = self.rumour_model.as_ref().map(|m| m.judge(input.title, input.text));
         let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.is_some_and(|v| v.fired);
         let negativity = self.lexicon.score(&title, &text);
         let event = self.events.add_story(&title, &text);

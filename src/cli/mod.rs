@@ -157,6 +157,9 @@ pub enum RumourCommand {
         /// Print one JSON object for scripts
         #[arg(long)]
         json: bool,
+        /// Also write each example's verdict to FILE as JSONL (label, probability, cues)
+        #[arg(long, value_name = "FILE")]
+        scores: Option<PathBuf>,
     },
 }
 
@@ -321,7 +324,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    let loaded = Config::load(&dir);
+    let analysis_only = matches!(
+        cli.command,
+        Command::Test { what: TestCommand::Match { .. } } | Command::Rumour { what: RumourCommand::Eval { .. } }
+    );
+    let loaded = if analysis_only { Config::load_for_analysis(&dir) } else { Config::load(&dir) };
     let diagnostics = &loaded.diagnostics;
     if let Command::Check = cli.command {
         for d in &diagnostics.items {
@@ -370,8 +377,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Notify { what: NotifyCommand::Test(args) } => notify::test(&config, &args),
         Command::Outbox { what } => outbox::run(&config, what),
         Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
-        Command::Rumour { what: RumourCommand::Eval { data, model, json } } => {
-            rumour::eval(&config, &data, model.as_deref(), json)
+        Command::Rumour { what: RumourCommand::Eval { data, model, json, scores } } => {
+            rumour::eval(&config, &data, model.as_deref(), json, scores.as_deref())
         }
     }
 }

@@ -2,6 +2,7 @@
 //! [`crate::rumour`] — reading the data, reporting skipped lines, printing in Chinese.
 //! Part of `cli`.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -83,7 +84,13 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn eval(config: &Config, data_path: &Path, model: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn eval(
+    config: &Config,
+    data_path: &Path,
+    model: Option<&Path>,
+    json: bool,
+    scores: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let loaded;
     let (model, model_file) = match model {
         Some(path) => {
@@ -101,7 +108,37 @@ pub(super) fn eval(config: &Config, data_path: &Path, model: Option<&Path>, json
     };
     report_skipped(&data);
     let flagger = Flagger::new(&config.cue_lists, config.detection.fold_traditional)?;
-    let result = evaluate(&data.examples, &flagger, model);
+    let mut scores_out = match scores {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some((path, std::io::BufWriter::new(f))),
+            Err(e) => {
+                eprintln!("错误：无法写入 {}：请检查 --scores 给出的路径（{e}）", path.display());
+                return Ok(ExitCode::from(1));
+            }
+        },
+        None => None,
+    };
+    let mut write_error = None;
+    let result = evaluate(&data.examples, &flagger, model, |example, judged| {
+        let Some((_, out)) = scores_out.as_mut() else { return };
+        let line = serde_json::json!({
+            "label": i32::from(example.rumour),
+            "probability": judged.model.map(|v| v.probability),
+            "fired": judged.model.map(|v| v.fired),
+            "cues": judged.cues,
+        });
+        if write_error.is_none()
+            && let Err(e) = writeln!(out, "{line}")
+        {
+            write_error = Some(e);
+        }
+    });
+    if let Some((path, mut out)) = scores_out
+        && let Some(e) = write_error.or_else(|| out.flush().err())
+    {
+        eprintln!("错误：无法写入 {}：{e}", path.display());
+        return Ok(ExitCode::from(1));
+    }
     if json {
         let mut v = result.to_json();
         v["data"] = serde_json::json!(data_path.display().to_string());

@@ -141,7 +141,18 @@ pub struct Loaded {
 impl Config {
     /// Loads and validates everything under `dir`, reporting every problem found.
     pub fn load(dir: &Path) -> Loaded {
-        let mut diags = Diagnostics::default();
+        Self::load_with(dir, Diagnostics::default())
+    }
+
+    /// Loads for a command that analyses text and reads no source (`yuqing test match`,
+    /// `yuqing rumour eval`): what it needs are the keyword lists, the cue lists, the lexicon
+    /// and the model, so a source file or export folder that does not exist (yet) is only a
+    /// warning.
+    pub fn load_for_analysis(dir: &Path) -> Loaded {
+        Self::load_with(dir, Diagnostics { paths_may_be_missing: true, ..Diagnostics::default() })
+    }
+
+    fn load_with(dir: &Path, mut diags: Diagnostics) -> Loaded {
         let settings = settings::load(dir, &mut diags);
         let default_schedule = settings.as_ref().map(|s| &s.daemon.default_schedule);
         let errors_before = diags.errors().count();

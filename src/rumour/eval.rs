@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::RumourModel;
 use super::data::Example;
 use crate::detect::flags::Flagger;
-use crate::extract::normalize::normalize_text;
+use crate::extract::normalize::html_to_text;
 use crate::model::FlagKind;
 
 /// Confusion counts and AUC of one method.
@@ -119,21 +119,43 @@ pub struct Evaluation {
     pub threshold: Option<f32>,
 }
 
-/// Scores every example with the rumour cue lists and, when given, the model.
-pub fn evaluate(examples: &[Example], flagger: &Flagger, model: Option<&RumourModel>) -> Evaluation {
+/// What the cue lists and the model say about one example, read as `yuqing test match`
+/// and the daemon read a post (title and text through `html_to_text`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    /// The rumour cues that fired.
+    pub cues: Vec<String>,
+    pub model: Option<super::ModelVerdict>,
+}
+
+pub fn judge(example: &Example, flagger: &Flagger, model: Option<&RumourModel>) -> Judged {
+    let (title, text) = (html_to_text(&example.title), html_to_text(&example.text));
+    let cues = flagger
+        .flags(&crate::matcher::Fields::body(&title, &text))
+        .into_iter()
+        .find(|f| f.kind == FlagKind::Rumour)
+        .map(|f| f.reasons)
+        .unwrap_or_default();
+    Judged { cues, model: model.map(|m| m.judge(&example.title, &example.text)) }
+}
+
+/// Scores every example with the rumour cue lists and, when given, the model; `each` sees
+/// every example's verdicts (for `yuqing rumour eval --scores`).
+pub fn evaluate(
+    examples: &[Example],
+    flagger: &Flagger,
+    model: Option<&RumourModel>,
+    mut each: impl FnMut(&Example, &Judged),
+) -> Evaluation {
     let mut cues = Vec::with_capacity(examples.len());
     let mut by_model = Vec::with_capacity(examples.len());
     let mut combined = Vec::with_capacity(examples.len());
     for e in examples {
-        let text = normalize_text(&e.text);
-        let fired = flagger
-            .flags(&crate::matcher::Fields::body("", &text))
-            .into_iter()
-            .find(|f| f.kind == FlagKind::Rumour)
-            .map_or(0, |f| f.reasons.len());
+        let judged = judge(e, flagger, model);
+        each(e, &judged);
+        let fired = judged.cues.len();
         cues.push((fired as f64, fired > 0, e.rumour));
-        if let Some(m) = model {
-            let v = m.judge(&e.text);
+        if let Some(v) = judged.model {
             let p = f64::from(v.probability);
             by_model.push((p, v.fired, e.rumour));
             combined.push((if fired > 0 { 1.0 + p } else { p }, fired > 0 || v.fired, e.rumour));

@@ -18,7 +18,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::text::{features, normalize_for_model};
+use super::text::{features, normalize_for_model, post_text};
 use super::{ModelVerdict, RumourError};
 
 pub const MAGIC: &str = "yuqing-rumour-model";
@@ -37,15 +37,16 @@ pub struct RumourModel {
 }
 
 impl RumourModel {
-    /// Probability that a raw (un-normalised) text is a rumour.
-    pub fn probability(&self, text: &str) -> f32 {
-        let f = features(&normalize_for_model(text), self.bits, self.min_n, self.max_n);
+    /// Probability that a post is a rumour, from its raw title and text (markup allowed;
+    /// [`post_text`] reads them as every other path does).
+    pub fn probability(&self, title: &str, text: &str) -> f32 {
+        let f = features(&normalize_for_model(&post_text(title, text)), self.bits, self.min_n, self.max_n);
         sigmoid(self.bias + self.dot(&f))
     }
 
     /// Probability and whether it reaches the threshold.
-    pub fn judge(&self, text: &str) -> ModelVerdict {
-        let probability = self.probability(text);
+    pub fn judge(&self, title: &str, text: &str) -> ModelVerdict {
+        let probability = self.probability(title, text);
         ModelVerdict { probability, threshold: self.threshold, fired: probability >= self.threshold }
     }
 

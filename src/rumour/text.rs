@@ -1,5 +1,6 @@
-//! Normalisation and features for the rumour model. Training, evaluation and run time all
-//! go through [`normalize_for_model`] and [`features`], so the three always agree.
+//! Normalisation and features for the rumour model. Training, evaluation, `yuqing test
+//! match` and the daemon all go through [`post_text`], [`normalize_for_model`] and
+//! [`features`], so the four always see the same text.
 //!
 //! Normalisation removes what tells *when or where a post was crawled* rather than *what it
 //! claims*: zero-width characters (far more common in one class of the public rumour sets),
@@ -10,7 +11,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::extract::normalize::normalize_text;
+use crate::extract::normalize::{html_to_text, normalize_text};
 
 /// Placeholders: private-use characters, so each is one "character" for the n-grams.
 pub const URL_MARK: char = '\u{E000}';
@@ -32,6 +33,26 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
 static MENTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"@[\p{L}\p{N}_\-]{1,20}").expect("static regex"));
 #[allow(clippy::expect_used)]
 static DIGITS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[0-9]+").expect("static regex"));
+
+/// The one text the model reads for a post: title and body as plain text (markup removed
+/// and entities decoded with [`html_to_text`], as the daemon stores them), joined by a
+/// space. A title that only repeats the start of the body — the excerpt the Weibo export
+/// reader uses as an untitled post's title, with or without its "…" — is left out, so a
+/// post scores the same whether it arrives as an export row, a feed item or a JSONL line.
+///
+/// Applying it to text it already produced changes nothing for text without markup, which
+/// is what the daemon passes (its documents hold `html_to_text` output).
+pub fn post_text(title: &str, text: &str) -> String {
+    let (title, body) = (html_to_text(title), html_to_text(text));
+    let head = title.trim_end_matches('…');
+    if head.is_empty() || body.starts_with(head) {
+        return body;
+    }
+    if body.is_empty() {
+        return title;
+    }
+    format!("{title} {body}")
+}
 
 /// NFKC with Chinese punctuation kept, zero-width characters removed, whitespace collapsed
 /// ([`normalize_text`]); then URLs, mentions and digit runs replaced by placeholders and
@@ -120,6 +141,22 @@ mod tests {
         assert!(a.contains(URL_MARK), "{a:?}");
         assert_eq!(normalize_for_model("详见t.cn/A6xyz点击"), format!("详见{URL_MARK}点击"));
         assert_eq!(normalize_for_model("见网页链接"), format!("见{URL_MARK}"));
+    }
+
+    #[test]
+    fn markup_is_read_as_the_daemon_stores_it_and_excerpt_titles_are_not_doubled() {
+        let raw = "<p>网传&nbsp;烈士陵园<b>要拆</b>了</p><p>速转&amp;扩散</p>";
+        let plain = html_to_text(raw);
+        assert_eq!(post_text("", raw), plain);
+        assert_eq!(post_text("", &plain), plain, "applying it again changes nothing");
+        assert!(!post_text("", raw).contains(['<', ';']), "{}", post_text("", raw));
+        let body = "听说明天全市停水三天，大家赶紧转发告诉家里人，千万别不当回事，这次是真的要停了";
+        let excerpt = crate::extract::normalize::excerpt(body, None, 20);
+        assert!(excerpt.ends_with('…'));
+        assert_eq!(post_text(&excerpt, body), body);
+        assert_eq!(post_text(&body[..12], body), body);
+        assert_eq!(post_text("<b>停水通知</b>", "明天停水"), "停水通知 明天停水");
+        assert_eq!(post_text("停水通知", ""), "停水通知");
     }
 
     #[test]

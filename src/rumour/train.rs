@@ -13,7 +13,7 @@
 use super::RumourModel;
 use super::data::Example;
 use super::file::sigmoid;
-use super::text::{features, normalize_for_model, stable_hash};
+use super::text::{features, normalize_for_model, post_text, stable_hash};
 
 /// Training parameters; the defaults are the ones measured in EVALUATION.md.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,7 +71,7 @@ pub fn fit(examples: &[Example], params: &TrainParams) -> (RumourModel, TrainRep
     let rows: Vec<(u64, Row)> = examples
         .iter()
         .map(|e| {
-            let norm = normalize_for_model(&e.text);
+            let norm = normalize_for_model(&post_text(&e.title, &e.text));
             (stable_hash(&norm), Row { x: features(&norm, params.bits, params.min_n, params.max_n), y: e.rumour })
         })
         .collect();
@@ -209,7 +209,7 @@ mod tests {
     use super::*;
 
     fn ex(text: &str, rumour: bool) -> Example {
-        Example { text: text.to_string(), rumour }
+        Example { title: String::new(), text: text.to_string(), rumour }
     }
 
     /// Invented toy posts: rumours shout and urge sharing, the others are plain notices.
@@ -247,10 +247,12 @@ mod tests {
         let (model, report) = fit(&data, &TrainParams { min_df: 1, ..TrainParams::default() });
         assert_eq!((report.examples, report.rumours), (20, 10));
         for e in &data {
-            let p = model.probability(&e.text);
+            let p = model.probability(&e.title, &e.text);
             assert_eq!(p >= 0.5, e.rumour, "{} → {p}", e.text);
         }
-        assert!(model.probability("听说明天停水，紧急扩散，快转发") > model.probability("市政府召开工作部署会议"));
+        assert!(
+            model.probability("", "听说明天停水，紧急扩散，快转发") > model.probability("", "市政府召开工作部署会议")
+        );
     }
 
     #[test]
