@@ -80,7 +80,7 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         model.threshold, report.held_out, report.held_out_f1, report.held_out_precision, report.held_out_recall
     );
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or_default();
-    println!("模型已写入 {}（{} 个非零权重，{} KB）", out.display(), model.weights.len(), size.div_ceil(1024));
+    println!("模型已写入 {}（{} 个非零权重，{} KB）", out.display(), model.weights().len(), size.div_ceil(1024));
     Ok(ExitCode::SUCCESS)
 }
 

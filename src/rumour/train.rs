@@ -105,11 +105,7 @@ pub const MIN_PER_CLASS: usize = 5;
 
 impl RumourModel {
     fn probability_of(&self, x: &[(u32, f32)]) -> f32 {
-        let dot: f32 = x
-            .iter()
-            .filter_map(|(b, v)| self.weights.binary_search_by_key(b, |(k, _)| *k).ok().map(|i| self.weights[i].1 * v))
-            .sum();
-        sigmoid(self.bias + dot)
+        sigmoid(self.bias + self.dot(x))
     }
 }
 
@@ -173,7 +169,7 @@ fn sgd(rows: &[&Row], p: &TrainParams) -> RumourModel {
     }
     let weights: Vec<(u32, f32)> =
         w.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(b, v)| (b as u32, *v)).collect();
-    RumourModel { bits: p.bits, min_n: p.min_n, max_n: p.max_n, threshold: 0.5, bias, weights }
+    RumourModel::new(p.bits, (p.min_n, p.max_n), bias, weights)
 }
 
 /// The threshold (one of the scores) with the best F1, and its F1, precision, recall.
@@ -261,7 +257,7 @@ mod tests {
         let (a, _) = fit(&data, &TrainParams::default());
         let (b, _) = fit(&data, &TrainParams::default());
         assert_eq!(a.to_text(), b.to_text());
-        assert!(!a.weights.is_empty());
+        assert!(!a.weights().is_empty());
     }
 
     #[test]
