@@ -59,7 +59,7 @@ fn train_then_eval_then_match_uses_the_model() {
     let model = p.path().join("rumour.model");
     assert!(run.stdout.contains(&format!("模型已写入 {}", model.display())), "{}", run.stdout);
     let text = std::fs::read_to_string(&model).expect("model written");
-    assert!(text.starts_with("yuqing-rumour-model 1\n") && text.ends_with("end\n"));
+    assert!(text.starts_with("yuqing-rumour-model 2\n") && text.ends_with("end\n"));
 
     let run = p.run(&["check"]);
     assert_eq!(run.code, Some(0), "{}", run.stdout);
@@ -247,4 +247,55 @@ fn eval_and_test_match_need_no_runnable_sources() {
     assert!(run.stdout.contains("疑似谣言：是（文本分类模型"), "{}", run.stdout);
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(1), "{}", run.stdout);
+}
+
+#[test]
+fn thresholds_per_use_come_from_yuqing_toml_and_are_checked() {
+    let p = Project::new("", FILE_MAIL);
+    p.write("train.jsonl", jsonl(&fixture()));
+    let run = p.run(&["rumour", "train", "--data", &p.path().join("train.jsonl").to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("待核实："), "{}", run.stdout);
+    let settings = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("settings");
+    let with = |detection: &str| p.write("yuqing.toml", format!("{settings}\n[detection]\n{detection}\n"));
+    let post = "紧急扩散！听说人民广场明天要拆了，赶紧转发告诉家人";
+    let judged = |p: &Project| -> serde_json::Value {
+        p.write("batch.jsonl", serde_json::json!({"text": post}).to_string() + "\n");
+        let run = p.run(&["test", "match", "--jsonl", &p.path().join("batch.jsonl").to_string_lossy()]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        serde_json::from_str(run.stdout.trim()).expect("json")
+    };
+    let probability = judged(&p)["rumour_model"]["probability"].as_f64().expect("probability");
+    assert!(probability > 0.1 && probability + 0.005 <= 1.0, "{probability}");
+
+    // The flag set above the post, the band below it: to verify, not flagged.
+    with(&format!(
+        "rumour_threshold = {:.3}\nrumour_review_threshold = {:.3}",
+        probability + 0.005,
+        probability - 0.05
+    ));
+    let v = judged(&p);
+    assert_eq!((v["rumour"].as_bool(), v["to_verify"].as_bool()), (Some(false), Some(true)), "{v}");
+    assert!(v["rumour_model"]["reason"].as_str().expect("reason").contains("待核实"), "{v}");
+    let run = p.run(&["test", "match", "--text", post]);
+    assert!(run.stdout.contains("疑似谣言：否") && run.stdout.contains("待核实：是"), "{}", run.stdout);
+
+    // The flag below the post: a rumour, not "to verify".
+    with(&format!("rumour_threshold = {:.3}", probability - 0.005));
+    let v = judged(&p);
+    assert_eq!((v["rumour"].as_bool(), v["to_verify"].as_bool()), (Some(true), Some(false)), "{v}");
+
+    // Checked like every key, in Chinese, naming the line.
+    with("rumour_threshold = 1.5");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.contains("rumour_threshold = 1.5 不在 (0, 1] 之内"), "{}", run.stdout);
+    with("rumour_threshold = 0.5\nrumour_review_threshold = 0.7");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.contains("rumour_review_threshold = 0.7 高于 rumour_threshold = 0.5"), "{}", run.stdout);
+    with("rumour_review_threshold = 1.0");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.contains("高于谣言模型的阈值"), "{}", run.stdout);
 }

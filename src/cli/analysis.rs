@@ -40,6 +40,8 @@ pub struct Analysis {
     pub topics: Vec<String>,
     pub flags: Vec<Flag>,
     pub rumour: bool,
+    /// Not flagged, but the model puts it in the 待核实 (to verify) band.
+    pub to_verify: bool,
     /// The trained model's verdict when the config has a model; `rumour` includes it.
     pub rumour_model: Option<crate::rumour::ModelVerdict>,
     pub negativity: Option<Negativity>,
@@ -90,9 +92,23 @@ impl Analyser {
         }
         let rumour_model = self.rumour_model.as_ref().map(|m| m.judge(input.title, input.text));
         let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.is_some_and(|v| v.fired);
+        let to_verify = !rumour && rumour_model.is_some_and(|v| v.to_verify());
         let negativity = self.lexicon.score(&title, &text);
         let event = self.events.add_story(&title, &text);
-        Analysis { title, text, hits, lists, categories, topics, flags, rumour, rumour_model, negativity, event }
+        Analysis {
+            title,
+            text,
+            hits,
+            lists,
+            categories,
+            topics,
+            flags,
+            rumour,
+            to_verify,
+            rumour_model,
+            negativity,
+            event,
+        }
     }
 }
 
@@ -179,7 +195,8 @@ fn push_new<T: PartialEq>(v: &mut Vec<T>, x: T) {
 
 impl Analysis {
     /// One JSON object: `hits`, `lists`, `categories`, `topics`, `flags` (`kind`, `reasons`), `rumour`,
-    /// `rumour_model` (`probability`, `threshold`, `fired`, `reason`; null without a model),
+    /// `to_verify` (待核实), `rumour_model` (`probability`, `threshold`, `review_threshold`,
+    /// `fired`, `to_verify`, `reason`; null without a model),
     /// `negativity`, `event`.
     pub fn to_json(&self) -> Value {
         json!({
@@ -191,6 +208,7 @@ impl Analysis {
             "topics": self.topics,
             "flags": self.flags.iter().map(|f| json!({"kind": f.kind.as_str(), "reasons": f.reasons})).collect::<Vec<_>>(),
             "rumour": self.rumour,
+            "to_verify": self.to_verify,
             "rumour_model": self.rumour_model.map(|v| v.to_json()),
             "negativity": self.negativity.as_ref().map(|n| json!({"score": n.score, "drivers": n.drivers})),
             "event": self.event,

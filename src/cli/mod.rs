@@ -189,6 +189,9 @@ pub struct RumourTrainArgs {
     /// Advanced: AdaGrad learning rate
     #[arg(long, default_value_t = crate::rumour::TrainParams::default().learning_rate)]
     pub learning_rate: f32,
+    /// Precision the rumour flag's threshold must reach on the held-out fifth (0–1)
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().precision)]
+    pub precision: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -536,6 +539,9 @@ fn test_match(config: &Config, input: MatchInput, jsonl: Option<PathBuf>) -> any
     );
     let model_reason = a.rumour_model.map(|v| format!("（{}）", v.reason_zh())).unwrap_or_default();
     println!("疑似谣言：{}{model_reason}", if a.rumour { "是" } else { "否" });
+    if a.to_verify {
+        println!("待核实：是（模型概率在待核实区间，未达疑似谣言阈值，请人工核实）");
+    }
     match &a.negativity {
         Some(n) => println!("负面程度：{:.1}（{}）", n.score, n.drivers.join("、")),
         None => println!("负面程度：0"),

@@ -70,14 +70,24 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         l2: args.l2,
         min_df: args.min_df,
         learning_rate: args.learning_rate,
+        precision: args.precision,
         ..TrainParams::default()
     };
     let (model, report) = fit(&data.examples, &params);
     let out = args.out.clone().unwrap_or_else(|| model_path(config_dir));
     model.save(&out)?;
+    let how = if report.held_out_precision >= params.precision {
+        format!("精确率达到 {:.2} 的最低阈值", params.precision)
+    } else {
+        format!("精确率达不到 {:.2}，取 F1 最大", params.precision)
+    };
     println!(
-        "阈值：{:.2}（在训练数据中按文本散列留出的 {} 条上使 F1 最大：F1 {:.3}，精确率 {:.3}，召回率 {:.3}）",
+        "阈值：{:.2}（在训练数据中按文本散列留出的 {} 条上{how}：F1 {:.3}，精确率 {:.3}，召回率 {:.3}）",
         model.threshold, report.held_out, report.held_out_f1, report.held_out_precision, report.held_out_recall
+    );
+    println!(
+        "待核实：{:.2}–{:.2}（自 {:.2} 起：精确率 {:.3}，召回率 {:.3}）",
+        model.review, model.threshold, model.review, report.review_precision, report.review_recall
     );
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or_default();
     println!("模型已写入 {}（{} 个非零权重，{} KB）", out.display(), model.weights().len(), size.div_ceil(1024));

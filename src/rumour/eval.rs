@@ -116,7 +116,10 @@ pub struct Evaluation {
     /// `None` without a model.
     pub model: Option<Metrics>,
     pub combined: Option<Metrics>,
+    /// The model from the 待核实 band's edge up (flag or to verify).
+    pub review: Option<Metrics>,
     pub threshold: Option<f32>,
+    pub review_threshold: Option<f32>,
 }
 
 /// What the cue lists and the model say about one example, read as `yuqing test match`
@@ -150,6 +153,7 @@ pub fn evaluate(
     let mut cues = Vec::with_capacity(examples.len());
     let mut by_model = Vec::with_capacity(examples.len());
     let mut combined = Vec::with_capacity(examples.len());
+    let mut review = Vec::with_capacity(examples.len());
     for e in examples {
         let judged = judge(e, flagger, model);
         each(e, &judged);
@@ -158,6 +162,7 @@ pub fn evaluate(
         if let Some(v) = judged.model {
             let p = f64::from(v.probability);
             by_model.push((p, v.fired, e.rumour));
+            review.push((p, v.fired || v.to_verify(), e.rumour));
             combined.push((if fired > 0 { 1.0 + p } else { p }, fired > 0 || v.fired, e.rumour));
         }
     }
@@ -167,7 +172,9 @@ pub fn evaluate(
         cues: Metrics::from_scored(&cues),
         model: model.map(|_| Metrics::from_scored(&by_model)),
         combined: model.map(|_| Metrics::from_scored(&combined)),
+        review: model.map(|_| Metrics::from_scored(&review)),
         threshold: model.map(|m| m.threshold),
+        review_threshold: model.map(|m| m.review),
     }
 }
 
@@ -177,6 +184,9 @@ impl Evaluation {
         let mut out = format!("样本 {} 条，其中谣言 {} 条", self.count, self.rumours);
         if let Some(t) = self.threshold {
             out.push_str(&format!("；模型阈值 {t:.2}"));
+        }
+        if let Some(r) = self.review_threshold {
+            out.push_str(&format!("；待核实自 {r:.2} 起"));
         }
         out.push('\n');
         out.push_str(&format!("{}样本数  精确率  召回率  F1      准确率  AUC\n", pad("方法", 20)));
@@ -197,6 +207,9 @@ impl Evaluation {
             row("文本分类模型", m);
             row("合并（线索或模型）", c);
         }
+        if let Some(r) = &self.review {
+            row("模型（含待核实）", r);
+        }
         out
     }
 
@@ -208,6 +221,8 @@ impl Evaluation {
             "cues": self.cues.to_json(),
             "model": self.model.map(|m| m.to_json()),
             "combined": self.combined.map(|m| m.to_json()),
+            "review_threshold": self.review_threshold,
+            "with_review_band": self.review.map(|m| m.to_json()),
         })
     }
 }
