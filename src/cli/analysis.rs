@@ -114,7 +114,7 @@ impl Analyser {
 
 /// How many of the latest posts a batch's events are looked up among (at least this many,
 /// at most twice as many): memory stays flat over a file of any length.
-pub const EVENT_WINDOW: usize = 10_000;
+pub const EVENT_WINDOW: usize = 5_000;
 
 /// A batch's events over a sliding window: two generations of [`Clusterer`], the one being
 /// filled and the one before; when the current holds `window` posts the older is dropped.

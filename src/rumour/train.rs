@@ -47,7 +47,7 @@ impl Default for TrainParams {
             learning_rate: 0.2,
             min_df: 3,
             seed: 20_240_601,
-            precision: 0.9,
+            precision: 0.99,
         }
     }
 }
