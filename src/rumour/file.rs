@@ -20,7 +20,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::text::{features, normalize_for_model, post_text};
+use super::text::{features, model_input};
 use super::{ModelVerdict, RumourError};
 
 pub const MAGIC: &str = "yuqing-rumour-model";
@@ -68,9 +68,9 @@ impl RumourModel {
     }
 
     /// Probability that a post is a rumour, from its raw title and text (markup allowed;
-    /// [`post_text`] reads them as every other path does).
+    /// [`model_input`] reads them as every other path does).
     pub fn probability(&self, title: &str, text: &str) -> f32 {
-        let f = features(&normalize_for_model(&post_text(title, text)), self.bits, self.min_n, self.max_n);
+        let f = features(&model_input(title, text), self.bits, self.min_n, self.max_n);
         sigmoid(self.bias + self.dot(&f))
     }
 

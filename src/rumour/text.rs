@@ -56,13 +56,25 @@ pub fn post_text(title: &str, text: &str) -> String {
 /// ([`normalize_text`]); then URLs, mentions and digit runs replaced by placeholders and
 /// ASCII letters lower-cased.
 pub fn normalize_for_model(text: &str) -> String {
-    let base = normalize_text(text);
+    placeholders(&normalize_text(text))
+}
+
+/// [`normalize_for_model`] of [`post_text`]: the text every path gives the model.
+/// `post_text` already returns `normalize_text` output, and `normalize_text` of that is the
+/// same text, so it is not run twice.
+pub fn model_input(title: &str, text: &str) -> String {
+    placeholders(&post_text(title, text))
+}
+
+/// URLs, mentions and digit runs as placeholders, ASCII letters lower-cased; `base` is
+/// `normalize_text` output.
+fn placeholders(base: &str) -> String {
     // The patterns run only on text that could hold a match: every URL form has a '.' or
     // a ':', or is "网页链接"; every mention an '@'. Most posts have none of these.
     let s = if base.contains(['.', ':']) || base.contains("网页链接") {
-        URL.replace_all(&base, URL_MARK.encode_utf8(&mut [0; 4]) as &str)
+        URL.replace_all(base, URL_MARK.encode_utf8(&mut [0; 4]) as &str)
     } else {
-        std::borrow::Cow::Borrowed(base.as_str())
+        std::borrow::Cow::Borrowed(base)
     };
     let s = if s.contains('@') {
         std::borrow::Cow::Owned(MENTION.replace_all(&s, MENTION_MARK.encode_utf8(&mut [0; 4]) as &str).into_owned())
@@ -207,6 +219,8 @@ mod tests {
             "１２３ＡＢＣ＠某人 ｗｗｗ．ｘ．ｃｏｍ",
         ] {
             assert_eq!(normalize_for_model(t), reference(t), "{t}");
+            assert_eq!(model_input("", t), normalize_for_model(&post_text("", t)), "{t}");
+            assert_eq!(normalize_text(&normalize_text(t)), normalize_text(t), "{t}");
         }
     }
 

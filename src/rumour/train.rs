@@ -15,7 +15,7 @@
 use super::RumourModel;
 use super::data::Example;
 use super::file::sigmoid;
-use super::text::{features, normalize_for_model, post_text, stable_hash};
+use super::text::{features, model_input, stable_hash};
 
 /// Training parameters; the defaults are the ones measured in EVALUATION.md.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,7 +79,7 @@ pub fn fit(examples: &[Example], params: &TrainParams) -> (RumourModel, TrainRep
     let rows: Vec<(u64, Row)> = examples
         .iter()
         .map(|e| {
-            let norm = normalize_for_model(&post_text(&e.title, &e.text));
+            let norm = model_input(&e.title, &e.text);
             (stable_hash(&norm), Row { x: features(&norm, params.bits, params.min_n, params.max_n), y: e.rumour })
         })
         .collect();
