@@ -103,8 +103,10 @@ def table(paths):
             r = json.load(f)
         name = os.path.splitext(os.path.basename(p))[0]
         t = r.get("threshold")
-        for method, label in (("cues", "cue lists"), ("model", f"model (t={t:.2f})" if t is not None else "model"),
-                              ("combined", "cues OR model")):
+        rt = r.get("review_threshold")
+        for method, label in (("cues", "cue lists"), ("model", f"model flag (t={t:.2f})" if t is not None else "model"),
+                              ("combined", "cues OR model flag"),
+                              ("with_review_band", f"model flag + 待核实 (≥{rt:.2f})" if rt is not None else "")):
             m = r.get(method)
             if not m:
                 continue

@@ -59,7 +59,7 @@ fn train_then_eval_then_match_uses_the_model() {
     let model = p.path().join("rumour.model");
     assert!(run.stdout.contains(&format!("模型已写入 {}", model.display())), "{}", run.stdout);
     let text = std::fs::read_to_string(&model).expect("model written");
-    assert!(text.starts_with("yuqing-rumour-model 1\n") && text.ends_with("end\n"));
+    assert!(text.starts_with("yuqing-rumour-model 2\n") && text.ends_with("end\n"));
 
     let run = p.run(&["check"]);
     assert_eq!(run.code, Some(0), "{}", run.stdout);
@@ -144,4 +144,158 @@ fn the_daemon_flags_what_the_model_judges_a_rumour_and_says_why() {
         mails.iter().filter(|m| m.contains("研判提示：疑似谣言（线索：文本分类模型 0.")).collect();
     assert_eq!(flagged.len(), 1, "{mails:?}");
     assert!(flagged[0].contains("紧急扩散"), "{}", flagged[0]);
+}
+
+/// The fixture with every rumour written as markup (`<p>`, `&nbsp;`, `<br/>`), as posts
+/// copied from web pages are: a model that learnt from the raw text would learn the markup.
+fn marked_up_fixture() -> Vec<(String, bool)> {
+    fixture()
+        .into_iter()
+        .map(
+            |(t, rumour)| {
+                if rumour {
+                    (format!("<p>{}&nbsp;<br/></p>", t.replacen('，', "</p><p>", 1)), true)
+                } else {
+                    (t, false)
+                }
+            },
+        )
+        .collect()
+}
+
+#[test]
+fn train_eval_test_match_and_the_daemon_read_a_post_the_same_way() {
+    let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
+    p.write("train.jsonl", jsonl(&marked_up_fixture()));
+    let run = p.run(&["rumour", "train", "--data", &p.path().join("train.jsonl").to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let model = std::fs::read_to_string(p.path().join("rumour.model")).expect("model");
+
+    let (title, text) = (
+        "<b>烈士陵园</b>要拆了",
+        "<p>紧急扩散！听说&nbsp;烈士陵园明天要拆了</p><p>赶紧转发告诉家人，千万别去，速转，不转不是中国人</p>",
+    );
+    // rumour eval, one example with a title.
+    p.write("one.jsonl", serde_json::json!({"title": title, "text": text, "label": 1}).to_string() + "\n");
+    let scores = p.path().join("scores.jsonl");
+    let run = p.run(&[
+        "rumour",
+        "eval",
+        "--data",
+        &p.path().join("one.jsonl").to_string_lossy(),
+        "--scores",
+        &scores.to_string_lossy(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let scored: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&scores).expect("scores").trim()).expect("json");
+    let by_eval = scored["probability"].as_f64().expect("probability");
+
+    // test match --jsonl, the same raw title and text.
+    p.write("batch.jsonl", serde_json::json!({"title": title, "text": text}).to_string() + "\n");
+    let run = p.run(&["test", "match", "--jsonl", &p.path().join("batch.jsonl").to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let matched: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+    let by_match = matched["rumour_model"]["probability"].as_f64().expect("probability");
+    assert_eq!(by_eval, by_match, "rumour eval and test match score the same post alike");
+    assert_eq!(matched["rumour_model"]["fired"], true, "{matched}");
+
+    // The daemon, the same post as a feed item (escaped inside the XML, as feeds carry HTML).
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    p.write("forum.xml", support::rss(&[("r1", &escape(title), &escape(text))]));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let mails: Vec<String> = support::eml_files(&p.path().join("outbox"))
+        .iter()
+        .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
+        .collect();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let reason = format!("文本分类模型 {by_match:.2} ≥");
+    assert!(mails[0].contains(&reason), "want {reason} in {}", mails[0]);
+
+    // The markup never reached the model: no feature of "<p>" or "nbsp" carries weight, so
+    // the same words without markup score exactly the same.
+    let plain = serde_json::json!({
+        "title": "烈士陵园要拆了",
+        "text": "紧急扩散！听说 烈士陵园明天要拆了 赶紧转发告诉家人，千万别去，速转，不转不是中国人",
+    });
+    p.write("plain.jsonl", plain.to_string() + "\n");
+    let run = p.run(&["test", "match", "--jsonl", &p.path().join("plain.jsonl").to_string_lossy()]);
+    let plain: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+    assert_eq!(plain["rumour_model"]["probability"].as_f64(), Some(by_match), "{model:.0}");
+}
+
+#[test]
+fn eval_and_test_match_need_no_runnable_sources() {
+    let sources =
+        "[[source]]\nid = \"weibo\"\nname = \"微博导出\"\nkind = \"weibo_export\"\nurl = \"exports/not-yet\"\n";
+    let p = Project::new(sources, FILE_MAIL);
+    p.write("train.jsonl", jsonl(&fixture()));
+    let data = p.path().join("train.jsonl").to_string_lossy().into_owned();
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1), "the daemon still refuses: {}", run.stdout);
+    assert!(run.stdout.contains("导出文件夹不存在"), "{}", run.stdout);
+
+    let run = p.run(&["rumour", "train", "--data", &data]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let run = p.run(&["rumour", "eval", "--data", &data, "--json"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+    assert_eq!(v["count"], 48);
+    let run = p.run(&["test", "match", "--text", "震惊！火车站出大事了，千万别去，速转"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("疑似谣言：是（文本分类模型"), "{}", run.stdout);
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+}
+
+#[test]
+fn thresholds_per_use_come_from_yuqing_toml_and_are_checked() {
+    let p = Project::new("", FILE_MAIL);
+    p.write("train.jsonl", jsonl(&fixture()));
+    let run = p.run(&["rumour", "train", "--data", &p.path().join("train.jsonl").to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("待核实："), "{}", run.stdout);
+    let settings = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("settings");
+    let with = |detection: &str| p.write("yuqing.toml", format!("{settings}\n[detection]\n{detection}\n"));
+    let post = "紧急扩散！听说人民广场明天要拆了，赶紧转发告诉家人";
+    let judged = |p: &Project| -> serde_json::Value {
+        p.write("batch.jsonl", serde_json::json!({"text": post}).to_string() + "\n");
+        let run = p.run(&["test", "match", "--jsonl", &p.path().join("batch.jsonl").to_string_lossy()]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        serde_json::from_str(run.stdout.trim()).expect("json")
+    };
+    let probability = judged(&p)["rumour_model"]["probability"].as_f64().expect("probability");
+    assert!(probability > 0.1 && probability + 0.005 <= 1.0, "{probability}");
+
+    // The flag set above the post, the band below it: to verify, not flagged.
+    with(&format!(
+        "rumour_threshold = {:.3}\nrumour_review_threshold = {:.3}",
+        probability + 0.005,
+        probability - 0.05
+    ));
+    let v = judged(&p);
+    assert_eq!((v["rumour"].as_bool(), v["to_verify"].as_bool()), (Some(false), Some(true)), "{v}");
+    assert!(v["rumour_model"]["reason"].as_str().expect("reason").contains("待核实"), "{v}");
+    let run = p.run(&["test", "match", "--text", post]);
+    assert!(run.stdout.contains("疑似谣言：否") && run.stdout.contains("待核实：是"), "{}", run.stdout);
+
+    // The flag below the post: a rumour, not "to verify".
+    with(&format!("rumour_threshold = {:.3}", probability - 0.005));
+    let v = judged(&p);
+    assert_eq!((v["rumour"].as_bool(), v["to_verify"].as_bool()), (Some(true), Some(false)), "{v}");
+
+    // Checked like every key, in Chinese, naming the line.
+    with("rumour_threshold = 1.5");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.contains("rumour_threshold = 1.5 不在 (0, 1] 之内"), "{}", run.stdout);
+    with("rumour_threshold = 0.5\nrumour_review_threshold = 0.7");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.contains("rumour_review_threshold = 0.7 高于 rumour_threshold = 0.5"), "{}", run.stdout);
+    with("rumour_review_threshold = 1.0");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stdout.contains("高于谣言模型的阈值"), "{}", run.stdout);
 }

@@ -163,6 +163,9 @@ pub enum RumourCommand {
         /// Print one JSON object for scripts
         #[arg(long)]
         json: bool,
+        /// Also write each example's verdict to FILE as JSONL (label, probability, cues)
+        #[arg(long, value_name = "FILE")]
+        scores: Option<PathBuf>,
     },
 }
 
@@ -192,6 +195,9 @@ pub struct RumourTrainArgs {
     /// Advanced: AdaGrad learning rate
     #[arg(long, default_value_t = crate::rumour::TrainParams::default().learning_rate)]
     pub learning_rate: f32,
+    /// Precision the rumour flag's threshold must reach on the held-out fifth (0–1)
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().precision)]
+    pub precision: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,7 +351,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    let loaded = Config::load(&dir);
+    let analysis_only = matches!(
+        cli.command,
+        Command::Test { what: TestCommand::Match { .. } } | Command::Rumour { what: RumourCommand::Eval { .. } }
+    );
+    let loaded = if analysis_only { Config::load_for_analysis(&dir) } else { Config::load(&dir) };
     let diagnostics = &loaded.diagnostics;
     if let Command::Check = cli.command {
         for d in &diagnostics.items {
@@ -395,8 +405,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Notify { what: NotifyCommand::Test(args) } => notify::test(&config, &args),
         Command::Outbox { what } => outbox::run(&config, what),
         Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
-        Command::Rumour { what: RumourCommand::Eval { data, model, json } } => {
-            rumour::eval(&config, &data, model.as_deref(), json)
+        Command::Rumour { what: RumourCommand::Eval { data, model, json, scores } } => {
+            rumour::eval(&config, &data, model.as_deref(), json, scores.as_deref())
         }
     }
 }
@@ -560,6 +570,9 @@ fn test_match(config: &Config, input: MatchInput, jsonl: Option<PathBuf>) -> any
     );
     let model_reason = a.rumour_model.map(|v| format!("（{}）", v.reason_zh())).unwrap_or_default();
     println!("疑似谣言：{}{model_reason}", if a.rumour { "是" } else { "否" });
+    if a.to_verify {
+        println!("待核实：是（模型概率在待核实区间，未达疑似谣言阈值，请人工核实）");
+    }
     match &a.negativity {
         Some(n) => println!("负面程度：{:.1}（{}）", n.score, n.drivers.join("、")),
         None => println!("负面程度：0"),

@@ -2,6 +2,7 @@
 //! [`crate::rumour`] — reading the data, reporting skipped lines, printing in Chinese.
 //! Part of `cli`.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -69,21 +70,37 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         l2: args.l2,
         min_df: args.min_df,
         learning_rate: args.learning_rate,
+        precision: args.precision,
         ..TrainParams::default()
     };
     let (model, report) = fit(&data.examples, &params);
     let out = args.out.clone().unwrap_or_else(|| model_path(config_dir));
     model.save(&out)?;
+    let how = if report.held_out_precision >= params.precision {
+        format!("精确率达到 {:.2} 的最低阈值", params.precision)
+    } else {
+        format!("精确率达不到 {:.2}，取 F1 最大", params.precision)
+    };
     println!(
-        "阈值：{:.2}（在训练数据中按文本散列留出的 {} 条上使 F1 最大：F1 {:.3}，精确率 {:.3}，召回率 {:.3}）",
+        "阈值：{:.2}（在训练数据中按文本散列留出的 {} 条上{how}：F1 {:.3}，精确率 {:.3}，召回率 {:.3}）",
         model.threshold, report.held_out, report.held_out_f1, report.held_out_precision, report.held_out_recall
     );
+    println!(
+        "待核实：{:.2}–{:.2}（自 {:.2} 起：精确率 {:.3}，召回率 {:.3}）",
+        model.review, model.threshold, model.review, report.review_precision, report.review_recall
+    );
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or_default();
-    println!("模型已写入 {}（{} 个非零权重，{} KB）", out.display(), model.weights.len(), size.div_ceil(1024));
+    println!("模型已写入 {}（{} 个非零权重，{} KB）", out.display(), model.weights().len(), size.div_ceil(1024));
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn eval(config: &Config, data_path: &Path, model: Option<&Path>, json: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn eval(
+    config: &Config,
+    data_path: &Path,
+    model: Option<&Path>,
+    json: bool,
+    scores: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let loaded;
     let (model, model_file) = match model {
         Some(path) => {
@@ -101,7 +118,37 @@ pub(super) fn eval(config: &Config, data_path: &Path, model: Option<&Path>, json
     };
     report_skipped(&data);
     let flagger = Flagger::new(&config.cue_lists, config.detection.fold_traditional)?;
-    let result = evaluate(&data.examples, &flagger, model);
+    let mut scores_out = match scores {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some((path, std::io::BufWriter::new(f))),
+            Err(e) => {
+                eprintln!("错误：无法写入 {}：请检查 --scores 给出的路径（{e}）", path.display());
+                return Ok(ExitCode::from(1));
+            }
+        },
+        None => None,
+    };
+    let mut write_error = None;
+    let result = evaluate(&data.examples, &flagger, model, |example, judged| {
+        let Some((_, out)) = scores_out.as_mut() else { return };
+        let line = serde_json::json!({
+            "label": i32::from(example.rumour),
+            "probability": judged.model.map(|v| v.probability),
+            "fired": judged.model.map(|v| v.fired),
+            "cues": judged.cues,
+        });
+        if write_error.is_none()
+            && let Err(e) = writeln!(out, "{line}")
+        {
+            write_error = Some(e);
+        }
+    });
+    if let Some((path, mut out)) = scores_out
+        && let Some(e) = write_error.or_else(|| out.flush().err())
+    {
+        eprintln!("错误：无法写入 {}：{e}", path.display());
+        return Ok(ExitCode::from(1));
+    }
     if json {
         let mut v = result.to_json();
         v["data"] = serde_json::json!(data_path.display().to_string());

@@ -50,6 +50,9 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     pub items: Vec<Diagnostic>,
+    /// Loading for a command that reads no source (`test match`, `rumour eval`): a source
+    /// file or export folder that does not exist is a warning, and the source keeps its path.
+    pub(super) paths_may_be_missing: bool,
 }
 
 impl Diagnostics {

@@ -123,11 +123,22 @@ pub struct DetectionSettings {
     pub event_threshold: f64,
     /// How long an event stays open to new copies after its last document.
     pub event_window: std::time::Duration,
+    /// `rumour_threshold`: the 谣言 flag's model threshold instead of the model file's, with
+    /// its line in yuqing.toml.
+    pub rumour_threshold: Option<(f32, usize)>,
+    /// `rumour_review_threshold`: the 待核实 band's lower edge instead of the model file's.
+    pub rumour_review_threshold: Option<(f32, usize)>,
 }
 
 impl Default for DetectionSettings {
     fn default() -> Self {
-        Self { fold_traditional: true, event_threshold: 0.5, event_window: std::time::Duration::from_secs(72 * 3600) }
+        Self {
+            fold_traditional: true,
+            event_threshold: 0.5,
+            event_window: std::time::Duration::from_secs(72 * 3600),
+            rumour_threshold: None,
+            rumour_review_threshold: None,
+        }
     }
 }
 
@@ -138,10 +149,54 @@ pub struct Loaded {
     pub diagnostics: Diagnostics,
 }
 
+/// The model with `[detection] rumour_threshold` / `rumour_review_threshold` applied; a band
+/// edge above the flag's threshold (one from yuqing.toml, the other from the model file) is
+/// an error on the yuqing.toml line.
+fn rumour_thresholds(
+    dir: &Path,
+    model: std::sync::Arc<crate::rumour::RumourModel>,
+    detection: &DetectionSettings,
+    diags: &mut Diagnostics,
+) -> Option<std::sync::Arc<crate::rumour::RumourModel>> {
+    if detection.rumour_threshold.is_none() && detection.rumour_review_threshold.is_none() {
+        return Some(model);
+    }
+    let mut m = (*model).clone();
+    let file_review = m.review;
+    if let Some((t, _)) = detection.rumour_threshold {
+        m.threshold = t;
+        m.review = file_review.min(t);
+    }
+    if let Some((r, line)) = detection.rumour_review_threshold {
+        if r > m.threshold {
+            diags.error(
+                &dir.join(SETTINGS_FILE),
+                line,
+                format!("[detection] rumour_review_threshold = {r} 高于谣言模型的阈值 {:.2}", m.threshold),
+                "待核实区间在疑似谣言之下：请调低 rumour_review_threshold，或同时设置 rumour_threshold",
+            );
+            return None;
+        }
+        m.review = r;
+    }
+    Some(std::sync::Arc::new(m))
+}
+
 impl Config {
     /// Loads and validates everything under `dir`, reporting every problem found.
     pub fn load(dir: &Path) -> Loaded {
-        let mut diags = Diagnostics::default();
+        Self::load_with(dir, Diagnostics::default())
+    }
+
+    /// Loads for a command that analyses text and reads no source (`yuqing test match`,
+    /// `yuqing rumour eval`): what it needs are the keyword lists, the cue lists, the lexicon
+    /// and the model, so a source file or export folder that does not exist (yet) is only a
+    /// warning.
+    pub fn load_for_analysis(dir: &Path) -> Loaded {
+        Self::load_with(dir, Diagnostics { paths_may_be_missing: true, ..Diagnostics::default() })
+    }
+
+    fn load_with(dir: &Path, mut diags: Diagnostics) -> Loaded {
         let settings = settings::load(dir, &mut diags);
         let default_schedule = settings.as_ref().map(|s| &s.daemon.default_schedule);
         let errors_before = diags.errors().count();
@@ -173,6 +228,10 @@ impl Config {
         if let Some(s) = &settings {
             check_list_sections(&keyword_lists, &s.response.org, &mut diags);
         }
+        let rumour_model = match (rumour_model, &settings) {
+            (Some(model), Some(s)) => rumour_thresholds(dir, model, &s.detection, &mut diags),
+            (model, _) => model,
+        };
         let config = match (settings, diags.has_errors()) {
             (Some(s), false) => Some(Config {
                 dir: dir.to_path_buf(),

@@ -551,6 +551,15 @@ fn location(
     };
     if folder && path.is_dir() || !folder && path.is_file() {
         Some(Location::File(path))
+    } else if diags.paths_may_be_missing {
+        let what = if folder { "导出文件夹" } else { "文件" };
+        diags.warning(
+            &file.path,
+            line,
+            format!("{what}不存在：{}", path.display()),
+            "本命令不读取信源，照常运行；运行守护进程前请修正",
+        );
+        Some(Location::File(path))
     } else if folder {
         diags.error(
             &file.path,

@@ -784,7 +784,7 @@ impl Job {
             flag.reasons.into_iter().for_each(|r| crate::detect::flags::add_reason(&mut flags, flag.kind, r));
         }
         if let Some(model) = &self.config.rumour_model {
-            let verdict = model.judge(&format!("{} {}", document.title, document.text));
+            let verdict = model.judge(&document.title, &document.text);
             if verdict.fired {
                 crate::detect::flags::add_reason(&mut flags, FlagKind::Rumour, verdict.reason_zh());
             }

@@ -1,5 +1,5 @@
 //! Labelled JSONL for `yuqing rumour train/eval`: one object per line with `text` and
-//! `label`. A label is 1/0, true/false, or "rumour"/"rumor" vs "non-rumour"/"non-rumor"
+//! `label`, optionally `title` (read as `yuqing test match --jsonl` reads it). A label is 1/0, true/false, or "rumour"/"rumor" vs "non-rumour"/"non-rumor"
 //! (also as strings "1"/"0"/"true"/"false"). Lines with a null or missing label are skipped
 //! and counted; a line that is not usable JSON is reported as `file:line` and skipped.
 
@@ -13,6 +13,8 @@ use super::RumourError;
 /// One labelled text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
+    /// Empty when the line has none (Weibo posts have no title).
+    pub title: String,
     pub text: String,
     pub rumour: bool,
 }
@@ -71,7 +73,8 @@ pub fn read_labelled(path: &Path) -> Result<Dataset, RumourError> {
             data.problems.push(format!("{at}: 缺少 text 字段"));
             continue;
         };
-        data.examples.push(Example { text: text.to_string(), rumour: label });
+        let title = value.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
+        data.examples.push(Example { title, text: text.to_string(), rumour: label });
     }
     Ok(data)
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::RumourModel;
 use super::data::Example;
 use crate::detect::flags::Flagger;
-use crate::extract::normalize::normalize_text;
+use crate::extract::normalize::html_to_text;
 use crate::model::FlagKind;
 
 /// Confusion counts and AUC of one method.
@@ -116,26 +116,53 @@ pub struct Evaluation {
     /// `None` without a model.
     pub model: Option<Metrics>,
     pub combined: Option<Metrics>,
+    /// The model from the 待核实 band's edge up (flag or to verify).
+    pub review: Option<Metrics>,
     pub threshold: Option<f32>,
+    pub review_threshold: Option<f32>,
 }
 
-/// Scores every example with the rumour cue lists and, when given, the model.
-pub fn evaluate(examples: &[Example], flagger: &Flagger, model: Option<&RumourModel>) -> Evaluation {
+/// What the cue lists and the model say about one example, read as `yuqing test match`
+/// and the daemon read a post (title and text through `html_to_text`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    /// The rumour cues that fired.
+    pub cues: Vec<String>,
+    pub model: Option<super::ModelVerdict>,
+}
+
+pub fn judge(example: &Example, flagger: &Flagger, model: Option<&RumourModel>) -> Judged {
+    let (title, text) = (html_to_text(&example.title), html_to_text(&example.text));
+    let cues = flagger
+        .flags(&crate::matcher::Fields::body(&title, &text))
+        .into_iter()
+        .find(|f| f.kind == FlagKind::Rumour)
+        .map(|f| f.reasons)
+        .unwrap_or_default();
+    Judged { cues, model: model.map(|m| m.judge(&example.title, &example.text)) }
+}
+
+/// Scores every example with the rumour cue lists and, when given, the model; `each` sees
+/// every example's verdicts (for `yuqing rumour eval --scores`).
+pub fn evaluate(
+    examples: &[Example],
+    flagger: &Flagger,
+    model: Option<&RumourModel>,
+    mut each: impl FnMut(&Example, &Judged),
+) -> Evaluation {
     let mut cues = Vec::with_capacity(examples.len());
     let mut by_model = Vec::with_capacity(examples.len());
     let mut combined = Vec::with_capacity(examples.len());
+    let mut review = Vec::with_capacity(examples.len());
     for e in examples {
-        let text = normalize_text(&e.text);
-        let fired = flagger
-            .flags(&crate::matcher::Fields::body("", &text))
-            .into_iter()
-            .find(|f| f.kind == FlagKind::Rumour)
-            .map_or(0, |f| f.reasons.len());
+        let judged = judge(e, flagger, model);
+        each(e, &judged);
+        let fired = judged.cues.len();
         cues.push((fired as f64, fired > 0, e.rumour));
-        if let Some(m) = model {
-            let v = m.judge(&e.text);
+        if let Some(v) = judged.model {
             let p = f64::from(v.probability);
             by_model.push((p, v.fired, e.rumour));
+            review.push((p, v.fired || v.to_verify(), e.rumour));
             combined.push((if fired > 0 { 1.0 + p } else { p }, fired > 0 || v.fired, e.rumour));
         }
     }
@@ -145,7 +172,9 @@ pub fn evaluate(examples: &[Example], flagger: &Flagger, model: Option<&RumourMo
         cues: Metrics::from_scored(&cues),
         model: model.map(|_| Metrics::from_scored(&by_model)),
         combined: model.map(|_| Metrics::from_scored(&combined)),
+        review: model.map(|_| Metrics::from_scored(&review)),
         threshold: model.map(|m| m.threshold),
+        review_threshold: model.map(|m| m.review),
     }
 }
 
@@ -155,6 +184,9 @@ impl Evaluation {
         let mut out = format!("样本 {} 条，其中谣言 {} 条", self.count, self.rumours);
         if let Some(t) = self.threshold {
             out.push_str(&format!("；模型阈值 {t:.2}"));
+        }
+        if let Some(r) = self.review_threshold {
+            out.push_str(&format!("；待核实自 {r:.2} 起"));
         }
         out.push('\n');
         out.push_str(&format!("{}样本数  精确率  召回率  F1      准确率  AUC\n", pad("方法", 20)));
@@ -175,6 +207,9 @@ impl Evaluation {
             row("文本分类模型", m);
             row("合并（线索或模型）", c);
         }
+        if let Some(r) = &self.review {
+            row("模型（含待核实）", r);
+        }
         out
     }
 
@@ -186,6 +221,8 @@ impl Evaluation {
             "cues": self.cues.to_json(),
             "model": self.model.map(|m| m.to_json()),
             "combined": self.combined.map(|m| m.to_json()),
+            "review_threshold": self.review_threshold,
+            "with_review_band": self.review.map(|m| m.to_json()),
         })
     }
 }

@@ -2,10 +2,12 @@
 //! weights. Loading checks every line and names the file in any error.
 //!
 //! ```text
-//! yuqing-rumour-model 1      ← magic and format version
+//! yuqing-rumour-model 2      ← magic and format version
 //! bits 20                    ← 2^bits hash buckets
 //! ngrams 1 3                 ← character n-gram range
-//! threshold 0.62             ← decision threshold, chosen on held-out training data
+//! threshold 0.62             ← the 谣言 flag's threshold, chosen on held-out training data
+//! review 0.41                ← the 待核实 band's lower edge (version 2; version 1 files have
+//!                              none and load with review = threshold, i.e. no band)
 //! bias -0.31
 //! weights 81234              ← how many lines follow
 //! 17 0.0123                  ← bucket and weight, buckets ascending
@@ -18,11 +20,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::text::{features, normalize_for_model};
+use super::text::{features, model_input};
 use super::{ModelVerdict, RumourError};
 
 pub const MAGIC: &str = "yuqing-rumour-model";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// A trained model: sparse weights over hashed n-gram buckets and its threshold.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,26 +32,57 @@ pub struct RumourModel {
     pub bits: u8,
     pub min_n: usize,
     pub max_n: usize,
+    /// The 谣言 flag: probability at or above.
     pub threshold: f32,
+    /// The 待核实 band: probability at or above this and below `threshold`.
+    pub review: f32,
     pub bias: f32,
-    /// Non-zero weights, ascending by bucket.
-    pub weights: Vec<(u32, f32)>,
+    /// Non-zero weights, ascending by bucket (what the file holds).
+    weights: Vec<(u32, f32)>,
+    /// Every bucket's weight, for a lookup per feature without a search (4 MB at the
+    /// default 20 bits); empty above [`DENSE_BITS`], where the sparse list is searched.
+    dense: Vec<f32>,
 }
 
+/// Up to 2^22 buckets (16 MB) the weights are also kept as one array.
+const DENSE_BITS: u8 = 22;
+
 impl RumourModel {
-    /// Probability that a raw (un-normalised) text is a rumour.
-    pub fn probability(&self, text: &str) -> f32 {
-        let f = features(&normalize_for_model(text), self.bits, self.min_n, self.max_n);
+    /// A model from its parts; `weights` ascending by bucket, each below `2^bits`.
+    pub fn new(bits: u8, (min_n, max_n): (usize, usize), bias: f32, weights: Vec<(u32, f32)>) -> Self {
+        let mut dense = Vec::new();
+        if bits <= DENSE_BITS {
+            dense = vec![0.0; 1usize << bits];
+            for (b, w) in &weights {
+                if let Some(slot) = dense.get_mut(*b as usize) {
+                    *slot = *w;
+                }
+            }
+        }
+        RumourModel { bits, min_n, max_n, threshold: 0.5, review: 0.5, bias, weights, dense }
+    }
+
+    /// The non-zero weights, ascending by bucket.
+    pub fn weights(&self) -> &[(u32, f32)] {
+        &self.weights
+    }
+
+    /// Probability that a post is a rumour, from its raw title and text (markup allowed;
+    /// [`model_input`] reads them as every other path does).
+    pub fn probability(&self, title: &str, text: &str) -> f32 {
+        let f = features(&model_input(title, text), self.bits, self.min_n, self.max_n);
         sigmoid(self.bias + self.dot(&f))
     }
 
     /// Probability and whether it reaches the threshold.
-    pub fn judge(&self, text: &str) -> ModelVerdict {
-        let probability = self.probability(text);
-        ModelVerdict { probability, threshold: self.threshold, fired: probability >= self.threshold }
+    pub fn judge(&self, title: &str, text: &str) -> ModelVerdict {
+        ModelVerdict::new(self.probability(title, text), self.threshold, self.review)
     }
 
-    fn dot(&self, f: &[(u32, f32)]) -> f32 {
+    pub(super) fn dot(&self, f: &[(u32, f32)]) -> f32 {
+        if !self.dense.is_empty() {
+            return f.iter().map(|(b, v)| self.dense.get(*b as usize).map_or(0.0, |w| w * v)).sum();
+        }
         f.iter()
             .filter_map(|(b, v)| self.weights.binary_search_by_key(b, |(k, _)| *k).ok().map(|i| self.weights[i].1 * v))
             .sum()
@@ -62,6 +95,7 @@ impl RumourModel {
         let _ = writeln!(s, "bits {}", self.bits);
         let _ = writeln!(s, "ngrams {} {}", self.min_n, self.max_n);
         let _ = writeln!(s, "threshold {}", self.threshold);
+        let _ = writeln!(s, "review {}", self.review);
         let _ = writeln!(s, "bias {}", self.bias);
         let _ = writeln!(s, "weights {}", self.weights.len());
         for (b, w) in &self.weights {
@@ -99,8 +133,9 @@ impl RumourModel {
         let Some(version) = head.strip_prefix(MAGIC).and_then(|v| v.strip_prefix(' ')) else {
             return Err(RumourError::NotAModel { path: path.to_path_buf() });
         };
-        if version.trim() != VERSION.to_string() {
-            return Err(RumourError::Version { path: path.to_path_buf(), found: version.trim().to_string() });
+        let version = version.trim();
+        if version != "1" && version != VERSION.to_string() {
+            return Err(RumourError::Version { path: path.to_path_buf(), found: version.to_string() });
         }
         if !text.lines().any(|l| l == "end") {
             return Err(RumourError::Truncated { path: path.to_path_buf(), lines: text.lines().count() });
@@ -134,6 +169,13 @@ impl RumourModel {
         let (n, threshold) = one(field("threshold")?)?;
         let threshold =
             finite(&threshold).filter(|t| (0.0..=1.0).contains(t)).ok_or_else(|| corrupt(n, "阈值应在 0–1"))?;
+        let mut review = threshold;
+        if version != "1" {
+            let (n, r) = one(field("review")?)?;
+            review = finite(&r)
+                .filter(|r| (0.0..=threshold).contains(r))
+                .ok_or_else(|| corrupt(n, "待核实阈值应在 0 与阈值之间"))?;
+        }
         let (n, bias) = one(field("bias")?)?;
         let bias = finite(&bias).ok_or_else(|| corrupt(n, "bias 不是数"))?;
         let (n, count) = one(field("weights")?)?;
@@ -161,7 +203,7 @@ impl RumourModel {
         if let Some((n, _)) = lines.find(|(_, l)| !l.is_empty()) {
             return Err(corrupt(n, "end 之后还有内容"));
         }
-        Ok(RumourModel { bits, min_n, max_n, threshold, bias, weights })
+        Ok(RumourModel { threshold, review, ..RumourModel::new(bits, (min_n, max_n), bias, weights) })
     }
 }
 
@@ -179,13 +221,22 @@ mod tests {
 
     fn model() -> RumourModel {
         RumourModel {
-            bits: 20,
-            min_n: 1,
-            max_n: 3,
             threshold: 0.617_283_9,
-            bias: -0.1,
-            weights: vec![(3, 0.1), (17, -1.234_567_9e-7), (1_048_575, 3.0)],
+            review: 0.301,
+            ..RumourModel::new(20, (1, 3), -0.1, vec![(3, 0.1), (17, -1.234_567_9e-7), (1_048_575, 3.0)])
         }
+    }
+
+    #[test]
+    fn the_dense_and_the_sparse_lookup_agree() {
+        let dense = model();
+        let sparse = RumourModel { dense: Vec::new(), ..model() };
+        let f = [(2, 1.0), (3, 0.5), (17, 0.25), (1_048_575, 0.125)];
+        assert_eq!(dense.dot(&f), sparse.dot(&f));
+        assert_eq!(dense.dot(&f), 0.05 + -1.234_567_9e-7 * 0.25 + 0.375);
+        let wide = RumourModel::new(24, (1, 3), 0.0, vec![(16_000_000, 2.0)]);
+        assert!(wide.dense.is_empty());
+        assert_eq!(wide.dot(&[(16_000_000, 0.5), (5, 1.0)]), 1.0);
     }
 
     #[test]
@@ -204,20 +255,32 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_file_still_loads_with_no_review_band() {
+        let v1 =
+            "yuqing-rumour-model 1\nbits 20\nngrams 1 3\nthreshold 0.4\nbias -0.5\nweights 2\n3 0.25\n17 -1\nend\n";
+        let m = RumourModel::parse(Path::new("old.model"), v1.as_bytes()).expect("version 1 loads");
+        assert_eq!((m.threshold, m.review, m.bias, m.weights()), (0.4, 0.4, -0.5, &[(3, 0.25), (17, -1.0)][..]));
+        assert!(m.to_text().starts_with("yuqing-rumour-model 2\n"), "saved again as version 2");
+    }
+
+    #[test]
     fn damaged_files_give_typed_errors_naming_the_file() {
         let good = model().to_text();
         let truncated = &good[..good.len() - 12];
-        assert!(matches!(parse_err(truncated), RumourError::Truncated { lines: 9, .. }), "{truncated}");
+        assert!(matches!(parse_err(truncated), RumourError::Truncated { lines: 10, .. }), "{truncated}");
         let cut_at_line = &good[..good.find("1048575").expect("last weight")];
         assert!(matches!(parse_err(cut_at_line), RumourError::Truncated { .. }));
         let one_missing = good.replace("1048575 3\n", "");
-        assert!(matches!(parse_err(&one_missing), RumourError::Corrupt { line: 9, .. }), "{one_missing}");
+        assert!(matches!(parse_err(&one_missing), RumourError::Corrupt { line: 10, .. }), "{one_missing}");
         assert!(matches!(parse_err(&good[..good.len() - 4]), RumourError::Truncated { .. }));
         assert!(matches!(parse_err(""), RumourError::NotAModel { .. }));
         assert!(matches!(parse_err("hello\n"), RumourError::NotAModel { .. }));
-        assert!(matches!(parse_err(&good.replace("model 1", "model 2")), RumourError::Version { .. }));
-        assert!(matches!(parse_err(&good.replace("bias -0.1", "bias x")), RumourError::Corrupt { line: 5, .. }));
-        assert!(matches!(parse_err(&good.replace("17 ", "2 ")), RumourError::Corrupt { line: 8, .. }));
+        assert!(matches!(parse_err(&good.replace("model 2", "model 3")), RumourError::Version { .. }));
+        let e = parse_err(&good.replace("model 2", "model 3")).to_string();
+        assert!(e.contains("版本 3") && e.contains("yuqing rumour train 重新训练"), "{e}");
+        assert!(matches!(parse_err(&good.replace("bias -0.1", "bias x")), RumourError::Corrupt { line: 6, .. }));
+        assert!(matches!(parse_err(&good.replace("review 0.301", "review 0.9")), RumourError::Corrupt { line: 5, .. }));
+        assert!(matches!(parse_err(&good.replace("17 ", "2 ")), RumourError::Corrupt { line: 9, .. }));
         assert!(matches!(parse_err(&good.replace("1048575 ", "1048576 ")), RumourError::Corrupt { .. }));
         assert!(matches!(parse_err(&good.replace("threshold 0", "threshold 9")), RumourError::Corrupt { .. }));
         assert!(matches!(parse_err(&format!("{good}1 2\n")), RumourError::Corrupt { .. }));

@@ -73,24 +73,64 @@ pub fn load_from_dir(config_dir: &Path) -> Result<Option<Arc<RumourModel>>, (Pat
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModelVerdict {
     pub probability: f32,
+    /// The 谣言 flag's threshold.
     pub threshold: f32,
-    /// `probability >= threshold`.
+    /// The lower edge of the 待核实 (to verify) band, at most `threshold`.
+    pub review: f32,
+    /// `probability >= threshold`: the rumour flag.
     pub fired: bool,
 }
 
 impl ModelVerdict {
-    /// "文本分类模型 0.87 ≥ 0.62" or "文本分类模型 0.12 < 0.62".
+    pub fn new(probability: f32, threshold: f32, review: f32) -> Self {
+        ModelVerdict { probability, threshold, review: review.min(threshold), fired: probability >= threshold }
+    }
+
+    /// In the 待核实 band: below the flag's threshold, at or above the band's edge.
+    pub fn to_verify(&self) -> bool {
+        !self.fired && self.probability >= self.review
+    }
+
+    /// "文本分类模型 0.87 ≥ 0.62", "文本分类模型 0.50，待核实（0.40–0.62）" or
+    /// "文本分类模型 0.12 < 0.40".
     pub fn reason_zh(&self) -> String {
-        let op = if self.fired { "≥" } else { "<" };
-        format!("文本分类模型 {:.2} {op} {:.2}", self.probability, self.threshold)
+        let (p, t, r) = (self.probability, self.threshold, self.review);
+        if self.fired {
+            format!("文本分类模型 {p:.2} ≥ {t:.2}")
+        } else if self.to_verify() {
+            format!("文本分类模型 {p:.2}，待核实（{r:.2}–{t:.2}）")
+        } else {
+            format!("文本分类模型 {p:.2} < {r:.2}")
+        }
     }
 
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "probability": self.probability,
             "threshold": self.threshold,
+            "review_threshold": self.review,
             "fired": self.fired,
+            "to_verify": self.to_verify(),
             "reason": self.reason_zh(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelVerdict;
+
+    #[test]
+    fn flag_band_and_below_each_say_why() {
+        let v = |p| ModelVerdict::new(p, 0.8, 0.4);
+        assert!(v(0.8).fired && !v(0.8).to_verify());
+        assert_eq!(v(0.91).reason_zh(), "文本分类模型 0.91 ≥ 0.80");
+        assert!(!v(0.5).fired && v(0.5).to_verify());
+        assert_eq!(v(0.5).reason_zh(), "文本分类模型 0.50，待核实（0.40–0.80）");
+        assert!(!v(0.39).to_verify());
+        assert_eq!(v(0.12).reason_zh(), "文本分类模型 0.12 < 0.40");
+        let no_band = ModelVerdict::new(0.5, 0.6, 0.9);
+        assert_eq!((no_band.review, no_band.to_verify()), (0.6, false), "the band never reaches above the flag");
+        assert_eq!(no_band.reason_zh(), "文本分类模型 0.50 < 0.60");
     }
 }

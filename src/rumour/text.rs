@@ -1,5 +1,6 @@
-//! Normalisation and features for the rumour model. Training, evaluation and run time all
-//! go through [`normalize_for_model`] and [`features`], so the three always agree.
+//! Normalisation and features for the rumour model. Training, evaluation, `yuqing test
+//! match` and the daemon all go through [`post_text`], [`normalize_for_model`] and
+//! [`features`], so the four always see the same text.
 //!
 //! Normalisation removes what tells *when or where a post was crawled* rather than *what it
 //! claims*: zero-width characters (far more common in one class of the public rumour sets),
@@ -10,14 +11,14 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::extract::normalize::normalize_text;
+use crate::extract::normalize::{html_to_text, normalize_text};
 
 /// Placeholders: private-use characters, so each is one "character" for the n-grams.
 pub const URL_MARK: char = '\u{E000}';
 pub const MENTION_MARK: char = '\u{E001}';
 pub const DIGITS_MARK: char = '\u{E002}';
 
-// The three patterns below are literals exercised by this module's tests: building them
+// The two patterns below are literals exercised by this module's tests: building them
 // cannot fail, whatever the input.
 
 /// http(s) URLs, www. hosts and bare t.cn links; ASCII URL characters only, so a URL glued
@@ -30,21 +31,71 @@ static URL: LazyLock<Regex> = LazyLock::new(|| {
 /// A Weibo-style mention: `@` and a name of letters, digits, `_` or `-`.
 #[allow(clippy::expect_used)]
 static MENTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"@[\p{L}\p{N}_\-]{1,20}").expect("static regex"));
-#[allow(clippy::expect_used)]
-static DIGITS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[0-9]+").expect("static regex"));
+
+/// The one text the model reads for a post: title and body as plain text (markup removed
+/// and entities decoded with [`html_to_text`], as the daemon stores them), joined by a
+/// space. A title that only repeats the start of the body — the excerpt the Weibo export
+/// reader uses as an untitled post's title, with or without its "…" — is left out, so a
+/// post scores the same whether it arrives as an export row, a feed item or a JSONL line.
+///
+/// Applying it to text it already produced changes nothing for text without markup, which
+/// is what the daemon passes (its documents hold `html_to_text` output).
+pub fn post_text(title: &str, text: &str) -> String {
+    let (title, body) = (html_to_text(title), html_to_text(text));
+    let head = title.trim_end_matches('…');
+    if head.is_empty() || body.starts_with(head) {
+        return body;
+    }
+    if body.is_empty() {
+        return title;
+    }
+    format!("{title} {body}")
+}
 
 /// NFKC with Chinese punctuation kept, zero-width characters removed, whitespace collapsed
 /// ([`normalize_text`]); then URLs, mentions and digit runs replaced by placeholders and
 /// ASCII letters lower-cased.
 pub fn normalize_for_model(text: &str) -> String {
-    let base = normalize_text(text);
-    let url_mark = URL_MARK.to_string();
-    let s = URL.replace_all(&base, url_mark.as_str());
-    let mention_mark = MENTION_MARK.to_string();
-    let s = MENTION.replace_all(&s, mention_mark.as_str());
-    let digits_mark = DIGITS_MARK.to_string();
-    let s = DIGITS.replace_all(&s, digits_mark.as_str());
-    s.to_ascii_lowercase()
+    placeholders(&normalize_text(text))
+}
+
+/// [`normalize_for_model`] of [`post_text`]: the text every path gives the model.
+/// `post_text` already returns `normalize_text` output, and `normalize_text` of that is the
+/// same text, so it is not run twice.
+pub fn model_input(title: &str, text: &str) -> String {
+    placeholders(&post_text(title, text))
+}
+
+/// URLs, mentions and digit runs as placeholders, ASCII letters lower-cased; `base` is
+/// `normalize_text` output.
+fn placeholders(base: &str) -> String {
+    // The patterns run only on text that could hold a match: every URL form has a '.' or
+    // a ':', or is "网页链接"; every mention an '@'. Most posts have none of these.
+    let s = if base.contains(['.', ':']) || base.contains("网页链接") {
+        URL.replace_all(base, URL_MARK.encode_utf8(&mut [0; 4]) as &str)
+    } else {
+        std::borrow::Cow::Borrowed(base)
+    };
+    let s = if s.contains('@') {
+        std::borrow::Cow::Owned(MENTION.replace_all(&s, MENTION_MARK.encode_utf8(&mut [0; 4]) as &str).into_owned())
+    } else {
+        s
+    };
+    // Digit runs → one mark, ASCII letters lower-cased, in one pass.
+    let mut out = String::with_capacity(s.len());
+    let mut in_digits = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push(DIGITS_MARK);
+            }
+            in_digits = true;
+            continue;
+        }
+        in_digits = false;
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// FNV-1a, 64 bit: stable across platforms and releases (the std hasher is neither).
@@ -123,12 +174,54 @@ mod tests {
     }
 
     #[test]
+    fn markup_is_read_as_the_daemon_stores_it_and_excerpt_titles_are_not_doubled() {
+        let raw = "<p>网传&nbsp;烈士陵园<b>要拆</b>了</p><p>速转&amp;扩散</p>";
+        let plain = html_to_text(raw);
+        assert_eq!(post_text("", raw), plain);
+        assert_eq!(post_text("", &plain), plain, "applying it again changes nothing");
+        assert!(!post_text("", raw).contains(['<', ';']), "{}", post_text("", raw));
+        let body = "听说明天全市停水三天，大家赶紧转发告诉家里人，千万别不当回事，这次是真的要停了";
+        let excerpt = crate::extract::normalize::excerpt(body, None, 20);
+        assert!(excerpt.ends_with('…'));
+        assert_eq!(post_text(&excerpt, body), body);
+        assert_eq!(post_text(&body[..12], body), body);
+        assert_eq!(post_text("<b>停水通知</b>", "明天停水"), "停水通知 明天停水");
+        assert_eq!(post_text("停水通知", ""), "停水通知");
+    }
+
+    #[test]
     fn mentions_digits_and_width_fold() {
         assert_eq!(
             normalize_for_model("@小王_2020 说２０１２年ＡＢＣ"),
             format!("{MENTION_MARK} 说{DIGITS_MARK}年abc")
         );
         assert_eq!(normalize_for_model("抚恤金，何时发放？"), "抚恤金，何时发放？");
+    }
+
+    /// The regex-only version the model files so far were trained with.
+    fn reference(text: &str) -> String {
+        let base = normalize_text(text);
+        let s = URL.replace_all(&base, URL_MARK.to_string().as_str());
+        let s = MENTION.replace_all(&s, MENTION_MARK.to_string().as_str());
+        let digits = Regex::new(r"[0-9]+").expect("regex");
+        digits.replace_all(&s, DIGITS_MARK.to_string().as_str()).to_ascii_lowercase()
+    }
+
+    #[test]
+    fn the_fast_path_gives_what_the_patterns_give() {
+        for t in [
+            "网传3.5万人领取WWW.Example.COM/a?b=1补贴",
+            "HTTP://T.CN/RabC12看这里@张三:你好@李_四-2",
+            "网页链接O网页链接 2012年12月 12:30 ABC",
+            "普通的一句话，没有链接。",
+            "a.b c:d e@f 12ab34",
+            "",
+            "１２３ＡＢＣ＠某人 ｗｗｗ．ｘ．ｃｏｍ",
+        ] {
+            assert_eq!(normalize_for_model(t), reference(t), "{t}");
+            assert_eq!(model_input("", t), normalize_for_model(&post_text("", t)), "{t}");
+            assert_eq!(normalize_text(&normalize_text(t)), normalize_text(t), "{t}");
+        }
     }
 
     #[test]
