@@ -65,6 +65,8 @@ pub struct MatchedDocument {
     /// Art. 7 flags raised by the cue lists.
     pub flags: Vec<Flag>,
     pub negativity: Option<Negativity>,
+    /// Below the rumour flag but in the model's 待核实 (to verify) band: the model's words.
+    pub to_verify: Option<String>,
 }
 
 impl MatchedDocument {

@@ -223,6 +223,25 @@ fn train_eval_test_match_and_the_daemon_read_a_post_the_same_way() {
     let run = p.run(&["test", "match", "--jsonl", &p.path().join("plain.jsonl").to_string_lossy()]);
     let plain: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
     assert_eq!(plain["rumour_model"]["probability"].as_f64(), Some(by_match), "{model:.0}");
+
+    // Below the flag but inside the 待核实 band (the flag's cut moved to the top, the band's
+    // to the bottom): the daemon's alert says so on its own line and raises no flag.
+    let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
+    p.write("yuqing.toml", format!("{toml}\n[detection]\nrumour_threshold = 1.0\nrumour_review_threshold = 0.001\n"));
+    let mild = "烈士陵园今日照常开放，欢迎市民前往祭扫";
+    p.write("forum.xml", support::rss(&[("r2", "烈士陵园开放时间", mild)]));
+    let before = support::eml_files(&p.path().join("outbox")).len();
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let files = support::eml_files(&p.path().join("outbox"));
+    assert_eq!(files.len(), before + 1, "one new alert");
+    let mail = files
+        .iter()
+        .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
+        .find(|m| m.contains("烈士陵园开放时间"))
+        .expect("the new alert");
+    assert!(mail.contains("待核实：可能是谣言，请核实后再定（文本分类模型"), "{mail}");
+    assert!(!mail.contains("疑似谣言"), "{mail}");
 }
 
 #[test]

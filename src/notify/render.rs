@@ -56,6 +56,9 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
     let link = d.link.as_deref().unwrap_or("（无链接）");
     let mut judgement =
         if doc.flags.is_empty() { String::new() } else { format!("\n研判提示：{}", describe_zh(&doc.flags)) };
+    if let Some(v) = &doc.to_verify {
+        judgement.push_str(&format!("\n待核实：可能是谣言，请核实后再定（{v}）"));
+    }
     let negativity = doc.negativity.as_ref().map(|n| format!("{:.1}（{}）", n.score, n.drivers.join("、")));
     if let Some(n) = &negativity {
         judgement.push_str(&format!("\n负面程度：{n}"));
@@ -136,12 +139,16 @@ pub fn render_email(doc: &MatchedDocument, ctx: &AlertContext<'_>) -> AlertMessa
         terms = terms.iter().map(|t| format!("<mark>{}</mark>", escape(t))).collect::<Vec<_>>().join("、"),
         summary = highlight(&summary, &highlight_terms),
         judgement_row = format!(
-            "{}{}",
+            "{}{}{}",
             if doc.flags.is_empty() {
                 String::new()
             } else {
                 format!("<tr><th align=\"left\">研判提示</th><td>{}</td></tr>", escape(&describe_zh(&doc.flags)))
             },
+            doc.to_verify.as_ref().map_or_else(String::new, |v| format!(
+                "<tr><th align=\"left\">待核实</th><td>可能是谣言，请核实后再定（{}）</td></tr>",
+                escape(v)
+            )),
             negativity
                 .as_ref()
                 .map_or(String::new(), |n| format!("<tr><th align=\"left\">负面程度</th><td>{}</td></tr>", escape(n))),
@@ -360,6 +367,7 @@ mod tests {
             ],
             flags: vec![],
             negativity: None,
+            to_verify: None,
         }
     }
 
@@ -405,6 +413,21 @@ mod tests {
         assert!(!render_email(&sample(), &ctx()).body_text.contains("研判提示"));
         doc.negativity = Some(crate::model::Negativity { score: 4.0, drivers: vec!["严重拖欠".into()] });
         assert!(render_email(&doc, &ctx()).body_text.contains("负面程度：4.0（严重拖欠）"));
+    }
+
+    #[test]
+    fn the_to_verify_band_is_shown_apart_from_the_flags() {
+        let mut doc = sample();
+        assert!(!render_email(&doc, &ctx()).body_text.contains("待核实"));
+        doc.to_verify = Some("文本分类模型 0.50，待核实（0.40–0.62）".into());
+        let m = render_email(&doc, &ctx());
+        assert!(
+            m.body_text.contains("待核实：可能是谣言，请核实后再定（文本分类模型 0.50，待核实（0.40–0.62））"),
+            "{}",
+            m.body_text
+        );
+        assert!(!m.body_text.contains("研判提示"), "no flag raised: {}", m.body_text);
+        assert!(m.body_html.contains("<th align=\"left\">待核实</th>"), "{}", m.body_html);
     }
 
     #[test]

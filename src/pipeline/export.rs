@@ -191,7 +191,7 @@ pub(super) fn preview_exports(
             extract::into_documents(&source.id, file.posts.into_iter().map(|p| p.entry).collect());
         out.extend(docs.into_iter().map(|document| {
             let hits = matcher.find(&crate::matcher::Fields::of(&document));
-            MatchedDocument { document, hits, flags: Vec::new(), negativity: None }
+            MatchedDocument { document, hits, flags: Vec::new(), negativity: None, to_verify: None }
         }));
     }
     Ok((out, files.waiting))

@@ -783,14 +783,17 @@ impl Job {
         {
             flag.reasons.into_iter().for_each(|r| crate::detect::flags::add_reason(&mut flags, flag.kind, r));
         }
+        let mut to_verify = None;
         if let Some(model) = &self.config.rumour_model {
             let verdict = model.judge(&document.title, &document.text);
             if verdict.fired {
                 crate::detect::flags::add_reason(&mut flags, FlagKind::Rumour, verdict.reason_zh());
+            } else if verdict.to_verify() && !flags.iter().any(|f| f.kind == FlagKind::Rumour) {
+                to_verify = Some(verdict.reason_zh());
             }
         }
         let negativity = self.lexicon.score(&document.title, &document.text);
-        MatchedDocument { document, hits, flags, negativity }
+        MatchedDocument { document, hits, flags, negativity, to_verify }
     }
 
     /// The alert for a matched document when mail is configured: one when it starts an
@@ -1019,7 +1022,7 @@ pub async fn preview(
         .into_iter()
         .map(|document| {
             let hits = matcher.find(&Fields::of(&document));
-            MatchedDocument { document, hits, flags: Vec::new(), negativity: None }
+            MatchedDocument { document, hits, flags: Vec::new(), negativity: None, to_verify: None }
         })
         .collect();
     Ok(Preview {

@@ -252,7 +252,7 @@ impl Store {
                 Some(Flag { kind: FlagKind::from_name(&kind)?, reasons: serde_json::from_str(&reasons).ok()? })
             })
             .collect();
-        Ok(Some((doc_id, MatchedDocument { document, hits, flags, negativity: None })))
+        Ok(Some((doc_id, MatchedDocument { document, hits, flags, negativity: None, to_verify: None })))
     }
 
     /// Takes document `doc_id` out of event `from` (a person's decision, in the audit trail
