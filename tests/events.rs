@@ -125,7 +125,12 @@ fn a_story_reaching_five_sources_rises_to_grade_three_with_one_threaded_alert() 
     let texts: Vec<String> = mails.iter().map(|m| support::text_part(m)).collect();
     let risen: Vec<&String> = texts.iter().filter(|t| t.contains("舆情升级：Ⅳ级 一般 → Ⅲ级 较大")).collect();
     assert_eq!(risen.len(), 1, "{texts:#?}");
-    assert!(risen[0].contains("分级：Ⅲ级 较大（传播范围：5 个来源 ≥ 5）"), "{}", risen[0]);
+    assert!(
+        risen[0]
+            .contains("分级：Ⅲ级 较大（传播范围：5 个来源 ≥ 5；传播加速：过去 2 小时新增 5 篇（此前 2 小时 0 篇））"),
+        "{}",
+        risen[0]
+    );
     let first = texts.iter().find(|t| t.starts_with("舆情提示")).expect("first alert");
     assert!(first.contains("分级：Ⅳ级 一般"), "{first}");
     assert!(first.contains("牵头科室：") && first.contains("报送："), "{first}");

@@ -584,6 +584,8 @@ impl Job {
         let tier_of = |id: &str| self.tier_of(id);
         // Interactions of this batch's documents, per event, not yet in the store.
         let mut pending: HashMap<i64, i64> = HashMap::new();
+        // When this batch's copies of each event were published (for the spread).
+        let mut pending_seen: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
         let mut batch: Vec<NewDocument> = Vec::with_capacity(matched.len());
         for m in matched {
             // A muted or closed event sends nothing, unless it rises to I or II.
@@ -606,6 +608,21 @@ impl Job {
                     };
                     let facts = self.content_facts(&m);
                     events.regrade(&mut a, &facts, tier_of, reaction, &self.config.response.grading);
+                    let seen = pending_seen.entry(a.event_id).or_default();
+                    seen.push(m.document.published_at.unwrap_or(now).min(now));
+                    let stored = if a.new_event { (0, 0) } else { store.event_spread(a.event_id, now)? };
+                    let window = |from: i64, to: i64| {
+                        seen.iter()
+                            .filter(|t| {
+                                *t > &(now - chrono::Duration::hours(from))
+                                    && *t <= &(now - chrono::Duration::hours(to))
+                            })
+                            .count()
+                    };
+                    let (recent, previous) = (stored.0 + window(2, 0), stored.1 + window(4, 2));
+                    if let Some(reason) = crate::response::grade::spread_reason(recent, previous) {
+                        a.grade_reasons.push(reason);
+                    }
                     let moved = state.as_ref().and_then(|s| s.transferred_to.as_deref());
                     let decision = self.decide(&m, &facts, a.grade, moved);
                     a.owner = Some(decision.owner.clone());

@@ -199,9 +199,25 @@ impl Grading {
     }
 }
 
+/// An extra reason when a story spreads faster now (Art. 8, 传播速度): at least two copies in
+/// the last two hours and more than in the two before. It explains the grade; it never
+/// changes it.
+pub fn spread_reason(recent: usize, previous: usize) -> Option<String> {
+    (recent >= 2 && recent > previous)
+        .then(|| format!("传播加速：过去 2 小时新增 {recent} 篇（此前 2 小时 {previous} 篇）"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn acceleration_is_a_reason_only_when_copies_come_faster() {
+        assert_eq!(spread_reason(3, 1).as_deref(), Some("传播加速：过去 2 小时新增 3 篇（此前 2 小时 1 篇）"));
+        assert_eq!(spread_reason(1, 0), None, "one copy is no trend");
+        assert_eq!(spread_reason(2, 2), None);
+        assert_eq!(spread_reason(2, 5), None);
+    }
 
     #[test]
     fn grades_follow_the_three_axes_with_reasons() {

@@ -180,6 +180,20 @@ impl Store {
             .query_row(params![event_id, at.timestamp()], |r| r.get(0))?)
     }
 
+    /// An event's copies that joined in the two hours before `now`, and in the two hours
+    /// before those.
+    pub fn event_spread(&self, event_id: i64, now: DateTime<Utc>) -> Result<(usize, usize), StoreError> {
+        let (now, two, four) = (now.timestamp(), now.timestamp() - 7200, now.timestamp() - 14400);
+        let (recent, previous): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(sum(seen_at > ?2 AND seen_at <= ?1), 0), coalesce(sum(seen_at > ?3 AND seen_at <= ?2), 0)
+                 FROM event_documents WHERE event_id = ?4",
+            )?
+            .query_row(params![now, two, four, event_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((usize::try_from(recent).unwrap_or(0), usize::try_from(previous).unwrap_or(0)))
+    }
+
     /// The event a document belongs to.
     pub fn event_of_document(&self, document_id: i64) -> Result<Option<i64>, StoreError> {
         Ok(self
