@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
@@ -735,9 +735,8 @@ fn outbox_line(status: &OutboxStatus, tz: Tz) -> String {
     line
 }
 
-pub(super) fn local(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
-}
+/// A time for staff, to the second, in `tz`.
+pub(super) use crate::report::timeline::local;
 
 fn run_forever(config: Config) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;

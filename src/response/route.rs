@@ -96,6 +96,18 @@ impl Default for Routing {
     }
 }
 
+/// Who answers for an event (Art. 3), and why: the principal for grade I, else the owning
+/// section's leader in charge, else the principal.
+pub fn accountable(org: &Organisation, grade: Option<Grade>, owner: Option<&str>) -> (Option<String>, String) {
+    match grade {
+        Some(Grade::I) => (org.principal.clone(), "Ⅰ级：主要领导为第一责任人、第一新闻发言人（第三条）".to_string()),
+        _ => match owner.and_then(|o| org.section(o)).and_then(|s| s.leader_in_charge.clone()) {
+            Some(p) => (Some(p), "牵头科室的分管领导负责（第三条）".to_string()),
+            None => (org.principal.clone(), "牵头科室未设分管领导，由主要领导负责".to_string()),
+        },
+    }
+}
+
 /// A rung of the escalation ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -373,16 +385,7 @@ impl Routing {
             .unwrap_or_else(|| {
                 (org.gkb.clone().unwrap_or_else(|| "gkb".into()), "没有规则或主题指定科室，由政务公开办分办".into())
             });
-        let section = org.section(&owner.0);
-        let (accountable, accountable_reason) = match event.grade {
-            Some(Grade::I) => {
-                (org.principal.clone(), "Ⅰ级：主要领导为第一责任人、第一新闻发言人（第三条）".to_string())
-            }
-            _ => match section.and_then(|s| s.leader_in_charge.clone()) {
-                Some(p) => (Some(p), "牵头科室的分管领导负责（第三条）".to_string()),
-                None => (org.principal.clone(), "牵头科室未设分管领导，由主要领导负责".to_string()),
-            },
-        };
+        let (accountable, accountable_reason) = accountable(org, event.grade, Some(&owner.0));
         let fill = |role: Role| person_for(org, &owner.0, role);
         let ladder = self.ladders.for_grade(event.grade.unwrap_or(Grade::IV));
         let steps = ladder

@@ -189,29 +189,38 @@ fn sgd(rows: &[&Row], p: &TrainParams) -> RumourModel {
     RumourModel::new(p.bits, (p.min_n, p.max_n), bias, weights)
 }
 
-/// The threshold (one of the scores) with the best F1, and its F1, precision, recall.
-/// Ties keep the higher threshold (fewer false alarms for the same F1).
-pub fn best_f1_threshold(scored: &[(f32, bool)]) -> (f32, f64, f64, f64) {
+/// Every cut between different scores, highest first: (threshold, true positives,
+/// precision, recall, F1) of "score ≥ threshold" (a cut takes every example scoring it).
+fn cuts(scored: &[(f32, bool)]) -> Vec<(f32, f64, f64, f64, f64)> {
     let mut sorted: Vec<(f32, bool)> = scored.to_vec();
     sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
     let positives = sorted.iter().filter(|(_, y)| *y).count() as f64;
-    let mut best = (0.5, 0.0, 0.0, 0.0);
     let (mut tp, mut fp) = (0.0, 0.0);
+    let mut out = Vec::new();
     for (i, (s, y)) in sorted.iter().enumerate() {
         if *y {
             tp += 1.0;
         } else {
             fp += 1.0;
         }
-        // Only cut between different scores: "≥ s" takes every example scoring s.
         if sorted.get(i + 1).is_some_and(|(next, _)| next == s) {
             continue;
         }
         let precision = tp / (tp + fp);
         let recall = if positives > 0.0 { tp / positives } else { 0.0 };
         let f1 = if tp > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        out.push((*s, tp, precision, recall, f1));
+    }
+    out
+}
+
+/// The threshold (one of the scores) with the best F1, and its F1, precision, recall.
+/// Ties keep the higher threshold (fewer false alarms for the same F1).
+pub fn best_f1_threshold(scored: &[(f32, bool)]) -> (f32, f64, f64, f64) {
+    let mut best = (0.5, 0.0, 0.0, 0.0);
+    for (s, _, precision, recall, f1) in cuts(scored) {
         if f1 > best.1 {
-            best = (*s, f1, precision, recall);
+            best = (s, f1, precision, recall);
         }
     }
     best
@@ -220,27 +229,11 @@ pub fn best_f1_threshold(scored: &[(f32, bool)]) -> (f32, f64, f64, f64) {
 /// The lowest threshold (one of the scores) at which precision reaches `target`, with its
 /// F1, precision and recall; `None` when no cut reaches it.
 pub fn precision_threshold(scored: &[(f32, bool)], target: f64) -> Option<(f32, f64, f64, f64)> {
-    let mut sorted: Vec<(f32, bool)> = scored.to_vec();
-    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let positives = sorted.iter().filter(|(_, y)| *y).count() as f64;
-    let (mut tp, mut fp) = (0.0, 0.0);
-    let mut found = None;
-    for (i, (s, y)) in sorted.iter().enumerate() {
-        if *y {
-            tp += 1.0;
-        } else {
-            fp += 1.0;
-        }
-        if sorted.get(i + 1).is_some_and(|(next, _)| next == s) {
-            continue;
-        }
-        let precision = tp / (tp + fp);
-        if tp > 0.0 && precision >= target {
-            let recall = tp / positives;
-            found = Some((*s, 2.0 * precision * recall / (precision + recall), precision, recall));
-        }
-    }
-    found
+    cuts(scored)
+        .into_iter()
+        .rev()
+        .find(|&(_, tp, precision, _, _)| tp > 0.0 && precision >= target)
+        .map(|(s, _, precision, recall, f1)| (s, f1, precision, recall))
 }
 
 #[cfg(test)]

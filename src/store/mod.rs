@@ -347,17 +347,7 @@ impl Store {
                  FROM source_state WHERE source_id = ?1",
             )?
             .query_row([source_id], |r| {
-                Ok((
-                    Validators { etag: r.get(0)?, last_modified: r.get(1)? },
-                    Health {
-                        consecutive_failures: r.get(2)?,
-                        failing_notified: r.get(3)?,
-                        silent_notified: r.get(4)?,
-                        last_new_at: read::time(r.get(5)?),
-                        last_success_at: read::time(r.get(6)?),
-                        last_error: r.get(7)?,
-                    },
-                ))
+                Ok((Validators { etag: r.get(0)?, last_modified: r.get(1)? }, health_at(r, 2)?))
             })
             .optional()?;
         Ok(row.unwrap_or_default())
@@ -383,16 +373,7 @@ impl Store {
                 "SELECT consecutive_failures, failing_notified, silent_notified, last_new_at, last_success_at, last_error
                  FROM source_state WHERE source_id = ?1",
                 [source_id],
-                |r| {
-                    Ok(Health {
-                        consecutive_failures: r.get(0)?,
-                        failing_notified: r.get(1)?,
-                        silent_notified: r.get(2)?,
-                        last_new_at: read::time(r.get(3)?),
-                        last_success_at: read::time(r.get(4)?),
-                        last_error: r.get(5)?,
-                    })
-                },
+                |r| health_at(r, 0),
             )
             .optional()?;
         Ok(row.unwrap_or_default())
@@ -514,6 +495,19 @@ fn insert_document(tx: &rusqlite::Transaction<'_>, doc: &Document, now: i64) -> 
         insert_key.execute(params![key, id])?;
     }
     Ok(Some(id))
+}
+
+/// A [`Health`] from the six `source_state` columns starting at `first`: consecutive_failures,
+/// failing_notified, silent_notified, last_new_at, last_success_at, last_error.
+fn health_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Health> {
+    Ok(Health {
+        consecutive_failures: r.get(first)?,
+        failing_notified: r.get(first + 1)?,
+        silent_notified: r.get(first + 2)?,
+        last_new_at: read::time(r.get(first + 3)?),
+        last_success_at: read::time(r.get(first + 4)?),
+        last_error: r.get(first + 5)?,
+    })
 }
 
 pub(super) fn set_negativity(

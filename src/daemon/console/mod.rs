@@ -271,13 +271,7 @@ fn dashboard(config: &Config, store: &Store, who: (&str, &str), now: DateTime<Ut
                 format!("{} {}", c.seen_at.with_timezone(&tz).format("%m-%d %H:%M"), source)
             });
             let owner = e.flow.section.as_deref();
-            let accountable = match e.grade {
-                Some(crate::model::Grade::I) => org.principal.clone(),
-                _ => owner
-                    .and_then(|o| org.section(o))
-                    .and_then(|s| s.leader_in_charge.clone())
-                    .or(org.principal.clone()),
-            };
+            let (accountable, _) = crate::response::route::accountable(org, e.grade, owner);
             let state = match (e.flow.accepted_at, e.flow.feedback.is_empty()) {
                 (None, _) => "待受理",
                 (Some(_), true) => "已受理",
