@@ -320,3 +320,58 @@ fn art7_flags_are_explained_in_the_alert_and_in_hits() {
         check.stdout
     );
 }
+
+/// A feed of 2,500 items, read in parts of 1,000 (`extract::FeedBatches`): every item
+/// stored once, a link shared by items of different parts not used as an identity, a
+/// second poll storing only what is new, and a feed broken in its last part storing
+/// nothing (the error as before).
+#[test]
+fn a_big_feed_is_read_in_parts_with_the_same_documents() {
+    let item = |i: usize| {
+        // Every 100th item points at the home page; one in 500 is about 抚恤金.
+        let link = if i.is_multiple_of(100) {
+            "https://example.gov.cn/".to_string()
+        } else {
+            format!("https://example.gov.cn/n/{i}")
+        };
+        let title =
+            if i % 500 == 7 { format!("第{i}号 抚恤金发放通知") } else { format!("第{i}号 本局动态") };
+        format!(
+            "<item><title>{title}</title><link>{link}</link><description>正文 {i}</description><pubDate>{}:00</pubDate></item>\n",
+            support::published()
+        )
+    };
+    let feed = |n: usize| {
+        let items: String = (0..n).map(item).collect();
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>大</title>\n{items}</channel></rss>"
+        )
+    };
+    let server = HttpServer::start();
+    server.route("/big.xml", Route::ok("application/rss+xml", feed(2500)));
+    let broken = feed(2500).replace("<title>第2400号 本局动态</title>", "<title>第2400号 本局动态</titel>");
+    server.route("/broken.xml", Route::ok("application/rss+xml", broken));
+    let sources = source("big", &server.url("/big.xml")) + &source("broken", &server.url("/broken.xml"));
+    let p = Project::new(&sources, FILE_MAIL);
+    let config = std::fs::read_to_string(p.path().join("yuqing.toml")).unwrap();
+    p.write("yuqing.toml", config.replace("max_body_bytes = 65536", "max_body_bytes = 4194304"));
+
+    let first = p.run(&["run", "--once"]);
+    let line = first.source_line("big");
+    assert!(line.starts_with("[正常]") && line.contains("条目 2500，新文档 2500，命中 5"), "{line}\n{}", first.stderr);
+    let line = first.source_line("broken");
+    assert!(line.starts_with("[错误]") && line.contains("内容无法解析"), "{line}");
+    let db = rusqlite::Connection::open(p.path().join("state/yuqing.db")).unwrap();
+    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count("SELECT count(*) FROM documents WHERE source_id = 'big'"), 2500);
+    assert_eq!(count("SELECT count(*) FROM documents WHERE source_id = 'broken'"), 0);
+    // 25 items share the home page: none has it as a key; the others have their own.
+    assert_eq!(count("SELECT count(*) FROM document_keys WHERE key = 'link:https://example.gov.cn/'"), 0);
+    assert_eq!(count("SELECT count(*) FROM document_keys WHERE key LIKE 'link:%'"), 2475);
+
+    server.route("/big.xml", Route::ok("application/rss+xml", feed(2503)));
+    let second = p.run(&["run", "--once"]);
+    let line = second.source_line("big");
+    assert!(line.contains("条目 2503，新文档 3，"), "{line}");
+    assert_eq!(count("SELECT count(*) FROM documents WHERE source_id = 'big'"), 2503);
+}

@@ -44,9 +44,11 @@ impl CharsetOrigin {
 /// How much of a document the detector reads (chardetng runs at about 5 MB/s).
 const DETECT_BYTES: usize = 16 * 1024;
 
+/// Decoded text: borrowed from the bytes when they are valid UTF-8 and decoded as such
+/// (a 64 MiB feed is then not held twice), owned otherwise.
 #[derive(Debug, Clone)]
-pub struct Decoded {
-    pub text: String,
+pub struct Decoded<'a> {
+    pub text: std::borrow::Cow<'a, str>,
     pub encoding: &'static Encoding,
     pub origin: CharsetOrigin,
     /// Number of malformed byte sequences replaced with U+FFFD.
@@ -54,7 +56,7 @@ pub struct Decoded {
 }
 
 /// Decodes `bytes`, choosing the charset by the precedence in the module docs.
-pub fn decode(bytes: &[u8], content_type: Option<&str>, overridden: Option<&'static Encoding>) -> Decoded {
+pub fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>, overridden: Option<&'static Encoding>) -> Decoded<'a> {
     if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
         return decode_with(&bytes[bom_len..], enc, CharsetOrigin::Bom);
     }
@@ -149,8 +151,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-fn decode_with(bytes: &[u8], enc: &'static Encoding, origin: CharsetOrigin) -> Decoded {
+fn decode_with<'a>(bytes: &'a [u8], enc: &'static Encoding, origin: CharsetOrigin) -> Decoded<'a> {
     let enc = if enc == GBK { GB18030 } else { enc };
+    if enc == UTF_8
+        && let Ok(text) = std::str::from_utf8(bytes)
+    {
+        return Decoded { text: text.into(), encoding: enc, origin, malformed: 0 };
+    }
     let mut decoder = enc.new_decoder_without_bom_handling();
     let mut text = String::with_capacity(bytes.len() + bytes.len() / 2);
     let mut malformed = 0;
@@ -169,7 +176,7 @@ fn decode_with(bytes: &[u8], enc: &'static Encoding, origin: CharsetOrigin) -> D
             }
         }
     }
-    Decoded { text, encoding: enc, origin, malformed }
+    Decoded { text: text.into(), encoding: enc, origin, malformed }
 }
 
 /// The `charset=` parameter of a Content-Type header, if it names a known encoding.
@@ -298,14 +305,13 @@ mod tests {
     #[test]
     fn gbk_declared_only_in_meta_decodes() {
         let html = "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"><title>退役军人事务局</title></head><body>优抚对象抚恤金</body></html>";
-        let d = decode(&gbk(html), Some("text/html"), None);
+        let bytes = gbk(html);
+        let d = decode(&bytes, Some("text/html"), None);
         assert_eq!((d.origin, d.encoding), (CharsetOrigin::Meta, GB18030));
         assert!(d.text.contains("优抚对象抚恤金"));
-        let d = decode(
-            &gbk(&html.replace("http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"", "charset='GBK'")),
-            None,
-            None,
-        );
+        let bytes =
+            gbk(&html.replace("http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\"", "charset='GBK'"));
+        let d = decode(&bytes, None, None);
         assert_eq!(d.origin, CharsetOrigin::Meta);
     }
 
@@ -322,7 +328,8 @@ mod tests {
         let text =
             "市退役军人事务局关于开展二〇二六年度烈士纪念日活动的通知。各区县退役军人事务局要高度重视，认真组织。"
                 .repeat(4);
-        let d = decode(&gbk(&text), Some("text/html; charset=utf-8"), None);
+        let bytes = gbk(&text);
+        let d = decode(&bytes, Some("text/html; charset=utf-8"), None);
         assert_eq!(d.origin, CharsetOrigin::Detected);
         assert_eq!(d.encoding, GB18030);
         assert_eq!(d.text, text);
@@ -334,7 +341,8 @@ mod tests {
         let big5 = encoding_rs::BIG5.encode(&text).0.into_owned();
         let d = decode(&big5, Some("text/html; charset=big5"), None);
         assert_eq!(d.text, text);
-        let d = decode(&gbk("各区县退役军人事务局要高度重视烈士纪念设施保护工作，认真组织祭扫活动。"), None, None);
+        let bytes = gbk("各区县退役军人事务局要高度重视烈士纪念设施保护工作，认真组织祭扫活动。");
+        let d = decode(&bytes, None, None);
         assert_eq!((d.origin, d.encoding), (CharsetOrigin::Detected, GB18030));
         assert_eq!(d.malformed, 0);
     }
@@ -353,7 +361,7 @@ mod tests {
             (le.clone(), CharsetOrigin::Detected),
         ] {
             let d = decode(&bytes, None, None);
-            assert_eq!((d.text.as_str(), d.origin), (xml, origin));
+            assert_eq!((d.text.as_ref(), d.origin), (xml, origin));
         }
         // An ASCII-readable prolog that says utf-16 is wrong about itself: UTF-8.
         let d = decode(xml.as_bytes(), None, None);

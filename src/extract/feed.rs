@@ -1,6 +1,10 @@
 //! Feed text (RSS 0.9x/1.0/2.0, Atom, JSON Feed — detected by feed-rs) → [`Entry`]s with
 //! normalised title and text. Dates that feed-rs cannot read (Chinese sites write
 //! `2026-11-20 10:00:00` or `2026年11月20日`) are read in the configured timezone.
+//!
+//! A big feed is read in parts ([`FeedParts`]): quick-xml finds where its items start and
+//! end, and feed-rs parses the channel header, a run of items and the closing tags as a
+//! small feed of its own, so only one run of parsed entries is alive at a time.
 
 use std::sync::LazyLock;
 
@@ -14,6 +18,23 @@ use super::{Entry, ExtractError};
 
 /// Parses a decoded feed. `base` resolves relative links (the URL it was fetched from).
 pub fn parse_feed(text: &str, base: Option<&Url>, tz: Tz) -> Result<Vec<Entry>, ExtractError> {
+    parse_from(text.as_bytes(), base, tz)
+}
+
+/// Parses one part of a split feed: its header, a run of its items, its footer
+/// ([`FeedParts`]), read in sequence without joining them into one string.
+pub fn parse_feed_part(
+    header: &str,
+    items: &str,
+    footer: &str,
+    base: Option<&Url>,
+    tz: Tz,
+) -> Result<Vec<Entry>, ExtractError> {
+    use std::io::Read;
+    parse_from(header.as_bytes().chain(items.as_bytes()).chain(footer.as_bytes()), base, tz)
+}
+
+fn parse_from(source: impl std::io::Read, base: Option<&Url>, tz: Tz) -> Result<Vec<Entry>, ExtractError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(base.map(Url::as_str))
         // An entry without guid must not get a synthetic id: dedup falls back to link and
@@ -22,8 +43,150 @@ pub fn parse_feed(text: &str, base: Option<&Url>, tz: Tz) -> Result<Vec<Entry>, 
         .sanitize_content(false)
         .timestamp_parser(move |s| parse_timestamp(s, tz))
         .build();
-    let feed = parser.parse(text.as_bytes()).map_err(|e| ExtractError::Feed { message: e.to_string() })?;
+    let feed = parser.parse(source).map_err(|e| ExtractError::Feed { message: e.to_string() })?;
     Ok(feed.entries.into_iter().map(|e| entry(e, base)).collect())
+}
+
+/// Where a feed's items lie in its text, grouped in runs of at most `per` items: the
+/// header (everything before the first item: prolog, DTD, root and channel elements),
+/// the runs, and the footer (everything after the last item). Header + one run + footer
+/// is a well-formed feed of the same kind, whose entries are that run's entries of the
+/// whole feed, in order.
+///
+/// The items are the children of the element feed-rs takes them from: `<channel>` under
+/// `<rss>` (0.9x, 2.0), the root of RSS 1.0 (`<rdf:RDF>`) and of Atom (`<feed>`); every
+/// child from the first `<item>`/`<entry>` on belongs to a run, so runs are contiguous
+/// slices. `None` when the text is not well-formed XML, is none of these kinds, has no
+/// items, or names an item anywhere else (outside the items' parent): such a feed is
+/// parsed whole, with the error it always gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedParts {
+    header_end: usize,
+    runs: Vec<(usize, usize)>,
+    footer_start: usize,
+    items: usize,
+}
+
+impl FeedParts {
+    pub fn split(text: &str, per: usize) -> Option<FeedParts> {
+        use quick_xml::events::Event;
+        let per = per.max(1);
+        let mut reader = quick_xml::Reader::from_str(text);
+        // The default checks that every end tag matches its start tag.
+        reader.config_mut().check_end_names = true;
+        // Depth at which the items are, and the parent element feed-rs reads them from.
+        let mut item_depth = None::<usize>;
+        let mut item_name = "item";
+        let mut depth = 0usize;
+        let mut in_parent = false;
+        let mut parent_seen = false;
+        let mut header_end = None::<usize>;
+        let mut units: Vec<(usize, usize, bool)> = Vec::new();
+        let mut unit_start = None::<usize>;
+        let mut unit_item = false;
+        loop {
+            let before = usize::try_from(reader.buffer_position()).ok()?;
+            let event = reader.read_event().ok()?;
+            let after = usize::try_from(reader.buffer_position()).ok()?;
+            match event {
+                Event::Start(ref e) | Event::Empty(ref e) => {
+                    let empty = matches!(event, Event::Empty(_));
+                    let name = e.local_name();
+                    let name = name.as_ref();
+                    if depth == 0 {
+                        // The root: which kind of feed, where its items are.
+                        if item_depth.is_some() {
+                            return None; // a second root
+                        }
+                        (item_depth, item_name, in_parent) = match name {
+                            "rss" => (Some(2), "item", false),
+                            "RDF" => (Some(1), "item", true),
+                            "feed" => (Some(1), "entry", true),
+                            _ => return None,
+                        };
+                        parent_seen = in_parent;
+                    } else if depth == 1 && item_depth == Some(2) && name == "channel" && !parent_seen {
+                        in_parent = !empty;
+                        parent_seen = true;
+                    } else if in_parent && Some(depth) == item_depth {
+                        let is_item = name == item_name;
+                        if header_end.is_none() && is_item {
+                            header_end = Some(before);
+                        }
+                        if header_end.is_some() {
+                            if empty {
+                                units.push((before, after, is_item));
+                            } else {
+                                unit_start = Some(before);
+                                unit_item = is_item;
+                            }
+                        }
+                    } else if name == item_name && unit_start.is_none() {
+                        return None; // an item feed-rs would read elsewhere, or not at all
+                    }
+                    if !empty {
+                        depth += 1;
+                    }
+                }
+                Event::End(ref e) => {
+                    depth = depth.checked_sub(1)?;
+                    if Some(depth) == item_depth
+                        && let Some(start) = unit_start.take()
+                    {
+                        units.push((start, after, unit_item));
+                    } else if depth == 1 && item_depth == Some(2) && in_parent && e.local_name().as_ref() == "channel" {
+                        in_parent = false;
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        if depth != 0 || item_depth.is_none() || units.is_empty() {
+            return None;
+        }
+        let header_end = header_end?;
+        let footer_start = units.last()?.1;
+        // Runs of `per` items; other children go with the items before them.
+        let (mut runs, mut items) = (Vec::<(usize, usize)>::new(), 0usize);
+        for (start, end, is_item) in units {
+            match runs.last_mut() {
+                Some(run) if !is_item || items % per != 0 => run.1 = end,
+                _ => runs.push((start, end)),
+            }
+            items += usize::from(is_item);
+        }
+        Some(FeedParts { header_end, runs, footer_start, items })
+    }
+
+    /// How many runs of items.
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// How many items in all.
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
+    /// The text before the first item.
+    pub fn header<'t>(&self, text: &'t str) -> &'t str {
+        text.get(..self.header_end).unwrap_or_default()
+    }
+
+    /// The text after the last item.
+    pub fn footer<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.footer_start..).unwrap_or_default()
+    }
+
+    /// Run `i` of items (empty past the last).
+    pub fn run<'t>(&self, text: &'t str, i: usize) -> &'t str {
+        self.runs.get(i).and_then(|&(start, end)| text.get(start..end)).unwrap_or_default()
+    }
 }
 
 /// Markup left in text after one pass: the content was escaped twice (wewe-rss and some

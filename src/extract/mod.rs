@@ -48,6 +48,22 @@ pub fn into_documents(source_id: &str, entries: Vec<Entry>) -> Vec<Document> {
         *uses.entry(link.as_str()).or_default() += 1;
     }
     let shared = |link: &str| uses.get(link).is_some_and(|&n| n > 1);
+    with_keys(source_id, entries, &links, shared)
+}
+
+/// [`into_documents`] for one run of a feed read in parts: whether a link is shared was
+/// counted over the whole feed beforehand ([`SharedLinks`]).
+pub fn into_documents_sharing(source_id: &str, entries: Vec<Entry>, shared: &SharedLinks) -> Vec<Document> {
+    let links: Vec<Option<String>> = entries.iter().map(|e| e.link.as_deref().and_then(normalize_link)).collect();
+    with_keys(source_id, entries, &links, |link| shared.contains(link))
+}
+
+fn with_keys(
+    source_id: &str,
+    entries: Vec<Entry>,
+    links: &[Option<String>],
+    shared: impl Fn(&str) -> bool,
+) -> Vec<Document> {
     entries
         .into_iter()
         .zip(links.iter())
@@ -77,6 +93,99 @@ pub fn into_documents(source_id: &str, entries: Vec<Entry>) -> Vec<Document> {
             }
         })
         .collect()
+}
+
+/// The normalised links that more than one entry of a feed names, counted over a feed read
+/// in parts: 16 bytes per entry while counting (a 128-bit digest of each link, so that no
+/// two links can be taken for one in practice), then only the shared ones.
+#[derive(Debug, Default, Clone)]
+pub struct SharedLinks {
+    seen: Vec<u128>,
+}
+
+impl SharedLinks {
+    fn digest(link: &str) -> u128 {
+        let hash = Sha256::digest(link.as_bytes());
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&hash[..16]);
+        u128::from_le_bytes(first)
+    }
+
+    /// Counts the links of one run of entries.
+    pub fn count(&mut self, entries: &[Entry]) {
+        self.seen.extend(
+            entries.iter().filter_map(|e| e.link.as_deref().and_then(normalize_link)).map(|l| Self::digest(&l)),
+        );
+    }
+
+    /// After every run was counted: keeps the links named more than once.
+    pub fn finish(mut self) -> SharedLinks {
+        self.seen.sort_unstable();
+        let mut shared: Vec<u128> = self.seen.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+        shared.dedup();
+        SharedLinks { seen: shared }
+    }
+
+    /// Whether a normalised link is named by more than one entry (after [`Self::finish`]).
+    pub fn contains(&self, link: &str) -> bool {
+        self.seen.binary_search(&Self::digest(link)).is_ok()
+    }
+}
+
+/// A decoded feed read [`feed::FeedParts`] at a time: every part is parsed once when
+/// this is made — so a feed with a bad item fails before anything of it is stored, as the
+/// whole-document parse does, and the links shared across parts are known — and again,
+/// one part at a time, by [`FeedBatches::documents`]. Parsing twice costs feed-rs's time
+/// once more and keeps memory at one part's entries, whatever the feed's size.
+pub struct FeedBatches<'t> {
+    text: &'t str,
+    header: std::borrow::Cow<'t, str>,
+    parts: feed::FeedParts,
+    shared: SharedLinks,
+    entries: usize,
+    base: Option<Url>,
+    tz: chrono_tz::Tz,
+}
+
+impl<'t> FeedBatches<'t> {
+    /// `Ok(None)` when the feed has at most one part of `per` items or cannot be split
+    /// ([`feed::FeedParts::split`]): parse it whole with [`feed::parse_feed`].
+    pub fn new(text: &'t str, per: usize, base: Option<&Url>, tz: chrono_tz::Tz) -> Result<Option<Self>, ExtractError> {
+        let Some(parts) = feed::FeedParts::split(text, per).filter(|p| p.len() > 1) else {
+            return Ok(None);
+        };
+        // The prolog is in the header: it says UTF-8 now that the text is decoded.
+        let header = charset::relabel_prolog_utf8(parts.header(text));
+        let (mut shared, mut entries) = (SharedLinks::default(), 0);
+        for i in 0..parts.len() {
+            let part = feed::parse_feed_part(&header, parts.run(text, i), parts.footer(text), base, tz)?;
+            entries += part.len();
+            shared.count(&part);
+        }
+        let shared = shared.finish();
+        Ok(Some(FeedBatches { text, header, parts, shared, entries, base: base.cloned(), tz }))
+    }
+
+    /// How many parts.
+    pub fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// How many entries in all, as the whole-document parse counts them.
+    pub fn entries(&self) -> usize {
+        self.entries
+    }
+
+    /// Part `i`'s documents, with the keys the whole-feed [`into_documents`] gives them.
+    pub fn documents(&self, source_id: &str, i: usize) -> Result<Vec<Document>, ExtractError> {
+        let (run, footer) = (self.parts.run(self.text, i), self.parts.footer(self.text));
+        let entries = feed::parse_feed_part(&self.header, run, footer, self.base.as_ref(), self.tz)?;
+        Ok(into_documents_sharing(source_id, entries, &self.shared))
+    }
 }
 
 /// SHA-256 of title and text, hex, first 32 characters.

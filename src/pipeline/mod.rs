@@ -334,11 +334,7 @@ async fn run(
     let follow = source.html.as_ref().filter(|h| h.follow);
     let Some(html) = follow else {
         // One trip to the blocking pool for everything after the fetch.
-        return blocking(move || {
-            let (fresh, parsed) = job.fresh(&body, &more)?;
-            job.commit(fresh, &parsed, &body.validators)
-        })
-        .await;
+        return blocking(move || job.fresh_and_commit(&body, &more)).await;
     };
     let (fresh, parsed, body) = {
         let job = job.clone();
@@ -398,11 +394,26 @@ pub struct Parsed {
 
 /// Decodes and parses a fetched body according to the source's kind. Pure.
 pub fn parse_body(source: &SourceConfig, tz: Tz, body: &Body, now: DateTime<Utc>) -> Result<Parsed, PipelineError> {
+    parse_decoded(source, tz, body, &decode(source, body), now)
+}
+
+/// A body's text in its charset, a warning logged when bytes could not be decoded.
+fn decode<'b>(source: &SourceConfig, body: &'b Body) -> charset::Decoded<'b> {
     let decoded = charset::decode(&body.bytes, body.content_type.as_deref(), source.charset);
     if decoded.malformed > 0 {
         tracing::warn!(source = %source.id, encoding = decoded.encoding.name(), malformed = decoded.malformed,
             "undecodable bytes replaced");
     }
+    decoded
+}
+
+fn parse_decoded(
+    source: &SourceConfig,
+    tz: Tz,
+    body: &Body,
+    decoded: &charset::Decoded<'_>,
+    now: DateTime<Utc>,
+) -> Result<Parsed, PipelineError> {
     let base = body.final_url.as_ref();
     let entries = match (source.kind, &source.html) {
         (SourceKind::Feed, _) => extract::feed::parse_feed(&charset::relabel_prolog_utf8(&decoded.text), base, tz)?,
@@ -512,7 +523,59 @@ impl Job {
     /// item selector matches nothing is an error (the site changed or the selector is
     /// wrong), not "no news".
     fn fresh(&self, body: &Body, more: &[Body]) -> Result<(Vec<Document>, ParsedCounts), PipelineError> {
-        let mut parsed = parse_body(&self.source, self.config.timezone, body, Utc::now())?;
+        self.fresh_parsed(parse_body(&self.source, self.config.timezone, body, Utc::now())?, more)
+    }
+
+    /// Everything after the fetch, for a source without articles to follow: a feed of more
+    /// than [`COMMIT_BATCH`] items is read, matched and committed a part at a time
+    /// ([`extract::FeedBatches`]), so its memory is one part's entries and documents and
+    /// the decoded text (the body itself when it is UTF-8); anything else whole.
+    fn fresh_and_commit(&self, body: &Body, more: &[Body]) -> Result<RunOutcome, PipelineError> {
+        let tz = self.config.timezone;
+        let decoded = decode(&self.source, body);
+        if self.source.kind == SourceKind::Feed && more.is_empty() {
+            let base = body.final_url.as_ref();
+            if let Some(batches) = extract::FeedBatches::new(&decoded.text, COMMIT_BATCH, base, tz)? {
+                return self.commit_batches(&batches, decoded.malformed, &body.validators);
+            }
+        }
+        let parsed = parse_decoded(&self.source, tz, body, &decoded, Utc::now())?;
+        drop(decoded);
+        let (fresh, counts) = self.fresh_parsed(parsed, more)?;
+        self.commit(fresh, &counts, &body.validators)
+    }
+
+    /// A feed read in parts: each part's new documents are matched and committed before the
+    /// next part is parsed, the source's state with the last part (as [`Job::commit`]).
+    fn commit_batches(
+        &self,
+        batches: &extract::FeedBatches<'_>,
+        malformed: usize,
+        validators: &Validators,
+    ) -> Result<RunOutcome, PipelineError> {
+        let now = Utc::now();
+        let parsed = ParsedCounts { entries: batches.entries(), malformed };
+        let mut committed = Committed::default();
+        for i in 0..batches.len() {
+            let last = i + 1 == batches.len();
+            let fresh = self.lock()?.unseen(batches.documents(&self.source.id, i)?)?;
+            if fresh.is_empty() && !last {
+                continue;
+            }
+            committed += self.match_and_commit(
+                fresh,
+                (now, None),
+                |_| 0,
+                |store, batch| match last {
+                    true => store.commit_run(&self.source.id, batch, parsed.entries, validators, now),
+                    false => store.commit_documents(&self.source.id, batch, now),
+                },
+            )?;
+        }
+        Ok(RunOutcome { entries: parsed.entries, committed, malformed_bytes: malformed, ..RunOutcome::default() })
+    }
+
+    fn fresh_parsed(&self, mut parsed: Parsed, more: &[Body]) -> Result<(Vec<Document>, ParsedCounts), PipelineError> {
         for page in more {
             let next = parse_body(&self.source, self.config.timezone, page, Utc::now())?;
             parsed.entries.extend(next.entries);
