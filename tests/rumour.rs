@@ -59,7 +59,7 @@ fn train_then_eval_then_match_uses_the_model() {
     let model = p.path().join("rumour.model");
     assert!(run.stdout.contains(&format!("模型已写入 {}", model.display())), "{}", run.stdout);
     let text = std::fs::read_to_string(&model).expect("model written");
-    assert!(text.starts_with("yuqing-rumour-model 2\n") && text.ends_with("end\n"));
+    assert!(text.starts_with("yuqing-rumour-model 3\n") && text.ends_with("end\n"));
 
     let run = p.run(&["check"]);
     assert_eq!(run.code, Some(0), "{}", run.stdout);

@@ -91,8 +91,8 @@ impl Analyser {
             flag.reasons.into_iter().for_each(|r| crate::detect::flags::add_reason(&mut flags, flag.kind, r));
         }
         let rumour_model = self.rumour_model.as_ref().map(|m| m.judge(input.title, input.text));
-        let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.is_some_and(|v| v.fired);
-        let to_verify = !rumour && rumour_model.is_some_and(|v| v.to_verify());
+        let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.as_ref().is_some_and(|v| v.fired);
+        let to_verify = !rumour && rumour_model.as_ref().is_some_and(|v| v.to_verify());
         let negativity = self.lexicon.score(&title, &text);
         let event = self.events.add_story(&title, &text);
         Analysis {
@@ -196,7 +196,7 @@ fn push_new<T: PartialEq>(v: &mut Vec<T>, x: T) {
 impl Analysis {
     /// One JSON object: `hits`, `lists`, `categories`, `topics`, `flags` (`kind`, `reasons`), `rumour`,
     /// `to_verify` (待核实), `rumour_model` (`probability`, `threshold`, `review_threshold`,
-    /// `fired`, `to_verify`, `reason`; null without a model),
+    /// `fired`, `to_verify`, `cues`, `reason`; null without a model),
     /// `negativity`, `event`.
     pub fn to_json(&self) -> Value {
         json!({
@@ -209,7 +209,7 @@ impl Analysis {
             "flags": self.flags.iter().map(|f| json!({"kind": f.kind.as_str(), "reasons": f.reasons})).collect::<Vec<_>>(),
             "rumour": self.rumour,
             "to_verify": self.to_verify,
-            "rumour_model": self.rumour_model.map(|v| v.to_json()),
+            "rumour_model": self.rumour_model.as_ref().map(|v| v.to_json()),
             "negativity": self.negativity.as_ref().map(|n| json!({"score": n.score, "drivers": n.drivers})),
             "event": self.event,
         })

@@ -54,7 +54,9 @@ pub enum EventAction {
         id: i64,
         #[arg(long)]
         by: String,
-        /// online | expert | press_conference | interview
+        /// online | expert | press_conference | interview; or rumour-confirmed (核实为谣言) |
+        /// rumour-refuted (核实不是谣言): the event's posts go with that label to
+        /// <config>/rumour_cases.jsonl, for `rumour train --cases`
         #[arg(long)]
         kind: String,
         /// Where it was published
@@ -149,6 +151,9 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
         EventAction::Show { id } => return super::timeline::show(config, id),
         EventAction::Accept { id, by, note } => (id, by, Command::Accept { note }),
         EventAction::Transfer { id, to, by, reason } => (id, by, Command::Transfer { to, reason }),
+        EventAction::Feedback { id, by, kind, .. } if kind == "rumour-confirmed" || kind == "rumour-refuted" => {
+            return rumour_case(config, id, &by, kind == "rumour-confirmed");
+        }
         EventAction::Feedback { id, by, kind, link, note } => (id, by, Command::Feedback { kind, link, note }),
         EventAction::Close { id, by, note } => (id, by, Command::Close { note }),
         EventAction::Assess { id, by, nature, trend, risk, plan } => {
@@ -180,6 +185,54 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
         Err(WorkflowError::Store(e)) => Err(e.into()),
         Err(e) => refuse(e.to_string()),
     }
+}
+
+/// The office's labelled cases, in the config directory.
+pub const CASES_FILE: &str = "rumour_cases.jsonl";
+
+/// `yuqing event feedback N --kind rumour-confirmed|rumour-refuted`: each post of event N
+/// appended to `<config>/rumour_cases.jsonl` as `{"text", "label", "event", "document",
+/// "by"}`, the text read by `rumour::text::post_text` as training reads it.
+fn rumour_case(config: &Config, id: i64, by: &str, rumour: bool) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let org = &config.response.org;
+    if !org.people.is_empty() && org.person(by).is_none() {
+        eprintln!("{}", WorkflowError::UnknownPerson { given: by.to_string(), hint: org.person_hint(by) });
+        return Ok(ExitCode::from(1));
+    }
+    let store = Store::open(&config.storage_path)?;
+    let steps = store.event_path(id)?;
+    if steps.is_empty() {
+        eprintln!("{}", WorkflowError::NoEvent(id));
+        return Ok(ExitCode::from(1));
+    }
+    let mut lines = String::new();
+    for step in &steps {
+        let Some((doc, m)) = store.stored_document(step.document_id)? else { continue };
+        let text = crate::rumour::text::post_text(&m.document.title, &m.document.text);
+        let line =
+            serde_json::json!({"text": text, "label": i32::from(rumour), "event": id, "document": doc, "by": by});
+        lines.push_str(&format!("{line}\n"));
+    }
+    let path = config.dir.join(CASES_FILE);
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(lines.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("错误：无法写入 {}：{e}", path.display());
+        return Ok(ExitCode::from(2));
+    }
+    let label = if rumour { "核实为谣言" } else { "核实不是谣言" };
+    println!(
+        "事件 #{id} 的 {} 篇文档已由 {}记为{label}，写入 {}；重新训练：yuqing rumour train --data 语料.jsonl --cases {}",
+        lines.lines().count(),
+        org.person_label(by),
+        path.display(),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `yuqing event split N --doc D`: the document is judged again apart from event N.

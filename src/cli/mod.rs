@@ -166,17 +166,38 @@ pub enum RumourCommand {
         /// Also write each example's verdict to FILE as JSONL (label, probability, cues)
         #[arg(long, value_name = "FILE")]
         scores: Option<PathBuf>,
+        /// Compare with this (older) model on the same data: cases judged right by each
+        /// model's flag, and AUC (新旧模型对比)
+        #[arg(long, value_name = "OLD_MODEL")]
+        compare: Option<PathBuf>,
+        /// Only the quarter of --data that `rumour train --cases` holds back (the office's
+        /// cases it never trains on)
+        #[arg(long)]
+        held_back: bool,
     },
 }
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RumourTrainArgs {
-    /// JSONL with `text` and `label` (1/0, true/false, rumour/non-rumour) per line
+    /// JSONL with `text` and `label` (1/0, true/false, rumour/non-rumour) per line; may be
+    /// given more than once
+    #[arg(long, value_name = "FILE", required = true)]
+    pub data: Vec<PathBuf>,
+    /// The office's own cases (JSONL written by `event feedback --kind rumour-confirmed|rumour-refuted`):
+    /// three quarters are trained on, weighted --case-weight; a quarter is held back to
+    /// compare the new model with the one it would replace
     #[arg(long, value_name = "FILE")]
-    pub data: PathBuf,
-    /// Where to write the model [default: <config>/rumour.model]
+    pub cases: Option<PathBuf>,
+    /// Weight of each case against one corpus post
+    #[arg(long, default_value_t = 5.0)]
+    pub case_weight: f32,
+    /// Where to write the model [default: <config>/rumour.model]; an existing model there is
+    /// replaced only when the new one judges at least as many held-back cases right
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Replace the existing model even when the new one does worse on the held-back cases
+    #[arg(long)]
+    pub force: bool,
     /// Advanced: passes over the data
     #[arg(long, default_value_t = crate::rumour::TrainParams::default().epochs)]
     pub epochs: usize,
@@ -186,9 +207,15 @@ pub struct RumourTrainArgs {
     /// Advanced: 2^bits hash buckets (8–24)
     #[arg(long, default_value_t = crate::rumour::TrainParams::default().bits, value_parser = clap::value_parser!(u8).range(8..=24))]
     pub bits: u8,
-    /// Advanced: longest character n-gram (1–5)
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=5))]
+    /// Advanced: longest character n-gram (0–5; 0: none)
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().max_n as u8, value_parser = clap::value_parser!(u8).range(0..=5))]
     pub max_ngram: u8,
+    /// Advanced: longest word n-gram from the jieba segmenter (0–3; 0: none)
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().words as u8, value_parser = clap::value_parser!(u8).range(0..=3))]
+    pub words: u8,
+    /// Advanced: value of each style cue (网传, 转发扩散, 感叹号连用, …; 0: none)
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().style)]
+    pub style: f32,
     /// Advanced: use an n-gram only when at least this many training texts contain it
     #[arg(long, default_value_t = crate::rumour::TrainParams::default().min_df)]
     pub min_df: u32,
@@ -405,8 +432,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Notify { what: NotifyCommand::Test(args) } => notify::test(&config, &args),
         Command::Outbox { what } => outbox::run(&config, what),
         Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
-        Command::Rumour { what: RumourCommand::Eval { data, model, json, scores } } => {
-            rumour::eval(&config, &data, model.as_deref(), json, scores.as_deref())
+        Command::Rumour { what: RumourCommand::Eval { data, model, json, scores, compare, held_back } } => {
+            let how = rumour::EvalArgs { json, scores: scores.as_deref(), compare: compare.as_deref(), held_back };
+            rumour::eval(&config, &data, model.as_deref(), &how)
         }
     }
 }
@@ -568,7 +596,7 @@ fn test_match(config: &Config, input: MatchInput, jsonl: Option<PathBuf>) -> any
         "研判：{}",
         if a.flags.is_empty() { "无".to_string() } else { crate::detect::flags::describe_zh(&a.flags) }
     );
-    let model_reason = a.rumour_model.map(|v| format!("（{}）", v.reason_zh())).unwrap_or_default();
+    let model_reason = a.rumour_model.as_ref().map(|v| format!("（{}）", v.reason_zh())).unwrap_or_default();
     println!("疑似谣言：{}{model_reason}", if a.rumour { "是" } else { "否" });
     if a.to_verify {
         println!("待核实：是（模型概率在待核实区间，未达疑似谣言阈值，请人工核实）");

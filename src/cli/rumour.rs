@@ -10,8 +10,8 @@ use super::RumourTrainArgs;
 use crate::config::Config;
 use crate::detect::flags::Flagger;
 use crate::rumour::data::{Dataset, read_labelled};
-use crate::rumour::eval::evaluate;
-use crate::rumour::train::{MIN_PER_CLASS, fit};
+use crate::rumour::eval::{Comparison, case_score, evaluate};
+use crate::rumour::train::{MIN_PER_CLASS, fit, split_cases};
 use crate::rumour::{RumourError, RumourModel, TrainParams, model_path};
 
 /// At most this many skipped lines are listed; the rest are counted.
@@ -51,21 +51,47 @@ fn refuse(e: &RumourError, option: &str) -> ExitCode {
 }
 
 pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result<ExitCode> {
-    let data = match read_labelled(&args.data) {
-        Ok(data) => data,
-        Err(e) => return Ok(refuse(&e, "--data")),
-    };
-    report_skipped(&data);
-    println!("{}", data_line(&args.data, &data));
-    let (rumours, others) = (data.rumours(), data.examples.len() - data.rumours());
+    let mut examples = Vec::new();
+    for path in &args.data {
+        let data = match read_labelled(path) {
+            Ok(data) => data,
+            Err(e) => return Ok(refuse(&e, "--data")),
+        };
+        report_skipped(&data);
+        println!("{}", data_line(path, &data));
+        examples.extend(data.examples);
+    }
+    let mut held_back = Vec::new();
+    if let Some(path) = &args.cases {
+        let data = match read_labelled(path) {
+            Ok(data) => data,
+            Err(e) => return Ok(refuse(&e, "--cases")),
+        };
+        report_skipped(&data);
+        println!("{}", data_line(path, &data).replacen("数据：", "本局案例：", 1));
+        let (trained, held) = split_cases(data.examples, args.case_weight);
+        println!(
+            "本局案例：{} 条参与训练（每条权重 {}），{} 条留出，用于比较新旧模型",
+            trained.len(),
+            args.case_weight,
+            held.len()
+        );
+        examples.extend(trained);
+        held_back = held;
+    }
+    let rumours = examples.iter().filter(|e| e.rumour).count();
+    let others = examples.len() - rumours;
     if rumours < MIN_PER_CLASS || others < MIN_PER_CLASS {
-        let e = RumourError::TooFewExamples { path: args.data.clone(), min: MIN_PER_CLASS, rumours, others };
+        let path = args.data.first().cloned().unwrap_or_default();
+        let e = RumourError::TooFewExamples { path, min: MIN_PER_CLASS, rumours, others };
         eprintln!("错误：{e}；请补充标注过的样本后再训练");
         return Ok(ExitCode::from(1));
     }
     let params = TrainParams {
         bits: args.bits,
         max_n: usize::from(args.max_ngram),
+        words: usize::from(args.words),
+        style: args.style.max(0.0),
         epochs: args.epochs,
         l2: args.l2,
         min_df: args.min_df,
@@ -73,9 +99,13 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         precision: args.precision,
         ..TrainParams::default()
     };
-    let (model, report) = fit(&data.examples, &params);
+    let (model, report) = fit(&examples, &params);
     let out = args.out.clone().unwrap_or_else(|| model_path(config_dir));
-    model.save(&out)?;
+    // The new model goes to a file of its own; it replaces `out` only when accepted.
+    let mut staged = out.clone().into_os_string();
+    staged.push(".new");
+    let staged = std::path::PathBuf::from(staged);
+    model.save(&staged)?;
     let how = if report.held_out_precision >= params.precision {
         format!("精确率达到 {:.2} 的最低阈值", params.precision)
     } else {
@@ -89,18 +119,56 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         "待核实：{:.2}–{:.2}（自 {:.2} 起：精确率 {:.3}，召回率 {:.3}）",
         model.review, model.threshold, model.review, report.review_precision, report.review_recall
     );
+    let old = if out.exists() { Some(RumourModel::load(&out)) } else { None };
+    match old {
+        Some(Ok(old)) if !held_back.is_empty() => {
+            let comparison = Comparison::of(&held_back, &old, &model);
+            print!("留出的本局案例 {} 条上：\n{}", held_back.len(), comparison.render_zh());
+            if !comparison.new_not_worse() {
+                if !args.force {
+                    eprintln!(
+                        "错误：新模型在留出的本局案例上判对的比现有模型少，未替换 {}；新模型留在 {}（确认仍要替换，加 --force 重新训练）",
+                        out.display(),
+                        staged.display()
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+                println!("新模型判对的较少，因 --force 仍替换现有模型");
+            }
+        }
+        Some(Ok(_)) => {
+            println!("没有留出的本局案例可供比较（--cases 给出 event feedback 记下的案例文件），直接替换现有模型")
+        }
+        Some(Err(e)) => println!("现有模型无法读取（{e}），直接替换"),
+        None if !held_back.is_empty() => {
+            let score = case_score(&held_back, &model);
+            println!("留出的本局案例 {} 条上：新模型判对 {} 条，AUC {:.3}", score.total, score.right, score.auc);
+        }
+        None => {}
+    }
+    std::fs::rename(&staged, &out).map_err(|source| RumourError::Write { path: out.clone(), source })?;
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or_default();
     println!("模型已写入 {}（{} 个非零权重，{} KB）", out.display(), model.weights().len(), size.div_ceil(1024));
     Ok(ExitCode::SUCCESS)
+}
+
+/// How `rumour eval` reports.
+pub(super) struct EvalArgs<'a> {
+    pub json: bool,
+    pub scores: Option<&'a Path>,
+    /// An older model to compare with.
+    pub compare: Option<&'a Path>,
+    /// Only the held-back quarter of the data (an office's cases).
+    pub held_back: bool,
 }
 
 pub(super) fn eval(
     config: &Config,
     data_path: &Path,
     model: Option<&Path>,
-    json: bool,
-    scores: Option<&Path>,
+    how: &EvalArgs<'_>,
 ) -> anyhow::Result<ExitCode> {
+    let (json, scores) = (how.json, how.scores);
     let loaded;
     let (model, model_file) = match model {
         Some(path) => {
@@ -112,11 +180,29 @@ pub(super) fn eval(
         }
         None => (config.rumour_model.as_deref(), config.rumour_model.as_ref().map(|_| model_path(&config.dir))),
     };
-    let data = match read_labelled(data_path) {
+    let older = match how.compare {
+        Some(path) => match RumourModel::load(path) {
+            Ok(m) => Some(m),
+            Err(e) => return Ok(refuse(&e, "--compare")),
+        },
+        None => None,
+    };
+    let mut data = match read_labelled(data_path) {
         Ok(data) => data,
         Err(e) => return Ok(refuse(&e, "--data")),
     };
     report_skipped(&data);
+    if how.held_back {
+        data.examples = split_cases(std::mem::take(&mut data.examples), 1.0).1;
+    }
+    let comparison = match (&older, model) {
+        (Some(old), Some(new)) => Some(Comparison::of(&data.examples, old, new)),
+        (Some(_), None) => {
+            eprintln!("错误：--compare 需要一个新模型：用 --model 给出，或先用 yuqing rumour train 训练");
+            return Ok(ExitCode::from(1));
+        }
+        _ => None,
+    };
     let flagger = Flagger::new(&config.cue_lists, config.detection.fold_traditional)?;
     let mut scores_out = match scores {
         Some(path) => match std::fs::File::create(path) {
@@ -133,8 +219,9 @@ pub(super) fn eval(
         let Some((_, out)) = scores_out.as_mut() else { return };
         let line = serde_json::json!({
             "label": i32::from(example.rumour),
-            "probability": judged.model.map(|v| v.probability),
-            "fired": judged.model.map(|v| v.fired),
+            "probability": judged.model.as_ref().map(|v| v.probability),
+            "fired": judged.model.as_ref().map(|v| v.fired),
+            "model_cues": judged.model.as_ref().map(|v| v.cues.clone()),
             "cues": judged.cues,
         });
         if write_error.is_none()
@@ -155,6 +242,7 @@ pub(super) fn eval(
         v["model_file"] = serde_json::json!(model_file.map(|p| p.display().to_string()));
         v["unlabelled"] = serde_json::json!(data.unlabelled);
         v["invalid_lines"] = serde_json::json!(data.problems.len());
+        v["comparison"] = comparison.map_or(serde_json::Value::Null, |c| c.to_json());
         println!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -167,5 +255,17 @@ pub(super) fn eval(
         ),
     }
     print!("{}", result.render_zh());
+    if let (Some(c), Some(path)) = (comparison, how.compare) {
+        println!("与 {} 对比（模型阈值处判对的条数）：", path.display());
+        print!("{}", c.render_zh().replacen("现有模型", "旧模型", 1));
+        println!(
+            "{}",
+            if c.new_not_worse() {
+                "结论：新模型不差于旧模型"
+            } else {
+                "结论：新模型不如旧模型"
+            }
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 pub mod deadline;
 pub mod grade;
 pub mod org;
+pub mod policy;
 pub mod route;
 
 pub use grade::{Facts, Grade, GradeRule, Grading, Tier};

@@ -11,12 +11,14 @@ use serde_json::Value;
 use super::RumourError;
 
 /// One labelled text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Example {
     /// Empty when the line has none (Weibo posts have no title).
     pub title: String,
     pub text: String,
     pub rumour: bool,
+    /// Its weight in training: 1 for a corpus post, more for an office's own case.
+    pub weight: f32,
 }
 
 /// What a file held.
@@ -74,7 +76,7 @@ pub fn read_labelled(path: &Path) -> Result<Dataset, RumourError> {
             continue;
         };
         let title = value.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
-        data.examples.push(Example { title, text: text.to_string(), rumour: label });
+        data.examples.push(Example { title, text: text.to_string(), rumour: label, weight: 1.0 });
     }
     Ok(data)
 }

@@ -159,7 +159,7 @@ pub fn evaluate(
         each(e, &judged);
         let fired = judged.cues.len();
         cues.push((fired as f64, fired > 0, e.rumour));
-        if let Some(v) = judged.model {
+        if let Some(v) = &judged.model {
             let p = f64::from(v.probability);
             by_model.push((p, v.fired, e.rumour));
             review.push((p, v.fired || v.to_verify(), e.rumour));
@@ -224,6 +224,59 @@ impl Evaluation {
             "review_threshold": self.review_threshold,
             "with_review_band": self.review.map(|m| m.to_json()),
         })
+    }
+}
+
+/// How a model does on an office's held-back cases: how many its 谣言 flag gets right (a
+/// confirmed rumour flagged, a refuted one not flagged), and AUC.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CaseScore {
+    pub right: usize,
+    pub total: usize,
+    pub auc: f64,
+}
+
+pub fn case_score(cases: &[Example], model: &RumourModel) -> CaseScore {
+    let scored: Vec<(f64, bool, bool)> = cases
+        .iter()
+        .map(|c| {
+            let p = model.probability(&c.title, &c.text);
+            (f64::from(p), p >= model.threshold, c.rumour)
+        })
+        .collect();
+    CaseScore {
+        right: scored.iter().filter(|(_, flagged, truth)| flagged == truth).count(),
+        total: cases.len(),
+        auc: auc(&scored.iter().map(|(s, _, t)| (*s, *t)).collect::<Vec<_>>()),
+    }
+}
+
+/// A new model against the live one on the same held-back cases.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Comparison {
+    pub old: CaseScore,
+    pub new: CaseScore,
+}
+
+impl Comparison {
+    pub fn of(cases: &[Example], old: &RumourModel, new: &RumourModel) -> Self {
+        Comparison { old: case_score(cases, old), new: case_score(cases, new) }
+    }
+
+    /// The new model gets at least as many held-back cases right as the old one.
+    pub fn new_not_worse(&self) -> bool {
+        self.new.right >= self.old.right
+    }
+
+    /// Two lines for staff, in Chinese.
+    pub fn render_zh(&self) -> String {
+        let line = |name: &str, s: &CaseScore| format!("{name}：判对 {} / {} 条，AUC {:.3}\n", s.right, s.total, s.auc);
+        format!("{}{}", line("现有模型", &self.old), line("新模型", &self.new))
+    }
+
+    pub fn to_json(&self) -> Value {
+        let one = |s: &CaseScore| json!({"right": s.right, "total": s.total, "auc": round4(s.auc)});
+        json!({"old": one(&self.old), "new": one(&self.new), "new_not_worse": self.new_not_worse()})
     }
 }
 

@@ -2,9 +2,11 @@
 //! weights. Loading checks every line and names the file in any error.
 //!
 //! ```text
-//! yuqing-rumour-model 2      ← magic and format version
+//! yuqing-rumour-model 3      ← magic and format version
 //! bits 20                    ← 2^bits hash buckets
 //! ngrams 1 3                 ← character n-gram range
+//! words 2                    ← word n-grams 1..=2 from jieba, 0 for none (version 3)
+//! style 0.5                  ← the value of each style cue, 0 for none (version 3)
 //! threshold 0.62             ← the 谣言 flag's threshold, chosen on held-out training data
 //! review 0.41                ← the 待核实 band's lower edge (version 2; version 1 files have
 //!                              none and load with review = threshold, i.e. no band)
@@ -16,22 +18,25 @@
 //! ```
 //!
 //! Floats are written in Rust's shortest round-trip form, so load(save(m)) == m exactly.
+//! Versions 1 and 2 (character n-grams only) still load; saving writes version 3.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::text::{features, model_input};
+use super::text::{FeatureSpec, feature_labels, features_of, model_input};
 use super::{ModelVerdict, RumourError};
 
 pub const MAGIC: &str = "yuqing-rumour-model";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
-/// A trained model: sparse weights over hashed n-gram buckets and its threshold.
+/// How many features an explanation names at most.
+pub const EXPLAINED: usize = 3;
+
+/// A trained model: sparse weights over hashed feature buckets and its thresholds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RumourModel {
-    pub bits: u8,
-    pub min_n: usize,
-    pub max_n: usize,
+    /// Which features it reads.
+    pub spec: FeatureSpec,
     /// The 谣言 flag: probability at or above.
     pub threshold: f32,
     /// The 待核实 band: probability at or above this and below `threshold`.
@@ -49,17 +54,17 @@ const DENSE_BITS: u8 = 22;
 
 impl RumourModel {
     /// A model from its parts; `weights` ascending by bucket, each below `2^bits`.
-    pub fn new(bits: u8, (min_n, max_n): (usize, usize), bias: f32, weights: Vec<(u32, f32)>) -> Self {
+    pub fn new(spec: FeatureSpec, bias: f32, weights: Vec<(u32, f32)>) -> Self {
         let mut dense = Vec::new();
-        if bits <= DENSE_BITS {
-            dense = vec![0.0; 1usize << bits];
+        if spec.bits <= DENSE_BITS {
+            dense = vec![0.0; 1usize << spec.bits];
             for (b, w) in &weights {
                 if let Some(slot) = dense.get_mut(*b as usize) {
                     *slot = *w;
                 }
             }
         }
-        RumourModel { bits, min_n, max_n, threshold: 0.5, review: 0.5, bias, weights, dense }
+        RumourModel { spec, threshold: 0.5, review: 0.5, bias, weights, dense }
     }
 
     /// The non-zero weights, ascending by bucket.
@@ -70,13 +75,48 @@ impl RumourModel {
     /// Probability that a post is a rumour, from its raw title and text (markup allowed;
     /// [`model_input`] reads them as every other path does).
     pub fn probability(&self, title: &str, text: &str) -> f32 {
-        let f = features(&model_input(title, text), self.bits, self.min_n, self.max_n);
+        let f = features_of(&model_input(title, text), &self.spec);
         sigmoid(self.bias + self.dot(&f))
     }
 
-    /// Probability and whether it reaches the threshold.
+    /// Probability, whether it reaches the flag or the 待核实 band, and — when it reaches
+    /// either — the features that pushed it up most ([`Self::explain`]).
     pub fn judge(&self, title: &str, text: &str) -> ModelVerdict {
-        ModelVerdict::new(self.probability(title, text), self.threshold, self.review)
+        let input = model_input(title, text);
+        let f = features_of(&input, &self.spec);
+        let verdict = ModelVerdict::new(sigmoid(self.bias + self.dot(&f)), self.threshold, self.review);
+        if verdict.fired || verdict.to_verify() { verdict.with_cues(self.explain(&input, &f)) } else { verdict }
+    }
+
+    /// The features of normalised text `input` (its features `f`) that raise the score
+    /// most, as text staff can read: the n-gram, word n-gram or style cue, at most
+    /// [`EXPLAINED`], strongest first. A feature contained in one already named (网传 in
+    /// 网传市区) is skipped, so the words say different things.
+    pub fn explain(&self, input: &str, f: &[(u32, f32)]) -> Vec<String> {
+        let mut contributions: Vec<(f32, u32)> =
+            f.iter().map(|(b, v)| (self.weight(*b) * v, *b)).filter(|(c, _)| *c > 0.0).collect();
+        contributions.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let labels = feature_labels(input, &self.spec);
+        let mut out: Vec<String> = Vec::new();
+        for (_, b) in contributions {
+            let Some((_, label)) = labels.iter().find(|(k, _)| *k == b) else { continue };
+            let label = label.trim();
+            if label.is_empty() || out.iter().any(|o| o.contains(label) || label.contains(o.as_str())) {
+                continue;
+            }
+            out.push(label.to_string());
+            if out.len() == EXPLAINED {
+                break;
+            }
+        }
+        out
+    }
+
+    fn weight(&self, b: u32) -> f32 {
+        match self.dense.get(b as usize) {
+            Some(w) => *w,
+            None => self.weights.binary_search_by_key(&b, |(k, _)| *k).map_or(0.0, |i| self.weights[i].1),
+        }
     }
 
     pub(super) fn dot(&self, f: &[(u32, f32)]) -> f32 {
@@ -92,8 +132,10 @@ impl RumourModel {
     pub fn to_text(&self) -> String {
         let mut s = String::with_capacity(32 + self.weights.len() * 18);
         let _ = writeln!(s, "{MAGIC} {VERSION}");
-        let _ = writeln!(s, "bits {}", self.bits);
-        let _ = writeln!(s, "ngrams {} {}", self.min_n, self.max_n);
+        let _ = writeln!(s, "bits {}", self.spec.bits);
+        let _ = writeln!(s, "ngrams {} {}", self.spec.min_n, self.spec.max_n);
+        let _ = writeln!(s, "words {}", self.spec.words);
+        let _ = writeln!(s, "style {}", self.spec.style);
         let _ = writeln!(s, "threshold {}", self.threshold);
         let _ = writeln!(s, "review {}", self.review);
         let _ = writeln!(s, "bias {}", self.bias);
@@ -134,7 +176,7 @@ impl RumourModel {
             return Err(RumourError::NotAModel { path: path.to_path_buf() });
         };
         let version = version.trim();
-        if version != "1" && version != VERSION.to_string() {
+        if !["1", "2", "3"].contains(&version) {
             return Err(RumourError::Version { path: path.to_path_buf(), found: version.to_string() });
         }
         if !text.lines().any(|l| l == "end") {
@@ -161,11 +203,20 @@ impl RumourModel {
         let (n, ngrams) = field("ngrams")?;
         let (min_n, max_n) = match ngrams.as_slice() {
             [a, b] => match (a.parse::<usize>(), b.parse::<usize>()) {
-                (Ok(a), Ok(b)) if 1 <= a && a <= b && b <= 8 => (a, b),
-                _ => return Err(corrupt(n, "ngrams 应为两个 1–8 的整数")),
+                // "1 0": no character n-grams (a version 3 model of words only).
+                (Ok(a), Ok(b)) if 1 <= a && b <= 8 && (a <= b || (b == 0 && version == "3")) => (a, b),
+                _ => return Err(corrupt(n, "ngrams 应为两个 0–8 的整数")),
             },
             _ => return Err(corrupt(n, "ngrams 应为两个整数")),
         };
+        let (mut words, mut style) = (0, 0.0);
+        if version == "3" {
+            let (n, w) = one(field("words")?)?;
+            words = w.parse().ok().filter(|w| *w <= 3).ok_or_else(|| corrupt(n, "words 应为 0–3"))?;
+            let (n, st) = one(field("style")?)?;
+            style = finite(&st).filter(|s| *s >= 0.0).ok_or_else(|| corrupt(n, "style 应为非负数"))?;
+        }
+        let spec = FeatureSpec { bits, min_n, max_n, words, style };
         let (n, threshold) = one(field("threshold")?)?;
         let threshold =
             finite(&threshold).filter(|t| (0.0..=1.0).contains(t)).ok_or_else(|| corrupt(n, "阈值应在 0–1"))?;
@@ -203,7 +254,7 @@ impl RumourModel {
         if let Some((n, _)) = lines.find(|(_, l)| !l.is_empty()) {
             return Err(corrupt(n, "end 之后还有内容"));
         }
-        Ok(RumourModel { threshold, review, ..RumourModel::new(bits, (min_n, max_n), bias, weights) })
+        Ok(RumourModel { threshold, review, ..RumourModel::new(spec, bias, weights) })
     }
 }
 
@@ -219,11 +270,15 @@ pub(crate) fn sigmoid(z: f32) -> f32 {
 mod tests {
     use super::*;
 
+    fn spec() -> FeatureSpec {
+        FeatureSpec { bits: 20, min_n: 1, max_n: 3, words: 2, style: 0.5 }
+    }
+
     fn model() -> RumourModel {
         RumourModel {
             threshold: 0.617_283_9,
             review: 0.301,
-            ..RumourModel::new(20, (1, 3), -0.1, vec![(3, 0.1), (17, -1.234_567_9e-7), (1_048_575, 3.0)])
+            ..RumourModel::new(spec(), -0.1, vec![(3, 0.1), (17, -1.234_567_9e-7), (1_048_575, 3.0)])
         }
     }
 
@@ -234,7 +289,7 @@ mod tests {
         let f = [(2, 1.0), (3, 0.5), (17, 0.25), (1_048_575, 0.125)];
         assert_eq!(dense.dot(&f), sparse.dot(&f));
         assert_eq!(dense.dot(&f), 0.05 + -1.234_567_9e-7 * 0.25 + 0.375);
-        let wide = RumourModel::new(24, (1, 3), 0.0, vec![(16_000_000, 2.0)]);
+        let wide = RumourModel::new(FeatureSpec::chars(24, 1, 3), 0.0, vec![(16_000_000, 2.0)]);
         assert!(wide.dense.is_empty());
         assert_eq!(wide.dot(&[(16_000_000, 0.5), (5, 1.0)]), 1.0);
     }
@@ -260,30 +315,39 @@ mod tests {
             "yuqing-rumour-model 1\nbits 20\nngrams 1 3\nthreshold 0.4\nbias -0.5\nweights 2\n3 0.25\n17 -1\nend\n";
         let m = RumourModel::parse(Path::new("old.model"), v1.as_bytes()).expect("version 1 loads");
         assert_eq!((m.threshold, m.review, m.bias, m.weights()), (0.4, 0.4, -0.5, &[(3, 0.25), (17, -1.0)][..]));
-        assert!(m.to_text().starts_with("yuqing-rumour-model 2\n"), "saved again as version 2");
+        assert_eq!(m.spec, FeatureSpec::chars(20, 1, 3), "characters only");
+        assert!(m.to_text().starts_with("yuqing-rumour-model 3\n"), "saved again as version 3");
+        let v2 = v1.replace("model 1", "model 2").replace("threshold 0.4\n", "threshold 0.4\nreview 0.25\n");
+        let m = RumourModel::parse(Path::new("v2.model"), v2.as_bytes()).expect("version 2 loads");
+        assert_eq!((m.spec, m.threshold, m.review), (FeatureSpec::chars(20, 1, 3), 0.4, 0.25));
+        let v = |text: &str| m.probability("", text);
+        let same = RumourModel { spec: FeatureSpec::chars(20, 1, 3), ..m.clone() };
+        assert_eq!(v("网传停水"), same.probability("", "网传停水"));
     }
 
     #[test]
     fn damaged_files_give_typed_errors_naming_the_file() {
         let good = model().to_text();
         let truncated = &good[..good.len() - 12];
-        assert!(matches!(parse_err(truncated), RumourError::Truncated { lines: 10, .. }), "{truncated}");
+        assert!(matches!(parse_err(truncated), RumourError::Truncated { lines: 12, .. }), "{truncated}");
         let cut_at_line = &good[..good.find("1048575").expect("last weight")];
         assert!(matches!(parse_err(cut_at_line), RumourError::Truncated { .. }));
         let one_missing = good.replace("1048575 3\n", "");
-        assert!(matches!(parse_err(&one_missing), RumourError::Corrupt { line: 10, .. }), "{one_missing}");
+        assert!(matches!(parse_err(&one_missing), RumourError::Corrupt { line: 12, .. }), "{one_missing}");
         assert!(matches!(parse_err(&good[..good.len() - 4]), RumourError::Truncated { .. }));
         assert!(matches!(parse_err(""), RumourError::NotAModel { .. }));
         assert!(matches!(parse_err("hello\n"), RumourError::NotAModel { .. }));
-        assert!(matches!(parse_err(&good.replace("model 2", "model 3")), RumourError::Version { .. }));
-        let e = parse_err(&good.replace("model 2", "model 3")).to_string();
-        assert!(e.contains("版本 3") && e.contains("yuqing rumour train 重新训练"), "{e}");
-        assert!(matches!(parse_err(&good.replace("bias -0.1", "bias x")), RumourError::Corrupt { line: 6, .. }));
-        assert!(matches!(parse_err(&good.replace("review 0.301", "review 0.9")), RumourError::Corrupt { line: 5, .. }));
-        assert!(matches!(parse_err(&good.replace("17 ", "2 ")), RumourError::Corrupt { line: 9, .. }));
+        assert!(matches!(parse_err(&good.replace("model 3", "model 4")), RumourError::Version { .. }));
+        let e = parse_err(&good.replace("model 3", "model 4")).to_string();
+        assert!(e.contains("版本 4") && e.contains("yuqing rumour train 重新训练"), "{e}");
+        assert!(matches!(parse_err(&good.replace("bias -0.1", "bias x")), RumourError::Corrupt { line: 8, .. }));
+        assert!(matches!(parse_err(&good.replace("review 0.301", "review 0.9")), RumourError::Corrupt { line: 7, .. }));
+        assert!(matches!(parse_err(&good.replace("17 ", "2 ")), RumourError::Corrupt { line: 11, .. }));
         assert!(matches!(parse_err(&good.replace("1048575 ", "1048576 ")), RumourError::Corrupt { .. }));
         assert!(matches!(parse_err(&good.replace("threshold 0", "threshold 9")), RumourError::Corrupt { .. }));
         assert!(matches!(parse_err(&format!("{good}1 2\n")), RumourError::Corrupt { .. }));
+        assert!(matches!(parse_err(&good.replace("words 2", "words 7")), RumourError::Corrupt { line: 4, .. }));
+        assert!(matches!(parse_err(&good.replace("style 0.5", "style -1")), RumourError::Corrupt { line: 5, .. }));
         let e = parse_err(truncated).to_string();
         assert!(e.contains("/cfg/rumour.model") && e.contains("不完整"), "{e}");
         let bytes = [good.as_bytes(), &[0xFF]].concat();

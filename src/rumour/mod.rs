@@ -40,7 +40,7 @@ pub enum RumourError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("{} 不是谣言模型文件（第 1 行应为 \"{}\"）", path.display(), file::MAGIC)]
     NotAModel { path: PathBuf },
-    #[error("模型文件 {} 的格式版本 {found} 不受支持（本程序读取版本 {}），请用 yuqing rumour train 重新训练", path.display(), file::VERSION)]
+    #[error("模型文件 {} 的格式版本 {found} 不受支持（本程序读取版本 1–{}），请用 yuqing rumour train 重新训练", path.display(), file::VERSION)]
     Version { path: PathBuf, found: String },
     #[error("模型文件 {} 第 {line} 行损坏：{reason}，请用 yuqing rumour train 重新训练", path.display())]
     Corrupt { path: PathBuf, line: usize, reason: String },
@@ -70,7 +70,7 @@ pub fn load_from_dir(config_dir: &Path) -> Result<Option<Arc<RumourModel>>, (Pat
 }
 
 /// What the model says about one text, with the reason shown to staff.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelVerdict {
     pub probability: f32,
     /// The 谣言 flag's threshold.
@@ -79,11 +79,20 @@ pub struct ModelVerdict {
     pub review: f32,
     /// `probability >= threshold`: the rumour flag.
     pub fired: bool,
+    /// The features that raised the score most (n-grams, words, style cues), when the
+    /// flag fired or the post is in the band; empty otherwise.
+    pub cues: Vec<String>,
 }
 
 impl ModelVerdict {
     pub fn new(probability: f32, threshold: f32, review: f32) -> Self {
-        ModelVerdict { probability, threshold, review: review.min(threshold), fired: probability >= threshold }
+        let review = review.min(threshold);
+        ModelVerdict { probability, threshold, review, fired: probability >= threshold, cues: Vec::new() }
+    }
+
+    /// The same verdict explained by `cues`.
+    pub fn with_cues(self, cues: Vec<String>) -> Self {
+        ModelVerdict { cues, ..self }
     }
 
     /// In the 待核实 band: below the flag's threshold, at or above the band's edge.
@@ -91,14 +100,15 @@ impl ModelVerdict {
         !self.fired && self.probability >= self.review
     }
 
-    /// "文本分类模型 0.87 ≥ 0.62", "文本分类模型 0.50，待核实（0.40–0.62）" or
-    /// "文本分类模型 0.12 < 0.40".
+    /// "文本分类模型 0.87 ≥ 0.62，依据：网传、转发 扩散", "文本分类模型 0.50，待核实（0.40–0.62），
+    /// 依据：…" or "文本分类模型 0.12 < 0.40" (no explanation below the band).
     pub fn reason_zh(&self) -> String {
         let (p, t, r) = (self.probability, self.threshold, self.review);
+        let why = if self.cues.is_empty() { String::new() } else { format!("，依据：{}", self.cues.join("、")) };
         if self.fired {
-            format!("文本分类模型 {p:.2} ≥ {t:.2}")
+            format!("文本分类模型 {p:.2} ≥ {t:.2}{why}")
         } else if self.to_verify() {
-            format!("文本分类模型 {p:.2}，待核实（{r:.2}–{t:.2}）")
+            format!("文本分类模型 {p:.2}，待核实（{r:.2}–{t:.2}）{why}")
         } else {
             format!("文本分类模型 {p:.2} < {r:.2}")
         }
@@ -111,6 +121,7 @@ impl ModelVerdict {
             "review_threshold": self.review,
             "fired": self.fired,
             "to_verify": self.to_verify(),
+            "cues": self.cues,
             "reason": self.reason_zh(),
         })
     }
@@ -132,5 +143,11 @@ mod tests {
         let no_band = ModelVerdict::new(0.5, 0.6, 0.9);
         assert_eq!((no_band.review, no_band.to_verify()), (0.6, false), "the band never reaches above the flag");
         assert_eq!(no_band.reason_zh(), "文本分类模型 0.50 < 0.60");
+        let why = || vec!["网传".to_string(), "转发 扩散".to_string()];
+        assert_eq!(v(0.91).with_cues(why()).reason_zh(), "文本分类模型 0.91 ≥ 0.80，依据：网传、转发 扩散");
+        assert_eq!(
+            v(0.5).with_cues(why()).reason_zh(),
+            "文本分类模型 0.50，待核实（0.40–0.80），依据：网传、转发 扩散"
+        );
     }
 }

@@ -114,16 +114,143 @@ pub fn stable_hash(s: &str) -> u64 {
     fnv1a(s.as_bytes(), FNV_OFFSET)
 }
 
-/// Sparse features of normalised text: each character n-gram (`min_n..=max_n`, spaces
-/// included inside but an n-gram of spaces only skipped) hashed into `2^bits` buckets,
-/// sublinear term frequency `1 + ln(count)`, the whole vector scaled to unit L2 length.
-/// Sorted by bucket, one entry per bucket.
-pub fn features(normalised: &str, bits: u8, min_n: usize, max_n: usize) -> Vec<(u32, f32)> {
+/// Which features a model reads: the model file's `bits`, `ngrams`, `words` and `style`
+/// lines. Version 1 and 2 files read characters only (`words` 0, `style` 0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureSpec {
+    /// 2^bits hash buckets, shared by every kind of feature.
+    pub bits: u8,
+    /// Character n-grams, `min_n..=max_n`.
+    pub min_n: usize,
+    pub max_n: usize,
+    /// Word n-grams `1..=words` from the jieba segmenter (0: none).
+    pub words: usize,
+    /// The value of each style cue ([`STYLE_CUES`]) that occurs (0: no style features).
+    pub style: f32,
+}
+
+impl FeatureSpec {
+    /// Character n-grams only: what version 1 and 2 model files hold.
+    pub fn chars(bits: u8, min_n: usize, max_n: usize) -> Self {
+        FeatureSpec { bits, min_n, max_n, words: 0, style: 0.0 }
+    }
+}
+
+/// The segmenter, with its embedded dictionary; built on first use (only models with word
+/// features use it).
+static JIEBA: LazyLock<jieba_rs::Jieba> = LazyLock::new(jieba_rs::Jieba::new);
+
+/// Style cues rumours share, by name (the name is what an explanation shows). A cue fires
+/// when any of its phrases occurs in the normalised text.
+pub const STYLE_CUES: &[(&str, &[&str])] = &[
+    ("传闻口吻", &["网传", "据说", "听说", "传言", "传闻", "有消息称", "消息称", "据传"]),
+    (
+        "呼吁转发",
+        &[
+            "转发",
+            "扩散",
+            "速转",
+            "快转",
+            "转给",
+            "转告",
+            "告诉身边",
+            "告诉家人",
+            "分享给",
+            "让更多人",
+            "周知",
+            "互相告知",
+        ],
+    ),
+    (
+        "来源无法核实",
+        &[
+            "内部人士",
+            "内部消息",
+            "知情人",
+            "据内部",
+            "朋友说",
+            "亲戚说",
+            "小道消息",
+            "可靠消息",
+            "业内人士",
+            "我朋友",
+            "同事说",
+        ],
+    ),
+    ("紧急口吻", &["紧急", "重要通知", "十万火急", "速看", "快看", "注意了", "提醒大家"]),
+    ("耸动用语", &["震惊", "重磅", "惊呆", "吓人", "可怕", "千万", "不转不是", "刚刚", "太恐怖", "出大事"]),
+];
+
+/// Words that name where a figure comes from: a digit run with none of them in the post is
+/// "数字无出处".
+const SOURCE_WORDS: &[&str] =
+    &["据", "通报", "公告", "发布", "官方", "记者", "报道", "统计", "新华", "日报", "晚报", "公安", "政府", "局"];
+
+/// The computed style cues, after [`STYLE_CUES`].
+pub const EXCLAMATION_RUN: &str = "感叹号连用";
+pub const UNSOURCED_NUMBER: &str = "数字无出处";
+
+/// One automaton over every phrase of [`STYLE_CUES`] and [`SOURCE_WORDS`]: pattern `i`
+/// belongs to cue `STYLE_PATTERN_CUE[i]` (`STYLE_CUES.len()` for a source word).
+static STYLE_MATCHER: LazyLock<(aho_corasick::AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
+    let mut patterns: Vec<&str> = Vec::new();
+    let mut owner = Vec::new();
+    for (i, (_, phrases)) in STYLE_CUES.iter().enumerate() {
+        patterns.extend_from_slice(phrases);
+        owner.extend(std::iter::repeat_n(i, phrases.len()));
+    }
+    patterns.extend_from_slice(SOURCE_WORDS);
+    owner.extend(std::iter::repeat_n(STYLE_CUES.len(), SOURCE_WORDS.len()));
+    // Literal, non-empty patterns: building cannot fail (exercised by this module's tests).
+    #[allow(clippy::expect_used)]
+    let ac = aho_corasick::AhoCorasick::new(&patterns).expect("static patterns");
+    (ac, owner)
+});
+
+/// The style cues that occur in normalised text, by name, in a fixed order.
+pub fn style_cues(normalised: &str) -> Vec<&'static str> {
+    let (ac, owner) = &*STYLE_MATCHER;
+    let mut seen = [false; 8];
+    for m in ac.find_overlapping_iter(normalised) {
+        if let Some(slot) = owner.get(m.pattern().as_usize()).and_then(|o| seen.get_mut(*o)) {
+            *slot = true;
+        }
+    }
+    let mut out: Vec<&'static str> =
+        STYLE_CUES.iter().enumerate().filter(|(i, _)| seen[*i]).map(|(_, (name, _))| *name).collect();
+    let mut run = 0;
+    if normalised.chars().any(|c| {
+        run = if c == '!' || c == '！' { run + 1 } else { 0 };
+        run >= 2
+    }) {
+        out.push(EXCLAMATION_RUN);
+    }
+    if normalised.contains(DIGITS_MARK) && !seen[STYLE_CUES.len()] {
+        out.push(UNSOURCED_NUMBER);
+    }
+    out
+}
+
+/// The hash of a feature: a namespace (`kind`: 1–8 character n-grams by length, 0x40 + n
+/// word n-grams, 0x80 + i style cues) followed by the feature's parts.
+fn bucket(kind: u8, parts: impl Iterator<Item = u64>, mask: u64) -> u32 {
+    let mut h = fnv1a(&[kind], FNV_OFFSET);
+    for p in parts {
+        h = fnv1a(&p.to_le_bytes()[..], h);
+    }
+    ((h ^ (h >> 32)) & mask) as u32
+}
+
+/// Every n-gram bucket of normalised text under `spec` (character, then word n-grams),
+/// unsorted, with repeats; `label` sees each bucket with the text it stands for (only
+/// explanations ask: building labels costs an allocation each).
+fn gram_buckets(normalised: &str, spec: &FeatureSpec, mut label: Option<&mut Vec<(u32, String)>>) -> Vec<u32> {
     let chars: Vec<char> = normalised.chars().collect();
-    let mask = (1u64 << bits) - 1;
-    let mut buckets: Vec<u32> = Vec::with_capacity(chars.len() * (max_n + 1 - min_n.min(max_n)));
+    let mask = (1u64 << spec.bits) - 1;
+    let (min_n, max_n) = (spec.min_n.max(1), spec.max_n);
+    let mut buckets: Vec<u32> = Vec::with_capacity(chars.len() * (max_n + 1 - min_n.min(max_n)) + 2 * chars.len());
     let mut buf = [0u8; 4];
-    for n in min_n.max(1)..=max_n {
+    for n in min_n..=max_n {
         for gram in chars.windows(n) {
             if gram.iter().all(|c| *c == ' ') {
                 continue;
@@ -133,9 +260,37 @@ pub fn features(normalised: &str, bits: u8, min_n: usize, max_n: usize) -> Vec<(
                 h = fnv1a(c.encode_utf8(&mut buf).as_bytes(), h);
             }
             // Fold the high bits in: FNV's low bits alone mix poorly.
-            buckets.push(((h ^ (h >> 32)) & mask) as u32);
+            let b = ((h ^ (h >> 32)) & mask) as u32;
+            buckets.push(b);
+            if let Some(labels) = label.as_deref_mut() {
+                labels.push((b, gram.iter().collect()));
+            }
         }
     }
+    if spec.words > 0 {
+        let words: Vec<&str> =
+            JIEBA.cut(normalised, false).into_iter().map(|t| t.word).filter(|w| !w.trim().is_empty()).collect();
+        let hashes: Vec<u64> = words.iter().map(|w| stable_hash(w)).collect();
+        for n in 1..=spec.words.min(3) {
+            for (i, gram) in hashes.windows(n).enumerate() {
+                let b = bucket(0x40 + n as u8, gram.iter().copied(), mask);
+                buckets.push(b);
+                if let Some(labels) = label.as_deref_mut() {
+                    labels.push((b, words[i..i + n].join(" ")));
+                }
+            }
+        }
+    }
+    buckets
+}
+
+/// Sparse features of normalised text: each character n-gram (`min_n..=max_n`, spaces
+/// included inside but an n-gram of spaces only skipped) and each word n-gram hashed into
+/// `2^bits` buckets, sublinear term frequency `1 + ln(count)`, the n-gram vector scaled to
+/// unit L2 length; then each style cue that occurs at `spec.style`. Sorted by bucket, one
+/// entry per bucket.
+pub fn features_of(normalised: &str, spec: &FeatureSpec) -> Vec<(u32, f32)> {
+    let mut buckets = gram_buckets(normalised, spec, None);
     buckets.sort_unstable();
     let mut out: Vec<(u32, f32)> = Vec::with_capacity(buckets.len());
     for b in buckets {
@@ -155,7 +310,44 @@ pub fn features(normalised: &str, bits: u8, min_n: usize, max_n: usize) -> Vec<(
             *v *= inv;
         }
     }
+    if spec.style > 0.0 {
+        let mask = (1u64 << spec.bits) - 1;
+        for cue in style_cues(normalised) {
+            let b = style_bucket(cue, mask);
+            match out.binary_search_by_key(&b, |(k, _)| *k) {
+                Ok(i) => out[i].1 += spec.style,
+                Err(i) => out.insert(i, (b, spec.style)),
+            }
+        }
+    }
     out
+}
+
+fn style_bucket(cue: &str, mask: u64) -> u32 {
+    bucket(0x80, std::iter::once(stable_hash(cue)), mask)
+}
+
+/// Character n-gram features only (what version 1 and 2 models read).
+pub fn features(normalised: &str, bits: u8, min_n: usize, max_n: usize) -> Vec<(u32, f32)> {
+    features_of(normalised, &FeatureSpec::chars(bits, min_n, max_n))
+}
+
+/// What each bucket of [`features_of`] stands for in this text: the n-gram (word n-grams
+/// joined by spaces) or the style cue's name, placeholders shown as 〈链接〉, 〈@某人〉,
+/// 〈数字〉. The first text seen for a bucket is kept.
+pub fn feature_labels(normalised: &str, spec: &FeatureSpec) -> Vec<(u32, String)> {
+    let mut labels = Vec::new();
+    gram_buckets(normalised, spec, Some(&mut labels));
+    if spec.style > 0.0 {
+        let mask = (1u64 << spec.bits) - 1;
+        labels.extend(style_cues(normalised).into_iter().map(|c| (style_bucket(c, mask), c.to_string())));
+    }
+    for (_, l) in &mut labels {
+        if l.contains([URL_MARK, MENTION_MARK, DIGITS_MARK]) {
+            *l = l.replace(URL_MARK, "〈链接〉").replace(MENTION_MARK, "〈@某人〉").replace(DIGITS_MARK, "〈数字〉");
+        }
+    }
+    labels
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 use super::RumourModel;
 use super::data::Example;
 use super::file::sigmoid;
-use super::text::{features, model_input, stable_hash};
+use super::text::{FeatureSpec, features_of, model_input, stable_hash};
 
 /// Training parameters; the defaults are the ones measured in EVALUATION.md.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,7 +23,12 @@ pub struct TrainParams {
     /// 2^bits hash buckets.
     pub bits: u8,
     pub min_n: usize,
+    /// Longest character n-gram (0: none).
     pub max_n: usize,
+    /// Longest word n-gram from the jieba segmenter (0: none).
+    pub words: usize,
+    /// The value of each style cue that occurs (0: no style features).
+    pub style: f32,
     pub epochs: usize,
     /// L2 strength (applied lazily: to a weight when its feature occurs).
     pub l2: f32,
@@ -42,6 +47,8 @@ impl Default for TrainParams {
             bits: 20,
             min_n: 1,
             max_n: 3,
+            words: 0,
+            style: 0.0,
             epochs: 10,
             l2: 1e-4,
             learning_rate: 0.2,
@@ -67,20 +74,29 @@ pub struct TrainReport {
     pub review_recall: f64,
 }
 
-/// An example as features.
+/// An example as features, with its weight in the loss.
 struct Row {
     x: Vec<(u32, f32)>,
     y: bool,
+    weight: f32,
+}
+
+impl TrainParams {
+    /// The features a model trained with these parameters reads.
+    pub fn spec(&self) -> FeatureSpec {
+        FeatureSpec { bits: self.bits, min_n: self.min_n, max_n: self.max_n, words: self.words, style: self.style }
+    }
 }
 
 /// Trains on all examples and returns the model with its held-out threshold. Callers
 /// check there are enough examples of both classes ([`MIN_PER_CLASS`]).
 pub fn fit(examples: &[Example], params: &TrainParams) -> (RumourModel, TrainReport) {
+    let spec = params.spec();
     let rows: Vec<(u64, Row)> = examples
         .iter()
         .map(|e| {
             let norm = model_input(&e.title, &e.text);
-            (stable_hash(&norm), Row { x: features(&norm, params.bits, params.min_n, params.max_n), y: e.rumour })
+            (stable_hash(&norm), Row { x: features_of(&norm, &spec), y: e.rumour, weight: e.weight })
         })
         .collect();
     let (mut fit_rows, mut held_rows): (Vec<&Row>, Vec<&Row>) = (Vec::new(), Vec::new());
@@ -115,6 +131,22 @@ pub fn fit(examples: &[Example], params: &TrainParams) -> (RumourModel, TrainRep
         review_recall,
     };
     (model, report)
+}
+
+/// An office's own cases (`yuqing event feedback --kind rumour-confirmed|rumour-refuted`)
+/// split into those trained on, weighted `weight`, and those held back to compare a new
+/// model with the live one (about a quarter, chosen by a hash of the normalised text, so
+/// the same case is always on the same side and retraining never trains on it).
+pub fn split_cases(cases: Vec<Example>, weight: f32) -> (Vec<Example>, Vec<Example>) {
+    let (mut train, mut held) = (Vec::new(), Vec::new());
+    for case in cases {
+        if stable_hash(&format!("case {}", model_input(&case.title, &case.text))).is_multiple_of(4) {
+            held.push(case);
+        } else {
+            train.push(Example { weight, ..case });
+        }
+    }
+    (train, held)
 }
 
 /// Each class needs at least this many examples.
@@ -170,7 +202,7 @@ fn sgd(rows: &[&Row], p: &TrainParams) -> RumourModel {
             let r = rows[i];
             let z =
                 bias + r.x.iter().filter(|(b, _)| usable[*b as usize]).map(|(b, v)| w[*b as usize] * v).sum::<f32>();
-            let err = sigmoid(z) - if r.y { 1.0 } else { 0.0 };
+            let err = r.weight * (sigmoid(z) - if r.y { 1.0 } else { 0.0 });
             for (b, v) in &r.x {
                 let b = *b as usize;
                 if !usable[b] {
@@ -186,7 +218,7 @@ fn sgd(rows: &[&Row], p: &TrainParams) -> RumourModel {
     }
     let weights: Vec<(u32, f32)> =
         w.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(b, v)| (b as u32, *v)).collect();
-    RumourModel::new(p.bits, (p.min_n, p.max_n), bias, weights)
+    RumourModel::new(p.spec(), bias, weights)
 }
 
 /// Every cut between different scores, highest first: (threshold, true positives,
@@ -241,7 +273,7 @@ mod tests {
     use super::*;
 
     fn ex(text: &str, rumour: bool) -> Example {
-        Example { title: String::new(), text: text.to_string(), rumour }
+        Example { title: String::new(), text: text.to_string(), rumour, weight: 1.0 }
     }
 
     /// Invented toy posts: rumours shout and urge sharing, the others are plain notices.
