@@ -318,3 +318,106 @@ fn thresholds_per_use_come_from_yuqing_toml_and_are_checked() {
     assert_eq!(run.code, Some(1));
     assert!(run.stdout.contains("高于谣言模型的阈值"), "{}", run.stdout);
 }
+
+/// Words only the rumours, or only the notices, of the cases test contain.
+const RUMOUR_MARKS: [&str; 3] = ["紧急扩散", "震惊", "内部消息"];
+const NOTICE_MARKS: [&str; 2] = ["开放时间调整", "应急演练"];
+
+/// The office's own verdicts (`event feedback --kind rumour-confirmed|rumour-refuted`) become
+/// training cases; a retrained model that judges the held-back cases worse than the live one
+/// is refused (the live file untouched, the new one left beside it) unless `--force`.
+#[test]
+fn the_offices_cases_feed_training_and_a_worse_model_is_refused() {
+    let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
+    p.write("train.jsonl", jsonl(&fixture()));
+    let data = p.path().join("train.jsonl").to_string_lossy().into_owned();
+    let run = p.run(&["rumour", "train", "--data", &data]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+
+    // Posts about the cemetery (a keyword), rumours and notices, each with markup.
+    let rumours = [
+        "紧急扩散！听说烈士陵园{}明天要拆了",
+        "震惊！烈士陵园{}出大事了，千万别去",
+        "内部消息：烈士陵园{}下周全部关闭",
+    ];
+    let notices = ["关于烈士陵园{}春节期间开放时间调整的通知", "烈士陵园{}开展消防安全应急演练活动"];
+    let parts = ["东区", "西区", "南门", "北门", "纪念馆"];
+    let mut items = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        for (j, t) in rumours.iter().enumerate() {
+            items.push((
+                format!("r{i}{j}"),
+                t.replace("{}", part),
+                "赶紧转发告诉家人，&lt;b&gt;速转&lt;/b&gt;".to_string(),
+            ));
+        }
+        for (j, t) in notices.iter().enumerate() {
+            items.push((format!("n{i}{j}"), t.replace("{}", part), "市退役军人事务局发布".to_string()));
+        }
+    }
+    let refs: Vec<(&str, &str, &str)> = items.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+    p.write("forum.xml", support::rss(&refs));
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+
+    // Label every event by what its posts are.
+    let mut labelled = 0;
+    for id in 1.. {
+        let show = p.run(&["event", "show", &id.to_string()]);
+        if show.code != Some(0) {
+            break;
+        }
+        let rumour = RUMOUR_MARKS.iter().any(|m| show.stdout.contains(m));
+        let notice = NOTICE_MARKS.iter().any(|m| show.stdout.contains(m));
+        assert!(rumour != notice, "event #{id} mixes rumours and notices:\n{}", show.stdout);
+        let kind = if rumour { "rumour-confirmed" } else { "rumour-refuted" };
+        let run = p.run(&["event", "feedback", &id.to_string(), "--by", "tester", "--kind", kind]);
+        assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("rumour_cases.jsonl"), "{}", run.stdout);
+        labelled += 1;
+    }
+    assert!(labelled >= 2, "rumours and notices form events of their own");
+    let cases_path = p.path().join("rumour_cases.jsonl");
+    let cases: Vec<serde_json::Value> = std::fs::read_to_string(&cases_path)
+        .expect("cases file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(cases.len(), items.len(), "every post of every labelled event is a case");
+    for case in &cases {
+        let text = case["text"].as_str().expect("text");
+        assert!(!text.contains('<') && !text.contains("&lt;"), "cases hold the text the daemon reads: {text}");
+        let rumour = RUMOUR_MARKS.iter().any(|m| text.contains(m));
+        assert_eq!(case["label"], i32::from(rumour), "{case}");
+    }
+    let cases_arg = cases_path.to_string_lossy().into_owned();
+
+    // Training on labels turned upside down gives a model that judges the held-back cases
+    // worse: refused, and the live model stays.
+    let live = std::fs::read(p.path().join("rumour.model")).expect("model");
+    let flipped: Vec<(String, bool)> = fixture().into_iter().map(|(t, l)| (t, !l)).collect();
+    p.write("flipped.jsonl", jsonl(&flipped));
+    let flipped_arg = p.path().join("flipped.jsonl").to_string_lossy().into_owned();
+    let args = ["rumour", "train", "--data", &flipped_arg, "--cases", &cases_arg, "--case-weight", "0.01"];
+    let run = p.run(&args);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("条留出"), "{}", run.stdout);
+    assert!(run.stderr.contains("未替换"), "{}", run.stderr);
+    assert_eq!(std::fs::read(p.path().join("rumour.model")).expect("model"), live, "the live model is untouched");
+    assert!(p.path().join("rumour.model.new").exists(), "the refused model is kept for inspection");
+
+    // The right labels and the cases: at least as good, so it replaces the live model.
+    let run = p.run(&["rumour", "train", "--data", &data, "--cases", &cases_arg]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("模型已写入"), "{}", run.stdout);
+    let improved = std::fs::read(p.path().join("rumour.model")).expect("model");
+    assert_ne!(improved, live, "trained with the cases, the model changed");
+
+    // --force replaces even a worse one.
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let run = p.run(&forced);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("因 --force 仍替换现有模型"), "{}", run.stdout);
+    assert_ne!(std::fs::read(p.path().join("rumour.model")).expect("model"), improved);
+}

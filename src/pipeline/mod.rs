@@ -546,33 +546,16 @@ impl Job {
     }
 
     /// A feed read in parts: each part's new documents are matched and committed before the
-    /// next part is parsed, the source's state with the last part (as [`Job::commit`]).
+    /// next part is parsed.
     fn commit_batches(
         &self,
         batches: &extract::FeedBatches<'_>,
         malformed: usize,
         validators: &Validators,
     ) -> Result<RunOutcome, PipelineError> {
-        let now = Utc::now();
         let parsed = ParsedCounts { entries: batches.entries(), malformed };
-        let mut committed = Committed::default();
-        for i in 0..batches.len() {
-            let last = i + 1 == batches.len();
-            let fresh = self.lock()?.unseen(batches.documents(&self.source.id, i)?)?;
-            if fresh.is_empty() && !last {
-                continue;
-            }
-            committed += self.match_and_commit(
-                fresh,
-                (now, None),
-                |_| 0,
-                |store, batch| match last {
-                    true => store.commit_run(&self.source.id, batch, parsed.entries, validators, now),
-                    false => store.commit_documents(&self.source.id, batch, now),
-                },
-            )?;
-        }
-        Ok(RunOutcome { entries: parsed.entries, committed, malformed_bytes: malformed, ..RunOutcome::default() })
+        let parts = (0..batches.len()).map(|i| Ok(self.lock()?.unseen(batches.documents(&self.source.id, i)?)?));
+        self.commit_parts(parts, &parsed, validators)
     }
 
     fn fresh_parsed(&self, mut parsed: Parsed, more: &[Body]) -> Result<(Vec<Document>, ParsedCounts), PipelineError> {
@@ -591,22 +574,39 @@ impl Job {
         Ok((fresh, counts))
     }
 
-    /// Matches and renders the new documents and commits them, [`COMMIT_BATCH`] at a time,
-    /// the source's state with the last batch.
+    /// Matches and renders the new documents and commits them, [`COMMIT_BATCH`] at a time.
     fn commit(
         &self,
         fresh: Vec<Document>,
         parsed: &ParsedCounts,
         validators: &Validators,
     ) -> Result<RunOutcome, PipelineError> {
-        let now = Utc::now();
-        let mut committed = Committed::default();
+        let parts = fresh.len().div_ceil(COMMIT_BATCH).max(1);
         let mut rest = fresh.into_iter();
-        loop {
-            let batch: Vec<Document> = rest.by_ref().take(COMMIT_BATCH).collect();
-            let last = rest.len() == 0;
+        self.commit_parts((0..parts).map(move |_| Ok(rest.by_ref().take(COMMIT_BATCH).collect())), parsed, validators)
+    }
+
+    /// Matches, renders and commits new documents a part at a time, each part its own
+    /// transaction and the source's state with the last ([`Store::commit_run`]); an empty
+    /// part before the last commits nothing. A part is produced only after the one before
+    /// it is committed, so a feed read in parts holds one part's documents at a time.
+    fn commit_parts(
+        &self,
+        parts: impl ExactSizeIterator<Item = Result<Vec<Document>, PipelineError>>,
+        parsed: &ParsedCounts,
+        validators: &Validators,
+    ) -> Result<RunOutcome, PipelineError> {
+        let now = Utc::now();
+        let count = parts.len();
+        let mut committed = Committed::default();
+        for (i, part) in parts.enumerate() {
+            let fresh = part?;
+            let last = i + 1 == count;
+            if fresh.is_empty() && !last {
+                continue;
+            }
             committed += self.match_and_commit(
-                batch,
+                fresh,
                 (now, None),
                 |_| 0,
                 |store, batch| match last {
@@ -614,9 +614,6 @@ impl Job {
                     false => store.commit_documents(&self.source.id, batch, now),
                 },
             )?;
-            if last {
-                break;
-            }
         }
         Ok(RunOutcome {
             entries: parsed.entries,
