@@ -144,7 +144,16 @@ fn staff_sign_in_see_their_events_and_act_through_forms_that_work_once() {
     }
     let page = http(port, "GET", &format!("/events/{event}"), &wang, "");
     assert_eq!(page.status, 200);
-    for needle in ["时间线", "首发", "办理时限", "计时中", "受理（"] {
+    for needle in [
+        "时间线",
+        "首发",
+        "办理时限",
+        "计时中",
+        "受理（",
+        "传播趋势（近 24 小时",
+        "aria-label=\"每小时新增篇数\"",
+        "传播平稳：过去 2 小时新增 1 篇",
+    ] {
         assert!(page.body.contains(needle), "{needle} in:\n{}", page.body);
     }
     let accept_path = format!("/events/{event}/accept");

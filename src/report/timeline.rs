@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 
 use crate::config::Config;
 use crate::response::deadline::{Outcome, Progress, clock_outcome};
-use crate::response::trend::{State, Trend, trend};
+use crate::response::trend::{Trend, trend};
 use crate::store::{AlertEntry, Timeline};
 
 /// The timeline, worded.
@@ -104,9 +104,6 @@ pub fn view(config: &Config, t: &Timeline, now: DateTime<Utc>) -> View {
     ));
 
     let trend = event_trend(t, now, tz);
-    if trend.state != State::Quiet {
-        facts.push(("传播趋势", trend.summary_zh()));
-    }
 
     let mut entries: Vec<(usize, Entry)> = Vec::new();
     for (n, c) in t.copies.iter().enumerate() {
@@ -218,14 +215,6 @@ pub fn trend_lines(trend: &Trend, tz: Tz) -> Vec<String> {
 /// `11-27 14时`.
 pub fn hour_label(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%m-%d %H时").to_string()
-}
-
-/// How fast the story spreads now ([`crate::response::trend`]): copies in the last two
-/// hours against the two before, and the engagement's change over the last two hours;
-/// `None` for a quiet event (no copy in the last four hours).
-pub fn spread(t: &Timeline, now: DateTime<Utc>) -> Option<String> {
-    let trend = event_trend(t, now, chrono_tz::UTC);
-    (trend.state != State::Quiet).then(|| trend.summary_zh())
 }
 
 fn clocks(config: &Config, t: &Timeline, now: DateTime<Utc>) -> Vec<Clock> {
@@ -355,11 +344,11 @@ mod tests {
     #[test]
     fn the_spread_compares_the_last_two_hours_with_the_two_before() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-        let rising = spread(&timeline(&[200, 90, 30, 10], now), now).unwrap_or_default();
-        assert_eq!(rising, "传播加速：过去 2 小时新增 3 篇（此前 2 小时 1 篇）；互动 +240");
-        let slowing = spread(&timeline(&[200, 150, 30], now), now).unwrap_or_default();
+        let spread = |minutes: &[i64]| event_trend(&timeline(minutes, now), now, chrono_tz::UTC).summary_zh();
+        assert_eq!(spread(&[200, 90, 30, 10]), "传播加速：过去 2 小时新增 3 篇（此前 2 小时 1 篇）；互动 +240");
+        let slowing = spread(&[200, 150, 30]);
         assert!(slowing.starts_with("传播趋缓：过去 2 小时新增 1 篇（此前 2 小时 2 篇）"), "{slowing}");
-        assert_eq!(spread(&timeline(&[600, 300], now), now), None, "quiet for four hours");
+        assert!(spread(&[600, 300]).starts_with("传播平息：4 小时内无新增"), "quiet for four hours");
     }
 
     #[test]
