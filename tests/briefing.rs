@@ -158,6 +158,10 @@ fn the_digest_counts_the_period_lists_open_items_and_ranks_top_events_with_their
     let mut store = p.store();
     scripted(&mut store);
     let daily = config.briefing("daily").expect("daily");
+    // The joint assessment of #3 (会商研判): the briefing carries its words (issue 15 item 2).
+    let note = "性质：误读；风险：可能聚集；处置建议：当日发布说明";
+    let assess = Action { action: "assess", actor: "wang", target: Some("up"), link: None, note: Some(note) };
+    assert!(store.record_action(3, &assess, nov(26, 12, 0)).expect("record"));
     let due = nov(27, 8, 0);
     let digest = Digest::load(Some(&store), &config, daily, due, due + Duration::hours(1)).expect("digest");
     assert_eq!((digest.start, digest.due), (nov(26, 8, 0), due));
@@ -207,6 +211,7 @@ fn the_digest_counts_the_period_lists_open_items_and_ranks_top_events_with_their
         "互动 5000",
         "2026-11-26 10:01  测试信源 daily  ",
         "#1 抚恤金两天前的旧事：回应（时限 48 小时，应于 2026-11-27 07:00 前）",
+        "会商研判：已于 2026-11-26 12:00 由 王科员（wang） 记录，趋势：上升；性质：误读；风险：可能聚集；处置建议：当日发布说明",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
@@ -214,6 +219,7 @@ fn the_digest_counts_the_period_lists_open_items_and_ranks_top_events_with_their
     assert!(!html.contains("<script>"), "titles are escaped");
     assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"), "{html}");
     assert!(html.contains("href=\"https://example.com/3/0?a=1&amp;b=2\""), "{html}");
+    assert!(html.contains("趋势：上升；性质：误读；风险：可能聚集；处置建议：当日发布说明"), "{html}");
 }
 
 #[test]

@@ -144,7 +144,16 @@ fn staff_sign_in_see_their_events_and_act_through_forms_that_work_once() {
     }
     let page = http(port, "GET", &format!("/events/{event}"), &wang, "");
     assert_eq!(page.status, 200);
-    for needle in ["时间线", "首发", "办理时限", "计时中", "受理（"] {
+    for needle in [
+        "时间线",
+        "首发",
+        "办理时限",
+        "计时中",
+        "受理（",
+        "传播趋势（近 24 小时",
+        "aria-label=\"每小时新增篇数\"",
+        "传播平稳：过去 2 小时新增 1 篇",
+    ] {
         assert!(page.body.contains(needle), "{needle} in:\n{}", page.body);
     }
     let accept_path = format!("/events/{event}/accept");
@@ -349,6 +358,12 @@ fn a_joint_assessment_is_recorded_shown_and_reported() {
     assert!(show.stdout.contains("会商研判  李科长（li）（趋势：上升）：性质：政策执行问题；风险：可能引发集中反映；处置建议：当日发布办理进度说明"), "{}", show.stdout);
     let report = p.run(&["report"]);
     assert!(report.stdout.contains("会商研判：已于"), "{}", report.stdout);
+    // The Art. 10/15 report carries the assessment itself: who, the trend, nature, risks, plan.
+    let words =
+        "由 李科长（li） 记录，趋势：上升；性质：政策执行问题；风险：可能引发集中反映；处置建议：当日发布办理进度说明";
+    assert!(report.stdout.contains(words), "{}", report.stdout);
+    let html = p.run(&["report", "--format", "html"]);
+    assert!(html.stdout.contains(words), "{}", html.stdout);
     assert_eq!(p.run(&["event", "close", "1", "--by", "li"]).code, Some(0));
     let closed = assess("down", "无");
     assert_eq!(closed.code, Some(1));

@@ -137,6 +137,10 @@ min_sources = 1
 
 [deadlines.III]
 response_hours = -1
+
+[grades.acceleration]
+min_ratio = 0.5
+min_nwe = 3
 "#;
 
 #[test]
@@ -157,6 +161,8 @@ fn organisation_references_are_checked_with_their_lines() {
         ("yuqing.toml:25:", "未知的媒体层级 \"national\"", ""),
         ("yuqing.toml:27:", "未知的键 \"V\"", ""),
         ("yuqing.toml:31:", "response_hours = -1 不是正的小时数", ""),
+        ("yuqing.toml:34:", "min_ratio = 0.5 小于 1", "应不小于 1（默认 2.0）"),
+        ("yuqing.toml:35:", "未知的键 \"min_nwe\"", "min_new"),
         ("x.txt:1:12:", "@section = finanse 不在 [[sections]] 中", "[[sections]] 的 id：preferential"),
     ];
     for (place, message, hint) in expect {

@@ -1,13 +1,14 @@
 //! `yuqing event show ID`: an event's timeline for staff — its grade and owner, every copy
 //! on the propagation path, engagement over time, every alert and reminder with its fate,
-//! every workflow action, and where its deadline clocks stand.
+//! every workflow action, the hourly trend of the last 24 hours, and where its deadline
+//! clocks stand.
 
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::report::timeline::view;
+use crate::report::timeline::{TREND_HOURS, trend_lines, view};
 use crate::store::{Store, Timeline};
 
 use super::local;
@@ -29,6 +30,13 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
     let mut out = format!("{}\n", v.heading);
     for (label, text) in &v.facts {
         out.push_str(&format!("  {label}：{text}\n"));
+    }
+    let trend = trend_lines(&v.trend, tz);
+    if !trend.is_empty() {
+        out.push_str(&format!("\n传播趋势（近 {TREND_HOURS} 小时）：\n"));
+        for line in trend {
+            out.push_str(&format!("  {line}\n"));
+        }
     }
     out.push_str("\n时间线：\n");
     for e in &v.entries {

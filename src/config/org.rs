@@ -1,5 +1,5 @@
 //! The organisation, grading rules and routes in `yuqing.toml`: `principal`, `gkb`,
-//! `[[people]]`, `[[sections]]`, `[[departments]]`, `[grades.I|II|III]`, `[[routes]]`,
+//! `[[people]]`, `[[sections]]`, `[[departments]]`, `[grades.I|II|III|acceleration]`, `[[routes]]`,
 //! `[ladder.*]`, `[deadlines.*]` and (through [`super::receivers`]) `[[receivers]]`.
 //! Every reference (a section's people, the principal, a route's owner and departments)
 //! is checked, and each problem names its line.
@@ -16,7 +16,8 @@ use crate::response::grade::ContentClause;
 use crate::response::org::default_department_name;
 use crate::response::route::{Role, Step};
 use crate::response::{
-    Department, Grade, GradeRule, Grading, Ladder, Ladders, Organisation, Person, Route, Routing, Section, Tier,
+    Acceleration, Department, Grade, GradeRule, Grading, Ladder, Ladders, Organisation, Person, Route, Routing,
+    Section, Tier,
 };
 use crate::rules::Category;
 
@@ -28,6 +29,7 @@ const ROUTE_KEYS: &[&str] =
 const GRADE_KEYS: &[&str] =
     &["media_tiers", "min_mainstream", "min_interactions", "min_sources", "min_growth", "content"];
 const CONTENT_KEYS: &[&str] = &["flags", "categories", "min_weight", "min_negativity"];
+const ACCELERATION_KEYS: &[&str] = &["min_new", "min_ratio", "raise"];
 
 /// What `yuqing.toml` says about the response side.
 #[derive(Debug, Clone, Default)]
@@ -325,8 +327,13 @@ fn deadlines(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Deadlines {
 fn grades(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Grading {
     let mut grading = Grading::default();
     let Some((_, table)) = c.file.sub_table(root, "grades", c.diags) else { return grading };
-    let table = c.file.known_keys(table, &["I", "II", "III"], "[grades] 中（Ⅳ级是兜底，无需规则）", c.diags);
+    let table =
+        c.file.known_keys(table, &["I", "II", "III", "acceleration"], "[grades] 中（Ⅳ级是兜底，无需规则）", c.diags);
     for (key, value) in &table {
+        if key.get_ref() == "acceleration" {
+            grading.acceleration = acceleration(c, value);
+            continue;
+        }
         let Some(grade) = Grade::parse(key.get_ref()) else { continue };
         let DeValue::Table(t) = value.get_ref() else {
             c.error(
@@ -366,4 +373,32 @@ fn grades(c: &mut Ctx<'_, '_>, root: &DeTable<'_>) -> Grading {
     }
     grading.rules.sort_by_key(|r| r.grade);
     grading
+}
+
+/// `[grades.acceleration]`: when faster copies are a grading reason, and whether they raise
+/// the grade (off by default; see [`crate::response::Acceleration`]).
+fn acceleration(c: &mut Ctx<'_, '_>, value: &Spanned<DeValue<'_>>) -> Acceleration {
+    let mut out = Acceleration::default();
+    let DeValue::Table(t) = value.get_ref() else {
+        c.error(value.span(), "grades.acceleration 应是表".to_string(), "写成 [grades.acceleration]");
+        return out;
+    };
+    let t = c.file.known_keys(t, ACCELERATION_KEYS, "[grades.acceleration] 中", c.diags);
+    if let Some(v) = c.get::<u32>(&t, "min_new", "非负整数（过去 2 小时新增篇数）") {
+        out.min_new = v.into_inner();
+    }
+    if let Some(v) = c.get::<f64>(&t, "min_ratio", "数字（倍数）") {
+        match *v.get_ref() >= 1.0 {
+            true => out.min_ratio = v.into_inner(),
+            false => c.error(
+                v.span(),
+                format!("min_ratio = {} 小于 1", v.get_ref()),
+                "min_ratio 是过去 2 小时新增篇数与此前 2 小时之比，应不小于 1（默认 2.0）",
+            ),
+        }
+    }
+    if let Some(v) = c.get::<bool>(&t, "raise", "布尔值") {
+        out.raise = v.into_inner();
+    }
+    out
 }

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use crate::detect::cluster::{Clusterer, Probe};
 use crate::model::{Document, FlagKind};
-use crate::response::{Facts, Grade, Grading, Tier};
+use crate::response::{Facts, Grade, Grading, Reaction, Tier};
 use crate::rules::Category;
 
 /// A document of an open event, as read back from the store to rebuild the index.
@@ -308,7 +308,7 @@ impl EventIndex {
         event_id: i64,
         (grade, downgraded_from): (Option<Grade>, Option<Grade>),
         tier_of: impl Fn(&str) -> Option<(Tier, String)>,
-        reaction: (i64, Option<f64>),
+        reaction: Reaction,
         grading: &Grading,
     ) -> Option<Assignment> {
         let mut a = Assignment::of(event_id, self.open.get(&event_id)?);
@@ -325,7 +325,7 @@ impl EventIndex {
         a: &mut Assignment,
         content: &ContentFacts,
         tier_of: impl Fn(&str) -> Option<(Tier, String)>,
-        (interactions, growth): (i64, Option<f64>),
+        reaction: Reaction,
         grading: &Grading,
     ) {
         let Some(open) = self.open.get_mut(&a.event_id) else { return };
@@ -335,24 +335,32 @@ impl EventIndex {
             categories: open.content.categories.clone(),
             flags: open.content.flags.clone(),
             negativity: open.content.negativity,
-            interactions,
-            growth,
+            interactions: reaction.interactions,
+            growth: reaction.growth,
             documents: open.documents,
             sources: open.sources.len(),
             tiers: open.sources.iter().filter_map(|s| tier_of(s)).collect(),
+            spread: reaction.spread,
         };
         let (grade, reasons) = grading.grade(&facts);
+        // A kept grade still says that the story is accelerating.
+        let accelerating = grading.acceleration.reason(reaction.spread);
         // After a human downgrade, only a grade above the one it was downgraded from counts.
         let overruled = open.downgraded_from.is_some_and(|from| grade >= from);
         match open.grade {
             Some(kept) if overruled && grade < kept => {
                 a.grade = kept;
                 a.grade_reasons = vec!["维持人工研判的级别（人工降级后，自动研判只能升至降级前的级别以上）".into()];
+                a.grade_reasons.extend(accelerating);
             }
             Some(kept) if kept <= grade => {
                 a.grade = kept;
-                a.grade_reasons =
-                    if kept == grade { reasons } else { vec!["维持此前的级别（级别只升不降）".into()] };
+                a.grade_reasons = match kept == grade {
+                    true => reasons,
+                    false => {
+                        std::iter::once("维持此前的级别（级别只升不降）".to_string()).chain(accelerating).collect()
+                    }
+                };
             }
             _ => {
                 a.grade = grade;
@@ -448,30 +456,30 @@ mod tests {
         let tier = |s: &str| (s == "province").then(|| (Tier::Provincial, "省报".to_string()));
         let weak = ContentFacts { max_weight: 2, ..Default::default() };
         let mut first = idx.assign(&doc("forum", "", STORY, 1), at(1));
-        idx.regrade(&mut first, &weak, tier, (0, None), &grading);
+        idx.regrade(&mut first, &weak, tier, Reaction::default(), &grading);
         assert_eq!((first.grade, first.previous_grade, first.rose()), (Grade::IV, None, false));
         // A rumour flag from one copy and a weight-3 list from another make III together.
         let rumour = ContentFacts { flags: vec![FlagKind::Rumour], max_weight: 1, ..Default::default() };
         let mut second = idx.assign(&doc("daily", "", STORY, 2), at(2));
-        idx.regrade(&mut second, &rumour, tier, (0, None), &grading);
+        idx.regrade(&mut second, &rumour, tier, Reaction::default(), &grading);
         assert_eq!(second.grade, Grade::IV);
         let heavier = ContentFacts { max_weight: 3, ..Default::default() };
         let mut third = idx.assign(&doc("daily", "", &format!("转发：{STORY}"), 3), at(3));
-        idx.regrade(&mut third, &heavier, tier, (0, None), &grading);
+        idx.regrade(&mut third, &heavier, tier, Reaction::default(), &grading);
         assert_eq!((third.grade, third.previous_grade, third.rose()), (Grade::III, Some(Grade::IV), true));
         assert!(third.grade_reasons.iter().any(|r| r.contains("疑似谣言")), "{:?}", third.grade_reasons);
         // A provincial outlet: II.
         let mut fourth = idx.assign(&doc("province", "", STORY, 4), at(4));
-        idx.regrade(&mut fourth, &weak, tier, (0, None), &grading);
+        idx.regrade(&mut fourth, &weak, tier, Reaction::default(), &grading);
         assert_eq!(fourth.grade, Grade::II);
         assert!(fourth.grade_reasons.iter().any(|r| r.contains("省级媒体（省报）")));
         // Nothing new: it stays II.
         let mut fifth = idx.assign(&doc("forum", "", STORY, 5), at(5));
-        idx.regrade(&mut fifth, &weak, tier, (0, None), &grading);
+        idx.regrade(&mut fifth, &weak, tier, Reaction::default(), &grading);
         assert_eq!((fifth.grade, fifth.rose()), (Grade::II, false));
         // Public reaction: 60,000 interactions make it I.
         let mut sixth = idx.assign(&doc("forum", "", STORY, 6), at(6));
-        idx.regrade(&mut sixth, &weak, tier, (60_000, None), &grading);
+        idx.regrade(&mut sixth, &weak, tier, Reaction { interactions: 60_000, ..Reaction::default() }, &grading);
         assert_eq!((sixth.grade, sixth.rose()), (Grade::I, true));
         assert!(sixth.grade_reasons.iter().any(|r| r.contains("互动 60000 ≥ 50000")));
     }

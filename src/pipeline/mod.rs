@@ -29,7 +29,8 @@ use crate::matcher::{Fields, Matcher};
 use crate::model::{AlertMessage, Document, FlagKind, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
 use crate::pipeline::metrics::{Metrics, RunOutcomeLabel};
-use crate::response::{Decision, EventKey, Grade};
+use crate::response::trend::Spread;
+use crate::response::{Decision, EventKey, Grade, Reaction};
 pub use crate::store::with_store;
 use crate::store::{Committed, NewDocument, Store, StoreError};
 use crate::workflow::links::{LinkAction, Linker};
@@ -661,28 +662,18 @@ impl Job {
                     }
                     let added = pending.entry(a.event_id).or_default();
                     *added += interactions_of(&m.document);
+                    // How fast its copies come: the stored ones and this batch's, this one included.
+                    let seen = pending_seen.entry(a.event_id).or_default();
+                    seen.push(m.document.published_at.unwrap_or(now).min(now));
+                    let stored = if a.new_event { Spread::default() } else { store.event_spread(a.event_id, now)? };
+                    let spread = stored.plus(Spread::of(seen.iter().copied(), now));
                     // A new event has nothing stored yet: no queries for its reaction.
                     let reaction = match a.new_event {
-                        true => (*added, None),
-                        false => reaction(&store, a.event_id, *added, now)?,
+                        true => Reaction { interactions: *added, growth: None, spread },
+                        false => reaction(&store, a.event_id, *added, spread, now)?,
                     };
                     let facts = self.content_facts(&m);
                     events.regrade(&mut a, &facts, tier_of, reaction, &self.config.response.grading);
-                    let seen = pending_seen.entry(a.event_id).or_default();
-                    seen.push(m.document.published_at.unwrap_or(now).min(now));
-                    let stored = if a.new_event { (0, 0) } else { store.event_spread(a.event_id, now)? };
-                    let window = |from: i64, to: i64| {
-                        seen.iter()
-                            .filter(|t| {
-                                *t > &(now - chrono::Duration::hours(from))
-                                    && *t <= &(now - chrono::Duration::hours(to))
-                            })
-                            .count()
-                    };
-                    let (recent, previous) = (stored.0 + window(2, 0), stored.1 + window(4, 2));
-                    if let Some(reason) = crate::response::grade::spread_reason(recent, previous) {
-                        a.grade_reasons.push(reason);
-                    }
                     let moved = state.as_ref().and_then(|s| s.transferred_to.as_deref());
                     let decision = self.decide(&m, &facts, a.grade, moved);
                     a.owner = Some(decision.owner.clone());
@@ -745,7 +736,7 @@ impl Job {
         }
         let mut alerts = 0;
         for id in ids {
-            let reaction = reaction(&store, id, 0, now)?;
+            let reaction = reaction(&store, id, 0, store.event_spread(id, now)?, now)?;
             let grading = &self.config.response.grading;
             let state = store.event_state(id)?.unwrap_or_default();
             let Some(a) =
@@ -970,12 +961,19 @@ impl Job {
 }
 
 /// An event's public reaction: interactions now (stored documents plus `pending` from the
-/// batch) and their growth over the last six hours, when there was something to grow from.
-fn reaction(store: &Store, event_id: i64, pending: i64, now: DateTime<Utc>) -> Result<(i64, Option<f64>), StoreError> {
+/// batch), their growth over the last six hours when there was something to grow from, and
+/// the spread of its copies.
+fn reaction(
+    store: &Store,
+    event_id: i64,
+    pending: i64,
+    spread: Spread,
+    now: DateTime<Utc>,
+) -> Result<Reaction, StoreError> {
     let stored = store.event_interactions(event_id, now)?;
     let before = store.event_interactions(event_id, now - chrono::Duration::hours(6))?;
-    let total = stored + pending;
-    Ok((total, (before > 0).then(|| total as f64 / before as f64)))
+    let interactions = stored + pending;
+    Ok(Reaction { interactions, growth: (before > 0).then(|| interactions as f64 / before as f64), spread })
 }
 
 /// Why a split was refused; `Display` is the message for staff.

@@ -284,6 +284,11 @@ fn event_facts(config: &Config, top: &TopEvent) -> String {
     )
 }
 
+/// The event's joint assessment (会商研判) at the due time, in full when recorded.
+fn assessment(config: &Config, digest: &Digest, e: &EventReport) -> Option<String> {
+    crate::report::assessment_line(e, digest.due, config.timezone, |p| config.response.org.person_label(p))
+}
+
 fn deadline_line(d: &DeadlineOutcome, tz: Tz) -> String {
     format!("{}（时限 {}，应于 {} 前）", d.kind.label_zh(), span_zh(d.span), local(d.due, tz))
 }
@@ -360,6 +365,9 @@ pub fn render_text(digest: &Digest, config: &Config) -> String {
             let e = &top.event;
             let _ = writeln!(out, "  {}. #{} [{}] {}", n + 1, e.id, grade_label(e.grade), one_line(&e.title));
             let _ = writeln!(out, "     {}", event_facts(config, top));
+            if let Some(line) = assessment(config, digest, e) {
+                let _ = writeln!(out, "     {line}");
+            }
             let _ = writeln!(out, "     传播路径：");
             for step in &top.path {
                 let _ = writeln!(
@@ -475,11 +483,12 @@ pub fn render_html(digest: &Digest, config: &Config) -> String {
             let e = &top.event;
             let _ = write!(
                 h,
-                "<li><p><strong>#{} [{}] {}</strong><br><span class=\"muted\">{}</span></p><table>",
+                "<li><p><strong>#{} [{}] {}</strong><br><span class=\"muted\">{}</span>{}</p><table>",
                 e.id,
                 escape(grade_label(e.grade)),
                 escape(&one_line(&e.title)),
-                escape(&event_facts(config, top))
+                escape(&event_facts(config, top)),
+                assessment(config, digest, e).map(|l| format!("<br>{}", escape(&l))).unwrap_or_default()
             );
             for step in &top.path {
                 let title = escape(&one_line(&step.title));

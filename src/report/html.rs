@@ -129,7 +129,7 @@ pub fn render(report: &Report, config: &Config) -> String {
                 })
                 .collect();
             let mut deadlines = deadlines;
-            if let Some(line) = super::assessment_line(e, report.as_of, tz) {
+            if let Some(line) = super::assessment_line(e, report.as_of, tz, |p| config.response.org.person_label(p)) {
                 let class = if line.contains("超时") { "missed" } else { "running" };
                 deadlines.push(format!("<span class=\"{class}\">{}</span>", esc(&line)));
             }

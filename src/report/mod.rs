@@ -136,6 +136,19 @@ pub struct Workflow {
     pub closed_at: Option<DateTime<Utc>>,
     /// Joint assessments (会商研判) recorded, in order.
     pub assessments: Vec<DateTime<Utc>>,
+    /// The latest of them, with its words.
+    pub latest_assessment: Option<Assessment>,
+}
+
+/// A joint assessment (会商研判) as recorded: who, when, the trend and the note (nature,
+/// risks, handling).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    /// `up`, `flat` or `down`.
+    pub trend: String,
+    pub note: String,
 }
 
 impl Workflow {
@@ -151,6 +164,7 @@ impl Workflow {
             feedback: Vec::new(),
             closed_at: None,
             assessments: Vec::new(),
+            latest_assessment: None,
         };
         for a in actions {
             match a.action.as_str() {
@@ -167,7 +181,15 @@ impl Workflow {
                 "feedback" => flow.feedback.push((a.target.clone().unwrap_or_default(), a.at)),
                 "close" => flow.closed_at = Some(a.at),
                 "reopen" => flow.closed_at = None,
-                "assess" => flow.assessments.push(a.at),
+                "assess" => {
+                    flow.assessments.push(a.at);
+                    flow.latest_assessment = Some(Assessment {
+                        at: a.at,
+                        actor: a.actor.clone(),
+                        trend: a.target.clone().unwrap_or_default(),
+                        note: a.note.clone().unwrap_or_default(),
+                    });
+                }
                 _ => {}
             }
         }
@@ -563,12 +585,29 @@ pub fn status_label(status: &DeadlineStatus) -> &'static str {
     }
 }
 
-/// The joint assessment for staff: "会商研判：已于 … 记录", "会商研判：超时未会商（应于 … 前）", or
-/// "会商研判：待会商（应于 … 前）"; `None` when none is required or recorded.
-pub fn assessment_line(e: &EventReport, as_of: DateTime<Utc>, tz: Tz) -> Option<String> {
+/// The joint assessment for staff: the latest one in full ("会商研判：已于 … 由 李科长（li）记录，
+/// 趋势：上升；性质：…；风险：…；处置建议：…"), "会商研判：超时未会商（应于 … 前）", or
+/// "会商研判：待会商（应于 … 前）"; `None` when none is required or recorded. `who` names a
+/// person id.
+pub fn assessment_line(e: &EventReport, as_of: DateTime<Utc>, tz: Tz, who: impl Fn(&str) -> String) -> Option<String> {
     match e.assessment(as_of) {
         AssessmentStatus::NotRequired => None,
-        AssessmentStatus::Done(at) => Some(format!("会商研判：已于 {} 记录", local(at, tz))),
+        AssessmentStatus::Done(at) => Some(match &e.flow.latest_assessment {
+            Some(a) => {
+                let times = match e.flow.assessments.len() {
+                    n if n > 1 => format!("（共 {n} 次，首次 {}）", local(at, tz)),
+                    _ => String::new(),
+                };
+                format!(
+                    "会商研判：已于 {} 由 {} 记录{times}，趋势：{}；{}",
+                    local(a.at, tz),
+                    who(&a.actor),
+                    crate::workflow::trend_label(&a.trend),
+                    a.note
+                )
+            }
+            None => format!("会商研判：已于 {} 记录", local(at, tz)),
+        }),
         AssessmentStatus::Due(due) => Some(format!("会商研判：待会商（Ⅰ、Ⅱ级事件应于 {} 前会商）", local(due, tz))),
         AssessmentStatus::Overdue(due) => Some(format!("会商研判：超时未会商（应于 {} 前）", local(due, tz))),
     }
@@ -658,7 +697,13 @@ mod tests {
     }
 
     fn action(action: &str, target: Option<&str>, hours: i64) -> ActionRecord {
-        ActionRecord { action: action.into(), actor: "x".into(), target: target.map(str::to_string), at: at(hours) }
+        ActionRecord {
+            action: action.into(),
+            actor: "x".into(),
+            target: target.map(str::to_string),
+            at: at(hours),
+            note: Some(format!("性质：{action}")),
+        }
     }
 
     #[test]
@@ -705,8 +750,24 @@ mod tests {
         let done = event(Grade::I, &[action("accept", None, 100), action("assess", Some("up"), 2000)]);
         assert_eq!(done.assessment(at(5000)), AssessmentStatus::Done(at(2000)));
         assert_eq!(event(Grade::III, &[]).assessment(at(5000)), AssessmentStatus::NotRequired);
-        let line = assessment_line(&none, at(901), chrono_tz::Asia::Shanghai).unwrap_or_default();
+        let tz = chrono_tz::Asia::Shanghai;
+        let who = |p: &str| format!("{p}（id）");
+        let line = assessment_line(&none, at(901), tz, who).unwrap_or_default();
         assert!(line.starts_with("会商研判：超时未会商"), "{line}");
+        // The latest assessment in full, with who and when, and how many there were.
+        let mut again = action("assess", Some("down"), 2010);
+        again.actor = "li".into();
+        again.note = Some("性质：误读；风险：低；处置建议：持续关注".into());
+        let twice = event(Grade::I, &[action("assess", Some("up"), 2000), again]);
+        let line = assessment_line(&twice, at(5000), tz, who).unwrap_or_default();
+        assert_eq!(
+            line,
+            format!(
+                "会商研判：已于 {} 由 li（id） 记录（共 2 次，首次 {}），趋势：回落；性质：误读；风险：低；处置建议：持续关注",
+                local(at(2010), tz),
+                local(at(2000), tz)
+            )
+        );
     }
 
     #[test]

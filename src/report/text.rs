@@ -66,7 +66,7 @@ pub fn render(report: &Report, config: &Config) -> String {
             super::section_label(config, e.flow.section.as_deref()),
             local(e.flow.created_at, tz)
         );
-        if let Some(line) = super::assessment_line(e, report.as_of, tz) {
+        if let Some(line) = super::assessment_line(e, report.as_of, tz, |p| config.response.org.person_label(p)) {
             let _ = writeln!(out, "      {line}");
         }
         for d in &e.deadlines {

@@ -1,13 +1,15 @@
 //! One event's timeline as staff read it, shared by `yuqing event show` (text) and the web
 //! console's event page (HTML): the facts (grade and its reasons, owner, state, first
 //! source), one chronological list of copies, engagement, alerts and reminders with their
-//! fate and workflow actions, and where each deadline clock stands at `now`.
+//! fate and workflow actions, the hourly trend of the last 24 hours (is it still growing?),
+//! and where each deadline clock stands at `now`.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::Config;
 use crate::response::deadline::{Outcome, Progress, clock_outcome};
+use crate::response::trend::{Trend, trend};
 use crate::store::{AlertEntry, Timeline};
 
 /// The timeline, worded.
@@ -24,7 +26,12 @@ pub struct View {
     pub engagement: Vec<(DateTime<Utc>, i64)>,
     /// Every deadline clock of the event's grade (none when ungraded).
     pub clocks: Vec<Clock>,
+    /// Copies and engagement per hour over the last [`TREND_HOURS`] hours, and the state.
+    pub trend: Trend,
 }
+
+/// The hours of the trend shown on the timeline.
+pub const TREND_HOURS: usize = 24;
 
 /// One line of the timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,9 +103,7 @@ pub fn view(config: &Config, t: &Timeline, now: DateTime<Utc>) -> View {
         ),
     ));
 
-    if let Some(trend) = spread(t, now) {
-        facts.push(("传播趋势", trend));
-    }
+    let trend = event_trend(t, now, tz);
 
     let mut entries: Vec<(usize, Entry)> = Vec::new();
     for (n, c) in t.copies.iter().enumerate() {
@@ -171,35 +176,45 @@ pub fn view(config: &Config, t: &Timeline, now: DateTime<Utc>) -> View {
     }
     entries.sort_by_key(|(order, e)| (e.at, *order));
     let entries = entries.into_iter().map(|(_, e)| e).collect();
-    View { heading, facts, entries, engagement: t.engagement.clone(), clocks: clocks(config, t, now) }
+    View { heading, facts, entries, engagement: t.engagement.clone(), clocks: clocks(config, t, now), trend }
 }
 
-/// How fast the story spreads now: copies in the last two hours against the two before,
-/// and the engagement's change over the last two hours; `None` for a quiet event (no copy
-/// in the last four hours).
-pub fn spread(t: &Timeline, now: DateTime<Utc>) -> Option<String> {
-    let window = chrono::Duration::hours(2);
-    let count = |from: DateTime<Utc>, to: DateTime<Utc>| {
-        t.copies.iter().filter(|c| c.seen_at > from && c.seen_at <= to).count()
-    };
-    let recent = count(now - window, now);
-    let before = count(now - window * 2, now - window);
-    if recent + before == 0 {
-        return None;
+/// The event's trend at `now` over the last [`TREND_HOURS`] hours.
+pub fn event_trend(t: &Timeline, now: DateTime<Utc>, tz: Tz) -> Trend {
+    let copies: Vec<DateTime<Utc>> = t.copies.iter().map(|c| c.seen_at).collect();
+    trend(&copies, &t.engagement, now, tz, TREND_HOURS)
+}
+
+/// The hourly trend as text lines: the sparkline of the hours with the total, then one line
+/// per hour that had copies or engagement growth (`11-27 14时  3 篇  互动 +240`).
+pub fn trend_lines(trend: &Trend, tz: Tz) -> Vec<String> {
+    let Some(first) = trend.hourly.first() else { return Vec::new() };
+    let total: u32 = trend.hourly.iter().map(|b| b.documents).sum();
+    let busiest = trend.hourly.iter().max_by_key(|b| (b.documents, std::cmp::Reverse(b.start)));
+    let mut out = vec![format!(
+        "{}  {} 起每小时新增篇数，共 {total} 篇{}",
+        trend.sparkline(),
+        hour_label(first.start, tz),
+        busiest
+            .filter(|b| b.documents > 0)
+            .map(|b| format!("，最多 {} 篇（{}）", b.documents, hour_label(b.start, tz)))
+            .unwrap_or_default()
+    )];
+    out.push(format!("状态：{}", trend.summary_zh()));
+    for b in trend.hourly.iter().filter(|b| b.documents > 0 || b.added != 0) {
+        let engagement = match (b.added, b.interactions) {
+            (0, _) => String::new(),
+            (added, Some(total)) => format!("  互动 {added:+}（合计 {total}）"),
+            (added, None) => format!("  互动 {added:+}"),
+        };
+        out.push(format!("{}  {} 篇{engagement}", hour_label(b.start, tz), b.documents));
     }
-    let word = match (recent, before) {
-        (r, b) if r > b => "加速",
-        (r, b) if r < b => "趋缓",
-        _ => "持平",
-    };
-    let mut text = format!("传播{word}：过去 2 小时新增 {recent} 篇（此前 2 小时 {before} 篇）");
-    let at_or_before = |at: DateTime<Utc>| t.engagement.iter().rev().find(|(t, _)| *t <= at).map(|(_, v)| *v);
-    if let (Some(then), Some(latest)) = (at_or_before(now - window), at_or_before(now))
-        && latest != then
-    {
-        text.push_str(&format!("；互动 {:+}", latest - then));
-    }
-    Some(text)
+    out
+}
+
+/// `11-27 14时`.
+pub fn hour_label(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%m-%d %H时").to_string()
 }
 
 fn clocks(config: &Config, t: &Timeline, now: DateTime<Utc>) -> Vec<Clock> {
@@ -329,10 +344,30 @@ mod tests {
     #[test]
     fn the_spread_compares_the_last_two_hours_with_the_two_before() {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-        let rising = spread(&timeline(&[200, 90, 30, 10], now), now).unwrap_or_default();
-        assert_eq!(rising, "传播加速：过去 2 小时新增 3 篇（此前 2 小时 1 篇）；互动 +240");
-        let slowing = spread(&timeline(&[200, 150, 30], now), now).unwrap_or_default();
+        let spread = |minutes: &[i64]| event_trend(&timeline(minutes, now), now, chrono_tz::UTC).summary_zh();
+        assert_eq!(spread(&[200, 90, 30, 10]), "传播加速：过去 2 小时新增 3 篇（此前 2 小时 1 篇）；互动 +240");
+        let slowing = spread(&[200, 150, 30]);
         assert!(slowing.starts_with("传播趋缓：过去 2 小时新增 1 篇（此前 2 小时 2 篇）"), "{slowing}");
-        assert_eq!(spread(&timeline(&[600, 300], now), now), None, "quiet for four hours");
+        assert!(spread(&[600, 300]).starts_with("传播平息：4 小时内无新增"), "quiet for four hours");
+    }
+
+    #[test]
+    fn the_hourly_trend_reads_as_a_sparkline_a_state_and_the_busy_hours() {
+        // 2027-01-15 16:00 Beijing time.
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        let tz = chrono_tz::Asia::Shanghai;
+        let t = timeline(&[200, 90, 30, 10], now);
+        let lines = trend_lines(&event_trend(&t, now, tz), tz);
+        assert_eq!(
+            lines,
+            [
+                "▄·▄█·  01-15 12时 起每小时新增篇数，共 4 篇，最多 2 篇（01-15 15时）",
+                "状态：传播加速：过去 2 小时新增 3 篇（此前 2 小时 1 篇）；互动 +240",
+                "01-15 12时  1 篇",
+                "01-15 14时  1 篇",
+                "01-15 15时  2 篇  互动 +240（合计 250）",
+            ]
+        );
+        assert_eq!(trend_lines(&event_trend(&timeline(&[], now), now, tz), tz), Vec::<String>::new());
     }
 }

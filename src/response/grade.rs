@@ -4,6 +4,7 @@
 //! that fired, never a bare level. Defaults follow MISSION.md; the numbers live in config.
 
 use crate::model::FlagKind;
+use crate::response::trend::Spread;
 use crate::rules::Category;
 
 pub use crate::model::Grade;
@@ -67,6 +68,49 @@ pub struct Facts {
     /// Distinct sources, and the tiers of those that have one.
     pub sources: usize,
     pub tiers: Vec<(Tier, String)>,
+    /// Copies in the last two hours and in the two before ([`super::trend`]).
+    pub spread: Spread,
+}
+
+/// An event's public reaction as measured when it is graded: interactions, their growth
+/// over six hours, and how fast its copies come.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Reaction {
+    pub interactions: i64,
+    pub growth: Option<f64>,
+    pub spread: Spread,
+}
+
+/// When copies coming faster is a grading reason (Art. 8, 传播速度; `[grades.acceleration]`):
+/// at least `min_new` copies in the last two hours, more than in the two before and at
+/// least `min_ratio` times as many. By default it explains the grade and never changes it:
+/// the regulation's defaults (MISSION.md) raise a grade on interactions' growth
+/// (`min_growth`), not on the number of copies. With `raise = true` it lifts the grade the
+/// rules gave one step (Ⅳ → Ⅲ, Ⅲ → Ⅱ), never to Ⅰ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Acceleration {
+    pub min_new: u32,
+    pub min_ratio: f64,
+    pub raise: bool,
+}
+
+impl Default for Acceleration {
+    fn default() -> Self {
+        Acceleration { min_new: 5, min_ratio: 2.0, raise: false }
+    }
+}
+
+impl Acceleration {
+    pub fn holds(&self, s: Spread) -> bool {
+        s.last_2h >= self.min_new.max(1)
+            && s.last_2h > s.prev_2h
+            && f64::from(s.last_2h) >= self.min_ratio * f64::from(s.prev_2h)
+    }
+
+    /// `传播加速：过去 2 小时新增 N 篇（此前 2 小时 M 篇）` when it holds.
+    pub fn reason(&self, s: Spread) -> Option<String> {
+        self.holds(s).then(|| format!("传播加速：过去 2 小时新增 {} 篇（此前 2 小时 {} 篇）", s.last_2h, s.prev_2h))
+    }
 }
 
 /// An all-of clause on content: flags, categories, list weight and negativity.
@@ -153,6 +197,7 @@ impl GradeRule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grading {
     pub rules: Vec<GradeRule>,
+    pub acceleration: Acceleration,
 }
 
 impl Default for Grading {
@@ -179,14 +224,29 @@ impl Default for Grading {
             ContentClause { flags: vec![FlagKind::Rumour], min_weight: Some(3), ..Default::default() },
             ContentClause { min_weight: Some(3), min_negativity: Some(3.0), ..Default::default() },
         ];
-        Grading { rules: vec![i, ii, iii] }
+        Grading { rules: vec![i, ii, iii], acceleration: Acceleration::default() }
     }
 }
 
 impl Grading {
-    /// The most severe grade whose rule holds, with its reasons; IV with a plain reason
-    /// otherwise.
+    /// The most severe grade whose rule holds, with its reasons (IV with a plain reason
+    /// otherwise), then the acceleration's reason when it holds — and its one step up when
+    /// `raise` is set.
     pub fn grade(&self, facts: &Facts) -> (Grade, Vec<String>) {
+        let (mut grade, mut reasons) = self.by_rules(facts);
+        if let Some(reason) = self.acceleration.reason(facts.spread) {
+            match (self.acceleration.raise, grade) {
+                (true, Grade::IV) | (true, Grade::III) => {
+                    grade = if grade == Grade::IV { Grade::III } else { Grade::II };
+                    reasons.push(format!("{reason}，升一级"));
+                }
+                _ => reasons.push(reason),
+            }
+        }
+        (grade, reasons)
+    }
+
+    fn by_rules(&self, facts: &Facts) -> (Grade, Vec<String>) {
         let mut rules: Vec<&GradeRule> = self.rules.iter().collect();
         rules.sort_by_key(|r| r.grade);
         for rule in rules {
@@ -199,24 +259,47 @@ impl Grading {
     }
 }
 
-/// An extra reason when a story spreads faster now (Art. 8, 传播速度): at least two copies in
-/// the last two hours and more than in the two before. It explains the grade; it never
-/// changes it.
-pub fn spread_reason(recent: usize, previous: usize) -> Option<String> {
-    (recent >= 2 && recent > previous)
-        .then(|| format!("传播加速：过去 2 小时新增 {recent} 篇（此前 2 小时 {previous} 篇）"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn spread(last_2h: u32, prev_2h: u32) -> Spread {
+        Spread { last_2h, prev_2h }
+    }
+
     #[test]
-    fn acceleration_is_a_reason_only_when_copies_come_faster() {
-        assert_eq!(spread_reason(3, 1).as_deref(), Some("传播加速：过去 2 小时新增 3 篇（此前 2 小时 1 篇）"));
-        assert_eq!(spread_reason(1, 0), None, "one copy is no trend");
-        assert_eq!(spread_reason(2, 2), None);
-        assert_eq!(spread_reason(2, 5), None);
+    fn acceleration_is_a_reason_only_when_copies_come_much_faster() {
+        let a = Acceleration::default();
+        assert_eq!(a.reason(spread(5, 2)).as_deref(), Some("传播加速：过去 2 小时新增 5 篇（此前 2 小时 2 篇）"));
+        assert_eq!(a.reason(spread(5, 0)).as_deref(), Some("传播加速：过去 2 小时新增 5 篇（此前 2 小时 0 篇）"));
+        assert_eq!(a.reason(spread(4, 0)), None, "fewer than five new");
+        assert_eq!(a.reason(spread(9, 5)), None, "not twice the two hours before");
+        assert_eq!(a.reason(spread(0, 0)), None);
+        let loose = Acceleration { min_new: 0, min_ratio: 0.0, raise: false };
+        assert_eq!(loose.reason(spread(0, 0)), None, "no copy is no acceleration");
+        assert_eq!(loose.reason(spread(3, 3)), None, "as many as before is no acceleration");
+    }
+
+    #[test]
+    fn acceleration_explains_the_grade_and_raises_it_only_when_configured() {
+        let base = Facts { max_weight: 2, documents: 8, sources: 1, spread: spread(6, 1), ..Default::default() };
+        let (grade, reasons) = Grading::default().grade(&base);
+        assert_eq!(grade, Grade::IV, "{reasons:?}");
+        assert_eq!(reasons, vec!["命中本局关键词，影响零星", "传播加速：过去 2 小时新增 6 篇（此前 2 小时 1 篇）"]);
+        let raising =
+            Grading { acceleration: Acceleration { raise: true, ..Acceleration::default() }, ..Grading::default() };
+        let (grade, reasons) = raising.grade(&base);
+        assert_eq!(grade, Grade::III);
+        assert_eq!(
+            reasons.last().map(String::as_str),
+            Some("传播加速：过去 2 小时新增 6 篇（此前 2 小时 1 篇），升一级")
+        );
+        let iii = Facts { sources: 5, ..base.clone() };
+        assert_eq!(raising.grade(&iii).0, Grade::II);
+        let ii = Facts { sources: 30, ..base.clone() };
+        assert_eq!(raising.grade(&ii).0, Grade::II, "never to I on speed alone");
+        let slow = Facts { spread: spread(3, 1), ..base };
+        assert_eq!(raising.grade(&slow), (Grade::IV, vec!["命中本局关键词，影响零星".to_string()]));
     }
 
     #[test]

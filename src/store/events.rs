@@ -13,6 +13,7 @@ use crate::detect::distortion::Publication;
 use crate::detect::events::{Assignment, EventIndex, Seed};
 use crate::model::Grade;
 use crate::model::{AlertMessage, Document, Field, Flag, FlagKind, Hit, MatchedDocument};
+use crate::response::trend::Spread;
 
 /// Records that document `doc_id` belongs to `event`, creating the event row when this is
 /// its first document and keeping first/last times, counts and the first source right.
@@ -180,9 +181,9 @@ impl Store {
             .query_row(params![event_id, at.timestamp()], |r| r.get(0))?)
     }
 
-    /// An event's copies that joined in the two hours before `now`, and in the two hours
-    /// before those.
-    pub fn event_spread(&self, event_id: i64, now: DateTime<Utc>) -> Result<(usize, usize), StoreError> {
+    /// An event's copies in the two hours before `now` and in the two hours before those
+    /// (by their time on the propagation path; [`crate::response::trend`]).
+    pub fn event_spread(&self, event_id: i64, now: DateTime<Utc>) -> Result<Spread, StoreError> {
         let (now, two, four) = (now.timestamp(), now.timestamp() - 7200, now.timestamp() - 14400);
         let (recent, previous): (i64, i64) = self
             .conn
@@ -191,7 +192,7 @@ impl Store {
                  FROM event_documents WHERE event_id = ?4",
             )?
             .query_row(params![now, two, four, event_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok((usize::try_from(recent).unwrap_or(0), usize::try_from(previous).unwrap_or(0)))
+        Ok(Spread { last_2h: u32::try_from(recent).unwrap_or(0), prev_2h: u32::try_from(previous).unwrap_or(0) })
     }
 
     /// The event a document belongs to.

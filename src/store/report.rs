@@ -20,9 +20,11 @@ pub struct ActionRecord {
     /// `accept`, `transfer`, `feedback` or `close`.
     pub action: String,
     pub actor: String,
-    /// transfer: the new section; feedback: the kind of response.
+    /// transfer: the new section; feedback: the kind of response; assess: the trend.
     pub target: Option<String>,
     pub at: DateTime<Utc>,
+    /// The note recorded with it (assess: nature, risks and handling).
+    pub note: Option<String>,
 }
 
 /// An event created in the report's period, with what the report needs about it.
@@ -122,14 +124,20 @@ impl Store {
             }
         }
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT a.event_id, a.action, a.actor, a.target, a.at FROM events e
+            "SELECT a.event_id, a.action, a.actor, a.target, a.at, a.note FROM events e
              JOIN event_actions a ON a.event_id = e.id
              WHERE {IN_PERIOD} AND a.at <= ?3 ORDER BY a.at, a.id"
         ))?;
         let rows = stmt.query_map(params![from, to, actions_until.timestamp()], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
-                ActionRecord { action: r.get(1)?, actor: r.get(2)?, target: r.get(3)?, at: time(r.get(4)?) },
+                ActionRecord {
+                    action: r.get(1)?,
+                    actor: r.get(2)?,
+                    target: r.get(3)?,
+                    at: time(r.get(4)?),
+                    note: r.get(5)?,
+                },
             ))
         })?;
         for row in rows {

@@ -1,15 +1,16 @@
 //! The console's HTML, server-rendered and in Chinese: the shell with its navigation, the
 //! sign-in page, the dashboard (工作台) and the event page (事件页). No script: the
-//! dashboard refreshes itself with `<meta http-equiv="refresh">`; the engagement chart is
-//! inline SVG. Every text from the store or the config is escaped here.
+//! dashboard refreshes itself with `<meta http-equiv="refresh">`; the engagement chart and
+//! the hourly trend are inline SVG. Every text from the store or the config is escaped here.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::notify::escape;
 use crate::report::duration_zh;
-use crate::report::timeline::{Clock, View, local};
+use crate::report::timeline::{Clock, TREND_HOURS, View, hour_label, local};
 use crate::response::deadline::Outcome;
+use crate::response::trend::Trend;
 use crate::store::{EventSignals, SearchHit};
 
 const STYLE: &str = "body{font-family:'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:0;color:#222;line-height:1.5}\
@@ -201,6 +202,10 @@ pub fn event(
         }
         body.push_str("</table>");
     }
+    if !view.trend.hourly.is_empty() {
+        body.push_str(&format!("<h3>传播趋势（近 {TREND_HOURS} 小时，每小时新增篇数）</h3>"));
+        body.push_str(&trend_section(&view.trend, tz));
+    }
     if view.engagement.len() >= 2 {
         body.push_str("<h3>互动变化（转发+评论+点赞）</h3>");
         body.push_str(&chart(&view.engagement, tz));
@@ -242,6 +247,54 @@ fn clock_row(c: &Clock, now: DateTime<Utc>, tz: Tz) -> String {
         local(c.due, tz),
         escape(&text)
     )
+}
+
+/// The hourly trend: a bar per hour (copies), the state in words, and a row per hour that
+/// had copies or engagement growth.
+fn trend_section(trend: &Trend, tz: Tz) -> String {
+    let (w, h, pad) = (560.0_f64, 110.0_f64, 20.0_f64);
+    let n = trend.hourly.len().max(1) as f64;
+    let max = trend.hourly.iter().map(|b| b.documents).max().unwrap_or(0).max(1);
+    let slot = (w - 2.0 * pad) / n;
+    let mut bars = String::new();
+    for (i, b) in trend.hourly.iter().enumerate() {
+        let bar = f64::from(b.documents) / f64::from(max) * (h - 2.0 * pad);
+        bars.push_str(&format!(
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar:.1}\" fill=\"#8b0000\"><title>{} {} 篇</title></rect>",
+            pad + i as f64 * slot + 1.0,
+            h - pad - bar,
+            (slot - 2.0).max(1.0),
+            hour_label(b.start, tz),
+            b.documents
+        ));
+    }
+    let (first, last) = match (trend.hourly.first(), trend.hourly.last()) {
+        (Some(f), Some(l)) => (hour_label(f.start, tz), hour_label(l.start, tz)),
+        _ => (String::new(), String::new()),
+    };
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"每小时新增篇数\">\
+         <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#fafafa\" stroke=\"#ddd\"/>{bars}\
+         <text x=\"{pad}\" y=\"14\" font-size=\"11\">最多 {max} 篇/小时</text>\
+         <text x=\"{pad}\" y=\"{}\" font-size=\"11\">{first}</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{last}</text></svg>",
+        h - 6.0,
+        w - pad,
+        h - 6.0,
+    );
+    out.push_str(&format!("<p class=\"line\">{}</p>", escape(&trend.summary_zh())));
+    out.push_str("<table><tr><th>小时</th><th>新增篇数</th><th>互动增长</th><th>互动合计</th></tr>");
+    for b in trend.hourly.iter().filter(|b| b.documents > 0 || b.added != 0) {
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{:+}</td><td>{}</td></tr>",
+            hour_label(b.start, tz),
+            b.documents,
+            b.added,
+            b.interactions.map_or_else(|| "—".to_string(), |v| v.to_string())
+        ));
+    }
+    out.push_str("</table>");
+    out
 }
 
 /// The engagement series as a small line chart.
