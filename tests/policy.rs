@@ -300,6 +300,9 @@ fn without_a_plan_the_plan_section_waits_to_be_written() {
     assert!(run.stdout.contains("六、处置预案\n  （待填写）"), "{}", run.stdout);
     assert!(run.stdout.contains("窗口内信息：0 篇"), "no database yet: {}", run.stdout);
     assert!(!p.path().join("state/yuqing.db").exists(), "a report creates no database");
+    let check = p.run(&["check"]);
+    assert_eq!(check.code, Some(0), "{}", check.stdout);
+    assert!(check.stdout.contains("政策风险监测：fuxu"), "{}", check.stdout);
 }
 
 #[test]

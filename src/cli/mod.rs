@@ -477,6 +477,10 @@ fn summary_line(config: &Config) -> String {
         let ids: Vec<&str> = config.briefings.iter().map(|b| b.id.as_str()).collect();
         channels.push_str(&format!("；简报：{}", ids.join("、")));
     }
+    if !config.policies.is_empty() {
+        let ids: Vec<&str> = config.policies.iter().map(|p| p.id.as_str()).collect();
+        channels.push_str(&format!("；政策风险监测：{}", ids.join("、")));
+    }
     format!(
         "配置有效：{} 个信源（{} 个启用），{} 个关键词列表共 {} 条规则；邮件：{}{channels}；数据库：{}",
         config.sources.len(),
