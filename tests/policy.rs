@@ -328,3 +328,22 @@ fn check_reports_wrong_policy_keys_dates_and_sections_on_their_lines() {
     assert!(out.contains("min_documents"), "the hint names the key: {out}");
     assert!(out.contains("preferential"), "the hint lists the sections: {out}");
 }
+
+#[test]
+fn run_once_finds_the_policy_documents_it_stored() {
+    let p = project();
+    p.write(
+        "forum.xml",
+        support::rss(&[
+            ("a1", "抚恤补助标准调整征求意见", "烈属关心抚恤补助标准"),
+            ("a2", "抚恤补助什么时候发", "伤残军人询问"),
+            ("a3", "烈士陵园开放时间", "清明祭扫预约"),
+        ]),
+    );
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let store = p.store();
+    assert_eq!(store.policy_document_count("fuxu").expect("count"), 2);
+    let scan = store.policy_scan("fuxu").expect("scan").expect("scanned");
+    assert_eq!(scan.scanned_to, 3, "every stored document read once");
+}

@@ -24,9 +24,15 @@ const PRUNE_BATCH: usize = 2000;
 /// Time between prunes.
 const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(24);
 
-/// Runs housekeeping until shutdown; wakes the outbox when a notice was queued.
-pub async fn run(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+/// Runs housekeeping until shutdown, each pass on the latest configuration (a reload changes
+/// the policies watched and the retention); wakes the outbox when a notice was queued.
+pub async fn run(
+    live: watch::Receiver<Arc<super::Parts>>,
+    wake_outbox: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
+        let ctx = live.borrow().ctx.clone();
         let now = Utc::now();
         match check_disk(&ctx, now).await {
             Ok(true) => wake_outbox.notify_one(),

@@ -390,7 +390,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     let reloader =
         Reloader { dir, live: live_tx, config: config_tx, metrics, wake_outbox: wake_outbox.clone(), notified: false };
     let reload = tokio::spawn(reloader.run(hangup, shutdown.clone()));
-    let housekeeping = tokio::spawn(maintenance::run(ctx.clone(), wake_outbox.clone(), shutdown.clone()));
+    let housekeeping = tokio::spawn(maintenance::run(live.clone(), wake_outbox.clone(), shutdown.clone()));
     let mut next_due = initial_due_times(&ctx).await?;
     tracing::info!(sources = next_due.len(), "daemon started");
     systemd::ready(&systemd::current_status(&ctx).await.unwrap_or_default());
