@@ -347,3 +347,19 @@ fn run_once_finds_the_policy_documents_it_stored() {
     let scan = store.policy_scan("fuxu").expect("scan").expect("scanned");
     assert_eq!(scan.scanned_to, 3, "every stored document read once");
 }
+
+#[test]
+fn pruned_documents_leave_the_policy_topic_and_its_recorded_levels_stay() {
+    let p = project();
+    let config = config(&p);
+    let mut store = p.store();
+    fill(&mut store);
+    let (mut store, _) = run_watch(store, &config, march(16, 20, 0));
+    assert_eq!(store.policy_document_count("fuxu").expect("count"), 38);
+    let retention = yuqing::store::Retention { documents_days: 30, assessment_days: 730 };
+    let later = march(16, 20, 0) + chrono::Duration::days(45);
+    let pruned = store.prune(retention, later, None, false).expect("prune with policy rows referring to documents");
+    assert_eq!(pruned.documents, 48);
+    assert_eq!(store.policy_document_count("fuxu").expect("count"), 0);
+    assert_eq!(store.policy_levels("fuxu").expect("levels").len(), 1, "what was told stays on record");
+}
