@@ -31,7 +31,7 @@ pub struct SendArgs {
 }
 
 /// "2026-11-27 08:00" (local), "2026-11-27T08:00" (local) or RFC 3339.
-fn parse_time(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
+pub(super) fn parse_time(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));

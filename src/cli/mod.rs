@@ -29,6 +29,7 @@ mod db;
 mod events;
 mod notify;
 mod outbox;
+mod policy;
 mod report;
 mod route;
 mod rumour;
@@ -134,6 +135,12 @@ pub enum Command {
     Outbox {
         #[command(subcommand)]
         what: outbox::OutboxCommand,
+    },
+    /// The major-policy risk watch (政策舆情风险评估, [[policies]]): `policy list`,
+    /// `policy report ID --format text|html|csv`
+    Policy {
+        #[command(subcommand)]
+        what: policy::PolicyCommand,
     },
     /// Train or evaluate the rumour text classifier (谣言文本分类模型：训练、评测)
     Rumour {
@@ -429,6 +436,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Event { action } => events::act(&config, action),
         Command::Report(args) => report::report(&config, &args),
         Command::Briefing { what } => briefing::run(&config, &what),
+        Command::Policy { what } => policy::run(&config, &what),
         Command::Notify { what: NotifyCommand::Test(args) } => notify::test(&config, &args),
         Command::Outbox { what } => outbox::run(&config, what),
         Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
@@ -468,6 +476,10 @@ fn summary_line(config: &Config) -> String {
     if !config.briefings.is_empty() {
         let ids: Vec<&str> = config.briefings.iter().map(|b| b.id.as_str()).collect();
         channels.push_str(&format!("；简报：{}", ids.join("、")));
+    }
+    if !config.policies.is_empty() {
+        let ids: Vec<&str> = config.policies.iter().map(|p| p.id.as_str()).collect();
+        channels.push_str(&format!("；政策风险监测：{}", ids.join("、")));
     }
     format!(
         "配置有效：{} 个信源（{} 个启用），{} 个关键词列表共 {} 条规则；邮件：{}{channels}；数据库：{}",

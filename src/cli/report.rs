@@ -47,7 +47,7 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
 
 /// Writes the report to `path`: a new file, or with `force` over an existing one. `false`
 /// when the file exists and `force` is not given (checked and created in one step).
-fn write_output(path: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result<bool> {
+pub(super) fn write_output(path: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result<bool> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true);

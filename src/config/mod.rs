@@ -13,6 +13,7 @@ mod diag;
 mod http;
 mod keywords;
 mod org;
+mod policies;
 mod receivers;
 mod settings;
 mod sources;
@@ -27,6 +28,7 @@ pub use delivery::{ChannelKind, DeliveryPolicy};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use http::HttpSettings;
 pub use org::Response;
+pub use policies::{DEFAULT_BASELINE_DAYS, DEFAULT_WINDOW_DAYS};
 pub use receivers::{Receiver, is_mobile};
 pub use sources::{HtmlConfig, Location, SourceConfig, SourceKind};
 
@@ -68,6 +70,10 @@ pub struct Config {
     pub delivery: DeliveryPolicy,
     /// `[[briefings]]`: periodic digests (Art. 10 定期通报).
     pub briefings: Vec<Briefing>,
+    /// `[[policies]]`: major policies watched before and after publication (Art. 8).
+    pub policies: Vec<crate::response::policy::PolicyWatch>,
+    /// `[policy_risk]`: how a policy day's figures become 高/中/低.
+    pub policy_risk: crate::response::policy::RiskRules,
     pub sources: Vec<SourceConfig>,
     pub keyword_lists: Vec<KeywordList>,
     /// `keywords/flags/<kind>.txt`: cues of the four Art. 7 flags.
@@ -249,6 +255,8 @@ impl Config {
                 robots: s.robots,
                 delivery: s.delivery,
                 briefings: s.briefings,
+                policies: s.policies,
+                policy_risk: s.policy_risk,
                 sources,
                 keyword_lists,
                 cue_lists,
@@ -276,6 +284,10 @@ impl Config {
 
     pub fn briefing(&self, id: &str) -> Option<&Briefing> {
         self.briefings.iter().find(|b| b.id == id)
+    }
+
+    pub fn policy(&self, id: &str) -> Option<&crate::response::policy::PolicyWatch> {
+        self.policies.iter().find(|p| p.id == id)
     }
 
     pub fn source(&self, id: &str) -> Option<&SourceConfig> {

@@ -42,6 +42,8 @@ const ROOT_KEYS: &[&str] = &[
     "briefings",
     "receivers",
     "retention",
+    "policies",
+    "policy_risk",
 ];
 const DETECTION_KEYS: &[&str] =
     &["fold_traditional", "event_threshold", "event_window_hours", "rumour_threshold", "rumour_review_threshold"];
@@ -95,6 +97,8 @@ pub(super) struct Settings {
     pub response: super::org::Response,
     pub calendar: crate::time::calendar::WorkCalendar,
     pub briefings: Vec<super::Briefing>,
+    pub policies: Vec<crate::response::policy::PolicyWatch>,
+    pub policy_risk: crate::response::policy::RiskRules,
 }
 
 #[derive(Deserialize, Default)]
@@ -206,6 +210,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     }
     let has_mail = matches!(mail, Some(Some(_)));
     let briefings = super::briefings::load(&file, &root, &response.org, &response.receivers, has_mail, diags);
+    let policies = super::policies::load(&file, &root, &response.org, diags);
+    let policy_risk = super::policies::load_rules(&file, &root, diags);
     let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let calendar = super::calendar::load(dir, &file, &root, tz, today, diags);
@@ -226,6 +232,8 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         response,
         calendar,
         briefings,
+        policies,
+        policy_risk,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The daemon's housekeeping: once a day, prune what `[retention]` no longer keeps; every few
 //! minutes, measure the disk and give the admin one notice when free space falls below
-//! `[retention] min_free_mb` (once per episode: the flag clears when space is back).
+//! `[retention] min_free_mb` (once per episode: the flag clears when space is back), and pass
+//! over the `[[policies]]` risk watch (a rise of a policy's level is told to its section).
 //!
 //! Pruning goes in small batches through the daemon's one connection, so the watchdog's
 //! database ping and the source runs never wait long behind it.
@@ -16,21 +17,32 @@ use crate::pipeline::{Context, PipelineError, with_store};
 use crate::store::PruneReport;
 use crate::store::disk::DiskUsage;
 
-/// How often the disk is measured and the prune clock looked at.
+/// How often the disk is measured, the policies watched and the prune clock looked at.
 const CHECK_EVERY: Duration = Duration::from_secs(600);
 /// Documents removed per transaction.
 const PRUNE_BATCH: usize = 2000;
 /// Time between prunes.
 const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(24);
 
-/// Runs housekeeping until shutdown; wakes the outbox when a notice was queued.
-pub async fn run(ctx: Arc<Context>, wake_outbox: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+/// Runs housekeeping until shutdown, each pass on the latest configuration (a reload changes
+/// the policies watched and the retention); wakes the outbox when a notice was queued.
+pub async fn run(
+    live: watch::Receiver<Arc<super::Parts>>,
+    wake_outbox: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
+        let ctx = live.borrow().ctx.clone();
         let now = Utc::now();
         match check_disk(&ctx, now).await {
             Ok(true) => wake_outbox.notify_one(),
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "disk check failed"),
+        }
+        match watch_policies(&ctx, now).await {
+            Ok(0) => {}
+            Ok(_) => wake_outbox.notify_one(),
+            Err(e) => tracing::error!(error = %e, "the policy risk watch failed; will try again later"),
         }
         if let Err(e) = prune_if_due(&ctx, now, &shutdown).await {
             tracing::error!(error = %e, "pruning old data failed; will try again later");
@@ -78,6 +90,23 @@ pub async fn check_disk(ctx: &Arc<Context>, now: DateTime<Utc>) -> Result<bool, 
         tracing::info!("low disk space notice queued");
     }
     Ok(queued)
+}
+
+/// One pass of the policy risk watch on the blocking pool (the store locked per batch);
+/// the number of notices queued.
+pub async fn watch_policies(ctx: &Arc<Context>, now: DateTime<Utc>) -> Result<usize, PipelineError> {
+    if ctx.config.policies.is_empty() {
+        return Ok(0);
+    }
+    let (store, config) = (ctx.store.clone(), ctx.config.clone());
+    let outcome = tokio::task::spawn_blocking(move || crate::pipeline::policy::watch(&store, &config, now))
+        .await
+        .map_err(|e| PipelineError::Task(e.to_string()))?
+        .map_err(|e| PipelineError::Task(e.describe_zh()))?;
+    for (policy, level, told) in &outcome.changed {
+        tracing::info!(policy = %policy, level = level.as_str(), notice = told, "policy risk level changed");
+    }
+    Ok(outcome.notices())
 }
 
 /// Prunes in batches when the last prune is a day old (or never ran).

@@ -301,6 +301,12 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
     }
     reports.sort_by_key(|(index, _)| *index);
     crate::pipeline::flush_unchanged(&ctx).await.map_err(PipelineError::from)?;
+    // The policy risk watch reads what this run stored; a rise goes out in the last round.
+    match maintenance::watch_policies(&ctx, Utc::now()).await {
+        Ok(0) => {}
+        Ok(_) => wake.notify_one(),
+        Err(e) => tracing::error!(error = %e, "the policy risk watch failed"),
+    }
     let _ = done_tx.send(true);
     let delivery = match delivery {
         Some(task) => Some(task.await.map_err(|e| PipelineError::Task(e.to_string()))??),
@@ -384,7 +390,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     let reloader =
         Reloader { dir, live: live_tx, config: config_tx, metrics, wake_outbox: wake_outbox.clone(), notified: false };
     let reload = tokio::spawn(reloader.run(hangup, shutdown.clone()));
-    let housekeeping = tokio::spawn(maintenance::run(ctx.clone(), wake_outbox.clone(), shutdown.clone()));
+    let housekeeping = tokio::spawn(maintenance::run(live.clone(), wake_outbox.clone(), shutdown.clone()));
     let mut next_due = initial_due_times(&ctx).await?;
     tracing::info!(sources = next_due.len(), "daemon started");
     systemd::ready(&systemd::current_status(&ctx).await.unwrap_or_default());

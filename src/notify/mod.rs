@@ -13,7 +13,10 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 pub use mailer::Mailer;
-pub use notice::{DiskNotice, NoticeContext, render_dead_letter, render_disk_notice, render_notice};
+pub use notice::{
+    DiskNotice, NoticeContext, PolicyNotice, render_dead_letter, render_disk_notice, render_notice,
+    render_policy_notice,
+};
 pub use render::{AlertContext, DeadlineMark, Reminder, escape, render_email, render_reminder};
 
 /// Validated `[mail]` settings.

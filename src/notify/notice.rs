@@ -1,5 +1,6 @@
 //! Notices to the admin about a source's health (failing, recovered, silent), about the
-//! server's disk running low, and about alerts given up on (dead letters). One mail per
+//! server's disk running low, and about alerts given up on (dead letters); and the notice to a
+//! section that a watched policy's risk level rose. One mail per
 //! episode (the store's flags see to that), never one per failed poll or check. Pure.
 
 use std::time::Duration;
@@ -126,6 +127,49 @@ pub fn render_disk_notice(n: &DiskNotice<'_>) -> AlertMessage {
             .into(),
         "空间恢复到下限以上之前不再重复提醒。可运行 yuqing status 查看当前情况。".into(),
     ];
+    let body_text = lines.join("\n") + "\n";
+    let body_html = format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">{}</body></html>",
+        lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>()
+    );
+    AlertMessage { channel: "email".into(), recipients: n.recipients.clone(), subject, body_text, body_html }
+}
+
+/// What the policy risk notice says: a watched policy's level rose (Art. 8).
+pub struct PolicyNotice<'a> {
+    pub policy_id: &'a str,
+    pub policy_name: &'a str,
+    /// "价格科（pricing）".
+    pub section: String,
+    /// 高 / 中, and what it was before (低 when nothing was recorded).
+    pub level: &'a str,
+    pub previous: &'a str,
+    /// The local day whose figures gave the level, YYYY-MM-DD.
+    pub day: String,
+    pub publish: String,
+    pub reasons: &'a [String],
+    pub recipients: Vec<String>,
+}
+
+/// 【政策舆情风险】: a watched policy's level rose; the section is told once per rise.
+pub fn render_policy_notice(n: &PolicyNotice<'_>) -> AlertMessage {
+    let subject = format!("【政策舆情风险】{}：风险等级升至{}", n.policy_name, n.level);
+    let mut lines = vec![
+        format!(
+            "重大政策“{}”（计划发布日 {}）的舆情风险等级由{}升至{}（依据 {} 的数据）。",
+            n.policy_name, n.publish, n.previous, n.level, n.day
+        ),
+        String::new(),
+        format!("负责科室：{}", n.section),
+        "理由：".into(),
+    ];
+    lines.extend(n.reasons.iter().map(|r| format!("- {r}")));
+    lines.push(String::new());
+    lines.push(format!(
+        "请研判并按处置预案应对。完整评估（基线、逐日情况、互动量最高的信息）：yuqing policy report {} --format html --output 评估.html",
+        n.policy_id
+    ));
+    lines.push("等级再次上升前不再重复提醒。".into());
     let body_text = lines.join("\n") + "\n";
     let body_html = format!(
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">{}</body></html>",

@@ -8,6 +8,7 @@
 
 mod export;
 pub mod metrics;
+pub mod policy;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -12,6 +12,8 @@
 pub mod briefing;
 pub mod csv;
 pub mod html;
+pub mod policy;
+pub mod policy_render;
 pub mod text;
 pub mod timeline;
 

@@ -465,12 +465,94 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE event_actions_v20 RENAME TO event_actions;
     CREATE INDEX event_actions_by_event ON event_actions(event_id, at);
     "#,
+    // 21: the policy risk watch (Art. 8 重大政策舆情风险评估). `policy_scans` says which
+    // selection (terms and groups) a policy's documents were found with and how far the
+    // documents were read; `policy_documents` the documents about it with the terms and groups
+    // found (JSON lists); `policy_levels` each change of its risk level, with the reasons and
+    // the day they come from. A rise is told to the policy's section: alerts gain the kind
+    // `policy_risk` (SQLite cannot alter a CHECK, so `alerts` is rebuilt with every column;
+    // `migrate` runs with foreign keys off, so `alert_attempts` keeps pointing at it).
+    r#"
+    CREATE TABLE policy_scans (
+        policy_id  TEXT PRIMARY KEY,
+        selection  TEXT NOT NULL,
+        scanned_to INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE policy_documents (
+        policy_id   TEXT NOT NULL,
+        document_id INTEGER NOT NULL REFERENCES documents(id),
+        terms       TEXT NOT NULL,
+        groups      TEXT NOT NULL,
+        PRIMARY KEY (policy_id, document_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX policy_documents_by_document ON policy_documents(document_id);
+    CREATE TABLE policy_levels (
+        id        INTEGER PRIMARY KEY,
+        policy_id TEXT NOT NULL,
+        level     TEXT NOT NULL CHECK (level IN ('low', 'medium', 'high')),
+        reasons   TEXT NOT NULL,
+        day       TEXT NOT NULL,
+        alert_id  INTEGER,
+        at        INTEGER NOT NULL
+    );
+    CREATE INDEX policy_levels_by_policy ON policy_levels(policy_id, id);
+    CREATE TABLE alerts_v21 (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL DEFAULT 'document'
+                        CHECK (kind IN ('document', 'source_failing', 'source_recovered', 'source_silent',
+                                        'briefing', 'outbox_dead', 'config_invalid', 'disk_low', 'policy_risk')),
+        document_id     INTEGER REFERENCES documents(id),
+        source_id       TEXT,
+        channel         TEXT NOT NULL,
+        recipients      TEXT NOT NULL,
+        subject         TEXT NOT NULL,
+        body_text       TEXT NOT NULL,
+        body_html       TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dropped', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER,
+        event_id        INTEGER REFERENCES events(id),
+        held            TEXT CHECK (held IN ('quiet', 'rate', 'cap')),
+        delivered_to    TEXT,
+        digest_id       INTEGER
+    );
+    INSERT INTO alerts_v21 (id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+                            status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id,
+                            held, delivered_to, digest_id)
+        SELECT id, kind, document_id, source_id, channel, recipients, subject, body_text, body_html,
+               status, attempts, next_attempt_at, last_error, created_at, sent_at, event_id,
+               held, delivered_to, digest_id FROM alerts;
+    DROP TABLE alerts;
+    ALTER TABLE alerts_v21 RENAME TO alerts;
+    CREATE INDEX alerts_due ON alerts(status, next_attempt_at);
+    CREATE INDEX alerts_by_event ON alerts(event_id);
+    CREATE INDEX alerts_by_document ON alerts(document_id);
+    "#,
 ];
 
 /// Number of migrations this build knows.
 pub const LATEST: usize = MIGRATIONS.len();
 
 pub fn migrate(conn: &mut Connection) -> Result<(), super::StoreError> {
+    // A table rebuild (create the new table, copy, drop the old one, rename) drops a table
+    // that others refer to (`alerts` ← `alert_attempts`): with foreign keys on, the drop's
+    // implicit delete would fail on the referring rows. SQLite's procedure: foreign keys off
+    // (only possible outside a transaction), rebuild, `foreign_key_check`, back on.
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    if enforced {
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+    }
+    let result = migrate_unchecked(conn);
+    if enforced {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+    }
+    result
+}
+
+fn migrate_unchecked(conn: &mut Connection) -> Result<(), super::StoreError> {
     // Take the write lock before reading the version: two processes opening a new
     // database at once (the daemon and `yuqing sources`) must not both migrate it.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -479,8 +561,19 @@ pub fn migrate(conn: &mut Connection) -> Result<(), super::StoreError> {
     if current > LATEST {
         return Err(super::StoreError::TooNew { found: current, known: LATEST });
     }
+    if current == LATEST {
+        return Ok(());
+    }
     for sql in MIGRATIONS.iter().skip(current) {
         tx.execute_batch(sql)?;
+    }
+    // What the rebuilds touched must still hold together.
+    let broken: i64 =
+        tx.query_row("SELECT count(*) FROM pragma_foreign_key_check('alert_attempts')", [], |r| r.get(0))?;
+    if broken > 0 {
+        return Err(super::StoreError::Corrupt(format!(
+            "{broken} delivery attempts refer to no alert after migrating"
+        )));
     }
     tx.pragma_update(None, "user_version", i64::try_from(LATEST).unwrap_or(i64::MAX))?;
     tx.commit()?;
@@ -534,5 +627,56 @@ mod tests {
             )
             .expect("indexes");
         assert_eq!(indexes, 2);
+    }
+
+    /// Migration 21 rebuilds `alerts` under rows of `alert_attempts` that refer to it (an
+    /// existing database with a delivery history): they survive and still refer to their
+    /// alert, the digest columns are kept, and `policy_risk` is a kind.
+    #[test]
+    fn the_policy_kind_migration_keeps_attempts_pointing_at_their_alerts() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
+        let tx = conn.transaction().expect("tx");
+        for sql in &MIGRATIONS[..20] {
+            tx.execute_batch(sql).expect("migration");
+        }
+        tx.pragma_update(None, "user_version", 20).expect("version");
+        tx.commit().expect("commit");
+        conn.execute(
+            "INSERT INTO alerts (kind, channel, recipients, subject, body_text, body_html, status, attempts,
+                                 next_attempt_at, created_at, held, delivered_to, digest_id)
+             VALUES ('briefing', 'email', '[]', 's', 't', 'h', 'sent', 1, 5, 4, 'quiet', '[\"a\"]', 1)",
+            [],
+        )
+        .expect("old alert");
+        conn.execute("INSERT INTO alert_attempts (alert_id, at, ok, detail) VALUES (1, 5, 1, '250 ok')", [])
+            .expect("attempt");
+        migrate(&mut conn).expect("migrate");
+        let fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).expect("fk");
+        assert!(fk, "foreign keys are on again");
+        let row: (String, Option<String>, Option<String>, Option<i64>) = conn
+            .query_row(
+                "SELECT a.kind, a.held, a.delivered_to, a.digest_id FROM alert_attempts t JOIN alerts a ON a.id = t.alert_id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .expect("attempt joined to its alert");
+        assert_eq!(row, ("briefing".into(), Some("quiet".into()), Some("[\"a\"]".into()), Some(1)));
+        conn.execute(
+            "INSERT INTO alerts (kind, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
+             VALUES ('policy_risk', 'email', '[]', 's', 't', 'h', 0, 0)",
+            [],
+        )
+        .expect("policy_risk is a kind");
+        assert!(conn.execute("INSERT INTO alert_attempts (alert_id, at, ok) VALUES (99, 5, 1)", []).is_err());
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index'
+                 AND name IN ('alerts_due', 'alerts_by_event', 'alerts_by_document')",
+                [],
+                |r| r.get(0),
+            )
+            .expect("indexes");
+        assert_eq!(indexes, 3);
     }
 }

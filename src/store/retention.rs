@@ -12,7 +12,7 @@
 //! 2. Sent (or dropped / dead) alerts older than the assessment cutoff go; pending ones never.
 //! 3. A document goes when it was fetched before the documents cutoff and nothing that is
 //!    kept points at it: no remaining event's propagation path or first document, no
-//!    remaining alert. Its hits, flags and engagement points go with it.
+//!    remaining alert. Its hits, flags, engagement points and policy-topic rows go with it.
 //! 4. Its identity keys stay, detached (`document_id` NULL): a feed that still lists an old
 //!    item must not make it new again. Keys are small (a URL or a guid), so this costs little.
 //!    Comments kept under a pruned post's key go.
@@ -186,6 +186,7 @@ fn prune_documents(
     report.hits += tx.execute(&format!("DELETE FROM hits WHERE document_id {DOOMED}"), [])?;
     tx.execute(&format!("DELETE FROM flags WHERE document_id {DOOMED}"), [])?;
     tx.execute(&format!("DELETE FROM engagement WHERE document_id {DOOMED}"), [])?;
+    tx.execute(&format!("DELETE FROM policy_documents WHERE document_id {DOOMED}"), [])?;
     report.keys_kept +=
         tx.execute(&format!("UPDATE document_keys SET document_id = NULL WHERE document_id {DOOMED}"), [])?;
     report.comments += tx.execute(
