@@ -413,6 +413,46 @@ impl Probe {
     }
 }
 
+/// The documents that contain one shingle. Most shingles of a story are in no other
+/// document, so a single posting is held inline (no allocation: 8 bytes instead of a
+/// vector's 24 and its heap block); a shingle in more than [`COMMON`] documents is never
+/// used to find candidates again, so only its count is kept (for its rarity weight).
+/// At 10,000 open events this halves the index.
+#[derive(Debug, Clone)]
+enum Postings {
+    One(u32),
+    Many(Vec<u32>),
+    Common(usize),
+}
+
+impl Postings {
+    /// The documents, empty for a common shingle.
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Postings::One(doc) => std::slice::from_ref(doc),
+            Postings::Many(docs) => docs,
+            Postings::Common(_) => &[],
+        }
+    }
+
+    /// How many documents contain it.
+    fn len(&self) -> usize {
+        match self {
+            Postings::Common(n) => *n,
+            p => p.as_slice().len(),
+        }
+    }
+
+    fn push(&mut self, doc: u32) {
+        match self {
+            Postings::One(first) => *self = Postings::Many(vec![*first, doc]),
+            Postings::Many(docs) if docs.len() < COMMON => docs.push(doc),
+            Postings::Many(docs) => *self = Postings::Common(docs.len() + 1),
+            Postings::Common(n) => *n += 1,
+        }
+    }
+}
+
 /// Incremental clustering.
 #[derive(Debug)]
 pub struct Clusterer {
@@ -420,7 +460,7 @@ pub struct Clusterer {
     /// Every document seen: its shingles, its cluster and its identity.
     documents: Vec<(Shingles, usize, Identity)>,
     /// Shingle → documents containing it.
-    index: HashMap<u64, Vec<usize>, Fast>,
+    index: HashMap<u64, Postings, Fast>,
     /// Exact texts (after shingling) → cluster: a copy is found even when all its
     /// shingles are too common to be looked up.
     exact: HashMap<u64, (usize, usize), Fast>,
@@ -479,12 +519,10 @@ impl Clusterer {
         }
         let mut shared: HashMap<usize, usize, Fast> = HashMap::default();
         for s in &probe.set {
-            let docs = self.index.get(s).map_or(&[][..], Vec::as_slice);
-            if docs.len() > COMMON {
-                continue;
-            }
+            // A common shingle's documents are not kept (`Postings::Common`).
+            let docs = self.index.get(s).map_or(&[][..], Postings::as_slice);
             for &doc in docs {
-                *shared.entry(doc).or_default() += 1;
+                *shared.entry(doc as usize).or_default() += 1;
             }
         }
         let mut candidates: Vec<(usize, usize)> =
@@ -498,8 +536,8 @@ impl Clusterer {
         // in every document weighs 1, one in this document pair only about 1 + ln(N / 2).
         let n = self.documents.len() as f64 + 1.0;
         let idf = |df: usize| (n / df.max(1) as f64).ln() + 1.0;
-        let weight = |s: &u64| idf(self.index.get(s).map_or(0, Vec::len));
-        let probe_weight = |s: &u64| idf(self.index.get(s).map_or(0, Vec::len) + 1);
+        let weight = |s: &u64| idf(self.index.get(s).map_or(0, Postings::len));
+        let probe_weight = |s: &u64| idf(self.index.get(s).map_or(0, Postings::len) + 1);
         let mut probe_weights: Option<Vec<f64>> = None;
         // Other stories of one template share the most wording: of the 64 candidates that
         // share most, those of another story are passed over by identity first (cheap), so
@@ -567,8 +605,11 @@ impl Clusterer {
     pub fn insert(&mut self, probe: Probe, cluster: usize) {
         let id = self.documents.len();
         self.exact.insert(probe.fingerprint, (cluster, id));
-        for s in &probe.set {
-            self.index.entry(*s).or_default().push(id);
+        // Past u32::MAX documents (far beyond any memory) a text is found by its exact copy only.
+        if let Ok(posted) = u32::try_from(id) {
+            for s in &probe.set {
+                self.index.entry(*s).and_modify(|p| p.push(posted)).or_insert(Postings::One(posted));
+            }
         }
         self.documents.push((probe.set, cluster, probe.identity));
     }
@@ -709,6 +750,21 @@ mod tests {
         );
         assert!(evidence.iter().all(|e| e.chars().count() <= EVIDENCE_CHARS), "{evidence:?}");
         assert!(c.evidence("完全无关", doc).is_empty());
+    }
+
+    #[test]
+    fn postings_keep_documents_up_to_common_then_only_a_count() {
+        let mut p = Postings::One(0);
+        for doc in 1..u32::try_from(COMMON).unwrap_or(u32::MAX) {
+            p.push(doc);
+        }
+        assert_eq!(p.len(), COMMON);
+        assert_eq!(p.as_slice().len(), COMMON, "a shingle in COMMON documents still finds candidates");
+        p.push(1000);
+        assert!(p.as_slice().is_empty(), "past COMMON its documents are dropped");
+        assert_eq!(p.len(), COMMON + 1, "but its count still weighs it");
+        p.push(1001);
+        assert_eq!(p.len(), COMMON + 2);
     }
 
     #[test]
