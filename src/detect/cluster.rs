@@ -604,9 +604,15 @@ impl Clusterer {
     /// [`Self::nearest`]).
     pub fn insert(&mut self, probe: Probe, cluster: usize) {
         let id = self.documents.len();
+        // An exact copy of a document of the same cluster is found by its fingerprint; posting
+        // it again would only make a story copied often look like boilerplate (its shingles
+        // past COMMON), so that a reworded copy of it could no longer find it.
+        let copy = matches!(self.exact.get(&probe.fingerprint), Some(&(c, _)) if c == cluster);
         self.exact.insert(probe.fingerprint, (cluster, id));
         // Past u32::MAX documents (far beyond any memory) a text is found by its exact copy only.
-        if let Ok(posted) = u32::try_from(id) {
+        if let Ok(posted) = u32::try_from(id)
+            && !copy
+        {
             for s in &probe.set {
                 self.index.entry(*s).and_modify(|p| p.push(posted)).or_insert(Postings::One(posted));
             }
@@ -750,6 +756,18 @@ mod tests {
         );
         assert!(evidence.iter().all(|e| e.chars().count() <= EVIDENCE_CHARS), "{evidence:?}");
         assert!(c.evidence("完全无关", doc).is_empty());
+    }
+
+    #[test]
+    fn a_story_copied_often_is_still_found_by_a_reworded_copy() {
+        let mut c = Clusterer::new(0.5);
+        let story = "市民反映城东新区老旧小区改造工程拖欠农民工工资问题，相关部门已介入调查，将依法依规妥善处理";
+        let first = c.add(story);
+        for _ in 0..(COMMON * 2) {
+            assert_eq!(c.add(story), first, "exact copies join the story");
+        }
+        let reworded = format!("转发：{story}，希望尽快解决");
+        assert_eq!(c.add(&reworded), first, "a reworded copy still finds the story copied {} times", COMMON * 2);
     }
 
     #[test]
