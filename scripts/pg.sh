@@ -10,7 +10,8 @@
 set -euo pipefail
 cmd=${1:-}; dir=${2:-}
 if [ -z "$cmd" ] || [ -z "$dir" ]; then echo "usage: $0 start|stop DIR" >&2; exit 64; fi
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+# YUQING_PG_BINDIR: another installation (or a missing one, to try the skip).
+bin=${YUQING_PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)}
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
     echo "PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 69
 fi
