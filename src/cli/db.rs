@@ -1,7 +1,9 @@
-//! `yuqing db backup|check|prune`: the database's maintenance, usable while the daemon runs.
+//! `yuqing db backup|check|prune|migrate-to`: the database's maintenance, usable while the
+//! daemon runs; `migrate-to` copies the SQLite store into PostgreSQL (`store::pg::copy`).
 //!
 //! Exit codes: 0 done (check: no problem found); 1 problems found, the target exists, or
-//! `--file` names no file; 2 the database cannot be read.
+//! `--file` names no file, or (migrate-to) the target holds data or the copy did not verify;
+//! 2 a database cannot be read or reached.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,6 +33,18 @@ pub enum DbCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Copy the SQLite database into an empty PostgreSQL database and verify the row counts
+    /// (迁移到 PostgreSQL，试验中)
+    MigrateTo {
+        /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (the database must exist)
+        url: String,
+        /// Copy this SQLite file instead of the configured [storage] path
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+        /// Empty the target database first if it already holds data
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run(config: &Config, command: &DbCommand) -> anyhow::Result<ExitCode> {
@@ -38,6 +52,9 @@ pub fn run(config: &Config, command: &DbCommand) -> anyhow::Result<ExitCode> {
         DbCommand::Backup { path } => backup(config, path),
         DbCommand::Check { file } => check(file.as_ref().unwrap_or(&config.storage_path), file.is_some()),
         DbCommand::Prune { dry_run } => prune(config, *dry_run),
+        DbCommand::MigrateTo { url, from, force } => {
+            migrate_to(from.as_ref().unwrap_or(&config.storage_path), url, *force)
+        }
     }
 }
 
@@ -117,4 +134,53 @@ fn prune(config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
         if dry_run { "（试运行，未删除任何数据）" } else { "" }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn migrate_to(sqlite: &Path, url: &str, force: bool) -> anyhow::Result<ExitCode> {
+    use crate::store::pg::{PgError, PgUrl, copy};
+    let url = match PgUrl::parse(url) {
+        Ok(url) => url,
+        Err(e) => {
+            eprintln!("错误：PostgreSQL 地址 {} 无效：{}", crate::store::pg::redact(url), e.describe_zh());
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut client = match url.connect() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("错误：{}", e.describe_zh());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    println!("正在把 {} 复制到 PostgreSQL {url} ……", sqlite.display());
+    match copy::copy_sqlite(sqlite, &mut client, force) {
+        Ok(report) => {
+            println!("{:<20} {:>10}", "表", "行数（两边一致）");
+            let mut total = 0i64;
+            for (table, rows) in &report.tables {
+                println!("{table:<20} {rows:>10}");
+                total += rows;
+            }
+            println!(
+                "复制完成：{} 张表共 {total} 行，逐表核对行数一致；检索表由事件文档重建 {} 行（{}）。",
+                report.tables.len(),
+                report.search_rows,
+                if report.trigram { "pg_trgm 索引" } else { "未安装 pg_trgm，检索将逐行扫描" }
+            );
+            println!("注意：守护进程暂不能在 PostgreSQL 上运行（试验中），请继续使用 [storage] path。");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ (PgError::NotEmpty { .. } | PgError::CountMismatch { .. } | PgError::SchemaDrift { .. })) => {
+            eprintln!("错误：{}", e.describe_zh());
+            Ok(ExitCode::from(1))
+        }
+        Err(PgError::Store(crate::store::StoreError::Missing(path))) => {
+            eprintln!("错误：SQLite 数据库 {} 不存在：请检查 [storage] path 或 --from", path.display());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("错误：复制失败，目标数据库未改变：{}", e.describe_zh());
+            Ok(ExitCode::from(2))
+        }
+    }
 }

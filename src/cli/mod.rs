@@ -417,6 +417,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     for d in diagnostics.warnings() {
         tracing::warn!("{}", plain(d));
     }
+    if let Some(url) = &config.storage_url {
+        let store_free = matches!(
+            cli.command,
+            Command::Db { what: db::DbCommand::MigrateTo { .. } } | Command::Test { .. } | Command::Rumour { .. }
+        );
+        if !store_free {
+            eprintln!(
+                "错误：[storage] url = {url} 选择了 PostgreSQL，本版本尚不能在其上运行守护进程或此命令（PostgreSQL 存储尚在试验中，目前只支持 yuqing check 和 yuqing db migrate-to）。请暂用 [storage] path（SQLite）。"
+            );
+            return Ok(ExitCode::from(2));
+        }
+    }
     match cli.command {
         Command::Check => Ok(ExitCode::SUCCESS),
         Command::Run { once: true } => run_once(config, None),
@@ -488,7 +500,10 @@ fn summary_line(config: &Config) -> String {
         config.keyword_lists.len(),
         rules,
         mail,
-        config.storage_path.display()
+        match &config.storage_url {
+            Some(url) => format!("PostgreSQL {url}（试验中）"),
+            None => config.storage_path.display().to_string(),
+        }
     )
 }
 

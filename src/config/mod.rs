@@ -49,6 +49,8 @@ pub struct Config {
     pub dir: PathBuf,
     pub timezone: Tz,
     pub storage_path: PathBuf,
+    /// `[storage] url`: PostgreSQL (experimental; only `check` and `db migrate-to` use it yet).
+    pub storage_url: Option<crate::store::pg::PgUrl>,
     pub fetch: FetchSettings,
     pub daemon: DaemonSettings,
     pub detection: DetectionSettings,
@@ -243,6 +245,7 @@ impl Config {
                 dir: dir.to_path_buf(),
                 timezone: s.timezone,
                 storage_path: s.storage_path,
+                storage_url: s.storage_url,
                 fetch: s.fetch,
                 daemon: s.daemon,
                 detection: s.detection,

@@ -47,7 +47,7 @@ const ROOT_KEYS: &[&str] = &[
 ];
 const DETECTION_KEYS: &[&str] =
     &["fold_traditional", "event_threshold", "event_window_hours", "rumour_threshold", "rumour_review_threshold"];
-const STORAGE_KEYS: &[&str] = &["path"];
+const STORAGE_KEYS: &[&str] = &["path", "url"];
 const RETENTION_KEYS: &[&str] = &["documents_days", "assessment_days", "min_free_mb"];
 const FETCH_KEYS: &[&str] = &[
     "timeout_secs",
@@ -85,6 +85,7 @@ const MAIL_KEYS: &[&str] = &[
 pub(super) struct Settings {
     pub timezone: Tz,
     pub storage_path: PathBuf,
+    pub storage_url: Option<crate::store::pg::PgUrl>,
     pub fetch: FetchSettings,
     pub daemon: DaemonSettings,
     pub detection: DetectionSettings,
@@ -119,7 +120,8 @@ struct RawRetention {
 
 #[derive(Deserialize, Default)]
 struct RawStorage {
-    path: Option<String>,
+    path: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -216,10 +218,11 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let calendar = super::calendar::load(dir, &file, &root, tz, today, diags);
 
-    let storage_path = storage?.path.unwrap_or_else(|| "state/yuqing.db".into());
+    let (storage_path, storage_url) = storage_settings(&file, storage?, diags)?;
     Some(Settings {
         timezone: timezone?,
         storage_path: resolve(dir, &storage_path),
+        storage_url,
         fetch: fetch_settings(&file, fetch?, diags)?,
         daemon: daemon?,
         detection: detection?,
@@ -235,6 +238,47 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         policies,
         policy_risk,
     })
+}
+
+/// `[storage]`: `path` (SQLite, the default) or `url` (PostgreSQL, experimental), not both.
+/// The URL's password never appears in a message.
+fn storage_settings(
+    file: &TomlFile,
+    raw: RawStorage,
+    diags: &mut Diagnostics,
+) -> Option<(String, Option<crate::store::pg::PgUrl>)> {
+    match (raw.path, raw.url) {
+        (Some(_), Some(url)) => {
+            diags.error(
+                &file.path,
+                file.line(url.span()),
+                "[storage] 中 path 和 url 只能写一个".into(),
+                "SQLite（默认）写 path = \"state/yuqing.db\"；PostgreSQL 写 url = \"postgres://用户@主机/数据库\"",
+            );
+            None
+        }
+        (path, None) => Some((path.map(|p| p.into_inner()).unwrap_or_else(|| "state/yuqing.db".into()), None)),
+        (None, Some(url)) => match crate::store::pg::PgUrl::parse(url.get_ref()) {
+            Ok(parsed) => {
+                diags.warning(
+                    &file.path,
+                    file.line(url.span()),
+                    format!("[storage] url = {parsed}：PostgreSQL 存储尚在试验中，守护进程和查询命令暂不能使用它"),
+                    "现在可用 yuqing db migrate-to 把 SQLite 数据复制过去；正式运行请暂用 [storage] path",
+                );
+                Some(("state/yuqing.db".into(), Some(parsed)))
+            }
+            Err(e) => {
+                diags.error(
+                    &file.path,
+                    file.line(url.span()),
+                    format!("[storage] url {} 无效：{}", crate::store::pg::redact(url.get_ref()), e.describe_zh()),
+                    "例如 url = \"postgres://yuqing@127.0.0.1:5432/yuqing\"（密码可写在 URL 中，不会显示在任何消息里）",
+                );
+                None
+            }
+        },
+    }
 }
 
 fn timezone(file: &TomlFile, root: &DeTable<'_>, diags: &mut Diagnostics) -> Option<Tz> {

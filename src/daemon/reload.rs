@@ -141,6 +141,11 @@ pub fn keep_restart_only(old: &Config, mut new: Config) -> (Config, Vec<NeedsRes
         });
         new.storage_path = old.storage_path.clone();
     }
+    if new.storage_url != old.storage_url {
+        let shown = |c: &Config| c.storage_url.as_ref().map_or_else(|| "(none)".to_string(), |u| u.to_string());
+        changed.push(NeedsRestart { setting: "[storage] url", running: shown(old), configured: shown(&new) });
+        new.storage_url = old.storage_url.clone();
+    }
     let listen = |c: &Config| c.http.as_ref().map_or_else(|| "(no [http])".to_string(), |h| h.listen.to_string());
     match (&old.http, &mut new.http) {
         (Some(running), Some(configured)) if running.listen != configured.listen => {

@@ -16,6 +16,7 @@ mod links;
 pub mod maintenance;
 mod migrations;
 mod outbox;
+pub mod pg;
 mod policies;
 mod read;
 mod report;
