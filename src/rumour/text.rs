@@ -138,7 +138,7 @@ impl FeatureSpec {
 
 /// The segmenter, with its embedded dictionary; built on first use (only models with word
 /// features use it).
-static JIEBA: LazyLock<jieba_rs::Jieba> = LazyLock::new(jieba_rs::Jieba::new);
+pub(crate) static JIEBA: LazyLock<jieba_rs::Jieba> = LazyLock::new(jieba_rs::Jieba::new);
 
 /// Style cues rumours share, by name (the name is what an explanation shows). A cue fires
 /// when any of its phrases occurs in the normalised text.
