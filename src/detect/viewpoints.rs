@@ -180,8 +180,9 @@ impl Viewpoints {
         self.total - self.noise
     }
 
-    /// One line for an alert: `网民观点（评论 12 条）：负面 50%「…」；正面 42%「…」`.
-    pub fn summary_zh(&self, max_chars: usize) -> Option<String> {
+    /// A short summary for an alert: `评论 12 条；负面 50%「…」；正面 42%「…」` (the three
+    /// largest viewpoints); `None` without viewpoints.
+    pub fn brief_zh(&self, max_chars: usize) -> Option<String> {
         if self.groups.is_empty() {
             return None;
         }
@@ -198,7 +199,7 @@ impl Viewpoints {
                 )
             })
             .collect();
-        Some(format!("网民观点（评论 {} 条）：{}", self.total, parts.join("；")))
+        Some(format!("评论 {} 条；{}", self.total, parts.join("；")))
     }
 
     /// The text lines `event show` and the report print: one per viewpoint, 其他, noise.
@@ -741,12 +742,12 @@ mod tests {
     #[test]
     fn summaries_quote_the_representatives_truncated() {
         let v = viewpoints(&two_sides(), &lexicon(), MAX_GROUPS, TZ);
-        let s = v.summary_zh(6).expect("a summary");
-        assert!(s.starts_with("网民观点（评论 14 条）："), "{s}");
+        let s = v.brief_zh(6).expect("a summary");
+        assert!(s.starts_with("评论 14 条；"), "{s}");
         assert!(s.contains("正面 55%「") && s.contains("负面 45%「") && s.contains("…」"), "{s}");
         let lines = v.lines_zh(40);
         assert_eq!(lines[0], "共 14 条评论，11 条参与归类（3 条过短或仅表情未计）");
         assert!(lines[1].starts_with("观点1：6 条（55%），倾向 正面"), "{}", lines[1]);
-        assert_eq!(Viewpoints::default().summary_zh(10), None);
+        assert_eq!(Viewpoints::default().brief_zh(10), None);
     }
 }
