@@ -150,6 +150,8 @@ pub struct Viewpoint {
     pub likes: u64,
     /// Up to three words most frequent in the group.
     pub terms: Vec<String>,
+    /// The members' positions in the input, ascending.
+    pub members: Vec<usize>,
 }
 
 /// Comments in one hour.
@@ -313,7 +315,8 @@ pub fn clean(text: &str) -> String {
                     _ => out.push(c),
                 }
             }
-            'h' if rest[i..].starts_with("http://") || rest[i..].starts_with("https://") => {
+            // A link, or what is left of one (`http:` in anonymised corpora).
+            'h' if rest[i..].starts_with("http:") || rest[i..].starts_with("https:") => {
                 while chars.peek().is_some_and(|&(_, d)| !d.is_whitespace()) {
                     chars.next();
                 }
@@ -358,6 +361,18 @@ pub fn leaning(text: &str, negative: bool) -> i32 {
         lean -= 1;
     }
     lean
+}
+
+/// One comment as the grouping sees it: its cleaned text, leaning and lexicon negativity;
+/// `None` when it is noise.
+pub fn assess(text: &str, lexicon: &Lexicon) -> Option<(String, i32, f64)> {
+    let text = clean(text);
+    if content_chars(&text).len() < MIN_CHARS {
+        return None;
+    }
+    let negativity = lexicon.score("", &text).map_or(0.0, |n| f64::from(n.score));
+    let lean = leaning(&text, negativity > 0.0);
+    Some((text, lean, negativity))
 }
 
 struct Prepared {
@@ -539,6 +554,11 @@ pub fn viewpoints(comments: &[CommentInput], lexicon: &Lexicon, max_groups: usiz
             leaning,
             likes: likes_of(g),
             terms: top_terms(g.members.iter().map(|&m| items[m].text.as_str()), &items, &mut idf_of_word),
+            members: {
+                let mut m: Vec<usize> = g.members.iter().map(|&m| items[m].index).collect();
+                m.sort_unstable();
+                m
+            },
         });
     }
     out
@@ -697,7 +717,17 @@ mod tests {
         reversed.reverse();
         let a = viewpoints(&two_sides(), &lexicon(), MAX_GROUPS, TZ);
         let b = viewpoints(&reversed, &lexicon(), MAX_GROUPS, TZ);
-        assert_eq!(a.groups, b.groups);
+        let n = reversed.len();
+        let unreversed: Vec<Viewpoint> = b
+            .groups
+            .into_iter()
+            .map(|mut g| {
+                g.members = g.members.iter().rev().map(|m| n - 1 - m).collect();
+                g
+            })
+            .collect();
+        assert_eq!(a.groups, unreversed);
+        assert_eq!(a.groups[0].members, [0, 2, 4, 6, 8, 12], "the supporters, by input position");
     }
 
     #[test]
@@ -716,6 +746,7 @@ mod tests {
         assert_eq!(clean("回复@张三:说得对[赞]"), "说得对");
         assert_eq!(clean("同意 @李四 的看法 https://t.cn/abc 真的"), "同意 的看法 真的");
         assert_eq!(clean("支持//@王五: 原文内容"), "支持");
+        assert_eq!(clean("看这里 http: 真的"), "看这里 真的");
         assert_eq!(clean("[括号里的长内容不是表情代码啊]"), "[括号里的长内容不是表情代码啊]");
     }
 
