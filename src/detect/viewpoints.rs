@@ -580,7 +580,7 @@ fn top_terms<'a>(
     idf_cache: &mut HashMap<String, f64>,
 ) -> Vec<String> {
     let words = |t: &str| -> Vec<String> {
-        let mut w: Vec<String> = crate::rumour::text::JIEBA
+        let mut w: Vec<String> = crate::util::segment::JIEBA
             .cut(t, false)
             .into_iter()
             .map(|t| t.word)
