@@ -36,6 +36,7 @@ mod rumour;
 mod status;
 mod timeline;
 mod user;
+mod viewpoints;
 
 #[derive(Debug, Parser)]
 #[command(name = "yuqing", version, about = "政务舆情监测与回应守护进程 (public-opinion monitoring daemon)")]
@@ -258,6 +259,16 @@ pub enum TestCommand {
     /// Who owns an event, who answers for it, who is told at each escalation step and
     /// which departments receive a report (测试路由)
     Route(route::RouteArgs),
+    /// Group the comments of each JSONL line (`{"id", "comments": [...]}`) into viewpoints
+    /// (网民观点); one JSON line out per line in, for evaluation
+    Viewpoints {
+        /// The JSONL file
+        #[arg(long, value_name = "FILE")]
+        jsonl: PathBuf,
+        /// At most this many viewpoints per line
+        #[arg(long, default_value_t = crate::detect::viewpoints::MAX_GROUPS)]
+        max: usize,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -387,7 +398,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let analysis_only = matches!(
         cli.command,
-        Command::Test { what: TestCommand::Match { .. } } | Command::Rumour { what: RumourCommand::Eval { .. } }
+        Command::Test { what: TestCommand::Match { .. } | TestCommand::Viewpoints { .. } }
+            | Command::Rumour { what: RumourCommand::Eval { .. } }
     );
     let loaded = if analysis_only { Config::load_for_analysis(&dir) } else { Config::load(&dir) };
     let diagnostics = &loaded.diagnostics;
@@ -438,6 +450,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             test_match(&config, input, jsonl)
         }
         Command::Test { what: TestCommand::Route(args) } => route::test_route(&config, &args),
+        Command::Test { what: TestCommand::Viewpoints { jsonl, max } } => {
+            viewpoints::test_viewpoints(&config, &jsonl, max)
+        }
         Command::Run { once: false } => run_forever(config),
         Command::Hits { limit } => show_hits(&config, limit),
         Command::Sources => show_sources(&config),

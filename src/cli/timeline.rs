@@ -1,6 +1,7 @@
 //! `yuqing event show ID`: an event's timeline for staff — its grade and owner, every copy
 //! on the propagation path, engagement over time, every alert and reminder with its fate,
-//! every workflow action, the hourly trend of the last 24 hours, and where its deadline
+//! every workflow action, the hourly trend of the last 24 hours, what netizens say
+//! (网民观点: viewpoints of the comments, comment volume per hour), and where its deadline
 //! clocks stand.
 
 use std::process::ExitCode;
@@ -12,6 +13,9 @@ use crate::report::timeline::{TREND_HOURS, trend_lines, view};
 use crate::store::{Store, Timeline};
 
 use super::local;
+
+/// A representative comment is cut after this many characters.
+pub const REPRESENTATIVE_CHARS: usize = 60;
 
 pub(super) fn show(config: &Config, id: i64) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.storage_path)?;
@@ -36,6 +40,20 @@ pub fn render(config: &Config, t: &Timeline, now: DateTime<Utc>) -> String {
         out.push_str(&format!("\n传播趋势（近 {TREND_HOURS} 小时）：\n"));
         for line in trend {
             out.push_str(&format!("  {line}\n"));
+        }
+    }
+    let views = v.viewpoints.lines_zh(REPRESENTATIVE_CHARS);
+    if !views.is_empty() {
+        out.push_str("\n网民观点：\n");
+        for line in views {
+            out.push_str(&format!("  {line}\n"));
+        }
+        let volume = v.viewpoints.trend_lines_zh(tz);
+        if !volume.is_empty() {
+            out.push_str("\n评论量趋势：\n");
+            for line in volume {
+                out.push_str(&format!("  {line}\n"));
+            }
         }
     }
     out.push_str("\n时间线：\n");

@@ -505,6 +505,9 @@ struct Job {
     source: SourceConfig,
 }
 
+/// A representative comment in an alert is cut after this many characters.
+const ALERT_VIEWPOINT_CHARS: usize = 30;
+
 impl Job {
     fn new(ctx: &Context, source: &SourceConfig) -> Self {
         Job {
@@ -682,7 +685,11 @@ impl Job {
                     (Some(a), Some(decision))
                 }
             };
-            let alert = if quiet { None } else { self.render(&m, event.as_ref().zip(decision.as_ref()), now) };
+            let views = match &event {
+                Some(a) if !a.new_event && !quiet => self.viewpoint_brief(&store, a.event_id),
+                _ => None,
+            };
+            let alert = if quiet { None } else { self.render(&m, event.as_ref().zip(decision.as_ref()), views, now) };
             // SMS and IM when an event starts or rises, with or without the email.
             let extra = match (&event, &decision) {
                 (Some(e), Some(d)) if !quiet && (e.new_event || e.rose()) => self.extra_channels(e, d, now),
@@ -751,7 +758,9 @@ impl Job {
             let Some((head, m)) = store.event_head(id)? else { continue };
             let decision = self.decide(&m, &self.content_facts(&m), a.grade, state.transferred_to.as_deref());
             // The rise goes out like one found with a new document: email, and SMS/IM per grade.
-            let mut queued: Vec<AlertMessage> = self.render(&m, Some((&a, &decision)), now).into_iter().collect();
+            let views = self.viewpoint_brief(&store, id);
+            let mut queued: Vec<AlertMessage> =
+                self.render(&m, Some((&a, &decision)), views, now).into_iter().collect();
             queued.extend(self.extra_channels(&a, &decision, now));
             if let Err(e) = store.record_regrade(&a, head, &queued, now) {
                 events.invalidate();
@@ -865,13 +874,32 @@ impl Job {
         MatchedDocument { document, hits, flags, negativity, to_verify }
     }
 
+    /// What netizens say about an event, in one line for its update alerts (网民观点), when
+    /// comments on its documents are stored. A store error only leaves the line out.
+    fn viewpoint_brief(&self, store: &Store, event_id: i64) -> Option<String> {
+        use crate::detect::viewpoints::{MAX_COMMENTS, MAX_GROUPS, viewpoints};
+        let comments = match store.event_comments(event_id, MAX_COMMENTS) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(event = event_id, error = %e, "comments not read for the alert");
+                return None;
+            }
+        };
+        if comments.is_empty() {
+            return None;
+        }
+        viewpoints(&comments, &self.lexicon, MAX_GROUPS, self.config.timezone).brief_zh(ALERT_VIEWPOINT_CHARS)
+    }
+
     /// The alert for a matched document when mail is configured: one when it starts an
     /// event, an update threaded to it when the story reaches a new source, none for
-    /// further copies from a source already on the event's path.
+    /// further copies from a source already on the event's path. `views` (what netizens say,
+    /// for an update) is shown among the details.
     fn render(
         &self,
         m: &MatchedDocument,
         event: Option<(&Assignment, &Decision)>,
+        views: Option<String>,
         now: DateTime<Utc>,
     ) -> Option<AlertMessage> {
         let mail = self.config.mail.as_ref()?;
@@ -880,7 +908,10 @@ impl Job {
         if m.hits.is_empty() {
             return None;
         }
-        let (details, first_step) = event.map(|(e, d)| self.response_lines(e, d)).unwrap_or_default();
+        let (mut details, first_step) = event.map(|(e, d)| self.response_lines(e, d)).unwrap_or_default();
+        if let Some(v) = views {
+            details.push(("网民观点", v));
+        }
         // A link for each person on the ladder's first step to accept with one click.
         let links = match (event, &self.linker) {
             (Some((e, d)), Some(linker)) => d

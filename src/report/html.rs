@@ -183,6 +183,41 @@ pub fn render(report: &Report, config: &Config) -> String {
     let rows: Vec<Vec<String>> =
         report.flags.iter().map(|(k, n)| vec![k.label_zh().to_string(), n.to_string()]).collect();
     out.push_str(&table(&["标记", "含该标记的事件数"], &rows));
+
+    let commented: Vec<&super::EventReport> =
+        report.events.iter().filter(|e| !e.viewpoints.groups.is_empty()).collect();
+    let _ = writeln!(out, "<h2>九、网民观点（有评论的事件 {} 件）</h2>", commented.len());
+    if commented.is_empty() {
+        out.push_str("<p>无。</p>\n");
+    }
+    for e in commented {
+        let v = &e.viewpoints;
+        let _ = writeln!(
+            out,
+            "<h3>#{} {}</h3>\n<p>共 {} 条评论，{} 条参与归类</p>",
+            e.id,
+            esc(&e.title),
+            v.total,
+            v.grouped()
+        );
+        let rows: Vec<Vec<String>> = v
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    g.size.to_string(),
+                    format!("{:.0}%", g.share * 100.0),
+                    format!("{}（{:.1}）", g.leaning.label_zh(), g.negativity),
+                    crate::detect::viewpoints::truncate(&g.representative, super::VIEWPOINT_CHARS),
+                    g.terms.join("、"),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["条数", "占比", "倾向（负面度）", "代表评论", "关键词"], &rows));
+        if v.other > 0 {
+            let _ = writeln!(out, "<p>其他：{} 条（未形成集中观点）</p>", v.other);
+        }
+    }
     finish(out)
 }
 

@@ -272,7 +272,12 @@ pub struct EventReport {
     pub documents: usize,
     pub sources: usize,
     pub flags: Vec<FlagKind>,
+    /// What netizens say in the comments on its documents (empty when none were stored).
+    pub viewpoints: crate::detect::viewpoints::Viewpoints,
 }
+
+/// A representative comment in a report is cut after this many characters.
+pub const VIEWPOINT_CHARS: usize = 40;
 
 /// Where an event's joint assessment (会商研判, Art. 8/13) stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,7 +406,12 @@ impl Report {
     pub fn load(store: &Store, config: &Config, period: Period, now: DateTime<Utc>) -> Result<Self, ReportError> {
         let as_of = period.end.min(now);
         let events = store.report_events(period.start, period.end, as_of)?;
-        Ok(Self::build(config, period, events, now))
+        let mut report = Self::build(config, period, events, now);
+        for e in &mut report.events {
+            let comments = store.event_comments(e.id, crate::detect::viewpoints::MAX_COMMENTS)?;
+            e.viewpoints = timeline::event_viewpoints(config, &comments);
+        }
+        Ok(report)
     }
 
     /// The report over `events` (those created in the period, with their actions up to
@@ -444,6 +454,7 @@ impl Report {
                 documents: row.documents,
                 sources: row.sources,
                 flags: row.flags.iter().filter_map(|f| FlagKind::from_name(f)).collect(),
+                viewpoints: Default::default(),
             });
         }
 
@@ -745,6 +756,7 @@ mod tests {
             documents: 1,
             sources: 1,
             flags: Vec::new(),
+            viewpoints: Default::default(),
         };
         let none = event(Grade::II, &[]);
         assert_eq!(none.assessment(at(600)), AssessmentStatus::Due(at(900)), "the earliest deadline counts");

@@ -106,6 +106,18 @@ pub fn render(report: &Report, config: &Config) -> String {
     let _ = writeln!(out, "\n八、研判标记（含该标记的事件数）");
     let flags: Vec<String> = report.flags.iter().map(|(k, n)| format!("{} {n} 件", k.label_zh())).collect();
     let _ = writeln!(out, "  {}", flags.join("；"));
+
+    let commented: Vec<&EventReport> = report.events.iter().filter(|e| !e.viewpoints.groups.is_empty()).collect();
+    let _ = writeln!(out, "\n九、网民观点（有评论的事件 {} 件）", commented.len());
+    if commented.is_empty() {
+        let _ = writeln!(out, "  无。");
+    }
+    for e in commented {
+        let _ = writeln!(out, "  #{} {}", e.id, one_line(&e.title));
+        for line in e.viewpoints.lines_zh(super::VIEWPOINT_CHARS) {
+            let _ = writeln!(out, "      {}", one_line(&line));
+        }
+    }
     out
 }
 

@@ -2,12 +2,15 @@
 //! console's event page (HTML): the facts (grade and its reasons, owner, state, first
 //! source), one chronological list of copies, engagement, alerts and reminders with their
 //! fate and workflow actions, the hourly trend of the last 24 hours (is it still growing?),
-//! and where each deadline clock stands at `now`.
+//! what netizens say (the comments' viewpoints and hourly volume) and where each deadline
+//! clock stands at `now`.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::Config;
+use crate::detect::sentiment::Lexicon;
+use crate::detect::viewpoints::{CommentInput, MAX_GROUPS, Viewpoints, viewpoints};
 use crate::response::deadline::{Outcome, Progress, clock_outcome};
 use crate::response::trend::{Trend, trend};
 use crate::store::{AlertEntry, Timeline};
@@ -28,6 +31,8 @@ pub struct View {
     pub clocks: Vec<Clock>,
     /// Copies and engagement per hour over the last [`TREND_HOURS`] hours, and the state.
     pub trend: Trend,
+    /// What netizens say: the comments grouped into viewpoints, and their hourly volume.
+    pub viewpoints: Viewpoints,
 }
 
 /// The hours of the trend shown on the timeline.
@@ -176,7 +181,30 @@ pub fn view(config: &Config, t: &Timeline, now: DateTime<Utc>) -> View {
     }
     entries.sort_by_key(|(order, e)| (e.at, *order));
     let entries = entries.into_iter().map(|(_, e)| e).collect();
-    View { heading, facts, entries, engagement: t.engagement.clone(), clocks: clocks(config, t, now), trend }
+    let viewpoints = event_viewpoints(config, &t.comments);
+    View {
+        heading,
+        facts,
+        entries,
+        engagement: t.engagement.clone(),
+        clocks: clocks(config, t, now),
+        trend,
+        viewpoints,
+    }
+}
+
+/// An event's comments grouped into at most [`MAX_GROUPS`] viewpoints with the configured
+/// negativity lexicon (an unusable lexicon scores nothing).
+pub fn event_viewpoints(config: &Config, comments: &[CommentInput]) -> Viewpoints {
+    if comments.is_empty() {
+        return Viewpoints::default();
+    }
+    let lexicon =
+        Lexicon::new(&config.lexicon).or_else(|_| Lexicon::new(&crate::detect::sentiment::LexiconLists::default()));
+    match lexicon {
+        Ok(lexicon) => viewpoints(comments, &lexicon, MAX_GROUPS, config.timezone),
+        Err(_) => Viewpoints::default(),
+    }
 }
 
 /// The event's trend at `now` over the last [`TREND_HOURS`] hours.
@@ -338,6 +366,7 @@ mod tests {
             engagement: vec![(now - chrono::Duration::minutes(180), 10), (now - chrono::Duration::minutes(10), 250)],
             alerts: Vec::new(),
             actions: Vec::new(),
+            comments: Vec::new(),
         }
     }
 

@@ -12,6 +12,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::extract::normalize::{html_to_text, normalize_text};
+// Built on first use: only models with word features use it.
+use crate::util::segment::JIEBA;
 
 /// Placeholders: private-use characters, so each is one "character" for the n-grams.
 pub const URL_MARK: char = '\u{E000}';
@@ -135,10 +137,6 @@ impl FeatureSpec {
         FeatureSpec { bits, min_n, max_n, words: 0, style: 0.0 }
     }
 }
-
-/// The segmenter, with its embedded dictionary; built on first use (only models with word
-/// features use it).
-static JIEBA: LazyLock<jieba_rs::Jieba> = LazyLock::new(jieba_rs::Jieba::new);
 
 /// Style cues rumours share, by name (the name is what an explanation shows). A cue fires
 /// when any of its phrases occurs in the normalised text.

@@ -1,9 +1,11 @@
-//! Export files: which were processed, engagement time series, comments.
+//! Export files: which were processed, engagement time series, comments (per post and
+//! per event, for the viewpoints of [`crate::detect::viewpoints`]).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Committed, NewDocument, Store, StoreError, insert_new};
+use crate::detect::viewpoints::CommentInput;
 use crate::extract::export::{Engagement, ExportComment};
 
 /// One processed export file and what came out of it.
@@ -107,6 +109,29 @@ impl Store {
             .conn
             .query_row("SELECT document_id FROM document_keys WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
+    }
+
+    /// The comments on an event's documents (joined through their keys), oldest first, at
+    /// most `limit` (the latest when more).
+    pub fn event_comments(&self, event_id: i64, limit: usize) -> Result<Vec<CommentInput>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT text, published_at, likes FROM (
+                 SELECT DISTINCT c.source_id, c.comment_id, c.text, c.published_at, c.likes
+                 FROM event_documents ed
+                 JOIN document_keys k ON k.document_id = ed.document_id
+                 JOIN comments c ON c.post_key = k.key
+                 WHERE ed.event_id = ?1
+                 ORDER BY c.published_at DESC, c.comment_id DESC LIMIT ?2)
+             ORDER BY published_at, comment_id",
+        )?;
+        let rows = stmt.query_map(params![event_id, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(CommentInput {
+                text: r.get(0)?,
+                at: r.get::<_, Option<i64>>(1)?.and_then(|t| DateTime::from_timestamp(t, 0)),
+                likes: r.get::<_, Option<i64>>(2)?.and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+            })
+        })?;
+        rows.map(|r| r.map_err(StoreError::from)).collect()
     }
 
     /// Comments stored for a post key, oldest first: (author, text).

@@ -1,12 +1,13 @@
 //! One event's whole history for `yuqing event show`: its header (grade, owner after
 //! transfers, human decisions), every copy on the propagation path, the engagement totals
 //! over time, every alert and reminder queued about it with its fate, and every workflow
-//! action (the audit trail).
+//! action (the audit trail), and the comments on its documents.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::{PathStep, Store, StoreError, time};
+use crate::detect::viewpoints::CommentInput;
 use crate::model::Grade;
 
 /// An event's header.
@@ -65,6 +66,8 @@ pub struct Timeline {
     pub engagement: Vec<(DateTime<Utc>, i64)>,
     pub alerts: Vec<AlertEntry>,
     pub actions: Vec<ActionEntry>,
+    /// The comments on its documents (Weibo/WeChat exports), oldest first.
+    pub comments: Vec<CommentInput>,
 }
 
 /// At most this many engagement points (the latest ones).
@@ -154,6 +157,7 @@ impl Store {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        Ok(Some(Timeline { event, copies, engagement, alerts, actions }))
+        let comments = self.event_comments(event_id, crate::detect::viewpoints::MAX_COMMENTS)?;
+        Ok(Some(Timeline { event, copies, engagement, alerts, actions, comments }))
     }
 }

@@ -1,9 +1,11 @@
 //! Small helpers with no domain knowledge, shared by every layer: the one-line rendering
 //! of an error chain ([`error_chain`]), did-you-mean suggestions ([`similar`]), what the
-//! network adapters share ([`net`]), lower-case hex and byte counts in words.
+//! network adapters share ([`net`]), the shared word segmenter ([`segment`]), lower-case hex
+//! and byte counts in words.
 
 pub mod error_chain;
 pub mod net;
+pub mod segment;
 pub mod similar;
 
 /// Lower-case hex.
