@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 
-use super::report::{Format, write_output};
+use super::report::{Format, write_output, write_stdout};
 use crate::config::Config;
 use crate::report::policy::PolicyAssessment;
 use crate::report::policy_render;
@@ -138,12 +138,7 @@ pub(super) fn run(config: &Config, command: &PolicyCommand) -> anyhow::Result<Ex
                         path.display()
                     );
                 }
-                None => {
-                    use std::io::Write;
-                    let mut stdout = std::io::stdout().lock();
-                    stdout.write_all(&bytes)?;
-                    stdout.flush()?;
-                }
+                None => write_stdout(&bytes)?,
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -45,6 +45,14 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("日期应写成 YYYY-MM-DD，例如 2025-01-31：{s}"))
 }
 
+/// Writes a rendered report to standard output.
+pub(super) fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(bytes)?;
+    stdout.flush()
+}
+
 /// Writes the report to `path`: a new file, or with `force` over an existing one. `false`
 /// when the file exists and `force` is not given (checked and created in one step).
 pub(super) fn write_output(path: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result<bool> {
@@ -106,12 +114,7 @@ pub(super) fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitC
                 path.display()
             );
         }
-        None => {
-            use std::io::Write;
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(&bytes)?;
-            stdout.flush()?;
-        }
+        None => write_stdout(&bytes)?,
     }
     Ok(ExitCode::SUCCESS)
 }

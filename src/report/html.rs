@@ -9,13 +9,13 @@ use super::{DeadlineStatus, Report, category_label, grade_label, local, rate_zh,
 use crate::config::Config;
 use crate::response::Grade;
 
-const STYLE: &str = "
+/// The page style every printable report shares (A4, CJK fonts, tables, figures).
+pub(super) const BASE_STYLE: &str = "
 @page { size: A4; margin: 15mm; }
 body { font-family: 'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', SimSun, sans-serif;
        color: #222; max-width: 960px; margin: 0 auto; padding: 16px; font-size: 14px; line-height: 1.5; }
 h1 { font-size: 24px; text-align: center; margin-bottom: 4px; }
 h2 { font-size: 18px; border-bottom: 2px solid #8b0000; padding-bottom: 2px; margin-top: 28px; }
-p.meta { text-align: center; color: #555; margin-top: 0; }
 table { border-collapse: collapse; margin: 8px 0; }
 th, td { border: 1px solid #bbb; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
@@ -24,11 +24,15 @@ tr { page-break-inside: avoid; }
 figure { margin: 8px 0; page-break-inside: avoid; }
 figcaption { font-weight: bold; margin-bottom: 2px; }
 svg { max-width: 100%; height: auto; }
+footer { margin-top: 32px; color: #777; font-size: 12px; }
+@media print { body { padding: 0; } h2 { page-break-after: avoid; } }
+";
+
+const STYLE: &str = "
+p.meta { text-align: center; color: #555; margin-top: 0; }
 .missed { color: #b00020; font-weight: bold; }
 .met { color: #2e7d32; }
 .running { color: #8a6d00; }
-footer { margin-top: 32px; color: #777; font-size: 12px; }
-@media print { body { padding: 0; } h2 { page-break-after: avoid; } }
 ";
 
 /// Renders the report as a complete HTML document.
@@ -40,7 +44,7 @@ pub fn render(report: &Report, config: &Config) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"generator\" content=\"yuqing report\">\n\
-         <title>政务舆情定期通报（{from} 至 {to}）</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <title>政务舆情定期通报（{from} 至 {to}）</title>\n<style>{BASE_STYLE}{STYLE}</style>\n</head>\n<body>\n\
          <h1>政务舆情定期通报</h1>\n<p class=\"meta\">统计期间：{from} 至 {to}（{}）<br>办理情况截至：{}；生成时间：{}</p>\n",
         esc(tz.name()),
         local(report.as_of, tz),

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use chrono::NaiveDate;
 
-use super::html::{esc, table as html_table};
+use super::html::{BASE_STYLE, esc, table as html_table};
 use super::policy::{PolicyAssessment, PolicyDay, WatchStatus};
 use super::text::{one_line, table as text_table};
 use super::{ReportError, local};
@@ -274,30 +274,15 @@ fn trend_chart(a: &PolicyAssessment) -> String {
 }
 
 const STYLE: &str = "
-@page { size: A4; margin: 15mm; }
-body { font-family: 'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', 'PingFang SC', SimSun, sans-serif;
-       color: #222; max-width: 960px; margin: 0 auto; padding: 16px; font-size: 14px; line-height: 1.5; }
-h1 { font-size: 24px; text-align: center; margin-bottom: 4px; }
-h2 { font-size: 18px; border-bottom: 2px solid #8b0000; padding-bottom: 2px; margin-top: 28px; }
-table { border-collapse: collapse; margin: 8px 0; }
-th, td { border: 1px solid #bbb; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f2f2f2; }
-td.n { text-align: right; }
-tr { page-break-inside: avoid; }
-figure { margin: 8px 0; page-break-inside: avoid; }
-figcaption { font-weight: bold; margin-bottom: 2px; }
-svg { max-width: 100%; height: auto; }
 .level { font-size: 20px; font-weight: bold; }
 .plan { white-space: pre-wrap; border: 1px dashed #999; padding: 8px; min-height: 80px; }
-footer { margin-top: 32px; color: #777; font-size: 12px; }
-@media print { body { padding: 0; } h2 { page-break-after: avoid; } }
 ";
 
 /// The assessment as a complete HTML document.
 pub fn html(a: &PolicyAssessment, config: &Config) -> String {
     let title = format!("政策舆情风险评估：{}", a.policy.name);
     let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n",
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>{t}</title>\n<style>{BASE_STYLE}{STYLE}</style>\n</head>\n<body>\n<h1>{t}</h1>\n",
         t = esc(&title)
     );
     for line in header_lines(a, config) {
