@@ -109,3 +109,57 @@ fn comments_of_two_opposing_opinions_form_two_viewpoints_shown_everywhere() {
     assert!(line.starts_with("网民观点：评论 14 条；"), "{update}");
     assert!(line.contains("正面 50%「") && line.contains("负面 50%「"), "{line}");
 }
+
+/// The report to an outside department (报送单, Art. 9) carries the Art. 13 analysis — the
+/// path, the comments' viewpoints — and the joint assessment once it is recorded.
+#[test]
+fn the_report_to_a_department_carries_the_viewpoints_and_the_assessment() {
+    let p = Project::new(&export_source("wb"), FILE_MAIL);
+    p.write("keywords/sentiment/negative.txt", "强拆 2\n寒心 1.5\n");
+    p.write("exports/wb/notes.jsonl", export());
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+
+    let brief = p.run(&["event", "brief", "1", "--to", "gongan"]);
+    assert_eq!(brief.code, Some(0), "{}\n{}", brief.stdout, brief.stderr);
+    let out = &brief.stdout;
+    assert!(out.starts_with("舆情报送单\n\n报送单位：公安部门\n"), "{out}");
+    assert!(out.contains("一、出处与传播路径\n") && out.contains("  首发  "), "{out}");
+    assert!(out.contains("二、跟帖情况与网民观点\n  共 14 条评论，12 条参与归类"), "{out}");
+    assert_eq!(out.matches("代表评论：").count(), 2, "{out}");
+    assert!(out.contains("三、会商研判\n  尚未会商研判"), "{out}");
+
+    let assess = p.run(&[
+        "event",
+        "assess",
+        "1",
+        "--by",
+        "tester",
+        "--nature",
+        "拆迁误读",
+        "--trend",
+        "up",
+        "--risk",
+        "聚集上访",
+        "--plan",
+        "发布权威解读",
+    ]);
+    assert_eq!(assess.code, Some(0), "{}\n{}", assess.stdout, assess.stderr);
+    let file = p.path().join("brief.txt");
+    let brief = p.run(&["event", "brief", "1", "--to", "gongan", "--output", &file.to_string_lossy()]);
+    assert_eq!(brief.code, Some(0), "{}\n{}", brief.stdout, brief.stderr);
+    let out = std::fs::read_to_string(&file).unwrap_or_default();
+    let section = out.split("三、会商研判\n").nth(1).unwrap_or_default();
+    assert!(section.contains("拆迁误读") && section.contains("聚集上访") && section.contains("发布权威解读"), "{out}");
+    assert!(!section.starts_with("  尚未会商研判"), "{out}");
+    let again = p.run(&["event", "brief", "1", "--to", "gongan", "--output", &file.to_string_lossy()]);
+    assert_eq!(again.code, Some(1), "an existing file is not overwritten without --force");
+
+    let unknown = p.run(&["event", "brief", "1", "--to", "police"]);
+    assert_eq!(unknown.code, Some(1));
+    assert!(
+        unknown.stderr.contains("未知的部门 \"police\"") && unknown.stderr.contains("gongan"),
+        "{}",
+        unknown.stderr
+    );
+}

@@ -26,6 +26,22 @@ pub enum EventAction {
         /// The event number (#N in alerts)
         id: i64,
     },
+    /// Write the report of an event to an outside department (舆情报送单, Art. 9): source and
+    /// time, propagation path, comments and viewpoints, the joint assessment, the handling
+    Brief {
+        /// The event number (#N in alerts)
+        id: i64,
+        /// The department: a [[departments]] id, or an Art. 9 default (wangxuan, xinfang,
+        /// waixuan, gongan, waishi, yingji)
+        #[arg(long)]
+        to: String,
+        /// Write to this file instead of standard output
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+        /// Overwrite an existing --output file
+        #[arg(long)]
+        force: bool,
+    },
     /// Accept (受理) an event: its escalation ladder stops; deadlines keep running
     Accept {
         /// The event number (#N in alerts)
@@ -149,6 +165,7 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
     let (id, by, command) = match action {
         EventAction::List { limit } => return show(config, None, limit),
         EventAction::Show { id } => return super::timeline::show(config, id),
+        EventAction::Brief { id, to, output, force } => return brief(config, id, &to, output.as_deref(), force),
         EventAction::Accept { id, by, note } => (id, by, Command::Accept { note }),
         EventAction::Transfer { id, to, by, reason } => (id, by, Command::Transfer { to, reason }),
         EventAction::Feedback { id, by, kind, .. } if kind == "rumour-confirmed" || kind == "rumour-refuted" => {
@@ -185,6 +202,54 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
         Err(WorkflowError::Store(e)) => Err(e.into()),
         Err(e) => refuse(e.to_string()),
     }
+}
+
+/// `yuqing event brief N --to DEPT`: the 报送单 of event N for an outside department.
+fn brief(
+    config: &Config,
+    id: i64,
+    to: &str,
+    output: Option<&std::path::Path>,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
+    let refuse = |message: String| {
+        eprintln!("{message}");
+        Ok(ExitCode::from(1))
+    };
+    let org = &config.response.org;
+    if org.department(to).is_none() && crate::response::org::default_department_name(to).is_none() {
+        let mut known: Vec<String> = org.departments.iter().map(|d| d.id.clone()).collect();
+        for d in ["wangxuan", "xinfang", "waixuan", "gongan", "waishi", "yingji"] {
+            if !known.iter().any(|k| k == d) {
+                known.push(d.to_string());
+            }
+        }
+        return refuse(format!(
+            "未知的部门 \"{to}\"；可用（[[departments]] 中的 id 及第九条默认部门）：{}",
+            known.join("、")
+        ));
+    }
+    let store = Store::open(&config.storage_path)?;
+    let Some(timeline) = store.event_timeline(id)? else {
+        return refuse(format!("没有编号为 #{id} 的事件（用 yuqing event list 查看最近的事件）"));
+    };
+    let now = Utc::now();
+    let view = crate::report::timeline::view(config, &timeline, now);
+    let department = org.department_name(to);
+    let text = crate::report::brief::text(&view, &department, now, config.timezone);
+    match output {
+        Some(path) => {
+            if !super::report::write_output(path, text.as_bytes(), force)? {
+                return refuse(format!(
+                    "输出文件 {} 已存在，未覆盖。请换一个文件名，或加 --force 覆盖它。",
+                    path.display()
+                ));
+            }
+            eprintln!("已生成事件 #{id} 报送{department}的舆情报送单：{}", path.display());
+        }
+        None => super::report::write_stdout(text.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The office's labelled cases, in the config directory.

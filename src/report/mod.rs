@@ -9,6 +9,7 @@
 //! now if that is earlier): actions recorded later are not counted, so a report on a past
 //! period reads the same whenever it is made. Grades and documents are as stored now.
 
+pub mod brief;
 pub mod briefing;
 pub mod csv;
 pub mod html;

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::detect::viewpoints::{Viewpoints, truncate};
 use crate::notify::escape;
 use crate::report::duration_zh;
 use crate::report::timeline::{Clock, TREND_HOURS, View, hour_label, local};
@@ -206,6 +207,9 @@ pub fn event(
         body.push_str(&format!("<h3>传播趋势（近 {TREND_HOURS} 小时，每小时新增篇数）</h3>"));
         body.push_str(&trend_section(&view.trend, tz));
     }
+    if view.viewpoints.total > 0 {
+        body.push_str(&viewpoints_section(&view.viewpoints, tz));
+    }
     if view.engagement.len() >= 2 {
         body.push_str("<h3>互动变化（转发+评论+点赞）</h3>");
         body.push_str(&chart(&view.engagement, tz));
@@ -247,6 +251,42 @@ fn clock_row(c: &Clock, now: DateTime<Utc>, tz: Tz) -> String {
         local(c.due, tz),
         escape(&text)
     )
+}
+
+/// What netizens say (网民观点, Art. 13): a row per viewpoint with its size, share, leaning,
+/// negativity and representative comment, then 其他, and the hourly comment volume.
+fn viewpoints_section(v: &Viewpoints, tz: Tz) -> String {
+    let mut out = format!(
+        "<h3>网民观点</h3><p class=\"line\">共 {} 条评论，{} 条参与归类（{} 条过短或仅表情未计）</p>",
+        v.total,
+        v.grouped(),
+        v.noise
+    );
+    out.push_str(
+        "<table><tr><th>观点</th><th>条数</th><th>占比</th><th>倾向</th><th>负面度</th><th>代表评论</th></tr>",
+    );
+    for (n, g) in v.groups.iter().enumerate() {
+        out.push_str(&format!(
+            "<tr><td>观点{}</td><td class=\"n\">{}</td><td class=\"n\">{:.0}%</td><td>{}</td><td class=\"n\">{:.1}</td><td>{}</td></tr>",
+            n + 1,
+            g.size,
+            g.share * 100.0,
+            g.leaning.label_zh(),
+            g.negativity,
+            escape(&truncate(&g.representative, 120))
+        ));
+    }
+    if v.other > 0 {
+        out.push_str(&format!(
+            "<tr><td>其他</td><td class=\"n\">{}</td><td colspan=\"4\">未形成集中观点</td></tr>",
+            v.other
+        ));
+    }
+    out.push_str("</table>");
+    if let Some(first) = v.trend_lines_zh(tz).into_iter().next() {
+        out.push_str(&format!("<p class=\"line\">评论量：{}</p>", escape(&first)));
+    }
+    out
 }
 
 /// The hourly trend: a bar per hour (copies), the state in words, and a row per hour that
@@ -547,4 +587,50 @@ pub fn search(
         body.push_str("<p class=\"muted\">写一个或几个词（空格分开，都要出现），或只选信源、级别、类别、日期。只检索已归入事件的信息。</p>");
     }
     layout("检索", Some(who), &body, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::viewpoints::{HourCount, Leaning, Viewpoint};
+    use chrono::TimeZone;
+
+    fn group(text: &str, size: usize, leaning: Leaning) -> Viewpoint {
+        Viewpoint {
+            representative: text.to_string(),
+            size,
+            share: size as f64 / 12.0,
+            negativity: if leaning == Leaning::Negative { 2.5 } else { 0.0 },
+            lean: 0.0,
+            leaning,
+            likes: 0,
+            terms: Vec::new(),
+            members: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_event_page_shows_each_viewpoint_escaped_and_the_comment_volume() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).single().unwrap_or_default();
+        let v = Viewpoints {
+            total: 14,
+            noise: 2,
+            groups: vec![
+                group("支持<拆迁>，早该改造了", 6, Leaning::Positive),
+                group("坚决反对强拆", 5, Leaning::Negative),
+            ],
+            other: 1,
+            hourly: vec![
+                HourCount { start, comments: 9 },
+                HourCount { start: start + chrono::Duration::hours(1), comments: 5 },
+            ],
+        };
+        let html = viewpoints_section(&v, chrono_tz::Asia::Shanghai);
+        assert!(html.contains("共 14 条评论，12 条参与归类（2 条过短或仅表情未计）"), "{html}");
+        assert!(html.contains("<td>观点1</td><td class=\"n\">6</td><td class=\"n\">50%</td><td>正面</td>"), "{html}");
+        assert!(html.contains("支持&lt;拆迁&gt;，早该改造了"), "comments are escaped: {html}");
+        assert!(html.contains("<td>负面</td><td class=\"n\">2.5</td><td>坚决反对强拆</td>"), "{html}");
+        assert!(html.contains("<td>其他</td><td class=\"n\">1</td>"), "{html}");
+        assert!(html.contains("评论量：") && html.contains("每小时评论数，共 14 条"), "{html}");
+    }
 }
