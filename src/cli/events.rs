@@ -218,10 +218,10 @@ fn brief(
     };
     let org = &config.response.org;
     if org.department(to).is_none() && crate::response::org::default_department_name(to).is_none() {
-        let mut known: Vec<String> = org.departments.iter().map(|d| d.id.clone()).collect();
-        for d in ["wangxuan", "xinfang", "waixuan", "gongan", "waishi", "yingji"] {
-            if !known.iter().any(|k| k == d) {
-                known.push(d.to_string());
+        let mut known: Vec<&str> = org.departments.iter().map(|d| d.id.as_str()).collect();
+        for (d, _) in crate::response::org::ART9_DEPARTMENTS {
+            if !known.contains(&d) {
+                known.push(d);
             }
         }
         return refuse(format!(
@@ -237,19 +237,9 @@ fn brief(
     let view = crate::report::timeline::view(config, &timeline, now);
     let department = org.department_name(to);
     let text = crate::report::brief::text(&view, &department, now, config.timezone);
-    match output {
-        Some(path) => {
-            if !super::report::write_output(path, text.as_bytes(), force)? {
-                return refuse(format!(
-                    "输出文件 {} 已存在，未覆盖。请换一个文件名，或加 --force 覆盖它。",
-                    path.display()
-                ));
-            }
-            eprintln!("已生成事件 #{id} 报送{department}的舆情报送单：{}", path.display());
-        }
-        None => super::report::write_stdout(text.as_bytes())?,
-    }
-    Ok(ExitCode::SUCCESS)
+    super::report::emit(output, text.as_bytes(), force, |path| {
+        format!("已生成事件 #{id} 报送{department}的舆情报送单：{}", path.display())
+    })
 }
 
 /// The office's labelled cases, in the config directory.

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 
-use super::report::{Format, write_output, write_stdout};
+use super::report::{Format, emit};
 use crate::config::Config;
 use crate::report::policy::PolicyAssessment;
 use crate::report::policy_render;
@@ -125,22 +125,14 @@ pub(super) fn run(config: &Config, command: &PolicyCommand) -> anyhow::Result<Ex
                 Format::Html => policy_render::html(&a, config).into_bytes(),
                 Format::Csv => policy_render::csv(&a, config).map_err(|e| anyhow::anyhow!(e.describe_zh()))?,
             };
-            match &args.output {
-                Some(path) => {
-                    if !write_output(path, &bytes, args.force)? {
-                        eprintln!("输出文件 {} 已存在，未覆盖。请换一个文件名，或加 --force 覆盖它。", path.display());
-                        return Ok(ExitCode::from(1));
-                    }
-                    eprintln!(
-                        "已生成政策“{}”的舆情风险评估（当前等级：{}）：{}",
-                        policy.name,
-                        a.current.level.label_zh(),
-                        path.display()
-                    );
-                }
-                None => write_stdout(&bytes)?,
-            }
-            Ok(ExitCode::SUCCESS)
+            emit(args.output.as_deref(), &bytes, args.force, |path| {
+                format!(
+                    "已生成政策“{}”的舆情风险评估（当前等级：{}）：{}",
+                    policy.name,
+                    a.current.level.label_zh(),
+                    path.display()
+                )
+            })
         }
     }
 }

@@ -45,17 +45,33 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("日期应写成 YYYY-MM-DD，例如 2025-01-31：{s}"))
 }
 
-/// Writes a rendered report to standard output.
-pub(super) fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(bytes)?;
-    stdout.flush()
+/// Writes a rendered report to `output` (a new file, or over an existing one with `force`)
+/// or, without it, to standard output; `done` words the line printed once a file is
+/// written. An existing file without `force` is refused (exit 1).
+pub(super) fn emit(
+    output: Option<&std::path::Path>,
+    bytes: &[u8],
+    force: bool,
+    done: impl FnOnce(&std::path::Path) -> String,
+) -> anyhow::Result<ExitCode> {
+    let Some(path) = output else {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(bytes)?;
+        stdout.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    if !write_output(path, bytes, force)? {
+        eprintln!("输出文件 {} 已存在，未覆盖。请换一个文件名，或加 --force 覆盖它。", path.display());
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!("{}", done(path));
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes the report to `path`: a new file, or with `force` over an existing one. `false`
 /// when the file exists and `force` is not given (checked and created in one step).
-pub(super) fn write_output(path: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result<bool> {
+fn write_output(path: &std::path::Path, bytes: &[u8], force: bool) -> anyhow::Result<bool> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
@@ -100,21 +116,13 @@ pub(super) fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitC
             crate::report::csv::render(&report, config).map_err(|e: ReportError| anyhow::anyhow!(e.describe_zh()))?
         }
     };
-    match &args.output {
-        Some(path) => {
-            if !write_output(path, &bytes, args.force)? {
-                eprintln!("输出文件 {} 已存在，未覆盖。请换一个文件名，或加 --force 覆盖它。", path.display());
-                return Ok(ExitCode::from(1));
-            }
-            eprintln!(
-                "已生成 {} 至 {} 的舆情通报（{} 件事件）：{}",
-                period.from,
-                period.to,
-                report.totals.events,
-                path.display()
-            );
-        }
-        None => write_stdout(&bytes)?,
-    }
-    Ok(ExitCode::SUCCESS)
+    emit(args.output.as_deref(), &bytes, args.force, |path| {
+        format!(
+            "已生成 {} 至 {} 的舆情通报（{} 件事件）：{}",
+            period.from,
+            period.to,
+            report.totals.events,
+            path.display()
+        )
+    })
 }

@@ -284,6 +284,15 @@ impl Bar {
     }
 }
 
+/// The opening of a captioned inline SVG chart (`<figure>`, caption, `<svg>`, `<title>`), a
+/// `width` × `height` drawing; close it with `</svg>\n</figure>\n`.
+pub(super) fn figure_open(caption: &str, width: f64, height: f64) -> String {
+    format!(
+        "<figure>\n<figcaption>{c}</figcaption>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{c}\">\n<title>{c}</title>\n",
+        c = esc(caption)
+    )
+}
+
 /// A horizontal bar chart as inline SVG: labels on the left, bars scaled to `max` (the
 /// largest value when `None`), each bar's text after it.
 fn bar_chart(caption: &str, bars: &[Bar], max: Option<f64>) -> String {
@@ -295,10 +304,7 @@ fn bar_chart(caption: &str, bars: &[Bar], max: Option<f64>) -> String {
     let max = max.unwrap_or_else(|| bars.iter().map(|b| b.value).fold(0.0, f64::max)).max(1.0);
     let span = WIDTH - LABEL - TEXT;
     let height = ROW * bars.len() as f64 + 8.0;
-    let mut out = format!(
-        "<figure>\n<figcaption>{caption}</figcaption>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"{caption}\">\n<title>{caption}</title>\n",
-        caption = esc(caption)
-    );
+    let mut out = figure_open(caption, WIDTH, height);
     let _ = writeln!(
         out,
         "<line x1=\"{LABEL}\" y1=\"0\" x2=\"{LABEL}\" y2=\"{}\" stroke=\"#888\" stroke-width=\"1\"/>",

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use chrono::NaiveDate;
 
-use super::html::{BASE_STYLE, esc, table as html_table};
+use super::html::{BASE_STYLE, esc, figure_open, table as html_table};
 use super::policy::{PolicyAssessment, PolicyDay, WatchStatus};
 use super::text::{one_line, table as text_table};
 use super::{ReportError, local};
@@ -199,10 +199,7 @@ fn trend_chart(a: &PolicyAssessment) -> String {
     let plot_h = HEIGHT - TOP - BOTTOM;
     let step = (WIDTH - LEFT - 10.0) / n;
     let y = |v: f64| TOP + plot_h - v / max * plot_h;
-    let mut out = format!(
-        "<figure>\n<figcaption>{c}</figcaption>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{c}\">\n<title>{c}</title>\n",
-        c = esc(caption)
-    );
+    let mut out = figure_open(caption, WIDTH, HEIGHT);
     let _ = writeln!(
         out,
         "<line x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{b}\" stroke=\"#888\"/><line x1=\"{LEFT}\" y1=\"{b}\" x2=\"{w}\" y2=\"{b}\" stroke=\"#888\"/>",

@@ -111,13 +111,15 @@ impl Organisation {
 /// The default names of the Art. 9 departments, for reports when `[[departments]]` does not
 /// name them.
 pub fn default_department_name(id: &str) -> Option<&'static str> {
-    Some(match id {
-        "wangxuan" => "网宣部门",
-        "xinfang" => "信访部门",
-        "waixuan" => "外宣部门",
-        "gongan" => "公安部门",
-        "waishi" => "外事部门",
-        "yingji" => "应急部门",
-        _ => return None,
-    })
+    ART9_DEPARTMENTS.iter().find(|(d, _)| *d == id).map(|(_, name)| *name)
 }
+
+/// The Art. 9 departments by their default ids, with their names.
+pub const ART9_DEPARTMENTS: [(&str, &str); 6] = [
+    ("wangxuan", "网宣部门"),
+    ("xinfang", "信访部门"),
+    ("waixuan", "外宣部门"),
+    ("gongan", "公安部门"),
+    ("waishi", "外事部门"),
+    ("yingji", "应急部门"),
+];
