@@ -79,6 +79,20 @@ wait_listen() { # port name pid
     die "$2 is not listening on 127.0.0.1:$1 after 10 s"
 }
 
+# CPU seconds (user + system) used so far by the peer servers that are running: the
+# HTTP server and the SMTP sink share the 2 cores with the client being measured, so a
+# cycle cannot take less wall time than (client CPU + peers' CPU) / cores.
+peers_cpu() {
+    local pid total=0 ticks
+    ticks=$(getconf CLK_TCK)
+    for pid in "$HTTP_PID" "$SMTP_PID" "$SINK_PID" "$FEED_PID"; do
+        [[ -n $pid && -r /proc/$pid/stat ]] || continue
+        # Fields 14 and 15 (utime, stime), counted after the ") " that ends the command name.
+        total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
+    done
+    awk -v t="$total" -v k="$ticks" 'BEGIN { printf "%.2f", t / k }'
+}
+
 count_mail() {
     if [[ ${SINK:-aiosmtpd} == fast ]]; then
         cat "$WORK/sink.count" 2>/dev/null || echo 0
@@ -152,29 +166,33 @@ echo "- script: bench/e2e.sh $N $M"
 echo "- workload: $N feeds x $M items = $((N * M)) items, $MATCHING contain a keyword (match rate $MATCH_RATE)"
 echo "- command: \`/usr/bin/time -f '%e %U %S %M' ${CMD[*]}\`"
 echo
-echo "| run | wall s | CPU s (user+sys) | peak RSS MB | emails | exit |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| run | wall s | CPU s (user+sys) | peak RSS MB | emails | exit | peers' CPU s | floor s |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 
 # --- runs ---------------------------------------------------------------------
 declare -A RESULT  # label -> "wall cpu rss emails"
 run_once() { # label [command ...] (default: yuqing run --once)
-    local label=$1 before after rc wall user sys rss
+    local label=$1 before after rc wall user sys rss peers_before peers_after
     shift
     local cmd=("${CMD[@]}")
     [[ $# -gt 0 ]] && cmd=("$@")
     before=$(count_mail)
+    peers_before=$(peers_cpu)
     set +e
     /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.$label" \
         "${cmd[@]}" >"$WORK/run.$label.log" 2>&1
     rc=$?
     set -e
     after=$(count_mail)
+    peers_after=$(peers_cpu)
     read -r wall user sys rss < <(tail -n 1 "$WORK/time.$label")
     awk -v l="$label" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
-        -v e="$((after - before))" -v rc="$rc" \
-        'BEGIN { printf "| %s | %.2f | %.2f | %.1f | %d | %d |\n", l, w, u + s, r / 1024, e, rc }'
+        -v e="$((after - before))" -v rc="$rc" -v pc="$(awk -v a="$peers_before" -v b="$peers_after" 'BEGIN { print b - a }')" \
+        -v n="$(nproc)" \
+        'BEGIN { printf "| %s | %.2f | %.2f | %.1f | %d | %d | %.2f | %.2f |\n", l, w, u + s, r / 1024, e, rc, pc, (u + s + pc) / n }'
     RESULT[$label]=$(awk -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" -v e="$((after - before))" \
-        'BEGIN { printf "%.2f %.2f %.1f %d", w, u + s, r / 1024, e }')
+        -v pc="$(awk -v a="$peers_before" -v b="$peers_after" 'BEGIN { print b - a }')" \
+        'BEGIN { printf "%.2f %.2f %.1f %d %.2f", w, u + s, r / 1024, e, pc }')
     if [[ $rc -ne 0 ]]; then
         echo "e2e: $label run exited with $rc; last lines of its log:" >&2
         tail -n 20 "$WORK/run.$label.log" >&2
@@ -228,3 +246,10 @@ echo "| cycle | yuqing | Python monitor (bench/peer_monitor.py) | yuqing faster 
 echo "|---|---|---|---:|"
 side cold
 side warm
+
+# What the peers alone cost in yuqing's cold cycle bounds any client on this machine: the
+# servers' CPU over the cores, even for a client that computed nothing.
+read -r -a y <<<"${RESULT["cold, Python peers"]}"
+read -r -a p <<<"${RESULT["cold, Python monitor"]}"
+awk -v pc="${y[4]}" -v n="$(nproc)" -v pw="${p[0]}" \
+    'BEGIN { printf "\nCold cycle: the peer servers used %.2f CPU s beside yuqing, so no client can finish it here in less than %.2f s (their CPU over %d cores); a tenth of the Python monitor is %.2f s.\n", pc, pc / n, n, pw / 10 }'

@@ -74,12 +74,12 @@ pub fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>, overridden: Optio
         .map(|e| (e, CharsetOrigin::Http))
         .or_else(|| xml_prolog_encoding(bytes).map(|e| (ascii_compatible(e), CharsetOrigin::XmlProlog)))
         .or_else(|| meta_charset(bytes).map(|e| (ascii_compatible(e), CharsetOrigin::Meta)));
-    let utf8 = std::str::from_utf8(bytes).is_ok();
-    match declared {
-        Some((enc, _)) if utf8 && enc != UTF_8 && !bytes.is_ascii() => {
-            decode_with(bytes, UTF_8, CharsetOrigin::Detected)
-        }
-        Some((enc, origin)) => {
+    // Validated once: the UTF-8 arms below reuse it instead of validating again.
+    let utf8 = std::str::from_utf8(bytes).ok();
+    match (declared, utf8) {
+        (Some((enc, _)), Some(text)) if enc != UTF_8 && !text.is_ascii() => utf8_text(text, CharsetOrigin::Detected),
+        (Some((enc, origin)), Some(text)) if enc == UTF_8 => utf8_text(text, origin),
+        (Some((enc, origin)), _) => {
             let decoded = decode_with(bytes, enc, origin);
             if decoded.malformed == 0 {
                 return decoded;
@@ -91,9 +91,14 @@ pub fn decode<'a>(bytes: &'a [u8], content_type: Option<&str>, overridden: Optio
             let alternative = decode_with(bytes, guess, CharsetOrigin::Detected);
             if alternative.malformed < decoded.malformed { alternative } else { decoded }
         }
-        None if utf8 => decode_with(bytes, UTF_8, CharsetOrigin::Default),
-        None => decode_with(bytes, detect(bytes), CharsetOrigin::Detected),
+        (None, Some(text)) => utf8_text(text, CharsetOrigin::Default),
+        (None, None) => decode_with(bytes, detect(bytes), CharsetOrigin::Detected),
     }
+}
+
+/// Text already validated as UTF-8, borrowed.
+fn utf8_text(text: &str, origin: CharsetOrigin) -> Decoded<'_> {
+    Decoded { text: text.into(), encoding: UTF_8, origin, malformed: 0 }
 }
 
 /// UTF-16 XML without a byte-order mark, recognised by its first two characters `<?` (the
