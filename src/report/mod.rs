@@ -408,7 +408,8 @@ impl Report {
         let as_of = period.end.min(now);
         let events = store.report_events(period.start, period.end, as_of)?;
         let mut report = Self::build(config, period, events, now);
-        for e in &mut report.events {
+        let with_comments = store.report_events_with_comments(period.start, period.end)?;
+        for e in report.events.iter_mut().filter(|e| with_comments.contains(&e.id)) {
             let comments = store.event_comments(e.id, crate::detect::viewpoints::MAX_COMMENTS)?;
             e.viewpoints = timeline::event_viewpoints(config, &comments);
         }

@@ -6,7 +6,7 @@
 //! events are picked by `created_at`, which has no index: a scan of `events`, cheap at the
 //! size a bureau's events table reaches (thousands a year).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -60,6 +60,25 @@ fn count(n: i64) -> usize {
 const IN_PERIOD: &str = "e.created_at >= ?1 AND e.created_at < ?2";
 
 impl Store {
+    /// The events created in `[from, to)` that have comments stored: a report reads the
+    /// comments (for viewpoints) of these only, not of every event in the period — most
+    /// events come from feeds and pages, which carry none.
+    pub fn report_events_with_comments(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HashSet<i64>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT DISTINCT ed.event_id FROM comments c
+             JOIN document_keys k ON k.key = c.post_key
+             JOIN event_documents ed ON ed.document_id = k.document_id
+             JOIN events e ON e.id = ed.event_id
+             WHERE {IN_PERIOD}"
+        ))?;
+        let rows = stmt.query_map(params![from.timestamp(), to.timestamp()], |r| r.get::<_, i64>(0))?;
+        rows.map(|r| r.map_err(StoreError::from)).collect()
+    }
+
     /// Events created in `[from, to)`, oldest first, with their actions recorded up to
     /// `actions_until` (inclusive): a report describes the workflow as it stood then.
     pub fn report_events(
