@@ -85,6 +85,10 @@ fn a_story_from_three_sources_is_one_event_with_threaded_updates() {
     let mut sources: Vec<&str> = path.iter().map(|s| s.source_id.as_str()).collect();
     sources.dedup();
     assert_eq!(sources[0], "forum");
+    // The dashboard's "latest copy" column reads the index alone; it is the path's last step.
+    let last = path.last().map(|s| (s.source_id.clone(), s.seen_at));
+    assert_eq!(store.latest_copy(story.id).expect("latest copy"), last);
+    assert_eq!(store.latest_copy(story.id + 1000).expect("no such event"), None);
 
     // The read side for staff.
     let run = p.run(&["events"]);

@@ -68,6 +68,12 @@ fn weibo_exports_import_once_update_counts_and_report_bad_rows() {
     let history = store.engagement_history(id).expect("history");
     let reposts: Vec<Option<u64>> = history.iter().map(|(_, e)| e.reposts).collect();
     assert_eq!(reposts, vec![Some(20), Some(12_000)]);
+    // The dashboard's interactions column: the event's latest counts, as on its timeline.
+    let event = store.event_of_document(id).expect("query").expect("in an event");
+    let timeline = store.event_timeline(event).expect("timeline").expect("event");
+    let latest = store.latest_interactions(event).expect("interactions");
+    assert_eq!(latest, timeline.engagement.last().map(|(_, v)| *v));
+    assert_eq!(latest, Some(12_000 + 40 + 150));
 
     // Nothing new: no file is read again.
     let third = p.run(&["run", "--once"]);

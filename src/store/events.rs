@@ -181,6 +181,21 @@ impl Store {
             .query_row(params![event_id, at.timestamp()], |r| r.get(0))?)
     }
 
+    /// Reposts + comments + likes of the event's documents at their latest counts; `None`
+    /// when none of them has any count recorded (the dashboard shows "—").
+    pub fn latest_interactions(&self, event_id: i64) -> Result<Option<i64>, StoreError> {
+        let (points, sum): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0)), 0)
+             FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
+             WHERE ed.event_id = ?1 AND g.rowid = (SELECT rowid FROM engagement WHERE document_id = ed.document_id
+                 ORDER BY observed_at DESC, rowid DESC LIMIT 1)",
+            )?
+            .query_row([event_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((points > 0).then_some(sum))
+    }
+
     /// An event's copies in the two hours before `now` and in the two hours before those
     /// (by their time on the propagation path; [`crate::response::trend`]).
     pub fn event_spread(&self, event_id: i64, now: DateTime<Utc>) -> Result<Spread, StoreError> {
@@ -365,6 +380,19 @@ impl Store {
     }
 
     /// How a story spread: every document of the event in time order.
+    /// The source and time of an event's latest copy (the last step of [`Store::event_path`]),
+    /// read from the index alone: the dashboard shows it for up to 200 events.
+    pub fn latest_copy(&self, event_id: i64) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT source_id, seen_at FROM event_documents WHERE event_id = ?1
+                 ORDER BY seen_at DESC, document_id DESC LIMIT 1",
+            )?
+            .query_row([event_id], |r| Ok((r.get::<_, String>(0)?, time(r.get(1)?))))
+            .optional()?)
+    }
+
     pub fn event_path(&self, event_id: i64) -> Result<Vec<PathStep>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT ed.document_id, ed.source_id, ed.seen_at, d.title, d.link, ed.similarity, ed.evidence

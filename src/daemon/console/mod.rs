@@ -265,10 +265,9 @@ fn dashboard(config: &Config, store: &Store, who: (&str, &str), now: DateTime<Ut
         .iter()
         .take(200)
         .map(|e| {
-            let timeline = store.event_timeline(e.id).ok().flatten();
-            let latest = timeline.as_ref().and_then(|t| t.copies.last()).map_or_else(String::new, |c| {
-                let source = config.source(&c.source_id).map_or(c.source_id.as_str(), |s| s.name.as_str());
-                format!("{} {}", c.seen_at.with_timezone(&tz).format("%m-%d %H:%M"), source)
+            let latest = store.latest_copy(e.id).ok().flatten().map_or_else(String::new, |(source_id, seen_at)| {
+                let source = config.source(&source_id).map_or(source_id.as_str(), |s| s.name.as_str());
+                format!("{} {}", seen_at.with_timezone(&tz).format("%m-%d %H:%M"), source)
             });
             let owner = e.flow.section.as_deref();
             let (accountable, _) = crate::response::route::accountable(org, e.grade, owner);
@@ -303,7 +302,7 @@ fn dashboard(config: &Config, store: &Store, who: (&str, &str), now: DateTime<Ut
                     })
                     .collect(),
                 latest,
-                engagement: timeline.as_ref().and_then(|t| t.engagement.last()).map(|(_, v)| *v),
+                engagement: store.latest_interactions(e.id).ok().flatten(),
                 state: state.to_string(),
             }
         })
