@@ -90,7 +90,7 @@ impl Analyser {
         {
             flag.reasons.into_iter().for_each(|r| crate::detect::flags::add_reason(&mut flags, flag.kind, r));
         }
-        let rumour_model = self.rumour_model.as_ref().map(|m| m.judge(input.title, input.text));
+        let rumour_model = self.rumour_model.as_ref().map(|m| m.judge_plain(&title, &text));
         let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.as_ref().is_some_and(|v| v.fired);
         let to_verify = !rumour && rumour_model.as_ref().is_some_and(|v| v.to_verify());
         let negativity = self.lexicon.score(&title, &text);
@@ -157,8 +157,12 @@ impl BatchEvents {
     fn add_story(&mut self, title: &str, text: &str) -> usize {
         let probe = Probe::story(title, text);
         let here = self.current.clusterer.nearest(&probe).map(|(c, sim)| (self.current.events[c], sim));
-        let before =
-            self.previous.as_ref().and_then(|g| g.clusterer.nearest(&probe).map(|(c, sim)| (g.events[c], sim)));
+        // Similarities are at most 1.0 (an exact copy): nothing in the previous generation
+        // can beat an exact copy in the current one, so it is not searched.
+        let before = match here {
+            Some((_, sim)) if sim >= 1.0 => None,
+            _ => self.previous.as_ref().and_then(|g| g.clusterer.nearest(&probe).map(|(c, sim)| (g.events[c], sim))),
+        };
         let event = match (here, before) {
             (Some(h), Some(b)) if b.1 > h.1 => b.0,
             (Some(h), _) => h.0,

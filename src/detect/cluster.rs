@@ -60,9 +60,34 @@ type Fast = BuildHasherDefault<ShingleHasher>;
 /// A shingle set: sorted, without duplicates.
 pub type Shingles = Box<[u64]>;
 
-/// What shingling sees of a text: its letters and digits, lower-cased.
-fn letters(text: impl IntoIterator<Item = char>) -> impl Iterator<Item = char> {
-    text.into_iter().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase)
+/// Appends what shingling sees of `text` to `out`: its letters and digits, lower-cased.
+/// ASCII and the CJK Unified Ideographs block (every one a letter that is its own lower
+/// case, checked by a test) skip the Unicode tables.
+fn push_letters(text: &str, out: &mut Vec<char>) {
+    out.reserve(text.len() / 3);
+    for c in text.chars() {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            }
+        } else if is_cjk_unified(c) {
+            out.push(c);
+        } else if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        }
+    }
+}
+
+/// The CJK Unified Ideographs block: letters, each its own lower case.
+fn is_cjk_unified(c: char) -> bool {
+    ('\u{4E00}'..='\u{9FFF}').contains(&c)
+}
+
+/// What shingling sees of `text`, collected.
+fn letter_vec(text: &str) -> Vec<char> {
+    let mut out = Vec::new();
+    push_letters(text, &mut out);
+    out
 }
 
 /// The shingle set of a text.
@@ -73,10 +98,14 @@ pub fn shingles(text: &str) -> Shingles {
 /// The distinct character `k`-grams of a text's letters and digits (the whole text when it
 /// is shorter), sorted.
 fn grams(text: &str, k: usize) -> Shingles {
-    let chars: Vec<char> = letters(text.chars()).collect();
+    grams_of(&letter_vec(text), k)
+}
+
+/// [`grams`] of letters already collected.
+fn grams_of(chars: &[char], k: usize) -> Shingles {
     let mut set: Vec<u64> = match chars.len() {
         0 => Vec::new(),
-        n if n < k => vec![pack(&chars)],
+        n if n < k => vec![pack(chars)],
         _ => chars.windows(k).map(pack).collect(),
     };
     set.sort_unstable();
@@ -85,10 +114,16 @@ fn grams(text: &str, k: usize) -> Shingles {
 }
 
 /// A key for the text's letters and digits (what shingling sees), order kept.
+#[cfg(test)]
 fn exact_key(text: &str) -> u64 {
+    exact_key_of(&letter_vec(text))
+}
+
+/// [`exact_key`] of letters already collected.
+fn exact_key_of(chars: &[char]) -> u64 {
     let mut h = ShingleHasher::default();
-    for c in letters(text.chars()) {
-        h.write(&u32::from(c).to_le_bytes());
+    for c in chars {
+        h.write(&u32::from(*c).to_le_bytes());
     }
     h.finish()
 }
@@ -195,6 +230,11 @@ pub struct Identity {
 impl Identity {
     /// The identity of a document with this title and text.
     pub fn of(title: &str, text: &str) -> Self {
+        Self::with_letters(title, text, &letter_vec(text))
+    }
+
+    /// [`Self::of`], given what shingling sees of `text` ([`letter_vec`]).
+    fn with_letters(title: &str, text: &str, text_letters: &[char]) -> Self {
         let lead_end = text.char_indices().nth(LEAD_CHARS).map_or(text.len(), |(i, _)| i);
         let mut places = places_in(title);
         places.extend(places_in(&text[..lead_end]));
@@ -203,20 +243,16 @@ impl Identity {
         let title = strip_column(title);
         // An untitled post (Weibo) is known by its first sentence, of the original when
         // it is a repost ("转发微博：评论//原文").
-        let lead_title;
-        let mut title_bigrams = bigrams(title);
+        let mut title_letters = letter_vec(title);
+        let mut title_bigrams = grams_of(&title_letters, 2);
         let untitled = title_bigrams.len() < 3;
-        let title = match title_bigrams.len() {
-            3.. => title,
-            _ => {
-                lead_title = first_sentence(text);
-                let lead = strip_column(&lead_title);
-                title_bigrams = bigrams(lead);
-                lead
-            }
-        };
-        let title_chars = char_set(title.chars());
-        let chars = char_set(title.chars().chain(text.chars()));
+        if untitled {
+            let lead_title = first_sentence(text);
+            title_letters = letter_vec(strip_column(&lead_title));
+            title_bigrams = grams_of(&title_letters, 2);
+        }
+        let title_chars = char_set(title_letters.iter().copied());
+        let chars = char_set(title_letters.iter().chain(text_letters).copied());
         Identity {
             title: title_bigrams,
             places: places.into_boxed_slice(),
@@ -300,9 +336,9 @@ pub enum Conflict {
     Terms,
 }
 
-/// The distinct letters and digits of a text, sorted.
-fn char_set(text: impl Iterator<Item = char>) -> Box<[u32]> {
-    let mut set: Vec<u32> = letters(text).map(u32::from).collect();
+/// The distinct letters and digits (as [`push_letters`] gives them) of a text, sorted.
+fn char_set(letters: impl Iterator<Item = char>) -> Box<[u32]> {
+    let mut set: Vec<u32> = letters.map(u32::from).collect();
     set.sort_unstable();
     set.dedup();
     set.into_boxed_slice()
@@ -348,11 +384,6 @@ fn first_sentence(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// Character bigrams of letters and digits.
-fn bigrams(text: &str) -> Shingles {
-    grams(text, 2)
 }
 
 /// max(Jaccard, containment) of two titles' bigrams.
@@ -403,13 +434,21 @@ pub struct Probe {
 impl Probe {
     /// A text without title or identity (only its wording counts).
     pub fn of(text: &str) -> Self {
-        Probe { set: shingles(text), fingerprint: exact_key(text), identity: Identity::default() }
+        let letters = letter_vec(text);
+        Probe { set: grams_of(&letters, K), fingerprint: exact_key_of(&letters), identity: Identity::default() }
     }
 
     /// A story: its title and text, compared on wording, title and places.
     pub fn story(title: &str, text: &str) -> Self {
-        let whole = format!("{title} {text}");
-        Probe { set: shingles(&whole), fingerprint: exact_key(&whole), identity: Identity::of(title, text) }
+        // What shingling sees of "{title} {text}": the title's letters, then the text's.
+        let text_letters = letter_vec(text);
+        let mut whole = letter_vec(title);
+        whole.extend_from_slice(&text_letters);
+        Probe {
+            set: grams_of(&whole, K),
+            fingerprint: exact_key_of(&whole),
+            identity: Identity::with_letters(title, text, &text_letters),
+        }
     }
 }
 
@@ -783,6 +822,24 @@ mod tests {
         assert_eq!(p.len(), COMMON + 1, "but its count still weighs it");
         p.push(1001);
         assert_eq!(p.len(), COMMON + 2);
+    }
+
+    #[test]
+    fn the_fast_paths_see_what_the_unicode_tables_see() {
+        let slow = |text: &str| -> Vec<char> {
+            text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+        };
+        for c in '\u{4E00}'..='\u{9FFF}' {
+            assert!(c.is_alphanumeric() && c.to_lowercase().eq([c]), "{c}");
+        }
+        for t in ["ABC def 123，。！", "İstanbul ÀÉ ΣΑΣ ß ǅ Ⅻ ①２３ＡＢ", "网传临江市𠀀㐀\u{200B}x", ""]
+        {
+            assert_eq!(letter_vec(t), slow(t), "{t}");
+        }
+        let probe = Probe::story("烈士陵园要拆？", STORY);
+        let whole = format!("烈士陵园要拆？ {STORY}");
+        assert_eq!((&probe.set, probe.fingerprint), (&shingles(&whole), exact_key(&whole)));
+        assert_eq!(probe.identity, Identity::of("烈士陵园要拆？", STORY));
     }
 
     #[test]

@@ -23,7 +23,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::text::{FeatureSpec, feature_labels, features_of, model_input};
+use super::text::{FeatureSpec, feature_labels, feature_labels_where, features_of, model_input, model_input_of_plain};
 use super::{ModelVerdict, RumourError};
 
 pub const MAGIC: &str = "yuqing-rumour-model";
@@ -31,6 +31,27 @@ pub const VERSION: u32 = 3;
 
 /// How many features an explanation names at most.
 pub const EXPLAINED: usize = 3;
+/// How many of the strongest features [`RumourModel::explain`] labels first.
+const EXPLAIN_FIRST: usize = 16;
+
+/// The labels of `contributions` (strongest first) as [`RumourModel::explain`] shows them:
+/// each bucket's first label, trimmed, none empty or contained in another, at most
+/// [`EXPLAINED`].
+fn pick_labels(labels: &[(u32, String)], contributions: &[(f32, u32)]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (_, b) in contributions {
+        let Some((_, label)) = labels.iter().find(|(k, _)| k == b) else { continue };
+        let label = label.trim();
+        if label.is_empty() || out.iter().any(|o| o.contains(label) || label.contains(o.as_str())) {
+            continue;
+        }
+        out.push(label.to_string());
+        if out.len() == EXPLAINED {
+            break;
+        }
+    }
+    out
+}
 
 /// A trained model: sparse weights over hashed feature buckets and its thresholds.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +103,16 @@ impl RumourModel {
     /// Probability, whether it reaches the flag or the 待核实 band, and — when it reaches
     /// either — the features that pushed it up most ([`Self::explain`]).
     pub fn judge(&self, title: &str, text: &str) -> ModelVerdict {
-        let input = model_input(title, text);
+        self.judge_input(model_input(title, text))
+    }
+
+    /// [`Self::judge`] of a title and text already through `html_to_text` (`yuqing test
+    /// match` has them): the same verdict without normalising them again.
+    pub fn judge_plain(&self, title: &str, text: &str) -> ModelVerdict {
+        self.judge_input(model_input_of_plain(title, text))
+    }
+
+    fn judge_input(&self, input: String) -> ModelVerdict {
         let f = features_of(&input, &self.spec);
         let verdict = ModelVerdict::new(sigmoid(self.bias + self.dot(&f)), self.threshold, self.review);
         if verdict.fired || verdict.to_verify() { verdict.with_cues(self.explain(&input, &f)) } else { verdict }
@@ -96,20 +126,17 @@ impl RumourModel {
         let mut contributions: Vec<(f32, u32)> =
             f.iter().map(|(b, v)| (self.weight(*b) * v, *b)).filter(|(c, _)| *c > 0.0).collect();
         contributions.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let labels = feature_labels(input, &self.spec);
-        let mut out: Vec<String> = Vec::new();
-        for (_, b) in contributions {
-            let Some((_, label)) = labels.iter().find(|(k, _)| *k == b) else { continue };
-            let label = label.trim();
-            if label.is_empty() || out.iter().any(|o| o.contains(label) || label.contains(o.as_str())) {
-                continue;
-            }
-            out.push(label.to_string());
-            if out.len() == EXPLAINED {
-                break;
-            }
+        // The labels of the strongest few are usually enough (building all costs an
+        // allocation per n-gram); when they are not, the walk starts over with all. The
+        // first label of a bucket is the same either way, so is the outcome.
+        let mut top: Vec<u32> = contributions.iter().take(EXPLAIN_FIRST).map(|(_, b)| *b).collect();
+        top.sort_unstable();
+        let labels = feature_labels_where(input, &self.spec, |b| top.binary_search(&b).is_ok());
+        let out = pick_labels(&labels, &contributions[..contributions.len().min(EXPLAIN_FIRST)]);
+        if out.len() == EXPLAINED || contributions.len() <= EXPLAIN_FIRST {
+            return out;
         }
-        out
+        pick_labels(&feature_labels(input, &self.spec), &contributions)
     }
 
     fn weight(&self, b: u32) -> f32 {
@@ -292,6 +319,32 @@ mod tests {
         let wide = RumourModel::new(FeatureSpec::chars(24, 1, 3), 0.0, vec![(16_000_000, 2.0)]);
         assert!(wide.dense.is_empty());
         assert_eq!(wide.dot(&[(16_000_000, 0.5), (5, 1.0)]), 1.0);
+    }
+
+    /// `explain` labels only the strongest features first; it must name what labelling
+    /// every feature names.
+    #[test]
+    fn explanations_are_those_of_all_labels() {
+        use super::super::text::normalize_for_model;
+        let spec = FeatureSpec::chars(20, 1, 3);
+        for text in [
+            "网传烈士陵园要拆迁了！！大家转发扩散 http://t.cn/abc 2012年",
+            "哈哈哈哈哈哈哈哈哈哈 哈哈 哈",
+            "烈士陵园开放时间调整的通知，请市民周知",
+        ] {
+            let input = normalize_for_model(text);
+            let f = features_of(&input, &spec);
+            // Positive weights of varied size on most buckets, one contained label strongest.
+            let weights: Vec<(u32, f32)> =
+                f.iter().map(|(b, _)| (*b, if b % 5 == 0 { -1.0 } else { 1.0 + (b % 13) as f32 })).collect();
+            let m = RumourModel::new(spec, 0.0, weights);
+            let mut contributions: Vec<(f32, u32)> =
+                f.iter().map(|(b, v)| (m.weight(*b) * v, *b)).filter(|(c, _)| *c > 0.0).collect();
+            contributions.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            let all = pick_labels(&feature_labels(&input, &spec), &contributions);
+            assert!(!all.is_empty(), "{text}");
+            assert_eq!(m.explain(&input, &f), all, "{text}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! URLs and t.cn short links (their shape reveals the crawl year), @mentions and digit
 //! runs (dates, counts, ids) each become one placeholder character.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -43,15 +44,20 @@ static MENTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"@[\p{L}\p{N}_\-]
 /// Applying it to text it already produced changes nothing for text without markup, which
 /// is what the daemon passes (its documents hold `html_to_text` output).
 pub fn post_text(title: &str, text: &str) -> String {
-    let (title, body) = (html_to_text(title), html_to_text(text));
+    post_text_of_plain(&html_to_text(title), &html_to_text(text)).into_owned()
+}
+
+/// [`post_text`] of a title and body already through [`html_to_text`] (the caller has
+/// them: `yuqing test match` matches on them too).
+pub fn post_text_of_plain<'a>(title: &'a str, body: &'a str) -> Cow<'a, str> {
     let head = title.trim_end_matches('…');
     if head.is_empty() || body.starts_with(head) {
-        return body;
+        return Cow::Borrowed(body);
     }
     if body.is_empty() {
-        return title;
+        return Cow::Borrowed(title);
     }
-    format!("{title} {body}")
+    Cow::Owned(format!("{title} {body}"))
 }
 
 /// NFKC with Chinese punctuation kept, zero-width characters removed, whitespace collapsed
@@ -66,6 +72,11 @@ pub fn normalize_for_model(text: &str) -> String {
 /// same text, so it is not run twice.
 pub fn model_input(title: &str, text: &str) -> String {
     placeholders(&post_text(title, text))
+}
+
+/// [`model_input`] of a title and body already through [`html_to_text`].
+pub fn model_input_of_plain(title: &str, body: &str) -> String {
+    placeholders(&post_text_of_plain(title, body))
 }
 
 /// URLs, mentions and digit runs as placeholders, ASCII letters lower-cased; `base` is
@@ -242,7 +253,7 @@ fn bucket(kind: u8, parts: impl Iterator<Item = u64>, mask: u64) -> u32 {
 /// Every n-gram bucket of normalised text under `spec` (character, then word n-grams),
 /// unsorted, with repeats; `label` sees each bucket with the text it stands for (only
 /// explanations ask: building labels costs an allocation each).
-fn gram_buckets(normalised: &str, spec: &FeatureSpec, mut label: Option<&mut Vec<(u32, String)>>) -> Vec<u32> {
+fn gram_buckets(normalised: &str, spec: &FeatureSpec, mut label: Option<LabelSink<'_>>) -> Vec<u32> {
     let chars: Vec<char> = normalised.chars().collect();
     let mask = (1u64 << spec.bits) - 1;
     let (min_n, max_n) = (spec.min_n.max(1), spec.max_n);
@@ -261,7 +272,7 @@ fn gram_buckets(normalised: &str, spec: &FeatureSpec, mut label: Option<&mut Vec
             let b = ((h ^ (h >> 32)) & mask) as u32;
             buckets.push(b);
             if let Some(labels) = label.as_deref_mut() {
-                labels.push((b, gram.iter().collect()));
+                labels(b, &|| gram.iter().collect());
             }
         }
     }
@@ -274,7 +285,7 @@ fn gram_buckets(normalised: &str, spec: &FeatureSpec, mut label: Option<&mut Vec
                 let b = bucket(0x40 + n as u8, gram.iter().copied(), mask);
                 buckets.push(b);
                 if let Some(labels) = label.as_deref_mut() {
-                    labels.push((b, words[i..i + n].join(" ")));
+                    labels(b, &|| words[i..i + n].join(" "));
                 }
             }
         }
@@ -334,11 +345,31 @@ pub fn features(normalised: &str, bits: u8, min_n: usize, max_n: usize) -> Vec<(
 /// joined by spaces) or the style cue's name, placeholders shown as 〈链接〉, 〈@某人〉,
 /// 〈数字〉. The first text seen for a bucket is kept.
 pub fn feature_labels(normalised: &str, spec: &FeatureSpec) -> Vec<(u32, String)> {
+    feature_labels_where(normalised, spec, |_| true)
+}
+
+/// Sees each bucket of [`gram_buckets`] with a way to build the text it stands for.
+type LabelSink<'a> = &'a mut dyn FnMut(u32, &dyn Fn() -> String);
+
+/// [`feature_labels`] of the buckets `keep` accepts only (the others' texts are never
+/// built: an explanation needs a few of some 400).
+pub fn feature_labels_where(normalised: &str, spec: &FeatureSpec, keep: impl Fn(u32) -> bool) -> Vec<(u32, String)> {
     let mut labels = Vec::new();
-    gram_buckets(normalised, spec, Some(&mut labels));
+    let mut sink = |b: u32, text: &dyn Fn() -> String| {
+        if keep(b) {
+            labels.push((b, text()));
+        }
+    };
+    gram_buckets(normalised, spec, Some(&mut sink));
     if spec.style > 0.0 {
         let mask = (1u64 << spec.bits) - 1;
-        labels.extend(style_cues(normalised).into_iter().map(|c| (style_bucket(c, mask), c.to_string())));
+        labels.extend(
+            style_cues(normalised)
+                .into_iter()
+                .map(|c| (style_bucket(c, mask), c))
+                .filter(|(b, _)| keep(*b))
+                .map(|(b, c)| (b, c.to_string())),
+        );
     }
     for (_, l) in &mut labels {
         if l.contains([URL_MARK, MENTION_MARK, DIGITS_MARK]) {
@@ -410,6 +441,8 @@ mod tests {
         ] {
             assert_eq!(normalize_for_model(t), reference(t), "{t}");
             assert_eq!(model_input("", t), normalize_for_model(&post_text("", t)), "{t}");
+            let plain = html_to_text(t);
+            assert_eq!(model_input_of_plain("标题", &plain), model_input("标题", t), "{t}");
             assert_eq!(normalize_text(&normalize_text(t)), normalize_text(t), "{t}");
         }
     }
