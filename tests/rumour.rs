@@ -60,6 +60,16 @@ fn train_then_eval_then_match_uses_the_model() {
     assert!(run.stdout.contains(&format!("模型已写入 {}", model.display())), "{}", run.stdout);
     let text = std::fs::read_to_string(&model).expect("model written");
     assert!(text.starts_with("yuqing-rumour-model 3\n") && text.ends_with("end\n"));
+    // The weighted and ensemble variants write ordinary version-3 files, other weights.
+    for (option, says) in [("--weighting=nb", "特征加权：nb"), ("--ensemble", "普通模型与 NB 加权模型的平均")]
+    {
+        let out = p.path().join("variant.model");
+        let run = p.run(&["rumour", "train", "--data", &data, "--out", &out.to_string_lossy(), option]);
+        assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains(says), "{}", run.stdout);
+        let variant = std::fs::read_to_string(&out).expect("variant written");
+        assert!(variant.starts_with("yuqing-rumour-model 3\n") && variant != text, "{option}");
+    }
 
     let run = p.run(&["check"]);
     assert_eq!(run.code, Some(0), "{}", run.stdout);

@@ -233,6 +233,14 @@ pub struct RumourTrainArgs {
     /// Precision the rumour flag's threshold must reach on the held-out fifth (0–1)
     #[arg(long, default_value_t = crate::rumour::TrainParams::default().precision)]
     pub precision: f64,
+    /// Advanced: per-n-gram scaling while training: none, nb (NB-SVM log-count ratio) or
+    /// idf; folded into the saved weights, so scoring costs the same
+    #[arg(long, default_value = "none", value_parser = ["none", "nb", "idf"])]
+    pub weighting: String,
+    /// Advanced: save the mean of a plain and an NB-weighted model (one weight vector;
+    /// --weighting is then ignored)
+    #[arg(long)]
+    pub ensemble: bool,
 }
 
 #[derive(Debug, Subcommand)]

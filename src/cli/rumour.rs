@@ -12,7 +12,7 @@ use crate::detect::flags::Flagger;
 use crate::rumour::data::{Dataset, read_labelled};
 use crate::rumour::eval::{Comparison, case_score, evaluate};
 use crate::rumour::train::{MIN_PER_CLASS, fit, split_cases};
-use crate::rumour::{RumourError, RumourModel, TrainParams, model_path};
+use crate::rumour::{RumourError, RumourModel, TrainParams, Weighting, model_path};
 
 /// At most this many skipped lines are listed; the rest are counted.
 const SHOWN_PROBLEMS: usize = 10;
@@ -97,9 +97,20 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         min_df: args.min_df,
         learning_rate: args.learning_rate,
         precision: args.precision,
+        weighting: match args.weighting.as_str() {
+            "nb" => Weighting::Nb,
+            "idf" => Weighting::Idf,
+            _ => Weighting::None,
+        },
+        ensemble: args.ensemble,
         ..TrainParams::default()
     };
     let (model, report) = fit(&examples, &params);
+    if params.ensemble {
+        println!("模型：普通模型与 NB 加权模型的平均（logit 取平均，存为一组权重）");
+    } else if params.weighting != Weighting::None {
+        println!("特征加权：{}（训练时按 n-gram 缩放，已并入权重）", params.weighting.name());
+    }
     let out = args.out.clone().unwrap_or_else(|| model_path(config_dir));
     // The new model goes to a file of its own; it replaces `out` only when accepted.
     let mut staged = out.clone().into_os_string();

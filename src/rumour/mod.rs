@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use file::RumourModel;
-pub use train::TrainParams;
+pub use train::{TrainParams, Weighting};
 
 /// The model's file name inside the config directory.
 pub const MODEL_FILE: &str = "rumour.model";

@@ -11,6 +11,15 @@
 //! there reaches [`TrainParams::precision`] (a flag staff can trust); the 待核实 band starts
 //! at the F1-best cut (or at the flag, when that is lower). The shipped weights are then
 //! trained on all examples with the same parameters.
+//!
+//! Feature weighting ([`Weighting`], issue 18): each bucket's feature value can be scaled
+//! during training by a per-bucket factor computed from the training rows — the NB-SVM
+//! log-count ratio (Wang & Manning 2012) or an IDF. The scaling is applied after the
+//! unit-length step, so `w · (s ∘ x) = (w ∘ s) · x`: the factor is folded into the saved
+//! weights, scoring is unchanged and the model file keeps its format. `--ensemble`
+//! trains a plain and an NB-weighted model on the same features and saves the mean of
+//! their logits, again as one weight vector: explanations name the features whose folded
+//! weight × value raise the score most, as for any model.
 
 use super::RumourModel;
 use super::data::Example;
@@ -39,6 +48,34 @@ pub struct TrainParams {
     pub seed: u64,
     /// Precision the 谣言 flag's threshold must reach on the held-out fifth.
     pub precision: f64,
+    /// Per-bucket scaling of the features during training (folded into the weights).
+    pub weighting: Weighting,
+    /// Save the mean logit of a plain model and an NB-weighted one (`weighting` ignored).
+    pub ensemble: bool,
+}
+
+/// How feature values are scaled, per bucket, while training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Weighting {
+    /// As computed by [`features_of`]: sublinear tf, unit length.
+    #[default]
+    None,
+    /// NB-SVM: times the log-count ratio `r = ln((p/‖p‖₁)/(q/‖q‖₁))`, `p` (`q`) being 1 +
+    /// the weighted number of rumour (other) texts containing the bucket, over the usable
+    /// buckets: a bucket that occurs alike in both classes starts near zero.
+    Nb,
+    /// Times the smoothed inverse document frequency `1 + ln((1 + N)/(1 + df))`.
+    Idf,
+}
+
+impl Weighting {
+    pub fn name(self) -> &'static str {
+        match self {
+            Weighting::None => "none",
+            Weighting::Nb => "nb",
+            Weighting::Idf => "idf",
+        }
+    }
 }
 
 impl Default for TrainParams {
@@ -55,6 +92,8 @@ impl Default for TrainParams {
             min_df: 3,
             seed: 20_240_601,
             precision: 0.99,
+            weighting: Weighting::None,
+            ensemble: false,
         }
     }
 }
@@ -179,8 +218,7 @@ impl SplitMix {
     }
 }
 
-/// AdaGrad on the logistic loss. Weights and squared-gradient sums are dense arrays of
-/// 2^bits floats (8 MB at 20 bits) during training only; the model keeps the non-zeros.
+/// The model trained on `rows` as `p` says: one weighting, or the ensemble.
 fn sgd(rows: &[&Row], p: &TrainParams) -> RumourModel {
     let size = 1usize << p.bits;
     let mut df = vec![0u32; size];
@@ -190,6 +228,66 @@ fn sgd(rows: &[&Row], p: &TrainParams) -> RumourModel {
         }
     }
     let usable: Vec<bool> = df.iter().map(|d| *d >= p.min_df).collect();
+    let (bias, w) = if p.ensemble {
+        let (b1, w1) = fit_weighted(rows, p, &usable, None);
+        let nb = nb_ratios(rows, &usable);
+        let (b2, w2) = fit_weighted(rows, p, &usable, Some(&nb));
+        (0.5 * (b1 + b2), w1.iter().zip(&w2).map(|(a, b)| 0.5 * (a + b)).collect())
+    } else {
+        let scale = match p.weighting {
+            Weighting::None => None,
+            Weighting::Nb => Some(nb_ratios(rows, &usable)),
+            Weighting::Idf => Some(idf(rows.len(), &df, &usable)),
+        };
+        fit_weighted(rows, p, &usable, scale.as_deref())
+    };
+    let weights: Vec<(u32, f32)> =
+        w.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(b, v)| (b as u32, *v)).collect();
+    RumourModel::new(p.spec(), bias, weights)
+}
+
+/// NB-SVM's log-count ratio per bucket (0 for unusable buckets), from the texts that
+/// contain each bucket, weighted as in the loss.
+fn nb_ratios(rows: &[&Row], usable: &[bool]) -> Vec<f32> {
+    let size = usable.len();
+    let (mut pos, mut neg) = (vec![0f64; size], vec![0f64; size]);
+    for r in rows {
+        let counts = if r.y { &mut pos } else { &mut neg };
+        for (b, _) in &r.x {
+            counts[*b as usize] += f64::from(r.weight);
+        }
+    }
+    let (mut pos_total, mut neg_total) = (0f64, 0f64);
+    for b in (0..size).filter(|b| usable[*b]) {
+        pos_total += 1.0 + pos[b];
+        neg_total += 1.0 + neg[b];
+    }
+    (0..size)
+        .map(|b| {
+            if !usable[b] {
+                return 0.0;
+            }
+            (((1.0 + pos[b]) / pos_total) / ((1.0 + neg[b]) / neg_total)).ln() as f32
+        })
+        .collect()
+}
+
+/// Smoothed IDF per bucket (0 for unusable buckets) over `n` texts.
+fn idf(n: usize, df: &[u32], usable: &[bool]) -> Vec<f32> {
+    let n = n as f64;
+    df.iter()
+        .zip(usable)
+        .map(|(d, u)| if *u { (1.0 + ((1.0 + n) / (1.0 + f64::from(*d))).ln()) as f32 } else { 0.0 })
+        .collect()
+}
+
+/// AdaGrad on the logistic loss over features scaled by `scale` (per bucket; `None`: 1),
+/// returning the bias and the dense weights with the scale folded in. Weights and
+/// squared-gradient sums are dense arrays of 2^bits floats (8 MB at 20 bits) during
+/// training only; the model keeps the non-zeros.
+fn fit_weighted(rows: &[&Row], p: &TrainParams, usable: &[bool], scale: Option<&[f32]>) -> (f32, Vec<f32>) {
+    let size = usable.len();
+    let s = |b: usize| scale.map_or(1.0, |s| s[b]);
     let mut w = vec![0f32; size];
     let mut g2 = vec![0f32; size];
     let (mut bias, mut bias_g2) = (0f32, 0f32);
@@ -200,15 +298,19 @@ fn sgd(rows: &[&Row], p: &TrainParams) -> RumourModel {
         rng.shuffle(&mut order);
         for &i in &order {
             let r = rows[i];
-            let z =
-                bias + r.x.iter().filter(|(b, _)| usable[*b as usize]).map(|(b, v)| w[*b as usize] * v).sum::<f32>();
+            let z = bias
+                + r.x
+                    .iter()
+                    .filter(|(b, _)| usable[*b as usize])
+                    .map(|(b, v)| w[*b as usize] * v * s(*b as usize))
+                    .sum::<f32>();
             let err = r.weight * (sigmoid(z) - if r.y { 1.0 } else { 0.0 });
             for (b, v) in &r.x {
                 let b = *b as usize;
                 if !usable[b] {
                     continue;
                 }
-                let g = err * v + p.l2 * w[b];
+                let g = err * v * s(b) + p.l2 * w[b];
                 g2[b] += g * g;
                 w[b] -= p.learning_rate * g / (g2[b].sqrt() + EPS);
             }
@@ -216,9 +318,12 @@ fn sgd(rows: &[&Row], p: &TrainParams) -> RumourModel {
             bias -= p.learning_rate * err / (bias_g2.sqrt() + EPS);
         }
     }
-    let weights: Vec<(u32, f32)> =
-        w.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(b, v)| (b as u32, *v)).collect();
-    RumourModel::new(p.spec(), bias, weights)
+    if scale.is_some() {
+        for (b, wb) in w.iter_mut().enumerate() {
+            *wb *= s(b);
+        }
+    }
+    (bias, w)
 }
 
 /// Every cut between different scores, highest first: (threshold, true positives,
@@ -345,6 +450,113 @@ mod tests {
         assert_eq!(precision_threshold(&scored, 0.8).map(|t| t.0), Some(0.5));
         assert_eq!(precision_threshold(&scored, 0.9).map(|t| (t.0, t.2, t.3)), Some((0.8, 1.0, 0.5)));
         assert_eq!(precision_threshold(&[(0.9, false), (0.1, true)], 0.6), None);
+    }
+
+    fn rows_of(data: &[Example], spec: &FeatureSpec) -> Vec<Row> {
+        data.iter()
+            .map(|e| Row { x: features_of(&model_input(&e.title, &e.text), spec), y: e.rumour, weight: e.weight })
+            .collect()
+    }
+
+    #[test]
+    fn nb_ratios_favour_buckets_of_one_class_and_idf_rare_buckets() {
+        let data = [ex("谣谣", true), ex("谣共", true), ex("共官", false), ex("官官", false), ex("共", false)];
+        let spec = FeatureSpec::chars(12, 1, 1);
+        let rows = rows_of(&data, &spec);
+        let refs: Vec<&Row> = rows.iter().collect();
+        let bucket = |c: &str| features_of(c, &spec)[0].0 as usize;
+        let usable = vec![true; 1 << 12];
+        let r = nb_ratios(&refs, &usable);
+        // Rumours hold 谣 twice and 共 once; the others 共 twice and 官 twice.
+        assert!(r[bucket("谣")] > 0.5, "{}", r[bucket("谣")]);
+        assert!(r[bucket("官")] < -0.5, "{}", r[bucket("官")]);
+        assert!(r[bucket("共")].abs() < r[bucket("谣")].abs(), "shared buckets start nearer zero");
+        let mut df = vec![0u32; 1 << 12];
+        for row in &rows {
+            for (b, _) in &row.x {
+                df[*b as usize] += 1;
+            }
+        }
+        let i = idf(rows.len(), &df, &usable);
+        assert!(i[bucket("谣")] > i[bucket("共")], "共 is in three texts, 谣 in two");
+        assert_eq!(i[bucket("共")], (1.0 + (6.0f64 / 4.0).ln()) as f32);
+        let mut none = usable.clone();
+        none[bucket("谣")] = false;
+        assert_eq!((nb_ratios(&refs, &none)[bucket("谣")], idf(5, &df, &none)[bucket("谣")]), (0.0, 0.0));
+    }
+
+    #[test]
+    fn nb_weighting_leans_on_the_rumour_cues_more_than_plain_lr() {
+        let data = toy();
+        let plain = TrainParams { min_df: 1, ..TrainParams::default() };
+        let nb = TrainParams { weighting: Weighting::Nb, ..plain };
+        let (a, _) = fit(&data, &plain);
+        let (b, _) = fit(&data, &nb);
+        for e in &data {
+            assert_eq!(b.probability(&e.title, &e.text) >= 0.5, e.rumour, "{}", e.text);
+        }
+        // An unseen post made of the rumours' cue words only.
+        let cues = "听说紧急扩散，赶紧转发";
+        assert!(
+            b.probability("", cues) > a.probability("", cues),
+            "{} {}",
+            b.probability("", cues),
+            a.probability("", cues)
+        );
+        assert!(b.probability("", cues) > 0.9, "{}", b.probability("", cues));
+        let verdict = b.judge("", cues);
+        assert!(!verdict.cues.is_empty(), "an NB verdict is explained too");
+        assert_ne!(a.to_text(), b.to_text());
+    }
+
+    #[test]
+    fn weighted_models_retrain_byte_identically_and_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (i, params) in [
+            TrainParams { weighting: Weighting::Nb, ..TrainParams::default() },
+            TrainParams { weighting: Weighting::Idf, ..TrainParams::default() },
+            TrainParams { ensemble: true, ..TrainParams::default() },
+        ]
+        .iter()
+        .enumerate()
+        {
+            let (a, _) = fit(&toy(), params);
+            let (b, _) = fit(&toy(), params);
+            assert_eq!(a.to_text(), b.to_text(), "{params:?}");
+            let path = dir.path().join(format!("{i}.model"));
+            a.save(&path).expect("save");
+            let loaded = RumourModel::load(&path).expect("load");
+            assert_eq!(loaded, a, "{params:?}");
+            assert_eq!(loaded.probability("", "听说紧急扩散"), a.probability("", "听说紧急扩散"));
+        }
+        let (idf_model, _) =
+            fit(&toy(), &TrainParams { weighting: Weighting::Idf, min_df: 1, ..TrainParams::default() });
+        let (plain, _) = fit(&toy(), &TrainParams { min_df: 1, ..TrainParams::default() });
+        assert_ne!(idf_model.weights(), plain.weights(), "IDF changes the weights");
+    }
+
+    #[test]
+    fn the_ensemble_is_the_mean_of_the_plain_and_the_nb_model() {
+        let data = toy();
+        let base = TrainParams { min_df: 1, ..TrainParams::default() };
+        let (plain, _) = fit(&data, &base);
+        let (nb, _) = fit(&data, &TrainParams { weighting: Weighting::Nb, ..base });
+        let (both, _) = fit(&data, &TrainParams { ensemble: true, weighting: Weighting::Idf, ..base });
+        assert_eq!(both.bias, 0.5 * (plain.bias + nb.bias));
+        let dense = |m: &RumourModel| {
+            let mut d = vec![0f32; 1 << base.bits];
+            for (b, w) in m.weights() {
+                d[*b as usize] = *w;
+            }
+            d
+        };
+        let (p, n, e) = (dense(&plain), dense(&nb), dense(&both));
+        assert!(p.iter().zip(&n).zip(&e).all(|((p, n), e)| *e == 0.5 * (p + n)));
+        for e in &data {
+            let x = features_of(&model_input(&e.title, &e.text), &base.spec());
+            let z = |m: &RumourModel| m.bias + m.dot(&x);
+            assert!((z(&both) - 0.5 * (z(&plain) + z(&nb))).abs() < 1e-4, "{}", e.text);
+        }
     }
 
     #[test]
