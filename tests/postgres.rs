@@ -350,7 +350,7 @@ const SEED: &str = "
 /// One store of either kind, with what keeps it alive.
 enum Backend {
     Sqlite { store: Store, _dir: tempfile::TempDir },
-    Postgres { store: PgStore, _cluster: Arc<Cluster> },
+    Postgres { store: Box<PgStore>, _cluster: Arc<Cluster> },
 }
 
 impl Backend {
@@ -374,7 +374,7 @@ fn backends() -> Vec<(&'static str, Backend)> {
         let url = database(&cluster);
         let store = PgStore::with_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
         connect(&url).batch_execute(SEED).expect("seed postgres");
-        out.push(("postgres", Backend::Postgres { store, _cluster: cluster }));
+        out.push(("postgres", Backend::Postgres { store: Box::new(store), _cluster: cluster }));
     }
     out
 }
