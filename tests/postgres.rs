@@ -2,8 +2,10 @@
 //! check`, the PostgreSQL schema, and `yuqing db migrate-to` copying a real SQLite store
 //! (made by `run --once` and a workflow action) into a real PostgreSQL — Debian's
 //! `postgresql` package, started by scripts/pg.sh in a temporary directory on loopback (or
-//! the server named by YUQING_TEST_PG_URL). Where PostgreSQL is not installed, the tests
-//! that need it say so on stderr and pass without running.
+//! the server named by YUQING_TEST_PG_URL). The outbox operations (`store::Outbox`) run the
+//! same test bodies on an SQLite file and on PostgreSQL, and PostgreSQL's claims are tested
+//! with two claimers. Where PostgreSQL is not installed, the tests that need it say so on
+//! stderr and pass without running (the SQLite half still runs).
 
 // Helpers outside #[test] functions: a failed expectation there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -225,6 +227,13 @@ fn the_schema_applies_twice_and_has_every_sqlite_column() {
             .iter()
             .map(|r| r.get(0))
             .collect();
+        // The outbox leases are PostgreSQL's own (one daemon holds an SQLite store).
+        want.extend(
+            yuqing::store::pg::migrations::PG_ONLY_COLUMNS
+                .iter()
+                .filter(|(t, _)| t == table)
+                .map(|(_, c)| (*c).to_string()),
+        );
         want.sort();
         have.sort();
         assert_eq!(have, want, "columns of {table}");
@@ -302,4 +311,281 @@ fn migrate_to_an_unreachable_server_says_so() {
     let run = p.run(&["db", "migrate-to", "postgres://yuqing@127.0.0.1/yuqing?sslmode=require"]);
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(run.stderr.contains("暂不支持 TLS"), "{}", run.stderr);
+}
+
+// ---------------------------------------------------------------- the outbox on both backends
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use yuqing::model::{AlertMessage, HoldReason};
+use yuqing::store::pg::PgStore;
+use yuqing::store::{LadderEvent, Lease, Outbox, OutboxFilter, Store};
+
+/// A fixed clock: nothing here depends on today's date.
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap() + Duration::seconds(secs)
+}
+
+fn lease(owner: &str, secs: i64) -> Lease {
+    Lease { owner: owner.into(), secs }
+}
+
+fn message(channel: &str, subject: &str, recipients: &[&str]) -> AlertMessage {
+    AlertMessage {
+        channel: channel.into(),
+        recipients: recipients.iter().map(|r| (*r).to_string()).collect(),
+        subject: subject.into(),
+        body_text: format!("{subject}：正文"),
+        body_html: format!("<p>{subject}</p>"),
+    }
+}
+
+/// A document and its event (for the ladder's notifications), in SQL both backends run.
+const SEED: &str = "
+    INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at)
+    VALUES (1, 'forum', 'f1', '烈士陵园要拆？', '网传临江市烈士陵园将被拆迁。', 1000);
+    INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at,
+                        documents, sources, created_at, grade)
+    VALUES (1, '烈士陵园要拆？', 1, 'forum', 1000, 1000, 1, 1, 1000, 'II');";
+
+/// One store of either kind, with what keeps it alive.
+enum Backend {
+    Sqlite { store: Store, _dir: tempfile::TempDir },
+    Postgres { store: Box<PgStore>, _cluster: Arc<Cluster> },
+}
+
+impl Backend {
+    fn outbox(&mut self) -> Outbox<'_> {
+        match self {
+            Backend::Sqlite { store, .. } => store.outbox(),
+            Backend::Postgres { store, .. } => store.outbox(),
+        }
+    }
+}
+
+/// A new seeded SQLite file, and a new seeded PostgreSQL database where PostgreSQL runs
+/// (its outbox claims under a 60 s lease).
+fn backends() -> Vec<(&'static str, Backend)> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("yuqing.db");
+    let store = Store::open(&db).expect("open sqlite");
+    rusqlite::Connection::open(&db).expect("open").execute_batch(SEED).expect("seed sqlite");
+    let mut out = vec![("sqlite", Backend::Sqlite { store, _dir: dir })];
+    if let Some(cluster) = cluster() {
+        let url = database(&cluster);
+        let store = PgStore::with_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
+        connect(&url).batch_execute(SEED).expect("seed postgres");
+        out.push(("postgres", Backend::Postgres { store: Box::new(store), _cluster: cluster }));
+    }
+    out
+}
+
+fn ladder_event() -> LadderEvent {
+    LadderEvent {
+        id: 1,
+        title: "烈士陵园要拆？".into(),
+        grade: yuqing::model::Grade::parse("II").expect("grade"),
+        owner: "veterans".into(),
+        since: t(0),
+        accepted_at: None,
+        accepts: Vec::new(),
+        first_document_id: 1,
+        transferred: false,
+        created_at: t(0),
+        feedback: Vec::new(),
+        mutes: Vec::new(),
+    }
+}
+
+/// A delivery session's path through the outbox, the same on both backends: claimed oldest
+/// first; a failure waits for its retry time; a hold waits and says why; a send leaves the
+/// outbox with its receipt in the audit trail; the first dead letter of an episode queues
+/// one admin notice, the second none; a digest reaches each recipient once; a flush claims
+/// what is held; requeue brings the dead back.
+#[test]
+fn the_outbox_behaves_the_same_on_both_backends() {
+    for (name, mut backend) in backends() {
+        let mut o = backend.outbox();
+        let ids: Vec<i64> = ["一", "二", "三", "四"]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                o.queue_admin_notice("config_invalid", &message("email", s, &["admin@example.gov.cn"]), t(i as i64))
+                    .expect("queue")
+            })
+            .collect();
+        let due = o.claim_due(Some(t(10)), t(10), 10).expect("claim");
+        assert_eq!(due.iter().map(|a| a.id).collect::<Vec<_>>(), ids, "{name}: oldest first");
+        assert_eq!(due[0].message.subject, "一", "{name}");
+        assert_eq!(due[0].kind, "config_invalid", "{name}");
+        assert_eq!(o.claim_due(Some(t(10)), t(10), 2).expect("claim").len(), if name == "sqlite" { 2 } else { 0 });
+
+        o.mark_failed(ids[0], "connection refused", t(70), t(10)).expect("failed");
+        o.hold_many(&[ids[1]], t(3600), HoldReason::Quiet).expect("held");
+        // At 80 s the first is due again; the held one is not; the other two are due (on
+        // PostgreSQL their 60 s leases from the claim at 10 s have run out).
+        let due = o.claim_due(Some(t(80)), t(80), 10).expect("claim");
+        assert_eq!(due.iter().map(|a| a.id).collect::<Vec<_>>(), vec![ids[0], ids[2], ids[3]], "{name}");
+        assert_eq!(due[0].attempts, 1, "{name}");
+
+        o.mark_sent(ids[0], t(80), Some(("250 2.0.0 OK", Some("msg-1")))).expect("sent");
+        let notice = message("email", "告警无法送达", &["admin@example.gov.cn"]);
+        assert!(o.mark_dead(ids[2], "550 no such user", t(81), Some(&notice)).expect("dead"), "{name}: first told");
+        assert!(!o.mark_dead(ids[3], "550 no such user", t(82), Some(&notice)).expect("dead"), "{name}: once");
+
+        let attempts = o.alert_attempts(ids[0]).expect("attempts");
+        assert_eq!(attempts.len(), 2, "{name}");
+        assert!(!attempts[0].ok && attempts[0].detail.as_deref() == Some("connection refused"), "{name}");
+        assert!(attempts[1].ok && attempts[1].provider_id.as_deref() == Some("msg-1"), "{name}");
+        let sent: Vec<i64> = o.outbox_rows(OutboxFilter::Sent, 10).expect("rows").iter().map(|r| r.id).collect();
+        assert_eq!(sent, vec![ids[0]], "{name}");
+        let dead: Vec<i64> = o.outbox_rows(OutboxFilter::Dead, 10).expect("rows").iter().map(|r| r.id).collect();
+        assert_eq!(dead, vec![ids[3], ids[2]], "{name}: newest first");
+        let status = o.outbox_status().expect("status");
+        assert_eq!((status.pending, status.failing), (2, 0), "{name}: the held one and the notice");
+
+        // A flush claims every pending alert, held or not, the notice of the dead letter last.
+        let all = o.claim_due(None, t(90), 10).expect("flush");
+        assert_eq!(all.len(), 2, "{name}");
+        assert_eq!((all[0].id, all[0].held), (ids[1], Some(HoldReason::Quiet)), "{name}");
+        assert_eq!(all[1].kind, "outbox_dead", "{name}");
+
+        // A digest to two people: after the first it waits for the second, then leaves.
+        let pair = o
+            .queue_admin_notice(
+                "config_invalid",
+                &message("email", "五", &["a@example.gov.cn", "b@example.gov.cn"]),
+                t(100),
+            )
+            .expect("queue");
+        assert_eq!(o.mark_digest_sent(&[pair], Some("a@example.gov.cn"), t(110), ("250 OK", None)).expect("d"), 0);
+        let again = o.claim_due(Some(t(200)), t(200), 10).expect("claim");
+        let row = again.iter().find(|a| a.id == pair).expect("still pending");
+        assert_eq!(row.message.recipients, vec!["b@example.gov.cn".to_string()], "{name}: only who is left");
+        assert_eq!(o.mark_digest_sent(&[pair], Some("b@example.gov.cn"), t(210), ("250 OK", None)).expect("d"), 1);
+        assert!(!o.outbox_rows(OutboxFilter::Pending, 10).expect("rows").iter().any(|r| r.id == pair), "{name}");
+
+        assert_eq!(o.requeue(None, t(300)).expect("requeue"), 2, "{name}");
+        assert!(o.outbox_rows(OutboxFilter::Dead, 10).expect("rows").is_empty(), "{name}");
+    }
+}
+
+/// The ladder's log holds one message per (event, person, step, channel) on both backends:
+/// the same key again queues nothing; another channel, step or person is another message.
+#[test]
+fn the_notification_log_is_unique_on_both_backends() {
+    for (name, mut backend) in backends() {
+        let mut o = backend.outbox();
+        let event = ladder_event();
+        let email = message("email", "请接收：烈士陵园要拆？", &["wang@example.gov.cn"]);
+        let sms = message("sms", "请接收：烈士陵园要拆？", &["13800000000"]);
+        assert!(o.queue_notification(&event, ("wang", 0), &email, t(0)).expect("queue"), "{name}");
+        assert!(!o.queue_notification(&event, ("wang", 0), &email, t(5)).expect("queue"), "{name}: logged before");
+        assert!(o.queue_notification(&event, ("wang", 0), &sms, t(5)).expect("queue"), "{name}: another channel");
+        assert!(o.queue_notification(&event, ("wang", 1), &email, t(6)).expect("queue"), "{name}: another step");
+        assert!(o.queue_notification(&event, ("li", 0), &email, t(7)).expect("queue"), "{name}: another person");
+        assert!(!o.queue_notification(&event, ("wang", 1), &email, t(8)).expect("queue"), "{name}");
+        let rows = o.outbox_rows(OutboxFilter::All, 10).expect("rows");
+        assert_eq!(rows.len(), 4, "{name}");
+        assert!(rows.iter().all(|r| r.event_id == Some(1) && r.status == "pending"), "{name}");
+        // The later ones thread under the first message of the event.
+        let due = o.claim_due(Some(t(10)), t(10), 10).expect("claim");
+        assert_eq!(due.len(), 4, "{name}");
+        assert_eq!(due[0].thread, None, "{name}");
+        let first = &rows[3];
+        let thread = format!("{}.{}", first.id, first.created_at.timestamp());
+        assert!(due[1..].iter().all(|a| a.thread.as_deref() == Some(thread.as_str())), "{name}: {:?}", due[1].thread);
+    }
+}
+
+/// Two daemons' claimers (two connections, two threads) over one PostgreSQL outbox never get
+/// the same row, and between them get every row.
+#[test]
+fn two_claimers_on_postgres_never_get_the_same_row() {
+    let Some(cluster) = cluster() else { return };
+    let url = database(&cluster);
+    let mut setup = PgStore::with_client(connect(&url), lease("setup", 300)).expect("migrate");
+    let mut queued = Vec::new();
+    for i in 0..150 {
+        let m = message("email", &format!("第 {i} 条"), &["admin@example.gov.cn"]);
+        queued.push(setup.outbox().queue_admin_notice("config_invalid", &m, t(0)).expect("queue"));
+    }
+    let start = Arc::new(std::sync::Barrier::new(2));
+    let claimers: Vec<_> = ["yuqing-a", "yuqing-b"]
+        .into_iter()
+        .map(|who| {
+            let (url, start) = (url.clone(), start.clone());
+            std::thread::spawn(move || {
+                let mut store = PgStore::with_client(connect(&url), lease(who, 300)).expect("connect");
+                start.wait();
+                let mut mine = Vec::new();
+                loop {
+                    let batch = store.outbox().claim_due(Some(t(5)), t(5), 7).expect("claim");
+                    if batch.is_empty() {
+                        return (who, mine);
+                    }
+                    mine.extend(batch.iter().map(|a| a.id));
+                }
+            })
+        })
+        .collect();
+    let results: Vec<(&str, Vec<i64>)> = claimers.into_iter().map(|h| h.join().expect("claimer")).collect();
+    let mut all: Vec<i64> = results.iter().flat_map(|(_, ids)| ids.iter().copied()).collect();
+    let claimed = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), claimed, "no row was handed to both claimers");
+    assert_eq!(all, queued, "every row was claimed by one of them");
+    // Each row's lease names the claimer that got it.
+    let mut pg = connect(&url);
+    for (who, ids) in &results {
+        for id in ids {
+            let owner: Option<String> =
+                pg.query_one("SELECT lease_owner FROM alerts WHERE id = $1", &[id]).expect("row").get(0);
+            assert_eq!(owner.as_deref(), Some(*who));
+        }
+    }
+}
+
+/// A lease holds a row for its claimer until it runs out, then another claimer gets it (the
+/// first one died); rows finished in time are not handed out again, a recorded failure ends
+/// the lease at once, and a row locked by a claim in progress is skipped without waiting.
+#[test]
+fn an_expired_lease_is_claimed_by_the_other_daemon() {
+    let Some(cluster) = cluster() else { return };
+    let url = database(&cluster);
+    let mut a = PgStore::with_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
+    let mut b = PgStore::with_client(connect(&url), lease("yuqing-b", 60)).expect("connect");
+    let ids: Vec<i64> = (0..3)
+        .map(|i| {
+            let m = message("email", &format!("第 {i} 条"), &["admin@example.gov.cn"]);
+            a.outbox().queue_admin_notice("config_invalid", &m, t(0)).expect("queue")
+        })
+        .collect();
+    let got: Vec<i64> = a.outbox().claim_due(Some(t(0)), t(0), 10).expect("claim").iter().map(|x| x.id).collect();
+    assert_eq!(got, ids);
+    assert!(b.outbox().claim_due(Some(t(30)), t(30), 10).expect("claim").is_empty(), "a's leases hold");
+    a.outbox().mark_sent(ids[0], t(40), None).expect("sent");
+    // a stops before finishing the other two; at 61 s its leases have run out.
+    let got: Vec<i64> = b.outbox().claim_due(Some(t(61)), t(61), 10).expect("claim").iter().map(|x| x.id).collect();
+    assert_eq!(got, vec![ids[1], ids[2]], "b picks up what a left, not what a sent");
+    assert!(a.outbox().claim_due(Some(t(62)), t(62), 10).expect("claim").is_empty(), "b's leases hold now");
+    b.outbox().mark_failed(ids[1], "421 try later", t(90), t(62)).expect("failed");
+    let got: Vec<i64> = a.outbox().claim_due(Some(t(90)), t(90), 10).expect("claim").iter().map(|x| x.id).collect();
+    assert_eq!(got, vec![ids[1]], "a failure ends the lease: due again at its retry time for anyone");
+
+    // A row locked by another claim still in its transaction is skipped, not waited for.
+    let fresh: Vec<i64> = (3..5)
+        .map(|i| {
+            let m = message("email", &format!("第 {i} 条"), &["admin@example.gov.cn"]);
+            a.outbox().queue_admin_notice("config_invalid", &m, t(100)).expect("queue")
+        })
+        .collect();
+    let mut other = connect(&url);
+    let mut tx = other.transaction().expect("tx");
+    tx.query("SELECT id FROM alerts WHERE id = $1 FOR UPDATE", &[&fresh[0]]).expect("lock");
+    let got: Vec<i64> = b.outbox().claim_due(Some(t(100)), t(100), 10).expect("claim").iter().map(|x| x.id).collect();
+    assert_eq!(got, vec![fresh[1]], "the locked row is skipped");
+    tx.rollback().expect("rollback");
+    let got: Vec<i64> = b.outbox().claim_due(Some(t(100)), t(100), 10).expect("claim").iter().map(|x| x.id).collect();
+    assert_eq!(got, vec![fresh[0]], "once unlocked it is claimed");
 }

@@ -4,7 +4,6 @@
 //! notification was last delivered.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::{Store, StoreError};
 use crate::model::AlertMessage;
@@ -81,22 +80,6 @@ impl Store {
         message: &AlertMessage,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let recipients = serde_json::to_string(&message.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        tx.prepare_cached(
-            "INSERT INTO alerts (kind, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        )?
-        .execute(params![
-            kind,
-            message.channel,
-            recipients,
-            message.subject,
-            message.body_text,
-            message.body_html,
-            now.timestamp()
-        ])?;
-        tx.commit()?;
-        Ok(())
+        self.outbox().queue_admin_notice(kind, message, now).map(|_| ())
     }
 }

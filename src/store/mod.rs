@@ -1,4 +1,6 @@
-//! The SQLite store: the only code that speaks SQL.
+//! The store: the only code that speaks SQL. SQLite is the default backend; PostgreSQL
+//! (`pg`) runs the operations ported so far behind the dialect layer (`sql`): the outbox
+//! (`delivery`).
 //!
 //! One file, WAL journal, a busy timeout, versioned migrations. The daemon keeps a single
 //! writer `Store` behind a mutex; readers (`yuqing hits`, `yuqing sources`) open their own
@@ -8,6 +10,7 @@
 
 mod briefings;
 mod console;
+mod delivery;
 pub mod disk;
 mod events;
 mod exports;
@@ -23,10 +26,12 @@ mod report;
 mod retention;
 mod search;
 mod shared;
+pub mod sql;
 mod timeline;
 mod workflow;
 
 pub use console::{ConsoleSession, EventSignals};
+pub use delivery::{Lease, Outbox};
 pub use search::{SearchHit, SearchQuery};
 pub use shared::with_store;
 use std::path::{Path, PathBuf};
@@ -65,6 +70,12 @@ pub enum StoreError {
     TooNew { found: usize, known: usize },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("SQL not portable: {0}")]
+    Dialect(#[from] sql::DialectError),
+    #[error("expected a row that is not there: {0}")]
+    NoRow(String),
     #[error("corrupt value in the database: {0}")]
     Corrupt(String),
     #[error("the database {0} does not exist")]
@@ -96,6 +107,9 @@ impl StoreError {
                 format!("数据库结构版本 {found} 比本程序支持的 {known} 新，请升级 yuqing")
             }
             StoreError::Sqlite(e) => format!("{}（SQLite：{e}）", sqlite_zh(e)),
+            StoreError::Postgres(e) => format!("PostgreSQL 数据库操作失败（{}）", pg::pg_detail(e)),
+            StoreError::Dialect(e) => format!("程序内部的 SQL 无法转换为 PostgreSQL 语句，请报告此问题（{e}）"),
+            StoreError::NoRow(m) => format!("数据库中缺少应有的记录（{m}）"),
             StoreError::Corrupt(m) => format!("数据库中的数据已损坏（{m}）"),
             StoreError::Missing(path) => format!("数据库 {} 不存在", path.display()),
             StoreError::TargetExists(path) => format!("{} 已存在，未覆盖；请换一个文件名", path.display()),

@@ -3,7 +3,7 @@
 //! and a next-attempt time, so nothing is lost and every failure is visible.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Row, Transaction, params};
+use rusqlite::{Transaction, params};
 
 use super::{Store, StoreError};
 use crate::model::{AlertMessage, HoldReason, OutboxAlert};
@@ -93,21 +93,6 @@ fn enqueue_update(
     enqueue_at(tx, doc_id, Some(event_id), alert, now, spaced)
 }
 
-fn attempt(
-    tx: &Transaction<'_>,
-    alert_id: i64,
-    at: DateTime<Utc>,
-    ok: bool,
-    detail: Option<&str>,
-    provider_id: Option<&str>,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO alert_attempts (alert_id, at, ok, detail, provider_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![alert_id, at.timestamp(), ok, detail, provider_id])?;
-    Ok(())
-}
-
 pub(super) fn enqueue_notice(
     tx: &Transaction<'_>,
     source_id: Option<&str>,
@@ -134,60 +119,28 @@ pub struct OutboxStatus {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
+// The delivery session's operations are written once for both backends in
+// `store::delivery`; these keep their names on `Store`.
 impl Store {
     /// Pending alerts whose next attempt is due at `now` (all pending ones if `now` is
     /// `None`), oldest first.
     pub fn due_alerts(&self, now: Option<DateTime<Utc>>, limit: usize) -> Result<Vec<OutboxAlert>, StoreError> {
-        let due = now.map_or(i64::MAX, |t| t.timestamp());
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT a.id, a.channel, a.recipients, a.subject, a.body_text, a.body_html, a.attempts, a.created_at,
-                    (SELECT r.id || '.' || r.created_at FROM alerts r
-                     WHERE r.event_id = a.event_id AND r.id < a.id ORDER BY r.id LIMIT 1), a.kind,
-                    (SELECT e.grade FROM events e WHERE e.id = a.event_id), a.held, a.delivered_to
-             FROM alerts a WHERE a.status = 'pending' AND a.next_attempt_at <= ?1 ORDER BY a.id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![due, i64::try_from(limit).unwrap_or(i64::MAX)], alert_row)?;
-        rows.map(|r| r.map_err(StoreError::from).and_then(into_alert)).collect()
+        self.outbox().claim_due(now, now.unwrap_or_default(), limit)
     }
 
-    /// Records a delivery: the alert leaves the outbox; the attempt (with the provider's
-    /// answer and message id, when there are any) joins its audit trail. A delivery ends a
-    /// dead-letter episode.
+    /// See [`Outbox::mark_sent`](super::Outbox::mark_sent).
     pub fn mark_sent(
         &mut self,
         id: i64,
         now: DateTime<Utc>,
         receipt: Option<(&str, Option<&str>)>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.prepare_cached(
-            "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-        )?
-        .execute(params![id, now.timestamp()])?;
-        let (detail, provider_id) = receipt.map_or((None, None), |(d, p)| (Some(d), p));
-        attempt(&tx, id, now, true, detail, provider_id)?;
-        tx.prepare_cached("DELETE FROM daemon_state WHERE name = 'dead_notified'")?.execute([])?;
-        tx.commit()?;
-        Ok(())
+        self.outbox().mark_sent(id, now, receipt)
     }
 
-    /// [`Store::mark_sent`] for several alerts in one transaction: `(id, the server's
-    /// answer)` each, all sent at `now`.
+    /// See [`Outbox::mark_sent_many`](super::Outbox::mark_sent_many).
     pub fn mark_sent_many(&mut self, sent: &[(i64, String)], now: DateTime<Utc>) -> Result<(), StoreError> {
-        if sent.is_empty() {
-            return Ok(());
-        }
-        let tx = self.conn.transaction()?;
-        for (id, answer) in sent {
-            tx.prepare_cached(
-                "UPDATE alerts SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-            )?
-            .execute(params![id, now.timestamp()])?;
-            attempt(&tx, *id, now, true, Some(answer), None)?;
-        }
-        tx.prepare_cached("DELETE FROM daemon_state WHERE name = 'dead_notified'")?.execute([])?;
-        tx.commit()?;
-        Ok(())
+        self.outbox().mark_sent_many(sent, now)
     }
 
     /// Records a failed attempt; the alert is tried again at `next_attempt_at`.
@@ -198,17 +151,7 @@ impl Store {
         next_attempt_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.prepare_cached(
-            "UPDATE alerts SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
-        )?
-        .execute(
-            // Round up: a retry must not come earlier than its backoff.
-            params![id, error, next_attempt_at.timestamp() + i64::from(next_attempt_at.timestamp_subsec_nanos() > 0)],
-        )?;
-        attempt(&tx, id, now, false, Some(error), None)?;
-        tx.commit()?;
-        Ok(())
+        self.outbox().mark_failed(id, error, next_attempt_at, now)
     }
 
     /// Holds an alert until `until` without counting an attempt, and says why: held alerts
@@ -219,22 +162,10 @@ impl Store {
 
     /// [`Store::hold`] for several alerts, in one transaction.
     pub fn hold_many(&mut self, ids: &[i64], until: DateTime<Utc>, reason: HoldReason) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        for id in ids {
-            tx.prepare_cached(
-                "UPDATE alerts SET next_attempt_at = ?2, held = ?3 WHERE id = ?1 AND status = 'pending'",
-            )?
-            .execute(params![id, until.timestamp(), reason.as_str()])?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.outbox().hold_many(ids, until, reason)
     }
 
-    /// Records one digest delivered to `recipient` (`None`: to the channel itself, a robot's
-    /// group) that carried the alerts `ids`, the first of which names the digest. Each alert
-    /// notes the recipient as reached and the attempt in its audit trail; it leaves the outbox
-    /// once every one of its recipients was reached. Ends a dead-letter episode, like a send.
-    /// Returns how many alerts left the outbox.
+    /// See [`Outbox::mark_digest_sent`](super::Outbox::mark_digest_sent).
     pub fn mark_digest_sent(
         &mut self,
         ids: &[i64],
@@ -242,42 +173,10 @@ impl Store {
         now: DateTime<Utc>,
         receipt: (&str, Option<&str>),
     ) -> Result<usize, StoreError> {
-        let Some(&digest) = ids.first() else { return Ok(0) };
-        let mut finished = 0;
-        let tx = self.conn.transaction()?;
-        for &id in ids {
-            let (recipients, delivered): (String, Option<String>) = tx
-                .prepare_cached("SELECT recipients, delivered_to FROM alerts WHERE id = ?1")?
-                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let recipients: Vec<String> = parse_list(id, &recipients)?;
-            let mut delivered: Vec<String> = delivered.map(|d| parse_list(id, &d)).transpose()?.unwrap_or_default();
-            if let Some(r) = recipient
-                && !delivered.iter().any(|d| d == r)
-            {
-                delivered.push(r.to_string());
-            }
-            let done = recipient.is_none() || recipients.iter().all(|r| delivered.contains(r));
-            finished += usize::from(done);
-            let delivered = serde_json::to_string(&delivered).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            tx.prepare_cached(
-                "UPDATE alerts SET delivered_to = ?2, digest_id = ?3, attempts = attempts + 1, last_error = NULL,
-                        status = CASE WHEN ?4 THEN 'sent' ELSE status END,
-                        sent_at = CASE WHEN ?4 THEN ?5 ELSE sent_at END
-                 WHERE id = ?1",
-            )?
-            .execute(params![id, delivered, digest, done, now.timestamp()])?;
-            let to = recipient.map(|r| format!("发给 {r} 的")).unwrap_or_default();
-            let detail = format!("已并入{to}汇总消息（{} 条，#{digest} 起）：{}", ids.len(), receipt.0);
-            attempt(&tx, id, now, true, Some(&detail), receipt.1)?;
-        }
-        tx.prepare_cached("DELETE FROM daemon_state WHERE name = 'dead_notified'")?.execute([])?;
-        tx.commit()?;
-        Ok(finished)
+        self.outbox().mark_digest_sent(ids, recipient, now, receipt)
     }
 
-    /// Gives up on an alert after its last attempt (a dead letter). The first dead letter of
-    /// an episode (until something is delivered again) queues one notice to the admin, in the
-    /// same transaction; returns whether it did.
+    /// See [`Outbox::mark_dead`](super::Outbox::mark_dead).
     pub fn mark_dead(
         &mut self,
         id: i64,
@@ -285,62 +184,15 @@ impl Store {
         now: DateTime<Utc>,
         notice: Option<&AlertMessage>,
     ) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.prepare_cached("UPDATE alerts SET status = 'dead', attempts = attempts + 1, last_error = ?2 WHERE id = ?1")?
-            .execute(params![id, error])?;
-        attempt(&tx, id, now, false, Some(error), None)?;
-        let mut told = false;
-        if let Some(notice) = notice {
-            let first = tx
-                .prepare_cached("INSERT OR IGNORE INTO daemon_state (name, value) VALUES ('dead_notified', ?1)")?
-                .execute([now.timestamp()])?;
-            if first == 1 {
-                let recipients =
-                    serde_json::to_string(&notice.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                tx.prepare_cached(
-                    "INSERT INTO alerts (kind, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
-                     VALUES ('outbox_dead', ?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                )?
-                .execute(params![
-                    notice.channel,
-                    recipients,
-                    notice.subject,
-                    notice.body_text,
-                    notice.body_html,
-                    now.timestamp()
-                ])?;
-                told = true;
-            }
-        }
-        tx.commit()?;
-        Ok(told)
+        self.outbox().mark_dead(id, error, now, notice)
     }
 
     pub fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
-        let (pending, failing, next): (i64, i64, Option<i64>) = self.conn.query_row(
-            "SELECT count(*), count(*) FILTER (WHERE attempts > 0), min(next_attempt_at)
-             FROM alerts WHERE status = 'pending'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        let last_error = self
-            .conn
-            .query_row(
-                "SELECT last_error FROM alerts WHERE status = 'pending' AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .ok();
-        Ok(OutboxStatus {
-            pending: usize::try_from(pending).unwrap_or(0),
-            failing: usize::try_from(failing).unwrap_or(0),
-            last_error,
-            next_attempt_at: next.and_then(|s| DateTime::from_timestamp(s, 0)),
-        })
+        self.outbox().outbox_status()
     }
 }
 
-type AlertColumns = (
+pub(super) type AlertColumns = (
     i64,
     String,
     String,
@@ -357,29 +209,11 @@ type AlertColumns = (
 );
 
 /// A JSON list of recipients as stored in `recipients` and `delivered_to`.
-fn parse_list(id: i64, json: &str) -> Result<Vec<String>, StoreError> {
+pub(super) fn parse_list(id: i64, json: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("recipients of alert {id}: {e}")))
 }
 
-fn alert_row(r: &Row<'_>) -> rusqlite::Result<AlertColumns> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(11)?,
-        r.get(12)?,
-    ))
-}
-
-fn into_alert(columns: AlertColumns) -> Result<OutboxAlert, StoreError> {
+pub(super) fn into_alert(columns: AlertColumns) -> Result<OutboxAlert, StoreError> {
     let (
         id,
         channel,
@@ -456,75 +290,18 @@ pub enum OutboxFilter {
 impl Store {
     /// The newest alerts matching `filter`, newest first.
     pub fn outbox_rows(&self, filter: OutboxFilter, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
-        let condition = match filter {
-            OutboxFilter::All => "1",
-            OutboxFilter::Pending => "status = 'pending'",
-            OutboxFilter::Failing => "status = 'pending' AND attempts > 0",
-            OutboxFilter::Sent => "status = 'sent'",
-            OutboxFilter::Dead => "status = 'dead'",
-            OutboxFilter::Dropped => "status = 'dropped'",
-        };
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT id, kind, channel, recipients, subject, status, attempts, last_error, created_at, sent_at,
-                    next_attempt_at, event_id, held, delivered_to
-             FROM alerts WHERE {condition} ORDER BY id DESC LIMIT ?1"
-        ))?;
-        let time = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or_default();
-        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            Ok(OutboxRow {
-                id: r.get(0)?,
-                kind: r.get(1)?,
-                channel: r.get(2)?,
-                recipients: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or_default(),
-                subject: r.get(4)?,
-                status: r.get(5)?,
-                attempts: r.get(6)?,
-                last_error: r.get(7)?,
-                created_at: time(r.get(8)?),
-                sent_at: r.get::<_, Option<i64>>(9)?.map(time),
-                next_attempt_at: time(r.get(10)?),
-                event_id: r.get(11)?,
-                held: r.get::<_, Option<String>>(12)?.as_deref().and_then(HoldReason::parse),
-                delivered_to: r
-                    .get::<_, Option<String>>(13)?
-                    .and_then(|d| serde_json::from_str(&d).ok())
-                    .unwrap_or_default(),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.outbox().outbox_rows(filter, limit)
     }
 
     /// Every delivery attempt of an alert, oldest first.
     pub fn alert_attempts(&self, alert_id: i64) -> Result<Vec<AttemptRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT at, ok, detail, provider_id FROM alert_attempts WHERE alert_id = ?1 ORDER BY at, id")?;
-        let rows = stmt.query_map([alert_id], |r| {
-            Ok(AttemptRow {
-                at: DateTime::from_timestamp(r.get(0)?, 0).unwrap_or_default(),
-                ok: r.get(1)?,
-                detail: r.get(2)?,
-                provider_id: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.outbox().alert_attempts(alert_id)
     }
 
     /// Requeues dead (or failing) alerts for delivery now: one by id, or every dead one.
     /// Returns how many were requeued; sent or dropped alerts are left alone.
     pub fn requeue(&mut self, id: Option<i64>, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let changed = match id {
-            Some(id) => self.conn.execute(
-                "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = ?2
-                 WHERE id = ?1 AND status IN ('dead', 'pending')",
-                params![id, now.timestamp()],
-            )?,
-            None => self.conn.execute(
-                "UPDATE alerts SET status = 'pending', attempts = 0, next_attempt_at = ?1 WHERE status = 'dead'",
-                [now.timestamp()],
-            )?,
-        };
-        Ok(changed)
+        self.outbox().requeue(id, now)
     }
 }
 
@@ -535,14 +312,6 @@ impl Store {
         recipients: &[String],
         since: DateTime<Utc>,
     ) -> Result<Option<(usize, DateTime<Utc>)>, StoreError> {
-        let recipients = serde_json::to_string(recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let (n, oldest): (i64, Option<i64>) = self.conn.query_row(
-            // A digest is one message however many alerts it carried.
-            "SELECT count(DISTINCT coalesce(digest_id, id)), min(sent_at) FROM alerts
-             WHERE channel = 'sms' AND status = 'sent' AND recipients = ?1 AND sent_at >= ?2",
-            params![recipients, since.timestamp()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok(oldest.and_then(|t| DateTime::from_timestamp(t, 0)).map(|t| (usize::try_from(n).unwrap_or(0), t)))
+        self.outbox().sms_sent_since(recipients, since)
     }
 }

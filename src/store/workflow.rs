@@ -151,24 +151,7 @@ impl Store {
         alert: &AlertMessage,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
-        let step = i64::try_from(step).unwrap_or(i64::MAX);
-        let logged = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO notifications (event_id, person, step, channel, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![event.id, person, step, alert.channel, now.timestamp()])?;
-        if logged == 0 {
-            return Ok(false);
-        }
-        super::outbox::enqueue(&tx, event.first_document_id, Some(event.id), alert, now.timestamp())?;
-        let alert_id = tx.last_insert_rowid();
-        tx.prepare_cached(
-            "UPDATE notifications SET alert_id = ?5 WHERE event_id = ?1 AND person = ?2 AND step = ?3 AND channel = ?4",
-        )?
-        .execute(params![event.id, person, step, alert.channel, alert_id])?;
-        tx.commit()?;
-        Ok(true)
+        self.outbox().queue_notification(event, (person, step), alert, now)
     }
 
     /// Records an action on an event (the audit trail); `false` when the event does not exist.

@@ -1,5 +1,6 @@
 //! The PostgreSQL schema: the SQLite schema at its migration 21 (`store::migrations`), with
-//! the same tables, columns, CHECKs, foreign keys and indexes, so queries can be shared.
+//! the same tables, columns, CHECKs, foreign keys and indexes, so queries can be shared (plus
+//! the few PostgreSQL-only columns in [`PG_ONLY_COLUMNS`], the outbox leases).
 //! `yuqing_schema` records how many steps have run; [`migrate`] applies the missing ones in
 //! one transaction under an advisory lock, so two processes starting at once migrate once.
 //!
@@ -287,7 +288,17 @@ const MIGRATIONS: &[&str] = &[
         END IF;
     END $$;
     "#,
+    // 2: outbox claims shared by several daemons (PostgreSQL only: one daemon holds an SQLite
+    // store). A claim sets both; recording a failure, a hold or a requeue clears them.
+    r#"
+    ALTER TABLE alerts ADD COLUMN lease_owner TEXT;
+    ALTER TABLE alerts ADD COLUMN lease_until BIGINT;
+    "#,
 ];
+
+/// Columns only the PostgreSQL schema has: `(table, column)`. The copy leaves them at their
+/// defaults; everything else is column for column the SQLite schema.
+pub const PG_ONLY_COLUMNS: &[(&str, &str)] = &[("alerts", "lease_owner"), ("alerts", "lease_until")];
 
 /// Number of PostgreSQL migrations this build knows.
 pub const LATEST: usize = MIGRATIONS.len();

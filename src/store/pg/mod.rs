@@ -1,8 +1,10 @@
 //! PostgreSQL as the second store backend (issue 19, experimental): the `[storage] url`,
 //! its connection (the synchronous `postgres` client, like rusqlite used from blocking
 //! threads), the schema ([`migrations`]) and the one-off copy of an SQLite store into it
-//! ([`copy`]). The daemon's operations still run on SQLite only.
+//! ([`copy`]), and [`PgStore`]: the operations ported to both backends so far (the outbox,
+//! `store::delivery`, over [`conn::PgConn`]). The daemon still runs on SQLite only.
 
+pub mod conn;
 pub mod copy;
 pub mod migrations;
 
@@ -135,6 +137,31 @@ fn query_value(raw: &str, key: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
 }
 
+/// The store on PostgreSQL: one connection, the schema brought up to date, and the lease
+/// its outbox claims take. Only the outbox is ported ([`crate::store::Outbox`]).
+pub struct PgStore {
+    conn: conn::PgConn,
+    lease: crate::store::Lease,
+}
+
+impl PgStore {
+    /// Connects to `url` and migrates its schema.
+    pub fn connect(url: &PgUrl, lease: crate::store::Lease) -> Result<PgStore, PgError> {
+        PgStore::with_client(url.connect()?, lease)
+    }
+
+    /// A store on a connected client, its schema migrated.
+    pub fn with_client(mut client: postgres::Client, lease: crate::store::Lease) -> Result<PgStore, PgError> {
+        migrations::migrate(&mut client)?;
+        Ok(PgStore { conn: conn::PgConn::new(client), lease })
+    }
+
+    /// The outbox operations on this store, claiming under its lease.
+    pub fn outbox(&mut self) -> crate::store::Outbox<'_> {
+        crate::store::Outbox::postgres(&mut self.conn, &self.lease)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PgError {
     #[error("cannot connect to {url}: {source}")]
@@ -183,7 +210,7 @@ impl PgError {
 }
 
 /// The server's own message (SQLSTATE and text) or the client's, never the URL.
-fn pg_detail(e: &postgres::Error) -> String {
+pub(crate) fn pg_detail(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => e.to_string(),
