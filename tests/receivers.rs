@@ -92,7 +92,10 @@ fn a_briefing_to_a_receiver_group_also_posts_a_summary_in_its_robot_group() {
 #[test]
 fn without_mail_sms_and_robots_still_carry_alerts_reminders_and_briefings() {
     let server = stand_ins();
-    let extra = "[delivery]\nrobot = \"leaders-wecom\"\nIV = [\"sms\", \"im\", \"email\"]\n\
+    // The ladder on the wall clock: without the working-hours accept clock, whose reminders
+    // depend on the hour the test runs (tests/escalation.rs has the same setting and why).
+    let extra = "[deadlines.IV]\nresponse_hours = 48\n\
+                 [delivery]\nrobot = \"leaders-wecom\"\nIV = [\"sms\", \"im\", \"email\"]\n\
                  [[briefings]]\nid = \"daily\"\nschedule = \"0 8 * * *\"\nto = [\"leaders\"]\nsend_empty = true\n\
                  [[briefings]]\nid = \"mailonly\"\nschedule = \"0 8 * * *\"\nto = [\"chen\"]\n";
     let p = project(&server, "", extra);

@@ -112,7 +112,8 @@ impl Parts {
     /// Builds the first generation, counting into `metrics`.
     pub fn build_with(config: Config, metrics: Arc<Metrics>) -> Result<Self, DaemonError> {
         let store_error = |source| DaemonError::Store { path: config.storage_path.display().to_string(), source };
-        let store = Store::open(&config.storage_path).map_err(store_error)?;
+        let mut store = Store::open(&config.storage_path).map_err(store_error)?;
+        let grouped = store.group_commits(crate::store::GroupPolicy::DAEMON);
         // Built from the store on first use: a run that matches nothing never needs it.
         let events = EventIndex::unbuilt(config.detection.event_threshold, config.detection.event_window, Utc::now());
         let publications =
@@ -123,6 +124,7 @@ impl Parts {
             publications: Arc::new(Mutex::new(Publications::new(publications))),
             metrics,
             unchanged: Arc::default(),
+            grouped,
         };
         Self::assemble(config, shared)
     }
@@ -155,6 +157,7 @@ impl Parts {
             publications: old.publications.clone(),
             metrics: old.metrics.clone(),
             unchanged: old.unchanged.clone(),
+            grouped: old.grouped.clone(),
         };
         Self::assemble(config, shared)
     }
@@ -189,6 +192,7 @@ impl Parts {
             linker,
             metrics: shared.metrics,
             unchanged: shared.unchanged,
+            grouped: shared.grouped,
         };
         Ok(Self { ctx: Arc::new(ctx), mailer, senders })
     }
@@ -201,6 +205,7 @@ struct Shared {
     publications: Arc<Mutex<Publications>>,
     metrics: Arc<Metrics>,
     unchanged: Arc<crate::pipeline::Unchanged>,
+    grouped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Called when a configuration reload starts: `RELOADING=1` for systemd. (Formerly the place for the
@@ -277,6 +282,8 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
         let (store, wake, mailer) = (ctx.store.clone(), wake.clone(), parts.mailer.clone());
         tokio::spawn(deliver_during_run(store, mailer, parts.senders.clone(), ctx.config.clone(), wake, done_rx))
     });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let flusher = tokio::spawn(flush_groups(ctx.clone(), stop_rx));
     // At most `concurrency` runs are in flight, and a run's task is only created when a
     // slot is free: memory holds `concurrency` run futures, not one per source.
     let mut pending = wanted.into_iter();
@@ -300,6 +307,8 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
         }
     }
     reports.sort_by_key(|(index, _)| *index);
+    let _ = stop_tx.send(true);
+    let _ = flusher.await;
     crate::pipeline::flush_unchanged(&ctx).await.map_err(PipelineError::from)?;
     // The policy risk watch reads what this run stored; a rise goes out in the last round.
     match maintenance::watch_policies(&ctx, Utc::now()).await {
@@ -315,6 +324,39 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
     let outbox = with_store(&ctx.store, |s| s.outbox_status()).await.map_err(PipelineError::from)?;
     Ok(OnceSummary { sources: reports.into_iter().map(|(_, r)| r).collect(), delivery, outbox, daemon })
 }
+
+/// Commits the store's open group of source runs once it is [`crate::store::GroupPolicy`]'s
+/// age, when no other store work came to commit it (the last runs of a tick), until `stop`;
+/// then commits what is left.
+async fn flush_groups(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(FLUSH_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            _ = stop.changed() => true,
+        } || *stop.borrow();
+        if stopping || ctx.grouped.load(std::sync::atomic::Ordering::Acquire) {
+            let store = ctx.store.clone();
+            let flushed = tokio::task::spawn_blocking(move || {
+                let mut s = store.lock().map_err(|_| crate::store::StoreError::Poisoned)?;
+                if stopping { s.flush() } else { s.flush_due() }
+            })
+            .await;
+            match flushed {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot commit the last source runs; they are fetched again"),
+                Err(e) => tracing::error!(error = %e, "the group flusher panicked"),
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// How often [`flush_groups`] looks for a group past its age.
+const FLUSH_TICK: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// `run --once`'s delivery: one session (each alert tried at most once) with a round
 /// whenever woken, and a last round after every source has finished.
@@ -365,6 +407,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     let (config_tx, config_rx) = watch::channel(ctx.config.clone());
     let heartbeat = Arc::new(Heartbeat::new(Utc::now()));
     let wake_outbox = Arc::new(Notify::new());
+    let flusher = tokio::spawn(flush_groups(ctx.clone(), shutdown.clone()));
     let outbox = tokio::spawn(outbox_worker(live.clone(), wake_outbox.clone(), shutdown.clone()));
     let ladder = tokio::spawn(escalation_loop(live.clone(), wake_outbox.clone(), shutdown.clone()));
     let briefings = tokio::spawn(briefings_forever(live.clone(), wake_outbox.clone(), shutdown.clone()));
@@ -404,6 +447,7 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     }
     wake_outbox.notify_one();
     for (name, task) in [
+        ("group flusher", flusher),
         ("outbox worker", outbox),
         ("escalation loop", ladder),
         ("briefing loop", briefings),

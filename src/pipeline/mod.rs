@@ -54,6 +54,9 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Runs answered 304 whose state write waits to go with others' (shared like the store).
     pub unchanged: Arc<Unchanged>,
+    /// Set while the store holds an open group of source runs (`store::group`), for the
+    /// daemon's flush tick.
+    pub grouped: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// New documents matched, rendered and committed per transaction. A feed of 200,000 items
@@ -642,6 +645,11 @@ impl Job {
         let matched: Vec<MatchedDocument> = fresh.into_iter().map(|d| self.matched(d)).collect();
         let mut store = self.lock()?;
         let mut events = self.events.lock().map_err(|_| PipelineError::Poisoned)?;
+        // A group of runs that could not be committed took its documents back: the index
+        // assigned them, so it is rebuilt from what the store holds.
+        if store.take_lost_group() {
+            events.invalidate();
+        }
         // Only matched documents are assigned: a batch without hits leaves an unbuilt index be.
         if events.needs_rebuild(now) && matched.iter().any(|m| !m.hits.is_empty()) {
             *events = store.event_index(events.threshold(), events.window(), now)?;

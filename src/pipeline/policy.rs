@@ -62,7 +62,7 @@ impl WatchOutcome {
 }
 
 fn lock(store: &Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>, StoreError> {
-    store.lock().map_err(|_| StoreError::Poisoned)
+    crate::store::lock_flushed(store)
 }
 
 /// One pass over every configured policy at `now`.

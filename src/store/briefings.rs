@@ -46,7 +46,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<BriefingLogged, StoreError> {
         let now = now.timestamp();
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let inserted = tx.execute(
             "INSERT OR IGNORE INTO briefings_sent (briefing_id, due_at, period_start, events, open, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -23,7 +23,7 @@ fn at(secs: i64) -> DateTime<Utc> {
 impl Store {
     /// Sets (or replaces) a person's password hash; their sessions end.
     pub fn set_console_password(&mut self, person: &str, hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         tx.execute(
             "INSERT INTO console_users (person, hash, updated_at) VALUES (?1, ?2, ?3)
              ON CONFLICT(person) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
@@ -48,7 +48,7 @@ impl Store {
         session: &ConsoleSession,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         tx.execute("DELETE FROM console_sessions WHERE expires_at <= ?1", [now.timestamp()])?;
         tx.execute("DELETE FROM console_forms_used WHERE at <= ?1", [(now - chrono::Duration::days(7)).timestamp()])?;
         tx.execute(

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, time};
 use crate::detect::distortion::Publication;
@@ -18,7 +18,7 @@ use crate::response::trend::Spread;
 /// Records that document `doc_id` belongs to `event`, creating the event row when this is
 /// its first document and keeping first/last times, counts and the first source right.
 pub(super) fn record(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     event: &Assignment,
     doc_id: i64,
     source_id: &str,
@@ -66,7 +66,7 @@ pub(super) fn record(
 /// "IV" as text, too), and after a human downgrade only above the grade it was downgraded
 /// from. When the event rises to I or II, its alerts still pending — written for the lower
 /// grade — are dropped (inhibition); the caller queues the rise alert after this.
-pub(super) fn raise_grade(tx: &Transaction<'_>, event: &Assignment, now: i64) -> Result<(), StoreError> {
+pub(super) fn raise_grade(tx: &rusqlite::Connection, event: &Assignment, now: i64) -> Result<(), StoreError> {
     let before: Option<String> = tx
         .prepare_cached("SELECT grade FROM events WHERE id = ?1")?
         .query_row([event.event_id], |r| r.get(0))
@@ -297,7 +297,7 @@ impl Store {
         (actor, reason): (&str, &str),
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let at = now.timestamp();
         let removed =
             tx.execute("DELETE FROM event_documents WHERE event_id = ?1 AND document_id = ?2", [from, doc_id])?;
@@ -339,7 +339,7 @@ impl Store {
         alerts: &[AlertMessage],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         raise_grade(&tx, event, now.timestamp())?;
         for alert in alerts {
             super::outbox::enqueue(&tx, head_document, Some(event.event_id), alert, now.timestamp())?;

@@ -46,7 +46,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<ExportCommitted, StoreError> {
         let now_s = now.timestamp();
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let mut out = ExportCommitted::default();
         for item in batch.documents {
             insert_new(&tx, item, now_s, &mut out.committed)?;

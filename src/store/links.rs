@@ -17,7 +17,7 @@ impl Store {
     /// The key one-click links are signed with, made from the system's random source the
     /// first time it is asked for.
     pub fn link_key(&mut self) -> Result<Vec<u8>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let found: Option<Vec<u8>> =
             tx.query_row("SELECT value FROM keys WHERE name = 'links'", [], |r| r.get(0)).optional()?;
         if let Some(key) = found {

@@ -15,6 +15,7 @@ pub mod disk;
 mod events;
 mod exports;
 mod gauges;
+mod group;
 mod links;
 pub mod maintenance;
 mod migrations;
@@ -33,7 +34,7 @@ mod workflow;
 pub use console::{ConsoleSession, EventSignals};
 pub use delivery::{Lease, Outbox};
 pub use search::{SearchHit, SearchQuery};
-pub use shared::with_store;
+pub use shared::{lock_flushed, with_store};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ fn time(secs: i64) -> DateTime<Utc> {
 pub use events::{EventSummary, PathStep};
 pub use exports::{ExportBatch, ExportCommitted};
 pub use gauges::Gauges;
+pub use group::GroupPolicy;
 pub use links::LinkUse;
 pub use outbox::{AttemptRow, OutboxFilter, OutboxRow, OutboxStatus};
 pub use policies::{NewPolicyLevel, PolicyDocument, PolicyLevelRow, PolicyMatch, PolicyScan, ScannedDocument};
@@ -192,6 +194,8 @@ impl std::ops::AddAssign for Committed {
 
 pub struct Store {
     conn: Connection,
+    /// Set on the daemon's store: its source runs share transactions ([`group`]).
+    group: Option<group::Grouping>,
 }
 
 /// The WAL is copied back into the database after this many pages (SQLite's default:
@@ -215,7 +219,7 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut conn)?;
-        Ok(Self { conn })
+        Ok(Self { conn, group: None })
     }
 
     /// The validators to send with the next conditional GET of a source.
@@ -249,9 +253,13 @@ impl Store {
 
     /// Keeps only documents none of whose keys has been seen before.
     pub fn unseen(&self, documents: Vec<Document>) -> Result<Vec<Document>, StoreError> {
-        // One read transaction for all lookups: one lock instead of one per statement.
-        let tx = self.conn.unchecked_transaction()?;
-        let mut stmt = tx.prepare_cached("SELECT 1 FROM document_keys WHERE key = ?1")?;
+        // One read transaction for all lookups: one lock instead of one per statement (an
+        // open group of runs is one already, and holds keys not yet committed).
+        let tx = match self.conn.is_autocommit() {
+            true => Some(self.conn.unchecked_transaction()?),
+            false => None,
+        };
+        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM document_keys WHERE key = ?1")?;
         let mut out = Vec::with_capacity(documents.len());
         for doc in documents {
             let mut known = false;
@@ -266,7 +274,9 @@ impl Store {
             }
         }
         drop(stmt);
-        tx.finish()?;
+        if let Some(tx) = tx {
+            tx.finish()?;
+        }
         Ok(out)
     }
 
@@ -281,20 +291,20 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
         let now = now.timestamp();
-        let tx = self.conn.transaction()?;
-        let mut counts = Committed::default();
-        for item in batch {
-            insert_new(&tx, item, now, &mut counts)?;
-        }
-        if counts.documents > 0 {
-            tx.prepare_cached(
-                "INSERT INTO source_state (source_id, last_new_at) VALUES (?1, ?2)
-                 ON CONFLICT(source_id) DO UPDATE SET last_new_at = ?2",
-            )?
-            .execute(params![source_id, now])?;
-        }
-        tx.commit()?;
-        Ok(counts)
+        self.in_run(|tx| {
+            let mut counts = Committed::default();
+            for item in batch {
+                insert_new(tx, item, now, &mut counts)?;
+            }
+            if counts.documents > 0 {
+                tx.prepare_cached(
+                    "INSERT INTO source_state (source_id, last_new_at) VALUES (?1, ?2)
+                     ON CONFLICT(source_id) DO UPDATE SET last_new_at = ?2",
+                )?
+                .execute(params![source_id, now])?;
+            }
+            Ok(counts)
+        })
     }
 
     /// Stores a successful run in one transaction: documents not seen before (checked
@@ -308,24 +318,30 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
         let now = now.timestamp();
-        let tx = self.conn.transaction()?;
-        let mut counts = Committed::default();
-        for item in batch {
-            insert_new(&tx, item, now, &mut counts)?;
-        }
-        tx.prepare_cached(
-            "INSERT INTO source_state (source_id, last_attempt_at, last_success_at, consecutive_failures, etag, last_modified, last_entries)
-             VALUES (?1, ?2, ?2, 0, ?3, ?4, ?5)
-             ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2,
-                 consecutive_failures = 0, etag = ?3, last_modified = ?4, last_entries = ?5",
-        )?
-        .execute(params![source_id, now, validators.etag, validators.last_modified, i64::try_from(entries).unwrap_or(i64::MAX)])?;
-        if counts.documents > 0 {
-            tx.prepare_cached("UPDATE source_state SET last_new_at = ?2 WHERE source_id = ?1")?
-                .execute(params![source_id, now])?;
-        }
-        tx.commit()?;
-        Ok(counts)
+        self.in_run(|tx| {
+            let mut counts = Committed::default();
+            for item in batch {
+                insert_new(tx, item, now, &mut counts)?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO source_state (source_id, last_attempt_at, last_success_at, consecutive_failures, etag, last_modified, last_entries)
+                 VALUES (?1, ?2, ?2, 0, ?3, ?4, ?5)
+                 ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2,
+                     consecutive_failures = 0, etag = ?3, last_modified = ?4, last_entries = ?5",
+            )?
+            .execute(params![
+                source_id,
+                now,
+                validators.etag,
+                validators.last_modified,
+                i64::try_from(entries).unwrap_or(i64::MAX)
+            ])?;
+            if counts.documents > 0 {
+                tx.prepare_cached("UPDATE source_state SET last_new_at = ?2 WHERE source_id = ?1")?
+                    .execute(params![source_id, now])?;
+            }
+            Ok(counts)
+        })
     }
 
     /// Records a run that found nothing new (HTTP 304): a success, validators unchanged.
@@ -346,7 +362,7 @@ impl Store {
         if runs.is_empty() {
             return Ok(());
         }
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         for (source_id, at) in runs {
             tx.prepare_cached(
                 "INSERT INTO source_state (source_id, last_attempt_at, last_success_at) VALUES (?1, ?2, ?2)
@@ -419,7 +435,7 @@ impl Store {
             SourceNotice::Recovered => ("failing_notified", 0),
             SourceNotice::Silent => ("silent_notified", 1),
         };
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let changed = tx.execute(
             &format!("UPDATE source_state SET {flag} = ?2 WHERE source_id = ?1 AND {flag} != ?2"),
             params![source_id, set],
@@ -471,7 +487,7 @@ fn set_wal(conn: &Connection) -> Result<(), StoreError> {
 /// A new document with everything that came out of it: hits, flags, negativity, its
 /// event and its alert. Nothing when one of its keys is already known.
 pub(super) fn insert_new(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     item: &NewDocument,
     now: i64,
     counts: &mut Committed,
@@ -491,7 +507,7 @@ pub(super) fn insert_new(
     Ok(())
 }
 
-fn insert_document(tx: &rusqlite::Transaction<'_>, doc: &Document, now: i64) -> Result<Option<i64>, StoreError> {
+fn insert_document(tx: &Connection, doc: &Document, now: i64) -> Result<Option<i64>, StoreError> {
     let mut exists = tx.prepare_cached("SELECT 1 FROM document_keys WHERE key = ?1")?;
     for key in &doc.keys {
         if exists.exists([key])? {
@@ -535,11 +551,7 @@ fn health_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Health> {
     })
 }
 
-pub(super) fn set_negativity(
-    tx: &rusqlite::Transaction<'_>,
-    doc_id: i64,
-    negativity: Option<&Negativity>,
-) -> Result<(), StoreError> {
+pub(super) fn set_negativity(tx: &Connection, doc_id: i64, negativity: Option<&Negativity>) -> Result<(), StoreError> {
     let Some(n) = negativity else { return Ok(()) };
     let drivers = serde_json::to_string(&n.drivers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.prepare_cached("UPDATE documents SET negativity = ?2, negativity_drivers = ?3 WHERE id = ?1")?
@@ -547,7 +559,7 @@ pub(super) fn set_negativity(
     Ok(())
 }
 
-pub(super) fn insert_flags(tx: &rusqlite::Transaction<'_>, doc_id: i64, flags: &[Flag]) -> Result<(), StoreError> {
+pub(super) fn insert_flags(tx: &Connection, doc_id: i64, flags: &[Flag]) -> Result<(), StoreError> {
     let mut stmt = tx.prepare_cached("INSERT INTO flags (document_id, kind, reasons) VALUES (?1, ?2, ?3)")?;
     for flag in flags {
         let reasons = serde_json::to_string(&flag.reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -556,7 +568,7 @@ pub(super) fn insert_flags(tx: &rusqlite::Transaction<'_>, doc_id: i64, flags: &
     Ok(())
 }
 
-fn insert_hits(tx: &rusqlite::Transaction<'_>, doc_id: i64, hits: &[Hit]) -> Result<usize, StoreError> {
+fn insert_hits(tx: &Connection, doc_id: i64, hits: &[Hit]) -> Result<usize, StoreError> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO hits (document_id, list, term, field, start, end) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;

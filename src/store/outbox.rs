@@ -3,13 +3,13 @@
 //! and a next-attempt time, so nothing is lost and every failure is visible.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Transaction, params};
+use rusqlite::params;
 
 use super::{Store, StoreError};
 use crate::model::{AlertMessage, HoldReason, OutboxAlert};
 
 pub(super) fn enqueue(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     doc_id: i64,
     event_id: Option<i64>,
     alert: &AlertMessage,
@@ -21,7 +21,7 @@ pub(super) fn enqueue(
 /// [`enqueue`], due at `spaced` instead of now when given (an update waiting for its
 /// event's spacing, held as `rate` so the delivery merges what comes due together).
 fn enqueue_at(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     doc_id: i64,
     event_id: Option<i64>,
     alert: &AlertMessage,
@@ -52,7 +52,7 @@ fn enqueue_at(
 /// Queues an alert about a document and its event: a plain copy's update spaced
 /// ([`enqueue_update`]), anything else due now.
 pub(super) fn enqueue_for(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     doc_id: i64,
     event: Option<&crate::detect::events::Assignment>,
     alert: &AlertMessage,
@@ -76,7 +76,7 @@ pub const UPDATE_SPACING_SECS: i64 = 30 * 60;
 /// the event had a message within [`UPDATE_SPACING_SECS`] it waits until that span has
 /// passed; otherwise it is due now. Never dropped.
 fn enqueue_update(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     doc_id: i64,
     event_id: i64,
     alert: &AlertMessage,
@@ -94,7 +94,7 @@ fn enqueue_update(
 }
 
 pub(super) fn enqueue_notice(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     source_id: Option<&str>,
     kind: &str,
     alert: &AlertMessage,

@@ -101,7 +101,7 @@ impl Store {
     /// Starts the policy's scan over with a new selection: the documents found with the old
     /// one are forgotten (its recorded levels stay: they were told).
     pub fn restart_policy_scan(&mut self, policy_id: &str, selection: &str) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         tx.execute("DELETE FROM policy_documents WHERE policy_id = ?1", [policy_id])?;
         tx.execute(
             "INSERT INTO policy_scans (policy_id, selection, scanned_to) VALUES (?1, ?2, 0)
@@ -129,7 +129,7 @@ impl Store {
         scanned_to: i64,
         matches: &[PolicyMatch],
     ) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO policy_documents (policy_id, document_id, terms, groups) VALUES (?1, ?2, ?3, ?4)",
@@ -250,7 +250,7 @@ impl Store {
         alert: Option<&AlertMessage>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let latest: Option<i64> =
             tx.query_row("SELECT max(id) FROM policy_levels WHERE policy_id = ?1", [policy_id], |r| r.get(0))?;
         if latest != after {

@@ -64,7 +64,7 @@ impl Store {
     ) -> Result<PruneReport, StoreError> {
         let doc_cutoff = cutoff(now, retention.documents_days);
         let assess_cutoff = cutoff(now, retention.assessment_days);
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let mut report = PruneReport::default();
         prune_events(&tx, assess_cutoff, &mut report)?;
         // An alert's delivery attempts go with it.
@@ -92,7 +92,7 @@ impl Store {
 
     /// Queues the low-disk notice unless one went out in this episode; `true` when queued.
     pub fn notify_disk_low(&mut self, message: &AlertMessage, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let changed = tx.execute(
             "INSERT INTO daemon_state (name, value) VALUES (?1, 1)
              ON CONFLICT(name) DO UPDATE SET value = 1 WHERE value != 1",

@@ -170,7 +170,7 @@ impl Store {
         withdraw: Option<&Withdraw<'_>>,
         now: DateTime<Utc>,
     ) -> Result<Option<usize>, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let exists: Option<i64> =
             tx.query_row("SELECT id FROM events WHERE id = ?1", [event_id], |r| r.get(0)).optional()?;
         if exists.is_none() {
@@ -198,7 +198,7 @@ impl Store {
     /// nothing more and a muted one nothing due inside its mute. Alerts written after the
     /// action (a rise to I/II breaking through) are left alone. Returns how many.
     pub fn withdraw_silenced(&mut self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let closed = tx.execute(
             "UPDATE alerts SET status = 'dropped', last_error = '事件已办结，撤回未发提醒', sent_at = ?1
              WHERE status = 'pending' AND event_id IS NOT NULL AND EXISTS (
@@ -322,7 +322,7 @@ impl Store {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Downgraded, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let grade: Option<Option<String>> =
             tx.query_row("SELECT grade FROM events WHERE id = ?1", [event_id], |r| r.get(0)).optional()?;
         let Some(grade) = grade else { return Ok(Downgraded::NoEvent) };

@@ -1,0 +1,267 @@
+//! Group commit: the daemon's source runs share write transactions. Each run is its own
+//! savepoint inside one open transaction (so a failed run takes back only its own rows), and
+//! the transaction commits when [`GroupPolicy::max_runs`] runs are in it, when it is
+//! [`GroupPolicy::max_age`] old at the next run, when anything else uses the store
+//! ([`Store::flush`], called by `with_store` and every other holder of the daemon's store
+//! before its own work), on the daemon's flush tick ([`Store::flush_due`]) and when the store
+//! is dropped. A cold poll of 1000 feeds was 1000 commits, each writing the same B-tree and
+//! search-index pages to the WAL again and flushing the search index's pending terms as a new
+//! segment (17 % of its CPU, BENCHMARKS.md); grouped, those pages go once per group.
+//!
+//! What a group may hold: only source runs' documents, hits, events and queued alerts, and
+//! the source's state with them. Nothing is sent before it is committed: the outbox is read
+//! only through calls that flush first. A crash before a group commits loses the whole
+//! group, state included, so its sources are fetched again in full and nothing is lost. A
+//! commit that fails rolls the group back and is remembered ([`Store::take_lost_group`]):
+//! the event index, which assigned the lost documents, is then rebuilt from the store.
+//!
+//! CLI commands and tests that open their own [`Store`] never group: commits there are
+//! immediate, as before.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use super::{Store, StoreError};
+
+/// When an open group commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupPolicy {
+    /// Runs per transaction at most.
+    pub max_runs: usize,
+    /// How long a group may stay open (checked at each run and by the daemon's tick).
+    pub max_age: Duration,
+}
+
+impl GroupPolicy {
+    /// The daemon's setting: up to 64 runs or 200 ms per transaction.
+    pub const DAEMON: GroupPolicy = GroupPolicy { max_runs: 64, max_age: Duration::from_millis(200) };
+}
+
+/// The group state of a store that groups its runs.
+#[derive(Debug)]
+pub(super) struct Grouping {
+    policy: GroupPolicy,
+    /// Since when the open group's transaction has been open, with how many runs in it.
+    open: Option<(Instant, usize)>,
+    /// Set while a group is open, for the daemon's tick (read without the store's lock).
+    flag: Arc<AtomicBool>,
+    /// A group's commit failed since this was last asked.
+    lost: bool,
+}
+
+impl Store {
+    /// Groups this store's source runs from now on (the daemon's store).
+    /// Returns the flag that is set while a group is open, for [`Store::flush_due`]'s caller.
+    pub fn group_commits(&mut self, policy: GroupPolicy) -> Arc<AtomicBool> {
+        let flag = Arc::new(AtomicBool::new(false));
+        self.group = Some(Grouping { policy, open: None, flag: flag.clone(), lost: false });
+        flag
+    }
+
+    /// Commits the open group, if any. Call before any store work that is not a source run.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        let Some(g) = self.group.as_mut() else { return Ok(()) };
+        let Some((since, runs)) = g.open.take() else { return Ok(()) };
+        g.flag.store(false, Ordering::Release);
+        tracing::trace!(runs, open_ms = since.elapsed().as_millis() as u64, "committing a group of source runs");
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            // SQLite keeps some failed commits open: take it all back, and say so.
+            let _ = self.conn.execute_batch("ROLLBACK");
+            g.lost = true;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Commits the open group if it is older than the policy allows (the daemon's tick).
+    pub fn flush_due(&mut self) -> Result<(), StoreError> {
+        match self.group.as_ref().and_then(|g| g.open.map(|(since, _)| since.elapsed() >= g.policy.max_age)) {
+            Some(true) => self.flush(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a group's commit failed (and its runs were taken back) since the last call.
+    pub fn take_lost_group(&mut self) -> bool {
+        self.group.as_mut().is_some_and(|g| std::mem::take(&mut g.lost))
+    }
+
+    /// Runs one source run's writes: in the open group (a savepoint of it) on a grouping
+    /// store, else in a transaction of its own. A failed run leaves nothing of its own.
+    pub(super) fn in_run<R>(
+        &mut self,
+        write: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let Some(policy) = self.group.as_ref().map(|g| g.policy) else {
+            let tx = self.conn.transaction()?;
+            let out = write(&tx)?;
+            tx.commit()?;
+            return Ok(out);
+        };
+        let expired =
+            self.group.as_ref().and_then(|g| g.open).is_some_and(|(since, _)| since.elapsed() >= policy.max_age);
+        if expired {
+            self.flush()?;
+        }
+        if self.group.as_ref().is_some_and(|g| g.open.is_none()) {
+            // IMMEDIATE: wait (busy timeout) for the write lock now, not fail on upgrading.
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            if let Some(g) = self.group.as_mut() {
+                g.open = Some((Instant::now(), 0));
+                g.flag.store(true, Ordering::Release);
+            }
+        }
+        let out = {
+            let mut sp = self.conn.savepoint()?;
+            let out = write(&sp);
+            match out {
+                Ok(out) => {
+                    sp.commit()?;
+                    out
+                }
+                Err(e) => {
+                    sp.rollback()?;
+                    return Err(e);
+                }
+            }
+        };
+        let full = match self.group.as_mut().and_then(|g| g.open.as_mut()) {
+            Some((_, runs)) => {
+                *runs += 1;
+                *runs >= policy.max_runs
+            }
+            None => false,
+        };
+        if full {
+            self.flush()?;
+        }
+        Ok(out)
+    }
+
+    /// A transaction for work that is not a source run: the open group commits first.
+    pub(super) fn begin(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
+        self.flush()?;
+        Ok(self.conn.transaction()?)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::error!(error = %e, "the last group of source runs could not be committed; they are fetched again");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Document;
+    use crate::store::NewDocument;
+    use chrono::Utc;
+
+    fn doc(source: &str, n: usize) -> NewDocument {
+        let document = Document {
+            source_id: source.into(),
+            keys: vec![format!("link:{source}:{n}")],
+            fingerprint: format!("fp-{source}-{n}"),
+            link: Some(format!("https://example.gov.cn/{source}/{n}")),
+            guid: None,
+            title: format!("标题 {n}"),
+            text: format!("正文 {source} {n}"),
+            author: None,
+            published_at: None,
+            page_state: None,
+        };
+        NewDocument {
+            document,
+            hits: Vec::new(),
+            flags: Vec::new(),
+            negativity: None,
+            event: None,
+            alert: None,
+            extra: Vec::new(),
+        }
+    }
+
+    fn count(path: &std::path::Path) -> i64 {
+        // A second connection sees only what is committed.
+        let conn = Connection::open(path).expect("open");
+        conn.query_row("SELECT count(*) FROM documents", [], |r| r.get(0)).expect("count")
+    }
+
+    #[test]
+    fn runs_in_a_group_are_committed_together_by_count_and_by_flush() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("yuqing.db");
+        let mut store = Store::open(&path).expect("open");
+        let flag = store.group_commits(GroupPolicy { max_runs: 3, max_age: Duration::from_secs(3600) });
+        let now = Utc::now();
+        for n in 0..2 {
+            store.commit_run(&format!("s{n}"), &[doc(&format!("s{n}"), n)], 1, &Default::default(), now).expect("run");
+        }
+        assert!(flag.load(Ordering::Acquire), "the group is open");
+        assert_eq!(count(&path), 0, "nothing is committed before the group is");
+        // The grouping connection sees its own runs (a repeated item is not new).
+        assert!(store.unseen(vec![doc("s0", 0).document]).expect("unseen").is_empty());
+        store.commit_run("s2", &[doc("s2", 2)], 1, &Default::default(), now).expect("third run");
+        assert_eq!(count(&path), 3, "the third run fills the group, which commits");
+        assert!(!flag.load(Ordering::Acquire));
+        store.commit_run("s3", &[doc("s3", 3)], 1, &Default::default(), now).expect("run");
+        assert_eq!(count(&path), 3);
+        store.flush().expect("flush");
+        assert_eq!(count(&path), 4);
+        // Work that is not a run commits the group first and runs in its own transaction.
+        store.commit_run("s4", &[doc("s4", 4)], 1, &Default::default(), now).expect("run");
+        store.record_not_modified_many(&[("s0".into(), now)]).expect("304s");
+        assert_eq!(count(&path), 5);
+    }
+
+    #[test]
+    fn a_failed_run_takes_back_only_its_own_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("yuqing.db");
+        let mut store = Store::open(&path).expect("open");
+        store.group_commits(GroupPolicy { max_runs: 10, max_age: Duration::from_secs(3600) });
+        let now = Utc::now();
+        store.commit_run("a", &[doc("a", 1)], 1, &Default::default(), now).expect("run");
+        let failed: Result<(), StoreError> = store.in_run(|conn| {
+            super::super::insert_new(conn, &doc("b", 1), now.timestamp(), &mut Default::default())?;
+            Err(StoreError::NoRow("made to fail".into()))
+        });
+        assert!(failed.is_err());
+        store.commit_run("c", &[doc("c", 1)], 1, &Default::default(), now).expect("run");
+        store.flush().expect("flush");
+        let conn = Connection::open(&path).expect("open");
+        let sources: Vec<String> = conn
+            .prepare("SELECT source_id FROM documents ORDER BY source_id")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(sources, ["a", "c"]);
+    }
+
+    #[test]
+    fn an_open_group_is_committed_when_the_store_is_dropped_and_by_age() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("yuqing.db");
+        let now = Utc::now();
+        {
+            let mut store = Store::open(&path).expect("open");
+            store.group_commits(GroupPolicy { max_runs: 10, max_age: Duration::from_secs(3600) });
+            store.commit_run("a", &[doc("a", 1)], 1, &Default::default(), now).expect("run");
+            assert_eq!(count(&path), 0);
+        }
+        assert_eq!(count(&path), 1, "dropping the store commits its group");
+        let mut store = Store::open(&path).expect("open");
+        store.group_commits(GroupPolicy { max_runs: 10, max_age: Duration::ZERO });
+        store.commit_run("b", &[doc("b", 1)], 1, &Default::default(), now).expect("run");
+        store.flush_due().expect("tick");
+        assert_eq!(count(&path), 2, "a group past its age is committed by the tick");
+    }
+}
