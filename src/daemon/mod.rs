@@ -339,7 +339,7 @@ async fn flush_groups(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
         if stopping || ctx.grouped.load(std::sync::atomic::Ordering::Acquire) {
             let store = ctx.store.clone();
             let flushed = tokio::task::spawn_blocking(move || {
-                let mut s = store.lock().map_err(|_| crate::store::StoreError::Poisoned)?;
+                let s = store.lock().map_err(|_| crate::store::StoreError::Poisoned)?;
                 if stopping { s.flush() } else { s.flush_due() }
             })
             .await;

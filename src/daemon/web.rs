@@ -252,7 +252,7 @@ fn link(state: &WebState, post: bool, token: &str, body: &[u8], now: DateTime<Ut
         let hint = format!("链接所属人员 \"{}\" 已不在配置中，未做任何操作。{fallback}", claim.person);
         return page(StatusCode::FORBIDDEN, "无权操作", &hint);
     }
-    let Ok(mut store) = crate::store::lock_flushed(&state.store) else {
+    let Ok(mut store) = state.store.lock() else {
         return page(StatusCode::INTERNAL_SERVER_ERROR, "服务内部错误", "请稍后重试。");
     };
     let hash = token_hash(token);

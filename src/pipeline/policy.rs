@@ -62,7 +62,7 @@ impl WatchOutcome {
 }
 
 fn lock(store: &Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>, StoreError> {
-    crate::store::lock_flushed(store)
+    store.lock().map_err(|_| StoreError::Poisoned)
 }
 
 /// One pass over every configured policy at `now`.

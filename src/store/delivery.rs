@@ -55,8 +55,11 @@ enum Handle<'a> {
 }
 
 impl Store {
-    /// The outbox operations on this (SQLite) store.
+    /// The outbox operations on this (SQLite) store. An open group of source runs is
+    /// committed first: what is claimed for sending must be durable, and an outbox
+    /// transaction cannot start inside the group's.
     pub fn outbox(&self) -> Outbox<'_> {
+        self.flush_or_log();
         Outbox { db: Handle::Sqlite(Sqlite(&self.conn)) }
     }
 }

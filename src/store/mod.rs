@@ -34,7 +34,7 @@ mod workflow;
 pub use console::{ConsoleSession, EventSignals};
 pub use delivery::{Lease, Outbox};
 pub use search::{SearchHit, SearchQuery};
-pub use shared::{lock_flushed, with_store};
+pub use shared::with_store;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

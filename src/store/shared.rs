@@ -1,13 +1,13 @@
 //! The store shared by the daemon's tasks: one connection behind a mutex, used from a
-//! blocking task so that SQLite never stalls the async runtime. Whoever takes it for
-//! anything but a source run commits the open group of runs first ([`lock_flushed`]), so
-//! nothing is read for sending, or written beside them, before they are durable.
+//! blocking task so that SQLite never stalls the async runtime. Its source runs share
+//! write transactions (`store::group`); what must not see them uncommitted (the outbox,
+//! any other transaction) commits them first inside the store.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use super::{Store, StoreError};
 
-/// Runs a store operation on the blocking pool, after committing any open group of runs.
+/// Runs a store operation on the blocking pool.
 pub async fn with_store<T, F>(store: &Arc<Mutex<Store>>, f: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
@@ -15,16 +15,9 @@ where
 {
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
-        let mut guard = lock_flushed(&store)?;
+        let mut guard = store.lock().map_err(|_| StoreError::Poisoned)?;
         f(&mut guard)
     })
     .await
     .map_err(|e| StoreError::Task(e.to_string()))?
-}
-
-/// The shared store, locked, with its open group of source runs committed.
-pub fn lock_flushed(store: &Mutex<Store>) -> Result<MutexGuard<'_, Store>, StoreError> {
-    let mut guard = store.lock().map_err(|_| StoreError::Poisoned)?;
-    guard.flush()?;
-    Ok(guard)
 }

@@ -78,7 +78,7 @@ pub fn respond(
     if !get && !post {
         return Some(message(StatusCode::METHOD_NOT_ALLOWED, "不支持的请求", "请从工作台的页面和按钮操作。"));
     }
-    let Ok(mut store) = crate::store::lock_flushed(store) else {
+    let Ok(mut store) = store.lock() else {
         return Some(message(StatusCode::INTERNAL_SERVER_ERROR, "服务内部错误", "数据库不可用，请稍后重试。"));
     };
     if req.path == "/login" {
