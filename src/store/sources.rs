@@ -397,3 +397,15 @@ fn health_at(r: &Row<'_, '_>, first: usize) -> Result<Health, StoreError> {
         last_error: r.get(first + 5)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_outlasts_two_fetch_timeouts_and_a_commit() {
+        assert_eq!(lease_secs_for(std::time::Duration::from_secs(30)), 180);
+        assert_eq!(lease_secs_for(std::time::Duration::ZERO), 120);
+        assert!(lease_secs_for(std::time::Duration::from_secs(u64::MAX)) > 0, "saturates, never wraps");
+    }
+}
