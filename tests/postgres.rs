@@ -3,8 +3,9 @@
 //! (made by `run --once` and a workflow action) into a real PostgreSQL — Debian's
 //! `postgresql` package, started by scripts/pg.sh in a temporary directory on loopback (or
 //! the server named by YUQING_TEST_PG_URL). The outbox operations (`store::Outbox`) run the
-//! same test bodies on an SQLite file and on PostgreSQL, and PostgreSQL's claims are tested
-//! with two claimers. Where PostgreSQL is not installed, the tests that need it say so on
+//! same test bodies on an SQLite file and on PostgreSQL, and so do the source state of every
+//! poll and the source leases (`store::SourceStates`); PostgreSQL's outbox claims and source
+//! leases are tested with two claimers. Where PostgreSQL is not installed, the tests that need it say so on
 //! stderr and pass without running (the SQLite half still runs).
 
 // Helpers outside #[test] functions: a failed expectation there is a failed test.
@@ -186,11 +187,16 @@ fn migrate_to_copies_every_table_and_verifies_the_counts() {
     assert!(run.stderr.contains("目标数据库已有数据"), "{}", run.stderr);
     let docs: i64 = pg.query_one("SELECT count(*) FROM documents", &[]).expect("count").get(0);
     assert_eq!(docs, sqlite_count(&db, "documents") + 1);
-    // --force empties it first: the counts are the SQLite ones again.
+    // --force empties it first (the PostgreSQL-only source leases too): the counts are the
+    // SQLite ones again.
+    pg.execute("INSERT INTO source_leases (source_id, lease_owner, lease_until) VALUES ('forum', 'old', 5)", &[])
+        .expect("lease");
     let run = p.run(&["db", "migrate-to", &url, "--force"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let docs: i64 = pg.query_one("SELECT count(*) FROM documents", &[]).expect("count").get(0);
     assert_eq!(docs, sqlite_count(&db, "documents"));
+    let leases: i64 = pg.query_one("SELECT count(*) FROM source_leases", &[]).expect("count").get(0);
+    assert_eq!(leases, 0, "no lease survives a forced copy");
 }
 
 /// The schema applies once: a second migrate changes nothing; every SQLite table has the
@@ -237,6 +243,20 @@ fn the_schema_applies_twice_and_has_every_sqlite_column() {
         want.sort();
         have.sort();
         assert_eq!(have, want, "columns of {table}");
+    }
+    // The PostgreSQL-only tables (source leases) are there, and only there.
+    for table in yuqing::store::pg::migrations::PG_ONLY_TABLES {
+        let in_pg: i64 = pg
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
+                &[table],
+            )
+            .expect("table")
+            .get(0);
+        let in_sqlite: i64 = sqlite
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = ?1", [table], |r| r.get(0))
+            .expect("table");
+        assert_eq!((in_pg, in_sqlite), (1, 0), "{table}");
     }
     let bad = pg.execute(
         "INSERT INTO alerts (kind, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
@@ -316,9 +336,9 @@ fn migrate_to_an_unreachable_server_says_so() {
 // ---------------------------------------------------------------- the outbox on both backends
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use yuqing::model::{AlertMessage, HoldReason};
+use yuqing::model::{AlertMessage, HoldReason, SourceNotice};
 use yuqing::store::pg::PgStore;
-use yuqing::store::{LadderEvent, Lease, Outbox, OutboxFilter, Store};
+use yuqing::store::{DueSource, LadderEvent, Lease, Outbox, OutboxFilter, SourceStates, Store};
 
 /// A fixed clock: nothing here depends on today's date.
 fn t(secs: i64) -> DateTime<Utc> {
@@ -339,13 +359,16 @@ fn message(channel: &str, subject: &str, recipients: &[&str]) -> AlertMessage {
     }
 }
 
-/// A document and its event (for the ladder's notifications), in SQL both backends run.
+/// A document and its event (for the ladder's notifications), and the state its source's
+/// commit left (the commit path is not ported yet), in SQL both backends run.
 const SEED: &str = "
     INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at)
     VALUES (1, 'forum', 'f1', '烈士陵园要拆？', '网传临江市烈士陵园将被拆迁。', 1000);
     INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at,
                         documents, sources, created_at, grade)
-    VALUES (1, '烈士陵园要拆？', 1, 'forum', 1000, 1000, 1, 1, 1000, 'II');";
+    VALUES (1, '烈士陵园要拆？', 1, 'forum', 1000, 1000, 1, 1, 1000, 'II');
+    INSERT INTO source_state (source_id, last_attempt_at, last_success_at, etag, last_modified, last_entries, last_new_at)
+    VALUES ('forum', 1000, 1000, '\"e1\"', 'Mon, 02 Mar 2026 01:00:00 GMT', 12, 1000);";
 
 /// One store of either kind, with what keeps it alive.
 enum Backend {
@@ -358,6 +381,13 @@ impl Backend {
         match self {
             Backend::Sqlite { store, .. } => store.outbox(),
             Backend::Postgres { store, .. } => store.outbox(),
+        }
+    }
+
+    fn sources(&mut self) -> SourceStates<'_> {
+        match self {
+            Backend::Sqlite { store, .. } => store.sources(),
+            Backend::Postgres { store, .. } => store.sources(),
         }
     }
 }
@@ -588,4 +618,210 @@ fn an_expired_lease_is_claimed_by_the_other_daemon() {
     tx.rollback().expect("rollback");
     let got: Vec<i64> = b.outbox().claim_due(Some(t(100)), t(100), 10).expect("claim").iter().map(|x| x.id).collect();
     assert_eq!(got, vec![fresh[0]], "once unlocked it is claimed");
+}
+
+// ---------------------------------------------------------------- source state and leases
+
+/// A source's poll state as a run sees it, in one comparable value.
+type Seen = (yuqing::model::Validators, yuqing::store::Health, Option<DateTime<Utc>>, Option<u64>);
+
+fn seen(s: &mut SourceStates<'_>, id: &str) -> Seen {
+    let (validators, health) = s.poll_state(id).expect("poll state");
+    assert_eq!(s.validators(id).expect("validators"), validators, "one read or two, the same");
+    assert_eq!(s.health(id).expect("health"), health, "one read or two, the same");
+    (validators, health, s.last_attempt(id).expect("last attempt"), s.last_entries(id).expect("last entries"))
+}
+
+/// The state of every poll, the same on both backends: an unknown source reads as never
+/// polled; failures count up with their error; the failing notice goes out once per
+/// episode; a 304 is a success that keeps the validators; a batch of 304s never takes a
+/// later run's state back; the recovery and silence notices and clearing the silence; every
+/// source's state with its document count. Each step's reads are compared across backends.
+#[test]
+fn source_poll_state_behaves_the_same_on_both_backends() {
+    let mut traces: Vec<(&str, Vec<Seen>)> = Vec::new();
+    for (name, mut backend) in backends() {
+        let mut trace = Vec::new();
+        let mut s = backend.sources();
+        let never = seen(&mut s, "unknown");
+        assert_eq!(never, Default::default(), "{name}: never polled");
+        trace.push(never);
+
+        let start = seen(&mut s, "forum");
+        assert_eq!(start.0.etag.as_deref(), Some("\"e1\""), "{name}");
+        assert_eq!(start.0.last_modified.as_deref(), Some("Mon, 02 Mar 2026 01:00:00 GMT"), "{name}");
+        assert_eq!((start.2, start.3), (DateTime::from_timestamp(1000, 0), Some(12)), "{name}");
+        assert_eq!(start.1.last_new_at.map(|t| t.timestamp()), Some(1000), "{name}");
+        trace.push(start.clone());
+
+        s.record_failure("forum", "HTTP 500", t(10)).expect("failure");
+        s.record_failure("forum", "抓取超时（超过 30 秒）", t(20)).expect("failure");
+        let failing = seen(&mut s, "forum");
+        assert_eq!(failing.1.consecutive_failures, 2, "{name}");
+        assert_eq!(failing.1.last_error.as_deref(), Some("抓取超时（超过 30 秒）"), "{name}");
+        assert_eq!(failing.2, Some(t(20)), "{name}");
+        assert_eq!(failing.0, start.0, "{name}: a failure keeps the validators");
+        trace.push(failing);
+
+        let notice = message("email", "信息源连续失败：论坛", &["admin@example.gov.cn"]);
+        assert!(s.notify_source("forum", SourceNotice::Failing, &notice, t(20)).expect("notify"), "{name}");
+        assert!(!s.notify_source("forum", SourceNotice::Failing, &notice, t(21)).expect("notify"), "{name}: once");
+        assert!(seen(&mut s, "forum").1.failing_notified, "{name}");
+
+        // A 304 batch from before the last failure changes nothing; one after it is a success.
+        s.record_not_modified_many(&[("forum".into(), t(15)), ("blog".into(), t(15))]).expect("304s");
+        let stale = seen(&mut s, "forum");
+        assert_eq!((stale.1.consecutive_failures, stale.2), (2, Some(t(20))), "{name}: not taken back");
+        trace.push(stale);
+        s.record_not_modified_many(&[("forum".into(), t(30))]).expect("304s");
+        let recovered = seen(&mut s, "forum");
+        assert_eq!(recovered.1.consecutive_failures, 0, "{name}");
+        assert_eq!((recovered.1.last_success_at, recovered.2), (Some(t(30)), Some(t(30))), "{name}");
+        assert_eq!(recovered.0, start.0, "{name}: a 304 keeps the validators");
+        assert_eq!(recovered.3, Some(12), "{name}: and the entry count");
+        trace.push(recovered);
+        let blog = seen(&mut s, "blog");
+        assert_eq!((blog.1.last_success_at, blog.2, blog.1.consecutive_failures), (Some(t(15)), Some(t(15)), 0));
+        trace.push(blog);
+
+        assert!(s.notify_source("forum", SourceNotice::Recovered, &notice, t(30)).expect("notify"), "{name}");
+        assert!(!s.notify_source("forum", SourceNotice::Recovered, &notice, t(31)).expect("notify"), "{name}");
+        assert!(s.notify_source("forum", SourceNotice::Silent, &notice, t(32)).expect("notify"), "{name}");
+        let quiet = seen(&mut s, "forum");
+        assert!(!quiet.1.failing_notified && quiet.1.silent_notified, "{name}");
+        trace.push(quiet);
+        s.clear_silence("forum").expect("clear");
+        s.record_failure("blog", "HTTP 404", t(40)).expect("failure");
+        s.record_not_modified("blog", t(50)).expect("304");
+        let states = s.states().expect("states");
+        assert_eq!(states.iter().map(|s| s.source_id.as_str()).collect::<Vec<_>>(), ["blog", "forum"], "{name}");
+        assert_eq!((states[0].consecutive_failures, states[0].last_error_at), (0, Some(t(40))), "{name}");
+        assert_eq!((states[1].documents, states[1].silent_notified), (1, false), "{name}: the seeded document");
+        trace.push(seen(&mut s, "forum"));
+        trace.push(seen(&mut s, "blog"));
+
+        // Three notices queued, each naming its kind.
+        let mut o = backend.outbox();
+        let kinds: Vec<String> =
+            o.outbox_rows(OutboxFilter::All, 10).expect("rows").into_iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, ["source_silent", "source_recovered", "source_failing"], "{name}");
+        traces.push((name, trace));
+    }
+    if let [(_, sqlite), (_, postgres)] = traces.as_slice() {
+        assert_eq!(sqlite, postgres, "every read the same on both backends");
+    }
+}
+
+fn due(ids: &[&str], slot: i64, lease_secs: i64) -> Vec<DueSource> {
+    ids.iter().map(|id| DueSource { source_id: (*id).into(), slot: t(slot), lease_secs }).collect()
+}
+
+/// Leases on both backends: on SQLite (one daemon per file) every source asked for is
+/// granted, renewing and releasing always succeed; on PostgreSQL a held source is granted
+/// once, until it is released. Duplicates in the asking are asked once, in the order asked.
+#[test]
+fn source_leases_on_both_backends() {
+    for (name, mut backend) in backends() {
+        let mut s = backend.sources();
+        let ask = due(&["b", "a", "b", "c"], 0, 60);
+        assert_eq!(s.claim(&ask, t(0)).expect("claim"), ["b", "a", "c"], "{name}");
+        let again = s.claim(&due(&["a", "d"], 0, 60), t(1)).expect("claim");
+        assert_eq!(again, if name == "sqlite" { vec!["a", "d"] } else { vec!["d"] }, "{name}");
+        assert!(s.renew("a", t(2), 60).expect("renew"), "{name}");
+        assert!(s.release("a").expect("release"), "{name}");
+        assert_eq!(s.claim(&due(&["a"], 60, 60), t(3)).expect("claim"), ["a"], "{name}: released, next slot");
+        assert!(s.claim(&[], t(3)).expect("claim").is_empty(), "{name}");
+    }
+}
+
+/// Two daemons' claimers (two connections, two threads) asking for the same 200 due
+/// sources, in opposite orders and batches of 9, never both get one, and between them get
+/// every one; each lease names the claimer that holds it.
+#[test]
+fn two_claimers_of_the_same_due_sources_get_disjoint_sets() {
+    let Some(cluster) = cluster() else { return };
+    let url = database(&cluster);
+    drop(PgStore::with_client(connect(&url), lease("setup", 60)).expect("migrate"));
+    let ids: Vec<String> = (0..200).map(|i| format!("src-{i:03}")).collect();
+    // A quarter have rows already (claimed and released for an earlier slot).
+    let mut setup = PgStore::with_client(connect(&url), lease("setup", 60)).expect("connect");
+    let early: Vec<&str> = ids.iter().step_by(4).map(String::as_str).collect();
+    assert_eq!(setup.sources().claim(&due(&early, -600, 60), t(-600)).expect("claim").len(), early.len());
+    for id in &early {
+        assert!(setup.sources().release(id).expect("release"));
+    }
+    let start = Arc::new(std::sync::Barrier::new(2));
+    let claimers: Vec<_> = [("yuqing-a", false), ("yuqing-b", true)]
+        .into_iter()
+        .map(|(who, reversed)| {
+            let (url, start, mut ids) = (url.clone(), start.clone(), ids.clone());
+            if reversed {
+                ids.reverse();
+            }
+            std::thread::spawn(move || {
+                let mut store = PgStore::with_client(connect(&url), lease(who, 300)).expect("connect");
+                start.wait();
+                let mut mine = Vec::new();
+                for chunk in ids.chunks(9) {
+                    let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    mine.extend(store.sources().claim(&due(&chunk, 0, 300), t(0)).expect("claim"));
+                }
+                (who, mine)
+            })
+        })
+        .collect();
+    let results: Vec<(&str, Vec<String>)> = claimers.into_iter().map(|h| h.join().expect("claimer")).collect();
+    let mut all: Vec<String> = results.iter().flat_map(|(_, got)| got.iter().cloned()).collect();
+    let claimed = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), claimed, "no source was leased to both claimers");
+    assert_eq!(all, ids, "every due source was leased to one of them");
+    let mut pg = connect(&url);
+    for (who, got) in &results {
+        for id in got {
+            let row =
+                pg.query_one("SELECT lease_owner, slot FROM source_leases WHERE source_id = $1", &[id]).expect("row");
+            assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some(*who), "{id}");
+            assert_eq!(row.get::<_, Option<i64>>(1), Some(t(0).timestamp()), "{id}");
+        }
+    }
+}
+
+/// A lease holds a source for its daemon until it runs out, then another daemon takes it
+/// over (the first crashed); a released lease is claimable at once for the next slot, but a
+/// slot already run is not run again; the daemon that lost its lease cannot renew or release
+/// it; a renewal keeps it; a source whose row another claim is locking is skipped without
+/// waiting, and claimed once unlocked.
+#[test]
+fn an_expired_source_lease_is_taken_over_and_a_released_one_is_free_at_once() {
+    let Some(cluster) = cluster() else { return };
+    let url = database(&cluster);
+    let mut a = PgStore::with_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
+    let mut b = PgStore::with_client(connect(&url), lease("yuqing-b", 60)).expect("connect");
+    assert_eq!(a.sources().claim(&due(&["x", "y"], 0, 60), t(0)).expect("claim"), ["x", "y"]);
+    assert!(b.sources().claim(&due(&["x", "y"], 0, 60), t(30)).expect("claim").is_empty(), "a's leases hold");
+    assert!(a.sources().release("x").expect("release"));
+    assert!(b.sources().claim(&due(&["x"], 0, 60), t(41)).expect("claim").is_empty(), "the 0 s slot was run");
+    assert_eq!(b.sources().claim(&due(&["x"], 60, 60), t(41)).expect("claim"), ["x"], "released: free at once");
+    // a crashed while running y; at 60 s its lease has run out and b takes y over.
+    assert!(b.sources().claim(&due(&["y"], 0, 60), t(59)).expect("claim").is_empty(), "still a's");
+    assert_eq!(b.sources().claim(&due(&["y"], 0, 60), t(60)).expect("claim"), ["y"], "taken over, same slot");
+    assert!(!a.sources().renew("y", t(61), 60).expect("renew"), "a lost it");
+    assert!(!a.sources().release("y").expect("release"), "a lost it");
+    assert!(b.sources().renew("y", t(90), 60).expect("renew"), "b keeps it to 150 s");
+    assert!(a.sources().claim(&due(&["y"], 120, 60), t(140)).expect("claim").is_empty(), "renewed");
+    assert_eq!(a.sources().claim(&due(&["y"], 120, 60), t(150)).expect("claim"), ["y"], "b hung: a takes it back");
+
+    // A source whose lease row another claim is locking is skipped, not waited for.
+    assert!(b.sources().release("x").expect("release"));
+    assert_eq!(b.sources().claim(&due(&["z"], 0, 60), t(200)).expect("claim"), ["z"]);
+    assert!(b.sources().release("z").expect("release"));
+    let mut other = connect(&url);
+    let mut tx = other.transaction().expect("tx");
+    tx.query("SELECT source_id FROM source_leases WHERE source_id = $1 FOR UPDATE", &[&"x"]).expect("lock");
+    let got = a.sources().claim(&due(&["x", "z"], 300, 60), t(300)).expect("claim");
+    assert_eq!(got, ["z"], "the locked one is skipped");
+    tx.rollback().expect("rollback");
+    assert_eq!(a.sources().claim(&due(&["x", "z"], 300, 60), t(300)).expect("claim"), ["x"], "once unlocked");
 }

@@ -1,6 +1,8 @@
 //! The store: the only code that speaks SQL. SQLite is the default backend; PostgreSQL
 //! (`pg`) runs the operations ported so far behind the dialect layer (`sql`): the outbox
-//! (`delivery`).
+//! (`delivery`), and the source state of every poll with the source leases (`sources`:
+//! validators, health, 304s, failures, health notices, every source's state; a successful
+//! run's state is written by the commit path, still SQLite only).
 //!
 //! One file, WAL journal, a busy timeout, versioned migrations. The daemon keeps a single
 //! writer `Store` behind a mutex; readers (`yuqing hits`, `yuqing sources`) open their own
@@ -27,6 +29,7 @@ mod report;
 mod retention;
 mod search;
 mod shared;
+mod sources;
 pub mod sql;
 mod timeline;
 mod workflow;
@@ -35,11 +38,12 @@ pub use console::{ConsoleSession, EventSignals};
 pub use delivery::{Lease, Outbox};
 pub use search::{SearchHit, SearchQuery};
 pub use shared::with_store;
+pub use sources::{DueSource, SourceStates, lease_secs_for};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 pub use briefings::{BriefingLogged, BriefingRecord};
 
@@ -224,31 +228,17 @@ impl Store {
 
     /// The validators to send with the next conditional GET of a source.
     pub fn validators(&self, source_id: &str) -> Result<Validators, StoreError> {
-        let row = self
-            .conn
-            .query_row("SELECT etag, last_modified FROM source_state WHERE source_id = ?1", [source_id], |r| {
-                Ok(Validators { etag: r.get(0)?, last_modified: r.get(1)? })
-            })
-            .optional()?;
-        Ok(row.unwrap_or_default())
+        self.sources().validators(source_id)
     }
 
     /// How many entries the source's last successful run parsed, if it ever had one.
     pub fn last_entries(&self, source_id: &str) -> Result<Option<u64>, StoreError> {
-        let n: Option<Option<i64>> = self
-            .conn
-            .query_row("SELECT last_entries FROM source_state WHERE source_id = ?1", [source_id], |r| r.get(0))
-            .optional()?;
-        Ok(n.flatten().and_then(|n| u64::try_from(n).ok()))
+        self.sources().last_entries(source_id)
     }
 
     /// The last time a run of the source was attempted, if ever.
     pub fn last_attempt(&self, source_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let secs: Option<Option<i64>> = self
-            .conn
-            .query_row("SELECT last_attempt_at FROM source_state WHERE source_id = ?1", [source_id], |r| r.get(0))
-            .optional()?;
-        Ok(secs.flatten().and_then(|s| DateTime::from_timestamp(s, 0)))
+        self.sources().last_attempt(source_id)
     }
 
     /// Keeps only documents none of whose keys has been seen before.
@@ -346,83 +336,32 @@ impl Store {
 
     /// Records a run that found nothing new (HTTP 304): a success, validators unchanged.
     pub fn record_not_modified(&mut self, source_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO source_state (source_id, last_attempt_at, last_success_at) VALUES (?1, ?2, ?2)
-                 ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2, consecutive_failures = 0",
-            )?
-            .execute(params![source_id, now.timestamp()])?;
-        Ok(())
+        self.sources().record_not_modified(source_id, now)
     }
 
-    /// [`Store::record_not_modified`] for many sources in one transaction (`(source, when)`
-    /// each). The times only move forward, so a batch written after a later run of the same
-    /// source (a commit or a failure) does not take its state back.
+    /// [`SourceStates::record_not_modified_many`]: many 304s in one transaction, times only
+    /// moving forward.
     pub fn record_not_modified_many(&mut self, runs: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
-        if runs.is_empty() {
-            return Ok(());
-        }
-        let tx = self.begin()?;
-        for (source_id, at) in runs {
-            tx.prepare_cached(
-                "INSERT INTO source_state (source_id, last_attempt_at, last_success_at) VALUES (?1, ?2, ?2)
-                 ON CONFLICT(source_id) DO UPDATE SET
-                     consecutive_failures = CASE WHEN coalesce(last_attempt_at, 0) <= ?2 THEN 0 ELSE consecutive_failures END,
-                     last_attempt_at = max(coalesce(last_attempt_at, 0), ?2),
-                     last_success_at = max(coalesce(last_success_at, 0), ?2)",
-            )?
-            .execute(params![source_id, at.timestamp()])?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.sources().record_not_modified_many(runs)
     }
 
     /// What a run needs before it fetches, in one read: the validators for a conditional
     /// GET and the source's health (for the notices after a 304, which writes nothing else).
     pub fn poll_state(&self, source_id: &str) -> Result<(Validators, Health), StoreError> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT etag, last_modified, consecutive_failures, failing_notified, silent_notified, last_new_at,
-                        last_success_at, last_error
-                 FROM source_state WHERE source_id = ?1",
-            )?
-            .query_row([source_id], |r| {
-                Ok((Validators { etag: r.get(0)?, last_modified: r.get(1)? }, health_at(r, 2)?))
-            })
-            .optional()?;
-        Ok(row.unwrap_or_default())
+        self.sources().poll_state(source_id)
     }
 
     /// Records a failed run: the error, when, and one more consecutive failure.
     pub fn record_failure(&mut self, source_id: &str, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO source_state (source_id, last_attempt_at, last_error, last_error_at, consecutive_failures)
-             VALUES (?1, ?2, ?3, ?2, 1)
-             ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_error = ?3, last_error_at = ?2,
-                 consecutive_failures = consecutive_failures + 1",
-            params![source_id, now.timestamp(), error],
-        )?;
-        Ok(())
+        self.sources().record_failure(source_id, error, now)
     }
 
     /// A source's health as far as notices are concerned.
     pub fn health(&self, source_id: &str) -> Result<Health, StoreError> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT consecutive_failures, failing_notified, silent_notified, last_new_at, last_success_at, last_error
-                 FROM source_state WHERE source_id = ?1",
-                [source_id],
-                |r| health_at(r, 0),
-            )
-            .optional()?;
-        Ok(row.unwrap_or_default())
+        self.sources().health(source_id)
     }
 
-    /// Queues a notice about a source and sets (or clears) its episode flag, in one
-    /// transaction and only if the flag was not already in that state: a notice goes out
-    /// once per episode even if two runs race.
+    /// [`SourceStates::notify_source`]: a source notice queued once per episode.
     pub fn notify_source(
         &mut self,
         source_id: &str,
@@ -430,27 +369,12 @@ impl Store {
         message: &AlertMessage,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let (flag, set) = match notice {
-            SourceNotice::Failing => ("failing_notified", 1),
-            SourceNotice::Recovered => ("failing_notified", 0),
-            SourceNotice::Silent => ("silent_notified", 1),
-        };
-        let tx = self.begin()?;
-        let changed = tx.execute(
-            &format!("UPDATE source_state SET {flag} = ?2 WHERE source_id = ?1 AND {flag} != ?2"),
-            params![source_id, set],
-        )?;
-        if changed == 1 {
-            outbox::enqueue_notice(&tx, Some(source_id), notice.as_str(), message, now.timestamp())?;
-        }
-        tx.commit()?;
-        Ok(changed == 1)
+        self.sources().notify_source(source_id, notice, message, now)
     }
 
     /// Clears the silence flag once a source has new documents again.
     pub fn clear_silence(&mut self, source_id: &str) -> Result<(), StoreError> {
-        self.conn.execute("UPDATE source_state SET silent_notified = 0 WHERE source_id = ?1", [source_id])?;
-        Ok(())
+        self.sources().clear_silence(source_id)
     }
 }
 
@@ -536,19 +460,6 @@ fn insert_document(tx: &Connection, doc: &Document, now: i64) -> Result<Option<i
         insert_key.execute(params![key, id])?;
     }
     Ok(Some(id))
-}
-
-/// A [`Health`] from the six `source_state` columns starting at `first`: consecutive_failures,
-/// failing_notified, silent_notified, last_new_at, last_success_at, last_error.
-fn health_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Health> {
-    Ok(Health {
-        consecutive_failures: r.get(first)?,
-        failing_notified: r.get(first + 1)?,
-        silent_notified: r.get(first + 2)?,
-        last_new_at: read::time(r.get(first + 3)?),
-        last_success_at: read::time(r.get(first + 4)?),
-        last_error: r.get(first + 5)?,
-    })
 }
 
 pub(super) fn set_negativity(tx: &Connection, doc_id: i64, negativity: Option<&Negativity>) -> Result<(), StoreError> {

@@ -86,27 +86,7 @@ impl Store {
 
     /// The recorded state of every source that has run at least once.
     pub fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT s.source_id, s.last_attempt_at, s.last_success_at, s.last_error, s.last_error_at,
-                    s.consecutive_failures, (SELECT count(*) FROM documents d WHERE d.source_id = s.source_id),
-                    s.last_new_at, s.failing_notified, s.silent_notified
-             FROM source_state s ORDER BY s.source_id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(SourceState {
-                source_id: r.get(0)?,
-                last_attempt_at: time(r.get(1)?),
-                last_success_at: time(r.get(2)?),
-                last_error: r.get(3)?,
-                last_error_at: time(r.get(4)?),
-                consecutive_failures: r.get(5)?,
-                documents: r.get::<_, i64>(6)?.try_into().unwrap_or(0),
-                last_new_at: time(r.get(7)?),
-                failing_notified: r.get(8)?,
-                silent_notified: r.get(9)?,
-            })
-        })?;
-        rows.map(|r| r.map_err(StoreError::from)).collect()
+        self.sources().states()
     }
 }
 

@@ -253,6 +253,19 @@ impl Exec for Sqlite<'_> {
 
 impl Db for Sqlite<'_> {
     fn transaction(&mut self, f: &mut dyn FnMut(&mut dyn Exec) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        // Inside the daemon's open group of source runs (`store::group`) a savepoint of it,
+        // committed with the group: a source's 304s or notice go with its runs. (The outbox
+        // commits the group before its own work, so its transactions never nest.)
+        if !self.0.is_autocommit() {
+            self.0.execute_batch("SAVEPOINT nested")?;
+            return match f(&mut Sqlite(self.0)) {
+                Ok(()) => Ok(self.0.execute_batch("RELEASE nested")?),
+                Err(e) => {
+                    self.0.execute_batch("ROLLBACK TO nested; RELEASE nested")?;
+                    Err(e)
+                }
+            };
+        }
         // DEFERRED, as `Connection::transaction`; the store's callers hold the only writer.
         let tx = self.0.unchecked_transaction()?;
         f(&mut Sqlite(&tx))?;

@@ -110,7 +110,12 @@ pub fn copy_sqlite(sqlite: &Path, client: &mut postgres::Client, force: bool) ->
     super::migrations::migrate(client)?;
     let mut tx = client.transaction()?;
     if force {
-        let all: Vec<String> = TABLES.iter().chain(&["document_search"]).map(|t| format!("\"{t}\"")).collect();
+        let all: Vec<String> = TABLES
+            .iter()
+            .chain(&["document_search"])
+            .chain(super::migrations::PG_ONLY_TABLES)
+            .map(|t| format!("\"{t}\""))
+            .collect();
         tx.batch_execute(&format!("TRUNCATE {} RESTART IDENTITY CASCADE", all.join(", ")))?;
     } else {
         for table in TABLES.iter().chain(&["document_search"]) {

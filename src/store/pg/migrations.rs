@@ -1,6 +1,7 @@
 //! The PostgreSQL schema: the SQLite schema at its migration 21 (`store::migrations`), with
 //! the same tables, columns, CHECKs, foreign keys and indexes, so queries can be shared (plus
-//! the few PostgreSQL-only columns in [`PG_ONLY_COLUMNS`], the outbox leases).
+//! the few PostgreSQL-only columns in [`PG_ONLY_COLUMNS`], the outbox leases, and the
+//! PostgreSQL-only tables in [`PG_ONLY_TABLES`], the source leases).
 //! `yuqing_schema` records how many steps have run; [`migrate`] applies the missing ones in
 //! one transaction under an advisory lock, so two processes starting at once migrate once.
 //!
@@ -294,7 +295,23 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts ADD COLUMN lease_owner TEXT;
     ALTER TABLE alerts ADD COLUMN lease_until BIGINT;
     "#,
+    // 3: source leases shared by several daemons (PostgreSQL only, `store::sources`): who
+    // runs a source until when, for which scheduled time (slot), and the latest slot whose
+    // run ended. A row is made by a source's first claim.
+    r#"
+    CREATE TABLE source_leases (
+        source_id   TEXT PRIMARY KEY,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        slot        BIGINT,
+        done_slot   BIGINT
+    );
+    "#,
 ];
+
+/// Tables only the PostgreSQL schema has (the copy leaves them empty; `--force` empties
+/// them with the rest).
+pub const PG_ONLY_TABLES: &[&str] = &["source_leases"];
 
 /// Columns only the PostgreSQL schema has: `(table, column)`. The copy leaves them at their
 /// defaults; everything else is column for column the SQLite schema.

@@ -1,8 +1,10 @@
 //! PostgreSQL as the second store backend (issue 19, experimental): the `[storage] url`,
 //! its connection (the synchronous `postgres` client, like rusqlite used from blocking
 //! threads), the schema ([`migrations`]) and the one-off copy of an SQLite store into it
-//! ([`copy`]), and [`PgStore`]: the operations ported to both backends so far (the outbox,
-//! `store::delivery`, over [`conn::PgConn`]). The daemon still runs on SQLite only.
+//! ([`copy`]), and [`PgStore`]: the operations ported to both backends so far, over
+//! [`conn::PgConn`]: the outbox (`store::delivery`) and the source state of every poll with
+//! the source leases several daemons share (`store::sources`). The daemon still runs on
+//! SQLite only.
 
 pub mod conn;
 pub mod copy;
@@ -138,7 +140,8 @@ fn query_value(raw: &str, key: &str) -> Option<String> {
 }
 
 /// The store on PostgreSQL: one connection, the schema brought up to date, and the lease
-/// its outbox claims take. Only the outbox is ported ([`crate::store::Outbox`]).
+/// its outbox claims take (its owner also names this store's source leases). Ported: the
+/// outbox ([`crate::store::Outbox`]) and the source state ([`crate::store::SourceStates`]).
 pub struct PgStore {
     conn: conn::PgConn,
     lease: crate::store::Lease,
@@ -159,6 +162,12 @@ impl PgStore {
     /// The outbox operations on this store, claiming under its lease.
     pub fn outbox(&mut self) -> crate::store::Outbox<'_> {
         crate::store::Outbox::postgres(&mut self.conn, &self.lease)
+    }
+
+    /// The source-state operations on this store; its source leases name this store's
+    /// lease owner (their length is asked per source).
+    pub fn sources(&mut self) -> crate::store::SourceStates<'_> {
+        crate::store::SourceStates::postgres(&mut self.conn, &self.lease)
     }
 }
 
