@@ -4,6 +4,7 @@
   rumour_data.py prepare OUT_DIR [--window-hours H] [--max-comments K]
                                    -- converts, removes the cross-set overlap, splits 80/20
   rumour_data.py table RESULT...   -- markdown rows from `yuqing rumour eval --json` outputs
+  rumour_data.py nocomments IN OUT -- a copy of a prepared file without the comments
 
 Reads ../shared/data (or $YUQING_DATA); writes only under OUT_DIR (meant to be /tmp).
 Nothing from the data is printed: only counts. Standard library only.
@@ -196,6 +197,14 @@ def prepare(out, window_hours=24.0, max_comments=50):
     write(os.path.join(out, "both_test20.jsonl"), [r for r in both if in_test_fifth(r["key"])])
 
 
+def nocomments(src, dst):
+    with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8") as out:
+        for line in f:
+            o = json.loads(line)
+            o.pop("comments", None)
+            out.write(json.dumps(o, ensure_ascii=False) + "\n")
+
+
 def table(paths):
     print("| experiment | method | n | precision | recall | F1 | accuracy | AUC |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
@@ -203,8 +212,13 @@ def table(paths):
         with open(p, encoding="utf-8") as f:
             r = json.load(f)
         name = os.path.splitext(os.path.basename(p))[0]
+        if r.get("reaction"):
+            name += f" ({r.get('with_comments')} with comments, {r.get('by_reaction_model')} by reaction model)"
         t = r.get("threshold")
         rt = r.get("review_threshold")
+        if r.get("reaction") and r.get("by_reaction_model"):
+            # The flag's threshold is the reaction model's for the posts it judged.
+            t, rt = r["reaction"]["threshold"], r["reaction"]["review_threshold"]
         for method, label in (("cues", "cue lists"), ("model", f"model flag (t={t:.2f})" if t is not None else "model"),
                               ("combined", "cues OR model flag"),
                               ("with_review_band", f"model flag + 待核实 (≥{rt:.2f})" if rt is not None else "")):
@@ -224,6 +238,8 @@ if __name__ == "__main__":
             opts[args[0]] = type(opts[args[0]])(args[1])
             args = args[2:]
         prepare(sys.argv[2], opts["--window-hours"], opts["--max-comments"])
+    elif len(sys.argv) == 4 and sys.argv[1] == "nocomments":
+        nocomments(sys.argv[2], sys.argv[3])
     elif len(sys.argv) >= 3 and sys.argv[1] == "table":
         table(sys.argv[2:])
     else:
