@@ -216,12 +216,17 @@ def table(paths):
             name += f" ({r.get('with_comments')} with comments, {r.get('by_reaction_model')} by reaction model)"
         t = r.get("threshold")
         rt = r.get("review_threshold")
+        ts = f"{t:.2f}" if t is not None else None
+        rts = f"{rt:.2f}" if rt is not None else None
         if r.get("reaction") and r.get("by_reaction_model"):
-            # The flag's threshold is the reaction model's for the posts it judged.
-            t, rt = r["reaction"]["threshold"], r["reaction"]["review_threshold"]
-        for method, label in (("cues", "cue lists"), ("model", f"model flag (t={t:.2f})" if t is not None else "model"),
+            # The posts the reaction model judged are cut at its own thresholds: "content / reaction".
+            x = r["reaction"]
+            mixed = r["by_reaction_model"] < r["count"]
+            ts = f"{ts} / {x['threshold']:.2f}" if mixed else f"{x['threshold']:.2f}"
+            rts = f"{rts} / {x['review_threshold']:.2f}" if mixed else f"{x['review_threshold']:.2f}"
+        for method, label in (("cues", "cue lists"), ("model", f"model flag (t={ts})" if ts is not None else "model"),
                               ("combined", "cues OR model flag"),
-                              ("with_review_band", f"model flag + 待核实 (≥{rt:.2f})" if rt is not None else "")):
+                              ("with_review_band", f"model flag + 待核实 (≥{rts})" if rts is not None else "")):
             m = r.get(method)
             if not m:
                 continue
