@@ -577,4 +577,22 @@ fn the_daemon_judges_an_export_post_with_its_early_comments() {
     assert_eq!(flagged.len(), 1, "{mails:?}");
     assert!(flagged[0].contains("疑似谣言") && flagged[0].contains("评论“"), "{}", flagged[0]);
     assert!(!mails.iter().any(|m| m.contains("文本+评论模型（5 条评论）")), "late comments are not read: {mails:?}");
+    // One text path for replies too: test match on the post and its early comments gives the
+    // daemon's very reason.
+    let line = serde_json::json!({"text": "火车站抚恤金发放的消息，大家看看", "comments": DOUBTING});
+    p.write("one.jsonl", line.to_string() + "\n");
+    let run = p.run(&["test", "match", "--jsonl", &p.path().join("one.jsonl").to_string_lossy()]);
+    let out: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+    let reason = out["rumour_model"]["reason"].as_str().expect("reason");
+    assert!(flagged[0].contains(reason), "{reason}\n{}", flagged[0]);
+
+    // The office's verdict on the event records each post with its early comments, for
+    // `rumour train --comments --cases`.
+    let run = p.run(&["event", "feedback", "1", "--by", "tester", "--kind", "rumour-confirmed"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let cases = std::fs::read_to_string(p.path().join("rumour_cases.jsonl")).expect("cases");
+    let cases: Vec<serde_json::Value> = cases.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let mut recorded: Vec<serde_json::Value> = cases.iter().map(|c| c["comments"].clone()).collect();
+    recorded.sort_by_key(|c| c.to_string());
+    assert_eq!(recorded, [serde_json::json!(DOUBTING), serde_json::json!(&THANKING[..2])], "{cases:?}");
 }

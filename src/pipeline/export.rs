@@ -173,10 +173,6 @@ impl Job {
     }
 }
 
-/// How long after a post its comments count for the rumour model: what it was trained on
-/// (`bench/rumour_data.py prepare`'s default window), and the office's 24-hour window.
-pub const EARLY_COMMENTS: chrono::Duration = chrono::Duration::hours(24);
-
 /// An export file's comments by the key of the post they belong to (`guid:<source>:<id>`,
 /// as the store links them).
 fn comments_by_post<'a>(
@@ -191,7 +187,7 @@ fn comments_by_post<'a>(
 }
 
 /// The texts of a post's comments the rumour model reads: those written within
-/// [`EARLY_COMMENTS`] of the post (all, when either time is unknown), earliest first (those
+/// [`crate::rumour::EARLY_COMMENTS`] of the post (all, when either time is unknown), earliest first (those
 /// without a time last, in file order). Later comments often repeat the eventual refutation,
 /// which the office does not have yet when it judges a new post.
 pub(super) fn early_comments(post: &Document, comments: &[&crate::extract::export::ExportComment]) -> Vec<String> {
@@ -199,7 +195,7 @@ pub(super) fn early_comments(post: &Document, comments: &[&crate::extract::expor
         .iter()
         .copied()
         .filter(|c| match (post.published_at, c.published_at) {
-            (Some(p), Some(at)) => at <= p + EARLY_COMMENTS,
+            (Some(p), Some(at)) => at <= p + crate::rumour::EARLY_COMMENTS,
             _ => true,
         })
         .collect();

@@ -35,6 +35,12 @@ use std::sync::Arc;
 pub use file::RumourModel;
 pub use train::{TrainParams, Weighting};
 
+/// How long after a post its replies count for a reaction model outside training files:
+/// the daemon's export posts and `event feedback` cases. The window of
+/// `bench/rumour_data.py prepare`'s default, and the office's 24 hours: later replies often
+/// repeat the eventual refutation, which the office does not have when it judges.
+pub const EARLY_COMMENTS: chrono::Duration = chrono::Duration::hours(24);
+
 /// The model's file name inside the config directory.
 pub const MODEL_FILE: &str = "rumour.model";
 
