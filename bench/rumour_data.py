@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Prepare the two public Weibo rumour sets for `bench/rumour_eval.sh`, and print tables.
 
-  rumour_data.py prepare OUT_DIR   -- converts, removes the cross-set overlap, splits 80/20
+  rumour_data.py prepare OUT_DIR [--window-hours H] [--max-comments K]
+                                   -- converts, removes the cross-set overlap, splits 80/20
   rumour_data.py table RESULT...   -- markdown rows from `yuqing rumour eval --json` outputs
+  rumour_data.py nocomments IN OUT -- a copy of a prepared file without the comments
 
 Reads ../shared/data (or $YUQING_DATA); writes only under OUT_DIR (meant to be /tmp).
 Nothing from the data is printed: only counts. Standard library only.
@@ -11,7 +13,20 @@ Overlap: a post is identified by a key made of its text after NFKC, with zero-wi
 characters, URLs, @mentions, whitespace and punctuation removed. A key found in both sets
 is overlap; "X minus overlap" drops every such post from X. Within each set the 80/20
 split is by a hash of the key, so duplicates of one post always land on the same side.
+
+Early responses: each post gets `"comments": [text, ...]`, the texts of its reposts and
+comments (CED `ced_reposts.jsonl.gz` by `source_file`, Rumdect
+`rumdect_responses_sample.jsonl.gz` by `eid`) that were written at most H hours after the
+post (default 24; from one minute before it, for clock skew) and are not empty, ordered by
+time, at most K (default 50; Rumdect's sample holds at most 50 per post, its earliest).
+Weibo's default text of a plain repost ("转发微博") counts as empty: CED stores plain reposts
+with no text, Rumdect with that text, so keeping it would teach the model which set a post
+came from. `--max-comments 0` writes no comments at all. Responses from later are left out on
+purpose: days after a post they repeat the eventual debunking, which an office judging within
+its 24-hour window does not have yet.
 """
+import datetime
+import gzip
 import hashlib
 import json
 import os
@@ -41,7 +56,73 @@ def label_of(v):
     return None
 
 
-def load(path):
+BEIJING = datetime.timezone(datetime.timedelta(hours=8))
+# Weibo's own text of a repost without words of its own.
+DEFAULT_REPOST = {"转发微博", "轉發微博", "repost"}
+
+
+def unix_time(v, year_hint=None):
+    """Unix seconds from CED/Rumdect time fields: an int, "2012-09-16 15:04:05" or
+    "Tue Sep 11 19:23:20 +0800 2012" (Beijing time unless an offset is given), or
+    "07月23日 11:47" (no year: `year_hint`'s). None when unreadable."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return float(v)
+    if not isinstance(v, str):
+        return None
+    v = v.strip()
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%a %b %d %H:%M:%S %z %Y"):
+        try:
+            d = datetime.datetime.strptime(v, fmt)
+        except ValueError:
+            continue
+        return (d if d.tzinfo else d.replace(tzinfo=BEIJING)).timestamp()
+    if year_hint is not None:
+        try:
+            d = datetime.datetime.strptime(f"{year_hint} {v}", "%Y %m月%d日 %H:%M")
+            return d.replace(tzinfo=BEIJING).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def early(t0, responses, window_hours, max_comments):
+    """The texts of `responses` ([(time, order, text)]) in the window after t0, by time."""
+    if t0 is None or max_comments <= 0:
+        return []
+    lo, hi = t0 - 60, t0 + window_hours * 3600
+    kept = sorted((t, i, x) for t, i, x in responses if t is not None and lo <= t <= hi)
+    return [x for _, _, x in kept[:max_comments]]
+
+
+def response_text(v):
+    if not isinstance(v, str):
+        return ""
+    v = v.strip()
+    return "" if v.lower() in DEFAULT_REPOST else v
+
+
+def load_responses(path, link, time_field, times):
+    """{link value: [(unix time, file order, text)]} of the non-empty responses in a gzipped
+    JSONL file; `times` maps a link value to its post's time (for dates without a year)."""
+    out = {}
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue
+            text, parent = response_text(o.get("text")), o.get(link)
+            if not text or parent is None:
+                continue
+            t0 = times.get(parent)
+            hint = datetime.datetime.fromtimestamp(t0, BEIJING).year if t0 is not None else None
+            out.setdefault(parent, []).append((unix_time(o.get(time_field), hint), i, text))
+    return out
+
+
+def load(path, link=None, time_field=None):
     rows = []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -53,28 +134,49 @@ def load(path):
                 continue
             text, label = o.get("text"), label_of(o.get("label"))
             if isinstance(text, str) and label is not None:
-                rows.append({"text": text, "label": label, "key": key(text)})
+                rows.append({"text": text, "label": label, "key": key(text),
+                             "link": o.get(link) if link else None,
+                             "time": unix_time(o.get(time_field)) if time_field else None})
     return rows
 
 
 def write(path, rows):
     with open(path, "w", encoding="utf-8") as f:
         for r in rows:
-            f.write(json.dumps({"text": r["text"], "label": r["label"]}, ensure_ascii=False) + "\n")
+            line = {"text": r["text"], "label": r["label"]}
+            if "comments" in r:
+                line["comments"] = r["comments"]
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
     pos = sum(r["label"] for r in rows)
-    print(f"  {os.path.basename(path)}: {len(rows)} posts, {pos} rumours, {len(rows) - pos} others")
+    with_any = sum(1 for r in rows if r.get("comments"))
+    n_comments = sum(len(r.get("comments", [])) for r in rows)
+    print(f"  {os.path.basename(path)}: {len(rows)} posts, {pos} rumours, {len(rows) - pos} others; "
+          f"{with_any} with >=1 early comment ({sum(1 for r in rows if r.get('comments') and r['label'])} "
+          f"rumours), {n_comments} comments")
 
 
 def in_test_fifth(k):
     return int(hashlib.sha1(k.encode("utf-8")).hexdigest()[:8], 16) % 5 == 0
 
 
-def prepare(out):
+def prepare(out, window_hours=24.0, max_comments=50):
     data = os.environ.get("YUQING_DATA") or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+    ced_dir, rumdect_dir = os.path.join(data, "rumour_ced_thunlp"), os.path.join(data, "rumour_rumdect_weibo2016")
     sets = {
-        "ced": load(os.path.join(data, "rumour_ced_thunlp", "ced_originals.jsonl")),
-        "rumdect": load(os.path.join(data, "rumour_rumdect_weibo2016", "rumdect_sources.jsonl")),
+        "ced": load(os.path.join(ced_dir, "ced_originals.jsonl"), "file", "time"),
+        "rumdect": load(os.path.join(rumdect_dir, "rumdect_sources.jsonl"), "eid", "t"),
     }
+    responses = {"ced": ("ced_reposts.jsonl.gz", ced_dir, "source_file", "date"),
+                 "rumdect": ("rumdect_responses_sample.jsonl.gz", rumdect_dir, "eid", "t")}
+    print(f"early comments: within {window_hours:g} h of the post, at most {max_comments} per post")
+    for name, rows in sets.items():
+        if max_comments <= 0:
+            break
+        file, folder, link, time_field = responses[name]
+        times = {r["link"]: r["time"] for r in rows if r["time"] is not None}
+        by_post = load_responses(os.path.join(folder, file), link, time_field, times)
+        for r in rows:
+            r["comments"] = early(r["time"], by_post.get(r["link"], []), window_hours, max_comments)
     os.makedirs(out, exist_ok=True)
     keys = {name: {r["key"] for r in rows} for name, rows in sets.items()}
     shared = keys["ced"] & keys["rumdect"]
@@ -95,6 +197,14 @@ def prepare(out):
     write(os.path.join(out, "both_test20.jsonl"), [r for r in both if in_test_fifth(r["key"])])
 
 
+def nocomments(src, dst):
+    with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8") as out:
+        for line in f:
+            o = json.loads(line)
+            o.pop("comments", None)
+            out.write(json.dumps(o, ensure_ascii=False) + "\n")
+
+
 def table(paths):
     print("| experiment | method | n | precision | recall | F1 | accuracy | AUC |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
@@ -102,11 +212,21 @@ def table(paths):
         with open(p, encoding="utf-8") as f:
             r = json.load(f)
         name = os.path.splitext(os.path.basename(p))[0]
+        if r.get("reaction"):
+            name += f" ({r.get('with_comments')} with comments, {r.get('by_reaction_model')} by reaction model)"
         t = r.get("threshold")
         rt = r.get("review_threshold")
-        for method, label in (("cues", "cue lists"), ("model", f"model flag (t={t:.2f})" if t is not None else "model"),
+        ts = f"{t:.2f}" if t is not None else None
+        rts = f"{rt:.2f}" if rt is not None else None
+        if r.get("reaction") and r.get("by_reaction_model"):
+            # The posts the reaction model judged are cut at its own thresholds: "content / reaction".
+            x = r["reaction"]
+            mixed = r["by_reaction_model"] < r["count"]
+            ts = f"{ts} / {x['threshold']:.2f}" if mixed else f"{x['threshold']:.2f}"
+            rts = f"{rts} / {x['review_threshold']:.2f}" if mixed else f"{x['review_threshold']:.2f}"
+        for method, label in (("cues", "cue lists"), ("model", f"model flag (t={ts})" if ts is not None else "model"),
                               ("combined", "cues OR model flag"),
-                              ("with_review_band", f"model flag + 待核实 (≥{rt:.2f})" if rt is not None else "")):
+                              ("with_review_band", f"model flag + 待核实 (≥{rts})" if rts is not None else "")):
             m = r.get(method)
             if not m:
                 continue
@@ -116,7 +236,15 @@ def table(paths):
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "prepare":
-        prepare(sys.argv[2])
+        args, opts = sys.argv[3:], {"--window-hours": 24.0, "--max-comments": 50}
+        while args:
+            if len(args) < 2 or args[0] not in opts:
+                sys.exit(__doc__)
+            opts[args[0]] = type(opts[args[0]])(args[1])
+            args = args[2:]
+        prepare(sys.argv[2], opts["--window-hours"], opts["--max-comments"])
+    elif len(sys.argv) == 4 and sys.argv[1] == "nocomments":
+        nocomments(sys.argv[2], sys.argv[3])
     elif len(sys.argv) >= 3 and sys.argv[1] == "table":
         table(sys.argv[2:])
     else:

@@ -9,22 +9,32 @@
 #   within-set   train on 80 % of a set, evaluate on the other 20 % (split by text hash)
 #   cross-set    train on all of one set, evaluate on the other set minus the overlap
 # Extra arguments for `yuqing rumour train` can be given in $TRAIN_ARGS (e.g. "--l2 1e-5").
+# Early responses: every prepared post carries its early replies as "comments" ($PREP_ARGS
+# for `rumour_data.py prepare`, default "--window-hours 24 --max-comments 50"); a content
+# model ignores them. With COMMENTS=1 the models are trained with `--comments` (a reaction
+# model beside the content model), and each cross-set model is also evaluated on its test
+# set stripped of comments with the reaction model forced on (`--min-comments 0`): how it
+# scores posts that have no replies.
+# $YUQING_BIN: a release binary to use instead of building one.
 # Prints a markdown table of precision/recall/F1/accuracy/AUC for cues, model, combined.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-/tmp/yuqing-rumour}
-cargo build --release --locked --quiet
-BIN=$PWD/target/release/yuqing
-python3 bench/rumour_data.py prepare "$OUT"
+if [ -z "${YUQING_BIN:-}" ]; then cargo build --release --locked --quiet; fi
+BIN=${YUQING_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/yuqing}
+# shellcheck disable=SC2086
+python3 bench/rumour_data.py prepare "$OUT" ${PREP_ARGS:-}
 mkdir -p "$OUT/results"
+ARGS=${TRAIN_ARGS:-}
+if [ "${COMMENTS:-0}" = 1 ]; then ARGS="$ARGS --comments"; fi
 run() { # name train-file test-file
     local name=$1 train=$2 test=$3
     # shellcheck disable=SC2086
-    "$BIN" --config . rumour train --data "$OUT/$train.jsonl" --out "$OUT/$name.model" ${TRAIN_ARGS:-} \
+    "$BIN" --config . rumour train --data "$OUT/$train.jsonl" --out "$OUT/$name.model" $ARGS \
         > "$OUT/results/$name.train.txt"
     "$BIN" --config . rumour eval --data "$OUT/$test.jsonl" --model "$OUT/$name.model" --json \
         > "$OUT/results/$name.json"
-    grep -h '^阈值' "$OUT/results/$name.train.txt" | sed "s/^/$name: /" >&2
+    grep -h '^阈值\|^文本+评论模型阈值' "$OUT/results/$name.train.txt" | sed "s/^/$name: /" >&2
 }
 start=$(date +%s)
 run within_ced ced_train80 ced_test20
@@ -34,4 +44,14 @@ run cross_ced_to_rumdect ced rumdect_minus_overlap
 run cross_rumdect_to_ced rumdect ced_minus_overlap
 echo "($(( $(date +%s) - start )) s for 5 trainings and evaluations; model sizes:" \
     "$(du -k "$OUT"/*.model | awk '{printf "%s %s KB; ", $2, $1}' | sed "s|$OUT/||g"))" >&2
-python3 bench/rumour_data.py table "$OUT"/results/within_*.json "$OUT"/results/cross_*.json
+extra=()
+if [ "${COMMENTS:-0}" = 1 ]; then
+    for pair in cross_ced_to_rumdect:rumdect_minus_overlap cross_rumdect_to_ced:ced_minus_overlap; do
+        name=${pair%%:*} test=${pair#*:}
+        python3 bench/rumour_data.py nocomments "$OUT/$test.jsonl" "$OUT/${test}_nocomments.jsonl"
+        "$BIN" --config . rumour eval --data "$OUT/${test}_nocomments.jsonl" --model "$OUT/$name.model" \
+            --min-comments 0 --json > "$OUT/results/nocomments_$name.json"
+        extra+=("$OUT/results/nocomments_$name.json")
+    done
+fi
+python3 bench/rumour_data.py table "$OUT"/results/within_*.json "$OUT"/results/cross_*.json "${extra[@]}"

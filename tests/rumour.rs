@@ -431,3 +431,168 @@ fn the_offices_cases_feed_training_and_a_worse_model_is_refused() {
     assert!(run.stdout.contains("因 --force 仍替换现有模型"), "{}", run.stdout);
     assert_ne!(std::fs::read(p.path().join("rumour.model")).expect("model"), improved);
 }
+
+const DOUBTING: [&str; 3] = ["官方已经辟谣了，这是假的", "别信，谣言", "真的假的？求证一下"];
+const THANKING: [&str; 3] = ["谢谢通知", "辛苦了，已收到", "收到，已转告家人"];
+
+/// Invented posts that read alike in both classes: only their replies tell a rumour (the
+/// public doubts it) from a notice (the public thanks for it).
+fn reaction_fixture() -> String {
+    let templates = ["{}抚恤金发放的消息，大家看看", "{}优抚对象补贴调整的说法", "关于{}的最新消息", "{}那边的情况"];
+    let (doubting, thanking) = (DOUBTING, THANKING);
+    let mut out = String::new();
+    for place in PLACES {
+        for t in templates {
+            let text = t.replace("{}", place);
+            for (label, comments) in [(1, doubting), (0, thanking)] {
+                out.push_str(
+                    &(serde_json::json!({"text": text, "label": label, "comments": comments}).to_string() + "\n"),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_model_trained_with_comments_judges_posts_by_their_replies_and_says_so() {
+    let p = Project::new("", FILE_MAIL);
+    p.write("train.jsonl", reaction_fixture());
+    let data = p.path().join("train.jsonl").to_string_lossy().into_owned();
+    let run = p.run(&["rumour", "train", "--data", &data, "--comments", "--min-comments", "2"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("48 条样本有至少 2 条评论"), "{}", run.stdout);
+    assert!(run.stdout.contains("文本+评论模型阈值："), "{}", run.stdout);
+    let model = std::fs::read_to_string(p.path().join("rumour.model")).expect("model written");
+    assert!(model.starts_with("yuqing-rumour-model 4\n") && model.contains("\nreaction 2 50\n"), "{model:.200}");
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+
+    let run = p.run(&["rumour", "eval", "--data", &data, "--json"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+    assert_eq!(
+        (v["count"].as_u64(), v["with_comments"].as_u64(), v["by_reaction_model"].as_u64()),
+        (Some(48), Some(48), Some(48))
+    );
+    assert_eq!(v["reaction"]["min_comments"], 2);
+    assert!(v["model"]["auc"].as_f64().expect("auc") > 0.95, "{v}");
+    let run = p.run(&["rumour", "eval", "--data", &data]);
+    assert!(run.stdout.contains("有评论的 48 条，由文本+评论模型判断 48 条"), "{}", run.stdout);
+
+    // The same posts without their replies: the content model judges them, and it cannot
+    // tell the two classes apart; --min-comments 0 forces the reaction model on them.
+    let bare: String = reaction_fixture()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v.as_object_mut().map(|o| o.remove("comments"));
+            v.to_string() + "\n"
+        })
+        .collect();
+    p.write("bare.jsonl", bare);
+    let bare_path = p.path().join("bare.jsonl").to_string_lossy().into_owned();
+    let run = p.run(&["rumour", "eval", "--data", &bare_path, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+    assert_eq!((v["with_comments"].as_u64(), v["by_reaction_model"].as_u64()), (Some(0), Some(0)));
+    assert!(v["model"]["auc"].as_f64().expect("auc") < 0.7, "{v}");
+    let run = p.run(&["rumour", "eval", "--data", &bare_path, "--json", "--min-comments", "0"]);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+    assert_eq!((v["with_comments"].as_u64(), v["by_reaction_model"].as_u64()), (Some(0), Some(48)), "{v}");
+
+    let batch = [
+        serde_json::json!({"text": "火车站抚恤金发放的消息，大家看看", "comments": DOUBTING}),
+        serde_json::json!({"text": "火车站抚恤金发放的消息，大家看看", "comments": &THANKING[..2]}),
+        serde_json::json!({"text": "火车站抚恤金发放的消息，大家看看", "comments": ["假的"]}),
+        serde_json::json!({"text": "火车站抚恤金发放的消息，大家看看"}),
+        serde_json::json!({"text": "火车站抚恤金发放的消息", "comments": "假的"}),
+    ];
+    p.write("batch.jsonl", batch.iter().map(|v| v.to_string() + "\n").collect::<String>());
+    let run = p.run(&["test", "match", "--jsonl", &p.path().join("batch.jsonl").to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("batch.jsonl:5: comments 应为文本数组"), "{}", run.stderr);
+    let out: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(out.len(), 4);
+    let verdict = &out[0]["rumour_model"];
+    assert_eq!((verdict["fired"].as_bool(), verdict["replies"].as_u64()), (Some(true), Some(3)), "{verdict}");
+    let reason = verdict["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("文本+评论模型（3 条评论）") && reason.contains("依据：评论质疑真假 100%、评论“"),
+        "{reason}"
+    );
+    assert_eq!(out[0]["rumour"], true);
+    assert_eq!(out[1]["rumour_model"]["fired"], false, "{}", out[1]);
+    assert_eq!(out[1]["rumour_model"]["replies"], 2);
+    for (i, line) in out.iter().enumerate().skip(2) {
+        assert_eq!(line["rumour_model"]["by_reaction_model"], false, "fewer than 2 replies: the content model ({i})");
+        assert!(line["rumour_model"]["reason"].as_str().expect("reason").starts_with("文本分类模型 0."), "{line}");
+    }
+
+    // A content model has no reaction part to force.
+    let plain = p.path().join("plain.model").to_string_lossy().into_owned();
+    let run = p.run(&["rumour", "train", "--data", &data, "--out", &plain]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let run = p.run(&["rumour", "eval", "--data", &data, "--model", &plain, "--min-comments", "0"]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("--min-comments 需要用 rumour train --comments 训练的模型"), "{}", run.stderr);
+}
+
+#[test]
+fn the_daemon_judges_an_export_post_with_its_early_comments() {
+    let p = Project::new(
+        "[[source]]\nid = \"mc\"\nname = \"导出 mc\"\nkind = \"weibo_export\"\nurl = \"exports/mc\"\nsettle_secs = 0\n",
+        FILE_MAIL,
+    );
+    p.write("train.jsonl", reaction_fixture());
+    let data = p.path().join("train.jsonl").to_string_lossy().into_owned();
+    let run = p.run(&["rumour", "train", "--data", &data, "--comments", "--min-comments", "2"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    // Two posts alike; one doubted in its first hour, the other thanked, then doubted two
+    // days later (after the 24 hours the model reads).
+    let post = |id: &str| {
+        serde_json::json!({"note_id": id, "content": "火车站抚恤金发放的消息，大家看看", "create_time": "1795740000",
+            "nickname": "网友A", "note_url": format!("https://m.weibo.cn/detail/{id}")})
+    };
+    let comment = |id: &str, post: &str, text: &str, at: i64| serde_json::json!({"comment_id": id, "note_id": post, "content": text, "create_time": at.to_string()});
+    let lines = [
+        post("N1"),
+        post("N2"),
+        comment("C1", "N1", DOUBTING[0], 1_795_740_600),
+        comment("C2", "N1", DOUBTING[1], 1_795_740_700),
+        comment("C3", "N1", DOUBTING[2], 1_795_740_800),
+        comment("C4", "N2", THANKING[0], 1_795_740_600),
+        comment("C5", "N2", THANKING[1], 1_795_740_700),
+        comment("C6", "N2", DOUBTING[0], 1_795_740_000 + 2 * 86_400),
+        comment("C7", "N2", DOUBTING[1], 1_795_740_000 + 2 * 86_400),
+        comment("C8", "N2", DOUBTING[2], 1_795_740_000 + 2 * 86_400),
+    ];
+    p.write("exports/mc/notes.jsonl", lines.iter().map(|v| v.to_string() + "\n").collect::<String>());
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let mails: Vec<String> = support::eml_files(&p.path().join("outbox"))
+        .iter()
+        .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
+        .collect();
+    let flagged: Vec<&String> = mails.iter().filter(|m| m.contains("文本+评论模型（3 条评论）")).collect();
+    assert_eq!(flagged.len(), 1, "{mails:?}");
+    assert!(flagged[0].contains("疑似谣言") && flagged[0].contains("评论“"), "{}", flagged[0]);
+    assert!(!mails.iter().any(|m| m.contains("文本+评论模型（5 条评论）")), "late comments are not read: {mails:?}");
+    // One text path for replies too: test match on the post and its early comments gives the
+    // daemon's very reason.
+    let line = serde_json::json!({"text": "火车站抚恤金发放的消息，大家看看", "comments": DOUBTING});
+    p.write("one.jsonl", line.to_string() + "\n");
+    let run = p.run(&["test", "match", "--jsonl", &p.path().join("one.jsonl").to_string_lossy()]);
+    let out: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
+    let reason = out["rumour_model"]["reason"].as_str().expect("reason");
+    assert!(flagged[0].contains(reason), "{reason}\n{}", flagged[0]);
+
+    // The office's verdict on the event records each post with its early comments, for
+    // `rumour train --comments --cases`.
+    let run = p.run(&["event", "feedback", "1", "--by", "tester", "--kind", "rumour-confirmed"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let cases = std::fs::read_to_string(p.path().join("rumour_cases.jsonl")).expect("cases");
+    let cases: Vec<serde_json::Value> = cases.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let mut recorded: Vec<serde_json::Value> = cases.iter().map(|c| c["comments"].clone()).collect();
+    recorded.sort_by_key(|c| c.to_string());
+    assert_eq!(recorded, [serde_json::json!(DOUBTING), serde_json::json!(&THANKING[..2])], "{cases:?}");
+}

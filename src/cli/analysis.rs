@@ -69,6 +69,13 @@ impl Analyser {
     /// Analyses a title and text (markup allowed; both are normalised first), with the
     /// author and source id that `author:` and `source:` rules look at (may be empty).
     pub fn analyse(&mut self, input: &Fields<'_>) -> Analysis {
+        self.analyse_with_comments(input, &[])
+    }
+
+    /// [`Self::analyse`] of a post with its comments (earliest first; a JSONL line's
+    /// `comments`): a rumour model trained with `--comments` judges it with them when it
+    /// has enough, as the daemon judges an export post.
+    pub fn analyse_with_comments(&mut self, input: &Fields<'_>, comments: &[String]) -> Analysis {
         let (title, text) = (html_to_text(input.title), html_to_text(input.text));
         let author = normalize_text(input.author);
         let fields = Fields { title: &title, text: &text, author: &author, source: input.source };
@@ -90,7 +97,13 @@ impl Analyser {
         {
             flag.reasons.into_iter().for_each(|r| crate::detect::flags::add_reason(&mut flags, flag.kind, r));
         }
-        let rumour_model = self.rumour_model.as_ref().map(|m| m.judge_plain(&title, &text));
+        let rumour_model = self.rumour_model.as_ref().map(|m| {
+            if comments.is_empty() {
+                m.judge_plain(&title, &text)
+            } else {
+                m.judge_plain_with_comments(&title, &text, comments)
+            }
+        });
         let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.as_ref().is_some_and(|v| v.fired);
         let to_verify = !rumour && rumour_model.as_ref().is_some_and(|v| v.to_verify());
         let negativity = self.lexicon.score(&title, &text);

@@ -247,7 +247,9 @@ pub const CASES_FILE: &str = "rumour_cases.jsonl";
 
 /// `yuqing event feedback N --kind rumour-confirmed|rumour-refuted`: each post of event N
 /// appended to `<config>/rumour_cases.jsonl` as `{"text", "label", "event", "document",
-/// "by"}`, the text read by `rumour::text::post_text` as training reads it.
+/// "by"}`, the text read by `rumour::text::post_text` as training reads it, and `comments`
+/// (its stored comments of the first [`crate::rumour::EARLY_COMMENTS`], earliest first)
+/// when it has any, for `rumour train --comments`.
 fn rumour_case(config: &Config, id: i64, by: &str, rumour: bool) -> anyhow::Result<ExitCode> {
     use std::io::Write as _;
     let org = &config.response.org;
@@ -265,8 +267,12 @@ fn rumour_case(config: &Config, id: i64, by: &str, rumour: bool) -> anyhow::Resu
     for step in &steps {
         let Some((doc, m)) = store.stored_document(step.document_id)? else { continue };
         let text = crate::rumour::text::post_text(&m.document.title, &m.document.text);
-        let line =
+        let mut line =
             serde_json::json!({"text": text, "label": i32::from(rumour), "event": id, "document": doc, "by": by});
+        let comments = store.early_comments(doc, m.document.published_at, crate::rumour::EARLY_COMMENTS)?;
+        if !comments.is_empty() {
+            line["comments"] = serde_json::json!(comments);
+        }
         lines.push_str(&format!("{line}\n"));
     }
     let path = config.dir.join(CASES_FILE);

@@ -182,6 +182,11 @@ pub enum RumourCommand {
         /// cases it never trains on)
         #[arg(long)]
         held_back: bool,
+        /// With a model trained with --comments: use its reaction model from this many
+        /// comments on instead of the number stored in it (0: for every post, those
+        /// without comments too)
+        #[arg(long, value_name = "N")]
+        min_comments: Option<u16>,
     },
 }
 
@@ -241,6 +246,17 @@ pub struct RumourTrainArgs {
     /// --weighting is then ignored)
     #[arg(long)]
     pub ensemble: bool,
+    /// Also train a reaction model on each post's `comments` (its early replies, earliest
+    /// first), used for posts with at least --min-comments of them; other posts keep the
+    /// content model
+    #[arg(long)]
+    pub comments: bool,
+    /// With --comments: the reaction model reads a post's first this many comments
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_comments: u16,
+    /// With --comments: the reaction model judges posts with at least this many comments
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().min_comments as u16)]
+    pub min_comments: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -475,8 +491,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Notify { what: NotifyCommand::Test(args) } => notify::test(&config, &args),
         Command::Outbox { what } => outbox::run(&config, what),
         Command::Rumour { what: RumourCommand::Train(args) } => rumour::train(&dir, &args),
-        Command::Rumour { what: RumourCommand::Eval { data, model, json, scores, compare, held_back } } => {
-            let how = rumour::EvalArgs { json, scores: scores.as_deref(), compare: compare.as_deref(), held_back };
+        Command::Rumour {
+            what: RumourCommand::Eval { data, model, json, scores, compare, held_back, min_comments },
+        } => {
+            let how = rumour::EvalArgs {
+                json,
+                scores: scores.as_deref(),
+                compare: compare.as_deref(),
+                held_back,
+                min_comments: min_comments.map(usize::from),
+            };
             rumour::eval(&config, &data, model.as_deref(), &how)
         }
     }
@@ -716,8 +740,12 @@ fn test_match_jsonl(analyser: &mut Analyser, path: &std::path::Path) -> anyhow::
             continue;
         };
         let field = |name: &str| value.get(name).and_then(serde_json::Value::as_str).unwrap_or_default();
-        let analysis =
-            analyser.analyse(&Fields { title: field("title"), text, author: field("author"), source: field("source") });
+        let Some(comments) = crate::rumour::data::comments_of(&value) else {
+            eprintln!("{}:{}: comments 应为文本数组", path.display(), index + 1);
+            continue;
+        };
+        let fields = Fields { title: field("title"), text, author: field("author"), source: field("source") };
+        let analysis = analyser.analyse_with_comments(&fields, &comments);
         serde_json::to_writer(&mut out, &analysis.to_json())?;
         out.write_all(b"\n")?;
     }

@@ -103,8 +103,19 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
             _ => Weighting::None,
         },
         ensemble: args.ensemble,
+        comments: if args.comments { usize::from(args.max_comments) } else { 0 },
+        min_comments: usize::from(args.min_comments),
         ..TrainParams::default()
     };
+    if args.comments {
+        let with = examples.iter().filter(|e| crate::rumour::text::reply_count(&e.comments) >= params.min_comments);
+        println!(
+            "评论：{} 条样本有至少 {} 条评论（comments 字段），另训练文本+评论模型（每条读前 {} 条评论）",
+            with.count(),
+            params.min_comments,
+            params.comments
+        );
+    }
     let (model, report) = fit(&examples, &params);
     if params.ensemble {
         println!("模型：普通模型与 NB 加权模型的平均（logit 取平均，存为一组权重）");
@@ -130,6 +141,19 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         "待核实：{:.2}–{:.2}（自 {:.2} 起：精确率 {:.3}，召回率 {:.3}）",
         model.review, model.threshold, model.review, report.review_precision, report.review_recall
     );
+    if let (Some(r), Some(rr)) = (model.reaction.as_deref(), report.reaction.as_deref()) {
+        println!(
+            "文本+评论模型阈值：{:.2}（留出的 {} 条上：F1 {:.3}，精确率 {:.3}，召回率 {:.3}）；待核实自 {:.2} 起（精确率 {:.3}，召回率 {:.3}）",
+            r.threshold,
+            rr.held_out,
+            rr.held_out_f1,
+            rr.held_out_precision,
+            rr.held_out_recall,
+            r.review,
+            rr.review_precision,
+            rr.review_recall
+        );
+    }
     let old = if out.exists() { Some(RumourModel::load(&out)) } else { None };
     match old {
         Some(Ok(old)) if !held_back.is_empty() => {
@@ -171,6 +195,8 @@ pub(super) struct EvalArgs<'a> {
     pub compare: Option<&'a Path>,
     /// Only the held-back quarter of the data (an office's cases).
     pub held_back: bool,
+    /// Use the reaction model from this many comments on (`--min-comments`).
+    pub min_comments: Option<usize>,
 }
 
 pub(super) fn eval(
@@ -190,6 +216,18 @@ pub(super) fn eval(
             (Some(&loaded), Some(path.to_path_buf()))
         }
         None => (config.rumour_model.as_deref(), config.rumour_model.as_ref().map(|_| model_path(&config.dir))),
+    };
+    let overridden;
+    let model = match (model, how.min_comments) {
+        (Some(m), Some(n)) if m.reaction.is_some() => {
+            overridden = m.using_reaction_from(n);
+            Some(&overridden)
+        }
+        (_, Some(_)) => {
+            eprintln!("错误：--min-comments 需要用 rumour train --comments 训练的模型");
+            return Ok(ExitCode::from(1));
+        }
+        (m, None) => m,
     };
     let older = match how.compare {
         Some(path) => match RumourModel::load(path) {

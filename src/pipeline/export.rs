@@ -149,7 +149,12 @@ impl Job {
             engagement.iter().flat_map(|(keys, e)| keys.iter().map(move |k| (k.as_str(), e.interactions()))).collect();
         let interactions_of =
             |d: &Document| d.keys.iter().find_map(|k| interactions.get(k.as_str()).copied()).unwrap_or(0);
-        let done = self.match_and_commit(fresh, (now, None), interactions_of, |store, batch| {
+        let by_post = comments_by_post(&self.source.id, &file.comments);
+        let comments_of = |d: &Document| {
+            let comments = d.keys.iter().find_map(|k| by_post.get(k.as_str())).map_or(&[][..], Vec::as_slice);
+            early_comments(d, comments)
+        };
+        let done = self.match_and_commit(fresh, (now, None), (interactions_of, comments_of), |store, batch| {
             let export = ExportBatch {
                 sha256: sha,
                 path: &path_text,
@@ -166,6 +171,36 @@ impl Job {
         outcome.comments += done.comments;
         Ok(())
     }
+}
+
+/// An export file's comments by the key of the post they belong to (`guid:<source>:<id>`,
+/// as the store links them).
+fn comments_by_post<'a>(
+    source_id: &str,
+    comments: &'a [crate::extract::export::ExportComment],
+) -> std::collections::HashMap<String, Vec<&'a crate::extract::export::ExportComment>> {
+    let mut out: std::collections::HashMap<String, Vec<_>> = std::collections::HashMap::new();
+    for c in comments {
+        out.entry(format!("guid:{source_id}:{}", c.post_id)).or_default().push(c);
+    }
+    out
+}
+
+/// The texts of a post's comments the rumour model reads: those written within
+/// [`crate::rumour::EARLY_COMMENTS`] of the post (all, when either time is unknown), earliest first (those
+/// without a time last, in file order). Later comments often repeat the eventual refutation,
+/// which the office does not have yet when it judges a new post.
+pub(super) fn early_comments(post: &Document, comments: &[&crate::extract::export::ExportComment]) -> Vec<String> {
+    let mut kept: Vec<&crate::extract::export::ExportComment> = comments
+        .iter()
+        .copied()
+        .filter(|c| match (post.published_at, c.published_at) {
+            (Some(p), Some(at)) => at <= p + crate::rumour::EARLY_COMMENTS,
+            _ => true,
+        })
+        .collect();
+    kept.sort_by_key(|c| (c.published_at.is_none(), c.published_at));
+    kept.into_iter().map(|c| c.text.clone()).filter(|t| !t.trim().is_empty()).collect()
 }
 
 fn add(total: &mut Committed, more: Committed) {

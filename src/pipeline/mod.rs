@@ -616,7 +616,7 @@ impl Job {
             committed += self.match_and_commit(
                 fresh,
                 (now, None),
-                |_| 0,
+                (|_: &Document| 0, |_: &Document| Vec::new()),
                 |store, batch| match last {
                     true => store.commit_run(&self.source.id, batch, parsed.entries, validators, now),
                     false => store.commit_documents(&self.source.id, batch, now),
@@ -639,10 +639,16 @@ impl Job {
         &self,
         fresh: Vec<Document>,
         (now, apart_from): (DateTime<Utc>, Option<i64>),
-        interactions_of: impl Fn(&Document) -> i64,
+        (interactions_of, comments_of): (impl Fn(&Document) -> i64, impl Fn(&Document) -> Vec<String>),
         commit: impl FnOnce(&mut Store, &[NewDocument]) -> Result<T, StoreError>,
     ) -> Result<T, PipelineError> {
-        let matched: Vec<MatchedDocument> = fresh.into_iter().map(|d| self.matched(d)).collect();
+        let matched: Vec<MatchedDocument> = fresh
+            .into_iter()
+            .map(|d| {
+                let comments = comments_of(&d);
+                self.matched(d, &comments)
+            })
+            .collect();
         let mut store = self.lock()?;
         let mut events = self.events.lock().map_err(|_| PipelineError::Poisoned)?;
         // A group of runs that could not be committed took its documents back: the index
@@ -859,7 +865,9 @@ impl Job {
         (lines, first_step)
     }
 
-    fn matched(&self, document: Document) -> MatchedDocument {
+    /// Matches a document and flags it; `comments` (an export post's, earliest first, see
+    /// [`export::early_comments`]) go to a rumour model trained with `--comments`.
+    fn matched(&self, document: Document, comments: &[String]) -> MatchedDocument {
         let hits = self.matcher.find(&Fields::of(&document));
         let mut flags = self.flagger.flags(&Fields::of(&document));
         if !self.source.official
@@ -871,7 +879,11 @@ impl Job {
         }
         let mut to_verify = None;
         if let Some(model) = &self.config.rumour_model {
-            let verdict = model.judge(&document.title, &document.text);
+            let verdict = if comments.is_empty() {
+                model.judge(&document.title, &document.text)
+            } else {
+                model.judge_with_comments(&document.title, &document.text, comments)
+            };
             if verdict.fired {
                 crate::detect::flags::add_reason(&mut flags, FlagKind::Rumour, verdict.reason_zh());
             } else if verdict.to_verify() && !flags.iter().any(|f| f.kind == FlagKind::Rumour) {
@@ -1076,7 +1088,7 @@ pub fn split(
     let done = job.match_and_commit(
         vec![document],
         (now, Some(event_id)),
-        |_| 0,
+        (|_: &Document| 0, |_: &Document| Vec::new()),
         |store, batch| {
             let item = batch.first().ok_or_else(|| StoreError::Corrupt("split: nothing to record".into()))?;
             store.split_document(event_id, doc_id, item, (actor, reason), now)?;

@@ -1,5 +1,6 @@
 //! Labelled JSONL for `yuqing rumour train/eval`: one object per line with `text` and
-//! `label`, optionally `title` (read as `yuqing test match --jsonl` reads it). A label is 1/0, true/false, or "rumour"/"rumor" vs "non-rumour"/"non-rumor"
+//! `label`, optionally `title` and `comments` (an array of reply texts, earliest first; read
+//! as `yuqing test match --jsonl` reads them). A label is 1/0, true/false, or "rumour"/"rumor" vs "non-rumour"/"non-rumor"
 //! (also as strings "1"/"0"/"true"/"false"). Lines with a null or missing label are skipped
 //! and counted; a line that is not usable JSON is reported as `file:line` and skipped.
 
@@ -19,6 +20,8 @@ pub struct Example {
     pub rumour: bool,
     /// Its weight in training: 1 for a corpus post, more for an office's own case.
     pub weight: f32,
+    /// Its replies (comments, reposts' texts), earliest first; empty when the line has none.
+    pub comments: Vec<String>,
 }
 
 /// What a file held.
@@ -76,9 +79,26 @@ pub fn read_labelled(path: &Path) -> Result<Dataset, RumourError> {
             continue;
         };
         let title = value.get("title").and_then(Value::as_str).unwrap_or_default().to_string();
-        data.examples.push(Example { title, text: text.to_string(), rumour: label, weight: 1.0 });
+        let comments = match comments_of(&value) {
+            Some(c) => c,
+            None => {
+                data.problems.push(format!("{at}: comments 应为文本数组"));
+                continue;
+            }
+        };
+        data.examples.push(Example { title, text: text.to_string(), rumour: label, weight: 1.0, comments });
     }
     Ok(data)
+}
+
+/// The `comments` of a JSON line: its strings (other items skipped); none when absent or
+/// null; `None` when it is not an array. `yuqing test match --jsonl` reads it the same way.
+pub fn comments_of(value: &Value) -> Option<Vec<String>> {
+    match value.get("comments") {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::Array(items)) => Some(items.iter().filter_map(Value::as_str).map(str::to_string).collect()),
+        Some(_) => None,
+    }
 }
 
 /// `Ok(None)` for null or missing; `Err` with the value shown (shortened) when unknown.
@@ -119,16 +139,30 @@ mod tests {
             r#"{"label":1}"#,
             "",
             r#"{"text":"癸","label":"1"}"#,
+            r#"{"text":"子","label":0,"comments":["辟谣了",7,"假的"]}"#,
+            r#"{"text":"丑","label":0,"comments":"假的"}"#,
         ];
         std::fs::write(&path, lines.join("\n")).expect("write");
         let d = read_labelled(&path).expect("read");
         let labels: Vec<(&str, bool)> = d.examples.iter().map(|e| (e.text.as_str(), e.rumour)).collect();
         assert_eq!(
             labels,
-            [("甲", true), ("乙", false), ("丙", true), ("丁", true), ("戊", false), ("己", false), ("癸", true)]
+            [
+                ("甲", true),
+                ("乙", false),
+                ("丙", true),
+                ("丁", true),
+                ("戊", false),
+                ("己", false),
+                ("癸", true),
+                ("子", false)
+            ]
         );
+        assert!(d.examples[..7].iter().all(|e| e.comments.is_empty()));
+        assert_eq!(d.examples[7].comments, ["辟谣了", "假的"], "strings only, in order");
         assert_eq!(d.unlabelled, 2);
-        assert_eq!(d.problems.len(), 3, "{:?}", d.problems);
+        assert_eq!(d.problems.len(), 4, "{:?}", d.problems);
+        assert!(d.problems[3].contains("d.jsonl:15: comments 应为文本数组"), "{:?}", d.problems);
         assert!(d.problems[0].contains("d.jsonl:9: 不是有效的 JSON"), "{:?}", d.problems);
         assert!(d.problems[1].contains("d.jsonl:10: 无法识别的 label：maybe"), "{:?}", d.problems);
         assert!(d.problems[2].contains("d.jsonl:11: 缺少 text 字段"));

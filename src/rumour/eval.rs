@@ -3,7 +3,9 @@
 //!
 //! AUC needs a score: the model's probability; for the cues, how many distinct rumour
 //! cues fired; for the combined verdict, 1 + probability when a cue fired, else the
-//! probability (cue hits rank above everything, then by model). Pure.
+//! probability (cue hits rank above everything, then by model). An example's `comments`
+//! go to the model as in `yuqing test match` (a reaction model judges the posts with
+//! enough of them). Pure.
 
 use serde_json::{Value, json};
 
@@ -120,6 +122,12 @@ pub struct Evaluation {
     pub review: Option<Metrics>,
     pub threshold: Option<f32>,
     pub review_threshold: Option<f32>,
+    /// The reaction model's flag and band thresholds, and from how many comments it judges.
+    pub reaction: Option<(f32, f32, usize)>,
+    /// Examples with at least one non-empty comment.
+    pub with_comments: usize,
+    /// Examples the reaction model judged (0 without one).
+    pub by_reaction: usize,
 }
 
 /// What the cue lists and the model say about one example, read as `yuqing test match`
@@ -139,7 +147,7 @@ pub fn judge(example: &Example, flagger: &Flagger, model: Option<&RumourModel>) 
         .find(|f| f.kind == FlagKind::Rumour)
         .map(|f| f.reasons)
         .unwrap_or_default();
-    Judged { cues, model: model.map(|m| m.judge(&example.title, &example.text)) }
+    Judged { cues, model: model.map(|m| m.judge_with_comments(&example.title, &example.text, &example.comments)) }
 }
 
 /// Scores every example with the rumour cue lists and, when given, the model; `each` sees
@@ -154,9 +162,11 @@ pub fn evaluate(
     let mut by_model = Vec::with_capacity(examples.len());
     let mut combined = Vec::with_capacity(examples.len());
     let mut review = Vec::with_capacity(examples.len());
+    let mut by_reaction = 0;
     for e in examples {
         let judged = judge(e, flagger, model);
         each(e, &judged);
+        by_reaction += usize::from(judged.model.as_ref().is_some_and(|v| v.by_reaction));
         let fired = judged.cues.len();
         cues.push((fired as f64, fired > 0, e.rumour));
         if let Some(v) = &judged.model {
@@ -175,6 +185,9 @@ pub fn evaluate(
         review: model.map(|_| Metrics::from_scored(&review)),
         threshold: model.map(|m| m.threshold),
         review_threshold: model.map(|m| m.review),
+        reaction: model.and_then(|m| m.reaction.as_deref().map(|r| (r.threshold, r.review, m.min_comments))),
+        with_comments: examples.iter().filter(|e| super::text::reply_count(&e.comments) > 0).count(),
+        by_reaction,
     }
 }
 
@@ -187,6 +200,12 @@ impl Evaluation {
         }
         if let Some(r) = self.review_threshold {
             out.push_str(&format!("；待核实自 {r:.2} 起"));
+        }
+        if let Some((t, r, n)) = self.reaction {
+            out.push_str(&format!("；文本+评论模型（评论 ≥ {n} 条时）阈值 {t:.2}，待核实自 {r:.2} 起"));
+        }
+        if self.with_comments > 0 || self.by_reaction > 0 {
+            out.push_str(&format!("；有评论的 {} 条，由文本+评论模型判断 {} 条", self.with_comments, self.by_reaction));
         }
         out.push('\n');
         out.push_str(&format!("{}样本数  精确率  召回率  F1      准确率  AUC\n", pad("方法", 20)));
@@ -223,6 +242,9 @@ impl Evaluation {
             "combined": self.combined.map(|m| m.to_json()),
             "review_threshold": self.review_threshold,
             "with_review_band": self.review.map(|m| m.to_json()),
+            "reaction": self.reaction.map(|(t, r, n)| json!({"threshold": t, "review_threshold": r, "min_comments": n})),
+            "with_comments": self.with_comments,
+            "by_reaction_model": self.by_reaction,
         })
     }
 }
@@ -240,8 +262,8 @@ pub fn case_score(cases: &[Example], model: &RumourModel) -> CaseScore {
     let scored: Vec<(f64, bool, bool)> = cases
         .iter()
         .map(|c| {
-            let p = model.probability(&c.title, &c.text);
-            (f64::from(p), p >= model.threshold, c.rumour)
+            let v = model.judge_with_comments(&c.title, &c.text, &c.comments);
+            (f64::from(v.probability), v.fired, c.rumour)
         })
         .collect();
     CaseScore {

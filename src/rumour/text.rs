@@ -6,6 +6,10 @@
 //! claims*: zero-width characters (far more common in one class of the public rumour sets),
 //! URLs and t.cn short links (their shape reveals the crawl year), @mentions and digit
 //! runs (dates, counts, ids) each become one placeholder character.
+//!
+//! Replies (a reaction model's comments, issue 18) are read by the same [`model_input`]
+//! one by one, and hashed in namespaces of their own ([`reply_features`]): "谣言" in a reply
+//! is another feature than "谣言" in the post.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -128,7 +132,8 @@ pub fn stable_hash(s: &str) -> u64 {
 }
 
 /// Which features a model reads: the model file's `bits`, `ngrams`, `words` and `style`
-/// lines. Version 1 and 2 files read characters only (`words` 0, `style` 0).
+/// lines (and, for a reaction model, how many replies). Version 1 and 2 files read
+/// characters only (`words` 0, `style` 0).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FeatureSpec {
     /// 2^bits hash buckets, shared by every kind of feature.
@@ -140,13 +145,68 @@ pub struct FeatureSpec {
     pub words: usize,
     /// The value of each style cue ([`STYLE_CUES`]) that occurs (0: no style features).
     pub style: f32,
+    /// A reaction model reads the first this many replies ([`reply_features`]); 0: a
+    /// content model, which reads the post only.
+    pub comments: usize,
 }
 
 impl FeatureSpec {
     /// Character n-grams only: what version 1 and 2 model files hold.
     pub fn chars(bits: u8, min_n: usize, max_n: usize) -> Self {
-        FeatureSpec { bits, min_n, max_n, words: 0, style: 0.0 }
+        FeatureSpec { bits, min_n, max_n, words: 0, style: 0.0, comments: 0 }
     }
+}
+
+/// Phrases by which a reply doubts or refutes the post. [`reply_features`] turns the share
+/// of replies holding one into a feature (shown as [`REPLY_DOUBT`]).
+pub const REPLY_DOUBT_CUES: &[&str] = &[
+    "假的",
+    "假消息",
+    "辟谣",
+    "谣言",
+    "造谣",
+    "谣传",
+    "不实",
+    "求证",
+    "真的吗",
+    "真的假的",
+    "真假",
+    "靠谱吗",
+    "别信",
+    "不可信",
+    "骗人",
+    "求真相",
+    "有证据",
+];
+
+/// The name of the reply-doubt feature in explanations.
+pub const REPLY_DOUBT: &str = "评论质疑真假";
+
+#[allow(clippy::expect_used)]
+static DOUBT_MATCHER: LazyLock<aho_corasick::AhoCorasick> =
+    // Literal, non-empty patterns: building cannot fail (exercised by this module's tests).
+    LazyLock::new(|| aho_corasick::AhoCorasick::new(REPLY_DOUBT_CUES).expect("static patterns"));
+
+/// Whether normalised reply text doubts the post ([`REPLY_DOUBT_CUES`]).
+pub fn reply_doubts(normalised: &str) -> bool {
+    DOUBT_MATCHER.is_match(normalised)
+}
+
+/// A reply as a reaction model reads it: [`model_input`] of it as an untitled post.
+pub fn reply_input(text: &str) -> String {
+    model_input("", text)
+}
+
+/// The replies a reaction model reads: the first `spec.comments` that are not empty once
+/// normalised, each through [`reply_input`].
+pub fn replies_input<S: AsRef<str>>(replies: &[S], spec: &FeatureSpec) -> Vec<String> {
+    replies.iter().map(|r| reply_input(r.as_ref())).filter(|r| !r.trim().is_empty()).take(spec.comments).collect()
+}
+
+/// How many of `replies` count as replies (not empty after trimming): what a model's
+/// `min_comments` is compared with.
+pub fn reply_count<S: AsRef<str>>(replies: &[S]) -> usize {
+    replies.iter().filter(|r| !r.as_ref().trim().is_empty()).count()
 }
 
 /// Style cues rumours share, by name (the name is what an explanation shows). A cue fires
@@ -241,7 +301,8 @@ pub fn style_cues(normalised: &str) -> Vec<&'static str> {
 }
 
 /// The hash of a feature: a namespace (`kind`: 1–8 character n-grams by length, 0x40 + n
-/// word n-grams, 0x80 + i style cues) followed by the feature's parts.
+/// word n-grams, 0x80 + i style cues; in replies 0x20 + n character and 0x60 + n word
+/// n-grams, 0xA0 the doubt share) followed by the feature's parts.
 fn bucket(kind: u8, parts: impl Iterator<Item = u64>, mask: u64) -> u32 {
     let mut h = fnv1a(&[kind], FNV_OFFSET);
     for p in parts {
@@ -250,21 +311,39 @@ fn bucket(kind: u8, parts: impl Iterator<Item = u64>, mask: u64) -> u32 {
     ((h ^ (h >> 32)) & mask) as u32
 }
 
+/// Where an n-gram was read: the post (namespaces as ever) or a reply (namespaces of
+/// their own: the n-gram's kind byte plus this).
+const POST: u8 = 0;
+const REPLY: u8 = 0x20;
+
 /// Every n-gram bucket of normalised text under `spec` (character, then word n-grams),
-/// unsorted, with repeats; `label` sees each bucket with the text it stands for (only
-/// explanations ask: building labels costs an allocation each).
-fn gram_buckets(normalised: &str, spec: &FeatureSpec, mut label: Option<LabelSink<'_>>) -> Vec<u32> {
+/// unsorted, with repeats, pushed to `buckets`; `part` is [`POST`] or [`REPLY`]; `label`
+/// sees each bucket with the text it stands for (only explanations ask: building labels
+/// costs an allocation each).
+fn gram_buckets(normalised: &str, spec: &FeatureSpec, label: Option<LabelSink<'_>>) -> Vec<u32> {
+    let mut buckets = Vec::new();
+    push_gram_buckets(normalised, spec, POST, &mut buckets, label);
+    buckets
+}
+
+fn push_gram_buckets(
+    normalised: &str,
+    spec: &FeatureSpec,
+    part: u8,
+    buckets: &mut Vec<u32>,
+    mut label: Option<LabelSink<'_>>,
+) {
     let chars: Vec<char> = normalised.chars().collect();
     let mask = (1u64 << spec.bits) - 1;
     let (min_n, max_n) = (spec.min_n.max(1), spec.max_n);
-    let mut buckets: Vec<u32> = Vec::with_capacity(chars.len() * (max_n + 1 - min_n.min(max_n)) + 2 * chars.len());
+    buckets.reserve(chars.len() * (max_n + 1 - min_n.min(max_n)) + 2 * chars.len());
     let mut buf = [0u8; 4];
     for n in min_n..=max_n {
         for gram in chars.windows(n) {
             if gram.iter().all(|c| *c == ' ') {
                 continue;
             }
-            let mut h = fnv1a(&[n as u8], FNV_OFFSET);
+            let mut h = fnv1a(&[part + n as u8], FNV_OFFSET);
             for c in gram {
                 h = fnv1a(c.encode_utf8(&mut buf).as_bytes(), h);
             }
@@ -282,7 +361,7 @@ fn gram_buckets(normalised: &str, spec: &FeatureSpec, mut label: Option<LabelSin
         let hashes: Vec<u64> = words.iter().map(|w| stable_hash(w)).collect();
         for n in 1..=spec.words.min(3) {
             for (i, gram) in hashes.windows(n).enumerate() {
-                let b = bucket(0x40 + n as u8, gram.iter().copied(), mask);
+                let b = bucket(0x40 + part + n as u8, gram.iter().copied(), mask);
                 buckets.push(b);
                 if let Some(labels) = label.as_deref_mut() {
                     labels(b, &|| words[i..i + n].join(" "));
@@ -290,7 +369,6 @@ fn gram_buckets(normalised: &str, spec: &FeatureSpec, mut label: Option<LabelSin
             }
         }
     }
-    buckets
 }
 
 /// Sparse features of normalised text: each character n-gram (`min_n..=max_n`, spaces
@@ -299,7 +377,22 @@ fn gram_buckets(normalised: &str, spec: &FeatureSpec, mut label: Option<LabelSin
 /// unit L2 length; then each style cue that occurs at `spec.style`. Sorted by bucket, one
 /// entry per bucket.
 pub fn features_of(normalised: &str, spec: &FeatureSpec) -> Vec<(u32, f32)> {
-    let mut buckets = gram_buckets(normalised, spec, None);
+    let mut out = unit_tf(gram_buckets(normalised, spec, None));
+    if spec.style > 0.0 {
+        let mask = (1u64 << spec.bits) - 1;
+        for cue in style_cues(normalised) {
+            let b = style_bucket(cue, mask);
+            match out.binary_search_by_key(&b, |(k, _)| *k) {
+                Ok(i) => out[i].1 += spec.style,
+                Err(i) => out.insert(i, (b, spec.style)),
+            }
+        }
+    }
+    out
+}
+
+/// Buckets with repeats as sorted (bucket, `1 + ln(count)`) scaled to unit L2 length.
+fn unit_tf(mut buckets: Vec<u32>) -> Vec<(u32, f32)> {
     buckets.sort_unstable();
     let mut out: Vec<(u32, f32)> = Vec::with_capacity(buckets.len());
     for b in buckets {
@@ -319,17 +412,82 @@ pub fn features_of(normalised: &str, spec: &FeatureSpec) -> Vec<(u32, f32)> {
             *v *= inv;
         }
     }
-    if spec.style > 0.0 {
-        let mask = (1u64 << spec.bits) - 1;
-        for cue in style_cues(normalised) {
-            let b = style_bucket(cue, mask);
-            match out.binary_search_by_key(&b, |(k, _)| *k) {
-                Ok(i) => out[i].1 += spec.style,
-                Err(i) => out.insert(i, (b, spec.style)),
-            }
-        }
+    out
+}
+
+/// The features of a post's replies (each already through [`reply_input`]; see
+/// [`replies_input`]): the n-grams of every reply, in the reply namespaces, pooled into one
+/// vector of unit length (sublinear term frequency, as for the post), plus the share of
+/// replies that doubt the post ([`REPLY_DOUBT_CUES`]) as one feature of that value, when
+/// any does. Sorted by bucket; empty for no replies.
+pub fn reply_features(replies: &[String], spec: &FeatureSpec) -> Vec<(u32, f32)> {
+    let mut buckets = Vec::new();
+    let mut doubting = 0usize;
+    for r in replies {
+        push_gram_buckets(r, spec, REPLY, &mut buckets, None);
+        doubting += usize::from(reply_doubts(r));
+    }
+    let mut out = unit_tf(buckets);
+    if doubting > 0 {
+        let share = doubting as f32 / replies.len() as f32;
+        add_feature(&mut out, doubt_bucket(spec.bits), share);
     }
     out
+}
+
+/// A reaction model's features: the post's ([`features_of`]) and its replies'
+/// ([`reply_features`]) in one sorted vector, values added where buckets collide.
+pub fn reaction_features(post: &str, replies: &[String], spec: &FeatureSpec) -> Vec<(u32, f32)> {
+    let mut out = features_of(post, spec);
+    for (b, v) in reply_features(replies, spec) {
+        add_feature(&mut out, b, v);
+    }
+    out
+}
+
+fn add_feature(out: &mut Vec<(u32, f32)>, b: u32, v: f32) {
+    match out.binary_search_by_key(&b, |(k, _)| *k) {
+        Ok(i) => out[i].1 += v,
+        Err(i) => out.insert(i, (b, v)),
+    }
+}
+
+fn doubt_bucket(bits: u8) -> u32 {
+    bucket(0xA0, std::iter::once(stable_hash(REPLY_DOUBT)), (1u64 << bits) - 1)
+}
+
+/// What each bucket of [`reply_features`] stands for, as [`feature_labels_where`] does for
+/// a post: `评论“辟谣”` for a reply n-gram, `评论质疑真假 40%` for the doubt share.
+pub fn reply_labels_where(replies: &[String], spec: &FeatureSpec, keep: impl Fn(u32) -> bool) -> Vec<(u32, String)> {
+    let mut labels = Vec::new();
+    let mut doubting = 0usize;
+    for r in replies {
+        let mut sink = |b: u32, text: &dyn Fn() -> String| {
+            if keep(b) {
+                labels.push((b, text()));
+            }
+        };
+        push_gram_buckets(r, spec, REPLY, &mut Vec::new(), Some(&mut sink));
+        doubting += usize::from(reply_doubts(r));
+    }
+    for (_, l) in &mut labels {
+        *l = format!("评论“{}”", shown(l.trim()));
+    }
+    let b = doubt_bucket(spec.bits);
+    if doubting > 0 && keep(b) {
+        let share = 100.0 * doubting as f32 / replies.len().max(1) as f32;
+        labels.push((b, format!("{REPLY_DOUBT} {share:.0}%")));
+    }
+    labels
+}
+
+/// Placeholders as staff read them: 〈链接〉, 〈@某人〉, 〈数字〉.
+fn shown(l: &str) -> String {
+    if l.contains([URL_MARK, MENTION_MARK, DIGITS_MARK]) {
+        l.replace(URL_MARK, "〈链接〉").replace(MENTION_MARK, "〈@某人〉").replace(DIGITS_MARK, "〈数字〉")
+    } else {
+        l.to_string()
+    }
 }
 
 fn style_bucket(cue: &str, mask: u64) -> u32 {
@@ -373,7 +531,7 @@ pub fn feature_labels_where(normalised: &str, spec: &FeatureSpec, keep: impl Fn(
     }
     for (_, l) in &mut labels {
         if l.contains([URL_MARK, MENTION_MARK, DIGITS_MARK]) {
-            *l = l.replace(URL_MARK, "〈链接〉").replace(MENTION_MARK, "〈@某人〉").replace(DIGITS_MARK, "〈数字〉");
+            *l = shown(l);
         }
     }
     labels
@@ -445,6 +603,46 @@ mod tests {
             assert_eq!(model_input_of_plain("标题", &plain), model_input("标题", t), "{t}");
             assert_eq!(normalize_text(&normalize_text(t)), normalize_text(t), "{t}");
         }
+    }
+
+    #[test]
+    fn reply_features_hash_apart_from_post_features() {
+        let spec = FeatureSpec { comments: 50, ..FeatureSpec::chars(20, 1, 3) };
+        let post = features_of("谣言辟谣", &spec);
+        let replies = reply_features(&["谣言辟谣".to_string()], &spec);
+        assert_eq!(post.len(), replies.len() - 1, "the same n-grams, and the doubt share");
+        let post_buckets: Vec<u32> = post.iter().map(|(b, _)| *b).collect();
+        assert!(
+            replies.iter().all(|(b, _)| post_buckets.binary_search(b).is_err()),
+            "no reply bucket is a post bucket"
+        );
+        let words = FeatureSpec { words: 2, ..spec };
+        let (p, r) = (features_of("辟谣", &words), reply_features(&["辟谣".to_string()], &words));
+        assert!(r.iter().all(|(b, _)| p.binary_search_by_key(b, |(k, _)| *k).is_err()), "word n-grams too");
+        let both = reaction_features("谣言辟谣", &["谣言辟谣".to_string()], &spec);
+        assert_eq!(both.len(), post.len() + replies.len());
+        assert!(both.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(reply_features(&[], &spec).is_empty());
+        assert_eq!(reaction_features("谣言", &[], &spec), features_of("谣言", &spec));
+    }
+
+    #[test]
+    fn the_doubt_share_counts_replies_that_doubt_the_post() {
+        let spec = FeatureSpec { comments: 50, ..FeatureSpec::chars(20, 1, 1) };
+        let replies: Vec<String> =
+            ["这是假的吧", "官方已辟谣", "好可怕", "转发"].iter().map(|r| reply_input(r)).collect();
+        let f = reply_features(&replies, &spec);
+        let doubt = f.iter().find(|(b, _)| *b == doubt_bucket(20)).map(|(_, v)| *v);
+        assert_eq!(doubt, Some(0.5));
+        let labels = reply_labels_where(&replies, &spec, |_| true);
+        assert!(labels.iter().any(|(_, l)| l == "评论质疑真假 50%"), "{labels:?}");
+        assert!(labels.iter().any(|(_, l)| l == "评论“辟”"), "{labels:?}");
+        assert!(!reply_features(&[reply_input("好可怕")], &spec).iter().any(|(b, _)| *b == doubt_bucket(20)));
+        // Replies are read by the one text path: markup, zero-width characters, links.
+        assert_eq!(reply_input("<b>假的</b>\u{200B} http://t.cn/x1"), model_input("", "假的 http://t.cn/x1"));
+        let raw = ["", "  ", "甲", "乙", "丙"];
+        assert_eq!(reply_count(&raw), 3);
+        assert_eq!(replies_input(&raw, &FeatureSpec { comments: 2, ..spec }), ["甲", "乙"]);
     }
 
     #[test]

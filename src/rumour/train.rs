@@ -20,11 +20,18 @@
 //! trains a plain and an NB-weighted model on the same features and saves the mean of
 //! their logits, again as one weight vector: explanations name the features whose folded
 //! weight × value raise the score most, as for any model.
+//!
+//! Reaction model ([`TrainParams::comments`] > 0, `rumour train --comments`): a second
+//! model over the post and its first replies ([`reaction_features`]), trained on the same
+//! examples with the same parameters and the same held-out fifth; its thresholds are picked
+//! on the held-out posts that have at least [`TrainParams::min_comments`] replies (the posts
+//! it will judge), or on the whole fifth when those lack a class. The content model is
+//! trained exactly as without it.
 
 use super::RumourModel;
 use super::data::Example;
 use super::file::sigmoid;
-use super::text::{FeatureSpec, features_of, model_input, stable_hash};
+use super::text::{FeatureSpec, features_of, model_input, reaction_features, replies_input, reply_count, stable_hash};
 
 /// Training parameters; the defaults are the ones measured in EVALUATION.md.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,6 +59,10 @@ pub struct TrainParams {
     pub weighting: Weighting,
     /// Save the mean logit of a plain model and an NB-weighted one (`weighting` ignored).
     pub ensemble: bool,
+    /// Also train a reaction model reading the first this many replies (0: none).
+    pub comments: usize,
+    /// The reaction model judges posts with at least this many replies.
+    pub min_comments: usize,
 }
 
 /// How feature values are scaled, per bucket, while training.
@@ -94,6 +105,8 @@ impl Default for TrainParams {
             precision: 0.99,
             weighting: Weighting::None,
             ensemble: false,
+            comments: 0,
+            min_comments: 1,
         }
     }
 }
@@ -111,6 +124,9 @@ pub struct TrainReport {
     /// Precision and recall from the 待核实 band's edge up.
     pub review_precision: f64,
     pub review_recall: f64,
+    /// The reaction model's figures (its `held_out`: the held-out posts its thresholds
+    /// were picked on), when one was trained.
+    pub reaction: Option<Box<TrainReport>>,
 }
 
 /// An example as features, with its weight in the loss.
@@ -123,30 +139,77 @@ struct Row {
 impl TrainParams {
     /// The features a model trained with these parameters reads.
     pub fn spec(&self) -> FeatureSpec {
-        FeatureSpec { bits: self.bits, min_n: self.min_n, max_n: self.max_n, words: self.words, style: self.style }
+        FeatureSpec {
+            bits: self.bits,
+            min_n: self.min_n,
+            max_n: self.max_n,
+            words: self.words,
+            style: self.style,
+            comments: 0,
+        }
     }
 }
 
-/// Trains on all examples and returns the model with its held-out threshold. Callers
-/// check there are enough examples of both classes ([`MIN_PER_CLASS`]).
+/// Trains on all examples and returns the model with its held-out threshold (and, when
+/// `params.comments` > 0, its reaction part). Callers check there are enough examples of
+/// both classes ([`MIN_PER_CLASS`]).
 pub fn fit(examples: &[Example], params: &TrainParams) -> (RumourModel, TrainReport) {
     let spec = params.spec();
+    let inputs: Vec<String> = examples.iter().map(|e| model_input(&e.title, &e.text)).collect();
     let rows: Vec<(u64, Row)> = examples
         .iter()
-        .map(|e| {
-            let norm = model_input(&e.title, &e.text);
-            (stable_hash(&norm), Row { x: features_of(&norm, &spec), y: e.rumour, weight: e.weight })
-        })
+        .zip(&inputs)
+        .map(|(e, norm)| (stable_hash(norm), Row { x: features_of(norm, &spec), y: e.rumour, weight: e.weight }))
         .collect();
-    let (mut fit_rows, mut held_rows): (Vec<&Row>, Vec<&Row>) = (Vec::new(), Vec::new());
-    for (hash, row) in &rows {
-        if hash % 5 == 0 { held_rows.push(row) } else { fit_rows.push(row) }
+    let (mut model, mut report) = fit_rows(&rows, params, spec, |_| true);
+    if params.comments > 0 {
+        let spec = FeatureSpec { comments: params.comments, ..spec };
+        let reaction_rows: Vec<(u64, Row)> = examples
+            .iter()
+            .zip(&inputs)
+            .zip(&rows)
+            .map(|((e, norm), (hash, row))| {
+                let x = reaction_features(norm, &replies_input(&e.comments, &spec), &spec);
+                (*hash, Row { x, ..*row })
+            })
+            .collect();
+        let judged = |i: usize| reply_count(&examples[i].comments) >= params.min_comments;
+        let (reaction, reaction_report) = fit_rows(&reaction_rows, params, spec, judged);
+        model = model.with_reaction(reaction, params.min_comments);
+        report.reaction = Some(Box::new(reaction_report));
+    }
+    (model, report)
+}
+
+/// [`fit`] of one model over `rows` (hash of the post's text, features) reading `spec`; its
+/// thresholds are picked on the held-out rows `judged` accepts (by index), or on all
+/// held-out rows when those lack a class.
+fn fit_rows(
+    rows: &[(u64, Row)],
+    params: &TrainParams,
+    spec: FeatureSpec,
+    judged: impl Fn(usize) -> bool,
+) -> (RumourModel, TrainReport) {
+    let (mut fit_rows, mut held_rows, mut held_judged): (Vec<&Row>, Vec<&Row>, Vec<&Row>) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for (i, (hash, row)) in rows.iter().enumerate() {
+        if hash % 5 == 0 {
+            held_rows.push(row);
+            if judged(i) {
+                held_judged.push(row);
+            }
+        } else {
+            fit_rows.push(row)
+        }
+    }
+    if held_judged.iter().any(|r| r.y) && held_judged.iter().any(|r| !r.y) {
+        held_rows = held_judged;
     }
     let (mut threshold, mut review) = (0.5, 0.5);
     let (mut f1, mut precision, mut recall) = (0.0, 0.0, 0.0);
     let (mut review_precision, mut review_recall) = (0.0, 0.0);
     if held_rows.iter().any(|r| r.y) && fit_rows.iter().any(|r| r.y) && fit_rows.iter().any(|r| !r.y) {
-        let partial = sgd(&fit_rows, params);
+        let partial = sgd(&fit_rows, params, spec);
         let scored: Vec<(f32, bool)> = held_rows.iter().map(|r| (partial.probability_of(&r.x), r.y)).collect();
         let best = best_f1_threshold(&scored);
         (threshold, f1, precision, recall) = precision_threshold(&scored, params.precision).unwrap_or(best);
@@ -156,7 +219,7 @@ pub fn fit(examples: &[Example], params: &TrainParams) -> (RumourModel, TrainRep
         }
     }
     let all: Vec<&Row> = rows.iter().map(|(_, r)| r).collect();
-    let mut model = sgd(&all, params);
+    let mut model = sgd(&all, params, spec);
     model.threshold = threshold;
     model.review = review;
     let report = TrainReport {
@@ -168,6 +231,7 @@ pub fn fit(examples: &[Example], params: &TrainParams) -> (RumourModel, TrainRep
         held_out_recall: recall,
         review_precision,
         review_recall,
+        reaction: None,
     };
     (model, report)
 }
@@ -218,8 +282,8 @@ impl SplitMix {
     }
 }
 
-/// The model trained on `rows` as `p` says: one weighting, or the ensemble.
-fn sgd(rows: &[&Row], p: &TrainParams) -> RumourModel {
+/// The model reading `spec` trained on `rows` as `p` says: one weighting, or the ensemble.
+fn sgd(rows: &[&Row], p: &TrainParams, spec: FeatureSpec) -> RumourModel {
     let size = 1usize << p.bits;
     let mut df = vec![0u32; size];
     for r in rows {
@@ -243,7 +307,7 @@ fn sgd(rows: &[&Row], p: &TrainParams) -> RumourModel {
     };
     let weights: Vec<(u32, f32)> =
         w.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(b, v)| (b as u32, *v)).collect();
-    RumourModel::new(p.spec(), bias, weights)
+    RumourModel::new(spec, bias, weights)
 }
 
 /// NB-SVM's log-count ratio per bucket (0 for unusable buckets), from the texts that
@@ -378,7 +442,7 @@ mod tests {
     use super::*;
 
     fn ex(text: &str, rumour: bool) -> Example {
-        Example { title: String::new(), text: text.to_string(), rumour, weight: 1.0 }
+        Example { title: String::new(), text: text.to_string(), rumour, weight: 1.0, comments: Vec::new() }
     }
 
     /// Invented toy posts: rumours shout and urge sharing, the others are plain notices.
@@ -557,6 +621,97 @@ mod tests {
             let z = |m: &RumourModel| m.bias + m.dot(&x);
             assert!((z(&both) - 0.5 * (z(&plain) + z(&nb))).abs() < 1e-4, "{}", e.text);
         }
+    }
+
+    /// Posts that read alike in both classes; only their replies tell them apart.
+    fn with_replies() -> Vec<Example> {
+        let posts = [
+            "市区明天停水的消息",
+            "东湖公园有人被抢的消息",
+            "抚恤金下月调整的消息",
+            "光荣院搬迁的消息",
+            "市医院停诊的消息",
+            "全城封路的消息",
+            "自来水检测结果的消息",
+            "退役军人补贴发放的消息",
+        ];
+        let mut out = Vec::new();
+        for (i, p) in posts.iter().enumerate() {
+            for rumour in [true, false] {
+                let comments: Vec<String> = if rumour {
+                    vec!["官方已经辟谣了".into(), "这是假的吧".into(), format!("别信{i}")]
+                } else {
+                    vec!["谢谢通知".into(), "收到".into(), format!("辛苦了{i}")]
+                };
+                out.push(Example { comments, ..ex(p, rumour) });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_reaction_model_reads_replies_and_names_them() {
+        let data = with_replies();
+        let params = TrainParams { min_df: 1, comments: 50, min_comments: 2, ..TrainParams::default() };
+        let (model, report) = fit(&data, &params);
+        let (content, _) = fit(&data, &TrainParams { comments: 0, ..params });
+        let reaction = model.reaction.as_deref().expect("a reaction part");
+        assert_eq!((reaction.spec.comments, model.min_comments), (50, 2));
+        assert!(report.reaction.is_some());
+        let mut content_part = model.clone();
+        (content_part.reaction, content_part.min_comments) = (None, 0);
+        assert_eq!(content_part, content, "the content part is the model trained without --comments");
+        let doubted = ["官方辟谣了", "假的"];
+        let thanked = ["谢谢通知", "收到"];
+        let p = |c: &[&str]| model.probability_with_comments("", "市区明天停水的消息", c);
+        assert!(p(&doubted) > 0.5 && p(&thanked) < 0.5, "{} {}", p(&doubted), p(&thanked));
+        // Fewer than min_comments replies: the content model judges, exactly as without.
+        let none: [&str; 0] = [];
+        assert_eq!(model.judge_with_comments("", "市区明天停水的消息", &none), model.judge("", "市区明天停水的消息"));
+        assert_eq!(model.judge_with_comments("", "市区停水", &["假的"]), model.judge("", "市区停水"));
+        assert_eq!(
+            model.judge_with_comments("", "市区停水", &["假的", " "]).replies,
+            0,
+            "blank replies count for nothing"
+        );
+        // Thresholds from a held-out fifth of 16 posts say little: fixed ones for the reason.
+        let mut model = model;
+        if let Some(r) = model.reaction.as_deref_mut() {
+            (r.threshold, r.review) = (0.5, 0.5);
+        }
+        let v = model.judge_with_comments("", "市区明天停水的消息", &doubted);
+        assert_eq!(v.replies, 2);
+        assert!(v.fired, "{v:?}");
+        assert!(v.cues.iter().any(|c| c.starts_with("评论")), "{:?}", v.cues);
+        assert!(v.reason_zh().starts_with("文本+评论模型（2 条评论）"), "{}", v.reason_zh());
+        assert_eq!(model.judge_plain_with_comments("", "市区明天停水的消息", &doubted), v);
+        // From 0 on (rumour eval --min-comments 0) it judges posts without replies too.
+        let always = model.using_reaction_from(0);
+        let forced = always.judge_with_comments("", "市区明天停水的消息", &none);
+        assert!(forced.by_reaction && forced.replies == 0, "{forced:?}");
+        assert!(!model.judge_with_comments("", "市区停水", &["假的"]).by_reaction);
+        assert_ne!(
+            always.probability_with_comments("", "市区明天停水的消息", &none),
+            model.probability("", "市区明天停水的消息")
+        );
+    }
+
+    #[test]
+    fn reaction_training_is_deterministic_and_round_trips_through_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let params = TrainParams { comments: 20, min_comments: 1, ..TrainParams::default() };
+        let (a, _) = fit(&with_replies(), &params);
+        let (b, _) = fit(&with_replies(), &params);
+        assert_eq!(a.to_text(), b.to_text());
+        assert!(a.to_text().starts_with("yuqing-rumour-model 4\n"));
+        let path = dir.path().join("r.model");
+        a.save(&path).expect("save");
+        let loaded = RumourModel::load(&path).expect("load");
+        assert_eq!(loaded, a);
+        let c = ["辟谣了", "假的"];
+        assert_eq!(loaded.probability_with_comments("", "停水", &c), a.probability_with_comments("", "停水", &c));
+        let (plain, _) = fit(&with_replies(), &TrainParams::default());
+        assert!(plain.to_text().starts_with("yuqing-rumour-model 3\n"), "a content model stays format 3");
     }
 
     #[test]

@@ -134,6 +134,37 @@ impl Store {
         rows.map(|r| r.map_err(StoreError::from)).collect()
     }
 
+    /// The texts of a stored document's comments written within `within` after
+    /// `published` (all, when either time is unknown), earliest first (those without a time
+    /// last): what a rumour model trained with `--comments` reads (`event feedback` cases).
+    pub fn early_comments(
+        &self,
+        document_id: i64,
+        published: Option<DateTime<Utc>>,
+        within: chrono::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT c.source_id, c.comment_id, c.text, c.published_at
+             FROM document_keys k JOIN comments c ON c.post_key = k.key
+             WHERE k.document_id = ?1
+             ORDER BY c.published_at IS NULL, c.published_at, c.comment_id",
+        )?;
+        let until = published.map(|p| (p + within).timestamp());
+        let rows = stmt.query_map([document_id], |r| Ok((r.get::<_, String>(2)?, r.get::<_, Option<i64>>(3)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (text, at) = row?;
+            let early = match (until, at) {
+                (Some(until), Some(at)) => at <= until,
+                _ => true,
+            };
+            if early && !text.trim().is_empty() {
+                out.push(text);
+            }
+        }
+        Ok(out)
+    }
+
     /// Comments stored for a post key, oldest first: (author, text).
     pub fn comments_for(&self, post_key: &str) -> Result<Vec<(Option<String>, String)>, StoreError> {
         let mut stmt = self
