@@ -528,13 +528,40 @@ fn a_model_trained_with_comments_judges_posts_by_their_replies_and_says_so() {
         assert!(line["rumour_model"]["reason"].as_str().expect("reason").starts_with("文本分类模型 0."), "{line}");
     }
 
-    // A content model has no reaction part to force.
+    // The reaction model's cuts come from yuqing.toml too, checked like the content model's.
+    let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
+    p.write("yuqing.toml", format!("{toml}\n[detection]\nrumour_reaction_threshold = 1.0\n"));
+    let run = p.run(&["test", "match", "--jsonl", &p.path().join("batch.jsonl").to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let first: serde_json::Value = serde_json::from_str(run.stdout.lines().next().expect("a line")).expect("json");
+    assert_eq!(first["rumour_model"]["replies"], 3, "{first}");
+    assert_eq!(first["rumour_model"]["fired"], false, "a cut of 1.0 flags nothing: {first}");
+    p.write(
+        "yuqing.toml",
+        format!("{toml}\n[detection]\nrumour_reaction_threshold = 0.6\nrumour_reaction_review_threshold = 0.7\n"),
+    );
+    let check = p.run(&["check"]);
+    assert_ne!(check.code, Some(0));
+    assert!(
+        check.stdout.contains("rumour_reaction_review_threshold = 0.7 高于 rumour_reaction_threshold = 0.6"),
+        "{}",
+        check.stdout
+    );
+
+    p.write("yuqing.toml", &toml);
+
+    // A content model has no reaction part to force, nor reaction cuts to take.
     let plain = p.path().join("plain.model").to_string_lossy().into_owned();
     let run = p.run(&["rumour", "train", "--data", &data, "--out", &plain]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let run = p.run(&["rumour", "eval", "--data", &data, "--model", &plain, "--min-comments", "0"]);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("--min-comments 需要用 rumour train --comments 训练的模型"), "{}", run.stderr);
+    let run = p.run(&["rumour", "train", "--data", &data, "--force"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    p.write("yuqing.toml", format!("{toml}\n[detection]\nrumour_reaction_threshold = 0.9\n"));
+    let check = p.run(&["check"]);
+    assert!(check.stdout.contains("谣言模型没有评论部分，此设置不起作用"), "{}", check.stdout);
 }
 
 #[test]

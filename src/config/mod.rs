@@ -136,6 +136,10 @@ pub struct DetectionSettings {
     pub rumour_threshold: Option<(f32, usize)>,
     /// `rumour_review_threshold`: the 待核实 band's lower edge instead of the model file's.
     pub rumour_review_threshold: Option<(f32, usize)>,
+    /// `rumour_reaction_threshold` / `rumour_reaction_review_threshold`: the same two cuts
+    /// for the model's reaction part (posts judged with their replies), when it has one.
+    pub rumour_reaction_threshold: Option<(f32, usize)>,
+    pub rumour_reaction_review_threshold: Option<(f32, usize)>,
 }
 
 impl Default for DetectionSettings {
@@ -146,6 +150,8 @@ impl Default for DetectionSettings {
             event_window: std::time::Duration::from_secs(72 * 3600),
             rumour_threshold: None,
             rumour_review_threshold: None,
+            rumour_reaction_threshold: None,
+            rumour_reaction_review_threshold: None,
         }
     }
 }
@@ -157,37 +163,77 @@ pub struct Loaded {
     pub diagnostics: Diagnostics,
 }
 
-/// The model with `[detection] rumour_threshold` / `rumour_review_threshold` applied; a band
-/// edge above the flag's threshold (one from yuqing.toml, the other from the model file) is
-/// an error on the yuqing.toml line.
+/// The model with `[detection] rumour_threshold` / `rumour_review_threshold` applied, and
+/// `rumour_reaction_threshold` / `rumour_reaction_review_threshold` to its reaction part; a
+/// band edge above its flag's threshold (one from yuqing.toml, the other from the model
+/// file) is an error on the yuqing.toml line, a reaction cut for a model without a reaction
+/// part a warning.
 fn rumour_thresholds(
     dir: &Path,
     model: std::sync::Arc<crate::rumour::RumourModel>,
     detection: &DetectionSettings,
     diags: &mut Diagnostics,
 ) -> Option<std::sync::Arc<crate::rumour::RumourModel>> {
-    if detection.rumour_threshold.is_none() && detection.rumour_review_threshold.is_none() {
+    let content = (detection.rumour_threshold, detection.rumour_review_threshold);
+    let reaction = (detection.rumour_reaction_threshold, detection.rumour_reaction_review_threshold);
+    if content == (None, None) && reaction == (None, None) {
         return Some(model);
     }
     let mut m = (*model).clone();
+    let file = dir.join(SETTINGS_FILE);
+    if !cut(&mut m, content, ("rumour_threshold", "rumour_review_threshold"), &file, diags) {
+        return None;
+    }
+    match (m.reaction.as_deref_mut(), reaction) {
+        (_, (None, None)) => {}
+        (Some(r), cuts) => {
+            if !cut(r, cuts, ("rumour_reaction_threshold", "rumour_reaction_review_threshold"), &file, diags) {
+                return None;
+            }
+        }
+        (None, (flag, review)) => {
+            let line = flag.or(review).map_or(0, |(_, line)| line);
+            diags.warning(
+                &file,
+                line,
+                "[detection] 设置了 rumour_reaction_* 阈值，但谣言模型没有评论部分，此设置不起作用".into(),
+                "用 yuqing rumour train --comments 训练带评论的模型，或删去这两项",
+            );
+        }
+    }
+    Some(std::sync::Arc::new(m))
+}
+
+/// A flag threshold and a 待核实 edge from yuqing.toml, each with its line.
+type Cuts = (Option<(f32, usize)>, Option<(f32, usize)>);
+
+/// One model part's flag threshold and 待核实 edge from yuqing.toml (`names`: their keys);
+/// false after an error.
+fn cut(
+    m: &mut crate::rumour::RumourModel,
+    (flag, review): Cuts,
+    names: (&str, &str),
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> bool {
     let file_review = m.review;
-    if let Some((t, _)) = detection.rumour_threshold {
+    if let Some((t, _)) = flag {
         m.threshold = t;
         m.review = file_review.min(t);
     }
-    if let Some((r, line)) = detection.rumour_review_threshold {
+    if let Some((r, line)) = review {
         if r > m.threshold {
             diags.error(
-                &dir.join(SETTINGS_FILE),
+                file,
                 line,
-                format!("[detection] rumour_review_threshold = {r} 高于谣言模型的阈值 {:.2}", m.threshold),
-                "待核实区间在疑似谣言之下：请调低 rumour_review_threshold，或同时设置 rumour_threshold",
+                format!("[detection] {} = {r} 高于谣言模型的阈值 {:.2}", names.1, m.threshold),
+                format!("待核实区间在疑似谣言之下：请调低 {}，或同时设置 {}", names.1, names.0),
             );
-            return None;
+            return false;
         }
         m.review = r;
     }
-    Some(std::sync::Arc::new(m))
+    true
 }
 
 impl Config {

@@ -45,8 +45,15 @@ const ROOT_KEYS: &[&str] = &[
     "policies",
     "policy_risk",
 ];
-const DETECTION_KEYS: &[&str] =
-    &["fold_traditional", "event_threshold", "event_window_hours", "rumour_threshold", "rumour_review_threshold"];
+const DETECTION_KEYS: &[&str] = &[
+    "fold_traditional",
+    "event_threshold",
+    "event_window_hours",
+    "rumour_threshold",
+    "rumour_review_threshold",
+    "rumour_reaction_threshold",
+    "rumour_reaction_review_threshold",
+];
 const STORAGE_KEYS: &[&str] = &["path", "url"];
 const RETENTION_KEYS: &[&str] = &["documents_days", "assessment_days", "min_free_mb"];
 const FETCH_KEYS: &[&str] = &[
@@ -109,6 +116,8 @@ struct RawDetection {
     event_window_hours: Option<Spanned<u64>>,
     rumour_threshold: Option<Spanned<f64>>,
     rumour_review_threshold: Option<Spanned<f64>>,
+    rumour_reaction_threshold: Option<Spanned<f64>>,
+    rumour_reaction_review_threshold: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -391,9 +400,12 @@ fn detection_settings(file: &TomlFile, raw: RawDetection, diags: &mut Diagnostic
         );
         ok = false;
     }
-    for (key, value) in
-        [("rumour_threshold", &raw.rumour_threshold), ("rumour_review_threshold", &raw.rumour_review_threshold)]
-    {
+    for (key, value) in [
+        ("rumour_threshold", &raw.rumour_threshold),
+        ("rumour_review_threshold", &raw.rumour_review_threshold),
+        ("rumour_reaction_threshold", &raw.rumour_reaction_threshold),
+        ("rumour_reaction_review_threshold", &raw.rumour_reaction_review_threshold),
+    ] {
         if let Some(t) = value
             && !(*t.get_ref() > 0.0 && *t.get_ref() <= 1.0)
         {
@@ -406,28 +418,32 @@ fn detection_settings(file: &TomlFile, raw: RawDetection, diags: &mut Diagnostic
             ok = false;
         }
     }
-    if let (Some(flag), Some(review)) = (&raw.rumour_threshold, &raw.rumour_review_threshold)
-        && review.get_ref() > flag.get_ref()
-    {
-        diags.error(
-            &file.path,
-            file.line(review.span()),
-            format!(
-                "[detection] rumour_review_threshold = {} 高于 rumour_threshold = {}",
-                review.get_ref(),
-                flag.get_ref()
-            ),
-            "待核实区间在疑似谣言之下：rumour_review_threshold 应不大于 rumour_threshold",
-        );
-        ok = false;
+    for (flag, review, names) in [
+        (&raw.rumour_threshold, &raw.rumour_review_threshold, ("rumour_threshold", "rumour_review_threshold")),
+        (
+            &raw.rumour_reaction_threshold,
+            &raw.rumour_reaction_review_threshold,
+            ("rumour_reaction_threshold", "rumour_reaction_review_threshold"),
+        ),
+    ] {
+        if let (Some(flag), Some(review)) = (flag, review)
+            && review.get_ref() > flag.get_ref()
+        {
+            diags.error(
+                &file.path,
+                file.line(review.span()),
+                format!("[detection] {} = {} 高于 {} = {}", names.1, review.get_ref(), names.0, flag.get_ref()),
+                format!("待核实区间在疑似谣言之下：{} 应不大于 {}", names.1, names.0),
+            );
+            ok = false;
+        }
     }
-    let line = |t: &Option<Spanned<f64>>| t.as_ref().map(|t| file.line(t.span()));
-    let (flag_line, review_line) = (line(&raw.rumour_threshold), line(&raw.rumour_review_threshold));
+    let at = |t: &Option<Spanned<f64>>| t.as_ref().map(|t| (*t.get_ref() as f32, file.line(t.span())));
     ok.then(|| DetectionSettings {
-        rumour_threshold: raw.rumour_threshold.map(|t| (*t.get_ref() as f32, flag_line.unwrap_or_default())),
-        rumour_review_threshold: raw
-            .rumour_review_threshold
-            .map(|t| (*t.get_ref() as f32, review_line.unwrap_or_default())),
+        rumour_threshold: at(&raw.rumour_threshold),
+        rumour_review_threshold: at(&raw.rumour_review_threshold),
+        rumour_reaction_threshold: at(&raw.rumour_reaction_threshold),
+        rumour_reaction_review_threshold: at(&raw.rumour_reaction_review_threshold),
         fold_traditional: raw.fold_traditional.unwrap_or(d.fold_traditional),
         event_threshold: raw.event_threshold.map_or(d.event_threshold, |t| *t.get_ref()),
         event_window: raw.event_window_hours.map_or(d.event_window, |h| Duration::from_secs(h.get_ref() * 3600)),
