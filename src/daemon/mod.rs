@@ -445,6 +445,11 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     if let Err(e) = crate::pipeline::flush_unchanged(&last.ctx).await {
         tracing::error!(error = %e, "cannot record the sources that answered 304");
     }
+    // The runs that finished during the grace period, and those 304s, are committed now,
+    // not whenever the store is dropped.
+    if let Err(e) = with_store(&last.ctx.store, |s| s.flush()).await {
+        tracing::error!(error = %e, "cannot commit the last source runs; they are fetched again");
+    }
     wake_outbox.notify_one();
     for (name, task) in [
         ("group flusher", flusher),
