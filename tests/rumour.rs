@@ -623,3 +623,60 @@ fn the_daemon_judges_an_export_post_with_its_early_comments() {
     recorded.sort_by_key(|c| c.to_string());
     assert_eq!(recorded, [serde_json::json!(DOUBTING), serde_json::json!(&THANKING[..2])], "{cases:?}");
 }
+
+#[test]
+fn a_stored_post_is_judged_again_when_its_comments_come_in_a_later_file() {
+    let p = Project::new(
+        "[[source]]\nid = \"mc\"\nname = \"导出 mc\"\nkind = \"weibo_export\"\nurl = \"exports/mc\"\nsettle_secs = 0\n",
+        FILE_MAIL,
+    );
+    p.write("train.jsonl", reaction_fixture());
+    let data = p.path().join("train.jsonl").to_string_lossy().into_owned();
+    let run = p.run(&["rumour", "train", "--data", &data, "--comments", "--min-comments", "2"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    // The fixture's posts read alike either way: the content model is not to flag alone.
+    let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
+    p.write("yuqing.toml", format!("{toml}\n[detection]\nrumour_threshold = 0.95\n"));
+    let mails = |p: &Project| -> Vec<String> {
+        support::eml_files(&p.path().join("outbox"))
+            .iter()
+            .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
+            .collect()
+    };
+    let comment = |id: &str, text: &str, at: i64| {
+        serde_json::json!({"comment_id": id, "note_id": "N1", "content": text, "create_time": at.to_string()})
+            .to_string()
+            + "\n"
+    };
+    // MediaCrawler's way: the posts in one file, their comments later in another. The post
+    // is an hour old, so its event is open.
+    let posted = chrono::Utc::now().timestamp() - 3600;
+    let post = serde_json::json!({"note_id": "N1", "content": "火车站抚恤金发放的消息，大家看看", "create_time": posted.to_string(),
+        "nickname": "网友A", "note_url": "https://m.weibo.cn/detail/N1"});
+    p.write("exports/mc/notes.jsonl", post.to_string() + "\n");
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let first = mails(&p);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(!first[0].contains("疑似谣言"), "no replies yet, the content model alone: {}", first[0]);
+
+    let doubted: String =
+        DOUBTING.iter().enumerate().map(|(i, t)| comment(&format!("C{i}"), t, posted + 600 + i as i64)).collect();
+    p.write("exports/mc/comments-1.jsonl", doubted);
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let second = mails(&p);
+    assert_eq!(second.len(), 2, "the doubted post is told again: {second:?}\n{}\n{}", run.stdout, run.stderr);
+    let new = second.iter().find(|m| !first.contains(m)).expect("the new alert");
+    assert!(new.contains("疑似谣言") && new.contains(&format!("文本+评论模型（{} 条评论）", DOUBTING.len())), "{new}");
+    let hits = p.run(&["hits"]);
+    assert!(hits.stdout.contains("文本+评论模型"), "the flag is stored with the post: {}", hits.stdout);
+
+    // Flagged once: more doubting replies tell nobody again.
+    let more: String =
+        DOUBTING.iter().enumerate().map(|(i, t)| comment(&format!("D{i}"), t, posted + 1200 + i as i64)).collect();
+    p.write("exports/mc/comments-2.jsonl", more);
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(mails(&p).len(), 2);
+}

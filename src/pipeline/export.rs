@@ -13,7 +13,7 @@ use super::{Job, PipelineError, RunOutcome};
 use crate::config::{Location, SourceConfig};
 use crate::extract::export::{ExportFile, RowError, parse_export};
 use crate::extract::{self, ExtractError};
-use crate::model::{Document, MatchedDocument};
+use crate::model::{AlertMessage, Document, Flag, FlagKind, MatchedDocument};
 use crate::store::{Committed, ExportBatch};
 
 const EXTENSIONS: &[&str] = &["csv", "json", "jsonl", "ndjson"];
@@ -154,6 +154,11 @@ impl Job {
             let comments = d.keys.iter().find_map(|k| by_post.get(k.as_str())).map_or(&[][..], Vec::as_slice);
             early_comments(d, comments)
         };
+        // Posts stored before whose comments this file brings: judged again below.
+        let fresh_keys: std::collections::HashSet<String> = fresh.iter().flat_map(|d| d.keys.iter().cloned()).collect();
+        let mut commented: Vec<&str> =
+            by_post.keys().map(String::as_str).filter(|k| !fresh_keys.contains(*k)).collect();
+        commented.sort_unstable();
         let done = self.match_and_commit(fresh, (now, None), (interactions_of, comments_of), |store, batch| {
             let export = ExportBatch {
                 sha256: sha,
@@ -167,9 +172,88 @@ impl Job {
         })?;
         add(&mut outcome.committed, done.committed);
         outcome.committed.alerts += self.regrade_on_counts(&done.updated_documents, now)?;
+        outcome.committed.alerts += self.rejudge_on_comments(&commented, now)?;
         outcome.updated_counts += done.updated_counts;
         outcome.comments += done.comments;
         Ok(())
+    }
+}
+
+impl Job {
+    /// Posts stored before that this file brought comments for (`post_keys`): a rumour model
+    /// with a reaction part judges each again on its early comments, all files' together
+    /// (MediaCrawler writes comments to their own file, often after the posts'). A post it now
+    /// flags, and did not before, gets the 疑似谣言 flag and, when it belongs to an event still
+    /// open (within `event_window_hours` of its last copy), an alert about the event (email; SMS/IM too when the grade rises), as a new
+    /// copy with the flag would; a muted or closed event only gets the flag, unless it rises
+    /// to I or II. A post is flagged once: later comments judge it no more. Returns the
+    /// alerts queued.
+    fn rejudge_on_comments(&self, post_keys: &[&str], now: chrono::DateTime<Utc>) -> Result<usize, PipelineError> {
+        let Some(model) = self.config.rumour_model.as_ref().filter(|m| m.reaction.is_some()) else { return Ok(0) };
+        if post_keys.is_empty() {
+            return Ok(0);
+        }
+        let mut store = self.lock()?;
+        let mut events = self.events.lock().map_err(|_| PipelineError::Poisoned)?;
+        let mut alerts = 0;
+        let mut seen: Vec<i64> = Vec::new();
+        for key in post_keys {
+            let Some(doc_id) = store.document_of_key(key)? else { continue };
+            if seen.contains(&doc_id) {
+                continue;
+            }
+            seen.push(doc_id);
+            let Some((_, mut m)) = store.stored_document(doc_id)? else { continue };
+            if m.flags.iter().any(|f| f.kind == FlagKind::Rumour) {
+                continue;
+            }
+            let early = store.early_comments(doc_id, m.document.published_at, crate::rumour::EARLY_COMMENTS)?;
+            let verdict = model.judge_with_comments(&m.document.title, &m.document.text, &early);
+            if !(verdict.fired && verdict.by_reaction) {
+                continue;
+            }
+            let flag = Flag { kind: FlagKind::Rumour, reasons: vec![verdict.reason_zh()] };
+            m.flags.push(flag.clone());
+            let mut assignment = None;
+            let mut queued: Vec<AlertMessage> = Vec::new();
+            if let Some(event_id) = store.event_of_document(doc_id)?.filter(|_| !m.hits.is_empty()) {
+                if events.needs_rebuild(now) {
+                    *events = store.event_index(events.threshold(), events.window(), now)?;
+                }
+                let state = store.event_state(event_id)?.unwrap_or_default();
+                let reaction = super::reaction(&store, event_id, 0, store.event_spread(event_id, now)?, now)?;
+                let grading = &self.config.response.grading;
+                let tier_of = |s: &str| self.tier_of(s);
+                if let Some(mut a) =
+                    events.regrade_event(event_id, (state.grade, state.downgraded_from), tier_of, reaction, grading)
+                {
+                    let facts = self.content_facts(&m);
+                    events.regrade(&mut a, &facts, tier_of, reaction, grading);
+                    let quiet = state.quiet_at(now) && !(a.rose() && a.grade <= crate::response::Grade::II);
+                    if !quiet {
+                        let decision = self.decide(&m, &facts, a.grade, state.transferred_to.as_deref());
+                        let views = self.viewpoint_brief(&store, event_id);
+                        queued.extend(self.render(&m, Some((&a, &decision)), views, now));
+                        if a.rose() {
+                            queued.extend(self.extra_channels(&a, &decision, now));
+                        }
+                    }
+                    assignment = Some(a);
+                }
+            }
+            if let Err(e) = store.record_rejudged(doc_id, &flag, assignment.as_ref(), &queued, now) {
+                events.invalidate();
+                return Err(e.into());
+            }
+            tracing::info!(
+                document = doc_id,
+                comments = early.len(),
+                alerts = queued.len(),
+                "a stored post judged again on its comments"
+            );
+            alerts += queued.len();
+        }
+        Ok(alerts)
     }
 }
 

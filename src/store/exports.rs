@@ -165,6 +165,15 @@ impl Store {
         Ok(out)
     }
 
+    /// The document a key (`guid:<source>:<post id>` for an export post) belongs to.
+    pub fn document_of_key(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT document_id FROM document_keys WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Comments stored for a post key, oldest first: (author, text).
     pub fn comments_for(&self, post_key: &str) -> Result<Vec<(Option<String>, String)>, StoreError> {
         let mut stmt = self
