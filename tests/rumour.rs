@@ -50,6 +50,7 @@ fn train_then_eval_then_match_uses_the_model() {
 
     let run = p.run(&["rumour", "train", "--data", &data]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("--comments"), "no replies, no hint: {}", run.stdout);
     assert!(run.stderr.contains("train.jsonl:50: 不是有效的 JSON"), "{}", run.stderr);
     assert!(
         run.stdout.contains("可用样本 48 条（谣言 24 条，非谣言 24 条），无标签跳过 1 条，无效行跳过 1 条"),
@@ -554,6 +555,7 @@ fn a_model_trained_with_comments_judges_posts_by_their_replies_and_says_so() {
     let plain = p.path().join("plain.model").to_string_lossy().into_owned();
     let run = p.run(&["rumour", "train", "--data", &data, "--out", &plain]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("条样本带评论（comments 字段）；加 --comments"), "a hint: {}", run.stdout);
     let run = p.run(&["rumour", "eval", "--data", &data, "--model", &plain, "--min-comments", "0"]);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("--min-comments 需要用 rumour train --comments 训练的模型"), "{}", run.stderr);

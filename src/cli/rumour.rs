@@ -107,13 +107,18 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         min_comments: usize::from(args.min_comments),
         ..TrainParams::default()
     };
+    let with = examples.iter().filter(|e| crate::rumour::text::reply_count(&e.comments) >= params.min_comments).count();
     if args.comments {
-        let with = examples.iter().filter(|e| crate::rumour::text::reply_count(&e.comments) >= params.min_comments);
         println!(
-            "评论：{} 条样本有至少 {} 条评论（comments 字段），另训练文本+评论模型（每条读前 {} 条评论）",
-            with.count(),
-            params.min_comments,
-            params.comments
+            "评论：{with} 条样本有至少 {} 条评论（comments 字段），另训练文本+评论模型（每条读前 {} 条评论）",
+            params.min_comments, params.comments
+        );
+    } else if with * 2 >= examples.len() && with > 0 {
+        // Cross-set figures (EVALUATION.md, "Public reaction"): with replies the model ranks
+        // clearly better; it is a choice because the file is larger and only exports carry replies.
+        println!(
+            "提示：{with} / {} 条样本带评论（comments 字段）；加 --comments 可另训练文本+评论模型，对带评论的导出帖子判断更准（见 EVALUATION.md）",
+            examples.len()
         );
     }
     let (model, report) = fit(&examples, &params);
