@@ -231,6 +231,34 @@ mod tests {
     }
 
     #[test]
+    fn a_group_whose_commit_fails_is_taken_back_whole_and_said_so() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("yuqing.db");
+        let mut store = Store::open(&path).expect("open");
+        let flag = store.group_commits(GroupPolicy { max_runs: 10, max_age: Duration::from_secs(3600) });
+        let now = Utc::now();
+        store.commit_run("a", &[doc("a", 1)], 1, &Default::default(), now).expect("run");
+        // A foreign key checked only at COMMIT makes the commit itself fail.
+        store
+            .conn
+            .execute_batch(
+                "PRAGMA defer_foreign_keys = ON;
+                 INSERT INTO hits (document_id, list, term, field, start, end) VALUES (999999, 'l', 't', 'title', 0, 1)",
+            )
+            .expect("a dangling hit");
+        assert!(store.flush().is_err(), "the commit fails");
+        assert!(store.take_lost_group(), "and says its runs are gone (the event index is rebuilt)");
+        assert!(!store.take_lost_group(), "once");
+        assert!(!flag.load(Ordering::Acquire));
+        assert_eq!(count(&path), 0, "nothing of the group is stored");
+        assert!(store.last_attempt("a").expect("state").is_none(), "its source state went with it");
+        // The store goes on: the next run opens a new group and commits.
+        store.commit_run("a", &[doc("a", 1)], 1, &Default::default(), now).expect("run again");
+        store.flush().expect("flush");
+        assert_eq!(count(&path), 1);
+    }
+
+    #[test]
     fn a_failed_run_takes_back_only_its_own_rows() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("yuqing.db");
