@@ -4,9 +4,11 @@
 //! `postgresql` package, started by scripts/pg.sh in a temporary directory on loopback (or
 //! the server named by YUQING_TEST_PG_URL). The outbox operations (`store::Outbox`) run the
 //! same test bodies on an SQLite file and on PostgreSQL, and so do the source state of every
-//! poll and the source leases (`store::SourceStates`); PostgreSQL's outbox claims and source
-//! leases are tested with two claimers. Where PostgreSQL is not installed, the tests that need it say so on
-//! stderr and pass without running (the SQLite half still runs).
+//! poll and the source leases (`store::SourceStates`), and the response workflow
+//! (`store::Workflow`: actions, downgrade, mute, withdrawals, event state and ladder reads,
+//! on events seeded in SQL); PostgreSQL's outbox claims and source leases are tested with
+//! two claimers. Where PostgreSQL is not installed, the tests that need it say so on stderr
+//! and pass without running (the SQLite half still runs).
 
 // Helpers outside #[test] functions: a failed expectation there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -338,7 +340,10 @@ fn migrate_to_an_unreachable_server_says_so() {
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use yuqing::model::{AlertMessage, HoldReason, SourceNotice};
 use yuqing::store::pg::PgStore;
-use yuqing::store::{DueSource, LadderEvent, Lease, Outbox, OutboxFilter, SourceStates, Store};
+use yuqing::store::{
+    Action, Downgraded, DueSource, EventState, LadderEvent, Lease, Outbox, OutboxFilter, SourceStates, Store, Withdraw,
+    Workflow,
+};
 
 /// A fixed clock: nothing here depends on today's date.
 fn t(secs: i64) -> DateTime<Utc> {
@@ -370,13 +375,41 @@ const SEED: &str = "
     INSERT INTO source_state (source_id, last_attempt_at, last_success_at, etag, last_modified, last_entries, last_new_at)
     VALUES ('forum', 1000, 1000, '\"e1\"', 'Mon, 02 Mar 2026 01:00:00 GMT', 12, 1000);";
 
-/// One store of either kind, with what keeps it alive.
+/// One store of either kind, with what keeps it alive and where a second connection finds it.
 enum Backend {
-    Sqlite { store: Store, _dir: tempfile::TempDir },
-    Postgres { store: Box<PgStore>, _cluster: Arc<Cluster> },
+    Sqlite { store: Store, dir: tempfile::TempDir },
+    Postgres { store: Box<PgStore>, url: String, _cluster: Arc<Cluster> },
 }
 
 impl Backend {
+    fn workflow(&mut self) -> Workflow<'_> {
+        match self {
+            Backend::Sqlite { store, .. } => store.workflow(),
+            Backend::Postgres { store, .. } => store.workflow(),
+        }
+    }
+
+    /// Runs `sql` on a second connection (rows another writer commits meanwhile).
+    fn run_sql(&self, sql: &str) {
+        match self {
+            Backend::Sqlite { dir, .. } => {
+                rusqlite::Connection::open(dir.path().join("yuqing.db")).expect("open").execute_batch(sql).expect("sql")
+            }
+            Backend::Postgres { url, .. } => connect(url).batch_execute(sql).expect("sql"),
+        }
+    }
+
+    /// A count (`sql` selects one BIGINT) on a second connection.
+    fn count(&self, sql: &str) -> i64 {
+        match self {
+            Backend::Sqlite { dir, .. } => rusqlite::Connection::open(dir.path().join("yuqing.db"))
+                .expect("open")
+                .query_row(sql, [], |r| r.get(0))
+                .expect("count"),
+            Backend::Postgres { url, .. } => connect(url).query_one(sql, &[]).expect("count").get(0),
+        }
+    }
+
     fn outbox(&mut self) -> Outbox<'_> {
         match self {
             Backend::Sqlite { store, .. } => store.outbox(),
@@ -395,16 +428,25 @@ impl Backend {
 /// A new seeded SQLite file, and a new seeded PostgreSQL database where PostgreSQL runs
 /// (its outbox claims under a 60 s lease).
 fn backends() -> Vec<(&'static str, Backend)> {
+    backends_with("")
+}
+
+/// [`backends`], each also seeded with `more` (SQL both run).
+fn backends_with(more: &str) -> Vec<(&'static str, Backend)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("yuqing.db");
     let store = Store::open(&db).expect("open sqlite");
-    rusqlite::Connection::open(&db).expect("open").execute_batch(SEED).expect("seed sqlite");
-    let mut out = vec![("sqlite", Backend::Sqlite { store, _dir: dir })];
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    conn.execute_batch(SEED).expect("seed sqlite");
+    conn.execute_batch(more).expect("seed sqlite");
+    let mut out = vec![("sqlite", Backend::Sqlite { store, dir })];
     if let Some(cluster) = cluster() {
         let url = database(&cluster);
         let store = PgStore::with_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
-        connect(&url).batch_execute(SEED).expect("seed postgres");
-        out.push(("postgres", Backend::Postgres { store: Box::new(store), _cluster: cluster }));
+        let mut client = connect(&url);
+        client.batch_execute(SEED).expect("seed postgres");
+        client.batch_execute(more).expect("seed postgres");
+        out.push(("postgres", Backend::Postgres { store: Box::new(store), url, _cluster: cluster }));
     }
     out
 }
@@ -824,4 +866,175 @@ fn an_expired_source_lease_is_taken_over_and_a_released_one_is_free_at_once() {
     assert_eq!(got, ["z"], "the locked one is skipped");
     tx.rollback().expect("rollback");
     assert_eq!(a.sources().claim(&due(&["x", "z"], 300, 60), t(300)).expect("claim"), ["x"], "once unlocked");
+}
+
+// ---------------------------------------------------------------- the response workflow
+
+/// Event 1 (II, routed to veterans) gets a second event beside it (III, preferential), and
+/// their queued alerts: A and B for event 1 due inside and after a mute, C for event 2
+/// written before a close, D for event 2 written after it (a rise breaking through).
+const WORKFLOW_SEED: &str = "
+    UPDATE events SET owner = 'veterans', graded_at = 1000 WHERE id = 1;
+    INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at)
+    VALUES (2, 'forum', 'f2', '抚恤金发放延迟', '第四季度抚恤金尚未发放。', 1000);
+    INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at,
+                        documents, sources, created_at, grade, owner, graded_at)
+    VALUES (2, '抚恤金发放延迟', 2, 'forum', 1000, 1000, 1, 1, 1000, 'III', 'preferential', 1000);
+    INSERT INTO alerts (document_id, event_id, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
+    VALUES (1, 1, 'email', '[\"wang@example.gov.cn\"]', 'A', 'a', '<p>a</p>', 3000, 900),
+           (1, 1, 'email', '[\"wang@example.gov.cn\"]', 'B', 'b', '<p>b</p>', 5000, 900),
+           (2, 2, 'email', '[\"li@example.gov.cn\"]', 'C', 'c', '<p>c</p>', 1000, 900),
+           (2, 2, 'email', '[\"li@example.gov.cn\"]', 'D', 'd', '<p>d</p>', 1000, 1700);";
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).expect("time")
+}
+
+fn act<'a>(action: &'a str, actor: &'a str, target: Option<&'a str>) -> Action<'a> {
+    Action { action, actor, target, link: None, note: None }
+}
+
+fn ids(events: &[LadderEvent]) -> Vec<i64> {
+    events.iter().map(|e| e.id).collect()
+}
+
+/// A response on both backends, the same: accept, transfer (the ladder restarts for the new
+/// section and earlier accepts no longer count), feedback, a second accept, a downgrade
+/// (recorded once: the same again is not lower; the ladder restarts from it), a mute (its
+/// alerts due inside it withdrawn, one due after kept), the delivery's guard withdrawing an
+/// alert a close or mute silenced after it was written (once; not one written after the
+/// close, and nothing after a reopen), a close withdrawing the rest, and the ladder's
+/// notification of the event queued once. Every state and ladder read is compared across
+/// backends.
+#[test]
+fn the_response_workflow_behaves_the_same_on_both_backends() {
+    type Trace = (Vec<Option<EventState>>, Vec<Vec<LadderEvent>>, Vec<(String, String, Option<String>)>);
+    let mut traces: Vec<(&str, Trace)> = Vec::new();
+    for (name, mut backend) in backends_with(WORKFLOW_SEED) {
+        let (mut states, mut ladders) = (Vec::new(), Vec::new());
+        let mut w = backend.workflow();
+        let start = w.event_state(1).expect("state").expect("event 1");
+        assert_eq!(start.grade.map(|g| g.as_str()), Some("II"), "{name}");
+        assert_eq!((start.owner.as_deref(), start.closed, start.muted_until), (Some("veterans"), false, None));
+        assert!(start.accepted_by.is_empty(), "{name}");
+        assert_eq!(w.event_state(99).expect("state"), None, "{name}");
+        states.push(Some(start));
+        let ladder = w.ladder_events(at(0)).expect("ladder");
+        assert_eq!(ids(&ladder), [1, 2], "{name}");
+        assert_eq!((ladder[0].since, ladder[0].transferred, ladder[0].accepted_at), (at(1000), false, None));
+        assert!(w.ladder_events(at(1001)).expect("ladder").is_empty(), "{name}: created before");
+        ladders.push(ladder);
+
+        assert!(w.record_action(1, &act("accept", "wang", None), at(1100)).expect("accept"), "{name}");
+        assert!(!w.record_action(99, &act("accept", "wang", None), at(1100)).expect("accept"), "{name}: no event");
+        assert_eq!(w.event_state(1).expect("state").expect("event").accepted_by, ["wang"], "{name}");
+
+        let transfer = Action { note: Some("涉及优抚政策"), ..act("transfer", "wang", Some("preferential")) };
+        assert!(w.record_action(1, &transfer, at(1200)).expect("transfer"), "{name}");
+        let moved = w.event_state(1).expect("state").expect("event");
+        assert_eq!(moved.owner.as_deref(), Some("preferential"), "{name}");
+        assert_eq!(moved.transferred_to.as_deref(), Some("preferential"), "{name}");
+        assert!(moved.accepted_by.is_empty(), "{name}: an accept before the transfer does not count");
+        states.push(Some(moved));
+
+        let feedback =
+            Action { link: Some("https://example.gov.cn/notice/1"), ..act("feedback", "li", Some("online")) };
+        assert!(w.record_action(1, &feedback, at(1300)).expect("feedback"), "{name}");
+        assert!(w.record_action(1, &act("accept", "li", None), at(1400)).expect("accept"), "{name}");
+        let ladder = w.ladder_events(at(0)).expect("ladder");
+        let e = &ladder[0];
+        assert_eq!((e.owner.as_str(), e.transferred, e.since), ("preferential", true, at(1200)), "{name}");
+        assert_eq!((e.accepted_at, e.accepts.clone()), (Some(at(1400)), vec![("li".to_string(), at(1400))]));
+        assert_eq!(e.feedback, [("online".to_string(), at(1300))], "{name}");
+        states.push(w.event_state(1).expect("state"));
+        ladders.push(ladder);
+
+        let (iii, ii) = (yuqing::model::Grade::parse("III").expect("III"), yuqing::model::Grade::parse("II"));
+        let down = w.downgrade(1, iii, "zhang", "经核实影响有限", at(1500)).expect("downgrade");
+        assert_eq!(down, Downgraded::From(ii.expect("II")), "{name}");
+        let again = w.downgrade(1, iii, "zhang", "经核实影响有限", at(1510)).expect("downgrade");
+        assert_eq!(again, Downgraded::NotLower(Some(iii)), "{name}: recorded once");
+        assert_eq!(w.downgrade(99, iii, "zhang", "r", at(1510)).expect("downgrade"), Downgraded::NoEvent, "{name}");
+        let lowered = w.event_state(1).expect("state").expect("event");
+        assert_eq!((lowered.grade, lowered.downgraded_from), (Some(iii), ii), "{name}");
+        assert!(lowered.accepted_by.is_empty(), "{name}: the ladder restarts from the new grade");
+        states.push(Some(lowered));
+        let ladder = w.ladder_events(at(0)).expect("ladder");
+        assert_eq!((ladder[0].grade, ladder[0].since, ladder[0].transferred), (iii, at(1500), false), "{name}");
+        assert!(ladder[0].accepts.is_empty(), "{name}");
+        ladders.push(ladder);
+
+        assert_eq!(w.mute(1, "wang", "已发布澄清", at(4000), at(1600)).expect("mute"), Some(1), "{name}: A");
+        assert_eq!(w.mute(99, "wang", "r", at(4000), at(1600)).expect("mute"), None, "{name}");
+        let muted = w.event_state(1).expect("state").expect("event");
+        assert_eq!(muted.muted_until, Some(at(4000)), "{name}");
+        assert!(muted.quiet_at(at(3999)) && !muted.quiet_at(at(4000)), "{name}");
+        states.push(Some(muted));
+        let ladder = w.ladder_events(at(0)).expect("ladder");
+        assert_eq!(ladder[0].mutes, [(at(1600), at(4000))], "{name}");
+        assert!(ladder[0].muted_at(at(2000)) && !ladder[0].muted_at(at(4000)), "{name}");
+        ladders.push(ladder);
+
+        // A run that read event 1's state before the mute commits alert E after it; event 2
+        // is closed by an action that withdrew nothing (C was written before it, D after).
+        backend.run_sql(
+            "INSERT INTO alerts (document_id, event_id, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
+             VALUES (1, 1, 'email', '[\"wang@example.gov.cn\"]', 'E', 'e', '<p>e</p>', 2000, 1550)",
+        );
+        let mut w = backend.workflow();
+        assert!(w.record_action(2, &act("close", "li", None), at(1650)).expect("close"), "{name}");
+        assert!(w.event_state(2).expect("state").expect("event").closed, "{name}");
+        assert_eq!(ids(&w.ladder_events(at(0)).expect("ladder")), [1], "{name}: a closed event leaves the ladder");
+        assert_eq!(w.withdraw_silenced(at(1700)).expect("guard"), 2, "{name}: C and E");
+        assert_eq!(w.withdraw_silenced(at(1701)).expect("guard"), 0, "{name}: once");
+        assert!(w.record_action(2, &act("reopen", "li", None), at(1800)).expect("reopen"), "{name}");
+        assert!(!w.event_state(2).expect("state").expect("event").closed, "{name}");
+        assert_eq!(w.withdraw_silenced(at(1800)).expect("guard"), 0, "{name}: D stays after the reopen");
+        states.push(w.event_state(2).expect("state"));
+
+        let close = Withdraw { reason: "事件已办结，撤回未发提醒", due_before: None };
+        let closed = w.record_withdrawing(1, &act("close", "li", None), Some(&close), at(1900)).expect("close");
+        assert_eq!(closed, Some(1), "{name}: B");
+        assert_eq!(w.record_withdrawing(99, &act("close", "li", None), Some(&close), at(1900)).expect("close"), None);
+        states.push(w.event_state(1).expect("state"));
+        let ladder = w.ladder_events(at(0)).expect("ladder");
+        assert_eq!(ids(&ladder), [2], "{name}");
+
+        // The ladder's notification about event 2, once.
+        let mut o = backend.outbox();
+        let m = message("email", "请接收：抚恤金发放延迟", &["li@example.gov.cn"]);
+        assert!(o.queue_notification(&ladder[0], ("li", 0), &m, at(2000)).expect("queue"), "{name}");
+        assert!(!o.queue_notification(&ladder[0], ("li", 0), &m, at(2001)).expect("queue"), "{name}: logged before");
+        ladders.push(ladder);
+        let mut outbox: Vec<(String, String, Option<String>)> = o
+            .outbox_rows(OutboxFilter::All, 20)
+            .expect("rows")
+            .into_iter()
+            .map(|r| (r.subject, r.status, r.last_error))
+            .collect();
+        outbox.sort();
+        let dropped = |s: &str, why: &str| (s.to_string(), "dropped".to_string(), Some(why.to_string()));
+        let pending = |s: &str| (s.to_string(), "pending".to_string(), None);
+        assert_eq!(
+            outbox,
+            [
+                dropped("A", "事件已静默，撤回静默期内到期的提醒"),
+                dropped("B", "事件已办结，撤回未发提醒"),
+                dropped("C", "事件已办结，撤回未发提醒"),
+                pending("D"),
+                dropped("E", "事件静默中，撤回静默期内到期的提醒"),
+                pending("请接收：抚恤金发放延迟"),
+            ],
+            "{name}"
+        );
+        // Each action once in the audit trail: the refused downgrade and the actions on a
+        // missing event wrote nothing.
+        let actions = backend.count("SELECT count(*) FROM event_actions");
+        assert_eq!(actions, 9, "{name}");
+        assert_eq!(backend.count("SELECT count(*) FROM event_actions WHERE action = 'downgrade'"), 1, "{name}");
+        traces.push((name, (states, ladders, outbox)));
+    }
+    if let [(_, sqlite), (_, postgres)] = traces.as_slice() {
+        assert_eq!(sqlite, postgres, "every read the same on both backends");
+    }
 }

@@ -3,9 +3,10 @@
 //! the transaction commits when [`GroupPolicy::max_runs`] runs are in it, when it is
 //! [`GroupPolicy::max_age`] old at the next run or at the daemon's tick ([`Store::flush_due`]),
 //! before any other transaction of the store ([`Store::begin`]), before the outbox is used
-//! (`Store::outbox`: nothing is claimed for sending before it is durable), and when the
-//! store is dropped. Plain reads and single-statement writes (a source's poll state, a
-//! failure) run inside the open group and see its rows.
+//! (`Store::outbox`: nothing is claimed for sending before it is durable), before a workflow
+//! action (`Store::workflow`: an accept is durable when it returns), and when the store is
+//! dropped. Plain reads and single-statement writes (a source's poll state, a failure, an
+//! event's state and the ladder's events) run inside the open group and see its rows.
 //!
 //! A cold poll of 1000 feeds made 1000 commits, each writing the same B-tree and
 //! search-index pages to the WAL again (BENCHMARKS.md: grouped, 18 % fewer bytes written
@@ -256,6 +257,42 @@ mod tests {
         store.commit_run("a", &[doc("a", 1)], 1, &Default::default(), now).expect("run again");
         store.flush().expect("flush");
         assert_eq!(count(&path), 1);
+    }
+
+    #[test]
+    fn workflow_reads_stay_in_the_group_and_an_action_commits_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("yuqing.db");
+        let mut store = Store::open(&path).expect("open");
+        store
+            .conn
+            .execute_batch(
+                "INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at)
+                 VALUES (1, 'forum', 'f1', '标题', '正文', 1000);
+                 INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at,
+                                     documents, sources, created_at, grade, owner)
+                 VALUES (1, '标题', 1, 'forum', 1000, 1000, 1, 1, 1000, 'III', 'office');",
+            )
+            .expect("seed");
+        let flag = store.group_commits(GroupPolicy { max_runs: 10, max_age: Duration::from_secs(3600) });
+        let now = Utc::now();
+        store.commit_run("s", &[doc("s", 1)], 1, &Default::default(), now).expect("run");
+        // The ingest path reads the event's state and the ladder reads its events while the
+        // group is open: the group stays open.
+        assert!(store.event_state(1).expect("state").is_some());
+        assert_eq!(store.ladder_events(now - chrono::Duration::days(30_000)).expect("ladder").len(), 1);
+        assert!(flag.load(Ordering::Acquire), "reads leave the group open");
+        assert_eq!(count(&path), 1);
+        // An accept is durable when it returns, the group's runs with it.
+        let accept = crate::store::Action { action: "accept", actor: "wang", target: None, link: None, note: None };
+        assert!(store.record_action(1, &accept, now).expect("accept"));
+        assert!(!flag.load(Ordering::Acquire), "the action committed the group");
+        assert_eq!(count(&path), 2);
+        let conn = Connection::open(&path).expect("open");
+        let accepts: i64 = conn
+            .query_row("SELECT count(*) FROM event_actions WHERE action = 'accept'", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(accepts, 1, "another connection sees the accept");
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The store: the only code that speaks SQL. SQLite is the default backend; PostgreSQL
 //! (`pg`) runs the operations ported so far behind the dialect layer (`sql`): the outbox
-//! (`delivery`), and the source state of every poll with the source leases (`sources`:
+//! (`delivery`), the source state of every poll with the source leases (`sources`:
 //! validators, health, 304s, failures, health notices, every source's state; a successful
-//! run's state is written by the commit path, still SQLite only).
+//! run's state is written by the commit path, still SQLite only), and the response workflow
+//! (`workflow`: actions and their withdrawals, downgrades, mutes, the delivery's guard, an
+//! event's state and the ladder's events; `workflow::apply`'s checks still take a `Store`).
+//! Not ported yet: the ingest path (documents, hits, flags, events), the console, reports,
+//! search, retention and the rest of the reads.
 //!
 //! One file, WAL journal, a busy timeout, versioned migrations. The daemon keeps a single
 //! writer `Store` behind a mutex; readers (`yuqing hits`, `yuqing sources`) open their own
@@ -62,7 +66,7 @@ pub use read::{HitRow, SourceState};
 pub use report::{ActionRecord, ReportEvent};
 pub use retention::{PruneReport, Retention};
 pub use timeline::{ActionEntry, AlertEntry, EventDetail, Timeline};
-pub use workflow::{Action, Downgraded, EventState, LadderEvent, Withdraw};
+pub use workflow::{Action, Downgraded, EventState, LadderEvent, Withdraw, Workflow};
 
 use crate::detect::events::Assignment;
 use crate::model::Validators;

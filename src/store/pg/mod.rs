@@ -2,9 +2,10 @@
 //! its connection (the synchronous `postgres` client, like rusqlite used from blocking
 //! threads), the schema ([`migrations`]) and the one-off copy of an SQLite store into it
 //! ([`copy`]), and [`PgStore`]: the operations ported to both backends so far, over
-//! [`conn::PgConn`]: the outbox (`store::delivery`) and the source state of every poll with
-//! the source leases several daemons share (`store::sources`). The daemon still runs on
-//! SQLite only.
+//! [`conn::PgConn`]: the outbox (`store::delivery`), the source state of every poll with
+//! the source leases several daemons share (`store::sources`), and the response workflow
+//! (`store::workflow`: actions, downgrades, mutes and their withdrawals, the event state and
+//! ladder reads). The daemon still runs on SQLite only.
 
 pub mod conn;
 pub mod copy;
@@ -141,7 +142,8 @@ fn query_value(raw: &str, key: &str) -> Option<String> {
 
 /// The store on PostgreSQL: one connection, the schema brought up to date, and the lease
 /// its outbox claims take (its owner also names this store's source leases). Ported: the
-/// outbox ([`crate::store::Outbox`]) and the source state ([`crate::store::SourceStates`]).
+/// outbox ([`crate::store::Outbox`]), the source state ([`crate::store::SourceStates`]) and
+/// the response workflow ([`crate::store::Workflow`]).
 pub struct PgStore {
     conn: conn::PgConn,
     lease: crate::store::Lease,
@@ -162,6 +164,12 @@ impl PgStore {
     /// The outbox operations on this store, claiming under its lease.
     pub fn outbox(&mut self) -> crate::store::Outbox<'_> {
         crate::store::Outbox::postgres(&mut self.conn, &self.lease)
+    }
+
+    /// The response workflow on this store: actions, downgrades, mutes, their withdrawals,
+    /// and the event state and ladder reads ([`crate::store::Workflow`]).
+    pub fn workflow(&mut self) -> crate::store::Workflow<'_> {
+        crate::store::Workflow::postgres(&mut self.conn)
     }
 
     /// The source-state operations on this store; its source leases name this store's
