@@ -17,14 +17,22 @@
 //! same transaction, so the document is stored once (on SQLite one writer holds the file
 //! and this never happens).
 
+use std::collections::HashSet;
+
 use super::outbox;
 use super::sql::{Dialect, Exec};
 use super::{Committed, NewDocument, StoreError, events};
 use crate::model::{Document, Flag, Hit, Negativity, Validators};
 
 /// Keeps only documents none of whose keys has been stored (the caller chooses the
-/// transaction, if any, the lookups share).
+/// transaction, if any, the lookups share). SQLite looks each key up with one cached
+/// statement; PostgreSQL asks for the whole batch's keys in one statement (one round trip).
 pub(super) fn unseen(db: &mut dyn Exec, documents: Vec<Document>) -> Result<Vec<Document>, StoreError> {
+    if db.dialect() == Dialect::Postgres {
+        let keys: Vec<&str> = documents.iter().flat_map(|d| d.keys.iter().map(String::as_str)).collect();
+        let stored = stored_keys(db, &keys)?;
+        return Ok(documents.into_iter().filter(|d| !d.keys.iter().any(|k| stored.contains(k))).collect());
+    }
     let mut out = Vec::with_capacity(documents.len());
     for doc in documents {
         if !known(db, &doc)? {
@@ -36,12 +44,31 @@ pub(super) fn unseen(db: &mut dyn Exec, documents: Vec<Document>) -> Result<Vec<
 
 /// Whether any of the document's keys is stored.
 fn known(db: &mut dyn Exec, doc: &Document) -> Result<bool, StoreError> {
+    if db.dialect() == Dialect::Postgres {
+        let keys: Vec<&str> = doc.keys.iter().map(String::as_str).collect();
+        return Ok(!stored_keys(db, &keys)?.is_empty());
+    }
     for key in &doc.keys {
         if db.first("SELECT 1 FROM document_keys WHERE key = ?1", &[key], |_| Ok(()))?.is_some() {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// Which of `keys` are stored, in one PostgreSQL statement (the keys go as one JSON text).
+fn stored_keys(db: &mut dyn Exec, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let wanted = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let stored: Vec<String> = db.rows(
+        "SELECT key FROM document_keys
+         WHERE key IN (SELECT jsonb_array_elements_text(CAST(CAST(?1 AS TEXT) AS jsonb)))",
+        &[&wanted],
+        |r| r.get(0),
+    )?;
+    Ok(stored.into_iter().collect())
 }
 
 /// A successful run's writes: documents not stored before (checked again here), their
