@@ -57,6 +57,9 @@ fn known(db: &mut dyn Exec, doc: &Document) -> Result<bool, StoreError> {
 }
 
 /// Which of `keys` are stored, in one PostgreSQL statement (the keys go as one JSON text).
+/// `= ANY(ARRAY(…))` is an index scan in every plan; `IN (SELECT …)` got a generic plan with
+/// a sequential scan once the statement was cached while the table was small, and 20,000
+/// documents took 20-29 s instead of 2 s.
 fn stored_keys(db: &mut dyn Exec, keys: &[&str]) -> Result<HashSet<String>, StoreError> {
     if keys.is_empty() {
         return Ok(HashSet::new());
@@ -64,7 +67,7 @@ fn stored_keys(db: &mut dyn Exec, keys: &[&str]) -> Result<HashSet<String>, Stor
     let wanted = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let stored: Vec<String> = db.rows(
         "SELECT key FROM document_keys
-         WHERE key IN (SELECT jsonb_array_elements_text(CAST(CAST(?1 AS TEXT) AS jsonb)))",
+         WHERE key = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST(CAST(?1 AS TEXT) AS jsonb))))",
         &[&wanted],
         |r| r.get(0),
     )?;
