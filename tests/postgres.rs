@@ -4,11 +4,13 @@
 //! `postgresql` package, started by scripts/pg.sh in a temporary directory on loopback (or
 //! the server named by YUQING_TEST_PG_URL). The outbox operations (`store::Outbox`) run the
 //! same test bodies on an SQLite file and on PostgreSQL, and so do the source state of every
-//! poll and the source leases (`store::SourceStates`), and the response workflow
-//! (`store::Workflow`: actions, downgrade, mute, withdrawals, event state and ladder reads,
-//! on events seeded in SQL); PostgreSQL's outbox claims and source leases are tested with
-//! two claimers. Where PostgreSQL is not installed, the tests that need it say so on stderr
-//! and pass without running (the SQLite half still runs).
+//! poll and the source leases (`store::SourceStates`), the ingest path (`commit_run`,
+//! `commit_documents`, `unseen`: every table a run writes compared across the backends; a
+//! failed run leaves nothing), and the response workflow (`store::Workflow`: actions,
+//! downgrade, mute, withdrawals, event state and ladder reads, on events seeded in SQL);
+//! PostgreSQL's outbox claims and source leases are tested with two claimers. Where
+//! PostgreSQL is not installed, the tests that need it say so on stderr and pass without
+//! running (the SQLite half still runs).
 
 // Helpers outside #[test] functions: a failed expectation there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -338,11 +340,13 @@ fn migrate_to_an_unreachable_server_says_so() {
 // ---------------------------------------------------------------- the outbox on both backends
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use yuqing::detect::events::Assignment;
 use yuqing::model::{AlertMessage, HoldReason, SourceNotice};
+use yuqing::model::{Document, Field, Flag, FlagKind, Grade, Hit, Negativity, Validators};
 use yuqing::store::pg::PgStore;
 use yuqing::store::{
-    Action, Downgraded, DueSource, EventState, LadderEvent, Lease, Outbox, OutboxFilter, SourceStates, Store, Withdraw,
-    Workflow,
+    Action, Committed, Downgraded, DueSource, EventState, LadderEvent, Lease, NewDocument, Outbox, OutboxFilter,
+    SourceStates, Store, Withdraw, Workflow,
 };
 
 /// A fixed clock: nothing here depends on today's date.
@@ -364,14 +368,15 @@ fn message(channel: &str, subject: &str, recipients: &[&str]) -> AlertMessage {
     }
 }
 
-/// A document and its event (for the ladder's notifications), and the state its source's
-/// commit left (the commit path is not ported yet), in SQL both backends run.
+/// A document in its event (for the ladder's notifications and the ingest tests' joined
+/// event), and the state its source's commit left, in SQL both backends run.
 const SEED: &str = "
     INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at)
     VALUES (1, 'forum', 'f1', '烈士陵园要拆？', '网传临江市烈士陵园将被拆迁。', 1000);
     INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at,
                         documents, sources, created_at, grade)
     VALUES (1, '烈士陵园要拆？', 1, 'forum', 1000, 1000, 1, 1, 1000, 'II');
+    INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity) VALUES (1, 1, 'forum', 1000, 1.0);
     INSERT INTO source_state (source_id, last_attempt_at, last_success_at, etag, last_modified, last_entries, last_new_at)
     VALUES ('forum', 1000, 1000, '\"e1\"', 'Mon, 02 Mar 2026 01:00:00 GMT', 12, 1000);";
 
@@ -423,6 +428,52 @@ impl Backend {
             Backend::Postgres { store, .. } => store.sources(),
         }
     }
+
+    fn commit_run(
+        &mut self,
+        source: &str,
+        batch: &[NewDocument],
+        entries: usize,
+        v: &Validators,
+        now: DateTime<Utc>,
+    ) -> Committed {
+        match self {
+            Backend::Sqlite { store, .. } => store.commit_run(source, batch, entries, v, now),
+            Backend::Postgres { store, .. } => store.commit_run(source, batch, entries, v, now),
+        }
+        .expect("commit run")
+    }
+
+    fn commit_documents(&mut self, source: &str, batch: &[NewDocument], now: DateTime<Utc>) -> Committed {
+        match self {
+            Backend::Sqlite { store, .. } => store.commit_documents(source, batch, now),
+            Backend::Postgres { store, .. } => store.commit_documents(source, batch, now),
+        }
+        .expect("commit documents")
+    }
+
+    fn unseen(&mut self, documents: Vec<Document>) -> Vec<Document> {
+        match self {
+            Backend::Sqlite { store, .. } => store.unseen(documents),
+            Backend::Postgres { store, .. } => store.unseen(documents),
+        }
+        .expect("unseen")
+    }
+
+    /// The one text column of every row of `sql`, read on a connection of its own (what is
+    /// committed).
+    fn column(&self, sql: &str) -> Vec<String> {
+        match self {
+            Backend::Sqlite { dir, .. } => {
+                let conn = rusqlite::Connection::open(dir.path().join("yuqing.db")).expect("open");
+                let mut stmt = conn.prepare(sql).expect("prepare");
+                stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+            }
+            Backend::Postgres { url, .. } => {
+                connect(url).query(sql, &[]).expect("query").iter().map(|r| r.get(0)).collect()
+            }
+        }
+    }
 }
 
 /// A new seeded SQLite file, and a new seeded PostgreSQL database where PostgreSQL runs
@@ -446,6 +497,10 @@ fn backends_with(more: &str) -> Vec<(&'static str, Backend)> {
         let mut client = connect(&url);
         client.batch_execute(SEED).expect("seed postgres");
         client.batch_execute(more).expect("seed postgres");
+        // The seed's explicit id does not move the identity, as `db migrate-to` does.
+        client
+            .batch_execute("SELECT setval(pg_get_serial_sequence('documents', 'id'), (SELECT max(id) FROM documents))")
+            .expect("sequence");
         out.push(("postgres", Backend::Postgres { store: Box::new(store), url, _cluster: cluster }));
     }
     out
@@ -1037,4 +1092,301 @@ fn the_response_workflow_behaves_the_same_on_both_backends() {
     if let [(_, sqlite), (_, postgres)] = traces.as_slice() {
         assert_eq!(sqlite, postgres, "every read the same on both backends");
     }
+}
+// ---------------------------------------------------------------- the ingest path on both backends
+
+fn document(key: &str, title: &str) -> Document {
+    Document {
+        source_id: "news".into(),
+        keys: vec![format!("link:{key}"), format!("guid:{key}")],
+        fingerprint: format!("fp-{key}"),
+        link: Some(format!("https://news.example.cn/{key}")),
+        guid: Some(key.into()),
+        title: title.into(),
+        text: format!("{title}：网传临江市烈士陵园将被拆迁。"),
+        author: None,
+        published_at: Some(t(-60)),
+        page_state: None,
+    }
+}
+
+fn assignment(event_id: i64, seen: i64, grade: Grade, previous: Option<Grade>, new_source: bool) -> Assignment {
+    Assignment {
+        event_id,
+        new_event: previous.is_none(),
+        new_source,
+        similarity: if previous.is_none() { 1.0 } else { 0.5 },
+        evidence: if previous.is_none() { Vec::new() } else { vec!["烈士陵园".into(), "拆迁".into()] },
+        seen_at: t(seen),
+        event_title: "烈士陵园要拆？".into(),
+        sources: 1,
+        documents: 1,
+        grade,
+        grade_reasons: vec![format!("{} 级：测试", grade.as_str())],
+        previous_grade: previous,
+        owner: Some("veterans".into()),
+    }
+}
+
+fn item(doc: Document, event: Option<Assignment>, alert: Option<AlertMessage>) -> NewDocument {
+    let hit =
+        |term: &str, start| Hit {
+            field: Field::Title, start, end: start + 4, list: "军人".into(), term: term.into()
+        };
+    NewDocument {
+        document: doc,
+        hits: vec![hit("烈士陵园", 0), hit("拆迁", 6)],
+        flags: Vec::new(),
+        negativity: None,
+        event,
+        alert,
+        extra: Vec::new(),
+    }
+}
+
+/// What a run left, table by table, each row one comparable text (ids only where both
+/// backends give the same ones; text orders sorted here, not by the server's collation).
+fn ingest_rows(b: &Backend) -> Vec<Vec<String>> {
+    let queries = [
+        "SELECT CAST(id AS TEXT) || '|' || source_id || '|' || title || '|' || coalesce(link, '-') || '|'
+                || coalesce(CAST(published_at AS TEXT), '-') || '|' || CAST(fetched_at AS TEXT) || '|'
+                || coalesce(CAST(CAST(negativity * 100 AS BIGINT) AS TEXT), '-') || '|' || coalesce(negativity_drivers, '-')
+         FROM documents",
+        "SELECT k.key || '>' || CAST(k.document_id AS TEXT) FROM document_keys k",
+        "SELECT CAST(document_id AS TEXT) || '|' || list || '|' || term || '|' || field || '|'
+                || CAST(start AS TEXT) || '-' || CAST(\"end\" AS TEXT) FROM hits",
+        "SELECT CAST(document_id AS TEXT) || '|' || kind || '|' || reasons FROM flags",
+        "SELECT CAST(id AS TEXT) || '|' || title || '|' || CAST(first_document_id AS TEXT) || '|' || first_source_id
+                || '|' || CAST(first_seen_at AS TEXT) || '|' || CAST(last_seen_at AS TEXT) || '|'
+                || CAST(documents AS TEXT) || '|' || CAST(sources AS TEXT) || '|' || coalesce(grade, '-') || '|'
+                || coalesce(grade_reasons, '-') || '|' || coalesce(owner, '-') || '|' || coalesce(CAST(graded_at AS TEXT), '-')
+         FROM events",
+        "SELECT CAST(document_id AS TEXT) || '|' || CAST(event_id AS TEXT) || '|' || source_id || '|'
+                || CAST(seen_at AS TEXT) || '|' || CAST(CAST(similarity * 100 AS BIGINT) AS TEXT) || '|' || coalesce(evidence, '-')
+         FROM event_documents",
+        "SELECT CAST(id AS TEXT) || '|' || kind || '|' || coalesce(CAST(document_id AS TEXT), '-') || '|'
+                || coalesce(CAST(event_id AS TEXT), '-') || '|' || channel || '|' || recipients || '|' || subject || '|'
+                || status || '|' || coalesce(held, '-') || '|' || coalesce(last_error, '-') || '|'
+                || CAST(next_attempt_at AS TEXT) || '|' || CAST(created_at AS TEXT)
+         FROM alerts",
+        "SELECT source_id || '|' || coalesce(etag, '-') || '|' || coalesce(last_modified, '-') || '|'
+                || coalesce(CAST(last_entries AS TEXT), '-') || '|' || coalesce(CAST(last_attempt_at AS TEXT), '-') || '|'
+                || coalesce(CAST(last_success_at AS TEXT), '-') || '|' || coalesce(CAST(last_new_at AS TEXT), '-') || '|'
+                || CAST(consecutive_failures AS TEXT)
+         FROM source_state",
+    ];
+    queries
+        .iter()
+        .map(|q| {
+            let mut rows = b.column(q);
+            rows.sort();
+            rows
+        })
+        .collect()
+}
+
+/// A source run's writes, the same on both backends: two new documents (and a third
+/// repeating the first's key, skipped) with their keys, hits, a flag and negativity; one
+/// starts a new event, the other joins the seeded one and raises it to I (its pending alert
+/// is dropped); an alert each, and an SMS extra; the source's state with its validators.
+/// A second run's plain copy of the new event is spaced after the event's last message; a
+/// document seen before (by any key) is skipped; a batch without the state moves only
+/// `last_new_at`. Every table reads the same on both backends.
+#[test]
+fn a_source_run_is_stored_the_same_on_both_backends() {
+    let mut results: Vec<(&str, Vec<Vec<String>>)> = Vec::new();
+    for (name, mut backend) in backends() {
+        // A pending alert of the seeded event, written for its grade II.
+        let before = message("email", "旧告警", &["wang@example.gov.cn"]);
+        backend.outbox().queue_admin_notice("config_invalid", &before, t(0)).expect("queue");
+        match &backend {
+            Backend::Sqlite { dir, .. } => rusqlite::Connection::open(dir.path().join("yuqing.db"))
+                .expect("open")
+                .execute_batch("UPDATE alerts SET kind = 'document', event_id = 1, document_id = 1")
+                .expect("tie"),
+            Backend::Postgres { url, .. } => connect(url)
+                .batch_execute("UPDATE alerts SET kind = 'document', event_id = 1, document_id = 1")
+                .expect("tie"),
+        }
+
+        let mut first = item(document("a", "烈士陵园要拆迁？"), Some(assignment(2, -60, Grade::III, None, true)), None);
+        first.document.author = Some("网友甲".into());
+        first.flags = vec![Flag { kind: FlagKind::Rumour, reasons: vec!["网传".into()] }];
+        first.negativity = Some(Negativity { score: 0.75, drivers: vec!["严重拖欠".into()] });
+        first.alert = Some(message("email", "新事件：烈士陵园要拆迁？", &["wang@example.gov.cn"]));
+        first.extra = vec![message("sms", "新事件：烈士陵园要拆迁？", &["13800000000"])];
+        let joined = item(
+            document("b", "转发：烈士陵园要拆迁"),
+            Some(assignment(1, 500, Grade::I, Some(Grade::II), true)),
+            Some(message("email", "升为 I 级：烈士陵园要拆？", &["wang@example.gov.cn"])),
+        );
+        let mut again = item(document("c", "同一篇"), None, None);
+        again.document.keys = vec!["guid:a".into()];
+        let v = Validators { etag: Some("\"n1\"".into()), last_modified: Some("Mon, 02 Mar 2026 01:00:00 GMT".into()) };
+        let counts = backend.commit_run("news", &[first.clone(), joined, again], 3, &v, t(10));
+        assert_eq!(counts, Committed { documents: 2, hits: 4, alerts: 3 }, "{name}");
+        let state = backend.sources().poll_state("news").expect("state");
+        assert_eq!(state.0, v, "{name}: the validators of the run");
+        assert_eq!(state.1.last_new_at, Some(t(10)), "{name}");
+
+        // The same document again (one key is enough) is not new; a plain copy is spaced.
+        let repeat = backend.commit_run("news", &[first.clone()], 1, &v, t(20));
+        assert_eq!(repeat, Committed::default(), "{name}");
+        let copy = item(
+            document("d", "又一篇：烈士陵园要拆迁？"),
+            Some(assignment(2, 30, Grade::III, Some(Grade::III), false)),
+            Some(message("email", "事件更新：烈士陵园要拆迁？", &["wang@example.gov.cn"])),
+        );
+        let counts = backend.commit_documents("news", &[copy], t(30));
+        assert_eq!(counts, Committed { documents: 1, hits: 2, alerts: 1 }, "{name}");
+
+        let rows = ingest_rows(&backend);
+        let [documents, keys, hits, flags, events, event_documents, alerts, states] = rows.as_slice() else {
+            panic!("eight tables")
+        };
+        assert_eq!((documents.len(), keys.len(), hits.len(), flags.len()), (4, 6, 6, 1), "{name}: {documents:?}");
+        assert!(documents.iter().any(|d| d.ends_with("|75|[\"严重拖欠\"]")), "{name}: {documents:?}");
+        assert_eq!(events.len(), 2, "{name}");
+        assert!(events[0].starts_with("1|烈士陵园要拆？|1|forum|1000|"), "{name}: first copy kept: {}", events[0]);
+        assert!(events[0].contains("|2|2|I|"), "{name}: two documents, two sources, risen to I: {}", events[0]);
+        assert!(events[1].contains("|2|1|III|"), "{name}: the new event, two copies of one source: {}", events[1]);
+        assert_eq!(event_documents.len(), 4, "{name}");
+        assert_eq!(alerts.len(), 5, "{name}");
+        assert!(alerts[0].contains("|dropped|"), "{name}: the pending alert of the risen event: {}", alerts[0]);
+        let update = alerts.iter().find(|a| a.contains("事件更新")).expect("update");
+        let spaced = t(10).timestamp() + 30 * 60; // the first alert's time + the update spacing
+        assert!(update.ends_with(&format!("|rate|-|{spaced}|{}", t(30).timestamp())), "{name}: {update}");
+        assert!(alerts.iter().any(|a| a.contains("|sms|[\"13800000000\"]|")), "{name}: the SMS extra");
+        let news = states.iter().find(|s| s.starts_with("news|")).expect("news state");
+        assert_eq!(
+            news,
+            &format!("news|\"n1\"|Mon, 02 Mar 2026 01:00:00 GMT|1|{0}|{0}|{1}|0", t(20).timestamp(), t(30).timestamp()),
+            "{name}"
+        );
+        if let Backend::Postgres { url, .. } = &backend {
+            // The search table follows event_documents (its trigger), as FTS5 does on SQLite.
+            let found: i64 = connect(url)
+                .query_one("SELECT count(*) FROM document_search WHERE text ILIKE '%' || $1 || '%'", &[&"又一篇"])
+                .expect("search")
+                .get(0);
+            assert_eq!(found, 1, "the copy is searchable");
+        }
+
+        // unseen filters documents any of whose keys is stored.
+        let mut by_link = document("x", "只有链接相同");
+        by_link.keys = vec!["link:d".into(), "guid:new".into()];
+        let fresh = backend.unseen(vec![document("a", "重复"), by_link, document("e", "新的一篇")]);
+        assert_eq!(fresh.iter().map(|d| d.title.as_str()).collect::<Vec<_>>(), ["新的一篇"], "{name}");
+        results.push((name, rows));
+    }
+    if let [(_, sqlite), (_, postgres)] = results.as_slice() {
+        assert_eq!(sqlite, postgres, "every table the same on both backends");
+    }
+}
+
+/// A run that fails in its last write (its second alert, refused by an index the test adds
+/// on both backends) leaves nothing: no document, key, hit, event or alert, and the
+/// source's state as it was.
+#[test]
+fn a_failed_run_leaves_nothing_on_both_backends() {
+    for (name, mut backend) in backends() {
+        let before = ingest_rows(&backend);
+        let ddl = "CREATE UNIQUE INDEX one_subject ON alerts(subject)";
+        match &backend {
+            Backend::Sqlite { dir, .. } => rusqlite::Connection::open(dir.path().join("yuqing.db"))
+                .expect("open")
+                .execute_batch(ddl)
+                .expect("index"),
+            Backend::Postgres { url, .. } => connect(url).batch_execute(ddl).expect("index"),
+        }
+        let same = message("email", "同一主题", &["wang@example.gov.cn"]);
+        let one = item(document("a", "第一篇"), Some(assignment(2, 0, Grade::III, None, true)), Some(same.clone()));
+        let two = item(document("b", "第二篇"), None, Some(same));
+        let v = Validators { etag: Some("\"n2\"".into()), last_modified: None };
+        let failed = match &mut backend {
+            Backend::Sqlite { store, .. } => store.commit_run("forum", &[one.clone(), two.clone()], 2, &v, t(10)),
+            Backend::Postgres { store, .. } => store.commit_run("forum", &[one.clone(), two.clone()], 2, &v, t(10)),
+        };
+        assert!(failed.is_err(), "{name}: the second alert is refused");
+        assert_eq!(ingest_rows(&backend), before, "{name}: nothing of the run is left");
+        assert_eq!(backend.unseen(vec![one.document.clone()]).len(), 1, "{name}: its keys are not stored");
+        // Without the index the same run goes in whole.
+        let drop = "DROP INDEX one_subject";
+        match &backend {
+            Backend::Sqlite { dir, .. } => rusqlite::Connection::open(dir.path().join("yuqing.db"))
+                .expect("open")
+                .execute_batch(drop)
+                .expect("drop"),
+            Backend::Postgres { url, .. } => connect(url).batch_execute(drop).expect("drop"),
+        }
+        assert_eq!(backend.commit_run("forum", &[one, two], 2, &v, t(10)).documents, 2, "{name}");
+    }
+}
+
+/// Two daemons storing the same document at once (from two sources, sharing a key) store it
+/// once on PostgreSQL: the second one's key insert waits for the first's commit, adds
+/// nothing, and the second takes its document row back in its own transaction (its other
+/// key, hits and alert with it); the rest of its run (the source's state) commits.
+#[test]
+fn a_document_two_daemons_store_at_once_is_stored_once() {
+    let Some(cluster) = cluster() else { return };
+    let url = database(&cluster);
+    drop(PgStore::with_client(connect(&url), lease("setup", 60)).expect("migrate"));
+    // The first daemon's transaction, not yet committed.
+    let mut first = connect(&url);
+    let mut tx = first.transaction().expect("tx");
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO documents (source_id, fingerprint, title, text, fetched_at)
+             VALUES ('forum', 'fp-same', '同一篇', '正文', 0) RETURNING id",
+            &[],
+        )
+        .expect("document")
+        .get(0);
+    tx.execute("INSERT INTO document_keys (key, document_id) VALUES ('link:same', $1)", &[&id]).expect("key");
+    let second = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let mut store = PgStore::with_client(connect(&url), lease("yuqing-b", 60)).expect("connect");
+            let mut doc = document("same", "同一篇");
+            doc.keys = vec!["guid:other".into(), "link:same".into()];
+            let alert = message("email", "同一篇", &["wang@example.gov.cn"]);
+            let run = item(doc, Some(assignment(7, 0, Grade::III, None, true)), Some(alert));
+            store.commit_run("news", &[run], 1, &Validators::default(), t(0)).expect("commit")
+        })
+    };
+    // Until the second waits for the first's key (a wait, not a timing asserted).
+    let mut watch = connect(&url);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting: i64 = watch
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .expect("activity")
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the second daemon never waited for the key");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    tx.commit().expect("first commits");
+    let counts = second.join().expect("second daemon");
+    assert_eq!(counts, Committed::default(), "not new after all");
+    let mut pg = connect(&url);
+    let count = |pg: &mut postgres::Client, table: &str| -> i64 {
+        pg.query_one(&format!("SELECT count(*) FROM {table}"), &[]).expect("count").get(0)
+    };
+    assert_eq!(count(&mut pg, "documents"), 1, "stored once");
+    let keys: Vec<String> =
+        pg.query("SELECT key FROM document_keys", &[]).expect("keys").iter().map(|r| r.get(0)).collect();
+    assert_eq!(keys, ["link:same"], "the second's other key went back with its row");
+    for table in ["hits", "events", "event_documents", "alerts"] {
+        assert_eq!(count(&mut pg, table), 0, "{table}");
+    }
+    let state: Option<i64> =
+        pg.query_one("SELECT last_success_at FROM source_state WHERE source_id = 'news'", &[]).expect("state").get(0);
+    assert_eq!(state, Some(t(0).timestamp()), "the run itself committed");
 }

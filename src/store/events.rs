@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
+use super::sql::{Dialect, Exec, Sqlite};
 use super::{Store, StoreError, time};
 use crate::detect::distortion::Publication;
 use crate::detect::events::{Assignment, EventIndex, Seed};
@@ -17,48 +18,62 @@ use crate::response::trend::Spread;
 
 /// Records that document `doc_id` belongs to `event`, creating the event row when this is
 /// its first document and keeping first/last times, counts and the first source right.
+/// Written once for both backends (`store::ingest`).
 pub(super) fn record(
-    tx: &rusqlite::Connection,
+    tx: &mut dyn Exec,
     event: &Assignment,
     doc_id: i64,
     source_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
     let seen = event.seen_at.timestamp();
-    tx.prepare_cached(
-        "INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at, documents, sources, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, 0, ?6)
-         ON CONFLICT(id) DO UPDATE SET
-             first_document_id = CASE WHEN ?5 < first_seen_at THEN ?3 ELSE first_document_id END,
-             first_source_id = CASE WHEN ?5 < first_seen_at THEN ?4 ELSE first_source_id END,
-             first_seen_at = min(first_seen_at, ?5),
-             last_seen_at = max(last_seen_at, ?5)",
-    )?
-    .execute(params![event.event_id, event.event_title, doc_id, source_id, seen, now])?;
+    // Two-argument min()/max() are SQLite's; PostgreSQL's are LEAST/GREATEST. The old row's
+    // columns are named with the table (PostgreSQL: unqualified they are ambiguous here).
+    macro_rules! upsert {
+        ($min:literal, $max:literal) => {
+            concat!(
+                "INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at, documents, sources, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, 0, ?6)
+                 ON CONFLICT(id) DO UPDATE SET
+                     first_document_id = CASE WHEN ?5 < events.first_seen_at THEN ?3 ELSE events.first_document_id END,
+                     first_source_id = CASE WHEN ?5 < events.first_seen_at THEN ?4 ELSE events.first_source_id END,
+                     first_seen_at = ",
+                $min,
+                "(events.first_seen_at, ?5),
+                     last_seen_at = ",
+                $max,
+                "(events.last_seen_at, ?5)"
+            )
+        };
+    }
+    let sql = match tx.dialect() {
+        Dialect::Sqlite => upsert!("min", "max"),
+        Dialect::Postgres => upsert!("LEAST", "GREATEST"),
+    };
+    tx.execute(sql, &[&event.event_id, &event.event_title, &doc_id, &source_id, &seen, &now])?;
     raise_grade(tx, event, now)?;
     if let Some(owner) = &event.owner {
-        tx.prepare_cached("UPDATE events SET owner = coalesce(owner, ?2) WHERE id = ?1")?
-            .execute(params![event.event_id, owner])?;
+        tx.execute("UPDATE events SET owner = coalesce(owner, ?2) WHERE id = ?1", &[&event.event_id, owner])?;
     }
-    tx.prepare_cached(
+    tx.execute(
         "INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity, evidence)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        doc_id,
-        event.event_id,
-        source_id,
-        seen,
-        event.similarity,
-        (!event.evidence.is_empty()).then(|| event.evidence.join("、"))
-    ])?;
-    tx.prepare_cached(
+        &[
+            &doc_id,
+            &event.event_id,
+            &source_id,
+            &seen,
+            &event.similarity,
+            &(!event.evidence.is_empty()).then(|| event.evidence.join("、")),
+        ],
+    )?;
+    tx.execute(
         "UPDATE events SET
              documents = (SELECT count(*) FROM event_documents WHERE event_id = ?1),
              sources = (SELECT count(DISTINCT source_id) FROM event_documents WHERE event_id = ?1)
          WHERE id = ?1",
-    )?
-    .execute([event.event_id])?;
+        &[&event.event_id],
+    )?;
     Ok(())
 }
 
@@ -66,28 +81,25 @@ pub(super) fn record(
 /// "IV" as text, too), and after a human downgrade only above the grade it was downgraded
 /// from. When the event rises to I or II, its alerts still pending — written for the lower
 /// grade — are dropped (inhibition); the caller queues the rise alert after this.
-pub(super) fn raise_grade(tx: &rusqlite::Connection, event: &Assignment, now: i64) -> Result<(), StoreError> {
+pub(super) fn raise_grade(tx: &mut dyn Exec, event: &Assignment, now: i64) -> Result<(), StoreError> {
     let before: Option<String> = tx
-        .prepare_cached("SELECT grade FROM events WHERE id = ?1")?
-        .query_row([event.event_id], |r| r.get(0))
-        .optional()?
+        .first("SELECT grade FROM events WHERE id = ?1", &[&event.event_id], |r| r.get::<Option<String>>(0))?
         .flatten();
     let reasons = serde_json::to_string(&event.grade_reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let changed = tx
-        .prepare_cached(
-            "UPDATE events SET grade = ?2, grade_reasons = ?3
-             WHERE id = ?1 AND (grade IS NULL OR ?2 <= grade) AND (downgraded_from IS NULL OR ?2 < downgraded_from)",
-        )?
-        .execute(params![event.event_id, event.grade.as_str(), reasons])?;
+    let changed = tx.execute(
+        "UPDATE events SET grade = ?2, grade_reasons = ?3
+         WHERE id = ?1 AND (grade IS NULL OR ?2 <= grade) AND (downgraded_from IS NULL OR ?2 < downgraded_from)",
+        &[&event.event_id, &event.grade.as_str(), &reasons],
+    )?;
     let rose = changed > 0 && before.as_deref().and_then(Grade::parse).is_some_and(|b| event.grade < b);
     if rose {
-        tx.prepare_cached("UPDATE events SET graded_at = ?2 WHERE id = ?1")?.execute(params![event.event_id, now])?;
+        tx.execute("UPDATE events SET graded_at = ?2 WHERE id = ?1", &[&event.event_id, &now])?;
     }
     if rose && event.grade <= Grade::II {
-        tx.prepare_cached(
+        tx.execute(
             "UPDATE alerts SET status = 'dropped', last_error = ?2, sent_at = ?3 WHERE event_id = ?1 AND status = 'pending'",
-        )?
-        .execute(params![event.event_id, format!("事件已升为{}，改发升级通知", event.grade.label_zh()), now])?;
+            &[&event.event_id, &format!("事件已升为{}，改发升级通知", event.grade.label_zh()), &now],
+        )?;
     }
     Ok(())
 }
@@ -320,11 +332,11 @@ impl Store {
         let action = "INSERT INTO event_actions (event_id, action, actor, target, note, at) VALUES (?1, 'split', ?2, ?3, ?4, ?5)";
         tx.execute(action, params![from, actor, doc_id.to_string(), reason, at])?;
         if let Some(event) = &into.event {
-            record(&tx, event, doc_id, &into.document.source_id, at)?;
+            record(&mut Sqlite(&tx), event, doc_id, &into.document.source_id, at)?;
             tx.execute(action, params![event.event_id, actor, format!("from:{from}"), reason, at])?;
         }
         for alert in into.alert.iter().chain(&into.extra) {
-            super::outbox::enqueue_for(&tx, doc_id, into.event.as_ref(), alert, at)?;
+            super::outbox::enqueue_for(&mut Sqlite(&tx), doc_id, into.event.as_ref(), alert, at)?;
         }
         tx.commit()?;
         Ok(())
@@ -340,9 +352,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let tx = self.begin()?;
-        raise_grade(&tx, event, now.timestamp())?;
+        raise_grade(&mut Sqlite(&tx), event, now.timestamp())?;
         for alert in alerts {
-            super::outbox::enqueue(&tx, head_document, Some(event.event_id), alert, now.timestamp())?;
+            super::outbox::enqueue(&mut Sqlite(&tx), head_document, Some(event.event_id), alert, now.timestamp())?;
         }
         tx.commit()?;
         Ok(())
@@ -359,12 +371,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let tx = self.begin()?;
-        super::insert_flags(&tx, document_id, std::slice::from_ref(flag))?;
+        super::ingest::insert_flags(&mut Sqlite(&tx), document_id, std::slice::from_ref(flag))?;
         if let Some(event) = event {
-            raise_grade(&tx, event, now.timestamp())?;
+            raise_grade(&mut Sqlite(&tx), event, now.timestamp())?;
         }
         for alert in alerts {
-            super::outbox::enqueue(&tx, document_id, event.map(|e| e.event_id), alert, now.timestamp())?;
+            super::outbox::enqueue(&mut Sqlite(&tx), document_id, event.map(|e| e.event_id), alert, now.timestamp())?;
         }
         tx.commit()?;
         Ok(())

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Committed, NewDocument, Store, StoreError, insert_new};
+use super::ingest::insert_new;
+use super::sql::Sqlite;
+use super::{Committed, NewDocument, Store, StoreError};
 use crate::detect::viewpoints::CommentInput;
 use crate::extract::export::{Engagement, ExportComment};
 
@@ -49,7 +51,7 @@ impl Store {
         let tx = self.begin()?;
         let mut out = ExportCommitted::default();
         for item in batch.documents {
-            insert_new(&tx, item, now_s, &mut out.committed)?;
+            insert_new(&mut Sqlite(&tx), item, now_s, &mut out.committed)?;
         }
         for (keys, counts) in batch.engagement.iter().filter(|(_, c)| !c.is_empty()) {
             if let Some(doc_id) = record_engagement(&tx, keys, counts, now_s)? {

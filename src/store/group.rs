@@ -304,7 +304,12 @@ mod tests {
         let now = Utc::now();
         store.commit_run("a", &[doc("a", 1)], 1, &Default::default(), now).expect("run");
         let failed: Result<(), StoreError> = store.in_run(|conn| {
-            super::super::insert_new(conn, &doc("b", 1), now.timestamp(), &mut Default::default())?;
+            super::super::ingest::insert_new(
+                &mut crate::store::sql::Sqlite(conn),
+                &doc("b", 1),
+                now.timestamp(),
+                &mut Default::default(),
+            )?;
             Err(StoreError::NoRow("made to fail".into()))
         });
         assert!(failed.is_err());

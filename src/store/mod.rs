@@ -1,12 +1,14 @@
 //! The store: the only code that speaks SQL. SQLite is the default backend; PostgreSQL
 //! (`pg`) runs the operations ported so far behind the dialect layer (`sql`): the outbox
 //! (`delivery`), the source state of every poll with the source leases (`sources`:
-//! validators, health, 304s, failures, health notices, every source's state; a successful
-//! run's state is written by the commit path, still SQLite only), and the response workflow
+//! validators, health, 304s, failures, health notices, every source's state), the ingest
+//! path (`ingest`: [`Store::commit_run`], [`Store::commit_documents`] and [`Store::unseen`]
+//! — documents, keys, hits, flags, negativity, events with their grade, the alerts and
+//! SMS/IM extras queued with them, a successful run's source state; on SQLite the ingest
+//! writes run inside `Store::in_run`, group commit, `group`), and the response workflow
 //! (`workflow`: actions and their withdrawals, downgrades, mutes, the delivery's guard, an
 //! event's state and the ladder's events; `workflow::apply`'s checks still take a `Store`).
-//! Not ported yet: the ingest path (documents, hits, flags, events), the console, reports,
-//! search, retention and the rest of the reads.
+//! Not ported yet: the console, reports, search, exports, retention and the rest of the reads.
 //!
 //! One file, WAL journal, a busy timeout, versioned migrations. The daemon keeps a single
 //! writer `Store` behind a mutex; readers (`yuqing hits`, `yuqing sources`) open their own
@@ -22,6 +24,7 @@ mod events;
 mod exports;
 mod gauges;
 mod group;
+mod ingest;
 mod links;
 pub mod maintenance;
 mod migrations;
@@ -47,7 +50,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 pub use briefings::{BriefingLogged, BriefingRecord};
 
@@ -253,21 +256,7 @@ impl Store {
             true => Some(self.conn.unchecked_transaction()?),
             false => None,
         };
-        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM document_keys WHERE key = ?1")?;
-        let mut out = Vec::with_capacity(documents.len());
-        for doc in documents {
-            let mut known = false;
-            for key in &doc.keys {
-                if stmt.exists([key])? {
-                    known = true;
-                    break;
-                }
-            }
-            if !known {
-                out.push(doc);
-            }
-        }
-        drop(stmt);
+        let out = ingest::unseen(&mut sql::Sqlite(&self.conn), documents)?;
         if let Some(tx) = tx {
             tx.finish()?;
         }
@@ -284,21 +273,7 @@ impl Store {
         batch: &[NewDocument],
         now: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
-        let now = now.timestamp();
-        self.in_run(|tx| {
-            let mut counts = Committed::default();
-            for item in batch {
-                insert_new(tx, item, now, &mut counts)?;
-            }
-            if counts.documents > 0 {
-                tx.prepare_cached(
-                    "INSERT INTO source_state (source_id, last_new_at) VALUES (?1, ?2)
-                     ON CONFLICT(source_id) DO UPDATE SET last_new_at = ?2",
-                )?
-                .execute(params![source_id, now])?;
-            }
-            Ok(counts)
-        })
+        self.in_run(|conn| ingest::documents(&mut sql::Sqlite(conn), source_id, batch, now.timestamp()))
     }
 
     /// Stores a successful run in one transaction: documents not seen before (checked
@@ -311,31 +286,7 @@ impl Store {
         validators: &Validators,
         now: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
-        let now = now.timestamp();
-        self.in_run(|tx| {
-            let mut counts = Committed::default();
-            for item in batch {
-                insert_new(tx, item, now, &mut counts)?;
-            }
-            tx.prepare_cached(
-                "INSERT INTO source_state (source_id, last_attempt_at, last_success_at, consecutive_failures, etag, last_modified, last_entries)
-                 VALUES (?1, ?2, ?2, 0, ?3, ?4, ?5)
-                 ON CONFLICT(source_id) DO UPDATE SET last_attempt_at = ?2, last_success_at = ?2,
-                     consecutive_failures = 0, etag = ?3, last_modified = ?4, last_entries = ?5",
-            )?
-            .execute(params![
-                source_id,
-                now,
-                validators.etag,
-                validators.last_modified,
-                i64::try_from(entries).unwrap_or(i64::MAX)
-            ])?;
-            if counts.documents > 0 {
-                tx.prepare_cached("UPDATE source_state SET last_new_at = ?2 WHERE source_id = ?1")?
-                    .execute(params![source_id, now])?;
-            }
-            Ok(counts)
-        })
+        self.in_run(|conn| ingest::run(&mut sql::Sqlite(conn), source_id, batch, entries, validators, now.timestamp()))
     }
 
     /// Records a run that found nothing new (HTTP 304): a success, validators unchanged.
@@ -409,88 +360,6 @@ fn set_wal(conn: &Connection) -> Result<(), StoreError> {
             other => return other.map_err(StoreError::from),
         }
     }
-}
-
-/// Inserts a document and its keys; `None` when one of its keys already exists.
-/// A new document with everything that came out of it: hits, flags, negativity, its
-/// event and its alert. Nothing when one of its keys is already known.
-pub(super) fn insert_new(
-    tx: &Connection,
-    item: &NewDocument,
-    now: i64,
-    counts: &mut Committed,
-) -> Result<(), StoreError> {
-    let Some(doc_id) = insert_document(tx, &item.document, now)? else { return Ok(()) };
-    counts.documents += 1;
-    counts.hits += insert_hits(tx, doc_id, &item.hits)?;
-    insert_flags(tx, doc_id, &item.flags)?;
-    set_negativity(tx, doc_id, item.negativity.as_ref())?;
-    if let Some(event) = &item.event {
-        events::record(tx, event, doc_id, &item.document.source_id, now)?;
-    }
-    for alert in item.alert.iter().chain(&item.extra) {
-        outbox::enqueue_for(tx, doc_id, item.event.as_ref(), alert, now)?;
-        counts.alerts += 1;
-    }
-    Ok(())
-}
-
-fn insert_document(tx: &Connection, doc: &Document, now: i64) -> Result<Option<i64>, StoreError> {
-    let mut exists = tx.prepare_cached("SELECT 1 FROM document_keys WHERE key = ?1")?;
-    for key in &doc.keys {
-        if exists.exists([key])? {
-            return Ok(None);
-        }
-    }
-    tx.prepare_cached(
-        "INSERT INTO documents (source_id, fingerprint, link, guid, title, text, author, published_at, fetched_at, page_state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        doc.source_id,
-        doc.fingerprint,
-        doc.link,
-        doc.guid,
-        doc.title,
-        doc.text,
-        doc.author,
-        doc.published_at.map(|t| t.timestamp()),
-        now,
-        doc.page_state
-    ])?;
-    let id = tx.last_insert_rowid();
-    let mut insert_key = tx.prepare_cached("INSERT OR IGNORE INTO document_keys (key, document_id) VALUES (?1, ?2)")?;
-    for key in &doc.keys {
-        insert_key.execute(params![key, id])?;
-    }
-    Ok(Some(id))
-}
-
-pub(super) fn set_negativity(tx: &Connection, doc_id: i64, negativity: Option<&Negativity>) -> Result<(), StoreError> {
-    let Some(n) = negativity else { return Ok(()) };
-    let drivers = serde_json::to_string(&n.drivers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.prepare_cached("UPDATE documents SET negativity = ?2, negativity_drivers = ?3 WHERE id = ?1")?
-        .execute(params![doc_id, f64::from(n.score), drivers])?;
-    Ok(())
-}
-
-pub(super) fn insert_flags(tx: &Connection, doc_id: i64, flags: &[Flag]) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached("INSERT INTO flags (document_id, kind, reasons) VALUES (?1, ?2, ?3)")?;
-    for flag in flags {
-        let reasons = serde_json::to_string(&flag.reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        stmt.execute(params![doc_id, flag.kind.as_str(), reasons])?;
-    }
-    Ok(())
-}
-
-fn insert_hits(tx: &Connection, doc_id: i64, hits: &[Hit]) -> Result<usize, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO hits (document_id, list, term, field, start, end) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for hit in hits {
-        stmt.execute(params![doc_id, hit.list, hit.term, hit.field.as_str(), hit.start as i64, hit.end as i64])?;
-    }
-    Ok(hits.len())
 }
 
 #[cfg(test)]

@@ -3,13 +3,13 @@
 //! and a next-attempt time, so nothing is lost and every failure is visible.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
+use super::sql::Exec;
 use super::{Store, StoreError};
 use crate::model::{AlertMessage, HoldReason, OutboxAlert};
 
 pub(super) fn enqueue(
-    tx: &rusqlite::Connection,
+    tx: &mut dyn Exec,
     doc_id: i64,
     event_id: Option<i64>,
     alert: &AlertMessage,
@@ -21,7 +21,7 @@ pub(super) fn enqueue(
 /// [`enqueue`], due at `spaced` instead of now when given (an update waiting for its
 /// event's spacing, held as `rate` so the delivery merges what comes due together).
 fn enqueue_at(
-    tx: &rusqlite::Connection,
+    tx: &mut dyn Exec,
     doc_id: i64,
     event_id: Option<i64>,
     alert: &AlertMessage,
@@ -30,29 +30,30 @@ fn enqueue_at(
 ) -> Result<(), StoreError> {
     let recipients = serde_json::to_string(&alert.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let held = spaced.map(|_| HoldReason::Rate.as_str());
-    tx.prepare_cached(
+    tx.execute(
         "INSERT INTO alerts (document_id, event_id, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at, held)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        doc_id,
-        event_id,
-        alert.channel,
-        recipients,
-        alert.subject,
-        alert.body_text,
-        alert.body_html,
-        spaced.unwrap_or(now),
-        now,
-        held
-    ])?;
+        &[
+            &doc_id,
+            &event_id,
+            &alert.channel,
+            &recipients,
+            &alert.subject,
+            &alert.body_text,
+            &alert.body_html,
+            &spaced.unwrap_or(now),
+            &now,
+            &held,
+        ],
+    )?;
     Ok(())
 }
 
 /// Queues an alert about a document and its event: a plain copy's update spaced
-/// ([`enqueue_update`]), anything else due now.
+/// ([`enqueue_update`]), anything else due now. Written once for both backends
+/// (`store::ingest`).
 pub(super) fn enqueue_for(
-    tx: &rusqlite::Connection,
+    tx: &mut dyn Exec,
     doc_id: i64,
     event: Option<&crate::detect::events::Assignment>,
     alert: &AlertMessage,
@@ -76,37 +77,39 @@ pub const UPDATE_SPACING_SECS: i64 = 30 * 60;
 /// the event had a message within [`UPDATE_SPACING_SECS`] it waits until that span has
 /// passed; otherwise it is due now. Never dropped.
 fn enqueue_update(
-    tx: &rusqlite::Connection,
+    tx: &mut dyn Exec,
     doc_id: i64,
     event_id: i64,
     alert: &AlertMessage,
     now: i64,
 ) -> Result<(), StoreError> {
-    let (waiting, previous): (Option<i64>, Option<i64>) = tx
-        .prepare_cached(
-            "SELECT max(CASE WHEN status = 'pending' AND held = 'rate' THEN next_attempt_at END),
-                    max(CASE WHEN status <> 'dropped' AND created_at > ?3 THEN created_at END)
-             FROM alerts WHERE event_id = ?1 AND channel = ?2",
-        )?
-        .query_row(params![event_id, alert.channel, now - UPDATE_SPACING_SECS], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (waiting, previous): (Option<i64>, Option<i64>) = tx.one(
+        "SELECT max(CASE WHEN status = 'pending' AND held = 'rate' THEN next_attempt_at END),
+                max(CASE WHEN status <> 'dropped' AND created_at > ?3 THEN created_at END)
+         FROM alerts WHERE event_id = ?1 AND channel = ?2",
+        &[&event_id, &alert.channel, &(now - UPDATE_SPACING_SECS)],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let spaced = waiting.or(previous.map(|t| t + UPDATE_SPACING_SECS)).filter(|due| *due > now);
     enqueue_at(tx, doc_id, Some(event_id), alert, now, spaced)
 }
 
+/// Queues an admin notice (no document); its id.
 pub(super) fn enqueue_notice(
-    tx: &rusqlite::Connection,
+    tx: &mut dyn Exec,
     source_id: Option<&str>,
     kind: &str,
     alert: &AlertMessage,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     let recipients = serde_json::to_string(&alert.recipients).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.prepare_cached(
+    tx.one(
         "INSERT INTO alerts (kind, source_id, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-    )?
-    .execute(params![kind, source_id, alert.channel, recipients, alert.subject, alert.body_text, alert.body_html, now])?;
-    Ok(())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+         RETURNING id",
+        &[&kind, &source_id, &alert.channel, &recipients, &alert.subject, &alert.body_text, &alert.body_html, &now],
+        |r| r.get(0),
+    )
 }
 
 /// Counts of the outbox, for summaries and status.

@@ -257,10 +257,13 @@ impl Store {
             return Ok(false);
         }
         let alert_id = match alert {
-            Some(message) => {
-                super::outbox::enqueue_notice(&tx, None, "policy_risk", message, now.timestamp())?;
-                Some(tx.last_insert_rowid())
-            }
+            Some(message) => Some(super::outbox::enqueue_notice(
+                &mut super::sql::Sqlite(&tx),
+                None,
+                "policy_risk",
+                message,
+                now.timestamp(),
+            )?),
             None => None,
         };
         tx.execute(

@@ -99,7 +99,7 @@ impl Store {
             [DISK_LOW_NOTIFIED],
         )?;
         if changed == 1 {
-            super::outbox::enqueue_notice(&tx, None, "disk_low", message, now.timestamp())?;
+            super::outbox::enqueue_notice(&mut super::sql::Sqlite(&tx), None, "disk_low", message, now.timestamp())?;
         }
         tx.commit()?;
         Ok(changed == 1)

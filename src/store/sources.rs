@@ -7,8 +7,8 @@
 //!
 //! [`SourceStates`] is the handle: `Store::sources()` on SQLite, `PgStore::sources()` on
 //! PostgreSQL; `Store`'s own methods of the same names call it, so the daemon and the
-//! pipeline are unchanged. A successful run's state is written by the commit path
-//! (`Store::commit_run`), not here.
+//! pipeline are unchanged. A successful run's state is written with its documents by the
+//! ingest path (`store::ingest`, `Store::commit_run` / `PgStore::commit_run`), not here.
 //!
 //! Source leases ([`SourceStates::claim`], [`SourceStates::renew`],
 //! [`SourceStates::release`]): each daemon computes from the cron schedules which sources

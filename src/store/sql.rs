@@ -12,8 +12,8 @@
 //! `RETURNING id` (SQLite ≥ 3.35), never `last_insert_rowid()`. What is not portable (the
 //! claim's row locks, two-argument `max()`, FTS5) is written per [`Dialect`] by the caller.
 //!
-//! The SQLite side uses rusqlite's statement cache and adds only a small vector of parameter
-//! references per call; the document/commit path does not go through this layer yet.
+//! The SQLite side uses rusqlite's statement cache and adds only a small slice of parameter
+//! references per call; the ingest path (`store::ingest`) goes through it too.
 
 use super::StoreError;
 
