@@ -360,28 +360,6 @@ impl Store {
         Ok(())
     }
 
-    /// A stored post judged a rumour again on its comments (`pipeline::export`): its flag,
-    /// the event's grade when it rose, and the alerts about it, in one transaction.
-    pub fn record_rejudged(
-        &mut self,
-        document_id: i64,
-        flag: &Flag,
-        event: Option<&Assignment>,
-        alerts: &[AlertMessage],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let tx = self.begin()?;
-        super::ingest::insert_flags(&mut Sqlite(&tx), document_id, std::slice::from_ref(flag))?;
-        if let Some(event) = event {
-            raise_grade(&mut Sqlite(&tx), event, now.timestamp())?;
-        }
-        for alert in alerts {
-            super::outbox::enqueue(&mut Sqlite(&tx), document_id, event.map(|e| e.event_id), alert, now.timestamp())?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     /// The most recently active events, newest first.
     pub fn recent_events(&self, limit: usize) -> Result<Vec<EventSummary>, StoreError> {
         let mut stmt = self.conn.prepare(

@@ -7,8 +7,10 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::ingest::insert_new;
 use super::sql::Sqlite;
 use super::{Committed, NewDocument, Store, StoreError};
+use crate::detect::events::Assignment;
 use crate::detect::viewpoints::CommentInput;
 use crate::extract::export::{Engagement, ExportComment};
+use crate::model::{AlertMessage, Flag};
 
 /// One processed export file and what came out of it.
 pub struct ExportBatch<'a> {
@@ -165,6 +167,28 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// A stored post judged a rumour again on its comments (`pipeline::export`): its flag,
+    /// the event's grade when it rose, and the alerts about it, in one transaction.
+    pub fn record_rejudged(
+        &mut self,
+        document_id: i64,
+        flag: &Flag,
+        event: Option<&Assignment>,
+        alerts: &[AlertMessage],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.begin()?;
+        super::ingest::insert_flags(&mut Sqlite(&tx), document_id, std::slice::from_ref(flag))?;
+        if let Some(event) = event {
+            super::events::raise_grade(&mut Sqlite(&tx), event, now.timestamp())?;
+        }
+        for alert in alerts {
+            super::outbox::enqueue(&mut Sqlite(&tx), document_id, event.map(|e| e.event_id), alert, now.timestamp())?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// The document a key (`guid:<source>:<post id>` for an export post) belongs to.
