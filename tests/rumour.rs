@@ -566,8 +566,9 @@ fn a_model_trained_with_comments_judges_posts_by_their_replies_and_says_so() {
     assert!(check.stdout.contains("谣言模型没有评论部分，此设置不起作用"), "{}", check.stdout);
 }
 
-#[test]
-fn the_daemon_judges_an_export_post_with_its_early_comments() {
+/// A project reading the Weibo export folder `exports/mc` (files settle at once), with a
+/// model trained with `--comments` on the reply fixture (its reaction part from 2 replies).
+fn export_project_with_reaction_model() -> Project {
     let p = Project::new(
         "[[source]]\nid = \"mc\"\nname = \"导出 mc\"\nkind = \"weibo_export\"\nurl = \"exports/mc\"\nsettle_secs = 0\n",
         FILE_MAIL,
@@ -576,6 +577,12 @@ fn the_daemon_judges_an_export_post_with_its_early_comments() {
     let data = p.path().join("train.jsonl").to_string_lossy().into_owned();
     let run = p.run(&["rumour", "train", "--data", &data, "--comments", "--min-comments", "2"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    p
+}
+
+#[test]
+fn the_daemon_judges_an_export_post_with_its_early_comments() {
+    let p = export_project_with_reaction_model();
     // Two posts alike; one doubted in its first hour, the other thanked, then doubted two
     // days later (after the 24 hours the model reads).
     let post = |id: &str| {
@@ -628,14 +635,7 @@ fn the_daemon_judges_an_export_post_with_its_early_comments() {
 
 #[test]
 fn a_stored_post_is_judged_again_when_its_comments_come_in_a_later_file() {
-    let p = Project::new(
-        "[[source]]\nid = \"mc\"\nname = \"导出 mc\"\nkind = \"weibo_export\"\nurl = \"exports/mc\"\nsettle_secs = 0\n",
-        FILE_MAIL,
-    );
-    p.write("train.jsonl", reaction_fixture());
-    let data = p.path().join("train.jsonl").to_string_lossy().into_owned();
-    let run = p.run(&["rumour", "train", "--data", &data, "--comments", "--min-comments", "2"]);
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let p = export_project_with_reaction_model();
     // The fixture's posts read alike either way: the content model is not to flag alone.
     let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
     p.write("yuqing.toml", format!("{toml}\n[detection]\nrumour_threshold = 0.95\n"));
