@@ -146,10 +146,7 @@ fn the_daemon_flags_what_the_model_judges_a_rumour_and_says_why() {
     );
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let mails: Vec<String> = support::eml_files(&p.path().join("outbox"))
-        .iter()
-        .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
-        .collect();
+    let mails = outbox_texts(&p);
     assert_eq!(mails.len(), 2);
     let flagged: Vec<&String> =
         mails.iter().filter(|m| m.contains("研判提示：疑似谣言（线索：文本分类模型 0.")).collect();
@@ -216,10 +213,7 @@ fn train_eval_test_match_and_the_daemon_read_a_post_the_same_way() {
     p.write("forum.xml", support::rss(&[("r1", &escape(title), &escape(text))]));
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let mails: Vec<String> = support::eml_files(&p.path().join("outbox"))
-        .iter()
-        .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
-        .collect();
+    let mails = outbox_texts(&p);
     assert_eq!(mails.len(), 1, "{mails:?}");
     let reason = format!("文本分类模型 {by_match:.2} ≥");
     assert!(mails[0].contains(&reason), "want {reason} in {}", mails[0]);
@@ -605,10 +599,7 @@ fn the_daemon_judges_an_export_post_with_its_early_comments() {
     p.write("exports/mc/notes.jsonl", lines.iter().map(|v| v.to_string() + "\n").collect::<String>());
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let mails: Vec<String> = support::eml_files(&p.path().join("outbox"))
-        .iter()
-        .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
-        .collect();
+    let mails = outbox_texts(&p);
     let flagged: Vec<&String> = mails.iter().filter(|m| m.contains("文本+评论模型（3 条评论）")).collect();
     assert_eq!(flagged.len(), 1, "{mails:?}");
     assert!(flagged[0].contains("疑似谣言") && flagged[0].contains("评论“"), "{}", flagged[0]);
@@ -639,12 +630,6 @@ fn a_stored_post_is_judged_again_when_its_comments_come_in_a_later_file() {
     // The fixture's posts read alike either way: the content model is not to flag alone.
     let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
     p.write("yuqing.toml", format!("{toml}\n[detection]\nrumour_threshold = 0.95\n"));
-    let mails = |p: &Project| -> Vec<String> {
-        support::eml_files(&p.path().join("outbox"))
-            .iter()
-            .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
-            .collect()
-    };
     let comment = |id: &str, text: &str, at: i64| {
         serde_json::json!({"comment_id": id, "note_id": "N1", "content": text, "create_time": at.to_string()})
             .to_string()
@@ -658,7 +643,7 @@ fn a_stored_post_is_judged_again_when_its_comments_come_in_a_later_file() {
     p.write("exports/mc/notes.jsonl", post.to_string() + "\n");
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let first = mails(&p);
+    let first = outbox_texts(&p);
     assert_eq!(first.len(), 1, "{first:?}");
     assert!(!first[0].contains("疑似谣言"), "no replies yet, the content model alone: {}", first[0]);
 
@@ -667,7 +652,7 @@ fn a_stored_post_is_judged_again_when_its_comments_come_in_a_later_file() {
     p.write("exports/mc/comments-1.jsonl", doubted);
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let second = mails(&p);
+    let second = outbox_texts(&p);
     assert_eq!(second.len(), 2, "the doubted post is told again: {second:?}\n{}\n{}", run.stdout, run.stderr);
     let new = second.iter().find(|m| !first.contains(m)).expect("the new alert");
     assert!(new.contains("疑似谣言") && new.contains(&format!("文本+评论模型（{} 条评论）", DOUBTING.len())), "{new}");
@@ -680,5 +665,14 @@ fn a_stored_post_is_judged_again_when_its_comments_come_in_a_later_file() {
     p.write("exports/mc/comments-2.jsonl", more);
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    assert_eq!(mails(&p).len(), 2);
+    assert_eq!(outbox_texts(&p).len(), 2);
+}
+
+/// The text part of every alert email in the project's outbox, in file order.
+#[allow(clippy::expect_used)] // a test helper: an unreadable mail fails the test
+fn outbox_texts(p: &Project) -> Vec<String> {
+    support::eml_files(&p.path().join("outbox"))
+        .iter()
+        .map(|f| support::text_part(&std::fs::read_to_string(f).expect("eml")))
+        .collect()
 }

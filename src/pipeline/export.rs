@@ -154,11 +154,16 @@ impl Job {
             let comments = d.keys.iter().find_map(|k| by_post.get(k.as_str())).map_or(&[][..], Vec::as_slice);
             early_comments(d, comments)
         };
-        // Posts stored before whose comments this file brings: judged again below.
-        let fresh_keys: std::collections::HashSet<String> = fresh.iter().flat_map(|d| d.keys.iter().cloned()).collect();
-        let mut commented: Vec<&str> =
-            by_post.keys().map(String::as_str).filter(|k| !fresh_keys.contains(*k)).collect();
-        commented.sort_unstable();
+        // Posts stored before whose comments this file brings: judged again below, when the
+        // model has a reaction part to judge them with.
+        let rejudges = self.config.rumour_model.as_ref().is_some_and(|m| m.reaction.is_some());
+        let mut commented: Vec<&str> = Vec::new();
+        if rejudges && !by_post.is_empty() {
+            let fresh_keys: std::collections::HashSet<&str> =
+                fresh.iter().flat_map(|d| d.keys.iter().map(String::as_str)).collect();
+            commented = by_post.keys().map(String::as_str).filter(|k| !fresh_keys.contains(*k)).collect();
+            commented.sort_unstable();
+        }
         let done = self.match_and_commit(fresh, (now, None), (interactions_of, comments_of), |store, batch| {
             let export = ExportBatch {
                 sha256: sha,
@@ -196,13 +201,12 @@ impl Job {
         let mut store = self.lock()?;
         let mut events = self.events.lock().map_err(|_| PipelineError::Poisoned)?;
         let mut alerts = 0;
-        let mut seen: Vec<i64> = Vec::new();
+        let mut seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
         for key in post_keys {
             let Some(doc_id) = store.document_of_key(key)? else { continue };
-            if seen.contains(&doc_id) {
+            if !seen.insert(doc_id) {
                 continue;
             }
-            seen.push(doc_id);
             let Some((_, mut m)) = store.stored_document(doc_id)? else { continue };
             if m.flags.iter().any(|f| f.kind == FlagKind::Rumour) {
                 continue;
