@@ -343,7 +343,6 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use yuqing::detect::events::Assignment;
 use yuqing::model::{AlertMessage, HoldReason, SourceNotice};
 use yuqing::model::{Document, Field, Flag, FlagKind, Grade, Hit, Negativity, Validators};
-use yuqing::store::pg::PgStore;
 use yuqing::store::{
     Action, Committed, Downgraded, DueSource, EventState, LadderEvent, Lease, NewDocument, Outbox, OutboxFilter,
     SourceStates, Store, Withdraw, Workflow,
@@ -383,7 +382,7 @@ const SEED: &str = "
 /// One store of either kind, with what keeps it alive and where a second connection finds it.
 enum Backend {
     Sqlite { store: Store, dir: tempfile::TempDir },
-    Postgres { store: Box<PgStore>, url: String, _cluster: Arc<Cluster> },
+    Postgres { store: Box<Store>, url: String, _cluster: Arc<Cluster> },
 }
 
 impl Backend {
@@ -493,7 +492,7 @@ fn backends_with(more: &str) -> Vec<(&'static str, Backend)> {
     let mut out = vec![("sqlite", Backend::Sqlite { store, dir })];
     if let Some(cluster) = cluster() {
         let url = database(&cluster);
-        let store = PgStore::with_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
+        let store = Store::with_pg_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
         let mut client = connect(&url);
         client.batch_execute(SEED).expect("seed postgres");
         client.batch_execute(more).expect("seed postgres");
@@ -630,7 +629,7 @@ fn the_notification_log_is_unique_on_both_backends() {
 fn two_claimers_on_postgres_never_get_the_same_row() {
     let Some(cluster) = cluster() else { return };
     let url = database(&cluster);
-    let mut setup = PgStore::with_client(connect(&url), lease("setup", 300)).expect("migrate");
+    let setup = Store::with_pg_client(connect(&url), lease("setup", 300)).expect("migrate");
     let mut queued = Vec::new();
     for i in 0..150 {
         let m = message("email", &format!("第 {i} 条"), &["admin@example.gov.cn"]);
@@ -642,7 +641,7 @@ fn two_claimers_on_postgres_never_get_the_same_row() {
         .map(|who| {
             let (url, start) = (url.clone(), start.clone());
             std::thread::spawn(move || {
-                let mut store = PgStore::with_client(connect(&url), lease(who, 300)).expect("connect");
+                let store = Store::with_pg_client(connect(&url), lease(who, 300)).expect("connect");
                 start.wait();
                 let mut mine = Vec::new();
                 loop {
@@ -680,8 +679,8 @@ fn two_claimers_on_postgres_never_get_the_same_row() {
 fn an_expired_lease_is_claimed_by_the_other_daemon() {
     let Some(cluster) = cluster() else { return };
     let url = database(&cluster);
-    let mut a = PgStore::with_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
-    let mut b = PgStore::with_client(connect(&url), lease("yuqing-b", 60)).expect("connect");
+    let a = Store::with_pg_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
+    let b = Store::with_pg_client(connect(&url), lease("yuqing-b", 60)).expect("connect");
     let ids: Vec<i64> = (0..3)
         .map(|i| {
             let m = message("email", &format!("第 {i} 条"), &["admin@example.gov.cn"]);
@@ -797,7 +796,8 @@ fn source_poll_state_behaves_the_same_on_both_backends() {
         trace.push(seen(&mut s, "forum"));
         trace.push(seen(&mut s, "blog"));
 
-        // Three notices queued, each naming its kind.
+        // Three notices queued, each naming its kind (a handle holds the connection).
+        drop(s);
         let mut o = backend.outbox();
         let kinds: Vec<String> =
             o.outbox_rows(OutboxFilter::All, 10).expect("rows").into_iter().map(|r| r.kind).collect();
@@ -838,10 +838,10 @@ fn source_leases_on_both_backends() {
 fn two_claimers_of_the_same_due_sources_get_disjoint_sets() {
     let Some(cluster) = cluster() else { return };
     let url = database(&cluster);
-    drop(PgStore::with_client(connect(&url), lease("setup", 60)).expect("migrate"));
+    drop(Store::with_pg_client(connect(&url), lease("setup", 60)).expect("migrate"));
     let ids: Vec<String> = (0..200).map(|i| format!("src-{i:03}")).collect();
     // A quarter have rows already (claimed and released for an earlier slot).
-    let mut setup = PgStore::with_client(connect(&url), lease("setup", 60)).expect("connect");
+    let setup = Store::with_pg_client(connect(&url), lease("setup", 60)).expect("connect");
     let early: Vec<&str> = ids.iter().step_by(4).map(String::as_str).collect();
     assert_eq!(setup.sources().claim(&due(&early, -600, 60), t(-600)).expect("claim").len(), early.len());
     for id in &early {
@@ -856,7 +856,7 @@ fn two_claimers_of_the_same_due_sources_get_disjoint_sets() {
                 ids.reverse();
             }
             std::thread::spawn(move || {
-                let mut store = PgStore::with_client(connect(&url), lease(who, 300)).expect("connect");
+                let store = Store::with_pg_client(connect(&url), lease(who, 300)).expect("connect");
                 start.wait();
                 let mut mine = Vec::new();
                 for chunk in ids.chunks(9) {
@@ -894,8 +894,8 @@ fn two_claimers_of_the_same_due_sources_get_disjoint_sets() {
 fn an_expired_source_lease_is_taken_over_and_a_released_one_is_free_at_once() {
     let Some(cluster) = cluster() else { return };
     let url = database(&cluster);
-    let mut a = PgStore::with_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
-    let mut b = PgStore::with_client(connect(&url), lease("yuqing-b", 60)).expect("connect");
+    let a = Store::with_pg_client(connect(&url), lease("yuqing-a", 60)).expect("migrate");
+    let b = Store::with_pg_client(connect(&url), lease("yuqing-b", 60)).expect("connect");
     assert_eq!(a.sources().claim(&due(&["x", "y"], 0, 60), t(0)).expect("claim"), ["x", "y"]);
     assert!(b.sources().claim(&due(&["x", "y"], 0, 60), t(30)).expect("claim").is_empty(), "a's leases hold");
     assert!(a.sources().release("x").expect("release"));
@@ -1029,6 +1029,7 @@ fn the_response_workflow_behaves_the_same_on_both_backends() {
         assert_eq!(ladder[0].mutes, [(at(1600), at(4000))], "{name}");
         assert!(ladder[0].muted_at(at(2000)) && !ladder[0].muted_at(at(4000)), "{name}");
         ladders.push(ladder);
+        drop(w);
 
         // A run that read event 1's state before the mute commits alert E after it; event 2
         // is closed by an action that withdrew nothing (C was written before it, D after).
@@ -1054,6 +1055,7 @@ fn the_response_workflow_behaves_the_same_on_both_backends() {
         states.push(w.event_state(1).expect("state"));
         let ladder = w.ladder_events(at(0)).expect("ladder");
         assert_eq!(ids(&ladder), [2], "{name}");
+        drop(w);
 
         // The ladder's notification about event 2, once.
         let mut o = backend.outbox();
@@ -1082,6 +1084,7 @@ fn the_response_workflow_behaves_the_same_on_both_backends() {
             ],
             "{name}"
         );
+        drop(o);
         // Each action once in the audit trail: the refused downgrade and the actions on a
         // missing event wrote nothing.
         let actions = backend.count("SELECT count(*) FROM event_actions");
@@ -1331,7 +1334,7 @@ fn a_failed_run_leaves_nothing_on_both_backends() {
 fn a_document_two_daemons_store_at_once_is_stored_once() {
     let Some(cluster) = cluster() else { return };
     let url = database(&cluster);
-    drop(PgStore::with_client(connect(&url), lease("setup", 60)).expect("migrate"));
+    drop(Store::with_pg_client(connect(&url), lease("setup", 60)).expect("migrate"));
     // The first daemon's transaction, not yet committed.
     let mut first = connect(&url);
     let mut tx = first.transaction().expect("tx");
@@ -1347,7 +1350,7 @@ fn a_document_two_daemons_store_at_once_is_stored_once() {
     let second = {
         let url = url.clone();
         std::thread::spawn(move || {
-            let mut store = PgStore::with_client(connect(&url), lease("yuqing-b", 60)).expect("connect");
+            let mut store = Store::with_pg_client(connect(&url), lease("yuqing-b", 60)).expect("connect");
             let mut doc = document("same", "同一篇");
             doc.keys = vec!["guid:other".into(), "link:same".into()];
             let alert = message("email", "同一篇", &["wang@example.gov.cn"]);

@@ -90,7 +90,7 @@ impl Store {
     /// Whether the briefing is logged for this due time.
     pub fn briefing_done(&self, briefing_id: &str, due_at: DateTime<Utc>) -> Result<bool, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .prepare_cached("SELECT 1 FROM briefings_sent WHERE briefing_id = ?1 AND due_at = ?2")?
             .exists(params![briefing_id, due_at.timestamp()])?)
     }
@@ -102,7 +102,7 @@ impl Store {
         before: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let secs: Option<Option<i64>> = self
-            .conn
+            .lite()?
             .query_row(
                 "SELECT max(due_at) FROM briefings_sent WHERE briefing_id = ?1 AND due_at < ?2",
                 params![briefing_id, before.timestamp()],
@@ -143,8 +143,11 @@ mod tests {
         assert_eq!(store.record_briefing(&record, &[alert()], at(9)).ok(), Some(BriefingLogged::AlreadyDone));
         let pending = store.due_alerts(None, 10).expect("due");
         assert_eq!(pending.iter().map(|a| a.id).collect::<Vec<_>>(), vec![id]);
-        let kind: String =
-            store.conn.query_row("SELECT kind FROM alerts WHERE id = ?1", [id], |r| r.get(0)).expect("kind");
+        let kind: String = store
+            .lite()
+            .expect("sqlite")
+            .query_row("SELECT kind FROM alerts WHERE id = ?1", [id], |r| r.get(0))
+            .expect("kind");
         assert_eq!(kind, "briefing");
         assert!(store.briefing_done("daily", at(0)).expect("done"));
         assert!(!store.briefing_done("weekly", at(0)).expect("other id"));

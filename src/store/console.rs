@@ -36,7 +36,7 @@ impl Store {
 
     pub fn console_password(&self, person: &str) -> Result<Option<String>, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .query_row("SELECT hash FROM console_users WHERE person = ?1", [person], |r| r.get(0))
             .optional()?)
     }
@@ -63,7 +63,7 @@ impl Store {
     /// The session with this token hash, if it has not expired at `now`.
     pub fn console_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<ConsoleSession>, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .query_row(
                 "SELECT person, form_key, expires_at FROM console_sessions WHERE token_hash = ?1 AND expires_at > ?2",
                 params![token_hash, now.timestamp()],
@@ -73,13 +73,13 @@ impl Store {
     }
 
     pub fn end_console_session(&mut self, token_hash: &str) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM console_sessions WHERE token_hash = ?1", [token_hash])?;
+        self.lite()?.execute("DELETE FROM console_sessions WHERE token_hash = ?1", [token_hash])?;
         Ok(())
     }
 
     /// Records a form token as used; `false` when it was used before.
     pub fn use_console_form(&mut self, token_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
+        let n = self.lite()?.execute(
             "INSERT OR IGNORE INTO console_forms_used (token_hash, at) VALUES (?1, ?2)",
             params![token_hash, now.timestamp()],
         )?;
@@ -102,7 +102,7 @@ impl Store {
         let list = |json: Option<String>| -> Vec<String> {
             json.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
         };
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.lite()?.prepare_cached(
             "SELECT f.document_id, f.kind, f.reasons FROM flags f
              JOIN event_documents ed ON ed.document_id = f.document_id
              WHERE ed.event_id = ?1 ORDER BY f.document_id, f.kind",
@@ -110,7 +110,7 @@ impl Store {
         let flags = stmt
             .query_map([event_id], |r| Ok((r.get(0)?, r.get(1)?, list(r.get(2)?))))?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.lite()?.prepare_cached(
             "SELECT d.id, d.negativity, d.negativity_drivers FROM documents d
              JOIN event_documents ed ON ed.document_id = d.id
              WHERE ed.event_id = ?1 AND d.negativity IS NOT NULL ORDER BY d.negativity DESC, d.id LIMIT 10",

@@ -5,7 +5,7 @@
 //! (once per event, person, step and channel: the `notifications` primary key with
 //! `INSERT OR IGNORE`), and the reads the CLI and tests use (status, rows, attempts).
 //!
-//! [`Outbox`] is the handle: `Store::outbox()` on SQLite, `PgStore::outbox()` on PostgreSQL;
+//! [`Outbox`] is the handle: `Store::outbox()` on either backend;
 //! `Store`'s own methods of the same names call it, so the daemon is unchanged.
 //!
 //! Claims: on SQLite one daemon holds the database (`daemon::lock`), so a claim is the plain
@@ -22,7 +22,7 @@ use super::outbox::{AttemptRow, OutboxFilter, OutboxRow, OutboxStatus, into_aler
 use super::pg::conn::PgConn;
 use super::sql::{Db, Dialect, Exec, Row, Sqlite, in_tx};
 use super::workflow::LadderEvent;
-use super::{Store, StoreError};
+use super::{Conn, Store, StoreError};
 use crate::model::{AlertMessage, HoldReason, OutboxAlert};
 
 /// The columns [`into_alert`] reads, from `alerts a`.
@@ -51,7 +51,7 @@ pub struct Outbox<'a> {
 
 enum Handle<'a> {
     Sqlite(Sqlite<'a>),
-    Postgres(&'a mut PgConn, &'a Lease),
+    Postgres(std::cell::RefMut<'a, PgConn>, &'a Lease),
 }
 
 impl Store {
@@ -60,19 +60,18 @@ impl Store {
     /// transaction cannot start inside the group's.
     pub fn outbox(&self) -> Outbox<'_> {
         self.flush_or_log();
-        Outbox { db: Handle::Sqlite(Sqlite(&self.conn)) }
+        match &self.conn {
+            Conn::Sqlite(c) => Outbox { db: Handle::Sqlite(Sqlite(c)) },
+            Conn::Postgres { conn, lease } => Outbox { db: Handle::Postgres(conn.borrow_mut(), lease) },
+        }
     }
 }
 
 impl<'a> Outbox<'a> {
-    pub(crate) fn postgres(conn: &'a mut PgConn, lease: &'a Lease) -> Outbox<'a> {
-        Outbox { db: Handle::Postgres(conn, lease) }
-    }
-
     fn db(&mut self) -> &mut dyn Db {
         match &mut self.db {
             Handle::Sqlite(s) => s,
-            Handle::Postgres(c, _) => *c,
+            Handle::Postgres(c, _) => &mut **c,
         }
     }
 
@@ -110,7 +109,7 @@ impl<'a> Outbox<'a> {
             Handle::Postgres(conn, lease) => {
                 let until = now.timestamp().saturating_add(lease.secs);
                 let owner = lease.owner.as_str();
-                let db: &mut dyn Exec = *conn;
+                let db: &mut dyn Exec = &mut **conn;
                 db.rows(
                     concat!(
                         "WITH claimed AS (

@@ -138,7 +138,7 @@ impl Store {
     /// the bureau itself published, for the 歪曲 comparison.
     pub fn publications(&self, source_ids: &[&str], limit: usize) -> Result<Vec<Publication>, StoreError> {
         let mut stmt = self
-            .conn
+            .lite()?
             .prepare_cached("SELECT title, text FROM documents WHERE source_id = ?1 ORDER BY id DESC LIMIT ?2")?;
         let mut rows: Vec<(i64, Publication)> = Vec::new();
         for id in source_ids {
@@ -158,7 +158,7 @@ impl Store {
     /// window.
     pub fn event_index(&self, threshold: f64, window: Duration, now: DateTime<Utc>) -> Result<EventIndex, StoreError> {
         let since = EventIndex::seeds_since(window, now).timestamp();
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.lite()?.prepare(
             "SELECT ed.event_id, ed.source_id, d.title, d.text, ed.seen_at, e.grade
              FROM event_documents ed JOIN events e ON e.id = ed.event_id JOIN documents d ON d.id = ed.document_id
              WHERE e.last_seen_at >= ?1 ORDER BY ed.seen_at, ed.document_id",
@@ -175,7 +175,7 @@ impl Store {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let max_id: i64 = self.conn.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))?;
+        let max_id: i64 = self.lite()?.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))?;
         Ok(EventIndex::new(threshold, window, seeds, max_id, now))
     }
 
@@ -183,7 +183,7 @@ impl Store {
     /// observed at or before `at`.
     pub fn event_interactions(&self, event_id: i64, at: DateTime<Utc>) -> Result<i64, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .prepare_cached(
                 "SELECT coalesce(sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0)), 0)
              FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
@@ -197,7 +197,7 @@ impl Store {
     /// when none of them has any count recorded (the dashboard shows "—").
     pub fn latest_interactions(&self, event_id: i64) -> Result<Option<i64>, StoreError> {
         let (points, sum): (i64, i64) = self
-            .conn
+            .lite()?
             .prepare_cached(
                 "SELECT count(*), coalesce(sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0)), 0)
              FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
@@ -213,7 +213,7 @@ impl Store {
     pub fn event_spread(&self, event_id: i64, now: DateTime<Utc>) -> Result<Spread, StoreError> {
         let (now, two, four) = (now.timestamp(), now.timestamp() - 7200, now.timestamp() - 14400);
         let (recent, previous): (i64, i64) = self
-            .conn
+            .lite()?
             .prepare_cached(
                 "SELECT coalesce(sum(seen_at > ?2 AND seen_at <= ?1), 0), coalesce(sum(seen_at > ?3 AND seen_at <= ?2), 0)
                  FROM event_documents WHERE event_id = ?4",
@@ -225,7 +225,7 @@ impl Store {
     /// The event a document belongs to.
     pub fn event_of_document(&self, document_id: i64) -> Result<Option<i64>, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .prepare_cached("SELECT event_id FROM event_documents WHERE document_id = ?1")?
             .query_row([document_id], |r| r.get(0))
             .optional()?)
@@ -235,7 +235,7 @@ impl Store {
     /// event when no new document arrived (its grade rose on counts alone).
     pub fn event_head(&self, event_id: i64) -> Result<Option<(i64, MatchedDocument)>, StoreError> {
         let first: Option<i64> = self
-            .conn
+            .lite()?
             .query_row("SELECT first_document_id FROM events WHERE id = ?1", [event_id], |r| r.get(0))
             .optional()?;
         match first {
@@ -247,7 +247,7 @@ impl Store {
     /// A stored document with its hits and flags (its keys are not read back).
     pub fn stored_document(&self, document_id: i64) -> Result<Option<(i64, MatchedDocument)>, StoreError> {
         let row = self
-            .conn
+            .lite()?
             .query_row(
                 "SELECT d.id, d.source_id, d.fingerprint, d.link, d.guid, d.title, d.text, d.author, d.published_at, d.page_state
                  FROM documents d WHERE d.id = ?1",
@@ -272,7 +272,7 @@ impl Store {
             )
             .optional()?;
         let Some((doc_id, document)) = row else { return Ok(None) };
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.lite()?.prepare_cached(
             "SELECT field, start, end, list, term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id",
         )?;
         let hits = stmt
@@ -286,7 +286,7 @@ impl Store {
                 Ok(Hit { field, start: n(r.get(1)?), end: n(r.get(2)?), list: r.get(3)?, term: r.get(4)? })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = self.conn.prepare_cached("SELECT kind, reasons FROM flags WHERE document_id = ?1")?;
+        let mut stmt = self.lite()?.prepare_cached("SELECT kind, reasons FROM flags WHERE document_id = ?1")?;
         let flags = stmt
             .query_map([doc_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
             .filter_map(Result::ok)
@@ -362,7 +362,7 @@ impl Store {
 
     /// The most recently active events, newest first.
     pub fn recent_events(&self, limit: usize) -> Result<Vec<EventSummary>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.lite()?.prepare(
             "SELECT e.id, e.title, e.first_source_id, e.first_seen_at, e.last_seen_at, e.documents, e.sources,
                     coalesce((SELECT sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0))
                               FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
@@ -396,7 +396,7 @@ impl Store {
     /// read from the index alone: the dashboard shows it for up to 200 events.
     pub fn latest_copy(&self, event_id: i64) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .prepare_cached(
                 "SELECT source_id, seen_at FROM event_documents WHERE event_id = ?1
                  ORDER BY seen_at DESC, document_id DESC LIMIT 1",
@@ -406,7 +406,7 @@ impl Store {
     }
 
     pub fn event_path(&self, event_id: i64) -> Result<Vec<PathStep>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.lite()?.prepare(
             "SELECT ed.document_id, ed.source_id, ed.seen_at, d.title, d.link, ed.similarity, ed.evidence
              FROM event_documents ed JOIN documents d ON d.id = ed.document_id
              WHERE ed.event_id = ?1 ORDER BY ed.seen_at, ed.document_id",

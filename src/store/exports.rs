@@ -37,7 +37,8 @@ pub struct ExportCommitted {
 impl Store {
     /// Whether a file with this content was already processed for the source.
     pub fn export_seen(&self, source_id: &str, sha256: &str) -> Result<bool, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM export_files WHERE source_id = ?1 AND sha256 = ?2")?;
+        let mut stmt =
+            self.lite()?.prepare_cached("SELECT 1 FROM export_files WHERE source_id = ?1 AND sha256 = ?2")?;
         Ok(stmt.exists(params![source_id, sha256])?)
     }
 
@@ -98,7 +99,7 @@ impl Store {
 
     /// The engagement time series of a document, oldest first.
     pub fn engagement_history(&self, document_id: i64) -> Result<Vec<(DateTime<Utc>, Engagement)>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.lite()?.prepare(
             "SELECT observed_at, reposts, comments, likes, reads, shares FROM engagement WHERE document_id = ?1 ORDER BY observed_at, rowid",
         )?;
         let rows = stmt.query_map([document_id], |r| {
@@ -110,7 +111,7 @@ impl Store {
     /// The document a key belongs to.
     pub fn document_by_key(&self, key: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .query_row("SELECT document_id FROM document_keys WHERE key = ?1", [key], |r| r.get(0))
             .optional()?)
     }
@@ -118,7 +119,7 @@ impl Store {
     /// The comments on an event's documents (joined through their keys), oldest first, at
     /// most `limit` (the latest when more).
     pub fn event_comments(&self, event_id: i64, limit: usize) -> Result<Vec<CommentInput>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.lite()?.prepare_cached(
             "SELECT text, published_at, likes FROM (
                  SELECT DISTINCT c.source_id, c.comment_id, c.text, c.published_at, c.likes
                  FROM event_documents ed
@@ -147,7 +148,7 @@ impl Store {
         published: Option<DateTime<Utc>>,
         within: chrono::Duration,
     ) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.lite()?.prepare_cached(
             "SELECT DISTINCT c.source_id, c.comment_id, c.text, c.published_at
              FROM document_keys k JOIN comments c ON c.post_key = k.key
              WHERE k.document_id = ?1
@@ -194,7 +195,7 @@ impl Store {
     /// The document a key (`guid:<source>:<post id>` for an export post) belongs to.
     pub fn document_of_key(&self, key: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .prepare_cached("SELECT document_id FROM document_keys WHERE key = ?1")?
             .query_row([key], |r| r.get(0))
             .optional()?)
@@ -203,7 +204,7 @@ impl Store {
     /// Comments stored for a post key, oldest first: (author, text).
     pub fn comments_for(&self, post_key: &str) -> Result<Vec<(Option<String>, String)>, StoreError> {
         let mut stmt = self
-            .conn
+            .lite()?
             .prepare("SELECT author, text FROM comments WHERE post_key = ?1 ORDER BY published_at, comment_id")?;
         let rows = stmt.query_map([post_key], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.map(|r| r.map_err(StoreError::from)).collect()

@@ -35,25 +35,26 @@ fn count(n: i64) -> u64 {
 impl Store {
     /// Counts for the metrics endpoint (a few aggregate queries).
     pub fn gauges(&self) -> Result<Gauges, StoreError> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT coalesce(grade, 'none'), count(*) FROM events GROUP BY 1 ORDER BY 1")?;
+        let mut stmt = self
+            .lite()?
+            .prepare_cached("SELECT coalesce(grade, 'none'), count(*) FROM events GROUP BY 1 ORDER BY 1")?;
         let events_by_grade =
             stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, count(r.get(1)?))))?.collect::<Result<_, _>>()?;
         let mut stmt =
-            self.conn.prepare_cached("SELECT channel, status, count(*) FROM alerts GROUP BY 1, 2 ORDER BY 1, 2")?;
+            self.lite()?.prepare_cached("SELECT channel, status, count(*) FROM alerts GROUP BY 1, 2 ORDER BY 1, 2")?;
         let alerts = stmt
             .query_map([], |r| Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), count(r.get(2)?))))?
             .collect::<Result<_, _>>()?;
         // The oldest pending alert that is due: one held for working hours, a rate limit or
         // its backoff is waiting by design, not stuck.
-        let (pending, oldest): (i64, Option<i64>) = self.conn.query_row(
+        let (pending, oldest): (i64, Option<i64>) = self.lite()?.query_row(
             "SELECT count(*),
                     min(created_at) FILTER (WHERE next_attempt_at <= CAST(strftime('%s', 'now') AS INTEGER))
              FROM alerts WHERE status = 'pending'",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.lite()?.prepare_cached(
             "SELECT held, count(*) FROM alerts
              WHERE status = 'pending' AND held IS NOT NULL AND next_attempt_at > CAST(strftime('%s', 'now') AS INTEGER)
              GROUP BY 1 ORDER BY 1",
@@ -61,7 +62,7 @@ impl Store {
         let outbox_held =
             stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, count(r.get(1)?))))?.collect::<Result<_, _>>()?;
         let last_sent: Option<i64> =
-            self.conn.query_row("SELECT max(sent_at) FROM alerts WHERE status = 'sent'", [], |r| r.get(0))?;
+            self.lite()?.query_row("SELECT max(sent_at) FROM alerts WHERE status = 'sent'", [], |r| r.get(0))?;
         Ok(Gauges {
             events_by_grade,
             alerts,

@@ -25,8 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
-
+use super::sql::{Exec, Sqlite, in_tx};
 use super::{Store, StoreError};
 
 /// When an open group commits.
@@ -59,8 +58,13 @@ pub(super) struct Grouping {
 impl Store {
     /// Groups this store's source runs from now on (the daemon's store).
     /// Returns the flag that is set while a group is open, for [`Store::flush_due`]'s caller.
+    /// On PostgreSQL nothing changes: each run is one transaction (two daemons' runs must
+    /// not wait on each other's open groups).
     pub fn group_commits(&mut self, policy: GroupPolicy) -> Arc<AtomicBool> {
         let flag = Arc::new(AtomicBool::new(false));
+        if self.dialect() == super::sql::Dialect::Postgres {
+            return flag;
+        }
         self.group = Some(Grouping { policy, open: Cell::new(None), flag: flag.clone(), lost: Cell::new(false) });
         flag
     }
@@ -72,10 +76,11 @@ impl Store {
         let Some((since, runs)) = g.open.take() else { return Ok(()) };
         g.flag.store(false, Ordering::Release);
         tracing::trace!(runs, open_ms = since.elapsed().as_millis() as u64, "committing a group of source runs");
-        if let Err(e) = self.conn.execute_batch("COMMIT") {
+        let conn = self.lite()?;
+        if let Err(e) = conn.execute_batch("COMMIT") {
             // SQLite keeps some failed commits open: take it all back, and say so.
-            if !self.conn.is_autocommit() {
-                let _ = self.conn.execute_batch("ROLLBACK");
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
             }
             g.lost.set(true);
             return Err(e.into());
@@ -108,24 +113,22 @@ impl Store {
     /// store, else in a transaction of its own. A failed run leaves nothing of its own.
     pub(super) fn in_run<R>(
         &mut self,
-        write: impl FnOnce(&Connection) -> Result<R, StoreError>,
+        write: impl FnOnce(&mut dyn Exec) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let Some(policy) = self.group.as_ref().map(|g| g.policy) else {
-            let tx = self.conn.transaction()?;
-            let out = write(&tx)?;
-            tx.commit()?;
-            return Ok(out);
+            // No group (PostgreSQL's runs are one transaction each): one transaction.
+            return in_tx(self.db().db(), write);
         };
         self.flush_due()?;
         if let Some(g) = self.group.as_ref().filter(|g| g.open.get().is_none()) {
             // IMMEDIATE: wait (busy timeout) for the write lock now, not fail on upgrading.
-            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.lite()?.execute_batch("BEGIN IMMEDIATE")?;
             g.open.set(Some((Instant::now(), 0)));
             g.flag.store(true, Ordering::Release);
         }
         let out = {
-            let mut sp = self.conn.savepoint()?;
-            match write(&sp) {
+            let mut sp = self.lite_mut()?.savepoint()?;
+            match write(&mut Sqlite(&sp)) {
                 Ok(out) => {
                     sp.commit()?;
                     out
@@ -150,7 +153,7 @@ impl Store {
     /// A transaction for work that is not a source run: the open group commits first.
     pub(super) fn begin(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
         self.flush()?;
-        Ok(self.conn.transaction()?)
+        Ok(self.lite_mut()?.transaction()?)
     }
 }
 
@@ -166,6 +169,7 @@ mod tests {
     use crate::model::Document;
     use crate::store::NewDocument;
     use chrono::Utc;
+    use rusqlite::Connection;
 
     fn doc(source: &str, n: usize) -> NewDocument {
         let document = Document {
@@ -241,7 +245,7 @@ mod tests {
         store.commit_run("a", &[doc("a", 1)], 1, &Default::default(), now).expect("run");
         // A foreign key checked only at COMMIT makes the commit itself fail.
         store
-            .conn
+            .lite().expect("sqlite")
             .execute_batch(
                 "PRAGMA defer_foreign_keys = ON;
                  INSERT INTO hits (document_id, list, term, field, start, end) VALUES (999999, 'l', 't', 'title', 0, 1)",
@@ -265,7 +269,8 @@ mod tests {
         let path = dir.path().join("yuqing.db");
         let mut store = Store::open(&path).expect("open");
         store
-            .conn
+            .lite()
+            .expect("sqlite")
             .execute_batch(
                 "INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at)
                  VALUES (1, 'forum', 'f1', '标题', '正文', 1000);
@@ -303,13 +308,8 @@ mod tests {
         store.group_commits(GroupPolicy { max_runs: 10, max_age: Duration::from_secs(3600) });
         let now = Utc::now();
         store.commit_run("a", &[doc("a", 1)], 1, &Default::default(), now).expect("run");
-        let failed: Result<(), StoreError> = store.in_run(|conn| {
-            super::super::ingest::insert_new(
-                &mut crate::store::sql::Sqlite(conn),
-                &doc("b", 1),
-                now.timestamp(),
-                &mut Default::default(),
-            )?;
+        let failed: Result<(), StoreError> = store.in_run(|tx| {
+            super::super::ingest::insert_new(tx, &doc("b", 1), now.timestamp(), &mut Default::default())?;
             Err(StoreError::NoRow("made to fail".into()))
         });
         assert!(failed.is_err());

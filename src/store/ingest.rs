@@ -8,8 +8,8 @@
 //! The functions run on any [`Exec`]. On SQLite `Store::commit_run` and
 //! `Store::commit_documents` run them on the connection `Store::in_run` hands out (a
 //! savepoint of the daemon's open group of runs, or a transaction of its own), so group
-//! commit and a failed run's rollback are unchanged; on PostgreSQL `PgStore::commit_run`
-//! and `PgStore::commit_documents` run them in one transaction each (no grouping).
+//! commit and a failed run's rollback are unchanged; on PostgreSQL `Store::commit_run`
+//! and `Store::commit_documents` run them in one transaction each (no grouping).
 //!
 //! A document is new when none of its keys is stored. On PostgreSQL two daemons may store
 //! the same document from two sources at once: the second one's key insert then waits for

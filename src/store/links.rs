@@ -34,7 +34,7 @@ impl Store {
     /// The use of a link (by the hash of its token), if it was used.
     pub fn link_use(&self, token_hash: &str) -> Result<Option<LinkUse>, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .query_row("SELECT outcome, at FROM link_uses WHERE token_hash = ?1", [token_hash], |r| {
                 Ok(LinkUse { outcome: r.get(0)?, at: DateTime::from_timestamp(r.get(1)?, 0).unwrap_or_default() })
             })
@@ -49,7 +49,7 @@ impl Store {
         outcome: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.lite()?.execute(
             "INSERT OR IGNORE INTO link_uses (token_hash, event_id, person, action, outcome, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![token_hash, event_id, person, action, outcome, now.timestamp()],
         )?;
@@ -60,7 +60,7 @@ impl Store {
 impl Store {
     /// Whether the database answers (for health checks).
     pub fn ping(&self) -> Result<(), StoreError> {
-        self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        self.lite()?.query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
 }

@@ -103,6 +103,8 @@ pub enum StoreError {
     Poisoned,
     #[error("database task failed: {0}")]
     Task(String),
+    #[error("this operation is not available on PostgreSQL yet ({0})")]
+    NotOnPostgres(String),
 }
 
 impl StoreError {
@@ -130,6 +132,9 @@ impl StoreError {
             StoreError::Busy => "数据库一直被其他程序锁定，请稍后再试".into(),
             StoreError::Poisoned => "数据库连接在一次写入崩溃后不可再用，请重启 yuqing".into(),
             StoreError::Task(m) => format!("数据库操作中断（{m}）"),
+            StoreError::NotOnPostgres(at) => {
+                format!("此功能暂不支持 PostgreSQL 存储，请改用 SQLite（[storage] path）或升级 yuqing（{at}）")
+            }
         }
     }
 
@@ -204,9 +209,34 @@ impl std::ops::AddAssign for Committed {
 }
 
 pub struct Store {
-    conn: Connection,
-    /// Set on the daemon's store: its source runs share transactions ([`group`]).
+    conn: Conn,
+    /// Set on the daemon's SQLite store: its source runs share transactions ([`group`]).
     group: Option<group::Grouping>,
+}
+
+/// The connection a store speaks through: an SQLite file, or a PostgreSQL database with the
+/// lease its claims take (outbox rows, source runs). The PostgreSQL client needs `&mut` even
+/// to read, where `Store`'s reads take `&self`, so it sits in a `RefCell`: a store is used by
+/// one thread at a time (the daemon's is behind a mutex), and a handle (`outbox()`,
+/// `sources()`, `workflow()`, [`Store::db`]) holds the connection while it lives.
+enum Conn {
+    Sqlite(Connection),
+    Postgres { conn: Box<std::cell::RefCell<pg::conn::PgConn>>, lease: Lease },
+}
+
+/// The connection of a store behind the dialect layer, for one operation ([`Store::db`]).
+pub(crate) enum DbRef<'a> {
+    Sqlite(sql::Sqlite<'a>),
+    Postgres(std::cell::RefMut<'a, pg::conn::PgConn>),
+}
+
+impl DbRef<'_> {
+    pub(crate) fn db(&mut self) -> &mut dyn sql::Db {
+        match self {
+            DbRef::Sqlite(s) => s,
+            DbRef::Postgres(c) => &mut **c,
+        }
+    }
 }
 
 /// The WAL is copied back into the database after this many pages (SQLite's default:
@@ -230,7 +260,57 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut conn)?;
-        Ok(Self { conn, group: None })
+        Ok(Self { conn: Conn::Sqlite(conn), group: None })
+    }
+
+    /// Connects to a PostgreSQL database and brings its schema up to date; its claims
+    /// (outbox rows, source runs) are taken under `lease`.
+    pub fn connect_postgres(url: &pg::PgUrl, lease: Lease) -> Result<Self, pg::PgError> {
+        Store::with_pg_client(url.connect()?, lease)
+    }
+
+    /// A store on a connected PostgreSQL client, its schema migrated.
+    pub fn with_pg_client(mut client: postgres::Client, lease: Lease) -> Result<Self, pg::PgError> {
+        pg::migrations::migrate(&mut client)?;
+        let conn = Box::new(std::cell::RefCell::new(pg::conn::PgConn::new(client)));
+        Ok(Self { conn: Conn::Postgres { conn, lease }, group: None })
+    }
+
+    /// Which SQL this store speaks.
+    pub fn dialect(&self) -> sql::Dialect {
+        match self.conn {
+            Conn::Sqlite(_) => sql::Dialect::Sqlite,
+            Conn::Postgres { .. } => sql::Dialect::Postgres,
+        }
+    }
+
+    /// The connection behind the dialect layer. Does not commit an open group of source
+    /// runs (reads see its rows); a write outside the ingest path calls [`Store::flush`]
+    /// first, as `Store::begin` does.
+    pub(crate) fn db(&self) -> DbRef<'_> {
+        match &self.conn {
+            Conn::Sqlite(c) => DbRef::Sqlite(sql::Sqlite(c)),
+            Conn::Postgres { conn, .. } => DbRef::Postgres(conn.borrow_mut()),
+        }
+    }
+
+    /// The SQLite connection, for the operations not yet written for both backends; on
+    /// PostgreSQL they fail with [`StoreError::NotOnPostgres`] naming the caller.
+    #[track_caller]
+    fn lite(&self) -> Result<&Connection, StoreError> {
+        match &self.conn {
+            Conn::Sqlite(c) => Ok(c),
+            Conn::Postgres { .. } => Err(StoreError::NotOnPostgres(std::panic::Location::caller().to_string())),
+        }
+    }
+
+    /// [`Store::lite`], mutably (transactions).
+    #[track_caller]
+    fn lite_mut(&mut self) -> Result<&mut Connection, StoreError> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => Ok(c),
+            Conn::Postgres { .. } => Err(StoreError::NotOnPostgres(std::panic::Location::caller().to_string())),
+        }
     }
 
     /// The validators to send with the next conditional GET of a source.
@@ -250,13 +330,17 @@ impl Store {
 
     /// Keeps only documents none of whose keys has been seen before.
     pub fn unseen(&self, documents: Vec<Document>) -> Result<Vec<Document>, StoreError> {
+        let conn = match &self.conn {
+            Conn::Sqlite(conn) => conn,
+            Conn::Postgres { conn, .. } => return ingest::unseen(&mut *conn.borrow_mut(), documents),
+        };
         // One read transaction for all lookups: one lock instead of one per statement (an
         // open group of runs is one already, and holds keys not yet committed).
-        let tx = match self.conn.is_autocommit() {
-            true => Some(self.conn.unchecked_transaction()?),
+        let tx = match conn.is_autocommit() {
+            true => Some(conn.unchecked_transaction()?),
             false => None,
         };
-        let out = ingest::unseen(&mut sql::Sqlite(&self.conn), documents)?;
+        let out = ingest::unseen(&mut sql::Sqlite(conn), documents)?;
         if let Some(tx) = tx {
             tx.finish()?;
         }
@@ -273,7 +357,7 @@ impl Store {
         batch: &[NewDocument],
         now: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
-        self.in_run(|conn| ingest::documents(&mut sql::Sqlite(conn), source_id, batch, now.timestamp()))
+        self.in_run(|tx| ingest::documents(tx, source_id, batch, now.timestamp()))
     }
 
     /// Stores a successful run in one transaction: documents not seen before (checked
@@ -286,7 +370,7 @@ impl Store {
         validators: &Validators,
         now: DateTime<Utc>,
     ) -> Result<Committed, StoreError> {
-        self.in_run(|conn| ingest::run(&mut sql::Sqlite(conn), source_id, batch, entries, validators, now.timestamp()))
+        self.in_run(|tx| ingest::run(tx, source_id, batch, entries, validators, now.timestamp()))
     }
 
     /// Records a run that found nothing new (HTTP 304): a success, validators unchanged.

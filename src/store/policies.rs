@@ -91,7 +91,7 @@ impl Store {
     /// How far the policy's documents were read; `None` before its first scan.
     pub fn policy_scan(&self, policy_id: &str) -> Result<Option<PolicyScan>, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .query_row("SELECT selection, scanned_to FROM policy_scans WHERE policy_id = ?1", [policy_id], |r| {
                 Ok(PolicyScan { selection: r.get(0)?, scanned_to: r.get(1)? })
             })
@@ -115,7 +115,7 @@ impl Store {
     /// Up to `limit` stored documents with an id above `after`, in id order.
     pub fn documents_after(&self, after: i64, limit: usize) -> Result<Vec<ScannedDocument>, StoreError> {
         let mut stmt =
-            self.conn.prepare_cached("SELECT id, title, text FROM documents WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+            self.lite()?.prepare_cached("SELECT id, title, text FROM documents WHERE id > ?1 ORDER BY id LIMIT ?2")?;
         let rows = stmt.query_map(params![after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
             Ok(ScannedDocument { id: r.get(0)?, title: r.get(1)?, text: r.get(2)? })
         })?;
@@ -149,7 +149,7 @@ impl Store {
     /// How many documents were found about the policy.
     pub fn policy_document_count(&self, policy_id: &str) -> Result<usize, StoreError> {
         let n: i64 =
-            self.conn
+            self.lite()?
                 .query_row("SELECT count(*) FROM policy_documents WHERE policy_id = ?1", [policy_id], |r| r.get(0))?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
@@ -165,7 +165,7 @@ impl Store {
         const IN_WINDOW: &str = "p.policy_id = ?1 AND coalesce(d.published_at, d.fetched_at) >= ?2
                                  AND coalesce(d.published_at, d.fetched_at) < ?3";
         let (from, to) = (from.timestamp(), to.timestamp());
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.lite()?.prepare(&format!(
             "SELECT d.id, d.source_id, d.title, d.link, coalesce(d.published_at, d.fetched_at), d.negativity, p.terms, p.groups
              FROM policy_documents p JOIN documents d ON d.id = p.document_id
              WHERE {IN_WINDOW} ORDER BY coalesce(d.published_at, d.fetched_at), d.id"
@@ -187,7 +187,7 @@ impl Store {
         let mut docs: Vec<PolicyDocument> = rows.collect::<Result<_, _>>()?;
         drop(stmt);
         let index: HashMap<i64, usize> = docs.iter().enumerate().map(|(i, d)| (d.id, i)).collect();
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.lite()?.prepare(&format!(
             "SELECT DISTINCT f.document_id, f.kind FROM policy_documents p JOIN documents d ON d.id = p.document_id
              JOIN flags f ON f.document_id = p.document_id WHERE {IN_WINDOW}"
         ))?;
@@ -203,7 +203,7 @@ impl Store {
         for d in &mut docs {
             d.flags.sort_unstable();
         }
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.lite()?.prepare(&format!(
             "SELECT e.document_id, coalesce(e.reposts, 0) + coalesce(e.comments, 0) + coalesce(e.likes, 0)
              FROM policy_documents p JOIN documents d ON d.id = p.document_id
              JOIN engagement e ON e.document_id = p.document_id
@@ -222,7 +222,7 @@ impl Store {
 
     /// The policy's recorded levels, oldest first.
     pub fn policy_levels(&self, policy_id: &str) -> Result<Vec<PolicyLevelRow>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.lite()?.prepare_cached(
             "SELECT id, level, reasons, day, alert_id, at FROM policy_levels WHERE policy_id = ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([policy_id], |r| {

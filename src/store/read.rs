@@ -43,14 +43,15 @@ pub(super) fn time(secs: Option<i64>) -> Option<DateTime<Utc>> {
 impl Store {
     /// The most recent documents that have hits, newest first.
     pub fn recent_hits(&self, limit: usize) -> Result<Vec<HitRow>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.lite()?.prepare(
             "SELECT d.id, d.fetched_at, d.published_at, d.source_id, d.title, d.link
              FROM documents d WHERE EXISTS (SELECT 1 FROM hits h WHERE h.document_id = d.id)
              ORDER BY d.id DESC LIMIT ?1",
         )?;
         let mut terms =
-            self.conn.prepare("SELECT term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id")?;
-        let mut flags = self.conn.prepare("SELECT kind, reasons FROM flags WHERE document_id = ?1 ORDER BY rowid")?;
+            self.lite()?.prepare("SELECT term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id")?;
+        let mut flags =
+            self.lite()?.prepare("SELECT kind, reasons FROM flags WHERE document_id = ?1 ORDER BY rowid")?;
         let docs = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
         })?;
@@ -94,7 +95,7 @@ impl Store {
     /// When the oldest alert still waiting to be sent was queued.
     pub fn oldest_pending_alert(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let secs: Option<i64> =
-            self.conn.query_row("SELECT min(created_at) FROM alerts WHERE status = 'pending'", [], |r| r.get(0))?;
+            self.lite()?.query_row("SELECT min(created_at) FROM alerts WHERE status = 'pending'", [], |r| r.get(0))?;
         Ok(time(secs))
     }
 }

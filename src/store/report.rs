@@ -68,7 +68,7 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<HashSet<i64>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.lite()?.prepare(&format!(
             "SELECT DISTINCT ed.event_id FROM comments c
              JOIN document_keys k ON k.key = c.post_key
              JOIN event_documents ed ON ed.document_id = k.document_id
@@ -89,7 +89,7 @@ impl Store {
     ) -> Result<Vec<ReportEvent>, StoreError> {
         let (from, to) = (from.timestamp(), to.timestamp());
         let mut events: BTreeMap<i64, ReportEvent> = BTreeMap::new();
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.lite()?.prepare(&format!(
             "SELECT e.id, e.title, e.grade, e.created_at, e.owner, e.documents, e.sources
              FROM events e WHERE {IN_PERIOD} ORDER BY e.created_at, e.id"
         ))?;
@@ -133,7 +133,7 @@ impl Store {
             ),
         ];
         for (sql, field) in sets {
-            let mut stmt = self.conn.prepare(&format!("{sql} WHERE {IN_PERIOD}"))?;
+            let mut stmt = self.lite()?.prepare(&format!("{sql} WHERE {IN_PERIOD}"))?;
             let rows = stmt.query_map(params![from, to], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
             for row in rows {
                 let (id, value) = row?;
@@ -142,7 +142,7 @@ impl Store {
                 }
             }
         }
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.lite()?.prepare(&format!(
             "SELECT a.event_id, a.action, a.actor, a.target, a.at, a.note FROM events e
              JOIN event_actions a ON a.event_id = e.id
              WHERE {IN_PERIOD} AND a.at <= ?3 ORDER BY a.at, a.id"

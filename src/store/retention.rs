@@ -109,7 +109,7 @@ impl Store {
     /// gives a new notice. `true` when an episode was open.
     pub fn clear_disk_low(&mut self) -> Result<bool, StoreError> {
         Ok(self
-            .conn
+            .lite()?
             .execute("UPDATE daemon_state SET value = 0 WHERE name = ?1 AND value != 0", [DISK_LOW_NOTIFIED])?
             == 1)
     }
@@ -120,7 +120,7 @@ impl Store {
     }
 
     fn state(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.conn.query_row("SELECT value FROM daemon_state WHERE name = ?1", [name], |r| r.get(0)).optional()?)
+        Ok(self.lite()?.query_row("SELECT value FROM daemon_state WHERE name = ?1", [name], |r| r.get(0)).optional()?)
     }
 }
 

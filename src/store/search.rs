@@ -95,7 +95,7 @@ impl Store {
         let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
         let from =
             "FROM event_documents ed JOIN documents d ON d.id = ed.document_id JOIN events e ON e.id = ed.event_id";
-        let total: i64 = self.conn.query_row(
+        let total: i64 = self.lite()?.query_row(
             &format!("SELECT count(*) {from} {filter}"),
             rusqlite::params_from_iter(values.iter()),
             |r| r.get(0),
@@ -106,7 +106,7 @@ impl Store {
             "SELECT d.id, ed.event_id, e.title, e.grade, d.source_id, ed.seen_at, d.title, d.text, d.link
              {from} {filter} ORDER BY ed.seen_at DESC, d.id DESC LIMIT {limit} OFFSET {offset}"
         );
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.lite()?.prepare(&sql)?;
         let hits = stmt
             .query_map(rusqlite::params_from_iter(values.iter()), |r| {
                 Ok(SearchHit {

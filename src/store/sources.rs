@@ -5,10 +5,10 @@
 //! same transaction), the reads the scheduler and the CLI use (last attempt, last entries,
 //! every source's state), and the source leases several daemons take on PostgreSQL.
 //!
-//! [`SourceStates`] is the handle: `Store::sources()` on SQLite, `PgStore::sources()` on
-//! PostgreSQL; `Store`'s own methods of the same names call it, so the daemon and the
+//! [`SourceStates`] is the handle: `Store::sources()` on either backend (SQLite or
+//! PostgreSQL); `Store`'s own methods of the same names call it, so the daemon and the
 //! pipeline are unchanged. A successful run's state is written with its documents by the
-//! ingest path (`store::ingest`, `Store::commit_run` / `PgStore::commit_run`), not here.
+//! ingest path (`store::ingest`, `Store::commit_run`), not here.
 //!
 //! Source leases ([`SourceStates::claim`], [`SourceStates::renew`],
 //! [`SourceStates::release`]): each daemon computes from the cron schedules which sources
@@ -31,7 +31,7 @@ use super::delivery::Lease;
 use super::pg::conn::PgConn;
 use super::read::{SourceState, time};
 use super::sql::{Db, Dialect, Exec, Row, Sqlite, in_tx};
-use super::{Health, Store, StoreError};
+use super::{Conn, Health, Store, StoreError};
 use crate::model::{AlertMessage, SourceNotice, Validators};
 
 /// A source the scheduler found due, asking for its lease: which source, the scheduled time
@@ -61,13 +61,16 @@ enum Handle<'a> {
     Sqlite(Sqlite<'a>),
     /// The connection and the lease naming this daemon (`owner`; the length of a source
     /// lease is asked per source).
-    Postgres(&'a mut PgConn, &'a Lease),
+    Postgres(std::cell::RefMut<'a, PgConn>, &'a Lease),
 }
 
 impl Store {
     /// The source-state operations on this (SQLite) store.
     pub fn sources(&self) -> SourceStates<'_> {
-        SourceStates { db: Handle::Sqlite(Sqlite(&self.conn)) }
+        match &self.conn {
+            Conn::Sqlite(c) => SourceStates { db: Handle::Sqlite(Sqlite(c)) },
+            Conn::Postgres { conn, lease } => SourceStates { db: Handle::Postgres(conn.borrow_mut(), lease) },
+        }
     }
 }
 
@@ -79,14 +82,10 @@ macro_rules! health_columns {
 }
 
 impl<'a> SourceStates<'a> {
-    pub(crate) fn postgres(conn: &'a mut PgConn, lease: &'a Lease) -> SourceStates<'a> {
-        SourceStates { db: Handle::Postgres(conn, lease) }
-    }
-
     fn db(&mut self) -> &mut dyn Db {
         match &mut self.db {
             Handle::Sqlite(s) => s,
-            Handle::Postgres(c, _) => *c,
+            Handle::Postgres(c, _) => &mut **c,
         }
     }
 
@@ -355,7 +354,7 @@ impl<'a> SourceStates<'a> {
     pub fn renew(&mut self, source_id: &str, now: DateTime<Utc>, lease_secs: i64) -> Result<bool, StoreError> {
         let Handle::Postgres(conn, lease) = &mut self.db else { return Ok(true) };
         let until = now.timestamp().saturating_add(lease_secs);
-        let db: &mut dyn Exec = *conn;
+        let db: &mut dyn Exec = &mut **conn;
         let n = db.execute(
             "UPDATE source_leases SET lease_until = ?3
              WHERE source_id = ?1 AND lease_owner = ?2 AND lease_until IS NOT NULL",
@@ -370,7 +369,7 @@ impl<'a> SourceStates<'a> {
     /// true.
     pub fn release(&mut self, source_id: &str) -> Result<bool, StoreError> {
         let Handle::Postgres(conn, lease) = &mut self.db else { return Ok(true) };
-        let db: &mut dyn Exec = *conn;
+        let db: &mut dyn Exec = &mut **conn;
         let n = db.execute(
             "UPDATE source_leases SET lease_owner = NULL, lease_until = NULL, done_slot = slot
              WHERE source_id = ?1 AND lease_owner = ?2",

@@ -77,7 +77,7 @@ impl Store {
     /// An event's timeline; `None` when there is no such event.
     pub fn event_timeline(&self, event_id: i64) -> Result<Option<Timeline>, StoreError> {
         let event = self
-            .conn
+            .lite()?
             .query_row(
                 "SELECT e.id, e.title, e.grade, e.grade_reasons, e.downgraded_from,
                         coalesce((SELECT target FROM event_actions a WHERE a.event_id = e.id AND a.action = 'transfer'
@@ -107,7 +107,7 @@ impl Store {
             .optional()?;
         let Some(event) = event else { return Ok(None) };
         let copies = self.event_path(event_id)?;
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.lite()?.prepare(
             "SELECT DISTINCT g.observed_at FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
              WHERE ed.event_id = ?1 ORDER BY g.observed_at DESC LIMIT ?2",
         )?;
@@ -118,7 +118,7 @@ impl Store {
         for t in times {
             engagement.push((time(t), self.event_interactions(event_id, time(t))?));
         }
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.lite()?.prepare(
             "SELECT a.id, a.created_at, a.channel, a.recipients, a.subject, a.status, a.sent_at, a.attempts, a.last_error,
                     n.person, n.step
              FROM alerts a LEFT JOIN notifications n ON n.alert_id = a.id AND n.event_id = a.event_id
@@ -142,7 +142,7 @@ impl Store {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.lite()?.prepare(
             "SELECT at, action, actor, target, link, note FROM event_actions WHERE event_id = ?1 ORDER BY at, id",
         )?;
         let actions = stmt

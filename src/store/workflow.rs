@@ -9,8 +9,8 @@
 //! channel), in the same transaction as the alert they send, so a step reaches each person
 //! once across restarts.
 //!
-//! [`Workflow`] is the handle: `Store::workflow()` on SQLite, `PgStore::workflow()` on
-//! PostgreSQL; `Store`'s own methods of the same names call it, so the daemon, the CLI, the
+//! [`Workflow`] is the handle: `Store::workflow()` on either backend (SQLite or
+//! PostgreSQL); `Store`'s own methods of the same names call it, so the daemon, the CLI, the
 //! console and the escalation are unchanged.
 //!
 //! Durability and the group commit (`store::group`) on SQLite: a workflow action (staff
@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 
 use super::pg::conn::PgConn;
 use super::sql::{Db, Dialect, Exec, Sqlite, in_tx};
-use super::{Store, StoreError, time};
+use super::{Conn, Store, StoreError, time};
 use crate::model::AlertMessage;
 use crate::model::Grade;
 
@@ -95,7 +95,7 @@ pub struct Workflow<'a> {
 
 enum Handle<'a> {
     Sqlite(Sqlite<'a>),
-    Postgres(&'a mut PgConn),
+    Postgres(std::cell::RefMut<'a, PgConn>),
 }
 
 impl Store {
@@ -111,7 +111,10 @@ impl Store {
     /// The workflow handle without committing the open group, for reads only: they see the
     /// group's rows, as the ingest path that calls them needs.
     fn workflow_reads(&self) -> Workflow<'_> {
-        Workflow { db: Handle::Sqlite(Sqlite(&self.conn)) }
+        match &self.conn {
+            Conn::Sqlite(c) => Workflow { db: Handle::Sqlite(Sqlite(c)) },
+            Conn::Postgres { conn, .. } => Workflow { db: Handle::Postgres(conn.borrow_mut()) },
+        }
     }
 
     /// [`Workflow::ladder_events`] (a read: the open group stays open).
@@ -221,14 +224,10 @@ const EVENT_STATE: &str = "SELECT grade, downgraded_from,
      FROM events e WHERE e.id = ?1";
 
 impl<'a> Workflow<'a> {
-    pub(crate) fn postgres(conn: &'a mut PgConn) -> Workflow<'a> {
-        Workflow { db: Handle::Postgres(conn) }
-    }
-
     fn db(&mut self) -> &mut dyn Db {
         match &mut self.db {
             Handle::Sqlite(s) => s,
-            Handle::Postgres(c) => *c,
+            Handle::Postgres(c) => &mut **c,
         }
     }
 

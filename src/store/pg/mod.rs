@@ -1,29 +1,20 @@
 //! PostgreSQL as the second store backend (issue 19, experimental): the `[storage] url`,
 //! its connection (the synchronous `postgres` client, like rusqlite used from blocking
-//! threads), the schema ([`migrations`]) and the one-off copy of an SQLite store into it
-//! ([`copy`]), and [`PgStore`]: the operations ported to both backends so far, over
-//! [`conn::PgConn`]: the outbox (`store::delivery`), the source state of every poll with
-//! the source leases several daemons share (`store::sources`), the ingest path
-//! (`store::ingest`: [`PgStore::commit_run`], [`PgStore::commit_documents`],
-//! [`PgStore::unseen`], each commit one transaction; the search table follows
-//! `event_documents` by its triggers, so storing a document needs nothing more), and the
-//! response workflow (`store::workflow`: actions, downgrades, mutes and their withdrawals,
-//! the event state and ladder reads). The daemon still runs on SQLite only. Not safe yet for
-//! several daemons storing documents: event ids come from each process's in-memory event
-//! index (`detect::events`), so two daemons would give two stories the same id and the
-//! upsert would merge them.
+//! threads; [`conn::PgConn`] behind the dialect layer), the schema ([`migrations`]) and the
+//! one-off copy of an SQLite store into it ([`copy`]). A `Store` on PostgreSQL
+//! (`Store::connect_postgres`) runs the operations written for both backends: the outbox
+//! (`store::delivery`), the source state and leases (`store::sources`), the ingest path
+//! (`store::ingest`, each commit one transaction; the search table follows
+//! `event_documents` by its triggers) and the response workflow (`store::workflow`); the
+//! others fail with `StoreError::NotOnPostgres`. Not safe yet for several daemons storing
+//! documents: event ids come from each process's in-memory event index (`detect::events`),
+//! so two daemons would give two stories the same id and the upsert would merge them.
 
 pub mod conn;
 pub mod copy;
 pub mod migrations;
 
 use std::fmt;
-
-use chrono::{DateTime, Utc};
-
-use crate::model::{Document, Validators};
-use crate::store::sql::in_tx;
-use crate::store::{Committed, NewDocument, StoreError};
 
 /// A `postgres://` URL from `[storage] url` or `yuqing db migrate-to`: parsed once, shown
 /// only with its password hidden.
@@ -150,78 +141,6 @@ fn redact_in(message: &str, raw: &str) -> String {
 fn query_value(raw: &str, key: &str) -> Option<String> {
     let url = url::Url::parse(raw).ok()?;
     url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
-}
-
-/// The store on PostgreSQL: one connection, the schema brought up to date, and the lease
-/// its outbox claims take (its owner also names this store's source leases). Ported: the
-/// outbox ([`crate::store::Outbox`]), the source state ([`crate::store::SourceStates`]) and
-/// the response workflow ([`crate::store::Workflow`]) and the ingest path (`commit_run`,
-/// `commit_documents`, `unseen`).
-pub struct PgStore {
-    conn: conn::PgConn,
-    lease: crate::store::Lease,
-}
-
-impl PgStore {
-    /// Connects to `url` and migrates its schema.
-    pub fn connect(url: &PgUrl, lease: crate::store::Lease) -> Result<PgStore, PgError> {
-        PgStore::with_client(url.connect()?, lease)
-    }
-
-    /// A store on a connected client, its schema migrated.
-    pub fn with_client(mut client: postgres::Client, lease: crate::store::Lease) -> Result<PgStore, PgError> {
-        migrations::migrate(&mut client)?;
-        Ok(PgStore { conn: conn::PgConn::new(client), lease })
-    }
-
-    /// The outbox operations on this store, claiming under its lease.
-    pub fn outbox(&mut self) -> crate::store::Outbox<'_> {
-        crate::store::Outbox::postgres(&mut self.conn, &self.lease)
-    }
-
-    /// The response workflow on this store: actions, downgrades, mutes, their withdrawals,
-    /// and the event state and ladder reads ([`crate::store::Workflow`]).
-    pub fn workflow(&mut self) -> crate::store::Workflow<'_> {
-        crate::store::Workflow::postgres(&mut self.conn)
-    }
-
-    /// The source-state operations on this store; its source leases name this store's
-    /// lease owner (their length is asked per source).
-    pub fn sources(&mut self) -> crate::store::SourceStates<'_> {
-        crate::store::SourceStates::postgres(&mut self.conn, &self.lease)
-    }
-
-    /// Keeps only documents none of whose keys is stored (`Store::unseen`).
-    pub fn unseen(&mut self, documents: Vec<Document>) -> Result<Vec<Document>, StoreError> {
-        crate::store::ingest::unseen(&mut self.conn, documents)
-    }
-
-    /// Stores a successful run in one transaction (`Store::commit_run`): documents not
-    /// stored before (checked again inside it), their keys, hits, flags, negativity, events
-    /// and alerts, and the source's state.
-    pub fn commit_run(
-        &mut self,
-        source_id: &str,
-        batch: &[NewDocument],
-        entries: usize,
-        validators: &Validators,
-        now: DateTime<Utc>,
-    ) -> Result<Committed, StoreError> {
-        in_tx(&mut self.conn, |tx| {
-            crate::store::ingest::run(tx, source_id, batch, entries, validators, now.timestamp())
-        })
-    }
-
-    /// Stores one batch of a run's new documents in one transaction, without the source's
-    /// state (`Store::commit_documents`).
-    pub fn commit_documents(
-        &mut self,
-        source_id: &str,
-        batch: &[NewDocument],
-        now: DateTime<Utc>,
-    ) -> Result<Committed, StoreError> {
-        in_tx(&mut self.conn, |tx| crate::store::ingest::documents(tx, source_id, batch, now.timestamp()))
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
