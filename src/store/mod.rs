@@ -237,6 +237,11 @@ impl DbRef<'_> {
             DbRef::Postgres(c) => &mut **c,
         }
     }
+
+    /// The connection for statements (`rows`, `first`, `one`, `execute`).
+    pub(crate) fn exec(&mut self) -> &mut dyn sql::Exec {
+        self.db()
+    }
 }
 
 /// The WAL is copied back into the database after this many pages (SQLite's default:
@@ -292,6 +297,16 @@ impl Store {
             Conn::Sqlite(c) => DbRef::Sqlite(sql::Sqlite(c)),
             Conn::Postgres { conn, .. } => DbRef::Postgres(conn.borrow_mut()),
         }
+    }
+
+    /// Runs `write` in one transaction on either backend, committing an open group of
+    /// source runs first (as `Store::begin`). For writes outside the ingest path.
+    pub(crate) fn write<R>(
+        &self,
+        write: impl FnOnce(&mut dyn sql::Exec) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.flush()?;
+        sql::in_tx(self.db().db(), write)
     }
 
     /// The SQLite connection, for the operations not yet written for both backends; on
