@@ -311,9 +311,17 @@ fn check_explains_the_storage_url() {
         run.stdout
     );
     assert!(!run.stdout.contains("topsecret"), "{}", run.stdout);
-    let run = p.run(&["run", "--once"]);
+    // A query command is refused before it touches any store.
+    let run = p.run(&["hits"]);
     assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("本版本尚不能在其上运行守护进程或此命令"), "{}", run.stderr);
+    assert!(run.stderr.contains("此命令还不能在其上运行"), "{}", run.stderr);
+    assert!(!run.stderr.contains("topsecret"), "{}", run.stderr);
+    // The daemon runs on it: a server that does not answer (port 9 on loopback) is named
+    // without the password, and no SQLite file is made instead.
+    p.write("yuqing.toml", settings("url = \"postgres://yuqing:topsecret@127.0.0.1:9/yuqing?connect_timeout=5\""));
+    let run = p.run(&["run", "--once"]);
+    assert_ne!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("无法连接 PostgreSQL postgres://yuqing:***@127.0.0.1:9/yuqing"), "{}", run.stderr);
     assert!(!run.stderr.contains("topsecret"), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert!(!p.path().join("state").exists(), "no SQLite file was made instead");

@@ -454,13 +454,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         tracing::warn!("{}", plain(d));
     }
     if let Some(url) = &config.storage_url {
-        let store_free = matches!(
+        // The daemon runs on PostgreSQL (issue 19); the other commands read the store
+        // through operations not all written for it yet.
+        let on_postgres = matches!(
             cli.command,
-            Command::Db { what: db::DbCommand::MigrateTo { .. } } | Command::Test { .. } | Command::Rumour { .. }
+            Command::Db { what: db::DbCommand::MigrateTo { .. } }
+                | Command::Test { .. }
+                | Command::Rumour { .. }
+                | Command::Run { .. }
         );
-        if !store_free {
+        if !on_postgres {
             eprintln!(
-                "错误：[storage] url = {url} 选择了 PostgreSQL，本版本尚不能在其上运行守护进程或此命令（PostgreSQL 存储尚在试验中，目前只支持 yuqing check 和 yuqing db migrate-to）。请暂用 [storage] path（SQLite）。"
+                "错误：[storage] url = {url} 选择了 PostgreSQL；PostgreSQL 存储尚在试验中，目前支持 yuqing run（守护进程与 --once）、check 和 db migrate-to，此命令还不能在其上运行。请用 SQLite 副本查看，或等待后续版本。"
             );
             return Ok(ExitCode::from(2));
         }

@@ -60,6 +60,10 @@ pub async fn run(
 
 /// Measures the disk; queues the low-disk notice when due. `true` when a notice was queued.
 pub async fn check_disk(ctx: &Arc<Context>, now: DateTime<Utc>) -> Result<bool, PipelineError> {
+    // The PostgreSQL server's disk is its own administrators' to watch (and not on this host).
+    if ctx.config.storage_url.is_some() {
+        return Ok(false);
+    }
     let path = ctx.config.storage_path.clone();
     let usage: DiskUsage = match tokio::task::spawn_blocking(move || crate::store::disk::usage(&path)).await {
         Ok(Ok(usage)) => usage,

@@ -69,6 +69,8 @@ pub enum DaemonError {
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Locked(#[from] lock::LockError),
+    #[error("cannot use the PostgreSQL store: {0}")]
+    Postgres(#[from] crate::store::pg::PgError),
 }
 
 impl DaemonError {
@@ -91,8 +93,52 @@ impl DaemonError {
                 format!("无法在 {addr} 上提供 HTTP 服务（[http] listen）：{why}（{source}）")
             }
             DaemonError::Locked(e) => e.to_string(),
+            DaemonError::Postgres(e) => e.describe_zh(),
         }
     }
+}
+
+/// How long a claimed outbox row stays this instance's on PostgreSQL: longer than a batch
+/// of a delivery round takes to send (a batch of emails over the mailer's connections, or
+/// SMS and robot posts one by one under their timeouts); an instance that dies holding
+/// rows leaves them to the others after this.
+const OUTBOX_LEASE_SECS: i64 = 300;
+
+/// The daemon's store: the SQLite file of `[storage] path`, or the PostgreSQL database of
+/// `[storage] url`, claiming under a lease named for this process.
+pub fn open_store(config: &Config) -> Result<Store, DaemonError> {
+    match &config.storage_url {
+        Some(url) => {
+            let lease = crate::store::Lease { owner: instance_name(), secs: OUTBOX_LEASE_SECS };
+            Ok(Store::connect_postgres(url, lease)?)
+        }
+        None => Store::open(&config.storage_path)
+            .map_err(|source| DaemonError::Store { path: storage_name(config), source }),
+    }
+}
+
+/// The database as messages name it: the SQLite path, or the PostgreSQL URL without its
+/// password.
+pub fn storage_name(config: &Config) -> String {
+    match &config.storage_url {
+        Some(url) => url.to_string(),
+        None => config.storage_path.display().to_string(),
+    }
+}
+
+/// This process among the instances sharing a database: host, PID and start time, so a
+/// restarted daemon with the same PID is not taken for the old one.
+pub fn instance_name() -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let host = match host.trim() {
+            "" => "localhost",
+            h => h,
+        };
+        format!("{host}:{}:{}", std::process::id(), Utc::now().timestamp())
+    })
+    .clone()
 }
 
 /// One generation of the configuration-dependent parts. The first is built at start; each
@@ -111,8 +157,8 @@ impl Parts {
 
     /// Builds the first generation, counting into `metrics`.
     pub fn build_with(config: Config, metrics: Arc<Metrics>) -> Result<Self, DaemonError> {
-        let store_error = |source| DaemonError::Store { path: config.storage_path.display().to_string(), source };
-        let mut store = Store::open(&config.storage_path).map_err(store_error)?;
+        let store_error = |source| DaemonError::Store { path: storage_name(&config), source };
+        let mut store = open_store(&config)?;
         let grouped = store.group_commits(crate::store::GroupPolicy::DAEMON);
         // Built from the store on first use: a run that matches nothing never needs it.
         let events = EventIndex::unbuilt(config.detection.event_threshold, config.detection.event_window, Utc::now());
@@ -137,7 +183,7 @@ impl Parts {
     /// Blocking (builds automata, reads the store): call it on the blocking pool.
     pub fn rebuild(&self, config: Config) -> Result<Self, DaemonError> {
         let old = &self.ctx;
-        let store_error = |source| DaemonError::Store { path: config.storage_path.display().to_string(), source };
+        let store_error = |source| DaemonError::Store { path: storage_name(&config), source };
         {
             let store = old.store.lock().map_err(|_| PipelineError::Poisoned)?;
             let (d, o) = (&config.detection, &old.config.detection);
@@ -173,9 +219,8 @@ impl Parts {
         let linker = match &config.http {
             Some(http) => {
                 let mut store = shared.store.lock().map_err(|_| PipelineError::Poisoned)?;
-                let key = store
-                    .link_key()
-                    .map_err(|source| DaemonError::Store { path: config.storage_path.display().to_string(), source })?;
+                let key =
+                    store.link_key().map_err(|source| DaemonError::Store { path: storage_name(&config), source })?;
                 Some(Linker::new(&key, &http.public_url, http.link_ttl))
             }
             None => None,
@@ -261,7 +306,8 @@ pub struct OnceSummary {
 /// Runs every enabled source once (bounded concurrency), or only the source `only` (enabled
 /// or not), delivering alerts as they are queued.
 pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary, DaemonError> {
-    let parts = Parts::build(config)?;
+    // Building reads the store, which blocks (PostgreSQL's client runs its own runtime).
+    let parts = tokio::task::block_in_place(|| Parts::build(config))?;
     let ctx = parts.ctx.clone();
     let wanted: Vec<usize> = ctx
         .config
@@ -277,7 +323,11 @@ pub async fn run_once(config: Config, only: Option<&str>) -> Result<OnceSummary,
     let (done_tx, done_rx) = watch::channel(false);
     // A daemon on the same database delivers what this run queues: two senders could
     // both pick the same alert.
-    let daemon = lock::DaemonLock::holder(&ctx.config.storage_path);
+    // (On PostgreSQL the outbox is claimed row by row: every instance may deliver.)
+    let daemon = match ctx.config.storage_url {
+        Some(_) => None,
+        None => lock::DaemonLock::holder(&ctx.config.storage_path),
+    };
     let delivery = (ctx.config.delivers() && daemon.is_none()).then(|| {
         let (store, wake, mailer) = (ctx.store.clone(), wake.clone(), parts.mailer.clone());
         tokio::spawn(deliver_during_run(store, mailer, parts.senders.clone(), ctx.config.clone(), wake, done_rx))
@@ -396,11 +446,15 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
             None
         }
     };
-    // One daemon per database, held until the process ends.
-    let _lock = lock::DaemonLock::acquire(&config.storage_path)?;
+    // One daemon per SQLite file, held until the process ends; on PostgreSQL several
+    // instances share the database (source leases, outbox claims).
+    let _lock = match config.storage_url {
+        Some(_) => None,
+        None => Some(lock::DaemonLock::acquire(&config.storage_path)?),
+    };
     let metrics = Arc::new(Metrics::new());
     let dir = config.dir.clone();
-    let parts = Arc::new(Parts::build_with(config, metrics.clone())?);
+    let parts = Arc::new(tokio::task::block_in_place(|| Parts::build_with(config, metrics.clone()))?);
     metrics.record_reload(true, Utc::now());
     let ctx = parts.ctx.clone();
     let (live_tx, live) = watch::channel(parts);
@@ -847,7 +901,13 @@ async fn schedule_loop(
             let (ctx, semaphore, source) = (ctx.clone(), semaphore.clone(), source.clone());
             running.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
+                // With several instances on one database, the slot's run is leased: after
+                // the permit, so the lease does not run out while the run queues.
+                if !claim_slot(&ctx, &source.id, slot).await {
+                    return (source.id, RunResult::Skipped);
+                }
                 let report = run_source(&ctx, &source).await;
+                release_slot(&ctx, &source.id).await;
                 (source.id, RunResult::of(&report))
             });
         }
@@ -889,11 +949,59 @@ async fn schedule_loop(
     }
 }
 
+/// Leases `source_id`'s run for `slot` on PostgreSQL, where several instances share the
+/// sources (`store::sources`: one instance per slot, a dead instance's lease taken over once
+/// it runs out). Always granted on SQLite (one daemon per file). A store error counts as
+/// not granted: the slot is left to the other instances, or to the next slot.
+async fn claim_slot(ctx: &Context, source_id: &str, slot: DateTime<Utc>) -> bool {
+    if ctx.config.storage_url.is_none() {
+        return true;
+    }
+    let due = crate::store::DueSource {
+        source_id: source_id.to_string(),
+        slot,
+        lease_secs: crate::store::lease_secs_for(ctx.config.fetch.timeout),
+    };
+    match with_store(&ctx.store, move |s| s.sources().claim(&[due], Utc::now())).await {
+        Ok(granted) if granted.is_empty() => {
+            tracing::debug!(source = %source_id, slot = %slot, "another instance runs this slot");
+            false
+        }
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(source = %source_id, error = %e, "cannot lease the source's run; skipping this slot");
+            false
+        }
+    }
+}
+
+/// Ends this instance's lease of `source_id` after its run (PostgreSQL): the next slot is
+/// free at once for any instance, this one for none.
+async fn release_slot(ctx: &Context, source_id: &str) {
+    if ctx.config.storage_url.is_none() {
+        return;
+    }
+    let id = source_id.to_string();
+    match with_store(&ctx.store, move |s| s.sources().release(&id)).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(source = %source_id, "the source's lease ran out during its run; another instance may have run it too")
+        }
+        Err(e) => {
+            tracing::error!(source = %source_id, error = %e, "cannot release the source's lease; it runs out by itself")
+        }
+    }
+}
+
 /// How a run ended, as far as scheduling cares.
 #[derive(Debug, Clone, Copy)]
 enum RunResult {
     Success,
-    Failure { retry_after: Option<Duration> },
+    Failure {
+        retry_after: Option<Duration>,
+    },
+    /// Another instance holds the slot (PostgreSQL): the provisional next due time stands.
+    Skipped,
 }
 
 impl RunResult {
@@ -933,6 +1041,7 @@ fn reschedule(
     let Some(source) = ctx.config.source(id).filter(|s| s.enabled) else { return };
     let count = failures.entry(id.to_string()).or_default();
     let retry_after = match result {
+        RunResult::Skipped => return,
         RunResult::Success => {
             *count = 0;
             None

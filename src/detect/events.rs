@@ -155,7 +155,13 @@ pub struct EventIndex {
     cluster_event: Vec<i64>,
     open: HashMap<i64, Open>,
     next_id: i64,
+    /// Where new ids end when they come from blocks reserved in the store (several
+    /// instances on one database, `store::ids`); `None` counts on from the largest stored id.
+    id_end: Option<i64>,
     built_at: DateTime<Utc>,
+    /// Rebuilt from the store when this old: a day (closed events pile up), or minutes
+    /// when other instances add events to the same database.
+    rebuild_after: chrono::Duration,
     stale: bool,
 }
 
@@ -175,7 +181,9 @@ impl EventIndex {
             cluster_event: Vec::new(),
             open: HashMap::new(),
             next_id: max_event_id + 1,
+            id_end: None,
             built_at: now,
+            rebuild_after: chrono::Duration::days(1),
             stale: false,
         };
         let mut cluster_of: HashMap<i64, usize> = HashMap::new();
@@ -216,7 +224,31 @@ impl EventIndex {
     /// Whether the caller should rebuild the index from the store before assigning: a
     /// commit failed since it was built, or it is a day old (closed events pile up).
     pub fn needs_rebuild(&self, now: DateTime<Utc>) -> bool {
-        self.stale || now - self.built_at > chrono::Duration::days(1)
+        self.stale || now - self.built_at > self.rebuild_after
+    }
+
+    /// New ids from now on come only from blocks given by [`Self::add_ids`] (several
+    /// instances on one database); none is left until the first block.
+    pub fn use_reserved_ids(&mut self) {
+        self.id_end = Some(self.next_id);
+    }
+
+    /// Asks to be rebuilt from the store once `age` old (several instances: what the others
+    /// stored meanwhile joins the index then).
+    pub fn rebuild_after(&mut self, age: Duration) {
+        self.rebuild_after = chrono::Duration::from_std(age).unwrap_or(self.rebuild_after);
+    }
+
+    /// Whether `n` new events could not get ids without another reserved block.
+    pub fn needs_ids(&self, n: usize) -> bool {
+        self.id_end.is_some_and(|end| end.saturating_sub(self.next_id) < i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
+    /// Takes the ids `[start, end)` for new events (what is left of the previous block is
+    /// dropped: gaps, never collisions).
+    pub fn add_ids(&mut self, (start, end): (i64, i64)) {
+        self.next_id = start;
+        self.id_end = Some(end);
     }
 
     /// Marks the index as no longer matching the store (a commit was rolled back).
@@ -268,6 +300,11 @@ impl EventIndex {
             }
             None => {
                 let cluster = self.clusterer.new_cluster();
+                if self.id_end.is_some_and(|end| self.next_id >= end) {
+                    // The caller reserves ids before assigning (`needs_ids`); counting on
+                    // past the block could reuse another instance's id.
+                    tracing::error!(next_id = self.next_id, "event ids used up without a new block");
+                }
                 let event_id = self.next_id;
                 self.next_id += 1;
                 self.cluster_event.push(event_id);

@@ -222,7 +222,7 @@ impl Job {
             let mut queued: Vec<AlertMessage> = Vec::new();
             if let Some(event_id) = store.event_of_document(doc_id)?.filter(|_| !m.hits.is_empty()) {
                 if events.needs_rebuild(now) {
-                    *events = store.event_index(events.threshold(), events.window(), now)?;
+                    crate::pipeline::rebuild_events(&store, &mut events, now)?;
                 }
                 let state = store.event_state(event_id)?.unwrap_or_default();
                 let reaction = super::reaction(&store, event_id, 0, store.event_spread(event_id, now)?, now)?;

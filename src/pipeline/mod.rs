@@ -658,7 +658,7 @@ impl Job {
         }
         // Only matched documents are assigned: a batch without hits leaves an unbuilt index be.
         if events.needs_rebuild(now) && matched.iter().any(|m| !m.hits.is_empty()) {
-            *events = store.event_index(events.threshold(), events.window(), now)?;
+            rebuild_events(&store, &mut events, now)?;
         }
         let tier_of = |id: &str| self.tier_of(id);
         // Interactions of this batch's documents, per event, not yet in the store.
@@ -672,6 +672,7 @@ impl Job {
             let (event, decision) = match m.hits.is_empty() {
                 true => (None, None),
                 false => {
+                    ensure_event_id(&store, &mut events)?;
                     let mut a = events.assign_apart(&m.document, now, apart_from);
                     // People may have downgraded, muted or closed the event since.
                     let state = if a.new_event { None } else { store.event_state(a.event_id)? };
@@ -746,7 +747,7 @@ impl Job {
         let mut store = self.lock()?;
         let mut events = self.events.lock().map_err(|_| PipelineError::Poisoned)?;
         if events.needs_rebuild(now) {
-            *events = store.event_index(events.threshold(), events.window(), now)?;
+            rebuild_events(&store, &mut events, now)?;
         }
         let mut ids: Vec<i64> = Vec::new();
         for d in documents {
@@ -1010,6 +1011,34 @@ impl Job {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Store>, PipelineError> {
         self.store.lock().map_err(|_| PipelineError::Poisoned)
     }
+}
+
+/// How old the event index may grow on PostgreSQL before it is read again from the store:
+/// events other instances started meanwhile join it then. A copy of a story that two
+/// instances first fetch within this time can start two events (ARCHITECTURE.md).
+const SHARED_INDEX_AGE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Builds the event index from the store. On PostgreSQL (several instances) its new ids
+/// come from blocks reserved in the store (`store::ids`) and it is rebuilt every
+/// [`SHARED_INDEX_AGE`].
+pub(crate) fn rebuild_events(store: &Store, events: &mut EventIndex, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let mut index = store.event_index(events.threshold(), events.window(), now)?;
+    if store.dialect() == crate::store::sql::Dialect::Postgres {
+        index.use_reserved_ids();
+        index.rebuild_after(SHARED_INDEX_AGE);
+    }
+    *events = index;
+    Ok(())
+}
+
+/// Gives the index a block of ids when it has none left for a new event (PostgreSQL).
+fn ensure_event_id(store: &Store, events: &mut EventIndex) -> Result<(), StoreError> {
+    if events.needs_ids(1)
+        && let Some(block) = store.reserve_event_ids()?
+    {
+        events.add_ids(block);
+    }
+    Ok(())
 }
 
 /// An event's public reaction: interactions now (stored documents plus `pending` from the

@@ -12,18 +12,39 @@ use crate::store::sql::{Db, Dialect, Exec, Param, Row, to_postgres};
 
 /// A client and its prepared statements.
 pub struct PgConn {
-    client: postgres::Client,
+    /// Always `Some` but while being dropped (see the `Drop`).
+    client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
+}
+
+/// The synchronous client owns a small tokio runtime, which must not be dropped on a thread
+/// that drives async tasks (tokio panics): the daemon's store may be dropped there at the
+/// end of `run`. Such a drop hands the client to a plain thread to close.
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else { return };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return drop(client);
+        }
+        let _ = std::thread::spawn(move || drop(client)).join();
+    }
 }
 
 impl PgConn {
     pub fn new(client: postgres::Client) -> PgConn {
-        PgConn { client, statements: HashMap::new() }
+        PgConn { client: Some(client), statements: HashMap::new() }
     }
 
     /// The client, for what the layer does not cover (migrations, advisory locks).
-    pub fn client(&mut self) -> &mut postgres::Client {
-        &mut self.client
+    pub fn client(&mut self) -> Result<&mut postgres::Client, StoreError> {
+        self.client.as_mut().ok_or_else(|| StoreError::Task("the PostgreSQL connection is closed".into()))
+    }
+
+    /// The client and the statement cache, for one call.
+    fn on(&mut self) -> Result<On<'_, postgres::Client>, StoreError> {
+        let client =
+            self.client.as_mut().ok_or_else(|| StoreError::Task("the PostgreSQL connection is closed".into()))?;
+        Ok(On { client, statements: &mut self.statements })
     }
 }
 
@@ -79,7 +100,7 @@ impl Exec for PgConn {
     }
 
     fn execute(&mut self, sql: &str, params: &[&dyn Param]) -> Result<usize, StoreError> {
-        On { client: &mut self.client, statements: &mut self.statements }.execute(sql, params)
+        self.on()?.execute(sql, params)
     }
 
     fn each(
@@ -88,13 +109,15 @@ impl Exec for PgConn {
         params: &[&dyn Param],
         each: &mut dyn FnMut(&Row<'_, '_>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        On { client: &mut self.client, statements: &mut self.statements }.each(sql, params, each)
+        self.on()?.each(sql, params, each)
     }
 }
 
 impl Db for PgConn {
     fn transaction(&mut self, f: &mut dyn FnMut(&mut dyn Exec) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        let mut tx = self.client.transaction()?;
+        let client =
+            self.client.as_mut().ok_or_else(|| StoreError::Task("the PostgreSQL connection is closed".into()))?;
+        let mut tx = client.transaction()?;
         f(&mut On { client: &mut tx, statements: &mut self.statements })?;
         tx.commit()?;
         Ok(())

@@ -307,6 +307,11 @@ const MIGRATIONS: &[&str] = &[
         done_slot   BIGINT
     );
     "#,
+    // 4: event ids for several daemons (`store::ids`): each instance reserves blocks of
+    // ids from this sequence instead of counting on from the largest stored id.
+    r#"
+    CREATE SEQUENCE event_id_blocks START WITH 1 MINVALUE 1;
+    "#,
 ];
 
 /// Tables only the PostgreSQL schema has (the copy leaves them empty; `--force` empties
