@@ -110,7 +110,9 @@ pub fn open_store(config: &Config) -> Result<Store, DaemonError> {
     match &config.storage_url {
         Some(url) => {
             let lease = crate::store::Lease { owner: instance_name(), secs: OUTBOX_LEASE_SECS };
-            Ok(Store::connect_postgres(url, lease)?)
+            let store = Store::connect_postgres(url, lease)?;
+            release_dead_holders(&store);
+            Ok(store)
         }
         None => Store::open(&config.storage_path)
             .map_err(|source| DaemonError::Store { path: storage_name(config), source }),
@@ -123,6 +125,19 @@ pub fn storage_name(config: &Config) -> String {
     match &config.storage_url {
         Some(url) => url.to_string(),
         None => config.storage_path.display().to_string(),
+    }
+}
+
+/// On PostgreSQL: frees what instances of this host that died (killed, crashed) still
+/// hold, so their sources and alerts go on now rather than when the leases run out.
+fn release_dead_holders(store: &Store) {
+    let name = instance_name();
+    let host = name.split(':').next().unwrap_or_default().to_string();
+    let alive = |pid: u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    match store.release_dead_holders(&host, &name, alive) {
+        Ok(released) if released.is_empty() => {}
+        Ok(released) => tracing::info!(holders = %released.join(", "), "released the leases of instances that died"),
+        Err(e) => tracing::warn!(error = %e, "cannot release the leases of dead instances; they run out by themselves"),
     }
 }
 

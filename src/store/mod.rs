@@ -26,6 +26,7 @@ mod gauges;
 mod group;
 mod ids;
 mod ingest;
+mod instances;
 mod links;
 pub mod maintenance;
 mod migrations;

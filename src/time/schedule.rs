@@ -105,8 +105,13 @@ impl Schedule {
 impl Schedule {
     /// When a source is first due after the daemon starts: at once if it never ran or
     /// missed a scheduled time while the daemon was down, else at its next scheduled time.
+    /// "At once" is a scheduled time too (the latest one up to now, else now): the due time
+    /// is the slot a run is for, and instances sharing a database must name the same slot
+    /// for one source, to run it once between them (`store::sources`' leases).
     pub fn first_due(&self, last_attempt: Option<DateTime<Utc>>, now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
-        last_attempt.and_then(|t| self.next_after(t, tz)).unwrap_or(now)
+        last_attempt.and_then(|t| self.next_after(t, tz)).unwrap_or_else(|| {
+            self.previous_before(now + chrono::Duration::seconds(1), tz).filter(|t| *t <= now).unwrap_or(now)
+        })
     }
 }
 
@@ -208,7 +213,11 @@ mod tests {
     fn first_due_catches_up_missed_runs_only() {
         let s = Schedule::parse("0 * * * *").expect("hourly");
         let now = at("2026-11-27T10:20:00+08:00");
-        assert_eq!(s.first_due(None, now, TZ), now, "never ran: now");
+        assert_eq!(
+            s.first_due(None, now, TZ),
+            at("2026-11-27T10:00:00+08:00"),
+            "never ran: at once, for the 10:00 slot"
+        );
         let missed = s.first_due(Some(at("2026-11-27T08:59:00+08:00")), now, TZ);
         assert!(missed <= now, "the 09:00 and 10:00 runs were missed: due at once");
         assert_eq!(s.first_due(Some(at("2026-11-27T10:00:00+08:00")), now, TZ), at("2026-11-27T11:00:00+08:00"));

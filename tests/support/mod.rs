@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod pg;
+
 // ---------------------------------------------------------------- HTTP server
 
 /// How one path answers.
