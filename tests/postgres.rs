@@ -1393,3 +1393,142 @@ fn a_document_two_daemons_store_at_once_is_stored_once() {
         pg.query_one("SELECT last_success_at FROM source_state WHERE source_id = 'news'", &[]).expect("state").get(0);
     assert_eq!(state, Some(t(0).timestamp()), "the run itself committed");
 }
+
+// ---------------------------------------------------------------- briefings, retention and policies on both backends
+
+use yuqing::store::{BriefingLogged, BriefingRecord};
+
+/// Where a second connection (another daemon's store) finds a backend's database.
+#[derive(Clone)]
+enum Opener {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Opener {
+    fn open(&self, owner: &str) -> Store {
+        match self {
+            Opener::Sqlite(path) => Store::open(path).expect("open sqlite"),
+            Opener::Postgres(url) => Store::with_pg_client(connect(url), lease(owner, 60)).expect("connect"),
+        }
+    }
+}
+
+impl Backend {
+    fn store(&mut self) -> &mut Store {
+        match self {
+            Backend::Sqlite { store, .. } => store,
+            Backend::Postgres { store, .. } => store,
+        }
+    }
+
+    fn opener(&self) -> Opener {
+        match self {
+            Backend::Sqlite { dir, .. } => Opener::Sqlite(dir.path().join("yuqing.db")),
+            Backend::Postgres { url, .. } => Opener::Postgres(url.clone()),
+        }
+    }
+}
+
+/// Every value of `rows` equal on all backends; the rows of the first.
+fn same_on_all<T: PartialEq + std::fmt::Debug>(rows: Vec<(&'static str, T)>) -> T {
+    let mut rows = rows.into_iter();
+    let (first_name, first) = rows.next().expect("a backend");
+    for (name, other) in rows {
+        assert_eq!(other, first, "{name} differs from {first_name}");
+    }
+    first
+}
+
+fn daily(due: i64, start: i64, events: usize, open: usize) -> BriefingRecord<'static> {
+    BriefingRecord { briefing_id: "daily", due_at: t(due), period_start: t(start), events, open }
+}
+
+const BRIEFINGS_SENT: &str = "SELECT briefing_id || ' ' || CAST(due_at - 1772413200 AS TEXT) || ' '
+        || CAST(period_start - 1772413200 AS TEXT) || ' ' || CAST(events AS TEXT) || ' ' || CAST(open AS TEXT) || ' '
+        || coalesce(CAST(alert_id AS TEXT), '-') || ' ' || CAST(at - 1772413200 AS TEXT)
+    FROM briefings_sent ORDER BY briefing_id, due_at";
+
+/// The briefing log on both backends: a due time is claimed once with its alerts (email
+/// and an IM post), a repeat does nothing, a period with nothing to report is logged
+/// without an alert, and `since_last` finds the latest due time before a given one; the
+/// log's rows are the same on both.
+#[test]
+fn the_briefing_log_behaves_the_same_on_both_backends() {
+    assert_eq!(t(0).timestamp(), 1_772_413_200, "BRIEFINGS_SENT's offset");
+    let mut logs = Vec::new();
+    for (name, mut backend) in backends() {
+        let s = backend.store();
+        let mail = message("email", "【舆情简报】每日舆情简报 2026-03-03", &["陈局长 <chen@example.gov.cn>"]);
+        let post = message("robot:duty", "【舆情简报】每日舆情简报 2026-03-03", &["robot:duty"]);
+        assert!(!s.briefing_done("daily", t(86_400)).expect("done"), "{name}");
+        assert_eq!(s.last_briefing_before("daily", t(86_400)).expect("last"), None, "{name}");
+        let first = s.record_briefing(&daily(86_400, 0, 2, 1), &[mail.clone(), post], t(86_401)).expect("record");
+        let BriefingLogged::Queued(alert_id) = first else { panic!("{name}: queued, got {first:?}") };
+        let again = s.record_briefing(&daily(86_400, 0, 5, 5), &[mail], t(86_500)).expect("record");
+        assert_eq!(again, BriefingLogged::AlreadyDone, "{name}: once per due time");
+        assert!(s.briefing_done("daily", t(86_400)).expect("done"), "{name}");
+        assert!(!s.briefing_done("weekly", t(86_400)).expect("done"), "{name}: another briefing");
+        let quiet = s.record_briefing(&daily(172_800, 86_400, 0, 0), &[], t(172_801)).expect("record");
+        assert_eq!(quiet, BriefingLogged::Skipped, "{name}: logged, nothing queued");
+        assert_eq!(s.last_briefing_before("daily", t(172_800)).expect("last"), Some(t(86_400)), "{name}");
+        assert_eq!(s.last_briefing_before("daily", t(999_999)).expect("last"), Some(t(172_800)), "{name}");
+        let due = s.due_alerts(None, 10).expect("due");
+        let queued: Vec<(i64, &str, &str)> =
+            due.iter().map(|a| (a.id, a.kind.as_str(), a.message.channel.as_str())).collect();
+        assert_eq!(queued, [(alert_id, "briefing", "email"), (alert_id + 1, "briefing", "robot:duty")], "{name}");
+        logs.push((name, backend.column(BRIEFINGS_SENT)));
+    }
+    let log = same_on_all(logs);
+    assert_eq!(log, ["daily 86400 0 2 1 1 86401", "daily 172800 86400 0 0 - 172801"]);
+}
+
+/// Two daemons (two stores, two connections, two threads) racing for the same briefings:
+/// each due time is claimed by exactly one of them, which queued its alert; the other got
+/// `AlreadyDone` and queued nothing. On SQLite too (the file's write lock orders them).
+#[test]
+fn two_daemons_racing_for_a_briefing_send_it_once() {
+    const DUE_TIMES: i64 = 25;
+    let mut totals = Vec::new();
+    for (name, backend) in backends() {
+        let opener = backend.opener();
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = ["yuqing-a", "yuqing-b"]
+            .into_iter()
+            .map(|who| {
+                let (opener, start) = (opener.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let mut store = opener.open(who);
+                    start.wait();
+                    (1..=DUE_TIMES)
+                        .map(|day| {
+                            let m = message(
+                                "email",
+                                &format!("【舆情简报】第 {day} 期（{who}）"),
+                                &["chen@example.gov.cn"],
+                            );
+                            let record = daily(day * 86_400, (day - 1) * 86_400, 1, 0);
+                            store.record_briefing(&record, &[m], t(day * 86_400 + 1)).expect("record")
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let outcomes: Vec<Vec<BriefingLogged>> = racers.into_iter().map(|h| h.join().expect("racer")).collect();
+        let mut wins = 0;
+        for day in 0..DUE_TIMES as usize {
+            let won: Vec<bool> = outcomes.iter().map(|o| matches!(o[day], BriefingLogged::Queued(_))).collect();
+            assert_eq!(won.iter().filter(|w| **w).count(), 1, "{name}: due time {day}: {won:?}");
+            assert!(
+                outcomes.iter().all(|o| matches!(o[day], BriefingLogged::Queued(_) | BriefingLogged::AlreadyDone)),
+                "{name}"
+            );
+            wins += 1;
+        }
+        let alerts = backend.count("SELECT count(*) FROM alerts WHERE kind = 'briefing'");
+        let logged = backend.count("SELECT count(*) FROM briefings_sent WHERE alert_id IN (SELECT id FROM alerts)");
+        assert_eq!((alerts, logged), (DUE_TIMES, DUE_TIMES), "{name}: one alert per due time, the winner's");
+        totals.push((name, wins));
+    }
+    assert_eq!(same_on_all(totals), DUE_TIMES as usize);
+}
