@@ -1396,7 +1396,7 @@ fn a_document_two_daemons_store_at_once_is_stored_once() {
 
 // ---------------------------------------------------------------- briefings, retention and policies on both backends
 
-use yuqing::store::{BriefingLogged, BriefingRecord};
+use yuqing::store::{BriefingLogged, BriefingRecord, PruneReport, Retention};
 
 /// Where a second connection (another daemon's store) finds a backend's database.
 #[derive(Clone)]
@@ -1531,4 +1531,145 @@ fn two_daemons_racing_for_a_briefing_send_it_once() {
         totals.push((name, wins));
     }
     assert_eq!(same_on_all(totals), DUE_TIMES as usize);
+}
+
+/// A store with something of every kind a prune decides on (days from 0; the prune runs at
+/// day 400, keeping documents 10 days and the assessment 100): event 1 (the base seed's, day
+/// 0) is stale with its action, notification, link use and sent alert 1 (with an attempt);
+/// document 2 has hits, a flag, engagement, a policy row, a key and a comment under it;
+/// document 3 is held by pending alert 2; document 4 by young event 2; document 5 is young;
+/// 6 is free; 7 only has an old sent alert 3 (rule 2 takes it first); event 3 is old but
+/// acted on at day 350; event 4 is old with pending alert 4.
+const PRUNE_SEED: &str = "
+    INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at) VALUES
+        (2, 'forum', 'f2', '二', '正文', 1000), (3, 'forum', 'f3', '三', '正文', 1000),
+        (4, 'forum', 'f4', '四', '正文', 2000), (5, 'forum', 'f5', '五', '正文', 34128000),
+        (6, 'forum', 'f6', '六', '正文', 3000), (7, 'forum', 'f7', '七', '正文', 4000);
+    INSERT INTO document_keys (key, document_id) VALUES
+        ('guid:forum:f1', 1), ('link:two', 2), ('guid:forum:f3', 3), ('guid:forum:f5', 5);
+    INSERT INTO hits (document_id, list, term, field, start, \"end\") VALUES
+        (2, 'watch', '烈士', 'title', 0, 6), (2, 'watch', '陵园', 'text', 0, 6), (5, 'watch', '陵园', 'text', 3, 9);
+    INSERT INTO flags (document_id, kind, reasons) VALUES (2, 'rumour', '[\"网传\"]'), (5, 'doubt', '[\"？\"]');
+    INSERT INTO engagement (document_id, observed_at, reposts, comments, likes) VALUES (2, 1100, 5, 1, 0), (5, 34128000, 9, 2, 1);
+    INSERT INTO policy_documents (policy_id, document_id, terms, groups) VALUES
+        ('p1', 2, '[\"抚恤\"]', '[]'), ('p1', 5, '[\"抚恤\"]', '[]');
+    INSERT INTO comments (source_id, comment_id, post_key, text) VALUES ('weibo', 'c1', 'link:two', '跟帖'),
+        ('weibo', 'c2', 'guid:forum:f5', '跟帖二');
+    INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at, documents, sources, created_at)
+    VALUES (2, '四', 4, 'forum', 30240000, 30240000, 1, 1, 30240000),
+           (3, '三', 3, 'forum', 1000, 1000, 1, 1, 1000),
+           (4, '三又', 3, 'forum', 1000, 1000, 1, 1, 1000);
+    INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity) VALUES
+        (4, 2, 'forum', 30240000, 1.0), (3, 3, 'forum', 1000, 1.0);
+    INSERT INTO event_actions (event_id, action, actor, at) VALUES (1, 'accept', 'wang', 1500), (3, 'feedback', 'li', 30240000);
+    INSERT INTO notifications (event_id, person, step, channel, alert_id, at) VALUES (1, 'wang', 0, 'email', 1, 1100);
+    INSERT INTO link_uses (token_hash, event_id, person, action, outcome, at) VALUES ('h1', 1, 'wang', 'accept', 'ok', 1500);
+    INSERT INTO alerts (id, kind, document_id, event_id, channel, recipients, subject, body_text, body_html, status,
+                        next_attempt_at, created_at) VALUES
+        (1, 'document', 1, 1, 'email', '[]', '一', 't', 'h', 'sent', 1100, 1100),
+        (2, 'document', 3, NULL, 'email', '[]', '二', 't', 'h', 'pending', 1200, 1200),
+        (3, 'document', 7, NULL, 'email', '[]', '三', 't', 'h', 'sent', 1300, 1300),
+        (4, 'document', NULL, 4, 'email', '[]', '四', 't', 'h', 'pending', 1400, 1400);
+    INSERT INTO alert_attempts (alert_id, at, ok) VALUES (1, 1100, 1), (3, 1300, 1);";
+
+/// What is left of a pruned store, table by table, as text both backends give alike.
+fn remaining(b: &Backend) -> Vec<(&'static str, Vec<String>)> {
+    [
+        ("documents", "SELECT CAST(id AS TEXT) FROM documents ORDER BY id"),
+        ("keys", "SELECT key || ' ' || coalesce(CAST(document_id AS TEXT), '-') FROM document_keys ORDER BY key"),
+        ("hits", "SELECT CAST(document_id AS TEXT) || ' ' || term FROM hits ORDER BY id"),
+        ("flags", "SELECT CAST(document_id AS TEXT) || ' ' || kind FROM flags ORDER BY document_id, kind"),
+        ("engagement", "SELECT CAST(document_id AS TEXT) FROM engagement ORDER BY document_id"),
+        ("policy", "SELECT policy_id || ' ' || CAST(document_id AS TEXT) FROM policy_documents ORDER BY 1"),
+        ("comments", "SELECT comment_id FROM comments ORDER BY comment_id"),
+        ("events", "SELECT CAST(id AS TEXT) FROM events ORDER BY id"),
+        ("event_documents", "SELECT CAST(document_id AS TEXT) FROM event_documents ORDER BY document_id"),
+        ("actions", "SELECT CAST(event_id AS TEXT) || ' ' || action FROM event_actions ORDER BY id"),
+        ("notifications", "SELECT CAST(event_id AS TEXT) FROM notifications ORDER BY 1"),
+        ("link_uses", "SELECT token_hash FROM link_uses ORDER BY 1"),
+        ("alerts", "SELECT CAST(id AS TEXT) || ' ' || status FROM alerts ORDER BY id"),
+        ("attempts", "SELECT CAST(alert_id AS TEXT) FROM alert_attempts ORDER BY 1"),
+    ]
+    .into_iter()
+    .map(|(table, sql)| (table, b.column(sql)))
+    .collect()
+}
+
+fn sum(reports: &[PruneReport]) -> PruneReport {
+    reports.iter().fold(PruneReport::default(), |a, r| PruneReport {
+        documents: a.documents + r.documents,
+        hits: a.hits + r.hits,
+        events: a.events + r.events,
+        actions: a.actions + r.actions,
+        alerts: a.alerts + r.alerts,
+        comments: a.comments + r.comments,
+        keys_kept: a.keys_kept + r.keys_kept,
+    })
+}
+
+/// Pruning a seeded store gives the same counts and leaves the same rows on both backends:
+/// a dry run counts exactly what the batches then remove (and changes nothing, the time of
+/// the last prune neither); batches of 2 take the lowest ids first, then stop; identity
+/// keys stay, detached; what is young, pending or acted on stays.
+#[test]
+fn a_prune_leaves_the_same_rows_on_both_backends() {
+    let day = |d: i64| DateTime::from_timestamp(d * 86_400, 0).unwrap();
+    let retention = Retention { documents_days: 10, assessment_days: 100 };
+    let mut results = Vec::new();
+    for (name, mut backend) in backends_with(PRUNE_SEED) {
+        let before = remaining(&backend);
+        let s = backend.store();
+        let dry = s.prune(retention, day(400), None, true).expect("dry run");
+        assert_eq!(s.last_prune_at().expect("last"), None, "{name}: a dry run is no prune");
+        assert_eq!(remaining(&backend), before, "{name}: a dry run changes nothing");
+        let s = backend.store();
+        let mut batches = Vec::new();
+        loop {
+            let report = s.prune(retention, day(400), Some(2), false).expect("prune");
+            if report.documents == 0 {
+                break;
+            }
+            batches.push(report);
+            assert!(batches.len() < 10, "{name}: batches end");
+        }
+        assert_eq!(s.last_prune_at().expect("last"), Some(day(400)), "{name}");
+        assert_eq!(sum(&batches), dry, "{name}: the dry run counted what the prune removed");
+        results.push((name, (batches, remaining(&backend))));
+    }
+    let (batches, left) = same_on_all(results);
+    assert_eq!(batches.iter().map(|b| b.documents).collect::<Vec<_>>(), [2, 2], "documents 1, 2 then 6, 7");
+    let total = sum(&batches);
+    assert_eq!(
+        total,
+        PruneReport { documents: 4, hits: 2, events: 1, actions: 1, alerts: 2, comments: 1, keys_kept: 2 }
+    );
+    let left: std::collections::HashMap<&str, Vec<String>> = left.into_iter().collect();
+    assert_eq!(left["documents"], ["3", "4", "5"]);
+    assert_eq!(left["keys"], ["guid:forum:f1 -", "guid:forum:f3 3", "guid:forum:f5 5", "link:two -"]);
+    assert_eq!(left["hits"], ["5 陵园"]);
+    assert_eq!(left["policy"], ["p1 5"]);
+    assert_eq!(left["comments"], ["c2"]);
+    assert_eq!(left["events"], ["2", "3", "4"]);
+    assert_eq!(left["actions"], ["3 feedback"]);
+    assert!(left["notifications"].is_empty() && left["link_uses"].is_empty());
+    assert_eq!(left["alerts"], ["2 pending", "4 pending"]);
+    assert!(left["attempts"].is_empty());
+}
+
+/// The low-disk notice on both backends: one per episode, a new one after free space came
+/// back; the flag reads the same.
+#[test]
+fn the_low_disk_flag_behaves_the_same_on_both_backends() {
+    for (name, mut backend) in backends() {
+        let s = backend.store();
+        let notice = message("email", "磁盘空间不足", &["admin@example.gov.cn"]);
+        assert!(!s.disk_low_notified().expect("flag"), "{name}");
+        assert!(s.notify_disk_low(&notice, t(0)).expect("notify"), "{name}: first told");
+        assert!(!s.notify_disk_low(&notice, t(60)).expect("notify"), "{name}: once per episode");
+        assert!(s.disk_low_notified().expect("flag"), "{name}");
+        assert!(s.clear_disk_low().expect("clear"), "{name}");
+        assert!(!s.clear_disk_low().expect("clear"), "{name}: no episode open");
+        assert!(s.notify_disk_low(&notice, t(120)).expect("notify"), "{name}: a new episode");
+        assert_eq!(backend.count("SELECT count(*) FROM alerts WHERE kind = 'disk_low'"), 2, "{name}");
+    }
 }
