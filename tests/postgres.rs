@@ -1396,7 +1396,7 @@ fn a_document_two_daemons_store_at_once_is_stored_once() {
 
 // ---------------------------------------------------------------- briefings, retention and policies on both backends
 
-use yuqing::store::{BriefingLogged, BriefingRecord, PruneReport, Retention};
+use yuqing::store::{BriefingLogged, BriefingRecord, NewPolicyLevel, PolicyMatch, PruneReport, Retention};
 
 /// Where a second connection (another daemon's store) finds a backend's database.
 #[derive(Clone)]
@@ -1671,5 +1671,130 @@ fn the_low_disk_flag_behaves_the_same_on_both_backends() {
         assert!(!s.clear_disk_low().expect("clear"), "{name}: no episode open");
         assert!(s.notify_disk_low(&notice, t(120)).expect("notify"), "{name}: a new episode");
         assert_eq!(backend.count("SELECT count(*) FROM alerts WHERE kind = 'disk_low'"), 2, "{name}");
+    }
+}
+
+/// Documents for the policy watch: published times, negativity, flags and two engagement
+/// observations of document 2 (the later one counts).
+const POLICY_SEED: &str = "
+    INSERT INTO documents (id, source_id, fingerprint, title, text, published_at, fetched_at, negativity) VALUES
+        (2, 'weibo', 'p2', '抚恤金调整', '抚恤金标准上调', 2000, 2100, 0.75),
+        (3, 'forum', 'p3', '无关', '天气', NULL, 3000, NULL),
+        (4, 'news', 'p4', '抚恤政策解读', '解读', NULL, 4000, 0.25);
+    INSERT INTO flags (document_id, kind, reasons) VALUES (2, 'rumour', '[]'), (2, 'doubt', '[]'), (2, 'rumour', '[]');
+    INSERT INTO engagement (document_id, observed_at, reposts, comments, likes) VALUES
+        (2, 2200, 1, 1, 1), (2, 2300, 10, NULL, 5);";
+
+/// A policy's scan, documents and levels round trip the same on both backends: a scan
+/// starts at 0, reads documents in id order in batches, records what it found (found again:
+/// replaced) and only moves forward; the documents come back with flags and the latest
+/// engagement; a level is recorded once per change (a stale `after` records nothing) with
+/// its alert; a new selection forgets the documents and keeps the levels.
+#[test]
+fn a_policy_scan_round_trips_the_same_on_both_backends() {
+    let found = |id: i64, terms: &[&str]| PolicyMatch {
+        document_id: id,
+        terms: terms.iter().map(|t| (*t).to_string()).collect(),
+        groups: vec!["待遇".into()],
+    };
+    let mut results = Vec::new();
+    for (name, mut backend) in backends_with(POLICY_SEED) {
+        let s = backend.store();
+        assert_eq!(s.policy_scan("p1").expect("scan"), None, "{name}");
+        s.restart_policy_scan("p1", "抚恤|待遇").expect("restart");
+        let scan = s.policy_scan("p1").expect("scan").expect("started");
+        assert_eq!((scan.selection.as_str(), scan.scanned_to), ("抚恤|待遇", 0), "{name}");
+        let first = s.documents_after(0, 2).expect("batch");
+        let rest = s.documents_after(first.last().expect("a batch").id, 100).expect("batch");
+        let read: Vec<i64> = first.iter().chain(&rest).map(|d| d.id).collect();
+        assert_eq!(read, [1, 2, 3, 4], "{name}");
+        assert_eq!(rest[0].title, "无关", "{name}");
+        s.record_policy_scan("p1", 2, &[found(1, &["陵园"]), found(2, &["抚恤"])]).expect("record");
+        s.record_policy_scan("p1", 4, &[found(1, &["抚恤"]), found(4, &["抚恤", "政策"])]).expect("record");
+        s.record_policy_scan("p1", 3, &[]).expect("an older batch");
+        assert_eq!(s.policy_scan("p1").expect("scan").expect("scan").scanned_to, 4, "{name}: only forward");
+        assert_eq!(s.policy_document_count("p1").expect("count"), 3, "{name}");
+        let docs = s.policy_documents("p1", DateTime::from_timestamp(1000, 0).unwrap(), t(0)).expect("documents");
+        let window = s
+            .policy_documents(
+                "p1",
+                DateTime::from_timestamp(1000, 0).unwrap(),
+                DateTime::from_timestamp(3000, 0).unwrap(),
+            )
+            .expect("documents");
+        assert_eq!(window.iter().map(|d| d.id).collect::<Vec<_>>(), [1, 2], "{name}: by published, else fetched");
+
+        let reasons = vec!["负面占比 75%".to_string()];
+        let medium = NewPolicyLevel { level: "medium", reasons: &reasons, day: "2026-03-02" };
+        let notice = message("email", "【政策风险】抚恤政策 风险升至中", &["head@example.gov.cn"]);
+        assert!(s.record_policy_level("p1", None, &medium, Some(&notice), t(0)).expect("level"), "{name}");
+        assert!(!s.record_policy_level("p1", None, &medium, Some(&notice), t(5)).expect("level"), "{name}: told once");
+        let low = NewPolicyLevel { level: "low", reasons: &[], day: "2026-03-03" };
+        let latest = s.policy_levels("p1").expect("levels")[0].id;
+        assert!(s.record_policy_level("p1", Some(latest), &low, None, t(86_400)).expect("level"), "{name}");
+        let levels = s.policy_levels("p1").expect("levels");
+        s.restart_policy_scan("p1", "抚恤").expect("restart");
+        assert_eq!(s.policy_document_count("p1").expect("count"), 0, "{name}: a new selection rescans");
+        assert_eq!(s.policy_levels("p1").expect("levels"), levels, "{name}: the levels stay");
+        let alerts = backend.column("SELECT kind || ' ' || subject FROM alerts ORDER BY id");
+        results.push((name, (docs, levels, alerts)));
+    }
+    let (docs, levels, alerts) = same_on_all(results);
+    /// id, time, terms, negativity, interactions.
+    type Summary = (i64, i64, Vec<String>, Option<f64>, i64);
+    let summary: Vec<Summary> =
+        docs.iter().map(|d| (d.id, d.at.timestamp(), d.terms.clone(), d.negativity, d.interactions)).collect();
+    let terms = |t: &[&str]| t.iter().map(|t| (*t).to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        summary,
+        [
+            (1, 1000, terms(&["抚恤"]), None, 0),
+            (2, 2000, terms(&["抚恤"]), Some(0.75), 15),
+            (4, 4000, terms(&["抚恤", "政策"]), Some(0.25), 0),
+        ],
+        "found again: replaced; published else fetched; the latest engagement (10 + 0 + 5)"
+    );
+    assert_eq!(docs[1].flags, [FlagKind::Rumour, FlagKind::Doubt], "each kind once, in order");
+    assert_eq!(
+        levels.iter().map(|l| (l.level.as_str(), l.alert_id.is_some())).collect::<Vec<_>>(),
+        [("medium", true), ("low", false)]
+    );
+    assert_eq!(alerts, ["policy_risk 【政策风险】抚恤政策 风险升至中"]);
+}
+
+/// Two daemons recording the same change of a policy's level at once on PostgreSQL (two
+/// connections, two threads): exactly one records it and queues its alert. PostgreSQL only:
+/// SQLite runs one daemon per file (`daemon::lock`), and a second writer there whose
+/// transaction read first is refused (SQLITE_BUSY), not serialised.
+#[test]
+fn two_daemons_record_a_policy_level_change_once() {
+    for (name, backend) in backends().into_iter().filter(|(name, _)| *name == "postgres") {
+        let opener = backend.opener();
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = ["yuqing-a", "yuqing-b"]
+            .into_iter()
+            .map(|who| {
+                let (opener, start) = (opener.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let mut store = opener.open(who);
+                    let reasons = vec![format!("{who} 判定")];
+                    start.wait();
+                    (0..20)
+                        .map(|i| {
+                            let policy = format!("p{i}");
+                            let high = NewPolicyLevel { level: "high", reasons: &reasons, day: "2026-03-02" };
+                            let m = message("email", &format!("【政策风险】{policy}"), &["head@example.gov.cn"]);
+                            store.record_policy_level(&policy, None, &high, Some(&m), t(0)).expect("level")
+                        })
+                        .collect::<Vec<bool>>()
+                })
+            })
+            .collect();
+        let outcomes: Vec<Vec<bool>> = racers.into_iter().map(|h| h.join().expect("racer")).collect();
+        for i in 0..20 {
+            assert_eq!(outcomes.iter().filter(|o| o[i]).count(), 1, "{name}: policy p{i}: {outcomes:?}");
+        }
+        assert_eq!(backend.count("SELECT count(*) FROM policy_levels"), 20, "{name}");
+        assert_eq!(backend.count("SELECT count(*) FROM alerts WHERE kind = 'policy_risk'"), 20, "{name}");
     }
 }
