@@ -1334,3 +1334,408 @@ fn a_document_two_daemons_store_at_once_is_stored_once() {
         pg.query_one("SELECT last_success_at FROM source_state WHERE source_id = 'news'", &[]).expect("state").get(0);
     assert_eq!(state, Some(t(0).timestamp()), "the run itself committed");
 }
+
+// ---------------------------------------------------------------- briefings, retention and policies on both backends
+
+use yuqing::store::{BriefingLogged, BriefingRecord, NewPolicyLevel, PolicyMatch, PruneReport, Retention};
+
+/// Where a second connection (another daemon's store) finds a backend's database.
+#[derive(Clone)]
+enum Opener {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Opener {
+    fn open(&self, owner: &str) -> Store {
+        match self {
+            Opener::Sqlite(path) => Store::open(path).expect("open sqlite"),
+            Opener::Postgres(url) => Store::with_pg_client(connect(url), lease(owner, 60)).expect("connect"),
+        }
+    }
+}
+
+impl Backend {
+    fn store(&mut self) -> &mut Store {
+        match self {
+            Backend::Sqlite { store, .. } => store,
+            Backend::Postgres { store, .. } => store,
+        }
+    }
+
+    fn opener(&self) -> Opener {
+        match self {
+            Backend::Sqlite { dir, .. } => Opener::Sqlite(dir.path().join("yuqing.db")),
+            Backend::Postgres { url, .. } => Opener::Postgres(url.clone()),
+        }
+    }
+}
+
+/// Every value of `rows` equal on all backends; the rows of the first.
+fn same_on_all<T: PartialEq + std::fmt::Debug>(rows: Vec<(&'static str, T)>) -> T {
+    let mut rows = rows.into_iter();
+    let (first_name, first) = rows.next().expect("a backend");
+    for (name, other) in rows {
+        assert_eq!(other, first, "{name} differs from {first_name}");
+    }
+    first
+}
+
+fn daily(due: i64, start: i64, events: usize, open: usize) -> BriefingRecord<'static> {
+    BriefingRecord { briefing_id: "daily", due_at: t(due), period_start: t(start), events, open }
+}
+
+const BRIEFINGS_SENT: &str = "SELECT briefing_id || ' ' || CAST(due_at - 1772413200 AS TEXT) || ' '
+        || CAST(period_start - 1772413200 AS TEXT) || ' ' || CAST(events AS TEXT) || ' ' || CAST(open AS TEXT) || ' '
+        || coalesce(CAST(alert_id AS TEXT), '-') || ' ' || CAST(at - 1772413200 AS TEXT)
+    FROM briefings_sent ORDER BY briefing_id, due_at";
+
+/// The briefing log on both backends: a due time is claimed once with its alerts (email
+/// and an IM post), a repeat does nothing, a period with nothing to report is logged
+/// without an alert, and `since_last` finds the latest due time before a given one; the
+/// log's rows are the same on both.
+#[test]
+fn the_briefing_log_behaves_the_same_on_both_backends() {
+    assert_eq!(t(0).timestamp(), 1_772_413_200, "BRIEFINGS_SENT's offset");
+    let mut logs = Vec::new();
+    for (name, mut backend) in backends() {
+        let s = backend.store();
+        let mail = message("email", "【舆情简报】每日舆情简报 2026-03-03", &["陈局长 <chen@example.gov.cn>"]);
+        let post = message("robot:duty", "【舆情简报】每日舆情简报 2026-03-03", &["robot:duty"]);
+        assert!(!s.briefing_done("daily", t(86_400)).expect("done"), "{name}");
+        assert_eq!(s.last_briefing_before("daily", t(86_400)).expect("last"), None, "{name}");
+        let first = s.record_briefing(&daily(86_400, 0, 2, 1), &[mail.clone(), post], t(86_401)).expect("record");
+        let BriefingLogged::Queued(alert_id) = first else { panic!("{name}: queued, got {first:?}") };
+        let again = s.record_briefing(&daily(86_400, 0, 5, 5), &[mail], t(86_500)).expect("record");
+        assert_eq!(again, BriefingLogged::AlreadyDone, "{name}: once per due time");
+        assert!(s.briefing_done("daily", t(86_400)).expect("done"), "{name}");
+        assert!(!s.briefing_done("weekly", t(86_400)).expect("done"), "{name}: another briefing");
+        let quiet = s.record_briefing(&daily(172_800, 86_400, 0, 0), &[], t(172_801)).expect("record");
+        assert_eq!(quiet, BriefingLogged::Skipped, "{name}: logged, nothing queued");
+        assert_eq!(s.last_briefing_before("daily", t(172_800)).expect("last"), Some(t(86_400)), "{name}");
+        assert_eq!(s.last_briefing_before("daily", t(999_999)).expect("last"), Some(t(172_800)), "{name}");
+        let due = s.due_alerts(None, 10).expect("due");
+        let queued: Vec<(i64, &str, &str)> =
+            due.iter().map(|a| (a.id, a.kind.as_str(), a.message.channel.as_str())).collect();
+        assert_eq!(queued, [(alert_id, "briefing", "email"), (alert_id + 1, "briefing", "robot:duty")], "{name}");
+        logs.push((name, backend.column(BRIEFINGS_SENT)));
+    }
+    let log = same_on_all(logs);
+    assert_eq!(log, ["daily 86400 0 2 1 1 86401", "daily 172800 86400 0 0 - 172801"]);
+}
+
+/// Two daemons (two stores, two connections, two threads) racing for the same briefings:
+/// each due time is claimed by exactly one of them, which queued its alert; the other got
+/// `AlreadyDone` and queued nothing. On SQLite too (the file's write lock orders them).
+#[test]
+fn two_daemons_racing_for_a_briefing_send_it_once() {
+    const DUE_TIMES: i64 = 25;
+    let mut totals = Vec::new();
+    for (name, backend) in backends() {
+        let opener = backend.opener();
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = ["yuqing-a", "yuqing-b"]
+            .into_iter()
+            .map(|who| {
+                let (opener, start) = (opener.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let mut store = opener.open(who);
+                    start.wait();
+                    (1..=DUE_TIMES)
+                        .map(|day| {
+                            let m = message(
+                                "email",
+                                &format!("【舆情简报】第 {day} 期（{who}）"),
+                                &["chen@example.gov.cn"],
+                            );
+                            let record = daily(day * 86_400, (day - 1) * 86_400, 1, 0);
+                            store.record_briefing(&record, &[m], t(day * 86_400 + 1)).expect("record")
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let outcomes: Vec<Vec<BriefingLogged>> = racers.into_iter().map(|h| h.join().expect("racer")).collect();
+        let mut wins = 0;
+        for day in 0..DUE_TIMES as usize {
+            let won: Vec<bool> = outcomes.iter().map(|o| matches!(o[day], BriefingLogged::Queued(_))).collect();
+            assert_eq!(won.iter().filter(|w| **w).count(), 1, "{name}: due time {day}: {won:?}");
+            assert!(
+                outcomes.iter().all(|o| matches!(o[day], BriefingLogged::Queued(_) | BriefingLogged::AlreadyDone)),
+                "{name}"
+            );
+            wins += 1;
+        }
+        let alerts = backend.count("SELECT count(*) FROM alerts WHERE kind = 'briefing'");
+        let logged = backend.count("SELECT count(*) FROM briefings_sent WHERE alert_id IN (SELECT id FROM alerts)");
+        assert_eq!((alerts, logged), (DUE_TIMES, DUE_TIMES), "{name}: one alert per due time, the winner's");
+        totals.push((name, wins));
+    }
+    assert_eq!(same_on_all(totals), DUE_TIMES as usize);
+}
+
+/// A store with something of every kind a prune decides on (days from 0; the prune runs at
+/// day 400, keeping documents 10 days and the assessment 100): event 1 (the base seed's, day
+/// 0) is stale with its action, notification, link use and sent alert 1 (with an attempt);
+/// document 2 has hits, a flag, engagement, a policy row, a key and a comment under it;
+/// document 3 is held by pending alert 2; document 4 by young event 2; document 5 is young;
+/// 6 is free; 7 only has an old sent alert 3 (rule 2 takes it first); event 3 is old but
+/// acted on at day 350; event 4 is old with pending alert 4.
+const PRUNE_SEED: &str = "
+    INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at) VALUES
+        (2, 'forum', 'f2', '二', '正文', 1000), (3, 'forum', 'f3', '三', '正文', 1000),
+        (4, 'forum', 'f4', '四', '正文', 2000), (5, 'forum', 'f5', '五', '正文', 34128000),
+        (6, 'forum', 'f6', '六', '正文', 3000), (7, 'forum', 'f7', '七', '正文', 4000);
+    INSERT INTO document_keys (key, document_id) VALUES
+        ('guid:forum:f1', 1), ('link:two', 2), ('guid:forum:f3', 3), ('guid:forum:f5', 5);
+    INSERT INTO hits (document_id, list, term, field, start, \"end\") VALUES
+        (2, 'watch', '烈士', 'title', 0, 6), (2, 'watch', '陵园', 'text', 0, 6), (5, 'watch', '陵园', 'text', 3, 9);
+    INSERT INTO flags (document_id, kind, reasons) VALUES (2, 'rumour', '[\"网传\"]'), (5, 'doubt', '[\"？\"]');
+    INSERT INTO engagement (document_id, observed_at, reposts, comments, likes) VALUES (2, 1100, 5, 1, 0), (5, 34128000, 9, 2, 1);
+    INSERT INTO policy_documents (policy_id, document_id, terms, groups) VALUES
+        ('p1', 2, '[\"抚恤\"]', '[]'), ('p1', 5, '[\"抚恤\"]', '[]');
+    INSERT INTO comments (source_id, comment_id, post_key, text) VALUES ('weibo', 'c1', 'link:two', '跟帖'),
+        ('weibo', 'c2', 'guid:forum:f5', '跟帖二');
+    INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at, documents, sources, created_at)
+    VALUES (2, '四', 4, 'forum', 30240000, 30240000, 1, 1, 30240000),
+           (3, '三', 3, 'forum', 1000, 1000, 1, 1, 1000),
+           (4, '三又', 3, 'forum', 1000, 1000, 1, 1, 1000);
+    INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity) VALUES
+        (4, 2, 'forum', 30240000, 1.0), (3, 3, 'forum', 1000, 1.0);
+    INSERT INTO event_actions (event_id, action, actor, at) VALUES (1, 'accept', 'wang', 1500), (3, 'feedback', 'li', 30240000);
+    INSERT INTO notifications (event_id, person, step, channel, alert_id, at) VALUES (1, 'wang', 0, 'email', 1, 1100);
+    INSERT INTO link_uses (token_hash, event_id, person, action, outcome, at) VALUES ('h1', 1, 'wang', 'accept', 'ok', 1500);
+    INSERT INTO alerts (id, kind, document_id, event_id, channel, recipients, subject, body_text, body_html, status,
+                        next_attempt_at, created_at) VALUES
+        (1, 'document', 1, 1, 'email', '[]', '一', 't', 'h', 'sent', 1100, 1100),
+        (2, 'document', 3, NULL, 'email', '[]', '二', 't', 'h', 'pending', 1200, 1200),
+        (3, 'document', 7, NULL, 'email', '[]', '三', 't', 'h', 'sent', 1300, 1300),
+        (4, 'document', NULL, 4, 'email', '[]', '四', 't', 'h', 'pending', 1400, 1400);
+    INSERT INTO alert_attempts (alert_id, at, ok) VALUES (1, 1100, 1), (3, 1300, 1);";
+
+/// What is left of a pruned store, table by table, as text both backends give alike.
+fn remaining(b: &Backend) -> Vec<(&'static str, Vec<String>)> {
+    [
+        ("documents", "SELECT CAST(id AS TEXT) FROM documents ORDER BY id"),
+        ("keys", "SELECT key || ' ' || coalesce(CAST(document_id AS TEXT), '-') FROM document_keys ORDER BY key"),
+        ("hits", "SELECT CAST(document_id AS TEXT) || ' ' || term FROM hits ORDER BY id"),
+        ("flags", "SELECT CAST(document_id AS TEXT) || ' ' || kind FROM flags ORDER BY document_id, kind"),
+        ("engagement", "SELECT CAST(document_id AS TEXT) FROM engagement ORDER BY document_id"),
+        ("policy", "SELECT policy_id || ' ' || CAST(document_id AS TEXT) FROM policy_documents ORDER BY 1"),
+        ("comments", "SELECT comment_id FROM comments ORDER BY comment_id"),
+        ("events", "SELECT CAST(id AS TEXT) FROM events ORDER BY id"),
+        ("event_documents", "SELECT CAST(document_id AS TEXT) FROM event_documents ORDER BY document_id"),
+        ("actions", "SELECT CAST(event_id AS TEXT) || ' ' || action FROM event_actions ORDER BY id"),
+        ("notifications", "SELECT CAST(event_id AS TEXT) FROM notifications ORDER BY 1"),
+        ("link_uses", "SELECT token_hash FROM link_uses ORDER BY 1"),
+        ("alerts", "SELECT CAST(id AS TEXT) || ' ' || status FROM alerts ORDER BY id"),
+        ("attempts", "SELECT CAST(alert_id AS TEXT) FROM alert_attempts ORDER BY 1"),
+    ]
+    .into_iter()
+    .map(|(table, sql)| (table, b.column(sql)))
+    .collect()
+}
+
+fn sum(reports: &[PruneReport]) -> PruneReport {
+    reports.iter().fold(PruneReport::default(), |a, r| PruneReport {
+        documents: a.documents + r.documents,
+        hits: a.hits + r.hits,
+        events: a.events + r.events,
+        actions: a.actions + r.actions,
+        alerts: a.alerts + r.alerts,
+        comments: a.comments + r.comments,
+        keys_kept: a.keys_kept + r.keys_kept,
+    })
+}
+
+/// Pruning a seeded store gives the same counts and leaves the same rows on both backends:
+/// a dry run counts exactly what the batches then remove (and changes nothing, the time of
+/// the last prune neither); batches of 2 take the lowest ids first, then stop; identity
+/// keys stay, detached; what is young, pending or acted on stays.
+#[test]
+fn a_prune_leaves_the_same_rows_on_both_backends() {
+    let day = |d: i64| DateTime::from_timestamp(d * 86_400, 0).unwrap();
+    let retention = Retention { documents_days: 10, assessment_days: 100 };
+    let mut results = Vec::new();
+    for (name, mut backend) in backends_with(PRUNE_SEED) {
+        let before = remaining(&backend);
+        let s = backend.store();
+        let dry = s.prune(retention, day(400), None, true).expect("dry run");
+        assert_eq!(s.last_prune_at().expect("last"), None, "{name}: a dry run is no prune");
+        assert_eq!(remaining(&backend), before, "{name}: a dry run changes nothing");
+        let s = backend.store();
+        let mut batches = Vec::new();
+        loop {
+            let report = s.prune(retention, day(400), Some(2), false).expect("prune");
+            if report.documents == 0 {
+                break;
+            }
+            batches.push(report);
+            assert!(batches.len() < 10, "{name}: batches end");
+        }
+        assert_eq!(s.last_prune_at().expect("last"), Some(day(400)), "{name}");
+        assert_eq!(sum(&batches), dry, "{name}: the dry run counted what the prune removed");
+        results.push((name, (batches, remaining(&backend))));
+    }
+    let (batches, left) = same_on_all(results);
+    assert_eq!(batches.iter().map(|b| b.documents).collect::<Vec<_>>(), [2, 2], "documents 1, 2 then 6, 7");
+    let total = sum(&batches);
+    assert_eq!(
+        total,
+        PruneReport { documents: 4, hits: 2, events: 1, actions: 1, alerts: 2, comments: 1, keys_kept: 2 }
+    );
+    let left: std::collections::HashMap<&str, Vec<String>> = left.into_iter().collect();
+    assert_eq!(left["documents"], ["3", "4", "5"]);
+    assert_eq!(left["keys"], ["guid:forum:f1 -", "guid:forum:f3 3", "guid:forum:f5 5", "link:two -"]);
+    assert_eq!(left["hits"], ["5 陵园"]);
+    assert_eq!(left["policy"], ["p1 5"]);
+    assert_eq!(left["comments"], ["c2"]);
+    assert_eq!(left["events"], ["2", "3", "4"]);
+    assert_eq!(left["actions"], ["3 feedback"]);
+    assert!(left["notifications"].is_empty() && left["link_uses"].is_empty());
+    assert_eq!(left["alerts"], ["2 pending", "4 pending"]);
+    assert!(left["attempts"].is_empty());
+}
+
+/// The low-disk notice on both backends: one per episode, a new one after free space came
+/// back; the flag reads the same.
+#[test]
+fn the_low_disk_flag_behaves_the_same_on_both_backends() {
+    for (name, mut backend) in backends() {
+        let s = backend.store();
+        let notice = message("email", "磁盘空间不足", &["admin@example.gov.cn"]);
+        assert!(!s.disk_low_notified().expect("flag"), "{name}");
+        assert!(s.notify_disk_low(&notice, t(0)).expect("notify"), "{name}: first told");
+        assert!(!s.notify_disk_low(&notice, t(60)).expect("notify"), "{name}: once per episode");
+        assert!(s.disk_low_notified().expect("flag"), "{name}");
+        assert!(s.clear_disk_low().expect("clear"), "{name}");
+        assert!(!s.clear_disk_low().expect("clear"), "{name}: no episode open");
+        assert!(s.notify_disk_low(&notice, t(120)).expect("notify"), "{name}: a new episode");
+        assert_eq!(backend.count("SELECT count(*) FROM alerts WHERE kind = 'disk_low'"), 2, "{name}");
+    }
+}
+
+/// Documents for the policy watch: published times, negativity, flags and two engagement
+/// observations of document 2 (the later one counts).
+const POLICY_SEED: &str = "
+    INSERT INTO documents (id, source_id, fingerprint, title, text, published_at, fetched_at, negativity) VALUES
+        (2, 'weibo', 'p2', '抚恤金调整', '抚恤金标准上调', 2000, 2100, 0.75),
+        (3, 'forum', 'p3', '无关', '天气', NULL, 3000, NULL),
+        (4, 'news', 'p4', '抚恤政策解读', '解读', NULL, 4000, 0.25);
+    INSERT INTO flags (document_id, kind, reasons) VALUES (2, 'rumour', '[]'), (2, 'doubt', '[]'), (2, 'rumour', '[]');
+    INSERT INTO engagement (document_id, observed_at, reposts, comments, likes) VALUES
+        (2, 2200, 1, 1, 1), (2, 2300, 10, NULL, 5);";
+
+/// A policy's scan, documents and levels round trip the same on both backends: a scan
+/// starts at 0, reads documents in id order in batches, records what it found (found again:
+/// replaced) and only moves forward; the documents come back with flags and the latest
+/// engagement; a level is recorded once per change (a stale `after` records nothing) with
+/// its alert; a new selection forgets the documents and keeps the levels.
+#[test]
+fn a_policy_scan_round_trips_the_same_on_both_backends() {
+    let found = |id: i64, terms: &[&str]| PolicyMatch {
+        document_id: id,
+        terms: terms.iter().map(|t| (*t).to_string()).collect(),
+        groups: vec!["待遇".into()],
+    };
+    let mut results = Vec::new();
+    for (name, mut backend) in backends_with(POLICY_SEED) {
+        let s = backend.store();
+        assert_eq!(s.policy_scan("p1").expect("scan"), None, "{name}");
+        s.restart_policy_scan("p1", "抚恤|待遇").expect("restart");
+        let scan = s.policy_scan("p1").expect("scan").expect("started");
+        assert_eq!((scan.selection.as_str(), scan.scanned_to), ("抚恤|待遇", 0), "{name}");
+        let first = s.documents_after(0, 2).expect("batch");
+        let rest = s.documents_after(first.last().expect("a batch").id, 100).expect("batch");
+        let read: Vec<i64> = first.iter().chain(&rest).map(|d| d.id).collect();
+        assert_eq!(read, [1, 2, 3, 4], "{name}");
+        assert_eq!(rest[0].title, "无关", "{name}");
+        s.record_policy_scan("p1", 2, &[found(1, &["陵园"]), found(2, &["抚恤"])]).expect("record");
+        s.record_policy_scan("p1", 4, &[found(1, &["抚恤"]), found(4, &["抚恤", "政策"])]).expect("record");
+        s.record_policy_scan("p1", 3, &[]).expect("an older batch");
+        assert_eq!(s.policy_scan("p1").expect("scan").expect("scan").scanned_to, 4, "{name}: only forward");
+        assert_eq!(s.policy_document_count("p1").expect("count"), 3, "{name}");
+        let docs = s.policy_documents("p1", DateTime::from_timestamp(1000, 0).unwrap(), t(0)).expect("documents");
+        let window = s
+            .policy_documents(
+                "p1",
+                DateTime::from_timestamp(1000, 0).unwrap(),
+                DateTime::from_timestamp(3000, 0).unwrap(),
+            )
+            .expect("documents");
+        assert_eq!(window.iter().map(|d| d.id).collect::<Vec<_>>(), [1, 2], "{name}: by published, else fetched");
+
+        let reasons = vec!["负面占比 75%".to_string()];
+        let medium = NewPolicyLevel { level: "medium", reasons: &reasons, day: "2026-03-02" };
+        let notice = message("email", "【政策风险】抚恤政策 风险升至中", &["head@example.gov.cn"]);
+        assert!(s.record_policy_level("p1", None, &medium, Some(&notice), t(0)).expect("level"), "{name}");
+        assert!(!s.record_policy_level("p1", None, &medium, Some(&notice), t(5)).expect("level"), "{name}: told once");
+        let low = NewPolicyLevel { level: "low", reasons: &[], day: "2026-03-03" };
+        let latest = s.policy_levels("p1").expect("levels")[0].id;
+        assert!(s.record_policy_level("p1", Some(latest), &low, None, t(86_400)).expect("level"), "{name}");
+        let levels = s.policy_levels("p1").expect("levels");
+        s.restart_policy_scan("p1", "抚恤").expect("restart");
+        assert_eq!(s.policy_document_count("p1").expect("count"), 0, "{name}: a new selection rescans");
+        assert_eq!(s.policy_levels("p1").expect("levels"), levels, "{name}: the levels stay");
+        let alerts = backend.column("SELECT kind || ' ' || subject FROM alerts ORDER BY id");
+        results.push((name, (docs, levels, alerts)));
+    }
+    let (docs, levels, alerts) = same_on_all(results);
+    /// id, time, terms, negativity, interactions.
+    type Summary = (i64, i64, Vec<String>, Option<f64>, i64);
+    let summary: Vec<Summary> =
+        docs.iter().map(|d| (d.id, d.at.timestamp(), d.terms.clone(), d.negativity, d.interactions)).collect();
+    let terms = |t: &[&str]| t.iter().map(|t| (*t).to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        summary,
+        [
+            (1, 1000, terms(&["抚恤"]), None, 0),
+            (2, 2000, terms(&["抚恤"]), Some(0.75), 15),
+            (4, 4000, terms(&["抚恤", "政策"]), Some(0.25), 0),
+        ],
+        "found again: replaced; published else fetched; the latest engagement (10 + 0 + 5)"
+    );
+    assert_eq!(docs[1].flags, [FlagKind::Rumour, FlagKind::Doubt], "each kind once, in order");
+    assert_eq!(
+        levels.iter().map(|l| (l.level.as_str(), l.alert_id.is_some())).collect::<Vec<_>>(),
+        [("medium", true), ("low", false)]
+    );
+    assert_eq!(alerts, ["policy_risk 【政策风险】抚恤政策 风险升至中"]);
+}
+
+/// Two daemons recording the same change of a policy's level at once on PostgreSQL (two
+/// connections, two threads): exactly one records it and queues its alert. PostgreSQL only:
+/// SQLite runs one daemon per file (`daemon::lock`), and a second writer there whose
+/// transaction read first is refused (SQLITE_BUSY), not serialised.
+#[test]
+fn two_daemons_record_a_policy_level_change_once() {
+    for (name, backend) in backends().into_iter().filter(|(name, _)| *name == "postgres") {
+        let opener = backend.opener();
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = ["yuqing-a", "yuqing-b"]
+            .into_iter()
+            .map(|who| {
+                let (opener, start) = (opener.clone(), start.clone());
+                std::thread::spawn(move || {
+                    let mut store = opener.open(who);
+                    let reasons = vec![format!("{who} 判定")];
+                    start.wait();
+                    (0..20)
+                        .map(|i| {
+                            let policy = format!("p{i}");
+                            let high = NewPolicyLevel { level: "high", reasons: &reasons, day: "2026-03-02" };
+                            let m = message("email", &format!("【政策风险】{policy}"), &["head@example.gov.cn"]);
+                            store.record_policy_level(&policy, None, &high, Some(&m), t(0)).expect("level")
+                        })
+                        .collect::<Vec<bool>>()
+                })
+            })
+            .collect();
+        let outcomes: Vec<Vec<bool>> = racers.into_iter().map(|h| h.join().expect("racer")).collect();
+        for i in 0..20 {
+            assert_eq!(outcomes.iter().filter(|o| o[i]).count(), 1, "{name}: policy p{i}: {outcomes:?}");
+        }
+        assert_eq!(backend.count("SELECT count(*) FROM policy_levels"), 20, "{name}");
+        assert_eq!(backend.count("SELECT count(*) FROM alerts WHERE kind = 'policy_risk'"), 20, "{name}");
+    }
+}

@@ -1,6 +1,10 @@
 //! Disk usage of the database: its file sizes and the free space on its filesystem, for
 //! `yuqing status`, the daemon's low-disk notice and (later) `/metrics`. Reads the
 //! filesystem only; decides nothing.
+//!
+//! SQLite only: it measures the database file at `[storage] path` and its `-wal`. A
+//! PostgreSQL database's disk is the server's, not measured here; the daemon and commands
+//! refuse `[storage] url` before calling this (see `cli`), and `/metrics` reads the path.
 
 use std::path::Path;
 

@@ -5,6 +5,11 @@
 //! runs: WAL lets them read while it writes. The backup uses SQLite's online backup API in
 //! one step, which reads one consistent snapshot; the copy is written to a temporary file
 //! beside the target and renamed into place only when complete and checked.
+//!
+//! SQLite only: both take the database file's path, not a `Store`. A PostgreSQL database
+//! (`[storage] url`) has no file here — back it up and check it with the server's tools
+//! (`pg_dump`, `amcheck`); `yuqing db backup` / `db check` refuse such a config (exit 2)
+//! before reaching this module, as every command that opens the store does (`cli`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -7,8 +7,11 @@
 //! SMS/IM extras queued with them, a successful run's source state; on SQLite the ingest
 //! writes run inside `Store::in_run`, group commit, `group`), and the response workflow
 //! (`workflow`: actions and their withdrawals, downgrades, mutes, the delivery's guard, an
-//! event's state and the ladder's events; `workflow::apply`'s checks still take a `Store`).
-//! Not ported yet: the console, reports, search, exports, retention and the rest of the reads.
+//! event's state and the ladder's events; `workflow::apply`'s checks still take a `Store`),
+//! the briefing log (`briefings`: a due time claimed once), retention (`retention`: prune,
+//! its dry run, the daemon's flags) and the policy watch (`policies`: scans, documents,
+//! levels, a change recorded once). `maintenance` and `disk` are SQLite file checks only.
+//! Not ported yet: the console, reports, search, exports and the rest of the reads.
 //!
 //! One file, WAL journal, a busy timeout, versioned migrations. The daemon keeps a single
 //! writer `Store` behind a mutex; readers (`yuqing hits`, `yuqing sources`) open their own

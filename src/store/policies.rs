@@ -3,12 +3,14 @@
 //! groups found), and each change of its risk level with the reasons — a rise recorded in
 //! the same transaction as the `policy_risk` alert that tells the owner section, so a rise is
 //! told once whatever happens between runs. Plain rows; `crate::report::policy` computes.
+//! Both backends (issue 19); the only per-dialect piece is the lock that makes recording a
+//! level a claim on PostgreSQL ([`Store::record_policy_level`]).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
+use super::sql::Dialect;
 use super::{Store, StoreError, time};
 use crate::model::{AlertMessage, FlagKind};
 
@@ -82,75 +84,74 @@ fn json(list: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(list).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn list(text: &str) -> Result<Vec<String>, rusqlite::Error> {
-    serde_json::from_str(text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+fn list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("a stored JSON list: {e}")))
 }
 
 impl Store {
     /// How far the policy's documents were read; `None` before its first scan.
     pub fn policy_scan(&self, policy_id: &str) -> Result<Option<PolicyScan>, StoreError> {
-        Ok(self
-            .lite()?
-            .query_row("SELECT selection, scanned_to FROM policy_scans WHERE policy_id = ?1", [policy_id], |r| {
-                Ok(PolicyScan { selection: r.get(0)?, scanned_to: r.get(1)? })
-            })
-            .optional()?)
+        self.db().exec().first(
+            "SELECT selection, scanned_to FROM policy_scans WHERE policy_id = ?1",
+            &[&policy_id],
+            |r| Ok(PolicyScan { selection: r.get(0)?, scanned_to: r.get(1)? }),
+        )
     }
 
     /// Starts the policy's scan over with a new selection: the documents found with the old
     /// one are forgotten (its recorded levels stay: they were told).
     pub fn restart_policy_scan(&mut self, policy_id: &str, selection: &str) -> Result<(), StoreError> {
-        let tx = self.begin()?;
-        tx.execute("DELETE FROM policy_documents WHERE policy_id = ?1", [policy_id])?;
-        tx.execute(
-            "INSERT INTO policy_scans (policy_id, selection, scanned_to) VALUES (?1, ?2, 0)
-             ON CONFLICT(policy_id) DO UPDATE SET selection = ?2, scanned_to = 0",
-            params![policy_id, selection],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute("DELETE FROM policy_documents WHERE policy_id = ?1", &[&policy_id])?;
+            tx.execute(
+                "INSERT INTO policy_scans (policy_id, selection, scanned_to) VALUES (?1, ?2, 0)
+                 ON CONFLICT(policy_id) DO UPDATE SET selection = ?2, scanned_to = 0",
+                &[&policy_id, &selection],
+            )?;
+            Ok(())
+        })
     }
 
     /// Up to `limit` stored documents with an id above `after`, in id order.
     pub fn documents_after(&self, after: i64, limit: usize) -> Result<Vec<ScannedDocument>, StoreError> {
-        let mut stmt =
-            self.lite()?.prepare_cached("SELECT id, title, text FROM documents WHERE id > ?1 ORDER BY id LIMIT ?2")?;
-        let rows = stmt.query_map(params![after, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            Ok(ScannedDocument { id: r.get(0)?, title: r.get(1)?, text: r.get(2)? })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.db().exec().rows(
+            "SELECT id, title, text FROM documents WHERE id > ?1 ORDER BY id LIMIT ?2",
+            &[&after, &i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| Ok(ScannedDocument { id: r.get(0)?, title: r.get(1)?, text: r.get(2)? }),
+        )
     }
 
-    /// Records the documents found in one batch and how far the batch read, together.
+    /// Records the documents found in one batch and how far the batch read, together. A
+    /// document found again replaces its terms and groups; the scan only moves forward.
     pub fn record_policy_scan(
         &mut self,
         policy_id: &str,
         scanned_to: i64,
         matches: &[PolicyMatch],
     ) -> Result<(), StoreError> {
-        let tx = self.begin()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO policy_documents (policy_id, document_id, terms, groups) VALUES (?1, ?2, ?3, ?4)",
-            )?;
+        self.write(|tx| {
             for m in matches {
-                insert.execute(params![policy_id, m.document_id, json(&m.terms)?, json(&m.groups)?])?;
+                tx.execute(
+                    "INSERT INTO policy_documents (policy_id, document_id, terms, groups) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(policy_id, document_id) DO UPDATE SET terms = excluded.terms, groups = excluded.groups",
+                    &[&policy_id, &m.document_id, &json(&m.terms)?, &json(&m.groups)?],
+                )?;
             }
-        }
-        tx.execute(
-            "UPDATE policy_scans SET scanned_to = max(scanned_to, ?2) WHERE policy_id = ?1",
-            params![policy_id, scanned_to],
-        )?;
-        tx.commit()?;
-        Ok(())
+            // `max(scanned_to, ?2)` without SQLite's two-argument max.
+            tx.execute(
+                "UPDATE policy_scans SET scanned_to = ?2 WHERE policy_id = ?1 AND scanned_to < ?2",
+                &[&policy_id, &scanned_to],
+            )?;
+            Ok(())
+        })
     }
 
     /// How many documents were found about the policy.
     pub fn policy_document_count(&self, policy_id: &str) -> Result<usize, StoreError> {
         let n: i64 =
-            self.lite()?
-                .query_row("SELECT count(*) FROM policy_documents WHERE policy_id = ?1", [policy_id], |r| r.get(0))?;
+            self.db()
+                .exec()
+                .one("SELECT count(*) FROM policy_documents WHERE policy_id = ?1", &[&policy_id], |r| r.get(0))?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -165,54 +166,59 @@ impl Store {
         const IN_WINDOW: &str = "p.policy_id = ?1 AND coalesce(d.published_at, d.fetched_at) >= ?2
                                  AND coalesce(d.published_at, d.fetched_at) < ?3";
         let (from, to) = (from.timestamp(), to.timestamp());
-        let mut stmt = self.lite()?.prepare(&format!(
-            "SELECT d.id, d.source_id, d.title, d.link, coalesce(d.published_at, d.fetched_at), d.negativity, p.terms, p.groups
-             FROM policy_documents p JOIN documents d ON d.id = p.document_id
-             WHERE {IN_WINDOW} ORDER BY coalesce(d.published_at, d.fetched_at), d.id"
-        ))?;
-        let rows = stmt.query_map(params![policy_id, from, to], |r| {
-            Ok(PolicyDocument {
-                id: r.get(0)?,
-                source_id: r.get(1)?,
-                title: r.get(2)?,
-                link: r.get(3)?,
-                at: time(r.get(4)?),
-                negativity: r.get(5)?,
-                flags: Vec::new(),
-                interactions: 0,
-                terms: list(&r.get::<_, String>(6)?)?,
-                groups: list(&r.get::<_, String>(7)?)?,
-            })
-        })?;
-        let mut docs: Vec<PolicyDocument> = rows.collect::<Result<_, _>>()?;
-        drop(stmt);
+        let mut db = self.db();
+        let exec = db.exec();
+        let mut docs: Vec<PolicyDocument> = exec.rows(
+            &format!(
+                "SELECT d.id, d.source_id, d.title, d.link, coalesce(d.published_at, d.fetched_at), d.negativity, p.terms, p.groups
+                 FROM policy_documents p JOIN documents d ON d.id = p.document_id
+                 WHERE {IN_WINDOW} ORDER BY coalesce(d.published_at, d.fetched_at), d.id"
+            ),
+            &[&policy_id, &from, &to],
+            |r| {
+                Ok(PolicyDocument {
+                    id: r.get(0)?,
+                    source_id: r.get(1)?,
+                    title: r.get(2)?,
+                    link: r.get(3)?,
+                    at: time(r.get(4)?),
+                    negativity: r.get(5)?,
+                    flags: Vec::new(),
+                    interactions: 0,
+                    terms: list(&r.get::<String>(6)?)?,
+                    groups: list(&r.get::<String>(7)?)?,
+                })
+            },
+        )?;
         let index: HashMap<i64, usize> = docs.iter().enumerate().map(|(i, d)| (d.id, i)).collect();
-        let mut stmt = self.lite()?.prepare(&format!(
-            "SELECT DISTINCT f.document_id, f.kind FROM policy_documents p JOIN documents d ON d.id = p.document_id
-             JOIN flags f ON f.document_id = p.document_id WHERE {IN_WINDOW}"
-        ))?;
-        let rows =
-            stmt.query_map(params![policy_id, from, to], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
-            let (id, kind) = row?;
+        let flags: Vec<(i64, String)> = exec.rows(
+            &format!(
+                "SELECT DISTINCT f.document_id, f.kind FROM policy_documents p JOIN documents d ON d.id = p.document_id
+                 JOIN flags f ON f.document_id = p.document_id WHERE {IN_WINDOW}"
+            ),
+            &[&policy_id, &from, &to],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        for (id, kind) in flags {
             if let (Some(&i), Some(kind)) = (index.get(&id), FlagKind::from_name(&kind)) {
                 docs[i].flags.push(kind);
             }
         }
-        drop(stmt);
         for d in &mut docs {
             d.flags.sort_unstable();
         }
-        let mut stmt = self.lite()?.prepare(&format!(
-            "SELECT e.document_id, coalesce(e.reposts, 0) + coalesce(e.comments, 0) + coalesce(e.likes, 0)
-             FROM policy_documents p JOIN documents d ON d.id = p.document_id
-             JOIN engagement e ON e.document_id = p.document_id
-             WHERE {IN_WINDOW}
-               AND e.observed_at = (SELECT max(observed_at) FROM engagement x WHERE x.document_id = e.document_id)"
-        ))?;
-        let rows = stmt.query_map(params![policy_id, from, to], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-        for row in rows {
-            let (id, n) = row?;
+        let engaged: Vec<(i64, i64)> = exec.rows(
+            &format!(
+                "SELECT e.document_id, coalesce(e.reposts, 0) + coalesce(e.comments, 0) + coalesce(e.likes, 0)
+                 FROM policy_documents p JOIN documents d ON d.id = p.document_id
+                 JOIN engagement e ON e.document_id = p.document_id
+                 WHERE {IN_WINDOW}
+                   AND e.observed_at = (SELECT max(observed_at) FROM engagement x WHERE x.document_id = e.document_id)"
+            ),
+            &[&policy_id, &from, &to],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        for (id, n) in engaged {
             if let Some(&i) = index.get(&id) {
                 docs[i].interactions = docs[i].interactions.max(n);
             }
@@ -222,26 +228,31 @@ impl Store {
 
     /// The policy's recorded levels, oldest first.
     pub fn policy_levels(&self, policy_id: &str) -> Result<Vec<PolicyLevelRow>, StoreError> {
-        let mut stmt = self.lite()?.prepare_cached(
+        self.db().exec().rows(
             "SELECT id, level, reasons, day, alert_id, at FROM policy_levels WHERE policy_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([policy_id], |r| {
-            Ok(PolicyLevelRow {
-                id: r.get(0)?,
-                level: r.get(1)?,
-                reasons: list(&r.get::<_, String>(2)?)?,
-                day: r.get(3)?,
-                alert_id: r.get(4)?,
-                at: time(r.get(5)?),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            &[&policy_id],
+            |r| {
+                Ok(PolicyLevelRow {
+                    id: r.get(0)?,
+                    level: r.get(1)?,
+                    reasons: list(&r.get::<String>(2)?)?,
+                    day: r.get(3)?,
+                    alert_id: r.get(4)?,
+                    at: time(r.get(5)?),
+                })
+            },
+        )
     }
 
     /// Records a new level of the policy — with `alert`, the `policy_risk` alert telling its
     /// section, in the same transaction — unless the policy's latest recorded level is no
     /// longer `after` (the id of the row the caller compared with; `None`: no row yet), so
     /// that two runs never record (and tell) the same change twice. `true` when recorded.
+    ///
+    /// A claim on either backend: SQLite has one writer; on PostgreSQL the transaction
+    /// first takes a lock on the policy (`pg_advisory_xact_lock`, held to its end), so a
+    /// second daemon recording the same change waits, then reads the first's row as the
+    /// latest and records nothing.
     pub fn record_policy_level(
         &mut self,
         policy_id: &str,
@@ -250,27 +261,30 @@ impl Store {
         alert: Option<&AlertMessage>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let tx = self.begin()?;
-        let latest: Option<i64> =
-            tx.query_row("SELECT max(id) FROM policy_levels WHERE policy_id = ?1", [policy_id], |r| r.get(0))?;
-        if latest != after {
-            return Ok(false);
-        }
-        let alert_id = match alert {
-            Some(message) => Some(super::outbox::enqueue_notice(
-                &mut super::sql::Sqlite(&tx),
-                None,
-                "policy_risk",
-                message,
-                now.timestamp(),
-            )?),
-            None => None,
-        };
-        tx.execute(
-            "INSERT INTO policy_levels (policy_id, level, reasons, day, alert_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![policy_id, level.level, json(level.reasons)?, level.day, alert_id, now.timestamp()],
-        )?;
-        tx.commit()?;
-        Ok(true)
+        self.write(|tx| {
+            // Per dialect: PostgreSQL's READ COMMITTED lets two transactions read the same
+            // latest level, and the policy may have no row to lock yet, so a lock keyed by
+            // the policy id (two keys: 21, the schema step of these tables, and the id's
+            // hash — apart from the one-key migration lock). SQLite needs none.
+            if tx.dialect() == Dialect::Postgres {
+                tx.execute("SELECT pg_advisory_xact_lock(21, hashtext(?1))", &[&policy_id])?;
+            }
+            let latest: Option<i64> =
+                tx.one("SELECT max(id) FROM policy_levels WHERE policy_id = ?1", &[&policy_id], |r| r.get(0))?;
+            if latest != after {
+                return Ok(false);
+            }
+            let alert_id = match alert {
+                Some(message) => {
+                    Some(super::outbox::enqueue_notice(tx, None, "policy_risk", message, now.timestamp())?)
+                }
+                None => None,
+            };
+            tx.execute(
+                "INSERT INTO policy_levels (policy_id, level, reasons, day, alert_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &[&policy_id, &level.level, &json(level.reasons)?, &level.day, &alert_id, &now.timestamp()],
+            )?;
+            Ok(true)
+        })
     }
 }

@@ -18,10 +18,15 @@
 //!    Comments kept under a pruned post's key go.
 //!
 //! Nothing here reads the clock: callers pass `now`, so tests run on a virtual one.
+//!
+//! Both backends (issue 19): one SQL text each, the doomed ids held in two temporary tables
+//! per prune ([`temp_ids`], the only per-dialect piece). On PostgreSQL two daemons pruning
+//! at once delete the same rows at most once: the second's deletes wait for the first's row
+//! locks and then find the rows gone.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::sql::{Dialect, Exec};
 use super::{Store, StoreError};
 use crate::model::AlertMessage;
 
@@ -64,25 +69,32 @@ impl Store {
     ) -> Result<PruneReport, StoreError> {
         let doc_cutoff = cutoff(now, retention.documents_days);
         let assess_cutoff = cutoff(now, retention.assessment_days);
-        let tx = self.begin()?;
-        let mut report = PruneReport::default();
-        prune_events(&tx, assess_cutoff, &mut report)?;
-        // An alert's delivery attempts go with it.
-        tx.execute(
-            "DELETE FROM alert_attempts WHERE alert_id IN
-                 (SELECT id FROM alerts WHERE status != 'pending' AND created_at < ?1)",
-            [assess_cutoff],
-        )?;
-        report.alerts +=
-            tx.execute("DELETE FROM alerts WHERE status != 'pending' AND created_at < ?1", [assess_cutoff])?;
-        prune_documents(&tx, doc_cutoff, batch, &mut report)?;
-        if dry_run {
-            tx.rollback()?;
-        } else {
-            set_state(&tx, LAST_PRUNE_AT, now.timestamp())?;
-            tx.commit()?;
-        }
-        Ok(report)
+        self.write(|tx| {
+            // A dry run does the work inside a savepoint it rolls back (temporary tables
+            // included), so the counts are exact and nothing changes; the empty transaction
+            // then commits. SAVEPOINT is the same statement on both backends.
+            if dry_run {
+                tx.execute("SAVEPOINT prune_dry_run", &[])?;
+            }
+            let mut report = PruneReport::default();
+            prune_events(tx, assess_cutoff, &mut report)?;
+            // An alert's delivery attempts go with it.
+            tx.execute(
+                "DELETE FROM alert_attempts WHERE alert_id IN
+                     (SELECT id FROM alerts WHERE status != 'pending' AND created_at < ?1)",
+                &[&assess_cutoff],
+            )?;
+            report.alerts +=
+                tx.execute("DELETE FROM alerts WHERE status != 'pending' AND created_at < ?1", &[&assess_cutoff])?;
+            prune_documents(tx, doc_cutoff, batch, &mut report)?;
+            if dry_run {
+                tx.execute("ROLLBACK TO SAVEPOINT prune_dry_run", &[])?;
+                tx.execute("RELEASE SAVEPOINT prune_dry_run", &[])?;
+            } else {
+                set_state(tx, LAST_PRUNE_AT, now.timestamp())?;
+            }
+            Ok(report)
+        })
     }
 
     /// When the last (real) prune ran.
@@ -92,26 +104,29 @@ impl Store {
 
     /// Queues the low-disk notice unless one went out in this episode; `true` when queued.
     pub fn notify_disk_low(&mut self, message: &AlertMessage, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let tx = self.begin()?;
-        let changed = tx.execute(
-            "INSERT INTO daemon_state (name, value) VALUES (?1, 1)
-             ON CONFLICT(name) DO UPDATE SET value = 1 WHERE value != 1",
-            [DISK_LOW_NOTIFIED],
-        )?;
-        if changed == 1 {
-            super::outbox::enqueue_notice(&mut super::sql::Sqlite(&tx), None, "disk_low", message, now.timestamp())?;
-        }
-        tx.commit()?;
-        Ok(changed == 1)
+        self.write(|tx| {
+            // A claim of the episode: on PostgreSQL a second daemon's upsert waits for the
+            // first's row lock, then finds the flag set and changes nothing. The old row's
+            // column is named with its table (PostgreSQL finds a bare `value` ambiguous).
+            let changed = tx.execute(
+                "INSERT INTO daemon_state (name, value) VALUES (?1, 1)
+                 ON CONFLICT(name) DO UPDATE SET value = 1 WHERE daemon_state.value != 1",
+                &[&DISK_LOW_NOTIFIED],
+            )?;
+            if changed == 1 {
+                super::outbox::enqueue_notice(tx, None, "disk_low", message, now.timestamp())?;
+            }
+            Ok(changed == 1)
+        })
     }
 
     /// Ends a low-disk episode (free space is back above the threshold): the next shortage
     /// gives a new notice. `true` when an episode was open.
     pub fn clear_disk_low(&mut self) -> Result<bool, StoreError> {
-        Ok(self
-            .lite()?
-            .execute("UPDATE daemon_state SET value = 0 WHERE name = ?1 AND value != 0", [DISK_LOW_NOTIFIED])?
-            == 1)
+        let changed = self.write(|tx| {
+            tx.execute("UPDATE daemon_state SET value = 0 WHERE name = ?1 AND value != 0", &[&DISK_LOW_NOTIFIED])
+        })?;
+        Ok(changed == 1)
     }
 
     /// Whether a low-disk notice went out and free space has not recovered since.
@@ -120,7 +135,7 @@ impl Store {
     }
 
     fn state(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.lite()?.query_row("SELECT value FROM daemon_state WHERE name = ?1", [name], |r| r.get(0)).optional()?)
+        self.db().exec().first("SELECT value FROM daemon_state WHERE name = ?1", &[&name], |r| r.get(0))
     }
 }
 
@@ -128,72 +143,98 @@ fn cutoff(now: DateTime<Utc>, days: u32) -> i64 {
     now.timestamp() - i64::from(days) * 86_400
 }
 
-fn set_state(tx: &Transaction<'_>, name: &str, value: i64) -> Result<(), StoreError> {
+fn set_state(tx: &mut dyn Exec, name: &str, value: i64) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO daemon_state (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = ?2",
-        params![name, value],
+        &[&name, &value],
     )?;
+    Ok(())
+}
+
+/// Creates the temporary id table `name` for this transaction. Per dialect, because the
+/// DDL differs: SQLite's temporary tables live in the connection's `temp` schema (an
+/// `INTEGER PRIMARY KEY` is the rowid), PostgreSQL's in `pg_temp`, BIGINT like every id and
+/// dropped at the latest with the transaction. The statements that use it name it bare,
+/// which both resolve to the temporary table first.
+fn temp_ids(tx: &mut dyn Exec, name: &str) -> Result<(), StoreError> {
+    match tx.dialect() {
+        Dialect::Sqlite => {
+            tx.execute(&format!("DROP TABLE IF EXISTS temp.{name}"), &[])?;
+            tx.execute(&format!("CREATE TEMP TABLE {name} (id INTEGER PRIMARY KEY)"), &[])?;
+        }
+        Dialect::Postgres => {
+            tx.execute(&format!("CREATE TEMP TABLE {name} (id BIGINT PRIMARY KEY) ON COMMIT DROP"), &[])?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops the temporary id table `name` ([`temp_ids`]).
+fn drop_temp_ids(tx: &mut dyn Exec, name: &str) -> Result<(), StoreError> {
+    let schema = match tx.dialect() {
+        Dialect::Sqlite => "temp",
+        Dialect::Postgres => "pg_temp",
+    };
+    tx.execute(&format!("DROP TABLE {schema}.{name}"), &[])?;
     Ok(())
 }
 
 /// Rule 1: events untouched since the assessment cutoff, with everything that hangs on them.
-fn prune_events(tx: &Transaction<'_>, cutoff: i64, report: &mut PruneReport) -> Result<(), StoreError> {
-    tx.execute_batch(
-        "DROP TABLE IF EXISTS temp.prune_events; CREATE TEMP TABLE prune_events (id INTEGER PRIMARY KEY);",
-    )?;
+fn prune_events(tx: &mut dyn Exec, cutoff: i64, report: &mut PruneReport) -> Result<(), StoreError> {
+    temp_ids(tx, "prune_events")?;
     tx.execute(
-        "INSERT INTO temp.prune_events (id)
+        "INSERT INTO prune_events (id)
          SELECT e.id FROM events e
          WHERE e.created_at < ?1 AND e.last_seen_at < ?1
            AND NOT EXISTS (SELECT 1 FROM event_actions a WHERE a.event_id = e.id AND a.at >= ?1)
            AND NOT EXISTS (SELECT 1 FROM alerts l WHERE l.event_id = e.id AND l.status = 'pending')",
-        [cutoff],
+        &[&cutoff],
     )?;
-    const DOOMED: &str = "IN (SELECT id FROM temp.prune_events)";
-    report.actions += tx.execute(&format!("DELETE FROM event_actions WHERE event_id {DOOMED}"), [])?;
-    tx.execute(&format!("DELETE FROM notifications WHERE event_id {DOOMED}"), [])?;
-    tx.execute(&format!("DELETE FROM link_uses WHERE event_id {DOOMED}"), [])?;
-    tx.execute(&format!("DELETE FROM event_documents WHERE event_id {DOOMED}"), [])?;
+    const DOOMED: &str = "IN (SELECT id FROM prune_events)";
+    report.actions += tx.execute(&format!("DELETE FROM event_actions WHERE event_id {DOOMED}"), &[])?;
+    tx.execute(&format!("DELETE FROM notifications WHERE event_id {DOOMED}"), &[])?;
+    tx.execute(&format!("DELETE FROM link_uses WHERE event_id {DOOMED}"), &[])?;
+    tx.execute(&format!("DELETE FROM event_documents WHERE event_id {DOOMED}"), &[])?;
     tx.execute(
         &format!("DELETE FROM alert_attempts WHERE alert_id IN (SELECT id FROM alerts WHERE event_id {DOOMED})"),
-        [],
+        &[],
     )?;
-    report.alerts += tx.execute(&format!("DELETE FROM alerts WHERE event_id {DOOMED}"), [])?;
-    report.events += tx.execute(&format!("DELETE FROM events WHERE id {DOOMED}"), [])?;
-    tx.execute_batch("DROP TABLE temp.prune_events;")?;
-    Ok(())
+    report.alerts += tx.execute(&format!("DELETE FROM alerts WHERE event_id {DOOMED}"), &[])?;
+    report.events += tx.execute(&format!("DELETE FROM events WHERE id {DOOMED}"), &[])?;
+    drop_temp_ids(tx, "prune_events")
 }
 
-/// Rules 3 and 4: old documents nothing kept points at; their keys stay, detached.
+/// Rules 3 and 4: old documents nothing kept points at; their keys stay, detached. A batch
+/// takes the lowest ids first (the same documents on either backend).
 fn prune_documents(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Exec,
     cutoff: i64,
     batch: Option<usize>,
     report: &mut PruneReport,
 ) -> Result<(), StoreError> {
-    let limit = batch.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
-    tx.execute_batch("DROP TABLE IF EXISTS temp.prune_docs; CREATE TEMP TABLE prune_docs (id INTEGER PRIMARY KEY);")?;
+    // No batch: no bound (PostgreSQL refuses SQLite's negative LIMIT).
+    let limit = batch.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    temp_ids(tx, "prune_docs")?;
     tx.execute(
-        "INSERT INTO temp.prune_docs (id)
+        "INSERT INTO prune_docs (id)
          SELECT id FROM documents WHERE fetched_at < ?1
          EXCEPT SELECT document_id FROM event_documents
          EXCEPT SELECT first_document_id FROM events
          EXCEPT SELECT document_id FROM alerts WHERE document_id IS NOT NULL
-         LIMIT ?2",
-        params![cutoff, limit],
+         ORDER BY 1 LIMIT ?2",
+        &[&cutoff, &limit],
     )?;
-    const DOOMED: &str = "IN (SELECT id FROM temp.prune_docs)";
-    report.hits += tx.execute(&format!("DELETE FROM hits WHERE document_id {DOOMED}"), [])?;
-    tx.execute(&format!("DELETE FROM flags WHERE document_id {DOOMED}"), [])?;
-    tx.execute(&format!("DELETE FROM engagement WHERE document_id {DOOMED}"), [])?;
-    tx.execute(&format!("DELETE FROM policy_documents WHERE document_id {DOOMED}"), [])?;
+    const DOOMED: &str = "IN (SELECT id FROM prune_docs)";
+    report.hits += tx.execute(&format!("DELETE FROM hits WHERE document_id {DOOMED}"), &[])?;
+    tx.execute(&format!("DELETE FROM flags WHERE document_id {DOOMED}"), &[])?;
+    tx.execute(&format!("DELETE FROM engagement WHERE document_id {DOOMED}"), &[])?;
+    tx.execute(&format!("DELETE FROM policy_documents WHERE document_id {DOOMED}"), &[])?;
     report.keys_kept +=
-        tx.execute(&format!("UPDATE document_keys SET document_id = NULL WHERE document_id {DOOMED}"), [])?;
+        tx.execute(&format!("UPDATE document_keys SET document_id = NULL WHERE document_id {DOOMED}"), &[])?;
     report.comments += tx.execute(
         "DELETE FROM comments WHERE post_key IN (SELECT key FROM document_keys WHERE document_id IS NULL)",
-        [],
+        &[],
     )?;
-    report.documents += tx.execute(&format!("DELETE FROM documents WHERE id {DOOMED}"), [])?;
-    tx.execute_batch("DROP TABLE temp.prune_docs;")?;
-    Ok(())
+    report.documents += tx.execute(&format!("DELETE FROM documents WHERE id {DOOMED}"), &[])?;
+    drop_temp_ids(tx, "prune_docs")
 }
