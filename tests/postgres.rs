@@ -17,7 +17,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use support::pg::{Cluster, cluster, connect, database};
