@@ -8,7 +8,9 @@
 //! writes run inside `Store::in_run`, group commit, `group`), and the response workflow
 //! (`workflow`: actions and their withdrawals, downgrades, mutes, the delivery's guard, an
 //! event's state and the ladder's events; `workflow::apply`'s checks still take a `Store`).
-//! Not ported yet: the console, reports, search, exports, retention and the rest of the reads.
+//! Also on both: the console's rows (`console`), the CLI's reads (`read`), the gauges
+//! (`gauges`), the reports' reads (`report`) and search (`search`: FTS5 on SQLite, `ILIKE`
+//! over the search table on PostgreSQL). Not ported yet: exports, retention and the rest.
 //!
 //! One file, WAL journal, a busy timeout, versioned migrations. The daemon keeps a single
 //! writer `Store` behind a mutex; readers (`yuqing hits`, `yuqing sources`) open their own
