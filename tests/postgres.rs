@@ -1739,3 +1739,235 @@ fn two_daemons_record_a_policy_level_change_once() {
         assert_eq!(backend.count("SELECT count(*) FROM alerts WHERE kind = 'policy_risk'"), 20, "{name}");
     }
 }
+
+// ---- console, reads, gauges, reports and search on both backends
+
+use yuqing::store::{ConsoleSession, SearchQuery};
+
+fn store_of(b: &mut Backend) -> &mut Store {
+    match b {
+        Backend::Sqlite { store, .. } => store,
+        Backend::Postgres { store, .. } => store,
+    }
+}
+
+/// Events 2 (grade III, in the report's period) and 3 (no grade, after it) beside the seed's
+/// event 1, their documents with hits, flags (document 1's written doubt first), negativity,
+/// workflow actions, a comment on document 1, and alerts in every state the gauges count.
+/// A fourth document has no hits and no event.
+const READS_SEED: &str = "
+    UPDATE documents SET negativity = 0.8, negativity_drivers = '[\"拆迁\"]', link = 'https://example.com/1' WHERE id = 1;
+    INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at, published_at, link, negativity)
+    VALUES (2, 'news', 'f2', '抚恤金发放延迟', '第四季度抚恤金尚未发放，涨幅50%的说法不实。', 1100, 1050, 'https://example.com/2', 0.4),
+           (3, 'news', 'f3', 'Pension DELAY', '涨幅5000元？网传消息。', 1200, NULL, NULL, NULL),
+           (4, 'forum', 'f4', '无关的帖子', '没有命中。', 1300, NULL, NULL, NULL);
+    INSERT INTO document_keys (key, document_id) VALUES ('guid:f1', 1), ('guid:f2', 2);
+    INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at,
+                        documents, sources, created_at, grade, owner)
+    VALUES (2, '抚恤金发放延迟', 2, 'news', 1100, 1100, 1, 1, 1100, 'III', 'preferential'),
+           (3, 'Pension', 3, 'news', 1200, 1200, 1, 1, 1200, NULL, NULL);
+    INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity)
+    VALUES (2, 2, 'news', 1100, 1.0), (3, 3, 'news', 1200, 1.0);
+    INSERT INTO hits (document_id, list, term, field, start, \"end\")
+    VALUES (1, '军人', '拆迁', 'text', 10, 12), (1, '军人', '烈士陵园', 'title', 0, 4),
+           (2, '优抚', '抚恤金', 'text', 4, 7), (2, '优抚', '抚恤金', 'title', 0, 3), (2, '军人', '发放', 'title', 3, 5),
+           (3, '优抚', 'pension', 'title', 0, 7);
+    INSERT INTO flags (document_id, kind, reasons)
+    VALUES (1, 'doubt', '[\"为什么\"]'), (1, 'rumour', '[\"网传\",\"转发扩散\"]'), (2, 'misunderstanding', '[\"误读\"]');
+    INSERT INTO event_actions (event_id, action, actor, target, note, at)
+    VALUES (1, 'accept', 'wang', NULL, NULL, 1050), (1, 'transfer', 'wang', 'preferential', '涉及优抚政策', 1060),
+           (2, 'feedback', 'li', 'online', NULL, 2000);
+    INSERT INTO comments (source_id, comment_id, post_key, author, text, published_at, likes)
+    VALUES ('forum', 'c1', 'guid:f1', '网友', '真的要拆？', 1010, 3);
+    INSERT INTO alerts (document_id, event_id, channel, recipients, subject, body_text, body_html, status, held,
+                        next_attempt_at, created_at, sent_at)
+    VALUES (1, 1, 'email', '[\"wang@example.gov.cn\"]', 'due', 'b', '<p>b</p>', 'pending', NULL, 0, 900, NULL),
+           (1, 1, 'email', '[\"wang@example.gov.cn\"]', 'quiet', 'b', '<p>b</p>', 'pending', 'quiet', 4102444800, 800, NULL),
+           (2, 2, 'sms', '[\"13800000000\"]', 'sent', 'b', '<p>b</p>', 'sent', NULL, 0, 950, 1500),
+           (2, 2, 'email', '[\"li@example.gov.cn\"]', 'dead', 'b', '<p>b</p>', 'dead', NULL, 0, 960, NULL);";
+
+/// The web console's rows on both backends: a password and its replacement (which ends the
+/// person's sessions), a session valid until its expiry, sign-out, a form token used once,
+/// and the detectors' signals of an event (flags by document and kind, the most negative
+/// document first).
+#[test]
+fn console_sessions_and_signals_behave_the_same_on_both_backends() {
+    let mut signals = Vec::new();
+    for (name, mut backend) in backends_with(READS_SEED) {
+        let s = store_of(&mut backend);
+        assert_eq!(s.console_password("wang").expect("password"), None, "{name}");
+        s.set_console_password("wang", "$argon2id$one", at(100)).expect("set");
+        assert_eq!(s.console_password("wang").expect("password").as_deref(), Some("$argon2id$one"), "{name}");
+        let session = ConsoleSession { person: "wang".into(), form_key: "ab12".into(), expires_at: at(1000) };
+        s.create_console_session("tok-1", &session, at(200)).expect("session");
+        assert_eq!(s.console_session("tok-1", at(999)).expect("read"), Some(session.clone()), "{name}");
+        assert_eq!(s.console_session("tok-1", at(1000)).expect("read"), None, "{name}: expired");
+        assert_eq!(s.console_session("tok-x", at(300)).expect("read"), None, "{name}");
+        assert!(s.use_console_form("form-1", at(300)).expect("form"), "{name}");
+        assert!(!s.use_console_form("form-1", at(301)).expect("form"), "{name}: used before");
+        // A new session a week later removes the expired one and the old form token.
+        let later = ConsoleSession { expires_at: at(900_000), ..session.clone() };
+        s.create_console_session("tok-2", &later, at(700_000)).expect("session");
+        assert_eq!(backend.count("SELECT count(*) FROM console_sessions"), 1, "{name}");
+        assert_eq!(backend.count("SELECT count(*) FROM console_forms_used"), 0, "{name}");
+        let s = store_of(&mut backend);
+        assert!(s.use_console_form("form-1", at(700_001)).expect("form"), "{name}: forgotten after a week");
+        s.set_console_password("wang", "$argon2id$two", at(700_100)).expect("replace");
+        assert_eq!(s.console_password("wang").expect("password").as_deref(), Some("$argon2id$two"), "{name}");
+        assert_eq!(s.console_session("tok-2", at(700_200)).expect("read"), None, "{name}: ended by the new password");
+        s.create_console_session("tok-3", &later, at(700_300)).expect("session");
+        s.end_console_session("tok-3").expect("sign out");
+        assert_eq!(s.console_session("tok-3", at(700_400)).expect("read"), None, "{name}");
+
+        let one = s.event_signals(1).expect("signals");
+        let kinds: Vec<&str> = one.flags.iter().map(|(_, k, _)| k.as_str()).collect();
+        assert_eq!(kinds, ["doubt", "rumour"], "{name}: by kind name");
+        assert_eq!(one.flags[1].2, ["网传", "转发扩散"], "{name}");
+        assert_eq!(one.negativity, [(1, 0.8, vec!["拆迁".to_string()])], "{name}");
+        assert_eq!(s.event_signals(3).expect("signals"), Default::default(), "{name}: nothing detected");
+        signals.push((s.event_signals(1).expect("signals"), s.event_signals(2).expect("signals")));
+    }
+    if let [sqlite, postgres] = signals.as_slice() {
+        assert_eq!(sqlite, postgres, "the same signals on both backends");
+    }
+}
+
+/// `yuqing hits`, `yuqing sources` and the outbox's oldest alert read the same on both
+/// backends: documents with hits newest first (the one without is left out), terms
+/// distinct in order of first match (title first), flags in kind order whatever order they
+/// were written in.
+#[test]
+fn hits_and_source_listings_are_the_same_on_both_backends() {
+    let mut listings = Vec::new();
+    for (name, mut backend) in backends_with(READS_SEED) {
+        let s = store_of(&mut backend);
+        let hits = s.recent_hits(10).expect("hits");
+        let ids: Vec<&str> = hits.iter().map(|h| h.title.as_str()).collect();
+        assert_eq!(ids, ["Pension DELAY", "抚恤金发放延迟", "烈士陵园要拆？"], "{name}");
+        assert_eq!(hits[1].terms, ["抚恤金", "发放"], "{name}");
+        assert_eq!(hits[1].published_at, Some(at(1050)), "{name}");
+        assert_eq!(hits[2].terms, ["烈士陵园", "拆迁"], "{name}");
+        let flags: Vec<&str> = hits[2].flags.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(flags, ["rumour", "doubt"], "{name}: kind order");
+        assert_eq!(hits[2].link.as_deref(), Some("https://example.com/1"), "{name}");
+        assert_eq!(s.recent_hits(1).expect("hits").len(), 1, "{name}");
+        assert_eq!(s.oldest_pending_alert().expect("oldest"), Some(at(800)), "{name}");
+        listings.push((hits, s.source_states().expect("states"), s.oldest_pending_alert().expect("oldest")));
+    }
+    if let [sqlite, postgres] = listings.as_slice() {
+        assert_eq!(sqlite, postgres, "the same listings on both backends");
+    }
+}
+
+/// The `/metrics` gauges on both backends: events by grade (ungraded as `none`),
+/// notifications by channel and status, the outbox's depth, what it holds back and not yet
+/// due, the oldest due pending notification (not the one held), the last delivery.
+#[test]
+fn gauges_are_the_same_on_both_backends() {
+    let mut all = Vec::new();
+    for (name, mut backend) in backends_with(READS_SEED) {
+        let g = store_of(&mut backend).gauges().expect("gauges");
+        let by_grade: Vec<(&str, u64)> = g.events_by_grade.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+        assert_eq!(by_grade, [("II", 1), ("III", 1), ("none", 1)], "{name}");
+        let alerts: Vec<(&str, &str, u64)> = g.alerts.iter().map(|((c, s), n)| (c.as_str(), s.as_str(), *n)).collect();
+        assert_eq!(alerts, [("email", "dead", 1), ("email", "pending", 2), ("sms", "sent", 1)], "{name}");
+        assert_eq!(g.outbox_pending, 2, "{name}");
+        assert_eq!(g.outbox_held, [("quiet".to_string(), 1)], "{name}");
+        assert_eq!(g.oldest_pending_at, Some(at(900)), "{name}: the held one is not stuck");
+        assert_eq!(g.last_sent_at, Some(at(1500)), "{name}");
+        all.push(g);
+    }
+    if let [sqlite, postgres] = all.as_slice() {
+        assert_eq!(sqlite, postgres, "the same gauges on both backends");
+    }
+}
+
+/// A report over a seeded period reads the same on both backends: the events created in it
+/// (oldest first; the later one left out), each with its keyword lists, sources and flags,
+/// its actions up to the given moment, and which of them have comments.
+#[test]
+fn a_report_over_a_period_is_the_same_on_both_backends() {
+    let mut reports = Vec::new();
+    for (name, mut backend) in backends_with(READS_SEED) {
+        let s = store_of(&mut backend);
+        let events = s.report_events(at(900), at(1150), at(1500)).expect("report");
+        assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2], "{name}");
+        let one = &events[0];
+        assert_eq!(one.lists.iter().map(String::as_str).collect::<Vec<_>>(), ["军人"], "{name}");
+        assert_eq!(one.flags.iter().map(String::as_str).collect::<Vec<_>>(), ["doubt", "rumour"], "{name}");
+        assert_eq!(one.source_ids.iter().map(String::as_str).collect::<Vec<_>>(), ["forum"], "{name}");
+        let actions: Vec<(&str, Option<&str>)> =
+            one.actions.iter().map(|a| (a.action.as_str(), a.target.as_deref())).collect();
+        assert_eq!(actions, [("accept", None), ("transfer", Some("preferential"))], "{name}");
+        assert_eq!(one.actions[1].note.as_deref(), Some("涉及优抚政策"), "{name}");
+        let two = &events[1];
+        assert_eq!((two.grade.map(|g| g.as_str()), two.owner.as_deref()), (Some("III"), Some("preferential")));
+        assert_eq!(two.lists.iter().map(String::as_str).collect::<Vec<_>>(), ["优抚", "军人"], "{name}");
+        assert!(two.actions.is_empty(), "{name}: its feedback came after the moment");
+        let later = s.report_events(at(900), at(1150), at(2000)).expect("report");
+        assert_eq!(later[1].actions.len(), 1, "{name}: up to and including the moment");
+        assert!(s.report_events(at(5000), at(6000), at(6000)).expect("report").is_empty(), "{name}");
+        let commented = s.report_events_with_comments(at(900), at(1150)).expect("comments");
+        assert_eq!(commented, [1].into_iter().collect(), "{name}");
+        reports.push((events, later, commented.into_iter().collect::<Vec<_>>()));
+    }
+    if let [sqlite, postgres] = reports.as_slice() {
+        assert_eq!(sqlite, postgres, "the same report on both backends");
+    }
+}
+
+/// Search finds the same documents on both backends (FTS5 on SQLite, ILIKE on PostgreSQL):
+/// a Chinese word of three characters and one of two, a word with `%` in it (literal: 50%
+/// is not 5000) and one with `_`, Latin letters in another case, two words at once, the
+/// filters (source, grade, lists, time) and paging, newest first.
+#[test]
+fn search_finds_the_same_documents_on_both_backends() {
+    let query = |words: &[&str]| SearchQuery {
+        words: words.iter().map(|w| (*w).to_string()).collect(),
+        limit: 20,
+        ..SearchQuery::default()
+    };
+    let lists =
+        |q: SearchQuery, l: &[&str]| SearchQuery { lists: Some(l.iter().map(|s| s.to_string()).collect()), ..q };
+    let cases: Vec<(&str, SearchQuery, Vec<i64>)> = vec![
+        ("抚恤金", query(&["抚恤金"]), vec![2]),
+        ("拆迁 (two characters)", query(&["拆迁"]), vec![1]),
+        ("网传", query(&["网传"]), vec![3, 1]),
+        ("50%", query(&["50%"]), vec![2]),
+        ("0% (two characters)", query(&["0%"]), vec![2]),
+        ("涨幅_0", query(&["涨幅_0"]), vec![]),
+        ("pension", query(&["pension"]), vec![3]),
+        ("two words", query(&["网传", "烈士陵园"]), vec![1]),
+        ("nothing", query(&["不存在的词"]), vec![]),
+        ("all", query(&[]), vec![3, 2, 1]),
+        ("source", SearchQuery { source: Some("news".into()), ..query(&[]) }, vec![3, 2]),
+        ("grade", SearchQuery { grade: Grade::parse("III"), ..query(&[]) }, vec![2]),
+        ("lists", lists(query(&[]), &["优抚"]), vec![3, 2]),
+        ("lists and word", lists(query(&["网传"]), &["优抚", "其他"]), vec![3]),
+        ("time", SearchQuery { from: Some(at(1000)), to: Some(at(1200)), ..query(&[]) }, vec![2, 1]),
+        ("page", SearchQuery { limit: 1, offset: 1, ..query(&[]) }, vec![2]),
+    ];
+    let mut found = Vec::new();
+    for (name, backend) in backends_with(READS_SEED) {
+        let s = match &backend {
+            Backend::Sqlite { store, .. } => store,
+            Backend::Postgres { store, .. } => &**store,
+        };
+        let mut results = Vec::new();
+        for (case, q, ids) in &cases {
+            let (hits, total) = s.search(q).expect("search");
+            assert_eq!(&hits.iter().map(|h| h.document_id).collect::<Vec<_>>(), ids, "{name}: {case}");
+            let all = if *case == "page" { 3 } else { ids.len() };
+            assert_eq!(total, all, "{name}: {case}: total");
+            results.push(hits);
+        }
+        let first = &results[0][0];
+        assert_eq!((first.event_id, first.event_title.as_str()), (2, "抚恤金发放延迟"), "{name}");
+        assert_eq!((first.seen_at, first.source_id.as_str()), (at(1100), "news"), "{name}");
+        assert_eq!(first.link.as_deref(), Some("https://example.com/2"), "{name}");
+        found.push(results);
+    }
+    if let [sqlite, postgres] = found.as_slice() {
+        assert_eq!(sqlite, postgres, "the same documents, in the same order, on both backends");
+    }
+}

@@ -1,9 +1,8 @@
 //! The web console's rows: password hashes per `[[people]]` id, sessions (by the hash of
-//! their token) and used form tokens. Hashing and token checks live in `console`; this is
-//! SQL only.
+//! their token) and used form tokens, and the detectors' signals an event page shows.
+//! Hashing and token checks live in `console`; this is SQL only, one text for both backends.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
 
@@ -23,22 +22,19 @@ fn at(secs: i64) -> DateTime<Utc> {
 impl Store {
     /// Sets (or replaces) a person's password hash; their sessions end.
     pub fn set_console_password(&mut self, person: &str, hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let tx = self.begin()?;
-        tx.execute(
-            "INSERT INTO console_users (person, hash, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(person) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
-            params![person, hash, now.timestamp()],
-        )?;
-        tx.execute("DELETE FROM console_sessions WHERE person = ?1", [person])?;
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO console_users (person, hash, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(person) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+                &[&person, &hash, &now.timestamp()],
+            )?;
+            tx.execute("DELETE FROM console_sessions WHERE person = ?1", &[&person])?;
+            Ok(())
+        })
     }
 
     pub fn console_password(&self, person: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .lite()?
-            .query_row("SELECT hash FROM console_users WHERE person = ?1", [person], |r| r.get(0))
-            .optional()?)
+        self.db().exec().first("SELECT hash FROM console_users WHERE person = ?1", &[&person], |r| r.get(0))
     }
 
     /// A new session; expired ones are removed on the way.
@@ -48,40 +44,39 @@ impl Store {
         session: &ConsoleSession,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.begin()?;
-        tx.execute("DELETE FROM console_sessions WHERE expires_at <= ?1", [now.timestamp()])?;
-        tx.execute("DELETE FROM console_forms_used WHERE at <= ?1", [(now - chrono::Duration::days(7)).timestamp()])?;
-        tx.execute(
-            "INSERT INTO console_sessions (token_hash, person, form_key, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![token_hash, session.person, session.form_key, now.timestamp(), session.expires_at.timestamp()],
-        )?;
-        tx.commit()?;
-        Ok(())
+        let week_ago = (now - chrono::Duration::days(7)).timestamp();
+        self.write(|tx| {
+            tx.execute("DELETE FROM console_sessions WHERE expires_at <= ?1", &[&now.timestamp()])?;
+            tx.execute("DELETE FROM console_forms_used WHERE at <= ?1", &[&week_ago])?;
+            tx.execute(
+                "INSERT INTO console_sessions (token_hash, person, form_key, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                &[&token_hash, &session.person, &session.form_key, &now.timestamp(), &session.expires_at.timestamp()],
+            )?;
+            Ok(())
+        })
     }
 
     /// The session with this token hash, if it has not expired at `now`.
     pub fn console_session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<ConsoleSession>, StoreError> {
-        Ok(self
-            .lite()?
-            .query_row(
-                "SELECT person, form_key, expires_at FROM console_sessions WHERE token_hash = ?1 AND expires_at > ?2",
-                params![token_hash, now.timestamp()],
-                |r| Ok(ConsoleSession { person: r.get(0)?, form_key: r.get(1)?, expires_at: at(r.get(2)?) }),
-            )
-            .optional()?)
+        self.db().exec().first(
+            "SELECT person, form_key, expires_at FROM console_sessions WHERE token_hash = ?1 AND expires_at > ?2",
+            &[&token_hash, &now.timestamp()],
+            |r| Ok(ConsoleSession { person: r.get(0)?, form_key: r.get(1)?, expires_at: at(r.get(2)?) }),
+        )
     }
 
     pub fn end_console_session(&mut self, token_hash: &str) -> Result<(), StoreError> {
-        self.lite()?.execute("DELETE FROM console_sessions WHERE token_hash = ?1", [token_hash])?;
+        self.db().exec().execute("DELETE FROM console_sessions WHERE token_hash = ?1", &[&token_hash])?;
         Ok(())
     }
 
-    /// Records a form token as used; `false` when it was used before.
+    /// Records a form token as used; `false` when it was used before (on PostgreSQL a
+    /// second daemon's racing insert of the same token waits for the first and adds nothing).
     pub fn use_console_form(&mut self, token_hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let n = self.lite()?.execute(
+        let n = self.db().exec().execute(
             "INSERT OR IGNORE INTO console_forms_used (token_hash, at) VALUES (?1, ?2)",
-            params![token_hash, now.timestamp()],
+            &[&token_hash, &now.timestamp()],
         )?;
         Ok(n == 1)
     }
@@ -102,22 +97,21 @@ impl Store {
         let list = |json: Option<String>| -> Vec<String> {
             json.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
         };
-        let mut stmt = self.lite()?.prepare_cached(
+        let mut db = self.db();
+        let flags = db.exec().rows(
             "SELECT f.document_id, f.kind, f.reasons FROM flags f
              JOIN event_documents ed ON ed.document_id = f.document_id
              WHERE ed.event_id = ?1 ORDER BY f.document_id, f.kind",
+            &[&event_id],
+            |r| Ok((r.get(0)?, r.get(1)?, list(r.get(2)?))),
         )?;
-        let flags = stmt
-            .query_map([event_id], |r| Ok((r.get(0)?, r.get(1)?, list(r.get(2)?))))?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = self.lite()?.prepare_cached(
+        let negativity = db.exec().rows(
             "SELECT d.id, d.negativity, d.negativity_drivers FROM documents d
              JOIN event_documents ed ON ed.document_id = d.id
              WHERE ed.event_id = ?1 AND d.negativity IS NOT NULL ORDER BY d.negativity DESC, d.id LIMIT 10",
+            &[&event_id],
+            |r| Ok((r.get(0)?, r.get(1)?, list(r.get(2)?))),
         )?;
-        let negativity = stmt
-            .query_map([event_id], |r| Ok((r.get(0)?, r.get(1)?, list(r.get(2)?))))?
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(EventSignals { flags, negativity })
     }
 }

@@ -1,7 +1,7 @@
 //! Cheap counts for `/metrics` and `/healthz`, read at scrape time: events by grade,
 //! notifications by channel and status, the outbox's depth, what it holds back (quiet hours,
 //! rate limits, the SMS cap) and the age of its oldest pending notification, and when a
-//! notification was last delivered.
+//! notification was last delivered. One SQL text for both backends.
 
 use chrono::{DateTime, Utc};
 
@@ -33,36 +33,38 @@ fn count(n: i64) -> u64 {
 }
 
 impl Store {
-    /// Counts for the metrics endpoint (a few aggregate queries).
+    /// Counts for the metrics endpoint (a few aggregate queries). "Due" is measured
+    /// against this machine's clock (read here, not SQLite's `strftime('%s', 'now')`, so
+    /// both backends run one text).
     pub fn gauges(&self) -> Result<Gauges, StoreError> {
-        let mut stmt = self
-            .lite()?
-            .prepare_cached("SELECT coalesce(grade, 'none'), count(*) FROM events GROUP BY 1 ORDER BY 1")?;
+        let now = Utc::now().timestamp();
+        let mut db = self.db();
         let events_by_grade =
-            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, count(r.get(1)?))))?.collect::<Result<_, _>>()?;
-        let mut stmt =
-            self.lite()?.prepare_cached("SELECT channel, status, count(*) FROM alerts GROUP BY 1, 2 ORDER BY 1, 2")?;
-        let alerts = stmt
-            .query_map([], |r| Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), count(r.get(2)?))))?
-            .collect::<Result<_, _>>()?;
+            db.exec().rows("SELECT coalesce(grade, 'none'), count(*) FROM events GROUP BY 1 ORDER BY 1", &[], |r| {
+                Ok((r.get::<String>(0)?, count(r.get(1)?)))
+            })?;
+        let alerts =
+            db.exec().rows("SELECT channel, status, count(*) FROM alerts GROUP BY 1, 2 ORDER BY 1, 2", &[], |r| {
+                Ok(((r.get::<String>(0)?, r.get::<String>(1)?), count(r.get(2)?)))
+            })?;
         // The oldest pending alert that is due: one held for working hours, a rate limit or
         // its backoff is waiting by design, not stuck.
-        let (pending, oldest): (i64, Option<i64>) = self.lite()?.query_row(
-            "SELECT count(*),
-                    min(created_at) FILTER (WHERE next_attempt_at <= CAST(strftime('%s', 'now') AS INTEGER))
+        let (pending, oldest): (i64, Option<i64>) = db.exec().one(
+            "SELECT count(*), min(created_at) FILTER (WHERE next_attempt_at <= ?1)
              FROM alerts WHERE status = 'pending'",
-            [],
+            &[&now],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let mut stmt = self.lite()?.prepare_cached(
+        let outbox_held = db.exec().rows(
             "SELECT held, count(*) FROM alerts
-             WHERE status = 'pending' AND held IS NOT NULL AND next_attempt_at > CAST(strftime('%s', 'now') AS INTEGER)
+             WHERE status = 'pending' AND held IS NOT NULL AND next_attempt_at > ?1
              GROUP BY 1 ORDER BY 1",
+            &[&now],
+            |r| Ok((r.get::<String>(0)?, count(r.get(1)?))),
         )?;
-        let outbox_held =
-            stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, count(r.get(1)?))))?.collect::<Result<_, _>>()?;
         let last_sent: Option<i64> =
-            self.lite()?.query_row("SELECT max(sent_at) FROM alerts WHERE status = 'sent'", [], |r| r.get(0))?;
+            db.exec().one("SELECT max(sent_at) FROM alerts WHERE status = 'sent'", &[], |r| r.get(0))?;
+        drop(db);
         Ok(Gauges {
             events_by_grade,
             alerts,

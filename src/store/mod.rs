@@ -9,9 +9,11 @@
 //! (`workflow`: actions and their withdrawals, downgrades, mutes, the delivery's guard, an
 //! event's state and the ladder's events; `workflow::apply`'s checks still take a `Store`),
 //! the briefing log (`briefings`: a due time claimed once), retention (`retention`: prune,
-//! its dry run, the daemon's flags) and the policy watch (`policies`: scans, documents,
-//! levels, a change recorded once). `maintenance` and `disk` are SQLite file checks only.
-//! Not ported yet: the console, reports, search, exports and the rest of the reads.
+//! its dry run, the daemon's flags), the policy watch (`policies`: scans, documents,
+//! levels, a change recorded once), the console's rows (`console`), the CLI's reads
+//! (`read`), the gauges (`gauges`), the reports' reads (`report`) and search (`search`:
+//! FTS5 on SQLite, `ILIKE` over the search table on PostgreSQL). `maintenance` and `disk`
+//! are SQLite file checks only. Not ported yet: events, exports and the timeline.
 //!
 //! One file, WAL journal, a busy timeout, versioned migrations. The daemon keeps a single
 //! writer `Store` behind a mutex; readers (`yuqing hits`, `yuqing sources`) open their own

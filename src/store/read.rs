@@ -1,7 +1,7 @@
 //! Read-side queries for the CLI: recent hits, each source's status, the outbox's oldest alert.
+//! One SQL text for both backends.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::{Store, StoreError};
 
@@ -40,34 +40,48 @@ pub(super) fn time(secs: Option<i64>) -> Option<DateTime<Utc>> {
     secs.and_then(|s| DateTime::from_timestamp(s, 0))
 }
 
+/// A document's flags in kind order (as the detector writes them, `FlagKind`'s order):
+/// `flags` has no id and PostgreSQL no `rowid`, so insertion order is not there to read.
+const FLAGS_OF_DOCUMENT: &str = "SELECT kind, reasons FROM flags WHERE document_id = ?1
+     ORDER BY CASE kind WHEN 'rumour' THEN 0 WHEN 'distortion' THEN 1 WHEN 'misunderstanding' THEN 2 ELSE 3 END";
+
 impl Store {
     /// The most recent documents that have hits, newest first.
     pub fn recent_hits(&self, limit: usize) -> Result<Vec<HitRow>, StoreError> {
-        let mut stmt = self.lite()?.prepare(
+        let mut db = self.db();
+        let docs = db.exec().rows(
             "SELECT d.id, d.fetched_at, d.published_at, d.source_id, d.title, d.link
              FROM documents d WHERE EXISTS (SELECT 1 FROM hits h WHERE h.document_id = d.id)
              ORDER BY d.id DESC LIMIT ?1",
+            &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| {
+                Ok((
+                    r.get::<i64>(0)?,
+                    r.get::<i64>(1)?,
+                    r.get::<Option<i64>>(2)?,
+                    r.get::<String>(3)?,
+                    r.get::<String>(4)?,
+                    r.get::<Option<String>>(5)?,
+                ))
+            },
         )?;
-        let mut terms =
-            self.lite()?.prepare("SELECT term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id")?;
-        let mut flags =
-            self.lite()?.prepare("SELECT kind, reasons FROM flags WHERE document_id = ?1 ORDER BY rowid")?;
-        let docs = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-        })?;
         let mut out = Vec::new();
-        for doc in docs {
-            let (id, fetched, published, source_id, title, link) = doc?;
+        for (id, fetched, published, source_id, title, link) in docs {
             let mut row_terms: Vec<String> = Vec::new();
-            for term in terms.query_map(params![id], |r| r.get::<_, String>(0))? {
-                let term = term?;
+            let terms = db.exec().rows(
+                "SELECT term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id",
+                &[&id],
+                |r| r.get::<String>(0),
+            )?;
+            for term in terms {
                 if !row_terms.contains(&term) {
                     row_terms.push(term);
                 }
             }
+            let flags =
+                db.exec().rows(FLAGS_OF_DOCUMENT, &[&id], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))?;
             let mut row_flags = Vec::new();
-            for flag in flags.query_map(params![id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-                let (kind, reasons) = flag?;
+            for (kind, reasons) in flags {
                 let reasons: Vec<String> =
                     serde_json::from_str(&reasons).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 row_flags.push((kind, reasons));
@@ -95,7 +109,7 @@ impl Store {
     /// When the oldest alert still waiting to be sent was queued.
     pub fn oldest_pending_alert(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let secs: Option<i64> =
-            self.lite()?.query_row("SELECT min(created_at) FROM alerts WHERE status = 'pending'", [], |r| r.get(0))?;
+            self.db().exec().one("SELECT min(created_at) FROM alerts WHERE status = 'pending'", &[], |r| r.get(0))?;
         Ok(time(secs))
     }
 }

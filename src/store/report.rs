@@ -4,12 +4,13 @@
 //!
 //! Five queries per report whatever the number of events (no per-event round trips). The
 //! events are picked by `created_at`, which has no index: a scan of `events`, cheap at the
-//! size a bureau's events table reaches (thousands a year).
+//! size a bureau's events table reaches (thousands a year). One SQL text for both backends;
+//! the statements built with `format!` are fixed texts (the period fragment), so each is
+//! prepared once per connection on PostgreSQL as on SQLite.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use super::{Store, StoreError, time};
 use crate::model::Grade;
@@ -68,15 +69,18 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<HashSet<i64>, StoreError> {
-        let mut stmt = self.lite()?.prepare(&format!(
-            "SELECT DISTINCT ed.event_id FROM comments c
-             JOIN document_keys k ON k.key = c.post_key
-             JOIN event_documents ed ON ed.document_id = k.document_id
-             JOIN events e ON e.id = ed.event_id
-             WHERE {IN_PERIOD}"
-        ))?;
-        let rows = stmt.query_map(params![from.timestamp(), to.timestamp()], |r| r.get::<_, i64>(0))?;
-        rows.map(|r| r.map_err(StoreError::from)).collect()
+        let ids = self.db().exec().rows(
+            &format!(
+                "SELECT DISTINCT ed.event_id FROM comments c
+                 JOIN document_keys k ON k.key = c.post_key
+                 JOIN event_documents ed ON ed.document_id = k.document_id
+                 JOIN events e ON e.id = ed.event_id
+                 WHERE {IN_PERIOD}"
+            ),
+            &[&from.timestamp(), &to.timestamp()],
+            |r| r.get::<i64>(0),
+        )?;
+        Ok(ids.into_iter().collect())
     }
 
     /// Events created in `[from, to)`, oldest first, with their actions recorded up to
@@ -88,31 +92,30 @@ impl Store {
         actions_until: DateTime<Utc>,
     ) -> Result<Vec<ReportEvent>, StoreError> {
         let (from, to) = (from.timestamp(), to.timestamp());
-        let mut events: BTreeMap<i64, ReportEvent> = BTreeMap::new();
-        let mut stmt = self.lite()?.prepare(&format!(
-            "SELECT e.id, e.title, e.grade, e.created_at, e.owner, e.documents, e.sources
-             FROM events e WHERE {IN_PERIOD} ORDER BY e.created_at, e.id"
-        ))?;
-        let rows = stmt.query_map(params![from, to], |r| {
-            Ok(ReportEvent {
-                id: r.get(0)?,
-                title: r.get(1)?,
-                grade: r.get::<_, Option<String>>(2)?.as_deref().and_then(Grade::parse),
-                created_at: time(r.get(3)?),
-                owner: r.get(4)?,
-                documents: count(r.get(5)?),
-                sources: count(r.get(6)?),
-                lists: BTreeSet::new(),
-                source_ids: BTreeSet::new(),
-                flags: BTreeSet::new(),
-                actions: Vec::new(),
-            })
-        })?;
-        for row in rows {
-            let event = row?;
-            events.insert(event.id, event);
-        }
-        drop(stmt);
+        let mut db = self.db();
+        let rows = db.exec().rows(
+            &format!(
+                "SELECT e.id, e.title, e.grade, e.created_at, e.owner, e.documents, e.sources
+                 FROM events e WHERE {IN_PERIOD} ORDER BY e.created_at, e.id"
+            ),
+            &[&from, &to],
+            |r| {
+                Ok(ReportEvent {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    grade: r.get::<Option<String>>(2)?.as_deref().and_then(Grade::parse),
+                    created_at: time(r.get(3)?),
+                    owner: r.get(4)?,
+                    documents: count(r.get(5)?),
+                    sources: count(r.get(6)?),
+                    lists: BTreeSet::new(),
+                    source_ids: BTreeSet::new(),
+                    flags: BTreeSet::new(),
+                    actions: Vec::new(),
+                })
+            },
+        )?;
+        let mut events: BTreeMap<i64, ReportEvent> = rows.into_iter().map(|e| (e.id, e)).collect();
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -133,39 +136,36 @@ impl Store {
             ),
         ];
         for (sql, field) in sets {
-            let mut stmt = self.lite()?.prepare(&format!("{sql} WHERE {IN_PERIOD}"))?;
-            let rows = stmt.query_map(params![from, to], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-            for row in rows {
-                let (id, value) = row?;
+            db.exec().each(&format!("{sql} WHERE {IN_PERIOD}"), &[&from, &to], &mut |r| {
+                let (id, value) = (r.get::<i64>(0)?, r.get::<String>(1)?);
                 if let Some(event) = events.get_mut(&id) {
                     field(event).insert(value);
                 }
-            }
+                Ok(())
+            })?;
         }
-        let mut stmt = self.lite()?.prepare(&format!(
-            "SELECT a.event_id, a.action, a.actor, a.target, a.at, a.note FROM events e
-             JOIN event_actions a ON a.event_id = e.id
-             WHERE {IN_PERIOD} AND a.at <= ?3 ORDER BY a.at, a.id"
-        ))?;
-        let rows = stmt.query_map(params![from, to, actions_until.timestamp()], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                ActionRecord {
+        db.exec().each(
+            &format!(
+                "SELECT a.event_id, a.action, a.actor, a.target, a.at, a.note FROM events e
+                 JOIN event_actions a ON a.event_id = e.id
+                 WHERE {IN_PERIOD} AND a.at <= ?3 ORDER BY a.at, a.id"
+            ),
+            &[&from, &to, &actions_until.timestamp()],
+            &mut |r| {
+                let action = ActionRecord {
                     action: r.get(1)?,
                     actor: r.get(2)?,
                     target: r.get(3)?,
                     at: time(r.get(4)?),
                     note: r.get(5)?,
-                },
-            ))
-        })?;
-        for row in rows {
-            let (id, action) = row?;
-            if let Some(event) = events.get_mut(&id) {
-                event.actions.push(action);
-            }
-        }
-        drop(stmt);
+                };
+                if let Some(event) = events.get_mut(&r.get::<i64>(0)?) {
+                    event.actions.push(action);
+                }
+                Ok(())
+            },
+        )?;
+        drop(db);
         let mut out: Vec<ReportEvent> = events.into_values().collect();
         out.sort_by_key(|e| (e.created_at, e.id));
         Ok(out)
