@@ -7,8 +7,10 @@
 //! SMS/IM extras queued with them, a successful run's source state; on SQLite the ingest
 //! writes run inside `Store::in_run`, group commit, `group`), and the response workflow
 //! (`workflow`: actions and their withdrawals, downgrades, mutes, the delivery's guard, an
-//! event's state and the ladder's events; `workflow::apply`'s checks still take a `Store`).
-//! Not ported yet: the console, reports, search, exports, retention and the rest of the reads.
+//! event's state and the ladder's events; `workflow::apply`'s checks still take a `Store`),
+//! events (`events`: the index's seeds, event reads, splits, regrades), export files
+//! (`exports`: commits, re-judged posts, engagement, comments) and `event show`'s timeline
+//! (`timeline`). Not ported yet: the console, reports, search, retention and the rest of the reads.
 //!
 //! One file, WAL journal, a busy timeout, versioned migrations. The daemon keeps a single
 //! writer `Store` behind a mutex; readers (`yuqing hits`, `yuqing sources`) open their own
