@@ -476,6 +476,15 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
     let (config_tx, config_rx) = watch::channel(ctx.config.clone());
     let heartbeat = Arc::new(Heartbeat::new(Utc::now()));
     let wake_outbox = Arc::new(Notify::new());
+    // Several instances on PostgreSQL: alerts any of them queues wake this one's delivery.
+    let listener = ctx.config.storage_url.clone().map(|url| {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (wake, until) = (wake_outbox.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("pg-listen".into())
+            .spawn(move || crate::store::pg::listen::listen_outbox(&url, &until, || wake.notify_one()));
+        (stop, thread)
+    });
     let flusher = tokio::spawn(flush_groups(ctx.clone(), shutdown.clone()));
     let outbox = tokio::spawn(outbox_worker(live.clone(), wake_outbox.clone(), shutdown.clone()));
     let ladder = tokio::spawn(escalation_loop(live.clone(), wake_outbox.clone(), shutdown.clone()));
@@ -538,6 +547,15 @@ pub async fn run_forever(config: Config, shutdown: watch::Receiver<bool>) -> Res
         None => None,
     } {
         tracing::error!(error = %e, "http endpoint ended abnormally");
+    }
+    if let Some((stop, thread)) = listener {
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        match thread {
+            Ok(thread) => {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not start the PostgreSQL listener; delivery polled"),
+        }
     }
     tracing::info!("daemon stopped");
     Ok(())

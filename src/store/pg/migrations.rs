@@ -312,6 +312,17 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE SEQUENCE event_id_blocks START WITH 1 MINVALUE 1;
     "#,
+    // 5: every statement that queues alerts wakes the instances' delivery (`pg::listen`):
+    // one notification per transaction on commit, whichever instance or command queued.
+    r#"
+    CREATE FUNCTION yuqing_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('yuqing_outbox', '');
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER alerts_wake_outbox AFTER INSERT ON alerts
+        FOR EACH STATEMENT EXECUTE FUNCTION yuqing_outbox_notify();
+    "#,
 ];
 
 /// Tables only the PostgreSQL schema has (the copy leaves them empty; `--force` empties

@@ -12,6 +12,7 @@
 
 pub mod conn;
 pub mod copy;
+pub mod listen;
 pub mod migrations;
 
 use std::fmt;
