@@ -2095,12 +2095,25 @@ fn the_commands_read_and_act_on_postgres_as_on_sqlite() {
         pg_db.query_one("SELECT count(*) FROM console_users WHERE person = 'li'", &[]).expect("users").get(0);
     assert_eq!(users, 1);
 
-    // The event's timeline and list run on PostgreSQL once store::events and
-    // store::timeline are ported; until then they fail cleanly (no panic).
-    for args in [&["event", "show", "1"][..], &["events"][..]] {
+    // The commands reading events, exports and the timeline run on PostgreSQL once
+    // store::events, store::exports and store::timeline are ported: then they print what
+    // they print on SQLite; until then they fail cleanly, saying so. `event show` is only
+    // run (its deadline clocks are read at the time it runs).
+    let not_yet = "此功能暂不支持 PostgreSQL 存储";
+    for args in [
+        &["events"][..],
+        &["event", "list"],
+        &["event", "brief", "1", "--to", "wangxuan"],
+        &["test", "match", "--text", "烈士陵园要拆迁"],
+    ] {
         let run = pg.run(args);
-        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+        if run.code == Some(2) && run.stderr.contains(not_yet) {
+            continue;
+        }
+        same_output(&lite, &pg, args);
     }
+    let run = pg.run(&["event", "show", "1"]);
+    assert!(run.code == Some(0) || run.stderr.contains(not_yet), "{}\n{}", run.stdout, run.stderr);
 
     // SQLite-file maintenance is refused on PostgreSQL, naming the server's tools.
     let run = pg.run(&["db", "backup", "copy.db"]);
