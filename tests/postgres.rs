@@ -2019,9 +2019,10 @@ fn same_status(lite: &Project, pg: &Project) -> String {
 }
 
 /// The commands staff use read and act on a PostgreSQL store copied by `db migrate-to` as
-/// on the SQLite file it came from: the same hits, sources, report, outbox and prune
-/// count; an event closed on each shows the same answer and withdraws the same alerts;
-/// a console password lands in PostgreSQL. No SQLite file is made for the PostgreSQL
+/// on the SQLite file it came from: the same hits, sources, status, report, outbox and
+/// prune count; every workflow action answers the same, a close withdraws the same waiting
+/// alert, a dead letter is requeued the same, and the audit trail and a console password
+/// land in PostgreSQL. No SQLite file is made for the PostgreSQL
 /// project, and `db backup` / `db check` are refused there (exit 2) naming pg_dump /
 /// pg_amcheck, while `db check --file` still checks an SQLite file.
 #[test]
@@ -2050,7 +2051,8 @@ fn the_commands_read_and_act_on_postgres_as_on_sqlite() {
     assert!(status.contains("未办结事件：2 件"), "{status}");
 
     // Acting: a reminder waiting in both outboxes, then a transfer and a close recorded the
-    // same way, the close withdrawing the waiting reminder on both.
+    // same way, the close withdrawing the waiting reminder on both; a closed event cannot
+    // be closed again; reopen, feedback, assessment and mute answer the same.
     let waiting = "INSERT INTO alerts (document_id, event_id, channel, recipients, subject, body_text, body_html,
                                        status, next_attempt_at, created_at)
                    SELECT 1, 1, 'email', '[\"wang@example.gov.cn\"]', '待发的提醒', 'b', '<p>b</p>', 'pending',
@@ -2071,13 +2073,38 @@ fn the_commands_read_and_act_on_postgres_as_on_sqlite() {
     assert!(status.contains("未办结事件：1 件"), "{status}");
     let again = pg.run(&["event", "close", "1", "--by", "xu"]);
     assert_eq!(again.code, Some(1), "closing a closed event is refused: {}\n{}", again.stdout, again.stderr);
+    for args in [
+        &["event", "reopen", "1", "--by", "xu", "--note", "重新核查"][..],
+        &["event", "feedback", "1", "--by", "wang", "--kind", "online", "--link", "https://example.gov.cn/answer"],
+        &["event", "assess", "1", "--by=chen", "--nature=不实信息", "--trend=down", "--risk=低", "--plan=继续关注"],
+        &["event", "mute", "1", "--by", "xu", "--reason", "已回应", "--until", "2030-01-01 08:00"],
+    ] {
+        same_output(&lite, &pg, args);
+    }
+    same_status(&lite, &pg);
+    // A dead letter requeued by hand.
+    let dead = waiting.replace("'待发的提醒', 'b', '<p>b</p>', 'pending'", "'投递失败的提醒', 'b', '<p>b</p>', 'dead'");
+    rusqlite::Connection::open(lite.path().join("state/yuqing.db")).expect("open").execute(&dead, []).expect("add");
+    pg_db.execute(dead.as_str(), &[]).expect("add");
+    let letters = same_output(&lite, &pg, &["outbox", "list", "--status", "dead"]);
+    assert!(letters.contains("投递失败的提醒"), "{letters}");
+    let retried = same_output(&lite, &pg, &["outbox", "retry", "--all-dead"]);
+    assert!(retried.contains("1 条死信已重新排队"), "{retried}");
+    let queued = same_output(&lite, &pg, &["outbox", "list", "--status", "pending"]);
+    assert!(queued.contains("投递失败的提醒"), "{queued}");
     same_output(&lite, &pg, &["hits"]);
     same_output(&lite, &pg, &["report", "--from", &today, "--to", &today]);
-    let actions: i64 = pg_db
-        .query_one("SELECT count(*) FROM event_actions WHERE event_id = 1 AND action IN ('transfer', 'close')", &[])
+    let actions: Vec<String> = pg_db
+        .query("SELECT action FROM event_actions WHERE event_id = 1 ORDER BY id", &[])
         .expect("actions")
-        .get(0);
-    assert_eq!(actions, 2, "both actions are in PostgreSQL's audit trail");
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        actions,
+        ["accept", "transfer", "close", "reopen", "feedback", "assess", "mute"],
+        "every action is in PostgreSQL's audit trail"
+    );
 
     // A console password, from stdin as scripts give it.
     let mut passwd = pg
