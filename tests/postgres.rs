@@ -1983,12 +1983,15 @@ fn search_finds_the_same_documents_on_both_backends() {
 
 // ---- the CLI on PostgreSQL
 
-/// A project like [`store_with_history`]'s (same sources, keywords and organisation) whose
-/// `[storage] url` names `url`; its forum feed is copied from `like`.
+/// A watched policy for both projects (`policy list` / `policy report` at a fixed time).
+const CLI_POLICY: &str = "[[policies]]\nid = \"lingyuan\"\nname = \"烈士陵园保护管理办法\"\nsection = \"preferential\"\nterms = [\"烈士陵园\"]\npublish = \"2026-03-01\"\n";
+
+/// A project like [`store_with_history`]'s (same sources, keywords, organisation and
+/// [`CLI_POLICY`]) whose `[storage] url` names `url`; its forum feed is copied from `like`.
 fn project_on(url: &str, like: &Project) -> Project {
     let p = Project::with_org(&source("forum", "forum.xml"));
     p.write("forum.xml", std::fs::read(like.path().join("forum.xml")).expect("feed"));
-    p.write("yuqing.toml", format!("{}\n[storage]\nurl = \"{url}\"\n{FILE_MAIL}", support::ORG));
+    p.write("yuqing.toml", format!("{}\n[storage]\nurl = \"{url}\"\n{FILE_MAIL}{CLI_POLICY}", support::ORG));
     p
 }
 
@@ -2033,6 +2036,10 @@ fn the_commands_read_and_act_on_postgres_as_on_sqlite() {
     let run = lite.run(&["db", "migrate-to", &url]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let pg = project_on(&url, &lite);
+    lite.write(
+        "yuqing.toml",
+        format!("{}\n[storage]\npath = \"state/yuqing.db\"\n{FILE_MAIL}{CLI_POLICY}", support::ORG),
+    );
 
     let hits = same_output(&lite, &pg, &["hits"]);
     assert!(hits.contains("烈士陵园要拆？") && hits.contains("命中：烈士陵园"), "{hits}");
@@ -2047,6 +2054,9 @@ fn the_commands_read_and_act_on_postgres_as_on_sqlite() {
     let first = first.expect("an alert id").to_string();
     same_output(&lite, &pg, &["outbox", "show", &first]);
     same_output(&lite, &pg, &["db", "prune", "--dry-run"]);
+    let policies = same_output(&lite, &pg, &["policy", "list", "--at", "2026-03-05 12:00"]);
+    assert!(policies.contains("烈士陵园保护管理办法"), "{policies}");
+    same_output(&lite, &pg, &["policy", "report", "lingyuan", "--at", "2026-03-05 12:00"]);
     let status = same_status(&lite, &pg);
     assert!(status.contains("未办结事件：2 件"), "{status}");
 
