@@ -2059,6 +2059,8 @@ fn the_commands_read_and_act_on_postgres_as_on_sqlite() {
     same_output(&lite, &pg, &["policy", "report", "lingyuan", "--at", "2026-03-05 12:00"]);
     let status = same_status(&lite, &pg);
     assert!(status.contains("未办结事件：2 件"), "{status}");
+    let quiet = pg.run(&["hits"]);
+    assert!(!quiet.stderr.contains("already exists"), "no server notice on each command: {}", quiet.stderr);
 
     // Acting: a reminder waiting in both outboxes, then a transfer and a close recorded the
     // same way, the close withdrawing the waiting reminder on both; a closed event cannot
