@@ -1981,6 +1981,344 @@ fn search_finds_the_same_documents_on_both_backends() {
     }
 }
 
+// ---- events, exports and the timeline on both backends (store::events, store::exports, store::timeline)
+
+use yuqing::extract::export::{Engagement, ExportComment};
+use yuqing::store::{ExportBatch, ExportCommitted};
+
+impl Backend {
+    /// The store itself, for the operations without a handle.
+    fn events_store(&mut self) -> &mut Store {
+        match self {
+            Backend::Sqlite { store, .. } => store,
+            Backend::Postgres { store, .. } => store,
+        }
+    }
+}
+
+/// Beside SEED's event 1 (document 1, forum, II): a repost in it (document 2, weibo, with a
+/// comment thread under its post key), event 2 (document 3, IV), a publication of the
+/// bureau (document 4), hits and two flags on document 1, engagement points (two of
+/// document 1 in one second: the later one counts), an accept and a transfer, an alert
+/// sent and a reminder pending (its notification step), a processed export file.
+const EVENTS_SEED: &str = "
+    INSERT INTO documents (id, source_id, fingerprint, link, guid, title, text, author, published_at, fetched_at) VALUES
+        (2, 'weibo', 'f2', 'https://weibo.example.cn/p2', 'p2', '转发：烈士陵园要拆？', '转发微博 网传临江市烈士陵园将被拆迁。', '网友甲', 1500, 1600),
+        (3, 'news', 'f3', NULL, NULL, '第四季度抚恤金发放通知', '第四季度抚恤金月底发放到位。', NULL, NULL, 1700),
+        (4, 'gov', 'f4', 'https://gov.example.cn/4', NULL, '关于烈士陵园的说明', '烈士陵园不会拆迁。', NULL, 1800, 1800);
+    INSERT INTO document_keys (key, document_id) VALUES ('link:1', 1), ('guid:weibo:p2', 2), ('link:2', 2), ('link:3', 3);
+    UPDATE events SET last_seen_at = 1500, documents = 2, sources = 2, owner = 'veterans',
+                      grade_reasons = '[\"II 级：测试\"]' WHERE id = 1;
+    INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at,
+                        documents, sources, created_at, grade, owner)
+    VALUES (2, '第四季度抚恤金发放通知', 3, 'news', 1700, 1700, 1, 1, 1700, 'IV', 'preferential');
+    INSERT INTO event_documents (document_id, event_id, source_id, seen_at, similarity, evidence) VALUES
+        (2, 1, 'weibo', 1500, 0.8, '烈士陵园、拆迁'), (3, 2, 'news', 1700, 1.0, NULL);
+    INSERT INTO hits (document_id, list, term, field, start, \"end\") VALUES
+        (1, '军人', '拆迁', 'text', 10, 12), (1, '军人', '烈士陵园', 'title', 0, 4);
+    INSERT INTO flags (document_id, kind, reasons) VALUES (1, 'rumour', '[\"网传\"]'), (1, 'doubt', '[\"要拆？\"]');
+    INSERT INTO engagement (document_id, observed_at, reposts, comments, likes, reads, shares) VALUES
+        (1, 1100, 1, 2, 3, NULL, NULL), (2, 1600, 10, 0, 5, 100, NULL),
+        (1, 2000, 4, 2, 3, NULL, NULL), (1, 2000, 5, 2, 3, NULL, 7);
+    INSERT INTO comments (source_id, comment_id, post_key, author, text, published_at, likes) VALUES
+        ('weibo', 'c1', 'guid:weibo:p2', '网友乙', '真的假的？', 1550, 2),
+        ('weibo', 'c2', 'guid:weibo:p2', NULL, '已经辟谣了，不会拆', 1700, NULL),
+        ('weibo', 'c3', 'guid:weibo:p2', '网友丙', '没有时间的评论', NULL, 1);
+    INSERT INTO event_actions (event_id, action, actor, target, note, at) VALUES
+        (1, 'accept', 'wang', NULL, NULL, 1200), (1, 'transfer', 'wang', 'preferential', '涉及优抚', 1300);
+    INSERT INTO alerts (document_id, event_id, channel, recipients, subject, body_text, body_html,
+                        next_attempt_at, created_at, status, sent_at, attempts) VALUES
+        (1, 1, 'email', '[\"wang@example.gov.cn\"]', '新事件', 'a', '<p>a</p>', 1000, 1000, 'sent', 1010, 1),
+        (1, 1, 'email', '[\"li@example.gov.cn\"]', '提醒', 'b', '<p>b</p>', 1400, 1400, 'pending', NULL, 0);
+    INSERT INTO notifications (event_id, person, step, channel, alert_id, at) VALUES (1, 'li', 1, 'email', 2, 1400);
+    INSERT INTO export_files (source_id, sha256, path, processed_at, posts, comments, bad_rows)
+    VALUES ('weibo', 'abc', '/exports/a.csv', 1600, 1, 3, 0);";
+
+/// A document of the seed's story (as `yuqing` would fetch it), for the event index.
+fn story(key: &str, title: &str, text: &str) -> Document {
+    Document { title: title.into(), text: text.into(), ..document(key, title) }
+}
+
+/// Every read of store::events, store::exports and store::timeline on the seeded events,
+/// the same on both backends: the event index rebuilt from the store (a copy of event 1
+/// joins it with its stored grade, an unrelated story gets the next id after the stored
+/// ones), interactions at a time and at the latest counts (of two points in one second the
+/// later one), the spread, a document's event, an event's head and a stored document with
+/// hits and flags in order, recent events, the latest copy, the propagation path, the
+/// bureau's publications, comments per event (at most `limit`, the latest; those without a
+/// time oldest), early comments (those without a time last), keys, an engagement history,
+/// export files seen, and `event show`'s timeline (owner after the transfer, reminders with
+/// their step, engagement over time).
+#[test]
+fn event_reads_are_the_same_on_both_backends() {
+    let mut results: Vec<(&str, Vec<String>)> = Vec::new();
+    for (name, mut backend) in backends_with(EVENTS_SEED) {
+        let store = backend.events_store();
+        let mut out: Vec<String> = Vec::new();
+
+        let now = at(5000);
+        let mut index = store.event_index(0.5, std::time::Duration::from_secs(86_400), now).expect("index");
+        let copy = story("copy", "烈士陵园要拆？", "网传临江市烈士陵园将被拆迁。");
+        let peeked = index.peek(&copy, now).expect("the copy joins an open event");
+        assert_eq!(peeked.0, 1, "{name}: {peeked:?}");
+        let joined = index.assign(&copy, now);
+        assert_eq!((joined.event_id, joined.new_event, joined.previous_grade), (1, false, Some(Grade::II)), "{name}");
+        let apart = index.assign(&story("apart", "城区停水通知", "明日上午城区部分区域停水检修。"), now);
+        assert_eq!((apart.event_id, apart.new_event), (3, true), "{name}: the next id after the stored events");
+        out.push(format!("{peeked:?} {joined:?} {apart:?}"));
+
+        let interactions: Vec<i64> = [1099, 1100, 1600, 2000]
+            .iter()
+            .map(|s| store.event_interactions(1, at(*s)).expect("interactions"))
+            .collect();
+        assert_eq!(interactions, [0, 6, 21, 25], "{name}: the later point of one second counts");
+        assert_eq!(store.latest_interactions(1).expect("latest"), Some(25), "{name}");
+        assert_eq!(store.latest_interactions(2).expect("latest"), None, "{name}: no counts");
+        let spread = store.event_spread(1, at(8300)).expect("spread");
+        assert_eq!((spread.last_2h, spread.prev_2h), (1, 1), "{name}");
+        out.push(format!("{interactions:?} {spread:?}"));
+
+        assert_eq!(store.event_of_document(2).expect("event"), Some(1), "{name}");
+        assert_eq!(store.event_of_document(4).expect("event"), None, "{name}");
+        let (head, doc) = store.event_head(1).expect("head").expect("event 1 has a head");
+        assert_eq!(head, 1, "{name}");
+        let terms: Vec<&str> = doc.hits.iter().map(|h| h.term.as_str()).collect();
+        assert_eq!(terms, ["烈士陵园", "拆迁"], "{name}: title hits first");
+        assert_eq!(doc.hits[1].end, 12, "{name}: the quoted end column");
+        let kinds: Vec<FlagKind> = doc.flags.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [FlagKind::Rumour, FlagKind::Doubt], "{name}: flags in the order stored");
+        out.push(format!("{doc:?}"));
+        let (_, repost) = store.stored_document(2).expect("stored").expect("document 2");
+        assert_eq!((repost.document.author.as_deref(), repost.document.published_at), (Some("网友甲"), Some(at(1500))));
+        out.push(format!("{repost:?}"));
+        assert!(store.stored_document(99).expect("stored").is_none(), "{name}");
+        assert!(store.event_head(99).expect("head").is_none(), "{name}");
+
+        let recent = store.recent_events(10).expect("recent");
+        assert_eq!(recent.iter().map(|e| e.id).collect::<Vec<_>>(), [2, 1], "{name}: latest activity first");
+        assert_eq!(store.latest_copy(1).expect("copy"), Some(("weibo".into(), at(1500))), "{name}");
+        assert_eq!(store.latest_copy(99).expect("copy"), None, "{name}");
+        let path = store.event_path(1).expect("path");
+        assert_eq!(path.iter().map(|s| s.document_id).collect::<Vec<_>>(), [1, 2], "{name}");
+        assert_eq!(path[1].evidence, ["烈士陵园", "拆迁"], "{name}");
+        let publications = store.publications(&["gov", "forum"], 5).expect("publications");
+        assert_eq!(publications.len(), 2, "{name}");
+        out.push(format!("{recent:?} {path:?}"));
+        out.push(publications.iter().map(|p| format!("{}|{}", p.title, p.text)).collect::<Vec<_>>().join(";"));
+
+        let comments = store.event_comments(1, 10).expect("comments");
+        let texts: Vec<&str> = comments.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["没有时间的评论", "真的假的？", "已经辟谣了，不会拆"], "{name}: no time is oldest");
+        let latest_two = store.event_comments(1, 2).expect("comments");
+        let texts: Vec<&str> = latest_two.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts, ["真的假的？", "已经辟谣了，不会拆"], "{name}: the latest two");
+        let early = store.early_comments(2, Some(at(1500)), Duration::seconds(100)).expect("early");
+        assert_eq!(early, ["真的假的？", "没有时间的评论"], "{name}: within 100 s, those without a time last");
+        assert_eq!(store.early_comments(2, None, Duration::seconds(1)).expect("early").len(), 3, "{name}");
+        let thread = store.comments_for("guid:weibo:p2").expect("thread");
+        assert_eq!(thread.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>()[0], "没有时间的评论", "{name}");
+        out.push(format!("{comments:?} {latest_two:?} {early:?} {thread:?}"));
+
+        assert_eq!(store.document_of_key("guid:weibo:p2").expect("key"), Some(2), "{name}");
+        assert_eq!(store.document_by_key("link:3").expect("key"), Some(3), "{name}");
+        assert_eq!(store.document_of_key("guid:weibo:none").expect("key"), None, "{name}");
+        let history = store.engagement_history(1).expect("history");
+        let reposts: Vec<Option<u64>> = history.iter().map(|(_, e)| e.reposts).collect();
+        assert_eq!(reposts, [Some(1), Some(4), Some(5)], "{name}: oldest first, insertion order within a second");
+        assert!(store.export_seen("weibo", "abc").expect("seen"), "{name}");
+        assert!(!store.export_seen("weibo", "def").expect("seen"), "{name}");
+        assert!(!store.export_seen("forum", "abc").expect("seen"), "{name}: per source");
+        out.push(format!("{history:?}"));
+
+        let timeline = store.event_timeline(1).expect("timeline").expect("event 1");
+        assert_eq!(timeline.event.owner.as_deref(), Some("preferential"), "{name}: the transfer's target");
+        assert_eq!(timeline.event.grade_reasons, ["II 级：测试"], "{name}");
+        assert_eq!(timeline.copies, path, "{name}");
+        assert_eq!(timeline.engagement, [(at(1100), 6), (at(1600), 21), (at(2000), 25)], "{name}");
+        let alerts: Vec<(&str, Option<(String, i64)>)> =
+            timeline.alerts.iter().map(|a| (a.status.as_str(), a.step.clone())).collect();
+        assert_eq!(alerts, [("sent", None), ("pending", Some(("li".into(), 1)))], "{name}");
+        assert_eq!(timeline.actions.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["accept", "transfer"]);
+        assert_eq!(timeline.comments, comments, "{name}");
+        assert!(store.event_timeline(99).expect("timeline").is_none(), "{name}");
+        let other = store.event_timeline(2).expect("timeline").expect("event 2");
+        assert!(other.engagement.is_empty() && other.alerts.is_empty() && other.comments.is_empty(), "{name}");
+        out.push(format!("{timeline:?} {other:?}"));
+        results.push((name, out));
+    }
+    if let [(_, sqlite), (_, postgres)] = results.as_slice() {
+        for (s, p) in sqlite.iter().zip(postgres) {
+            assert_eq!(s, p, "every read the same on both backends");
+        }
+    }
+}
+
+/// A document split out of its event into a new one (with its alert), and a regrade of
+/// another event with its alert, the same on both backends: the old event's counts and
+/// latest copy recomputed, both events' audit trails, the new event's row, the risen
+/// event's grade and time; splitting a document not in the event fails and leaves nothing.
+#[test]
+fn a_split_and_a_regrade_are_stored_the_same_on_both_backends() {
+    let mut results: Vec<(&str, Vec<String>)> = Vec::new();
+    for (name, mut backend) in backends_with(EVENTS_SEED) {
+        let store = backend.events_store();
+        let mut doc = document("p2", "转发：烈士陵园要拆？");
+        doc.source_id = "weibo".into();
+        let into = item(
+            doc,
+            Some(assignment(3, 0, Grade::III, None, true)),
+            Some(message("email", "新事件：转发", &["wang@example.gov.cn"])),
+        );
+        store.split_document(1, 2, &into, ("wang", "不是同一件事"), at(3000)).expect("split");
+        let wrong = store.split_document(1, 3, &into, ("wang", "再拆"), at(3100));
+        assert!(wrong.is_err(), "{name}: document 3 is not in event 1");
+
+        let rise = assignment(2, 0, Grade::II, Some(Grade::IV), false);
+        let alert = message("email", "升为 II 级：抚恤金", &["li@example.gov.cn"]);
+        store.record_regrade(&rise, 3, std::slice::from_ref(&alert), at(3200)).expect("regrade");
+
+        let one = store.event_timeline(1).expect("timeline").expect("event 1");
+        assert_eq!((one.event.documents, one.event.sources), (1, 1), "{name}: recomputed");
+        assert_eq!(one.copies.iter().map(|c| c.document_id).collect::<Vec<_>>(), [1], "{name}");
+        assert_eq!(store.latest_copy(1).expect("copy"), Some(("forum".into(), at(1000))), "{name}");
+        let split = one.actions.last().expect("split action");
+        assert_eq!((split.action.as_str(), split.target.as_deref()), ("split", Some("2")), "{name}");
+        let three = store.event_timeline(3).expect("timeline").expect("the new event");
+        assert_eq!(three.actions.iter().map(|a| a.target.clone()).collect::<Vec<_>>(), [Some("from:1".into())]);
+        assert_eq!(three.alerts.iter().map(|a| a.subject.as_str()).collect::<Vec<_>>(), ["新事件：转发"], "{name}");
+        assert_eq!(store.event_of_document(2).expect("event"), Some(3), "{name}");
+        let two = store.event_timeline(2).expect("timeline").expect("event 2");
+        assert_eq!(two.event.grade, Some(Grade::II), "{name}");
+        assert_eq!(two.alerts.iter().map(|a| a.subject.as_str()).collect::<Vec<_>>(), ["升为 II 级：抚恤金"]);
+        let graded = backend.column("SELECT coalesce(CAST(graded_at AS TEXT), '-') FROM events WHERE id = 2");
+        assert_eq!(graded, [at(3200).timestamp().to_string()], "{name}");
+
+        let mut out: Vec<String> = ingest_rows(&backend).into_iter().flatten().collect();
+        out.push(format!("{one:?} {three:?} {two:?}"));
+        let actions = "SELECT CAST(event_id AS TEXT) || '|' || action || '|' || actor || '|' || coalesce(target, '-')
+                || '|' || coalesce(note, '-') || '|' || CAST(at AS TEXT) FROM event_actions ORDER BY id";
+        out.extend(backend.column(actions));
+        results.push((name, out));
+    }
+    if let [(_, sqlite), (_, postgres)] = results.as_slice() {
+        assert_eq!(sqlite, postgres, "every table the same on both backends");
+    }
+}
+
+/// Rows of the export tables, each one comparable text.
+fn export_rows(b: &Backend) -> Vec<Vec<String>> {
+    let queries = [
+        "SELECT CAST(document_id AS TEXT) || '|' || CAST(observed_at AS TEXT) || '|' || coalesce(CAST(reposts AS TEXT), '-')
+                || '|' || coalesce(CAST(comments AS TEXT), '-') || '|' || coalesce(CAST(likes AS TEXT), '-') || '|'
+                || coalesce(CAST(reads AS TEXT), '-') || '|' || coalesce(CAST(shares AS TEXT), '-') FROM engagement",
+        "SELECT source_id || '|' || comment_id || '|' || post_key || '|' || coalesce(author, '-') || '|' || text || '|'
+                || coalesce(CAST(published_at AS TEXT), '-') || '|' || coalesce(CAST(likes AS TEXT), '-') FROM comments",
+        "SELECT source_id || '|' || sha256 || '|' || path || '|' || CAST(processed_at AS TEXT) || '|' || CAST(posts AS TEXT)
+                || '|' || CAST(comments AS TEXT) || '|' || CAST(bad_rows AS TEXT) FROM export_files",
+    ];
+    queries
+        .iter()
+        .map(|q| {
+            let mut rows = b.column(q);
+            rows.sort();
+            rows
+        })
+        .collect()
+}
+
+/// An export file committed and a post judged again on its comments, the same on both
+/// backends: a new post with its hits, event and alert; a known post's changed counts a new
+/// point (and the post counted as updated), unchanged or unknown counts nothing; a comment
+/// already stored not again; the file recorded and seen; the source's state a success with
+/// new documents; the re-judged post's flag, its event risen to I with the pending reminder
+/// dropped, and the rise alert queued. Every table compared across the backends.
+#[test]
+fn an_export_commit_and_a_rejudge_are_stored_the_same_on_both_backends() {
+    let mut results: Vec<(&str, Vec<Vec<String>>)> = Vec::new();
+    for (name, mut backend) in backends_with(EVENTS_SEED) {
+        let store = backend.events_store();
+        let mut post = document("p5", "网传烈士陵园下月拆除");
+        post.source_id = "weibo".into();
+        post.keys = vec!["guid:weibo:p5".into()];
+        let new_post = item(
+            post,
+            Some(assignment(4, 0, Grade::III, None, true)),
+            Some(message("email", "新事件：网传烈士陵园下月拆除", &["wang@example.gov.cn"])),
+        );
+        let counts = |reposts: u64| Engagement { reposts: Some(reposts), likes: Some(1), ..Engagement::default() };
+        let engagement = vec![
+            (vec!["guid:weibo:p2".to_string()], counts(20)),
+            (vec!["guid:weibo:p5".to_string()], counts(3)),
+            (vec!["guid:weibo:none".to_string()], counts(9)),
+            (vec!["link:3".to_string()], Engagement::default()),
+        ];
+        let comment = |id: &str, post: &str, text: &str, secs: Option<i64>| ExportComment {
+            id: id.into(),
+            post_id: post.into(),
+            author: None,
+            text: text.into(),
+            published_at: secs.map(at),
+            likes: Some(4),
+        };
+        let comments = vec![
+            comment("c1", "p2", "真的假的？", Some(1550)),
+            comment("c4", "p5", "下月就拆？", Some(2500)),
+            comment("c5", "p2", "有图吗", None),
+        ];
+        let batch = ExportBatch {
+            sha256: "def",
+            path: "/exports/b.csv",
+            documents: std::slice::from_ref(&new_post),
+            engagement: &engagement,
+            comments: &comments,
+            bad_rows: 1,
+        };
+        let committed = store.commit_export("weibo", &batch, at(2600)).expect("commit export");
+        let expected = ExportCommitted {
+            committed: Committed { documents: 1, hits: 2, alerts: 1 },
+            updated_counts: 1,
+            updated_documents: vec![2],
+            comments: 2,
+        };
+        assert_eq!(committed, expected, "{name}");
+        assert!(store.export_seen("weibo", "def").expect("seen"), "{name}");
+        let again = ExportBatch { sha256: "ghi", documents: &[], comments: &[], ..batch };
+        let unchanged = store.commit_export("weibo", &again, at(2700)).expect("again");
+        assert_eq!((unchanged.updated_counts, unchanged.committed), (0, Committed::default()), "{name}: same counts");
+        assert_eq!(store.document_of_key("guid:weibo:p5").expect("key"), Some(5), "{name}");
+        assert_eq!(store.engagement_history(2).expect("history").len(), 2, "{name}");
+
+        let flag = Flag { kind: FlagKind::Rumour, reasons: vec!["评论：辟谣".into()] };
+        let rise = assignment(1, -100, Grade::I, Some(Grade::II), false);
+        let alert = message("email", "升为 I 级：烈士陵园要拆？", &["wang@example.gov.cn"]);
+        store.record_rejudged(2, &flag, Some(&rise), std::slice::from_ref(&alert), at(2800)).expect("rejudge");
+        let (_, rejudged) = store.stored_document(2).expect("stored").expect("document 2");
+        assert_eq!(rejudged.flags, [flag], "{name}");
+        let timeline = store.event_timeline(1).expect("timeline").expect("event 1");
+        assert_eq!(timeline.event.grade, Some(Grade::I), "{name}");
+        let alerts: Vec<(&str, &str)> =
+            timeline.alerts.iter().map(|a| (a.subject.as_str(), a.status.as_str())).collect();
+        assert_eq!(
+            alerts,
+            [("新事件", "sent"), ("提醒", "dropped"), ("升为 I 级：烈士陵园要拆？", "pending")],
+            "{name}"
+        );
+        assert_eq!(timeline.comments.len(), 4, "{name}: the thread with the new comment");
+
+        let mut rows = ingest_rows(&backend);
+        rows.extend(export_rows(&backend));
+        let state = backend.column(
+            "SELECT CAST(last_success_at AS TEXT) || '|' || coalesce(CAST(last_new_at AS TEXT), '-') || '|'
+                    || CAST(consecutive_failures AS TEXT) FROM source_state WHERE source_id = 'weibo'",
+        );
+        assert_eq!(state, [format!("{}|{}|0", at(2700).timestamp(), at(2600).timestamp())], "{name}");
+        results.push((name, rows));
+    }
+    if let [(_, sqlite), (_, postgres)] = results.as_slice() {
+        assert_eq!(sqlite, postgres, "every table the same on both backends");
+    }
+}
+
 // ---- the CLI on PostgreSQL
 
 /// A watched policy for both projects (`policy list` / `policy report` at a fixed time).

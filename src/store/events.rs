@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 
-use super::sql::{Dialect, Exec, Sqlite};
+use super::sql::{Dialect, Exec};
 use super::{Store, StoreError, time};
 use crate::detect::distortion::Publication;
 use crate::detect::events::{Assignment, EventIndex, Seed};
@@ -133,20 +132,49 @@ pub struct PathStep {
     pub evidence: Vec<String>,
 }
 
+/// The column that orders rows by insertion in the tables without an id (`engagement`,
+/// `flags`), to pick the latest of two points observed in the same second: SQLite's
+/// `rowid`. PostgreSQL has no rowid (and its schema mirrors SQLite's, column for column),
+/// so there it is `ctid`, the row's place in the table: rows here are only inserted (and
+/// deleted with their old documents), so it follows insertion except where a new row reuses
+/// space a prune freed — two points of one document in one second may then be taken in the
+/// other order. Per dialect because neither has the other's.
+pub(super) fn row_order(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "rowid",
+        Dialect::Postgres => "ctid",
+    }
+}
+
+/// Reposts + comments + likes of the event's documents, each at its latest count observed
+/// at or before `at` (Unix seconds), and how many documents have one.
+fn interactions(db: &mut dyn Exec, event_id: i64, at: i64) -> Result<(i64, i64), StoreError> {
+    let row = row_order(db.dialect());
+    let sql = format!(
+        "SELECT count(*), CAST(coalesce(sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0)), 0) AS BIGINT)
+         FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
+         WHERE ed.event_id = ?1 AND g.{row} = (SELECT {row} FROM engagement WHERE document_id = ed.document_id
+             AND observed_at <= ?2 ORDER BY observed_at DESC, {row} DESC LIMIT 1)"
+    );
+    db.one(&sql, &[&event_id, &at], |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
 impl Store {
     /// The newest `limit` documents of the given (official) sources, oldest first: what
     /// the bureau itself published, for the 歪曲 comparison.
     pub fn publications(&self, source_ids: &[&str], limit: usize) -> Result<Vec<Publication>, StoreError> {
-        let mut stmt = self
-            .lite()?
-            .prepare_cached("SELECT title, text FROM documents WHERE source_id = ?1 ORDER BY id DESC LIMIT ?2")?;
+        let mut db = self.db();
+        let db = db.exec();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut rows: Vec<(i64, Publication)> = Vec::new();
         for id in source_ids {
-            let found = stmt.query_map(params![id, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-                Ok(Publication { title: r.get(0)?, text: r.get(1)? })
-            })?;
-            for (n, p) in found.enumerate() {
-                rows.push((-(n as i64), p?));
+            let found = db.rows(
+                "SELECT title, text FROM documents WHERE source_id = ?1 ORDER BY id DESC LIMIT ?2",
+                &[id, &limit],
+                |r| Ok(Publication { title: r.get(0)?, text: r.get(1)? }),
+            )?;
+            for (n, p) in found.into_iter().enumerate() {
+                rows.push((-(n as i64), p));
             }
         }
         // Newest of each source last; interleaving sources by age is close enough.
@@ -158,53 +186,38 @@ impl Store {
     /// window.
     pub fn event_index(&self, threshold: f64, window: Duration, now: DateTime<Utc>) -> Result<EventIndex, StoreError> {
         let since = EventIndex::seeds_since(window, now).timestamp();
-        let mut stmt = self.lite()?.prepare(
+        let mut db = self.db();
+        let db = db.exec();
+        let seeds = db.rows(
             "SELECT ed.event_id, ed.source_id, d.title, d.text, ed.seen_at, e.grade
              FROM event_documents ed JOIN events e ON e.id = ed.event_id JOIN documents d ON d.id = ed.document_id
              WHERE e.last_seen_at >= ?1 ORDER BY ed.seen_at, ed.document_id",
-        )?;
-        let seeds = stmt
-            .query_map([since], |r| {
+            &[&since],
+            |r| {
                 Ok(Seed {
                     event_id: r.get(0)?,
                     source_id: r.get(1)?,
                     title: r.get(2)?,
                     text: r.get(3)?,
                     seen_at: time(r.get(4)?),
-                    grade: r.get::<_, Option<String>>(5)?.as_deref().and_then(Grade::parse),
+                    grade: r.get::<Option<String>>(5)?.as_deref().and_then(Grade::parse),
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let max_id: i64 = self.lite()?.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))?;
+            },
+        )?;
+        let max_id: i64 = db.one("SELECT coalesce(max(id), 0) FROM events", &[], |r| r.get(0))?;
         Ok(EventIndex::new(threshold, window, seeds, max_id, now))
     }
 
     /// Reposts + comments + likes of the event's documents, each at its latest count
     /// observed at or before `at`.
     pub fn event_interactions(&self, event_id: i64, at: DateTime<Utc>) -> Result<i64, StoreError> {
-        Ok(self
-            .lite()?
-            .prepare_cached(
-                "SELECT coalesce(sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0)), 0)
-             FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
-             WHERE ed.event_id = ?1 AND g.rowid = (SELECT rowid FROM engagement WHERE document_id = ed.document_id
-                 AND observed_at <= ?2 ORDER BY observed_at DESC, rowid DESC LIMIT 1)",
-            )?
-            .query_row(params![event_id, at.timestamp()], |r| r.get(0))?)
+        Ok(interactions(self.db().exec(), event_id, at.timestamp())?.1)
     }
 
     /// Reposts + comments + likes of the event's documents at their latest counts; `None`
     /// when none of them has any count recorded (the dashboard shows "—").
     pub fn latest_interactions(&self, event_id: i64) -> Result<Option<i64>, StoreError> {
-        let (points, sum): (i64, i64) = self
-            .lite()?
-            .prepare_cached(
-                "SELECT count(*), coalesce(sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0)), 0)
-             FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
-             WHERE ed.event_id = ?1 AND g.rowid = (SELECT rowid FROM engagement WHERE document_id = ed.document_id
-                 ORDER BY observed_at DESC, rowid DESC LIMIT 1)",
-            )?
-            .query_row([event_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (points, sum) = interactions(self.db().exec(), event_id, i64::MAX)?;
         Ok((points > 0).then_some(sum))
     }
 
@@ -212,32 +225,31 @@ impl Store {
     /// (by their time on the propagation path; [`crate::response::trend`]).
     pub fn event_spread(&self, event_id: i64, now: DateTime<Utc>) -> Result<Spread, StoreError> {
         let (now, two, four) = (now.timestamp(), now.timestamp() - 7200, now.timestamp() - 14400);
-        let (recent, previous): (i64, i64) = self
-            .lite()?
-            .prepare_cached(
-                "SELECT coalesce(sum(seen_at > ?2 AND seen_at <= ?1), 0), coalesce(sum(seen_at > ?3 AND seen_at <= ?2), 0)
-                 FROM event_documents WHERE event_id = ?4",
-            )?
-            .query_row(params![now, two, four, event_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        // count() of a CASE without ELSE counts the rows it holds for (a sum of a comparison
+        // is SQLite's only: PostgreSQL's comparisons are booleans).
+        let (recent, previous): (i64, i64) = self.db().exec().one(
+            "SELECT count(CASE WHEN seen_at > ?2 AND seen_at <= ?1 THEN 1 END),
+                    count(CASE WHEN seen_at > ?3 AND seen_at <= ?2 THEN 1 END)
+             FROM event_documents WHERE event_id = ?4",
+            &[&now, &two, &four, &event_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         Ok(Spread { last_2h: u32::try_from(recent).unwrap_or(0), prev_2h: u32::try_from(previous).unwrap_or(0) })
     }
 
     /// The event a document belongs to.
     pub fn event_of_document(&self, document_id: i64) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .lite()?
-            .prepare_cached("SELECT event_id FROM event_documents WHERE document_id = ?1")?
-            .query_row([document_id], |r| r.get(0))
-            .optional()?)
+        self.db()
+            .exec()
+            .first("SELECT event_id FROM event_documents WHERE document_id = ?1", &[&document_id], |r| r.get(0))
     }
 
     /// An event's first document with its hits and flags, to write an alert about the
     /// event when no new document arrived (its grade rose on counts alone).
     pub fn event_head(&self, event_id: i64) -> Result<Option<(i64, MatchedDocument)>, StoreError> {
-        let first: Option<i64> = self
-            .lite()?
-            .query_row("SELECT first_document_id FROM events WHERE id = ?1", [event_id], |r| r.get(0))
-            .optional()?;
+        // The handle is dropped before `stored_document` takes its own.
+        let first: Option<i64> =
+            self.db().exec().first("SELECT first_document_id FROM events WHERE id = ?1", &[&event_id], |r| r.get(0))?;
         match first {
             Some(doc) => self.stored_document(doc),
             None => Ok(None),
@@ -246,50 +258,49 @@ impl Store {
 
     /// A stored document with its hits and flags (its keys are not read back).
     pub fn stored_document(&self, document_id: i64) -> Result<Option<(i64, MatchedDocument)>, StoreError> {
-        let row = self
-            .lite()?
-            .query_row(
-                "SELECT d.id, d.source_id, d.fingerprint, d.link, d.guid, d.title, d.text, d.author, d.published_at, d.page_state
-                 FROM documents d WHERE d.id = ?1",
-                [document_id],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        Document {
-                            source_id: r.get(1)?,
-                            keys: Vec::new(),
-                            fingerprint: r.get(2)?,
-                            link: r.get(3)?,
-                            guid: r.get(4)?,
-                            title: r.get(5)?,
-                            text: r.get(6)?,
-                            author: r.get(7)?,
-                            published_at: r.get::<_, Option<i64>>(8)?.and_then(|t| DateTime::from_timestamp(t, 0)),
-                            page_state: r.get(9)?,
-                        },
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((doc_id, document)) = row else { return Ok(None) };
-        let mut stmt = self.lite()?.prepare_cached(
-            "SELECT field, start, end, list, term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id",
+        let mut db = self.db();
+        let db = db.exec();
+        let row = db.first(
+            "SELECT d.id, d.source_id, d.fingerprint, d.link, d.guid, d.title, d.text, d.author, d.published_at, d.page_state
+             FROM documents d WHERE d.id = ?1",
+            &[&document_id],
+            |r| {
+                Ok((
+                    r.get::<i64>(0)?,
+                    Document {
+                        source_id: r.get(1)?,
+                        keys: Vec::new(),
+                        fingerprint: r.get(2)?,
+                        link: r.get(3)?,
+                        guid: r.get(4)?,
+                        title: r.get(5)?,
+                        text: r.get(6)?,
+                        author: r.get(7)?,
+                        published_at: r.get::<Option<i64>>(8)?.and_then(|t| DateTime::from_timestamp(t, 0)),
+                        page_state: r.get(9)?,
+                    },
+                ))
+            },
         )?;
-        let hits = stmt
-            .query_map([doc_id], |r| {
-                let field = match r.get::<_, String>(0)?.as_str() {
+        let Some((doc_id, document)) = row else { return Ok(None) };
+        let hits = db.rows(
+            "SELECT field, start, \"end\", list, term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id",
+            &[&doc_id],
+            |r| {
+                let field = match r.get::<String>(0)?.as_str() {
                     "title" => Field::Title,
                     "author" => Field::Author,
                     _ => Field::Text,
                 };
                 let n = |v: i64| usize::try_from(v).unwrap_or(0);
                 Ok(Hit { field, start: n(r.get(1)?), end: n(r.get(2)?), list: r.get(3)?, term: r.get(4)? })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut stmt = self.lite()?.prepare_cached("SELECT kind, reasons FROM flags WHERE document_id = ?1")?;
-        let flags = stmt
-            .query_map([doc_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            .filter_map(Result::ok)
+            },
+        )?;
+        let sql =
+            format!("SELECT kind, reasons FROM flags WHERE document_id = ?1 ORDER BY {}", row_order(db.dialect()));
+        let flags = db
+            .rows(&sql, &[&doc_id], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))?
+            .into_iter()
             .filter_map(|(kind, reasons)| {
                 Some(Flag { kind: FlagKind::from_name(&kind)?, reasons: serde_json::from_str(&reasons).ok()? })
             })
@@ -309,37 +320,40 @@ impl Store {
         (actor, reason): (&str, &str),
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.begin()?;
         let at = now.timestamp();
-        let removed =
-            tx.execute("DELETE FROM event_documents WHERE event_id = ?1 AND document_id = ?2", [from, doc_id])?;
-        if removed == 0 {
-            return Err(StoreError::Corrupt(format!("document {doc_id} is not in event {from}")));
-        }
-        tx.execute(
-            "UPDATE events SET
-                 documents = (SELECT count(*) FROM event_documents WHERE event_id = ?1),
-                 sources = (SELECT count(DISTINCT source_id) FROM event_documents WHERE event_id = ?1),
-                 first_document_id = coalesce((SELECT document_id FROM event_documents WHERE event_id = ?1
-                                               ORDER BY seen_at, document_id LIMIT 1), first_document_id),
-                 first_source_id = coalesce((SELECT source_id FROM event_documents WHERE event_id = ?1
-                                             ORDER BY seen_at, document_id LIMIT 1), first_source_id),
-                 first_seen_at = coalesce((SELECT min(seen_at) FROM event_documents WHERE event_id = ?1), first_seen_at),
-                 last_seen_at = coalesce((SELECT max(seen_at) FROM event_documents WHERE event_id = ?1), last_seen_at)
-             WHERE id = ?1",
-            [from],
-        )?;
-        let action = "INSERT INTO event_actions (event_id, action, actor, target, note, at) VALUES (?1, 'split', ?2, ?3, ?4, ?5)";
-        tx.execute(action, params![from, actor, doc_id.to_string(), reason, at])?;
-        if let Some(event) = &into.event {
-            record(&mut Sqlite(&tx), event, doc_id, &into.document.source_id, at)?;
-            tx.execute(action, params![event.event_id, actor, format!("from:{from}"), reason, at])?;
-        }
-        for alert in into.alert.iter().chain(&into.extra) {
-            super::outbox::enqueue_for(&mut Sqlite(&tx), doc_id, into.event.as_ref(), alert, at)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| {
+            let removed = tx.execute(
+                "DELETE FROM event_documents WHERE event_id = ?1 AND document_id = ?2",
+                &[&from, &doc_id],
+            )?;
+            if removed == 0 {
+                return Err(StoreError::Corrupt(format!("document {doc_id} is not in event {from}")));
+            }
+            tx.execute(
+                "UPDATE events SET
+                     documents = (SELECT count(*) FROM event_documents WHERE event_id = ?1),
+                     sources = (SELECT count(DISTINCT source_id) FROM event_documents WHERE event_id = ?1),
+                     first_document_id = coalesce((SELECT document_id FROM event_documents WHERE event_id = ?1
+                                                   ORDER BY seen_at, document_id LIMIT 1), first_document_id),
+                     first_source_id = coalesce((SELECT source_id FROM event_documents WHERE event_id = ?1
+                                                 ORDER BY seen_at, document_id LIMIT 1), first_source_id),
+                     first_seen_at = coalesce((SELECT min(seen_at) FROM event_documents WHERE event_id = ?1), first_seen_at),
+                     last_seen_at = coalesce((SELECT max(seen_at) FROM event_documents WHERE event_id = ?1), last_seen_at)
+                 WHERE id = ?1",
+                &[&from],
+            )?;
+            let action =
+                "INSERT INTO event_actions (event_id, action, actor, target, note, at) VALUES (?1, 'split', ?2, ?3, ?4, ?5)";
+            tx.execute(action, &[&from, &actor, &doc_id.to_string(), &reason, &at])?;
+            if let Some(event) = &into.event {
+                record(tx, event, doc_id, &into.document.source_id, at)?;
+                tx.execute(action, &[&event.event_id, &actor, &format!("from:{from}"), &reason, &at])?;
+            }
+            for alert in into.alert.iter().chain(&into.extra) {
+                super::outbox::enqueue_for(tx, doc_id, into.event.as_ref(), alert, at)?;
+            }
+            Ok(())
+        })
     }
 
     /// Records an event's new grade and the alerts about it (email, SMS, IM) in one
@@ -351,80 +365,79 @@ impl Store {
         alerts: &[AlertMessage],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let tx = self.begin()?;
-        raise_grade(&mut Sqlite(&tx), event, now.timestamp())?;
-        for alert in alerts {
-            super::outbox::enqueue(&mut Sqlite(&tx), head_document, Some(event.event_id), alert, now.timestamp())?;
-        }
-        tx.commit()?;
-        Ok(())
+        let now = now.timestamp();
+        self.write(|tx| {
+            raise_grade(tx, event, now)?;
+            for alert in alerts {
+                super::outbox::enqueue(tx, head_document, Some(event.event_id), alert, now)?;
+            }
+            Ok(())
+        })
     }
 
     /// The most recently active events, newest first.
     pub fn recent_events(&self, limit: usize) -> Result<Vec<EventSummary>, StoreError> {
-        let mut stmt = self.lite()?.prepare(
+        self.db().exec().rows(
             "SELECT e.id, e.title, e.first_source_id, e.first_seen_at, e.last_seen_at, e.documents, e.sources,
-                    coalesce((SELECT sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0))
+                    CAST(coalesce((SELECT sum(coalesce(g.reposts, 0) + coalesce(g.comments, 0) + coalesce(g.likes, 0))
                               FROM event_documents ed JOIN engagement g ON g.document_id = ed.document_id
                               WHERE ed.event_id = e.id AND g.observed_at =
-                                  (SELECT max(observed_at) FROM engagement WHERE document_id = ed.document_id)), 0),
+                                  (SELECT max(observed_at) FROM engagement WHERE document_id = ed.document_id)), 0) AS BIGINT),
                     e.grade, e.grade_reasons
              FROM events e ORDER BY e.last_seen_at DESC, e.id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            Ok(EventSummary {
-                id: r.get(0)?,
-                title: r.get(1)?,
-                first_source_id: r.get(2)?,
-                first_seen_at: time(r.get(3)?),
-                last_seen_at: time(r.get(4)?),
-                documents: usize::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
-                sources: usize::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
-                engagement: r.get(7)?,
-                grade: r.get::<_, Option<String>>(8)?.as_deref().and_then(Grade::parse),
-                grade_reasons: r
-                    .get::<_, Option<String>>(9)?
-                    .and_then(|j| serde_json::from_str(&j).ok())
-                    .unwrap_or_default(),
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| {
+                Ok(EventSummary {
+                    id: r.get(0)?,
+                    title: r.get(1)?,
+                    first_source_id: r.get(2)?,
+                    first_seen_at: time(r.get(3)?),
+                    last_seen_at: time(r.get(4)?),
+                    documents: usize::try_from(r.get::<i64>(5)?).unwrap_or(0),
+                    sources: usize::try_from(r.get::<i64>(6)?).unwrap_or(0),
+                    engagement: r.get(7)?,
+                    grade: r.get::<Option<String>>(8)?.as_deref().and_then(Grade::parse),
+                    grade_reasons: r
+                        .get::<Option<String>>(9)?
+                        .and_then(|j| serde_json::from_str(&j).ok())
+                        .unwrap_or_default(),
+                })
+            },
+        )
     }
 
-    /// How a story spread: every document of the event in time order.
     /// The source and time of an event's latest copy (the last step of [`Store::event_path`]),
     /// read from the index alone: the dashboard shows it for up to 200 events.
     pub fn latest_copy(&self, event_id: i64) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
-        Ok(self
-            .lite()?
-            .prepare_cached(
-                "SELECT source_id, seen_at FROM event_documents WHERE event_id = ?1
-                 ORDER BY seen_at DESC, document_id DESC LIMIT 1",
-            )?
-            .query_row([event_id], |r| Ok((r.get::<_, String>(0)?, time(r.get(1)?))))
-            .optional()?)
+        self.db().exec().first(
+            "SELECT source_id, seen_at FROM event_documents WHERE event_id = ?1
+             ORDER BY seen_at DESC, document_id DESC LIMIT 1",
+            &[&event_id],
+            |r| Ok((r.get::<String>(0)?, time(r.get(1)?))),
+        )
     }
 
+    /// How a story spread: every document of the event in time order.
     pub fn event_path(&self, event_id: i64) -> Result<Vec<PathStep>, StoreError> {
-        let mut stmt = self.lite()?.prepare(
+        self.db().exec().rows(
             "SELECT ed.document_id, ed.source_id, ed.seen_at, d.title, d.link, ed.similarity, ed.evidence
              FROM event_documents ed JOIN documents d ON d.id = ed.document_id
              WHERE ed.event_id = ?1 ORDER BY ed.seen_at, ed.document_id",
-        )?;
-        let rows = stmt.query_map([event_id], |r| {
-            Ok(PathStep {
-                document_id: r.get(0)?,
-                source_id: r.get(1)?,
-                seen_at: time(r.get(2)?),
-                title: r.get(3)?,
-                link: r.get(4)?,
-                similarity: r.get(5)?,
-                evidence: r
-                    .get::<_, Option<String>>(6)?
-                    .map(|e| e.split('、').map(str::to_string).collect())
-                    .unwrap_or_default(),
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            &[&event_id],
+            |r| {
+                Ok(PathStep {
+                    document_id: r.get(0)?,
+                    source_id: r.get(1)?,
+                    seen_at: time(r.get(2)?),
+                    title: r.get(3)?,
+                    link: r.get(4)?,
+                    similarity: r.get(5)?,
+                    evidence: r
+                        .get::<Option<String>>(6)?
+                        .map(|e| e.split('、').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                })
+            },
+        )
     }
 }

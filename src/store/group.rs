@@ -2,7 +2,7 @@
 //! savepoint inside one open transaction (so a failed run takes back only its own rows), and
 //! the transaction commits when [`GroupPolicy::max_runs`] runs are in it, when it is
 //! [`GroupPolicy::max_age`] old at the next run or at the daemon's tick ([`Store::flush_due`]),
-//! before any other transaction of the store ([`Store::begin`]), before the outbox is used
+//! before any other transaction of the store ([`Store::write`]), before the outbox is used
 //! (`Store::outbox`: nothing is claimed for sending before it is durable), before a workflow
 //! action (`Store::workflow`: an accept is durable when it returns), and when the store is
 //! dropped. Plain reads and single-statement writes (a source's poll state, a failure, an
@@ -148,12 +148,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// A transaction for work that is not a source run: the open group commits first.
-    pub(super) fn begin(&mut self) -> Result<rusqlite::Transaction<'_>, StoreError> {
-        self.flush()?;
-        Ok(self.lite_mut()?.transaction()?)
     }
 }
 

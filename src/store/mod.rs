@@ -11,9 +11,11 @@
 //! the briefing log (`briefings`: a due time claimed once), retention (`retention`: prune,
 //! its dry run, the daemon's flags), the policy watch (`policies`: scans, documents,
 //! levels, a change recorded once), the console's rows (`console`), the CLI's reads
-//! (`read`), the gauges (`gauges`), the reports' reads (`report`) and search (`search`:
-//! FTS5 on SQLite, `ILIKE` over the search table on PostgreSQL). `maintenance` and `disk`
-//! are SQLite file checks only. Not ported yet: events, exports and the timeline.
+//! (`read`), the gauges (`gauges`), the reports' reads (`report`), search (`search`:
+//! FTS5 on SQLite, `ILIKE` over the search table on PostgreSQL), events (`events`: the
+//! index's seeds, event reads, splits, regrades), export files (`exports`: commits,
+//! re-judged posts, engagement, comments) and `event show`'s timeline (`timeline`).
+//! SQLite only: group commit (`group`) and the file checks of `maintenance` and `disk`.
 //!
 //! One file, WAL journal, a busy timeout, versioned migrations. The daemon keeps a single
 //! writer `Store` behind a mutex; readers (`yuqing hits`, `yuqing sources`) open their own
@@ -299,7 +301,7 @@ impl Store {
 
     /// The connection behind the dialect layer. Does not commit an open group of source
     /// runs (reads see its rows); a write outside the ingest path calls [`Store::flush`]
-    /// first, as `Store::begin` does.
+    /// first, as [`Store::write`] does.
     pub(crate) fn db(&self) -> DbRef<'_> {
         match &self.conn {
             Conn::Sqlite(c) => DbRef::Sqlite(sql::Sqlite(c)),
@@ -308,7 +310,7 @@ impl Store {
     }
 
     /// Runs `write` in one transaction on either backend, committing an open group of
-    /// source runs first (as `Store::begin`). For writes outside the ingest path.
+    /// source runs first. For writes outside the ingest path.
     pub(crate) fn write<R>(
         &self,
         write: impl FnOnce(&mut dyn sql::Exec) -> Result<R, StoreError>,
