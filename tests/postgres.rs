@@ -2321,8 +2321,10 @@ fn an_export_commit_and_a_rejudge_are_stored_the_same_on_both_backends() {
 
 // ---- the CLI on PostgreSQL
 
-/// A watched policy for both projects (`policy list` / `policy report` at a fixed time).
-const CLI_POLICY: &str = "[[policies]]\nid = \"lingyuan\"\nname = \"烈士陵园保护管理办法\"\nsection = \"preferential\"\nterms = [\"烈士陵园\"]\npublish = \"2026-03-01\"\n";
+/// A watched policy (`policy list` / `policy report` at a fixed time) and a daily briefing
+/// for both projects.
+const CLI_POLICY: &str = "[[policies]]\nid = \"lingyuan\"\nname = \"烈士陵园保护管理办法\"\nsection = \"preferential\"\nterms = [\"烈士陵园\"]\npublish = \"2026-03-01\"\n\
+    [[briefings]]\nid = \"daily\"\nname = \"每日舆情简报\"\nschedule = \"0 8 * * *\"\nperiod = \"day\"\nto = [\"gkb\", \"chen\"]\n";
 
 /// A project like [`store_with_history`]'s (same sources, keywords, organisation and
 /// [`CLI_POLICY`]) whose `[storage] url` names `url`; its forum feed is copied from `like`.
@@ -2361,9 +2363,10 @@ fn same_status(lite: &Project, pg: &Project) -> String {
 
 /// The commands staff use read and act on a PostgreSQL store copied by `db migrate-to` as
 /// on the SQLite file it came from: the same hits, sources, status, report, outbox and
-/// prune count; every workflow action answers the same, a close withdraws the same waiting
-/// alert, a dead letter is requeued the same, and the audit trail and a console password
-/// land in PostgreSQL. No SQLite file is made for the PostgreSQL
+/// prune count, policies, event list, propagation path, 报送单 and `test match`; every
+/// workflow action answers the same, a close withdraws the same waiting alert, a dead
+/// letter is requeued the same, a briefing is queued once, a split re-judges the copy, and
+/// the audit trail, the rumour cases and a console password come out the same. No SQLite file is made for the PostgreSQL
 /// project, and `db backup` / `db check` are refused there (exit 2) naming pg_dump /
 /// pg_amcheck, while `db check --file` still checks an SQLite file.
 #[test]
@@ -2472,25 +2475,45 @@ fn the_commands_read_and_act_on_postgres_as_on_sqlite() {
         pg_db.query_one("SELECT count(*) FROM console_users WHERE person = 'li'", &[]).expect("users").get(0);
     assert_eq!(users, 1);
 
-    // The commands reading events, exports and the timeline run on PostgreSQL once
-    // store::events, store::exports and store::timeline are ported: then they print what
-    // they print on SQLite; until then they fail cleanly, saying so. `event show` is only
-    // run (its deadline clocks are read at the time it runs).
-    let not_yet = "此功能暂不支持 PostgreSQL 存储";
+    // The event reads (store::events, store::exports, store::timeline): the list, the
+    // propagation path, the 报送单, a text's would-be event, the office's rumour cases (the
+    // file each writes, too), a briefing previewed and queued once. `event show` is only run
+    // on PostgreSQL (its deadline clocks are read at the time it runs).
+    let tomorrow =
+        (Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive() + chrono::Days::new(1)).to_string();
+    let at = format!("{tomorrow} 08:00");
     for args in [
         &["events"][..],
+        &["events", "1"],
         &["event", "list"],
         &["event", "brief", "1", "--to", "wangxuan"],
         &["test", "match", "--text", "烈士陵园要拆迁"],
+        &["event", "feedback", "1", "--by", "wang", "--kind", "rumour-confirmed"],
+        &["briefing", "send", "daily", "--dry-run", "--at", &at],
     ] {
-        let run = pg.run(args);
-        if run.code == Some(2) && run.stderr.contains(not_yet) {
-            continue;
-        }
         same_output(&lite, &pg, args);
     }
+    let queued = same_output(&lite, &pg, &["briefing", "send", "daily", "--at", &at]);
+    assert!(queued.contains("加入发件箱"), "{queued}");
+    let again = same_output(&lite, &pg, &["briefing", "send", "daily", "--at", &at]);
+    assert!(again.contains("已经生成过"), "{again}");
+    // A copy split out of the event is judged again on either (new event ids come from
+    // PostgreSQL's blocks, so only the outcome is compared).
+    let split = |p: &Project| p.run(&["event", "split", "1", "--doc", "2", "--by", "wang", "--reason", "并非同一事件"]);
+    let (a, b) = (split(&lite), split(&pg));
+    assert_eq!((a.code, b.code), (Some(0), Some(0)), "{}\n{}\n{}\n{}", a.stdout, a.stderr, b.stdout, b.stderr);
+    assert!(b.stdout.contains("文档 #2 已由") && b.stdout.contains("从事件 #1 拆出，自成新事件 #"), "{}", b.stdout);
+    let unnumbered = |out: &str| {
+        let (head, tail) = out.split_once("新事件 #").expect("a new event");
+        format!("{head}新事件 #N{}", tail.trim_start_matches(|c: char| c.is_ascii_digit()))
+    };
+    assert_eq!(unnumbered(&a.stdout), unnumbered(&b.stdout), "the same split on both backends");
+    let cases = |p: &Project| std::fs::read_to_string(p.path().join("rumour_cases.jsonl")).expect("cases");
+    assert_eq!(cases(&lite), cases(&pg), "the same rumour cases from both backends");
+    assert_eq!(cases(&pg).lines().count(), 2, "both posts of the event");
     let run = pg.run(&["event", "show", "1"]);
-    assert!(run.code == Some(0) || run.stderr.contains(not_yet), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("烈士陵园要拆？"), "{}", run.stdout);
 
     // SQLite-file maintenance is refused on PostgreSQL, naming the server's tools.
     let run = pg.run(&["db", "backup", "copy.db"]);
