@@ -18,12 +18,14 @@ use crate::store::maintenance;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DbCommand {
-    /// Copy the database to PATH with SQLite's online backup, safe while the daemon runs (在线备份)
+    /// Copy the database to PATH with SQLite's online backup, safe while the daemon runs (在线备份);
+    /// SQLite only (PostgreSQL: pg_dump)
     Backup {
         /// The new file (must not exist)
         path: PathBuf,
     },
-    /// Check the database's integrity and foreign keys; exit 1 on any problem (完整性检查)
+    /// Check the database's integrity and foreign keys; exit 1 on any problem (完整性检查);
+    /// SQLite only (PostgreSQL: pg_amcheck)
     Check {
         /// Check this file (e.g. a backup) instead of the configured database
         #[arg(long, value_name = "PATH")]
