@@ -8,7 +8,9 @@
 //! `commit_documents`, `unseen`: every table a run writes compared across the backends; a
 //! failed run leaves nothing), and the response workflow (`store::Workflow`: actions,
 //! downgrade, mute, withdrawals, event state and ladder reads, on events seeded in SQL);
-//! PostgreSQL's outbox claims and source leases are tested with two claimers. Where
+//! PostgreSQL's outbox claims and source leases are tested with two claimers. The CLI runs
+//! on a PostgreSQL store copied by `migrate-to`, its output compared with the same commands
+//! on the SQLite file, and refuses the SQLite-file maintenance there. Where
 //! PostgreSQL is not installed, the tests that need it say so on stderr and pass without
 //! running (the SQLite half still runs).
 
@@ -206,8 +208,9 @@ fn the_schema_applies_twice_and_has_every_sqlite_column() {
 }
 
 /// `[storage]` takes path or url, not both; a bad URL is named without its password; TLS
-/// is refused clearly; a valid URL passes `check` with a warning, and the commands that
-/// need the store say they cannot run on it yet instead of touching SQLite.
+/// is refused clearly; a valid URL passes `check` with a warning; `db backup` is refused
+/// on it, and the commands that need the store name a server they cannot reach instead of
+/// touching SQLite.
 #[test]
 fn check_explains_the_storage_url() {
     let p = Project::new(&source("forum", "forum.xml"), FILE_MAIL);
@@ -244,19 +247,25 @@ fn check_explains_the_storage_url() {
         run.stdout
     );
     assert!(!run.stdout.contains("topsecret"), "{}", run.stdout);
-    // A query command is refused before it touches any store.
-    let run = p.run(&["hits"]);
+    // An SQLite-file operation is refused before it touches any store.
+    let run = p.run(&["db", "backup", "copy.db"]);
     assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("此命令还不能在其上运行"), "{}", run.stderr);
+    assert!(run.stderr.contains("db backup 只用于 SQLite"), "{}", run.stderr);
     assert!(!run.stderr.contains("topsecret"), "{}", run.stderr);
-    // The daemon runs on it: a server that does not answer (port 9 on loopback) is named
-    // without the password, and no SQLite file is made instead.
+    // The daemon and the commands run on it: a server that does not answer (port 9 on
+    // loopback) is named without the password, and no SQLite file is made instead.
     p.write("yuqing.toml", settings("url = \"postgres://yuqing:topsecret@127.0.0.1:9/yuqing?connect_timeout=5\""));
-    let run = p.run(&["run", "--once"]);
-    assert_ne!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("无法连接 PostgreSQL postgres://yuqing:***@127.0.0.1:9/yuqing"), "{}", run.stderr);
-    assert!(!run.stderr.contains("topsecret"), "{}", run.stderr);
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    for args in [&["run", "--once"][..], &["hits"][..], &["status"][..], &["report"][..]] {
+        let run = p.run(args);
+        assert_eq!(run.code, Some(2), "{args:?}: {}\n{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("无法连接 PostgreSQL postgres://yuqing:***@127.0.0.1:9/yuqing"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("topsecret"), "{}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
     assert!(!p.path().join("state").exists(), "no SQLite file was made instead");
 }
 
@@ -2308,4 +2317,215 @@ fn an_export_commit_and_a_rejudge_are_stored_the_same_on_both_backends() {
     if let [(_, sqlite), (_, postgres)] = results.as_slice() {
         assert_eq!(sqlite, postgres, "every table the same on both backends");
     }
+}
+
+// ---- the CLI on PostgreSQL
+
+/// A watched policy (`policy list` / `policy report` at a fixed time) and a daily briefing
+/// for both projects.
+const CLI_POLICY: &str = "[[policies]]\nid = \"lingyuan\"\nname = \"烈士陵园保护管理办法\"\nsection = \"preferential\"\nterms = [\"烈士陵园\"]\npublish = \"2026-03-01\"\n\
+    [[briefings]]\nid = \"daily\"\nname = \"每日舆情简报\"\nschedule = \"0 8 * * *\"\nperiod = \"day\"\nto = [\"gkb\", \"chen\"]\n";
+
+/// A project like [`store_with_history`]'s (same sources, keywords, organisation and
+/// [`CLI_POLICY`]) whose `[storage] url` names `url`; its forum feed is copied from `like`.
+fn project_on(url: &str, like: &Project) -> Project {
+    let p = Project::with_org(&source("forum", "forum.xml"));
+    p.write("forum.xml", std::fs::read(like.path().join("forum.xml")).expect("feed"));
+    p.write("yuqing.toml", format!("{}\n[storage]\nurl = \"{url}\"\n{FILE_MAIL}{CLI_POLICY}", support::ORG));
+    p
+}
+
+/// Runs the same command on both projects, expects success from both and returns the
+/// SQLite project's stdout after checking that PostgreSQL's is the same (each project's
+/// directory, as in a file source's path or a copied delivery detail, read as `DIR`).
+fn same_output(lite: &Project, pg: &Project, args: &[&str]) -> String {
+    let (a, b) = (lite.run(args), pg.run(args));
+    assert_eq!(a.code, Some(0), "sqlite {args:?}: {}\n{}", a.stdout, a.stderr);
+    assert_eq!(b.code, Some(0), "postgres {args:?}: {}\n{}", b.stdout, b.stderr);
+    let dirs = [lite.path().display().to_string(), pg.path().display().to_string()];
+    let plain = |out: &str| dirs.iter().fold(out.to_string(), |out, dir| out.replace(dir, "DIR"));
+    let (a, b) = (plain(&a.stdout), plain(&b.stdout));
+    assert_eq!(a, b, "{args:?}: the same output on both backends");
+    a
+}
+
+/// `yuqing status` on both projects: the same but for the time it is read at (its first
+/// line) and the database's line (the file's size, the server's address); PostgreSQL's
+/// names the server.
+fn same_status(lite: &Project, pg: &Project) -> String {
+    let (a, b) = (lite.run(&["status"]), pg.run(&["status"]));
+    assert_eq!((a.code, b.code), (Some(0), Some(0)), "{}\n{}\n{}\n{}", a.stdout, a.stderr, b.stdout, b.stderr);
+    assert!(b.stdout.contains("数据库：PostgreSQL"), "{}", b.stdout);
+    let steady = |out: &str| out.lines().skip(1).filter(|l| !l.starts_with("数据库：")).collect::<Vec<_>>().join("\n");
+    assert_eq!(steady(&a.stdout), steady(&b.stdout), "status: the same on both backends");
+    steady(&a.stdout)
+}
+
+/// The commands staff use read and act on a PostgreSQL store copied by `db migrate-to` as
+/// on the SQLite file it came from: the same hits, sources, status, report, outbox and
+/// prune count, policies, event list, propagation path, 报送单 and `test match`; every
+/// workflow action answers the same, a close withdraws the same waiting alert, a dead
+/// letter is requeued the same, a briefing is queued once, a split re-judges the copy, and
+/// the audit trail, the rumour cases and a console password come out the same. No SQLite file is made for the PostgreSQL
+/// project, and `db backup` / `db check` are refused there (exit 2) naming pg_dump /
+/// pg_amcheck, while `db check --file` still checks an SQLite file.
+#[test]
+fn the_commands_read_and_act_on_postgres_as_on_sqlite() {
+    let Some(cluster) = cluster() else { return };
+    let lite = store_with_history();
+    let url = database(&cluster);
+    let run = lite.run(&["db", "migrate-to", &url]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let pg = project_on(&url, &lite);
+    lite.write(
+        "yuqing.toml",
+        format!("{}\n[storage]\npath = \"state/yuqing.db\"\n{FILE_MAIL}{CLI_POLICY}", support::ORG),
+    );
+
+    let hits = same_output(&lite, &pg, &["hits"]);
+    assert!(hits.contains("烈士陵园要拆？") && hits.contains("命中：烈士陵园"), "{hits}");
+    let sources = same_output(&lite, &pg, &["sources"]);
+    assert!(sources.contains("[正常] forum") && sources.contains("发件箱"), "{sources}");
+    let today = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    let report = same_output(&lite, &pg, &["report", "--from", &today, "--to", &today]);
+    assert!(report.contains("烈士陵园"), "{report}");
+    let outbox = same_output(&lite, &pg, &["outbox", "list", "--status", "all"]);
+    assert!(outbox.contains("事件#1"), "{outbox}");
+    let first = outbox.lines().next().and_then(|l| l.strip_prefix('#')).and_then(|l| l.split_whitespace().next());
+    let first = first.expect("an alert id").to_string();
+    same_output(&lite, &pg, &["outbox", "show", &first]);
+    same_output(&lite, &pg, &["db", "prune", "--dry-run"]);
+    let policies = same_output(&lite, &pg, &["policy", "list", "--at", "2026-03-05 12:00"]);
+    assert!(policies.contains("烈士陵园保护管理办法"), "{policies}");
+    same_output(&lite, &pg, &["policy", "report", "lingyuan", "--at", "2026-03-05 12:00"]);
+    let status = same_status(&lite, &pg);
+    assert!(status.contains("未办结事件：2 件"), "{status}");
+    let quiet = pg.run(&["hits"]);
+    assert!(!quiet.stderr.contains("already exists"), "no server notice on each command: {}", quiet.stderr);
+
+    // Acting: a reminder waiting in both outboxes, then a transfer and a close recorded the
+    // same way, the close withdrawing the waiting reminder on both; a closed event cannot
+    // be closed again; reopen, feedback, assessment and mute answer the same.
+    let waiting = "INSERT INTO alerts (document_id, event_id, channel, recipients, subject, body_text, body_html,
+                                       status, next_attempt_at, created_at)
+                   SELECT 1, 1, 'email', '[\"wang@example.gov.cn\"]', '待发的提醒', 'b', '<p>b</p>', 'pending',
+                          4102444800, max(created_at) FROM alerts";
+    rusqlite::Connection::open(lite.path().join("state/yuqing.db")).expect("open").execute(waiting, []).expect("add");
+    let mut pg_db = connect(&url);
+    pg_db.execute(waiting, &[]).expect("add");
+    let queued = same_output(&lite, &pg, &["outbox", "list", "--status", "pending"]);
+    assert!(queued.contains("待发的提醒") && queued.contains("[待发送]"), "{queued}");
+    same_output(&lite, &pg, &["event", "transfer", "1", "--to", "preferential", "--by", "xu", "--reason", "涉及优抚"]);
+    let closed = same_output(&lite, &pg, &["event", "close", "1", "--by", "xu", "--note", "已回应"]);
+    assert!(closed.contains("#1"), "{closed}");
+    let withdrawn = same_output(&lite, &pg, &["outbox", "list", "--status", "dropped"]);
+    assert!(withdrawn.contains("待发的提醒") && withdrawn.contains("[已撤回]"), "{withdrawn}");
+    let queued = same_output(&lite, &pg, &["outbox", "list", "--status", "pending"]);
+    assert!(!queued.contains("待发的提醒"), "{queued}");
+    let status = same_status(&lite, &pg);
+    assert!(status.contains("未办结事件：1 件"), "{status}");
+    let again = pg.run(&["event", "close", "1", "--by", "xu"]);
+    assert_eq!(again.code, Some(1), "closing a closed event is refused: {}\n{}", again.stdout, again.stderr);
+    for args in [
+        &["event", "reopen", "1", "--by", "xu", "--note", "重新核查"][..],
+        &["event", "feedback", "1", "--by", "wang", "--kind", "online", "--link", "https://example.gov.cn/answer"],
+        &["event", "assess", "1", "--by=chen", "--nature=不实信息", "--trend=down", "--risk=低", "--plan=继续关注"],
+        &["event", "mute", "1", "--by", "xu", "--reason", "已回应", "--until", "2030-01-01 08:00"],
+    ] {
+        same_output(&lite, &pg, args);
+    }
+    same_status(&lite, &pg);
+    // A dead letter requeued by hand.
+    let dead = waiting.replace("'待发的提醒', 'b', '<p>b</p>', 'pending'", "'投递失败的提醒', 'b', '<p>b</p>', 'dead'");
+    rusqlite::Connection::open(lite.path().join("state/yuqing.db")).expect("open").execute(&dead, []).expect("add");
+    pg_db.execute(dead.as_str(), &[]).expect("add");
+    let letters = same_output(&lite, &pg, &["outbox", "list", "--status", "dead"]);
+    assert!(letters.contains("投递失败的提醒"), "{letters}");
+    let retried = same_output(&lite, &pg, &["outbox", "retry", "--all-dead"]);
+    assert!(retried.contains("1 条死信已重新排队"), "{retried}");
+    let queued = same_output(&lite, &pg, &["outbox", "list", "--status", "pending"]);
+    assert!(queued.contains("投递失败的提醒"), "{queued}");
+    same_output(&lite, &pg, &["hits"]);
+    same_output(&lite, &pg, &["report", "--from", &today, "--to", &today]);
+    let actions: Vec<String> = pg_db
+        .query("SELECT action FROM event_actions WHERE event_id = 1 ORDER BY id", &[])
+        .expect("actions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        actions,
+        ["accept", "transfer", "close", "reopen", "feedback", "assess", "mute"],
+        "every action is in PostgreSQL's audit trail"
+    );
+
+    // A console password, from stdin as scripts give it.
+    let mut passwd = pg
+        .command()
+        .args(["user", "passwd", "li"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::io::Write::write_all(&mut passwd.stdin.take().expect("stdin"), b"li-secret-12\n").expect("write");
+    let out = passwd.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let users: i64 =
+        pg_db.query_one("SELECT count(*) FROM console_users WHERE person = 'li'", &[]).expect("users").get(0);
+    assert_eq!(users, 1);
+
+    // The event reads (store::events, store::exports, store::timeline): the list, the
+    // propagation path, the 报送单, a text's would-be event, the office's rumour cases (the
+    // file each writes, too), a briefing previewed and queued once. `event show` is only run
+    // on PostgreSQL (its deadline clocks are read at the time it runs).
+    let tomorrow =
+        (Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive() + chrono::Days::new(1)).to_string();
+    let at = format!("{tomorrow} 08:00");
+    for args in [
+        &["events"][..],
+        &["events", "1"],
+        &["event", "list"],
+        &["event", "brief", "1", "--to", "wangxuan"],
+        &["test", "match", "--text", "烈士陵园要拆迁"],
+        &["event", "feedback", "1", "--by", "wang", "--kind", "rumour-confirmed"],
+        &["briefing", "send", "daily", "--dry-run", "--at", &at],
+    ] {
+        same_output(&lite, &pg, args);
+    }
+    let queued = same_output(&lite, &pg, &["briefing", "send", "daily", "--at", &at]);
+    assert!(queued.contains("加入发件箱"), "{queued}");
+    let again = same_output(&lite, &pg, &["briefing", "send", "daily", "--at", &at]);
+    assert!(again.contains("已经生成过"), "{again}");
+    // A copy split out of the event is judged again on either (new event ids come from
+    // PostgreSQL's blocks, so only the outcome is compared).
+    let split = |p: &Project| p.run(&["event", "split", "1", "--doc", "2", "--by", "wang", "--reason", "并非同一事件"]);
+    let (a, b) = (split(&lite), split(&pg));
+    assert_eq!((a.code, b.code), (Some(0), Some(0)), "{}\n{}\n{}\n{}", a.stdout, a.stderr, b.stdout, b.stderr);
+    assert!(b.stdout.contains("文档 #2 已由") && b.stdout.contains("从事件 #1 拆出，自成新事件 #"), "{}", b.stdout);
+    let unnumbered = |out: &str| {
+        let (head, tail) = out.split_once("新事件 #").expect("a new event");
+        format!("{head}新事件 #N{}", tail.trim_start_matches(|c: char| c.is_ascii_digit()))
+    };
+    assert_eq!(unnumbered(&a.stdout), unnumbered(&b.stdout), "the same split on both backends");
+    let cases = |p: &Project| std::fs::read_to_string(p.path().join("rumour_cases.jsonl")).expect("cases");
+    assert_eq!(cases(&lite), cases(&pg), "the same rumour cases from both backends");
+    assert_eq!(cases(&pg).lines().count(), 2, "both posts of the event");
+    let run = pg.run(&["event", "show", "1"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("烈士陵园要拆？"), "{}", run.stdout);
+
+    // SQLite-file maintenance is refused on PostgreSQL, naming the server's tools.
+    let run = pg.run(&["db", "backup", "copy.db"]);
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("db backup 只用于 SQLite") && run.stderr.contains("pg_dump"), "{}", run.stderr);
+    assert!(!pg.path().join("copy.db").exists());
+    let run = pg.run(&["db", "check"]);
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("db check 只检查 SQLite") && run.stderr.contains("pg_amcheck"), "{}", run.stderr);
+    let file = lite.path().join("state/yuqing.db");
+    let run = pg.run(&["db", "check", "--file", file.to_str().expect("utf-8 path")]);
+    assert_eq!(run.code, Some(0), "an SQLite file can still be checked: {}\n{}", run.stdout, run.stderr);
+
+    assert!(!pg.path().join("state").exists(), "no SQLite file was made for the PostgreSQL project");
 }

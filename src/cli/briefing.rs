@@ -9,7 +9,6 @@ use chrono_tz::Tz;
 
 use crate::config::Config;
 use crate::report::briefing::{Digest, Sent};
-use crate::store::Store;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BriefingCommand {
@@ -64,7 +63,7 @@ pub(super) fn run(config: &Config, command: &BriefingCommand) -> anyhow::Result<
         },
     };
     if args.dry_run {
-        let store = if config.storage_path.exists() { Some(Store::open(&config.storage_path)?) } else { None };
+        let store = super::existing_store(config)?;
         let digest =
             Digest::load(store.as_ref(), config, briefing, due, now).map_err(|e| anyhow::anyhow!(e.describe_zh()))?;
         let message = crate::report::briefing::render(&digest, config, &briefing.recipients);
@@ -83,7 +82,7 @@ pub(super) fn run(config: &Config, command: &BriefingCommand) -> anyhow::Result<
         eprintln!("未配置 [mail]，且简报的接收组没有群机器人，无法发送简报。可用 --dry-run 预览。");
         return Ok(ExitCode::from(1));
     }
-    let mut store = Store::open(&config.storage_path)?;
+    let mut store = super::open_store(config)?;
     let sent = crate::report::briefing::send(&mut store, config, briefing, due, now)
         .map_err(|e| anyhow::anyhow!(e.describe_zh()))?;
     let when = super::local(due, tz);

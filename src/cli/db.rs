@@ -1,5 +1,7 @@
 //! `yuqing db backup|check|prune|migrate-to`: the database's maintenance, usable while the
 //! daemon runs; `migrate-to` copies the SQLite store into PostgreSQL (`store::pg::copy`).
+//! With `[storage] url`, `prune` runs on PostgreSQL and `backup` and `check` (of the
+//! configured store) are refused, naming the server's tools instead (exit 2).
 //!
 //! Exit codes: 0 done (check: no problem found); 1 problems found, the target exists, or
 //! `--file` names no file, or (migrate-to) the target holds data or the copy did not verify;
@@ -12,16 +14,18 @@ use chrono::Utc;
 
 use crate::config::Config;
 use crate::store::disk::human;
-use crate::store::{Store, maintenance};
+use crate::store::maintenance;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DbCommand {
-    /// Copy the database to PATH with SQLite's online backup, safe while the daemon runs (在线备份)
+    /// Copy the database to PATH with SQLite's online backup, safe while the daemon runs (在线备份);
+    /// SQLite only (PostgreSQL: pg_dump)
     Backup {
         /// The new file (must not exist)
         path: PathBuf,
     },
-    /// Check the database's integrity and foreign keys; exit 1 on any problem (完整性检查)
+    /// Check the database's integrity and foreign keys; exit 1 on any problem (完整性检查);
+    /// SQLite only (PostgreSQL: pg_amcheck)
     Check {
         /// Check this file (e.g. a backup) instead of the configured database
         #[arg(long, value_name = "PATH")]
@@ -48,6 +52,12 @@ pub enum DbCommand {
 }
 
 pub fn run(config: &Config, command: &DbCommand) -> anyhow::Result<ExitCode> {
+    if let Some(url) = &config.storage_url
+        && let Some(instead) = sqlite_only(command)
+    {
+        eprintln!("错误：[storage] url = {url} 选择了 PostgreSQL；{instead}");
+        return Ok(ExitCode::from(2));
+    }
     match command {
         DbCommand::Backup { path } => backup(config, path),
         DbCommand::Check { file } => check(file.as_ref().unwrap_or(&config.storage_path), file.is_some()),
@@ -55,6 +65,21 @@ pub fn run(config: &Config, command: &DbCommand) -> anyhow::Result<ExitCode> {
         DbCommand::MigrateTo { url, from, force } => {
             migrate_to(from.as_ref().unwrap_or(&config.storage_path), url, *force)
         }
+    }
+}
+
+/// What to use instead of a subcommand that works on the SQLite file only, when the store
+/// is PostgreSQL; None for those that work on both (prune; check of a given file;
+/// migrate-to, which reads SQLite by definition).
+fn sqlite_only(command: &DbCommand) -> Option<&'static str> {
+    match command {
+        DbCommand::Backup { .. } => Some(
+            "yuqing db backup 只用于 SQLite 数据库文件。PostgreSQL 请用服务器的工具备份，例如 pg_dump -Fc -f yuqing.dump \"postgres://…\"（可在守护进程运行时进行），用 pg_restore 恢复。",
+        ),
+        DbCommand::Check { file: None } => Some(
+            "yuqing db check 只检查 SQLite 数据库文件（要检查 SQLite 备份请加 --file PATH）。PostgreSQL 请用服务器的工具，例如 pg_amcheck 检查表和索引。",
+        ),
+        DbCommand::Check { file: Some(_) } | DbCommand::Prune { .. } | DbCommand::MigrateTo { .. } => None,
     }
 }
 
@@ -120,7 +145,7 @@ fn check(path: &Path, given: bool) -> anyhow::Result<ExitCode> {
 const RECOVERY_HINT: &str = "请停止服务（systemctl stop yuqing），保留损坏的文件，用最近一次通过检查的备份替换它后再启动；详见 README 的运维一节。";
 
 fn prune(config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
-    let mut store = Store::open(&config.storage_path)?;
+    let mut store = super::open_store(config)?;
     let r = store.prune(config.retention.retention(), Utc::now(), None, dry_run)?;
     let verb = if dry_run { "将删除" } else { "已删除" };
     println!(
@@ -167,7 +192,9 @@ fn migrate_to(sqlite: &Path, url: &str, force: bool) -> anyhow::Result<ExitCode>
                 report.search_rows,
                 if report.trigram { "pg_trgm 索引" } else { "未安装 pg_trgm，检索将逐行扫描" }
             );
-            println!("注意：守护进程暂不能在 PostgreSQL 上运行（试验中），请继续使用 [storage] path。");
+            println!(
+                "改用 PostgreSQL（试验中）：先停止守护进程再复制，然后在 yuqing.toml 的 [storage] 中把 path 换成 url = \"postgres://…\"（即上面的地址），守护进程和各命令即使用它；db backup、db check 只用于 SQLite，PostgreSQL 请用 pg_dump。"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e @ (PgError::NotEmpty { .. } | PgError::CountMismatch { .. } | PgError::SchemaDrift { .. })) => {

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::response::Grade;
-use crate::store::Store;
 use crate::workflow::{self, Command, WorkflowError};
 
 use super::local;
@@ -193,7 +192,7 @@ pub(super) fn act(config: &Config, action: EventAction) -> anyhow::Result<ExitCo
             (id, by, Command::Mute { until: end, reason })
         }
     };
-    let mut store = Store::open(&config.storage_path)?;
+    let mut store = super::open_store(config)?;
     match workflow::apply(&mut store, config, id, &by, &command, now) {
         Ok(done) => {
             println!("{done}");
@@ -229,7 +228,7 @@ fn brief(
             known.join("、")
         ));
     }
-    let store = Store::open(&config.storage_path)?;
+    let store = super::open_store(config)?;
     let Some(timeline) = store.event_timeline(id)? else {
         return refuse(format!("没有编号为 #{id} 的事件（用 yuqing event list 查看最近的事件）"));
     };
@@ -257,7 +256,7 @@ fn rumour_case(config: &Config, id: i64, by: &str, rumour: bool) -> anyhow::Resu
         eprintln!("{}", WorkflowError::UnknownPerson { given: by.to_string(), hint: org.person_hint(by) });
         return Ok(ExitCode::from(1));
     }
-    let store = Store::open(&config.storage_path)?;
+    let store = super::open_store(config)?;
     let steps = store.event_path(id)?;
     if steps.is_empty() {
         eprintln!("{}", WorkflowError::NoEvent(id));
@@ -345,7 +344,7 @@ fn parse_until(text: &str, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> 
 }
 
 pub(super) fn show(config: &Config, id: Option<i64>, limit: usize) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&config.storage_path)?;
+    let store = super::open_store(config)?;
     let tz = config.timezone;
     let source_name = |id: &str| config.source(id).map_or(id.to_string(), |s| format!("{}（{id}）", s.name));
     let Some(id) = id else {

@@ -453,23 +453,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     for d in diagnostics.warnings() {
         tracing::warn!("{}", plain(d));
     }
-    if let Some(url) = &config.storage_url {
-        // The daemon runs on PostgreSQL (issue 19); the other commands read the store
-        // through operations not all written for it yet.
-        let on_postgres = matches!(
-            cli.command,
-            Command::Db { what: db::DbCommand::MigrateTo { .. } }
-                | Command::Test { .. }
-                | Command::Rumour { .. }
-                | Command::Run { .. }
-        );
-        if !on_postgres {
-            eprintln!(
-                "错误：[storage] url = {url} 选择了 PostgreSQL；PostgreSQL 存储尚在试验中，目前支持 yuqing run（守护进程与 --once）、check 和 db migrate-to，此命令还不能在其上运行。请用 SQLite 副本查看，或等待后续版本。"
-            );
-            return Ok(ExitCode::from(2));
-        }
-    }
     match cli.command {
         Command::Check => Ok(ExitCode::SUCCESS),
         Command::Run { once: true } => run_once(config, None),
@@ -569,6 +552,28 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().max_blocking_threads(BLOCKING_THREADS).enable_all().build()?)
 }
 
+/// The store of `[storage]`, for every command that reads or writes it: the SQLite file of
+/// `path` (made when missing, its schema migrated), or the PostgreSQL database of `url`
+/// (connected and its schema migrated as the daemon does; nothing is made on disk). An
+/// unreachable server is an error naming it without its password (exit 2).
+pub(super) fn open_store(config: &Config) -> anyhow::Result<Store> {
+    match config.storage_url {
+        Some(_) => Ok(daemon::open_store(config)?),
+        // A damaged file's errors as the store gives them (main adds the recovery hint).
+        None => Ok(Store::open(&config.storage_path)?),
+    }
+}
+
+/// The store when there is one to read, for the commands that work without one: None while
+/// the SQLite file has not been made (and none is made); on PostgreSQL the database,
+/// connected (a server that cannot be reached is an error, not "no database yet").
+pub(super) fn existing_store(config: &Config) -> anyhow::Result<Option<Store>> {
+    if config.storage_url.is_none() && !config.storage_path.exists() {
+        return Ok(None);
+    }
+    open_store(config).map(Some)
+}
+
 fn run_once(config: Config, only: Option<&str>) -> anyhow::Result<ExitCode> {
     let (tz, has_mail) = (config.timezone, config.mail.is_some());
     let summary = runtime()?.block_on(daemon::run_once(config, only))?;
@@ -651,10 +656,10 @@ fn test_match(config: &Config, input: MatchInput, jsonl: Option<PathBuf>) -> any
         return Ok(ExitCode::from(1));
     }
     let mut analyser = Analyser::new(config)?;
-    if config.storage_path.exists() {
+    let store = existing_store(config)?;
+    if let Some(store) = &store {
         let official = config.official_source_ids();
-        let publications =
-            Store::open(&config.storage_path)?.publications(&official, crate::detect::distortion::KEEP)?;
+        let publications = store.publications(&official, crate::detect::distortion::KEEP)?;
         analyser = analyser.with_publications(crate::detect::distortion::Publications::new(publications));
     }
     if let Some(path) = jsonl {
@@ -684,17 +689,16 @@ fn test_match(config: &Config, input: MatchInput, jsonl: Option<PathBuf>) -> any
         Some(n) => println!("负面程度：{:.1}（{}）", n.score, n.drivers.join("、")),
         None => println!("负面程度：0"),
     }
-    println!("事件：{}", stored_event(config, &a.title, &a.text)?);
+    println!("事件：{}", stored_event(config, store.as_ref(), &a.title, &a.text)?);
     Ok(ExitCode::SUCCESS)
 }
 
 /// Which stored, still open event a text would join, in words; the database is only read,
 /// and only when it exists.
-fn stored_event(config: &Config, title: &str, text: &str) -> anyhow::Result<String> {
-    if !config.storage_path.exists() {
+fn stored_event(config: &Config, store: Option<&Store>, title: &str, text: &str) -> anyhow::Result<String> {
+    let Some(store) = store else {
         return Ok("新事件（数据库尚未建立）".into());
-    }
-    let store = Store::open(&config.storage_path)?;
+    };
     let now = Utc::now();
     let index = store.event_index(config.detection.event_threshold, config.detection.event_window, now)?;
     let document = crate::model::Document {
@@ -880,7 +884,7 @@ async fn wait_for_signal() {
 }
 
 fn show_hits(config: &Config, limit: usize) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&config.storage_path)?;
+    let store = open_store(config)?;
     let rows = store.recent_hits(limit)?;
     if rows.is_empty() {
         println!("暂无命中记录。");
@@ -905,7 +909,7 @@ fn show_hits(config: &Config, limit: usize) -> anyhow::Result<ExitCode> {
 }
 
 fn show_sources(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&config.storage_path)?;
+    let store = open_store(config)?;
     let states = store.source_states()?;
     let tz = config.timezone;
     let never = || "从未".to_string();

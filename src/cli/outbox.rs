@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use crate::config::Config;
 use crate::model::HoldReason;
-use crate::store::{OutboxFilter, Store};
+use crate::store::OutboxFilter;
 
 use super::local;
 
@@ -59,7 +59,7 @@ pub(super) fn run(config: &Config, command: OutboxCommand) -> anyhow::Result<Exi
                     return Ok(ExitCode::from(1));
                 }
             };
-            let store = Store::open(&config.storage_path)?;
+            let store = super::open_store(config)?;
             let rows = store.outbox_rows(filter, limit)?;
             if rows.is_empty() {
                 println!("发件箱中没有符合条件的提醒。");
@@ -101,7 +101,7 @@ pub(super) fn run(config: &Config, command: OutboxCommand) -> anyhow::Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         OutboxCommand::Show { id } => {
-            let store = Store::open(&config.storage_path)?;
+            let store = super::open_store(config)?;
             let Some(r) = store.outbox_rows(OutboxFilter::All, usize::MAX)?.into_iter().find(|r| r.id == id) else {
                 eprintln!("发件箱中没有编号为 #{id} 的提醒（用 yuqing outbox list 查看）");
                 return Ok(ExitCode::from(1));
@@ -128,7 +128,7 @@ pub(super) fn run(config: &Config, command: OutboxCommand) -> anyhow::Result<Exi
                 eprintln!("请写提醒编号，或 --all-dead 重新投递全部死信");
                 return Ok(ExitCode::from(1));
             }
-            let mut store = Store::open(&config.storage_path)?;
+            let mut store = super::open_store(config)?;
             let n = store.requeue(id, chrono::Utc::now())?;
             match (id, n) {
                 (Some(id), 0) => {

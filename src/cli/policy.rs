@@ -14,7 +14,6 @@ use crate::config::Config;
 use crate::report::policy::PolicyAssessment;
 use crate::report::policy_render;
 use crate::response::policy::PolicyWatch;
-use crate::store::Store;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum PolicyCommand {
@@ -61,10 +60,7 @@ pub(super) fn run(config: &Config, command: &PolicyCommand) -> anyhow::Result<Ex
             }
         },
     };
-    let store = match config.storage_path.exists() {
-        true => Some(Store::open(&config.storage_path)?),
-        false => None,
-    };
+    let store = super::existing_store(config)?;
     let assess = |p: &PolicyWatch| -> anyhow::Result<PolicyAssessment> {
         match &store {
             Some(s) => PolicyAssessment::load(s, config, p, now).map_err(|e| anyhow::anyhow!(e.describe_zh())),

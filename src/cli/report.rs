@@ -10,7 +10,6 @@ use chrono::{NaiveDate, Utc};
 
 use crate::config::Config;
 use crate::report::{Period, Report, ReportError};
-use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -103,11 +102,9 @@ pub(super) fn report(config: &Config, args: &ReportArgs) -> anyhow::Result<ExitC
             return Ok(ExitCode::from(1));
         }
     };
-    let report = if config.storage_path.exists() {
-        let store = Store::open(&config.storage_path)?;
-        Report::load(&store, config, period, now).map_err(|e| anyhow::anyhow!(e.describe_zh()))?
-    } else {
-        Report::build(config, period, Vec::new(), now)
+    let report = match super::existing_store(config)? {
+        Some(store) => Report::load(&store, config, period, now).map_err(|e| anyhow::anyhow!(e.describe_zh()))?,
+        None => Report::build(config, period, Vec::new(), now),
     };
     let bytes = match args.format {
         Format::Text => crate::report::text::render(&report, config).into_bytes(),

@@ -17,12 +17,11 @@ pub fn show(config: &Config) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let tz = config.timezone;
     println!("舆情监测运行状态（{}）", local(now, tz));
-    if !config.storage_path.exists() {
+    let Some(store) = super::existing_store(config)? else {
         println!("数据库 {} 尚未建立：守护进程还没有运行过。", config.storage_path.display());
         print_disk(config);
         return Ok(ExitCode::SUCCESS);
-    }
-    let store = Store::open(&config.storage_path)?;
+    };
     print_sources(config, &store.source_states()?, now);
     print_events(config, &store, now)?;
     print_outbox(&store, now, tz)?;
@@ -120,6 +119,11 @@ fn print_outbox(store: &Store, now: DateTime<Utc>, tz: Tz) -> anyhow::Result<()>
 
 fn print_disk(config: &Config) {
     use crate::store::disk::human;
+    if let Some(url) = &config.storage_url {
+        // Its files and their disk are the server's.
+        println!("数据库：PostgreSQL {url}（数据库大小与磁盘空间请在数据库服务器上查看）");
+        return;
+    }
     match crate::store::disk::usage(&config.storage_path) {
         Ok(u) => {
             let low = if u.is_low(config.retention.min_free_mb) {

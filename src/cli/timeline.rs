@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::report::timeline::{TREND_HOURS, trend_lines, view};
-use crate::store::{Store, Timeline};
+use crate::store::Timeline;
 
 use super::local;
 
@@ -18,7 +18,7 @@ use super::local;
 pub const REPRESENTATIVE_CHARS: usize = 60;
 
 pub(super) fn show(config: &Config, id: i64) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&config.storage_path)?;
+    let store = super::open_store(config)?;
     let Some(timeline) = store.event_timeline(id)? else {
         eprintln!("没有编号为 #{id} 的事件（用 yuqing event list 查看最近的事件）");
         return Ok(ExitCode::from(1));

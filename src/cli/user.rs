@@ -11,7 +11,6 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::daemon::console::auth::{MIN_PASSWORD_CHARS, hash_password};
-use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -47,7 +46,7 @@ pub fn run(config: &Config, what: &UserCommand) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     let hash = hash_password(&password)?;
-    let mut store = Store::open(&config.storage_path)?;
+    let mut store = super::open_store(config)?;
     store.set_console_password(id, &hash, Utc::now())?;
     println!("已为 {} 设置控制台密码；其已登录的会话已退出。", org.person_label(id));
     if config.http.is_none() {

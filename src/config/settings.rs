@@ -272,8 +272,8 @@ fn storage_settings(
                 diags.warning(
                     &file.path,
                     file.line(url.span()),
-                    format!("[storage] url = {parsed}：PostgreSQL 存储尚在试验中，可运行守护进程（yuqing run），查询命令暂不能使用它"),
-                    "现在可用 yuqing db migrate-to 把 SQLite 数据复制过去；正式运行请暂用 [storage] path",
+                    format!("[storage] url = {parsed}：PostgreSQL 存储尚在试验中；守护进程和查询、处置命令都使用它，db backup 和 db check 只用于 SQLite（PostgreSQL 请用 pg_dump）"),
+                    "可用 yuqing db migrate-to 把现有 SQLite 数据复制过去；正式运行建议仍用 [storage] path",
                 );
                 Some(("state/yuqing.db".into(), Some(parsed)))
             }

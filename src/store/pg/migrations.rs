@@ -347,6 +347,9 @@ pub struct Migrated {
 pub fn migrate(client: &mut Client) -> Result<Migrated, PgError> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    // Without it every start (and every CLI command) logs the server's NOTICE that the
+    // table already exists; warnings and errors still come through.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS yuqing_schema (version BIGINT NOT NULL)")?;
     let current: Option<i64> = tx.query_opt("SELECT version FROM yuqing_schema", &[])?.map(|r| r.get(0));
     let latest = i64::try_from(LATEST).unwrap_or(i64::MAX);
