@@ -25,7 +25,8 @@ KS=("$@")
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
-BIN=${YUQING_BIN:-$ROOT/target/release/yuqing}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=${YUQING_BIN:-$TARGET/release/yuqing}
 die() { echo "instances: $*" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -34,7 +35,7 @@ PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    "$ROOT/scripts/pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
+    [[ -n ${PGDIR:-} ]] && { "$ROOT/scripts/pg.sh" stop "$PGDIR" >/dev/null 2>&1 || true; rm -rf "$PGDIR"; }
     [[ ${KEEP:-0} == 1 ]] && echo "instances: kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -50,15 +51,17 @@ FEED_PORT=$(free_port)
 SINK_PORT=$(free_port)
 python3 "$ROOT/bench/gen_feeds.py" --out "$WORK/corpus" --feeds "$N" --items "$M" \
     --http-port "$FEED_PORT" --smtp-port "$SINK_PORT" >&2
-"$ROOT/target/release/examples/feed_server" "127.0.0.1:$FEED_PORT" "$WORK/corpus/feeds" &
+"$TARGET/release/examples/feed_server" "127.0.0.1:$FEED_PORT" "$WORK/corpus/feeds" &
 PIDS+=($!)
-"$ROOT/target/release/examples/smtp_sink" "127.0.0.1:$SINK_PORT" "$WORK/sink.count" &
+"$TARGET/release/examples/smtp_sink" "127.0.0.1:$SINK_PORT" "$WORK/sink.count" &
 PIDS+=($!)
-mkdir -p "$WORK/pg"
-eval "$("$ROOT/scripts/pg.sh" start "$WORK/pg")"
+# Its own directory: scripts/pg.sh runs the server as the postgres user when root, and
+# that user cannot enter $WORK (mode 700).
+PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/yuqing-instances-pg.XXXXXX")
+eval "$("$ROOT/scripts/pg.sh" start "$PGDIR")"
 BASE=$YUQING_TEST_PG_URL
 PREFIX=${BASE%/*}
-POSTMASTER=$(head -1 "$WORK/pg/data/postmaster.pid")
+POSTMASTER=$(head -1 "$PGDIR/data/postmaster.pid")
 ITEMS=$((N * M))
 
 psql_one() { psql -X -A -t -q "$1" -c "$2"; }
@@ -91,15 +94,17 @@ for K in "${KS[@]}"; do
     for i in $(seq 1 "$K"); do
         CFG=$WORK/config-$K-$i
         cp -r "$WORK/corpus" "$CFG"
-        sed -i 's/^schedule = .*/schedule = "* * * * *"/' "$CFG/sources.toml"
         python3 - "$CFG/yuqing.toml" "$URL" <<'EOF'
 import re, sys
 path, url = sys.argv[1], sys.argv[2]
 text = open(path).read()
 text = re.sub(r'(?m)^path = .*$', f'url = "{url}"', text, count=1)
+# Every source due every minute (the corpus's sources take the default schedule).
+text = text.replace("[daemon]\n", '[daemon]\ndefault_schedule = "* * * * *"\n', 1)
 open(path, "w").write(text)
 EOF
         grep -q "^url = " "$CFG/yuqing.toml" || die "could not set [storage] url"
+        grep -q '^default_schedule = "\* \* \* \* \*"' "$CFG/yuqing.toml" || die "could not set the schedule"
         YUQING_LOG=warn "$BIN" --config "$CFG" run >"$WORK/daemon-$K-$i.log" 2>&1 &
         DAEMONS+=($!)
         PIDS+=($!)
