@@ -12,6 +12,8 @@
 # written as .eml files. Needs python3 and /usr/bin/time; the database needs ~1.5 KB per
 # document on disk. YUQING_BIN=path measures another build, NO_BUILD=1 skips the build,
 # KEEP=1 keeps the temporary directory, WORK=dir reuses a filled one (skips the fill).
+# PG=1 then copies the store into a throwaway PostgreSQL (scripts/pg.sh, `yuqing db
+# migrate-to`, timed) and times the same commands there, a second table.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -116,10 +118,39 @@ timed() { # label command...
     done
     printf '| `%s` | %s | %s | %s |\n' "$label" "$(printf '%s\n' "${walls[@]}" | sort -n | sed -n 2p)" "$cpu" "$rss"
 }
-Y=("$BIN" --config "$CFG")
-timed "event show $BIG" "${Y[@]}" event show "$BIG"
-timed "event list" "${Y[@]}" event list
-timed "events" "${Y[@]}" events
-timed "hits" "${Y[@]}" hits
-timed "status" "${Y[@]}" status
-timed "report --format html" "${Y[@]}" report --format html --from 2026-11-01 --to 2027-01-31
+time_all() { # config dir: the commands staff run, each timed
+    local Y=("$BIN" --config "$1")
+    timed "event show $BIG" "${Y[@]}" event show "$BIG"
+    timed "event list" "${Y[@]}" event list
+    timed "events" "${Y[@]}" events
+    timed "hits" "${Y[@]}" hits
+    timed "status" "${Y[@]}" status
+    timed "report --format html" "${Y[@]}" report --format html --from 2026-11-01 --to 2027-01-31
+}
+time_all "$CFG"
+
+if [[ ${PG:-0} == 1 ]]; then
+    PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/yuqing-scale-pg.XXXXXX")
+    # (Replaces the trap above: stop the server, then what that one removed.)
+    trap '"$ROOT/scripts/pg.sh" stop "$PGDIR" >/dev/null 2>&1 || true; rm -rf "$PGDIR"
+          [[ ${KEEP:-0} == 1 || $FILLED == 1 ]] || rm -rf "$WORK"' EXIT
+    eval "$("$ROOT/scripts/pg.sh" start "$PGDIR")"
+    URL=$YUQING_TEST_PG_URL
+    /usr/bin/time -f '%e %U %S %M' -o "$WORK/time-copy" "$BIN" --config "$CFG" db migrate-to "$URL" > "$WORK/log-copy" 2>&1 \
+        || { tail -5 "$WORK/log-copy" >&2; die "migrate-to failed, see $WORK/log-copy"; }
+    read -r WALL USR SYS RSS < "$WORK/time-copy"
+    PGCFG=$WORK/pg-config
+    mkdir -p "$PGCFG"
+    cp -r "$CFG/keywords" "$CFG/sources.toml" "$PGCFG/"
+    sed "s#^path = .*#url = \"$URL\"#" "$CFG/yuqing.toml" > "$PGCFG/yuqing.toml"
+    ln -sfn "$CFG/feeds" "$PGCFG/feeds"
+    echo
+    echo "## The same store on PostgreSQL"
+    echo
+    echo "- copied by \`db migrate-to\` in $WALL s wall, $(echo "$USR + $SYS" | bc) CPU s of yuqing, peak RSS $((RSS / 1024)) MiB"
+    echo "- server: $(psql -X -A -t "$URL" -c 'SHOW server_version'), scripts/pg.sh's loopback cluster (fsync off), $(psql -X -A -t "$URL" -c "SELECT pg_size_pretty(pg_database_size(current_database()))")"
+    echo
+    echo "| command | median wall s (3 runs) | CPU s | peak RSS MiB |"
+    echo "|---|---:|---:|---:|"
+    time_all "$PGCFG"
+fi

@@ -409,6 +409,18 @@ impl Backend {
         .expect("unseen")
     }
 
+    /// [`Backend::column`] of each query, each sorted (rows compared as sets).
+    fn sorted_columns(&self, queries: &[&str]) -> Vec<Vec<String>> {
+        queries
+            .iter()
+            .map(|q| {
+                let mut rows = self.column(q);
+                rows.sort();
+                rows
+            })
+            .collect()
+    }
+
     /// The one text column of every row of `sql`, read on a connection of its own (what is
     /// committed).
     fn column(&self, sql: &str) -> Vec<String> {
@@ -1128,14 +1140,7 @@ fn ingest_rows(b: &Backend) -> Vec<Vec<String>> {
                 || CAST(consecutive_failures AS TEXT)
          FROM source_state",
     ];
-    queries
-        .iter()
-        .map(|q| {
-            let mut rows = b.column(q);
-            rows.sort();
-            rows
-        })
-        .collect()
+    b.sorted_columns(&queries)
 }
 
 /// A source run's writes, the same on both backends: two new documents (and a third
@@ -2216,14 +2221,7 @@ fn export_rows(b: &Backend) -> Vec<Vec<String>> {
         "SELECT source_id || '|' || sha256 || '|' || path || '|' || CAST(processed_at AS TEXT) || '|' || CAST(posts AS TEXT)
                 || '|' || CAST(comments AS TEXT) || '|' || CAST(bad_rows AS TEXT) FROM export_files",
     ];
-    queries
-        .iter()
-        .map(|q| {
-            let mut rows = b.column(q);
-            rows.sort();
-            rows
-        })
-        .collect()
+    b.sorted_columns(&queries)
 }
 
 /// An export file committed and a post judged again on its comments, the same on both
