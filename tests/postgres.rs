@@ -678,6 +678,97 @@ fn an_expired_lease_is_claimed_by_the_other_daemon() {
     assert_eq!(got, vec![fresh[0]], "once unlocked it is claimed");
 }
 
+/// Regression (the killed-daemons test once left an alert unsent for the 300 s lease): on
+/// PostgreSQL a lower alert id can commit after a higher one was claimed. A delivery session
+/// that took ids as a watermark claimed the late row, skipped it as "tried" and left it
+/// leased to itself, so no daemon sent it until the lease ran out. The session sends it, and
+/// leaves no lease behind.
+#[test]
+fn an_alert_committed_out_of_id_order_is_delivered_in_the_same_session() {
+    let Some(cluster) = cluster() else { return };
+    let url = database(&cluster);
+    let p = Project::new("", FILE_MAIL);
+    let config = yuqing::config::Config::load(p.path()).config.expect("config");
+    let store = Store::with_pg_client(connect(&url), lease("yuqing-a", 300)).expect("migrate");
+    let store = Arc::new(std::sync::Mutex::new(store));
+    let senders = yuqing::deliver::Senders::build(&config).expect("senders");
+    let mailer = Arc::new(yuqing::notify::Mailer::new(config.mail.as_ref().expect("[mail]")).expect("mailer"));
+    // Another daemon's transaction takes the next id and has not committed yet.
+    let mut other = connect(&url);
+    let mut late = other.transaction().expect("begin");
+    let low: i64 = late
+        .query_one(
+            "INSERT INTO alerts (kind, channel, recipients, subject, body_text, body_html, next_attempt_at, created_at)
+             VALUES ('config_invalid', 'email', '[\"gkb@example.gov.cn\"]', '后提交的提醒', '正文', '<p>正文</p>', 0, 0)
+             RETURNING id",
+            &[],
+        )
+        .expect("insert")
+        .get(0);
+    let now = Utc::now();
+    let high = {
+        let s = store.lock().expect("store");
+        s.outbox().queue_admin_notice("config_invalid", &message("email", "先提交的提醒", &["gkb@example.gov.cn"]), now)
+    }
+    .expect("queue");
+    assert!(high > low, "ids {low} < {high}");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut session = yuqing::deliver::Delivery::new(&store, Some(mailer), &senders, true, &config);
+    runtime.block_on(session.round(None)).expect("round");
+    assert_eq!(session.report.sent, 1, "only the committed one is visible yet");
+    // The lower id commits now, after the higher one was claimed and sent.
+    late.commit().expect("commit");
+    runtime.block_on(session.round(None)).expect("round");
+    let report = session.report;
+    assert_eq!(report.sent, 2, "{report:?}");
+    let mut pg = connect(&url);
+    for id in [low, high] {
+        let row = pg.query_one("SELECT status, lease_owner FROM alerts WHERE id = $1", &[&id]).expect("row");
+        let (status, owner): (String, Option<String>) = (row.get(0), row.get(1));
+        assert_eq!(status, "sent", "alert {id} (lease: {owner:?})");
+    }
+    assert_eq!(support::eml_files(&p.path().join("outbox")).len(), 2, "both mails written once");
+}
+
+/// A session that stops early (the breaker: the mail server is down) hands the rest of its
+/// claims back at once: another daemon can deliver them without waiting out the lease.
+#[test]
+fn a_session_stopped_by_the_breaker_leaves_no_claim_behind() {
+    let Some(cluster) = cluster() else { return };
+    let url = database(&cluster);
+    let port = support::free_port();
+    let p = Project::new("", &support::smtp_mail(port));
+    let config = yuqing::config::Config::load(p.path()).config.expect("config");
+    let store = Store::with_pg_client(connect(&url), lease("yuqing-a", 300)).expect("migrate");
+    let now = Utc::now();
+    let queued: Vec<i64> = (0..8)
+        .map(|i| {
+            let m = message("email", &format!("第 {i} 条"), &["gkb@example.gov.cn"]);
+            store.outbox().queue_admin_notice("config_invalid", &m, now).expect("queue")
+        })
+        .collect();
+    let store = Arc::new(std::sync::Mutex::new(store));
+    let senders = yuqing::deliver::Senders::build(&config).expect("senders");
+    let mailer = Arc::new(yuqing::notify::Mailer::new(config.mail.as_ref().expect("[mail]")).expect("mailer"));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let report = runtime.block_on(async {
+        // Nothing listens on the port: every send fails and the breaker trips.
+        let mut session = yuqing::deliver::Delivery::new(&store, Some(mailer.clone()), &senders, true, &config);
+        session.round(None).await.expect("round");
+        session.report
+    });
+    assert!(report.stopped_early, "{report:?}");
+    assert!(report.failed < queued.len(), "the breaker stopped before trying all: {report:?}");
+    let mut pg = connect(&url);
+    let leased: i64 =
+        pg.query_one("SELECT count(*) FROM alerts WHERE lease_owner IS NOT NULL", &[]).expect("count").get(0);
+    assert_eq!(leased, 0, "every claim of the stopped session was handed back");
+    // The other daemon claims the untried ones at once (those tried wait for their retry).
+    let b = Store::with_pg_client(connect(&url), lease("yuqing-b", 300)).expect("connect");
+    let got = b.outbox().claim_due(Some(Utc::now()), Utc::now(), 50).expect("claim");
+    assert_eq!(got.len(), queued.len() - report.failed, "untried alerts are free for another claimer");
+}
+
 // ---------------------------------------------------------------- source state and leases
 
 /// A source's poll state as a run sees it, in one comparable value.

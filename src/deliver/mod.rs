@@ -17,7 +17,7 @@ pub mod fanout;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -115,6 +115,13 @@ enum Mail<'a> {
 const BREAKER: usize = 3;
 const BATCH: usize = 200;
 
+/// Whether a round goes on to the next batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
     pub sent: usize,
@@ -147,8 +154,8 @@ pub struct Delivery<'a> {
     senders: &'a Senders,
     /// Ignore backoff: every pending alert is due.
     flush: bool,
-    /// Highest alert id tried in this session (ids only grow).
-    last_id: i64,
+    /// Alerts this session has claimed and tried (or left behind): never tried twice.
+    tried: std::collections::HashSet<i64>,
     /// Alerts whose failure this session already recorded: an alert in several per-recipient
     /// digests that all fail counts one failed attempt, not one per digest.
     failed: std::collections::HashSet<i64>,
@@ -175,7 +182,7 @@ impl<'a> Delivery<'a> {
             admin: mail.map(|m| m.admin.iter().map(ToString::to_string).collect()).unwrap_or_default(),
             senders,
             flush,
-            last_id: 0,
+            tried: std::collections::HashSet::new(),
             failed: std::collections::HashSet::new(),
             policy: &config.delivery,
             calendar: &config.calendar,
@@ -199,60 +206,89 @@ impl<'a> Delivery<'a> {
             let now = Utc::now();
             let flush = self.flush;
             let due = with_store(self.store, move |s| s.due_alerts((!flush).then_some(now), BATCH)).await?;
-            let due: Vec<_> = due.into_iter().filter(|a| a.id > self.last_id).collect();
-            let Some(last) = due.last() else { return Ok(()) };
-            self.last_id = last.id;
-            // Quiet hours: a grade III/IV notification waits for the next working period.
-            let quiet = !self.calendar.is_working(now);
-            let (quieted, ready): (Vec<_>, Vec<_>) =
-                due.into_iter().partition(|alert| quiet && self.policy.held(alert.grade));
-            if !quieted.is_empty() {
-                let until = self.calendar.next_working_start(now);
-                let ids: Vec<i64> = quieted.iter().map(|a| a.id).collect();
-                with_store(self.store, move |s| s.hold_many(&ids, until, HoldReason::Quiet)).await?;
-                self.report.held += quieted.len();
-                self.report.held_until = Some(until);
+            // Never the same alert twice in a session. Ids are not a watermark: on
+            // PostgreSQL a lower id can commit after a higher one was claimed.
+            let (due, tried): (Vec<_>, Vec<_>) = due.into_iter().partition(|a| !self.tried.contains(&a.id));
+            let batch: Vec<i64> = due.iter().map(|a| a.id).collect();
+            self.tried.extend(batch.iter().copied());
+            let outcome = if due.is_empty() {
+                Ok(Flow::Stop)
+            } else {
+                self.deliver_batch(due, now, shutdown, &mut failures_in_a_row).await
+            };
+            // What this session claimed and did not finish (already tried, or left behind
+            // by a shutdown, the breaker or an error) goes back to every claimer now rather
+            // than when its lease runs out.
+            let unfinished: Vec<i64> = tried.iter().map(|a| a.id).chain(batch).collect();
+            let released = with_store(self.store, move |s| s.release_claims(&unfinished)).await;
+            if let Err(e) = &released {
+                tracing::warn!(error = %e, "could not release outbox claims; they return when their lease ends");
             }
-            // A robot with more alerts due than its budget allows posts them as digests.
-            let mut per_robot: HashMap<&str, usize> = HashMap::new();
-            for a in ready.iter().filter(|a| a.message.channel.starts_with("robot:")) {
-                *per_robot.entry(a.message.channel.as_str()).or_default() += 1;
-            }
-            let bursts: Vec<String> = per_robot
-                .into_iter()
-                .filter(|(channel, n)| self.senders.robot_budget(channel, now).is_some_and(|budget| *n > budget))
-                .map(|(channel, _)| channel.to_string())
-                .collect();
-            let work = digest::plan(ready, |a| a.held.is_some() || bursts.contains(&a.message.channel));
-            // Emails going alone go out over the mailer's connections at once; digests, SMS
-            // and robot posts one by one after them (their caps and budgets count each send).
-            let (mail, work): (Vec<_>, Vec<_>) =
-                work.into_iter().partition(|w| matches!(w, Work::Single(a) if a.message.channel == "email"));
-            let mail = mail.into_iter().filter_map(|w| if let Work::Single(a) = w { Some(a) } else { None }).collect();
-            self.send_mail(mail, shutdown, &mut failures_in_a_row).await?;
-            if self.report.stopped_early {
+            if outcome? == Flow::Stop {
                 return Ok(());
-            }
-            for item in work {
-                if shutdown.is_some_and(|rx| *rx.borrow()) {
-                    return Ok(());
-                }
-                let delivered = match item {
-                    Work::Single(alert) => self.attempt(alert).await?,
-                    Work::Digest(d) => self.attempt_digest(d).await?,
-                };
-                if delivered {
-                    failures_in_a_row = 0;
-                } else {
-                    failures_in_a_row += 1;
-                    if failures_in_a_row >= BREAKER {
-                        self.report.stopped_early = true;
-                        return Ok(());
-                    }
-                }
             }
         }
         Ok(())
+    }
+
+    /// One claimed batch: quiet-hour holds, digests, then the sends.
+    async fn deliver_batch(
+        &mut self,
+        due: Vec<OutboxAlert>,
+        now: DateTime<Utc>,
+        shutdown: Option<&watch::Receiver<bool>>,
+        failures_in_a_row: &mut usize,
+    ) -> Result<Flow, StoreError> {
+        // Quiet hours: a grade III/IV notification waits for the next working period.
+        let quiet = !self.calendar.is_working(now);
+        let (quieted, ready): (Vec<_>, Vec<_>) =
+            due.into_iter().partition(|alert| quiet && self.policy.held(alert.grade));
+        if !quieted.is_empty() {
+            let until = self.calendar.next_working_start(now);
+            let ids: Vec<i64> = quieted.iter().map(|a| a.id).collect();
+            with_store(self.store, move |s| s.hold_many(&ids, until, HoldReason::Quiet)).await?;
+            self.report.held += quieted.len();
+            self.report.held_until = Some(until);
+        }
+        // A robot with more alerts due than its budget allows posts them as digests.
+        let mut per_robot: HashMap<&str, usize> = HashMap::new();
+        for a in ready.iter().filter(|a| a.message.channel.starts_with("robot:")) {
+            *per_robot.entry(a.message.channel.as_str()).or_default() += 1;
+        }
+        let bursts: Vec<String> = per_robot
+            .into_iter()
+            .filter(|(channel, n)| self.senders.robot_budget(channel, now).is_some_and(|budget| *n > budget))
+            .map(|(channel, _)| channel.to_string())
+            .collect();
+        let work = digest::plan(ready, |a| a.held.is_some() || bursts.contains(&a.message.channel));
+        // Emails going alone go out over the mailer's connections at once; digests, SMS
+        // and robot posts one by one after them (their caps and budgets count each send).
+        let (mail, work): (Vec<_>, Vec<_>) =
+            work.into_iter().partition(|w| matches!(w, Work::Single(a) if a.message.channel == "email"));
+        let mail = mail.into_iter().filter_map(|w| if let Work::Single(a) = w { Some(a) } else { None }).collect();
+        self.send_mail(mail, shutdown, failures_in_a_row).await?;
+        if self.report.stopped_early {
+            return Ok(Flow::Stop);
+        }
+        for item in work {
+            if shutdown.is_some_and(|rx| *rx.borrow()) {
+                return Ok(Flow::Stop);
+            }
+            let delivered = match item {
+                Work::Single(alert) => self.attempt(alert).await?,
+                Work::Digest(d) => self.attempt_digest(d).await?,
+            };
+            if delivered {
+                *failures_in_a_row = 0;
+            } else {
+                *failures_in_a_row += 1;
+                if *failures_in_a_row >= BREAKER {
+                    self.report.stopped_early = true;
+                    return Ok(Flow::Stop);
+                }
+            }
+        }
+        Ok(Flow::Continue)
     }
 
     /// Sends email alerts, each alone, as many at once as the mailer has connections (one at

@@ -131,6 +131,28 @@ impl<'a> Outbox<'a> {
         rows.into_iter().map(into_alert).collect()
     }
 
+    /// Ends this claimer's lease on those of `ids` still pending (PostgreSQL; nothing on
+    /// SQLite): claims a session took but did not finish — it stopped early, or had tried
+    /// the alert already — come due again at their own time for any claimer, instead of
+    /// waiting out the lease.
+    pub fn release_claims(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        let Handle::Postgres(conn, lease) = &mut self.db else { return Ok(()) };
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let owner = lease.owner.clone();
+        in_tx(&mut **conn, |tx| {
+            for id in ids {
+                tx.execute(
+                    "UPDATE alerts SET lease_owner = NULL, lease_until = NULL
+                     WHERE id = ?1 AND lease_owner = ?2 AND status = 'pending'",
+                    &[id, &owner.as_str()],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     /// Records a delivery: the alert leaves the outbox; the attempt (with the provider's
     /// answer and message id, when there are any) joins its audit trail. A delivery ends a
     /// dead-letter episode.

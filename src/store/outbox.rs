@@ -131,6 +131,15 @@ impl Store {
         self.outbox().claim_due(now, now.unwrap_or_default(), limit)
     }
 
+    /// See [`Outbox::release_claims`](super::Outbox::release_claims); on SQLite nothing is
+    /// leased, and the open group is left alone.
+    pub fn release_claims(&self, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() || !matches!(self.conn, super::Conn::Postgres { .. }) {
+            return Ok(());
+        }
+        self.outbox().release_claims(ids)
+    }
+
     /// See [`Outbox::mark_sent`](super::Outbox::mark_sent).
     pub fn mark_sent(
         &mut self,
