@@ -214,9 +214,11 @@ fn daemons_killed_at_random_moments_lose_nothing_and_duplicate_nothing() {
         }
     }
     let expected = i64::try_from(n * 4 * rounds).expect("n");
-    // Past the outbox lease (300 s): an alert a live instance claimed but left unsent goes to
-    // another instance then (seen once in 7 runs: one alert overdue at 150 s; not yet explained).
-    let deadline = Duration::from_secs(360);
+    // Well inside the outbox lease (300 s): a killed instance's claims are freed when it
+    // restarts (`release_dead_holders`), and a live one leaves none unsent (once in seven runs
+    // one did, for the lease: a lower id committed after a higher one was claimed, fixed in
+    // `deliver::Delivery::round`; tests/postgres.rs has the regression test).
+    let deadline = Duration::from_secs(150);
     // An update about an event already alerted is spaced after its last message
     // (`store::outbox`): pending until then, not lost.
     // (By this process's clock, which the daemons share: the server's may differ.)

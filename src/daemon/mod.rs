@@ -24,7 +24,7 @@ pub mod reload;
 pub mod systemd;
 pub mod web;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -908,10 +908,14 @@ async fn schedule_loop(
     // Each running source and the scheduled time (slot) its run is for.
     let mut in_flight: HashMap<String, DateTime<Utc>> = HashMap::new();
     let mut failures = initial_failures(&parts.ctx).await;
+    // Due sources waiting for a permit, oldest first, with their slots (also in `in_flight`,
+    // so a slot that comes round while one waits is skipped as for a running one).
+    let mut waiting: VecDeque<(String, DateTime<Utc>)> = VecDeque::new();
     loop {
         let ctx = parts.ctx.clone();
         let now = Utc::now();
         heartbeat.beat(now);
+        let mut newly_due = Vec::new();
         for source in ctx.config.enabled_sources() {
             let Some(due) = next_due.get_mut(&source.id) else { continue };
             if *due > now {
@@ -930,20 +934,16 @@ async fn schedule_loop(
                 continue;
             }
             in_flight.insert(source.id.clone(), slot);
-            // The run keeps this generation (its config, matcher, client) until it ends.
-            let (ctx, semaphore, source) = (ctx.clone(), semaphore.clone(), source.clone());
-            running.spawn(async move {
-                let _permit = semaphore.acquire_owned().await;
-                // With several instances on one database, the slot's run is leased: after
-                // the permit, so the lease does not run out while the run queues.
-                if !claim_slot(&ctx, &source.id, slot).await {
-                    return (source.id, RunResult::Skipped);
-                }
-                let report = run_source(&ctx, &source).await;
-                release_slot(&ctx, &source.id).await;
-                (source.id, RunResult::of(&report))
-            });
+            newly_due.push((source.id.clone(), slot));
         }
+        // Instances sharing a database start their claims at different places in the list,
+        // so they seldom contend for the same rows.
+        if ctx.config.storage_url.is_some() && !newly_due.is_empty() {
+            let at = instance_offset(newly_due.len());
+            newly_due.rotate_left(at);
+        }
+        waiting.extend(newly_due);
+        launch_waiting(&ctx, &semaphore, &mut waiting, &mut in_flight, &mut running).await;
         let wake_at = next_due.values().min().copied().unwrap_or(now + chrono::Duration::hours(1));
         let sleep = (wake_at - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(BEAT_EVERY);
         tokio::select! {
@@ -955,7 +955,7 @@ async fn schedule_loop(
                     reschedule(&ctx, &id, slot, result, &mut failures, next_due);
                 }
                 // No run left in flight: the 304s queued meanwhile go to the store together.
-                if running.is_empty()
+                if running.is_empty() && waiting.is_empty()
                     && let Err(e) = crate::pipeline::flush_unchanged(&ctx).await
                 {
                     tracing::error!(error = %e, "cannot record the sources that answered 304");
@@ -982,28 +982,84 @@ async fn schedule_loop(
     }
 }
 
-/// Leases `source_id`'s run for `slot` on PostgreSQL, where several instances share the
-/// sources (`store::sources`: one instance per slot, a dead instance's lease taken over once
-/// it runs out). Always granted on SQLite (one daemon per file). A store error counts as
-/// not granted: the slot is left to the other instances, or to the next slot.
-async fn claim_slot(ctx: &Context, source_id: &str, slot: DateTime<Utc>) -> bool {
-    if ctx.config.storage_url.is_none() {
-        return true;
-    }
-    let due = crate::store::DueSource {
-        source_id: source_id.to_string(),
-        slot,
-        lease_secs: crate::store::lease_secs_for(ctx.config.fetch.timeout),
-    };
-    match with_store(&ctx.store, move |s| s.sources().claim(&[due], Utc::now())).await {
-        Ok(granted) if granted.is_empty() => {
-            tracing::debug!(source = %source_id, slot = %slot, "another instance runs this slot");
-            false
+/// At most this many due sources are leased in one statement (PostgreSQL).
+const CLAIM_CHUNK: usize = 64;
+
+/// Starts waiting sources while permits are free: each start takes a permit at once, so
+/// the source's lease (PostgreSQL) is taken just before its run and does not run out while
+/// it queues. On PostgreSQL the sources of as many free permits are leased in one statement
+/// (`store::sources`: one instance per slot; those another instance holds are dropped for
+/// this slot); on SQLite (one daemon per file) every one is granted.
+async fn launch_waiting(
+    ctx: &Arc<Context>,
+    semaphore: &Arc<Semaphore>,
+    waiting: &mut VecDeque<(String, DateTime<Utc>)>,
+    in_flight: &mut HashMap<String, DateTime<Utc>>,
+    running: &mut JoinSet<(String, RunResult)>,
+) {
+    while !waiting.is_empty() {
+        let free = semaphore.available_permits();
+        if free == 0 {
+            return;
         }
-        Ok(_) => true,
+        let chunk: Vec<(String, DateTime<Utc>)> = waiting.drain(..free.min(CLAIM_CHUNK).min(waiting.len())).collect();
+        let granted = claim_slots(ctx, &chunk).await;
+        for (id, _slot) in chunk {
+            // Removed or disabled by a reload while it waited, or run by another instance.
+            let source = ctx.config.source(&id).filter(|s| s.enabled);
+            let (Some(source), true) = (source, granted.contains(&id)) else {
+                in_flight.remove(&id);
+                continue;
+            };
+            let Ok(permit) = semaphore.clone().try_acquire_owned() else {
+                // Not reached (only this loop takes permits); the slot is left, not lost.
+                in_flight.remove(&id);
+                release_slot(ctx, &id).await;
+                continue;
+            };
+            // The run keeps this generation (its config, matcher, client) until it ends.
+            let (ctx, source) = (ctx.clone(), source.clone());
+            running.spawn(async move {
+                let _permit = permit;
+                let report = run_source(&ctx, &source).await;
+                release_slot(&ctx, &source.id).await;
+                (source.id, RunResult::of(&report))
+            });
+        }
+    }
+}
+
+/// Where this instance starts in a list of `len` due sources: a hash of its name.
+fn instance_offset(len: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    instance_name().hash(&mut h);
+    usize::try_from(h.finish() % (len.max(1) as u64)).unwrap_or(0)
+}
+
+/// Leases the runs of `due` (source, slot) on PostgreSQL, where several instances share the
+/// sources: the ids granted. All of them on SQLite. A store error grants none: the slots are
+/// left to the other instances, or to the next slot.
+async fn claim_slots(ctx: &Context, due: &[(String, DateTime<Utc>)]) -> HashSet<String> {
+    if ctx.config.storage_url.is_none() {
+        return due.iter().map(|(id, _)| id.clone()).collect();
+    }
+    let lease_secs = crate::store::lease_secs_for(ctx.config.fetch.timeout);
+    let asked: Vec<crate::store::DueSource> = due
+        .iter()
+        .map(|(id, slot)| crate::store::DueSource { source_id: id.clone(), slot: *slot, lease_secs })
+        .collect();
+    let n = asked.len();
+    match with_store(&ctx.store, move |s| s.sources().claim(&asked, Utc::now())).await {
+        Ok(granted) => {
+            if granted.len() < n {
+                tracing::debug!(asked = n, granted = granted.len(), "other instances run the rest of these slots");
+            }
+            granted.into_iter().collect()
+        }
         Err(e) => {
-            tracing::error!(source = %source_id, error = %e, "cannot lease the source's run; skipping this slot");
-            false
+            tracing::error!(sources = n, error = %e, "cannot lease the sources' runs; skipping these slots");
+            HashSet::new()
         }
     }
 }
@@ -1033,8 +1089,6 @@ enum RunResult {
     Failure {
         retry_after: Option<Duration>,
     },
-    /// Another instance holds the slot (PostgreSQL): the provisional next due time stands.
-    Skipped,
 }
 
 impl RunResult {
@@ -1074,7 +1128,6 @@ fn reschedule(
     let Some(source) = ctx.config.source(id).filter(|s| s.enabled) else { return };
     let count = failures.entry(id.to_string()).or_default();
     let retry_after = match result {
-        RunResult::Skipped => return,
         RunResult::Success => {
             *count = 0;
             None
