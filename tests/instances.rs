@@ -294,6 +294,49 @@ fn daemons_killed_at_random_moments_lose_nothing_and_duplicate_nothing() {
     assert!(gets <= bound, "{gets} feed requests: more than one per source and slot (bound {bound})");
 }
 
+/// A run that outlasts its lease keeps it: the daemon renews the lease every third of it
+/// (`[storage] lease_secs = 6`) while the run lasts, so a second instance started after the
+/// lease would have run out is refused the slot and the feed is fetched once. Without the
+/// renewal the second instance takes the expired lease over and fetches it again.
+#[test]
+fn a_run_longer_than_its_lease_renews_it_and_is_not_run_twice() {
+    let Some(cluster) = cluster() else { return };
+    let url = database(&cluster);
+    let server = HttpServer::start();
+    // Slower than the lease: the answer comes after 12 s.
+    server
+        .route("/feed/0.xml", Route { delay: Duration::from_secs(12), ..Route::ok("application/rss+xml", feed(0, 1)) });
+    let maildir = tempfile::tempdir().expect("maildir");
+    let smtp = SmtpServer::start(free_port(), maildir.path());
+    // Due once a year: both instances name the same slot (the latest scheduled time), and
+    // no later slot comes during the test.
+    let projects: Vec<Project> = (0..2).map(|_| project(&server, 1, "0 0 1 1 *", &url, smtp.port)).collect();
+    for p in &projects {
+        let settings = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("read");
+        p.write(
+            "yuqing.toml",
+            settings
+                .replace("[storage]\n", "[storage]\nlease_secs = 6\n")
+                .replace("timeout_secs = 2\n", "timeout_secs = 30\n"),
+        );
+    }
+    let first = Daemon::start(&projects[0]);
+    support::wait_for(Duration::from_secs(20), "the first instance to ask for the feed", || {
+        !server.requests("/feed/0.xml").is_empty()
+    });
+    // Past the 6 s lease as claimed; the run still waits for its answer.
+    std::thread::sleep(Duration::from_secs(8));
+    let mut second = Daemon::start(&projects[1]);
+    support::wait_for(Duration::from_secs(30), "the first instance's run to store the feed", || {
+        count(&url, "SELECT count(*) FROM documents") == 4
+    });
+    // Time for the second instance to have claimed and fetched, were it granted the slot.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(second.running(), "{}", second.log());
+    assert_eq!(server.requests("/feed/0.xml").len(), 1, "fetched once:\n{}\n----\n{}", first.log(), second.log());
+    assert_eq!(count(&url, "SELECT count(*) FROM source_leases WHERE lease_owner IS NOT NULL"), 0, "released");
+}
+
 /// A small deterministic generator (seeded per run, printed with the kills on failure).
 struct Lcg(u64);
 

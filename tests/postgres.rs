@@ -247,6 +247,17 @@ fn check_explains_the_storage_url() {
         run.stdout
     );
     assert!(!run.stdout.contains("topsecret"), "{}", run.stdout);
+    // The source lease: within its range, and said to do nothing on an SQLite file.
+    p.write("yuqing.toml", settings("url = \"postgres://yuqing@127.0.0.1:5432/yuqing\"\nlease_secs = 3"));
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(run.stdout.contains("yuqing.toml:4:"), "{}", run.stdout);
+    assert!(run.stdout.contains("[storage] lease_secs = 3 超出范围（6–3600 秒）"), "{}", run.stdout);
+    p.write("yuqing.toml", settings("path = \"state/yuqing.db\"\nlease_secs = 30"));
+    let run = p.run(&["check"]);
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    assert!(run.stdout.contains("[storage] lease_secs = 30 只对 PostgreSQL（url）有效"), "{}", run.stdout);
+    p.write("yuqing.toml", settings("url = \"postgres://yuqing:topsecret@127.0.0.1:5432/yuqing\""));
     // An SQLite-file operation is refused before it touches any store.
     let run = p.run(&["db", "backup", "copy.db"]);
     assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);

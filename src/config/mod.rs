@@ -51,6 +51,9 @@ pub struct Config {
     pub storage_path: PathBuf,
     /// `[storage] url`: PostgreSQL (experimental; only `check` and `db migrate-to` use it yet).
     pub storage_url: Option<crate::store::pg::PgUrl>,
+    /// `[storage] lease_secs`: a source run's lease on PostgreSQL, renewed every third of it
+    /// while the run lasts ([`Config::source_lease_secs`]).
+    pub storage_lease_secs: Option<i64>,
     pub fetch: FetchSettings,
     pub daemon: DaemonSettings,
     pub detection: DetectionSettings,
@@ -292,6 +295,7 @@ impl Config {
                 timezone: s.timezone,
                 storage_path: s.storage_path,
                 storage_url: s.storage_url,
+                storage_lease_secs: s.storage_lease_secs,
                 fetch: s.fetch,
                 daemon: s.daemon,
                 detection: s.detection,
@@ -315,6 +319,13 @@ impl Config {
             _ => None,
         };
         Loaded { config, diagnostics: diags }
+    }
+
+    /// How long a source run's lease holds on PostgreSQL: `[storage] lease_secs`, or twice
+    /// the fetch timeout plus two minutes ([`crate::store::lease_secs_for`]). The daemon
+    /// renews it every third of that while the run lasts.
+    pub fn source_lease_secs(&self) -> i64 {
+        self.storage_lease_secs.unwrap_or_else(|| crate::store::lease_secs_for(self.fetch.timeout))
     }
 
     pub fn enabled_sources(&self) -> impl Iterator<Item = &SourceConfig> {

@@ -54,7 +54,7 @@ const DETECTION_KEYS: &[&str] = &[
     "rumour_reaction_threshold",
     "rumour_reaction_review_threshold",
 ];
-const STORAGE_KEYS: &[&str] = &["path", "url"];
+const STORAGE_KEYS: &[&str] = &["path", "url", "lease_secs"];
 const RETENTION_KEYS: &[&str] = &["documents_days", "assessment_days", "min_free_mb"];
 const FETCH_KEYS: &[&str] = &[
     "timeout_secs",
@@ -93,6 +93,7 @@ pub(super) struct Settings {
     pub timezone: Tz,
     pub storage_path: PathBuf,
     pub storage_url: Option<crate::store::pg::PgUrl>,
+    pub storage_lease_secs: Option<i64>,
     pub fetch: FetchSettings,
     pub daemon: DaemonSettings,
     pub detection: DetectionSettings,
@@ -131,6 +132,7 @@ struct RawRetention {
 struct RawStorage {
     path: Option<Spanned<String>>,
     url: Option<Spanned<String>>,
+    lease_secs: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -227,11 +229,14 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
     let calendar = super::calendar::load(dir, &file, &root, tz, today, diags);
 
-    let (storage_path, storage_url) = storage_settings(&file, storage?, diags)?;
+    let storage = storage?;
+    let storage_lease_secs = lease_setting(&file, storage.lease_secs.as_ref(), storage.url.is_some(), diags)?;
+    let (storage_path, storage_url) = storage_settings(&file, storage, diags)?;
     Some(Settings {
         timezone: timezone?,
         storage_path: resolve(dir, &storage_path),
         storage_url,
+        storage_lease_secs,
         fetch: fetch_settings(&file, fetch?, diags)?,
         daemon: daemon?,
         detection: detection?,
@@ -247,6 +252,41 @@ pub(super) fn load(dir: &Path, diags: &mut Diagnostics) -> Option<Settings> {
         policies,
         policy_risk,
     })
+}
+
+/// The shortest and longest `[storage] lease_secs`: a lease is renewed every third of it, and
+/// a dead instance's sources wait for it.
+const LEASE_SECS: std::ops::RangeInclusive<i64> = 6..=3600;
+
+/// `[storage] lease_secs`: how long a source run's lease holds on PostgreSQL between
+/// renewals (`None`: from the fetch timeout, `store::lease_secs_for`). With `path` it has no
+/// effect, which is said.
+fn lease_setting(
+    file: &TomlFile,
+    raw: Option<&Spanned<i64>>,
+    postgres: bool,
+    diags: &mut Diagnostics,
+) -> Option<Option<i64>> {
+    let Some(v) = raw else { return Some(None) };
+    let secs = *v.get_ref();
+    if !LEASE_SECS.contains(&secs) {
+        diags.error(
+            &file.path,
+            file.line(v.span()),
+            format!("[storage] lease_secs = {secs} 超出范围（{}–{} 秒）", LEASE_SECS.start(), LEASE_SECS.end()),
+            "多个实例共用 PostgreSQL 时，信源租约的时长：实例每隔三分之一续约一次，实例宕机后其信源在这段时间后由其他实例接手；不写则为 2 × 抓取超时 + 120 秒",
+        );
+        return None;
+    }
+    if !postgres {
+        diags.warning(
+            &file.path,
+            file.line(v.span()),
+            format!("[storage] lease_secs = {secs} 只对 PostgreSQL（url）有效，SQLite 文件不需要租约"),
+            "删去这一行，或改用 url = \"postgres://…\"",
+        );
+    }
+    Some(Some(secs))
 }
 
 /// `[storage]`: `path` (SQLite, the default) or `url` (PostgreSQL, experimental), not both.

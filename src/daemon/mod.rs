@@ -908,14 +908,13 @@ async fn schedule_loop(
     // Each running source and the scheduled time (slot) its run is for.
     let mut in_flight: HashMap<String, DateTime<Utc>> = HashMap::new();
     let mut failures = initial_failures(&parts.ctx).await;
-    // Due sources waiting for a permit, oldest first, with their slots (also in `in_flight`,
-    // so a slot that comes round while one waits is skipped as for a running one).
-    let mut waiting: VecDeque<(String, DateTime<Utc>)> = VecDeque::new();
+    let mut launcher = Launcher::default();
     loop {
         let ctx = parts.ctx.clone();
         let now = Utc::now();
         heartbeat.beat(now);
         let mut newly_due = Vec::new();
+        let mut still_busy: Vec<&str> = Vec::new();
         for source in ctx.config.enabled_sources() {
             let Some(due) = next_due.get_mut(&source.id) else { continue };
             if *due > now {
@@ -930,11 +929,17 @@ async fn schedule_loop(
                 .next_after(slot.max(now), ctx.config.timezone)
                 .unwrap_or(now + chrono::Duration::days(1));
             if in_flight.contains_key(&source.id) {
-                tracing::warn!(source = %source.id, "previous run still in progress; skipping this one");
+                tracing::debug!(source = %source.id, "previous run still in progress; skipping this one");
+                still_busy.push(source.id.as_str());
                 continue;
             }
             in_flight.insert(source.id.clone(), slot);
             newly_due.push((source.id.clone(), slot));
+        }
+        // One line per tick, not one per source (a slow cold start leaves thousands waiting).
+        if !still_busy.is_empty() {
+            tracing::warn!(sources = still_busy.len(), first = %still_busy.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+                "{} sources still running or waiting from an earlier time; this time is skipped for them", still_busy.len());
         }
         // Instances sharing a database start their claims at different places in the list,
         // so they seldom contend for the same rows.
@@ -942,8 +947,8 @@ async fn schedule_loop(
             let at = instance_offset(newly_due.len());
             newly_due.rotate_left(at);
         }
-        waiting.extend(newly_due);
-        launch_waiting(&ctx, &semaphore, &mut waiting, &mut in_flight, &mut running).await;
+        launcher.waiting.extend(newly_due);
+        launcher.launch(&ctx, &semaphore, &mut in_flight, &mut running).await;
         let wake_at = next_due.values().min().copied().unwrap_or(now + chrono::Duration::hours(1));
         let sleep = (wake_at - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(BEAT_EVERY);
         tokio::select! {
@@ -955,7 +960,7 @@ async fn schedule_loop(
                     reschedule(&ctx, &id, slot, result, &mut failures, next_due);
                 }
                 // No run left in flight: the 304s queued meanwhile go to the store together.
-                if running.is_empty() && waiting.is_empty()
+                if running.is_empty() && launcher.is_empty()
                     && let Err(e) = crate::pipeline::flush_unchanged(&ctx).await
                 {
                     tracing::error!(error = %e, "cannot record the sources that answered 304");
@@ -975,6 +980,7 @@ async fn schedule_loop(
             }
             _ = shutdown.changed() => {
                 if *shutdown.borrow() {
+                    launcher.release_ready(&parts.ctx).await;
                     return (running, parts);
                 }
             }
@@ -982,49 +988,152 @@ async fn schedule_loop(
     }
 }
 
-/// At most this many due sources are leased in one statement (PostgreSQL).
+/// At most this many due sources wait leased for a permit (PostgreSQL).
 const CLAIM_CHUNK: usize = 64;
 
-/// Starts waiting sources while permits are free: each start takes a permit at once, so
-/// the source's lease (PostgreSQL) is taken just before its run and does not run out while
-/// it queues. On PostgreSQL the sources of as many free permits are leased in one statement
-/// (`store::sources`: one instance per slot; those another instance holds are dropped for
-/// this slot); on SQLite (one daemon per file) every one is granted.
-async fn launch_waiting(
+/// Due sources on their way to a run, oldest first, all of them in `in_flight` (so a slot
+/// that comes round meanwhile is skipped as for a running source): `waiting` for their
+/// lease, `ready` leased (PostgreSQL; at once on SQLite) and waiting for a permit. The ready
+/// queue is refilled when it runs down to half its target (the concurrency, at most
+/// [`CLAIM_CHUNK`]), so one claim statement covers many sources while no lease waits longer
+/// than about one run for its permit.
+#[derive(Default)]
+struct Launcher {
+    waiting: VecDeque<(String, DateTime<Utc>)>,
+    ready: VecDeque<(String, std::time::Instant)>,
+}
+
+impl Launcher {
+    fn is_empty(&self) -> bool {
+        self.waiting.is_empty() && self.ready.is_empty()
+    }
+
+    /// Starts ready sources while permits are free, claiming more as the ready queue runs low.
+    async fn launch(
+        &mut self,
+        ctx: &Arc<Context>,
+        semaphore: &Arc<Semaphore>,
+        in_flight: &mut HashMap<String, DateTime<Utc>>,
+        running: &mut JoinSet<(String, RunResult)>,
+    ) {
+        let target = ctx.config.daemon.concurrency.clamp(1, CLAIM_CHUNK);
+        loop {
+            while semaphore.available_permits() > 0
+                && let Some((id, claimed)) = self.ready.pop_front()
+            {
+                start(ctx, semaphore, &id, claimed, in_flight, running).await;
+            }
+            let free = semaphore.available_permits();
+            if self.waiting.is_empty() || (free == 0 && self.ready.len() > target / 2) {
+                return;
+            }
+            let n = (free + target).saturating_sub(self.ready.len()).clamp(1, self.waiting.len());
+            let chunk: Vec<(String, DateTime<Utc>)> = self.waiting.drain(..n).collect();
+            // Removed or disabled by a reload while it waited: not claimed.
+            let (chunk, gone): (Vec<_>, Vec<_>) =
+                chunk.into_iter().partition(|(id, _)| ctx.config.source(id).is_some_and(|s| s.enabled));
+            for (id, _) in gone {
+                in_flight.remove(&id);
+            }
+            let granted = claim_slots(ctx, &chunk).await;
+            let claimed = std::time::Instant::now();
+            for (id, _) in chunk {
+                if granted.contains(&id) {
+                    self.ready.push_back((id, claimed));
+                } else {
+                    // Another instance runs this slot: its provisional next due time stands.
+                    in_flight.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// At shutdown: the leases of sources that never started go back at once.
+    async fn release_ready(&mut self, ctx: &Context) {
+        for (id, _) in self.ready.drain(..) {
+            release_slot(ctx, &id).await;
+        }
+    }
+}
+
+/// Starts the run of a leased source with a permit that is free. A lease that waited more
+/// than a third of its length for the permit is renewed first (PostgreSQL); if it is gone,
+/// another instance has the source and nothing starts.
+async fn start(
     ctx: &Arc<Context>,
     semaphore: &Arc<Semaphore>,
-    waiting: &mut VecDeque<(String, DateTime<Utc>)>,
+    id: &str,
+    claimed: std::time::Instant,
     in_flight: &mut HashMap<String, DateTime<Utc>>,
     running: &mut JoinSet<(String, RunResult)>,
 ) {
-    while !waiting.is_empty() {
-        let free = semaphore.available_permits();
-        if free == 0 {
-            return;
+    let Some(source) = ctx.config.source(id).filter(|s| s.enabled) else {
+        in_flight.remove(id);
+        release_slot(ctx, id).await;
+        return;
+    };
+    let lease_secs = ctx.config.source_lease_secs();
+    if ctx.config.storage_url.is_some() && claimed.elapsed().as_secs() > u64::try_from(lease_secs / 3).unwrap_or(0) {
+        let key = id.to_string();
+        match with_store(&ctx.store, move |s| s.sources().renew(&key, Utc::now(), lease_secs)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(source = %id, "the source's lease ran out before its run started; another instance has it");
+                in_flight.remove(id);
+                return;
+            }
+            Err(e) => tracing::warn!(source = %id, error = %e, "cannot renew the source's lease; running it anyway"),
         }
-        let chunk: Vec<(String, DateTime<Utc>)> = waiting.drain(..free.min(CLAIM_CHUNK).min(waiting.len())).collect();
-        let granted = claim_slots(ctx, &chunk).await;
-        for (id, _slot) in chunk {
-            // Removed or disabled by a reload while it waited, or run by another instance.
-            let source = ctx.config.source(&id).filter(|s| s.enabled);
-            let (Some(source), true) = (source, granted.contains(&id)) else {
-                in_flight.remove(&id);
-                continue;
-            };
-            let Ok(permit) = semaphore.clone().try_acquire_owned() else {
-                // Not reached (only this loop takes permits); the slot is left, not lost.
-                in_flight.remove(&id);
-                release_slot(ctx, &id).await;
-                continue;
-            };
-            // The run keeps this generation (its config, matcher, client) until it ends.
-            let (ctx, source) = (ctx.clone(), source.clone());
-            running.spawn(async move {
-                let _permit = permit;
-                let report = run_source(&ctx, &source).await;
-                release_slot(&ctx, &source.id).await;
-                (source.id, RunResult::of(&report))
-            });
+    }
+    let Ok(permit) = semaphore.clone().try_acquire_owned() else {
+        // Not reached (only the launcher takes permits, after checking): the slot is left.
+        in_flight.remove(id);
+        release_slot(ctx, id).await;
+        return;
+    };
+    // The run keeps this generation (its config, matcher, client) until it ends.
+    let (ctx, source) = (ctx.clone(), source.clone());
+    running.spawn(async move {
+        let _permit = permit;
+        let Some(report) = run_leased(&ctx, &source).await else {
+            return (source.id, RunResult::LeaseLost);
+        };
+        release_slot(&ctx, &source.id).await;
+        (source.id, RunResult::of(&report))
+    });
+}
+
+/// Runs a leased source. On PostgreSQL the lease is renewed every third of its length while
+/// the run lasts (a long page source outlasts any fixed lease); when a renewal finds the
+/// lease gone (it ran out and another instance took the source over) the run is dropped at
+/// its next await: what it committed stays (each commit is one transaction), nothing more is
+/// stored by it, and `None` is returned. A renewal that fails on a store error is retried at
+/// the next third.
+async fn run_leased(ctx: &Arc<Context>, source: &crate::config::SourceConfig) -> Option<SourceReport> {
+    let run = run_source(ctx, source);
+    if ctx.config.storage_url.is_none() {
+        return Some(run.await);
+    }
+    let lease_secs = ctx.config.source_lease_secs();
+    let every = Duration::from_secs(u64::try_from(lease_secs / 3).unwrap_or(1).max(1));
+    let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(run);
+    loop {
+        tokio::select! {
+            report = &mut run => return Some(report),
+            _ = renewals.tick() => {
+                let id = source.id.clone();
+                match with_store(&ctx.store, move |s| s.sources().renew(&id, Utc::now(), lease_secs)).await {
+                    Ok(true) => tracing::debug!(source = %source.id, lease_secs, "source lease renewed"),
+                    Ok(false) => {
+                        tracing::warn!(source = %source.id,
+                            "the source's lease ran out and another instance took it over; this run stops");
+                        return None;
+                    }
+                    Err(e) => tracing::warn!(source = %source.id, error = %e, "cannot renew the source's lease; retrying"),
+                }
+            }
         }
     }
 }
@@ -1044,7 +1153,7 @@ async fn claim_slots(ctx: &Context, due: &[(String, DateTime<Utc>)]) -> HashSet<
     if ctx.config.storage_url.is_none() {
         return due.iter().map(|(id, _)| id.clone()).collect();
     }
-    let lease_secs = crate::store::lease_secs_for(ctx.config.fetch.timeout);
+    let lease_secs = ctx.config.source_lease_secs();
     let asked: Vec<crate::store::DueSource> = due
         .iter()
         .map(|(id, slot)| crate::store::DueSource { source_id: id.clone(), slot: *slot, lease_secs })
@@ -1089,6 +1198,9 @@ enum RunResult {
     Failure {
         retry_after: Option<Duration>,
     },
+    /// The lease ran out during the run and another instance took the source over: the
+    /// provisional next due time stands.
+    LeaseLost,
 }
 
 impl RunResult {
@@ -1128,6 +1240,7 @@ fn reschedule(
     let Some(source) = ctx.config.source(id).filter(|s| s.enabled) else { return };
     let count = failures.entry(id.to_string()).or_default();
     let retry_after = match result {
+        RunResult::LeaseLost => return,
         RunResult::Success => {
             *count = 0;
             None
