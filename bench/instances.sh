@@ -7,7 +7,8 @@
 #
 #   cold  from the start until every item is stored and nothing is pending in the outbox
 #   warm  the first whole minute slot after that: every source polled again (304s), from
-#         the slot's start until every source's lease is released for that slot
+#         the slot's start until every source's lease is released for that slot and its
+#         304 recorded in source_state
 #   idle  the rest of that minute: nothing due
 #
 # For each phase: wall time, the instances' CPU (user+sys, summed) and the PostgreSQL
@@ -124,6 +125,8 @@ EOF
     W0=$(now)
     Y0=$(cpu_of "${DAEMONS[@]}"); P0=$(cpu_of $(pg_backends))
     until [[ $(psql_one "$URL" "SELECT count(*) FROM source_leases WHERE done_slot >= $SLOT") -ge $N ]]; do sleep 0.2; done
+    # ... and its 304 is recorded (the state writes of 304s are flushed after the runs).
+    until [[ $(psql_one "$URL" "SELECT count(*) FROM source_state WHERE last_attempt_at >= $SLOT") -ge $N ]]; do sleep 0.2; done
     W1=$(now)
     Y1=$(cpu_of "${DAEMONS[@]}"); P1=$(cpu_of $(pg_backends))
     # Idle: to the end of the minute.

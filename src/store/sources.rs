@@ -185,10 +185,32 @@ impl<'a> SourceStates<'a> {
                 )
             };
         }
-        let sql = match self.dialect() {
-            Dialect::Sqlite => not_modified!("max"),
-            Dialect::Postgres => not_modified!("GREATEST"),
-        };
+        if self.dialect() == Dialect::Postgres {
+            // One statement for the whole batch (a warm slot of 10,000 sources was 10,000
+            // round trips), each source once at its latest time, in source order.
+            let mut latest: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+            for (source_id, at) in ordered {
+                let t = latest.entry(source_id.as_str()).or_insert(i64::MIN);
+                *t = (*t).max(at.timestamp());
+            }
+            let rows: Vec<serde_json::Value> =
+                latest.into_iter().map(|(id, at)| serde_json::json!({ "id": id, "at": at })).collect();
+            let rows = serde_json::Value::Array(rows).to_string();
+            self.db().execute(
+                "INSERT INTO source_state (source_id, last_attempt_at, last_success_at)
+                 SELECT x.id, x.at, x.at
+                 FROM jsonb_to_recordset(CAST(CAST(?1 AS TEXT) AS jsonb)) AS x(id TEXT, at BIGINT)
+                 ORDER BY x.id
+                 ON CONFLICT(source_id) DO UPDATE SET
+                     consecutive_failures = CASE WHEN coalesce(source_state.last_attempt_at, 0) <= EXCLUDED.last_attempt_at
+                                                 THEN 0 ELSE source_state.consecutive_failures END,
+                     last_attempt_at = GREATEST(coalesce(source_state.last_attempt_at, 0), EXCLUDED.last_attempt_at),
+                     last_success_at = GREATEST(coalesce(source_state.last_success_at, 0), EXCLUDED.last_success_at)",
+                &[&rows],
+            )?;
+            return Ok(());
+        }
+        let sql = not_modified!("max");
         in_tx(self.db(), |tx| {
             for (source_id, at) in ordered {
                 tx.execute(sql, &[source_id, &at.timestamp()])?;
