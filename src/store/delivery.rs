@@ -140,17 +140,17 @@ impl<'a> Outbox<'a> {
         if ids.is_empty() {
             return Ok(());
         }
+        // One statement for the batch (most of its rows are sent by now and match nothing).
+        let ids = serde_json::Value::from(ids.to_vec()).to_string();
         let owner = lease.owner.clone();
-        in_tx(&mut **conn, |tx| {
-            for id in ids {
-                tx.execute(
-                    "UPDATE alerts SET lease_owner = NULL, lease_until = NULL
-                     WHERE id = ?1 AND lease_owner = ?2 AND status = 'pending'",
-                    &[id, &owner.as_str()],
-                )?;
-            }
-            Ok(())
-        })
+        let db: &mut dyn Exec = &mut **conn;
+        db.execute(
+            "UPDATE alerts SET lease_owner = NULL, lease_until = NULL
+             WHERE lease_owner = ?2 AND status = 'pending'
+               AND id IN (SELECT CAST(x AS BIGINT) FROM jsonb_array_elements_text(CAST(CAST(?1 AS TEXT) AS jsonb)) AS x)",
+            &[&ids, &owner.as_str()],
+        )?;
+        Ok(())
     }
 
     /// Records a delivery: the alert leaves the outbox; the attempt (with the provider's
