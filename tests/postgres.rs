@@ -689,6 +689,18 @@ fn an_expired_lease_is_claimed_by_the_other_daemon() {
     assert_eq!(got, vec![fresh[0]], "once unlocked it is claimed");
 }
 
+/// What a delivery session needs beside its store: the project's config, its senders and
+/// mailer, and a runtime to run the session's rounds on.
+fn delivery_parts(
+    p: &Project,
+) -> (yuqing::config::Config, yuqing::deliver::Senders, Arc<yuqing::notify::Mailer>, tokio::runtime::Runtime) {
+    let config = yuqing::config::Config::load(p.path()).config.expect("config");
+    let senders = yuqing::deliver::Senders::build(&config).expect("senders");
+    let mailer = Arc::new(yuqing::notify::Mailer::new(config.mail.as_ref().expect("[mail]")).expect("mailer"));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    (config, senders, mailer, runtime)
+}
+
 /// Regression (the killed-daemons test once left an alert unsent for the 300 s lease): on
 /// PostgreSQL a lower alert id can commit after a higher one was claimed. A delivery session
 /// that took ids as a watermark claimed the late row, skipped it as "tried" and left it
@@ -699,11 +711,9 @@ fn an_alert_committed_out_of_id_order_is_delivered_in_the_same_session() {
     let Some(cluster) = cluster() else { return };
     let url = database(&cluster);
     let p = Project::new("", FILE_MAIL);
-    let config = yuqing::config::Config::load(p.path()).config.expect("config");
+    let (config, senders, mailer, runtime) = delivery_parts(&p);
     let store = Store::with_pg_client(connect(&url), lease("yuqing-a", 300)).expect("migrate");
     let store = Arc::new(std::sync::Mutex::new(store));
-    let senders = yuqing::deliver::Senders::build(&config).expect("senders");
-    let mailer = Arc::new(yuqing::notify::Mailer::new(config.mail.as_ref().expect("[mail]")).expect("mailer"));
     // Another daemon's transaction takes the next id and has not committed yet.
     let mut other = connect(&url);
     let mut late = other.transaction().expect("begin");
@@ -723,7 +733,6 @@ fn an_alert_committed_out_of_id_order_is_delivered_in_the_same_session() {
     }
     .expect("queue");
     assert!(high > low, "ids {low} < {high}");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut session = yuqing::deliver::Delivery::new(&store, Some(mailer), &senders, true, &config);
     runtime.block_on(session.round(None)).expect("round");
     assert_eq!(session.report.sent, 1, "only the committed one is visible yet");
@@ -749,7 +758,7 @@ fn a_session_stopped_by_the_breaker_leaves_no_claim_behind() {
     let url = database(&cluster);
     let port = support::free_port();
     let p = Project::new("", &support::smtp_mail(port));
-    let config = yuqing::config::Config::load(p.path()).config.expect("config");
+    let (config, senders, mailer, runtime) = delivery_parts(&p);
     let store = Store::with_pg_client(connect(&url), lease("yuqing-a", 300)).expect("migrate");
     let now = Utc::now();
     let queued: Vec<i64> = (0..8)
@@ -759,9 +768,6 @@ fn a_session_stopped_by_the_breaker_leaves_no_claim_behind() {
         })
         .collect();
     let store = Arc::new(std::sync::Mutex::new(store));
-    let senders = yuqing::deliver::Senders::build(&config).expect("senders");
-    let mailer = Arc::new(yuqing::notify::Mailer::new(config.mail.as_ref().expect("[mail]")).expect("mailer"));
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let report = runtime.block_on(async {
         // Nothing listens on the port: every send fails and the breaker trips.
         let mut session = yuqing::deliver::Delivery::new(&store, Some(mailer.clone()), &senders, true, &config);

@@ -1018,10 +1018,11 @@ impl Launcher {
     ) {
         let target = ctx.config.daemon.concurrency.clamp(1, CLAIM_CHUNK);
         loop {
-            while semaphore.available_permits() > 0
+            while !self.ready.is_empty()
+                && let Ok(permit) = semaphore.clone().try_acquire_owned()
                 && let Some((id, claimed)) = self.ready.pop_front()
             {
-                start(ctx, semaphore, &id, claimed, in_flight, running).await;
+                start(ctx, permit, &id, claimed, in_flight, running).await;
             }
             let free = semaphore.available_permits();
             if self.waiting.is_empty() || (free == 0 && self.ready.len() > target / 2) {
@@ -1056,12 +1057,12 @@ impl Launcher {
     }
 }
 
-/// Starts the run of a leased source with a permit that is free. A lease that waited more
-/// than a third of its length for the permit is renewed first (PostgreSQL); if it is gone,
-/// another instance has the source and nothing starts.
+/// Starts the run of a leased source on `permit`. A lease that waited more than a third of
+/// its length for the permit is renewed first (PostgreSQL); if it is gone, another instance
+/// has the source and nothing starts.
 async fn start(
     ctx: &Arc<Context>,
-    semaphore: &Arc<Semaphore>,
+    permit: tokio::sync::OwnedSemaphorePermit,
     id: &str,
     claimed: std::time::Instant,
     in_flight: &mut HashMap<String, DateTime<Utc>>,
@@ -1072,25 +1073,11 @@ async fn start(
         release_slot(ctx, id).await;
         return;
     };
-    let lease_secs = ctx.config.source_lease_secs();
-    if ctx.config.storage_url.is_some() && claimed.elapsed().as_secs() > u64::try_from(lease_secs / 3).unwrap_or(0) {
-        let key = id.to_string();
-        match with_store(&ctx.store, move |s| s.sources().renew(&key, Utc::now(), lease_secs)).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(source = %id, "the source's lease ran out before its run started; another instance has it");
-                in_flight.remove(id);
-                return;
-            }
-            Err(e) => tracing::warn!(source = %id, error = %e, "cannot renew the source's lease; running it anyway"),
-        }
-    }
-    let Ok(permit) = semaphore.clone().try_acquire_owned() else {
-        // Not reached (only the launcher takes permits, after checking): the slot is left.
+    let third = u64::try_from(ctx.config.source_lease_secs() / 3).unwrap_or(0);
+    if ctx.config.storage_url.is_some() && claimed.elapsed().as_secs() > third && !renew_slot(ctx, id).await {
         in_flight.remove(id);
-        release_slot(ctx, id).await;
         return;
-    };
+    }
     // The run keeps this generation (its config, matcher, client) until it ends.
     let (ctx, source) = (ctx.clone(), source.clone());
     running.spawn(async move {
@@ -1101,6 +1088,24 @@ async fn start(
         release_slot(&ctx, &source.id).await;
         (source.id, RunResult::of(&report))
     });
+}
+
+/// Extends this instance's lease of `source_id` (PostgreSQL) by `[storage] lease_secs`
+/// from now. False only when the lease is gone (it ran out and another instance took the
+/// source over); a store error is logged and counts as held, the next renewal tries again.
+async fn renew_slot(ctx: &Context, source_id: &str) -> bool {
+    let (id, lease_secs) = (source_id.to_string(), ctx.config.source_lease_secs());
+    match with_store(&ctx.store, move |s| s.sources().renew(&id, Utc::now(), lease_secs)).await {
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::warn!(source = %source_id, "the source's lease ran out and another instance took it over");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(source = %source_id, error = %e, "cannot renew the source's lease; trying again later");
+            true
+        }
+    }
 }
 
 /// Runs a leased source. On PostgreSQL the lease is renewed every third of its length while
@@ -1123,15 +1128,9 @@ async fn run_leased(ctx: &Arc<Context>, source: &crate::config::SourceConfig) ->
         tokio::select! {
             report = &mut run => return Some(report),
             _ = renewals.tick() => {
-                let id = source.id.clone();
-                match with_store(&ctx.store, move |s| s.sources().renew(&id, Utc::now(), lease_secs)).await {
-                    Ok(true) => tracing::debug!(source = %source.id, lease_secs, "source lease renewed"),
-                    Ok(false) => {
-                        tracing::warn!(source = %source.id,
-                            "the source's lease ran out and another instance took it over; this run stops");
-                        return None;
-                    }
-                    Err(e) => tracing::warn!(source = %source.id, error = %e, "cannot renew the source's lease; retrying"),
+                if !renew_slot(ctx, &source.id).await {
+                    tracing::warn!(source = %source.id, "this run stops: another instance has the source");
+                    return None;
                 }
             }
         }

@@ -159,37 +159,18 @@ impl<'a> SourceStates<'a> {
 
     /// [`SourceStates::record_not_modified`] for many sources in one transaction (`(source,
     /// when)` each). The times only move forward, so a batch written after a later run of
-    /// the same source (a commit or a failure) does not take its state back. The rows are
-    /// written in source order, so two daemons writing overlapping batches on PostgreSQL
+    /// the same source (a commit or a failure) does not take its state back. On PostgreSQL
+    /// the rows are written in source order, so two daemons writing overlapping batches
     /// lock them in the same order (no deadlock).
     pub fn record_not_modified_many(&mut self, runs: &[(String, DateTime<Utc>)]) -> Result<(), StoreError> {
         if runs.is_empty() {
             return Ok(());
         }
-        let mut ordered: Vec<&(String, DateTime<Utc>)> = runs.iter().collect();
-        ordered.sort_by(|a, b| a.0.cmp(&b.0));
-        // Two-argument max() is SQLite's; PostgreSQL's is GREATEST.
-        macro_rules! not_modified {
-            ($max:literal) => {
-                concat!(
-                    "INSERT INTO source_state (source_id, last_attempt_at, last_success_at) VALUES (?1, ?2, ?2)
-                     ON CONFLICT(source_id) DO UPDATE SET
-                         consecutive_failures = CASE WHEN coalesce(source_state.last_attempt_at, 0) <= ?2
-                                                     THEN 0 ELSE source_state.consecutive_failures END,
-                         last_attempt_at = ",
-                    $max,
-                    "(coalesce(source_state.last_attempt_at, 0), ?2),
-                         last_success_at = ",
-                    $max,
-                    "(coalesce(source_state.last_success_at, 0), ?2)"
-                )
-            };
-        }
         if self.dialect() == Dialect::Postgres {
             // One statement for the whole batch (a warm slot of 10,000 sources was 10,000
             // round trips), each source once at its latest time, in source order.
             let mut latest: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
-            for (source_id, at) in ordered {
+            for (source_id, at) in runs {
                 let t = latest.entry(source_id.as_str()).or_insert(i64::MIN);
                 *t = (*t).max(at.timestamp());
             }
@@ -210,10 +191,18 @@ impl<'a> SourceStates<'a> {
             )?;
             return Ok(());
         }
-        let sql = not_modified!("max");
+        // SQLite (one writer): a statement per run; two-argument max() is SQLite's GREATEST.
         in_tx(self.db(), |tx| {
-            for (source_id, at) in ordered {
-                tx.execute(sql, &[source_id, &at.timestamp()])?;
+            for (source_id, at) in runs {
+                tx.execute(
+                    "INSERT INTO source_state (source_id, last_attempt_at, last_success_at) VALUES (?1, ?2, ?2)
+                     ON CONFLICT(source_id) DO UPDATE SET
+                         consecutive_failures = CASE WHEN coalesce(source_state.last_attempt_at, 0) <= ?2
+                                                     THEN 0 ELSE source_state.consecutive_failures END,
+                         last_attempt_at = max(coalesce(source_state.last_attempt_at, 0), ?2),
+                         last_success_at = max(coalesce(source_state.last_success_at, 0), ?2)",
+                    &[source_id, &at.timestamp()],
+                )?;
             }
             Ok(())
         })
