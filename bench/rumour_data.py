@@ -3,6 +3,7 @@
 
   rumour_data.py prepare OUT_DIR [--window-hours H] [--max-comments K]
                                    -- converts, removes the cross-set overlap, splits 80/20
+                                      and by year (SET_until_2012, SET_from_2013)
   rumour_data.py table RESULT...   -- markdown rows from `yuqing rumour eval --json` outputs
   rumour_data.py nocomments IN OUT -- a copy of a prepared file without the comments
 
@@ -13,6 +14,11 @@ Overlap: a post is identified by a key made of its text after NFKC, with zero-wi
 characters, URLs, @mentions, whitespace and punctuation removed. A key found in both sets
 is overlap; "X minus overlap" drops every such post from X. Within each set the 80/20
 split is by a hash of the key, so duplicates of one post always land on the same side.
+
+Later years: within each set, one copy per key (keys whose copies disagree on the label
+dropped), the posts of 2010-2012 (Beijing time; a key with any copy from then belongs there)
+and those of 2013-2015, for training on one period and testing on the other. Posts whose time
+cannot be read are left out of both.
 
 Early responses: each post gets `"comments": [text, ...]`, the texts of its reposts and
 comments (CED `ced_reposts.jsonl.gz` by `source_file`, Rumdect
@@ -195,6 +201,36 @@ def prepare(out, window_hours=24.0, max_comments=50):
     both = [r for rows in sets.values() for r in rows]
     write(os.path.join(out, "both_train80.jsonl"), [r for r in both if not in_test_fifth(r["key"])])
     write(os.path.join(out, "both_test20.jsonl"), [r for r in both if in_test_fifth(r["key"])])
+    for name, rows in sets.items():
+        earlier, later = by_year(rows, SPLIT_YEAR)
+        write(os.path.join(out, f"{name}_until_{SPLIT_YEAR - 1}.jsonl"), earlier)
+        write(os.path.join(out, f"{name}_from_{SPLIT_YEAR}.jsonl"), later)
+
+
+# Drift: within one set, train on its posts of 2010-2012 and test on those of 2013-2015 ("posts
+# from other years"), and the reverse. Within one set, so that which set a post (or its
+# replies) came from cannot stand in for the label.
+SPLIT_YEAR = 2013
+
+
+def by_year(rows, year):
+    """A set's posts with a readable time, split into those written before `year`
+    (Beijing time) and from `year` on; one post per key (the first), keys whose copies carry
+    opposite labels dropped, and every key of the earlier part removed from the later one."""
+    labels, first = {}, {}
+    for r in rows:
+        if r["time"] is None:
+            continue
+        labels.setdefault(r["key"], set()).add(r["label"])
+        first.setdefault(r["key"], r)
+    kept = [r for k, r in first.items() if len(labels[k]) == 1]
+    def year_of(r):
+        return datetime.datetime.fromtimestamp(r["time"], BEIJING).year
+    # A key's copies may be dated differently: a key seen before `year` belongs to the earlier part.
+    early_keys = {r["key"] for r in rows if r["time"] is not None and year_of(r) < year}
+    earlier = [r for r in kept if r["key"] in early_keys]
+    later = [r for r in kept if r["key"] not in early_keys]
+    return earlier, later
 
 
 def nocomments(src, dst):

@@ -8,10 +8,13 @@
 # cross-set overlap, then trains and evaluates:
 #   within-set   train on 80 % of a set, evaluate on the other 20 % (split by text hash)
 #   cross-set    train on all of one set, evaluate on the other set minus the overlap
+#   later years  within one set, train on its posts of 2010-2012, evaluate on 2013-2015, and
+#                the reverse (drift; one copy per post, no post on both sides)
 # Extra arguments for `yuqing rumour train` can be given in $TRAIN_ARGS (e.g. "--l2 1e-5").
 # Early responses: every prepared post carries its early replies as "comments" ($PREP_ARGS
-# for `rumour_data.py prepare`, default "--window-hours 24 --max-comments 50"); a content
-# model ignores them. With COMMENTS=1 the models are trained with `--comments` (a reaction
+# for `rumour_data.py prepare`, default "--window-hours 24 --max-comments 50"); by default
+# the models are trained with `--no-comments` (content only). With COMMENTS=1 they are
+# trained with `--comments` (a reaction
 # model beside the content model), and each cross-set model is also evaluated on its test
 # set stripped of comments with the reaction model forced on (`--min-comments 0`): how it
 # scores posts that have no replies.
@@ -26,7 +29,7 @@ BIN=${YUQING_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/yuqing}
 python3 bench/rumour_data.py prepare "$OUT" ${PREP_ARGS:-}
 mkdir -p "$OUT/results"
 ARGS=${TRAIN_ARGS:-}
-if [ "${COMMENTS:-0}" = 1 ]; then ARGS="$ARGS --comments"; fi
+if [ "${COMMENTS:-0}" = 1 ]; then ARGS="$ARGS --comments"; else ARGS="$ARGS --no-comments"; fi
 run() { # name train-file test-file
     local name=$1 train=$2 test=$3
     # shellcheck disable=SC2086
@@ -42,7 +45,11 @@ run within_rumdect rumdect_train80 rumdect_test20
 run within_both both_train80 both_test20
 run cross_ced_to_rumdect ced rumdect_minus_overlap
 run cross_rumdect_to_ced rumdect ced_minus_overlap
-echo "($(( $(date +%s) - start )) s for 5 trainings and evaluations; model sizes:" \
+for set in ced rumdect; do
+    run "later_${set}_2012_to_2013" "${set}_until_2012" "${set}_from_2013"
+    run "earlier_${set}_2013_to_2012" "${set}_from_2013" "${set}_until_2012"
+done
+echo "($(( $(date +%s) - start )) s for 9 trainings and evaluations; model sizes:" \
     "$(du -k "$OUT"/*.model | awk '{printf "%s %s KB; ", $2, $1}' | sed "s|$OUT/||g"))" >&2
 extra=()
 if [ "${COMMENTS:-0}" = 1 ]; then
@@ -54,4 +61,5 @@ if [ "${COMMENTS:-0}" = 1 ]; then
         extra+=("$OUT/results/nocomments_$name.json")
     done
 fi
-python3 bench/rumour_data.py table "$OUT"/results/within_*.json "$OUT"/results/cross_*.json "${extra[@]}"
+python3 bench/rumour_data.py table "$OUT"/results/within_*.json "$OUT"/results/cross_*.json \
+    "$OUT"/results/later_*.json "$OUT"/results/earlier_*.json "${extra[@]}"

@@ -450,6 +450,45 @@ fn reaction_fixture() -> String {
 }
 
 #[test]
+fn training_data_that_mostly_carry_comments_get_a_reaction_model_unless_declined() {
+    let p = Project::new("", FILE_MAIL);
+    let version = |p: &Project, name: &str| {
+        let model = std::fs::read_to_string(p.path().join(name)).expect("model written");
+        model.lines().next().unwrap_or_default().to_owned()
+    };
+    let out = |name: &str| p.path().join(name).to_string_lossy().into_owned();
+    // Every line carries replies: the reaction part is trained without being asked for.
+    p.write("train.jsonl", reaction_fixture());
+    let data = p.path().join("train.jsonl").to_string_lossy().into_owned();
+    let run = p.run(&["rumour", "train", "--data", &data, "--out", &out("auto.model")]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("48 / 48 条样本有至少 1 条评论（comments 字段），过半"), "{}", run.stdout);
+    assert!(run.stdout.contains("文本+评论模型阈值："), "{}", run.stdout);
+    assert_eq!(version(&p, "auto.model"), "yuqing-rumour-model 4");
+    // --no-comments declines it; --comments with it is refused by the parser.
+    let run = p.run(&["rumour", "train", "--data", &data, "--out", &out("plain.model"), "--no-comments"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("评论"), "{}", run.stdout);
+    assert_eq!(version(&p, "plain.model"), "yuqing-rumour-model 3");
+    let run = p.run(&["rumour", "train", "--data", &data, "--comments", "--no-comments"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("'--comments' cannot be used with '--no-comments'"), "{}", run.stderr);
+
+    // Fewer than half carry replies: content only, and a hint how to get both.
+    let mut mixed: String = reaction_fixture().lines().take(10).map(|l| format!("{l}\n")).collect();
+    mixed.push_str(&jsonl(&fixture()));
+    p.write("mixed.jsonl", &mixed);
+    let mixed = p.path().join("mixed.jsonl").to_string_lossy().into_owned();
+    let run = p.run(&["rumour", "train", "--data", &mixed, "--out", &out("mixed.model")]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("只有 10 / 58 条样本有至少 1 条评论，不足一半，只训练文本模型"), "{}", run.stdout);
+    assert_eq!(version(&p, "mixed.model"), "yuqing-rumour-model 3");
+    let run = p.run(&["rumour", "train", "--data", &mixed, "--out", &out("asked.model"), "--comments"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(version(&p, "asked.model"), "yuqing-rumour-model 4");
+}
+
+#[test]
 fn a_model_trained_with_comments_judges_posts_by_their_replies_and_says_so() {
     let p = Project::new("", FILE_MAIL);
     p.write("train.jsonl", reaction_fixture());
@@ -547,13 +586,13 @@ fn a_model_trained_with_comments_judges_posts_by_their_replies_and_says_so() {
 
     // A content model has no reaction part to force, nor reaction cuts to take.
     let plain = p.path().join("plain.model").to_string_lossy().into_owned();
-    let run = p.run(&["rumour", "train", "--data", &data, "--out", &plain]);
+    let run = p.run(&["rumour", "train", "--data", &data, "--out", &plain, "--no-comments"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stdout.contains("条样本带评论（comments 字段）；加 --comments"), "a hint: {}", run.stdout);
+    assert!(!run.stdout.contains("文本+评论模型"), "--no-comments: content only: {}", run.stdout);
     let run = p.run(&["rumour", "eval", "--data", &data, "--model", &plain, "--min-comments", "0"]);
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("--min-comments 需要用 rumour train --comments 训练的模型"), "{}", run.stderr);
-    let run = p.run(&["rumour", "train", "--data", &data, "--force"]);
+    let run = p.run(&["rumour", "train", "--data", &data, "--force", "--no-comments"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     p.write("yuqing.toml", format!("{toml}\n[detection]\nrumour_reaction_threshold = 0.9\n"));
     let check = p.run(&["check"]);

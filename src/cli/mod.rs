@@ -248,13 +248,17 @@ pub struct RumourTrainArgs {
     pub ensemble: bool,
     /// Also train a reaction model on each post's `comments` (its early replies, earliest
     /// first), used for posts with at least --min-comments of them; other posts keep the
-    /// content model
-    #[arg(long)]
+    /// content model. Without this flag it is trained when at least half the examples
+    /// carry that many comments
+    #[arg(long, conflicts_with = "no_comments")]
     pub comments: bool,
-    /// With --comments: the reaction model reads a post's first this many comments
+    /// Train the content model only, even when the examples carry comments
+    #[arg(long)]
+    pub no_comments: bool,
+    /// The reaction model reads a post's first this many comments
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_comments: u16,
-    /// With --comments: the reaction model judges posts with at least this many comments
+    /// The reaction model judges posts with at least this many comments
     #[arg(long, default_value_t = crate::rumour::TrainParams::default().min_comments as u16)]
     pub min_comments: u16,
 }

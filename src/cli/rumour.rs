@@ -87,6 +87,38 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         eprintln!("错误：{e}；请补充标注过的样本后再训练");
         return Ok(ExitCode::from(1));
     }
+    let min_comments = usize::from(args.min_comments);
+    // Posts with no comment at all never count, whatever --min-comments says.
+    let enough = min_comments.max(1);
+    let with = examples.iter().filter(|e| crate::rumour::text::reply_count(&e.comments) >= enough).count();
+    let reaction = match reaction_choice(args, with, examples.len()) {
+        ReactionChoice::Asked => {
+            println!(
+                "评论：{with} 条样本有至少 {enough} 条评论（comments 字段），另训练文本+评论模型（每条读前 {} 条评论）",
+                args.max_comments
+            );
+            true
+        }
+        // Cross-set and later-year figures (EVALUATION.md, "Public reaction", "Later
+        // years"): with replies the model ranks clearly better, so it is the default when
+        // the data carry them.
+        ReactionChoice::Most => {
+            println!(
+                "评论：{with} / {} 条样本有至少 {enough} 条评论（comments 字段），过半，另训练文本+评论模型（每条读前 {} 条评论；只要文本模型加 --no-comments）",
+                examples.len(),
+                args.max_comments
+            );
+            true
+        }
+        ReactionChoice::Few => {
+            println!(
+                "提示：只有 {with} / {} 条样本有至少 {enough} 条评论，不足一半，只训练文本模型；加 --comments 仍可另训练文本+评论模型",
+                examples.len()
+            );
+            false
+        }
+        ReactionChoice::Declined | ReactionChoice::Absent => false,
+    };
     let params = TrainParams {
         bits: args.bits,
         max_n: usize::from(args.max_ngram),
@@ -103,24 +135,10 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
             _ => Weighting::None,
         },
         ensemble: args.ensemble,
-        comments: if args.comments { usize::from(args.max_comments) } else { 0 },
-        min_comments: usize::from(args.min_comments),
+        comments: if reaction { usize::from(args.max_comments) } else { 0 },
+        min_comments,
         ..TrainParams::default()
     };
-    let with = examples.iter().filter(|e| crate::rumour::text::reply_count(&e.comments) >= params.min_comments).count();
-    if args.comments {
-        println!(
-            "评论：{with} 条样本有至少 {} 条评论（comments 字段），另训练文本+评论模型（每条读前 {} 条评论）",
-            params.min_comments, params.comments
-        );
-    } else if with * 2 >= examples.len() && with > 0 {
-        // Cross-set figures (EVALUATION.md, "Public reaction"): with replies the model ranks
-        // clearly better; it is a choice because the file is larger and only exports carry replies.
-        println!(
-            "提示：{with} / {} 条样本带评论（comments 字段）；加 --comments 可另训练文本+评论模型，对带评论的导出帖子判断更准（见 EVALUATION.md）",
-            examples.len()
-        );
-    }
     let (model, report) = fit(&examples, &params);
     if params.ensemble {
         println!("模型：普通模型与 NB 加权模型的平均（logit 取平均，存为一组权重）");
@@ -190,6 +208,35 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or_default();
     println!("模型已写入 {}（{} 个非零权重，{} KB）", out.display(), model.weights().len(), size.div_ceil(1024));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `rumour train` trains a reaction model beside the content model.
+#[derive(Debug, PartialEq, Eq)]
+enum ReactionChoice {
+    /// `--comments`.
+    Asked,
+    /// `--no-comments`.
+    Declined,
+    /// At least half the examples carry enough comments.
+    Most,
+    /// Some do, fewer than half: content only, with a hint.
+    Few,
+    /// None do.
+    Absent,
+}
+
+fn reaction_choice(args: &RumourTrainArgs, with: usize, total: usize) -> ReactionChoice {
+    if args.comments {
+        ReactionChoice::Asked
+    } else if args.no_comments {
+        ReactionChoice::Declined
+    } else if with == 0 {
+        ReactionChoice::Absent
+    } else if with * 2 >= total {
+        ReactionChoice::Most
+    } else {
+        ReactionChoice::Few
+    }
 }
 
 /// How `rumour eval` reports.
