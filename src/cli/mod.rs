@@ -235,7 +235,7 @@ pub struct RumourTrainArgs {
     /// Advanced: AdaGrad learning rate
     #[arg(long, default_value_t = crate::rumour::TrainParams::default().learning_rate)]
     pub learning_rate: f32,
-    /// Precision the rumour flag's threshold must reach on the held-out fifth (0–1)
+    /// Precision the rumour flag's threshold must reach on the held-out scores (0–1)
     #[arg(long, default_value_t = crate::rumour::TrainParams::default().precision)]
     pub precision: f64,
     /// Advanced: per-n-gram scaling while training: none, nb (NB-SVM log-count ratio) or
@@ -252,6 +252,10 @@ pub struct RumourTrainArgs {
     /// carry that many comments
     #[arg(long, conflicts_with = "no_comments")]
     pub comments: bool,
+    /// Advanced: how many fifths of the data are held out in turn to pick the thresholds
+    /// (1–5; each scored by a model trained on the rest, the scores pooled)
+    #[arg(long, default_value_t = crate::rumour::TrainParams::default().folds as u8, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub folds: u8,
     /// Train the content model only, even when the examples carry comments
     #[arg(long)]
     pub no_comments: bool,

@@ -137,6 +137,7 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         ensemble: args.ensemble,
         comments: if reaction { usize::from(args.max_comments) } else { 0 },
         min_comments,
+        folds: usize::from(args.folds),
         ..TrainParams::default()
     };
     let (model, report) = fit(&examples, &params);
@@ -156,9 +157,14 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
     } else {
         format!("精确率达不到 {:.2}，取 F1 最大", params.precision)
     };
+    let held = match params.folds {
+        1 => format!("在训练数据中按文本散列留出的 {} 条上", report.held_out),
+        5 => format!("训练数据按文本散列分五份、每份由其余四份训练的模型打分，共 {} 条上", report.held_out),
+        k => format!("训练数据按文本散列分五份、其中 {k} 份轮流由其余部分训练的模型打分，共 {} 条上", report.held_out),
+    };
     println!(
-        "阈值：{:.2}（在训练数据中按文本散列留出的 {} 条上{how}：F1 {:.3}，精确率 {:.3}，召回率 {:.3}）",
-        model.threshold, report.held_out, report.held_out_f1, report.held_out_precision, report.held_out_recall
+        "阈值：{:.2}（{held}{how}：F1 {:.3}，精确率 {:.3}，召回率 {:.3}）",
+        model.threshold, report.held_out_f1, report.held_out_precision, report.held_out_recall
     );
     println!(
         "待核实：{:.2}–{:.2}（自 {:.2} 起：精确率 {:.3}，召回率 {:.3}）",
