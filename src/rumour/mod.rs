@@ -18,8 +18,8 @@
 //! epoch count, one thread, no clock).
 //!
 //! Parts: [`text`] normalises a post and turns it into features (the same code at training,
-//! evaluation and run time); [`train`] fits a model and picks its threshold on a held-out
-//! fifth of the training data; [`file`] saves and loads the versioned model file; [`data`]
+//! evaluation and run time); [`train`] fits a model and picks its thresholds on held-out
+//! scores of the training data (each fifth scored by a model trained on the rest); [`file`] saves and loads the versioned model file; [`data`]
 //! reads labelled JSONL; [`eval`] measures cues, model and both together. Pure except
 //! [`file`] and [`data`], which read and write the files they are given.
 

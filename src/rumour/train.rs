@@ -28,7 +28,7 @@
 //! model over the post and its first replies ([`reaction_features`]), trained on the same
 //! examples with the same parameters and the same held-out fifths; its thresholds are picked
 //! on the held-out posts that have at least [`TrainParams::min_comments`] replies (the posts
-//! it will judge), or on the whole fifth when those lack a class. The content model is
+//! it will judge), or on all held-out posts when those lack a class. The content model is
 //! trained exactly as without it.
 
 use super::RumourModel;
