@@ -256,6 +256,10 @@ pub struct RumourTrainArgs {
     /// (1–5; each scored by a model trained on the rest, the scores pooled)
     #[arg(long, default_value_t = crate::rumour::TrainParams::default().folds as u8, value_parser = clap::value_parser!(u8).range(1..=5))]
     pub folds: u8,
+    /// Advanced: read traditional characters as they are (by default they are read as
+    /// simplified, as the keyword lists match them; such a model file is version 5)
+    #[arg(long)]
+    pub no_fold: bool,
     /// Train the content model only, even when the examples carry comments
     #[arg(long)]
     pub no_comments: bool,

@@ -138,6 +138,7 @@ pub(super) fn train(config_dir: &Path, args: &RumourTrainArgs) -> anyhow::Result
         comments: if reaction { usize::from(args.max_comments) } else { 0 },
         min_comments,
         folds: usize::from(args.folds),
+        fold: !args.no_fold,
         ..TrainParams::default()
     };
     let (model, report) = fit(&examples, &params);

@@ -7,6 +7,7 @@
 //! ngrams 1 3                 ← character n-gram range
 //! words 2                    ← word n-grams 1..=2 from jieba, 0 for none (version 3)
 //! style 0.5                  ← the value of each style cue, 0 for none (version 3)
+//! fold 1                     ← traditional characters read as simplified (version 5)
 //! threshold 0.62             ← the 谣言 flag's threshold, chosen on held-out training data
 //! review 0.41                ← the 待核实 band's lower edge (version 2; version 1 files have
 //!                              none and load with review = threshold, i.e. no band)
@@ -14,7 +15,7 @@
 //! weights 81234              ← how many lines follow
 //! 17 0.0123                  ← bucket and weight, buckets ascending
 //! …
-//! reaction 3 50              ← version 4 only: a reaction model, used for posts with at
+//! reaction 3 50              ← version 4 and 5: a reaction model, used for posts with at
 //! threshold 0.7                 least 3 replies, reading the first 50 (post and replies,
 //! review 0.45                   [`super::text::reaction_features`]), with its own
 //! bias -0.2                     thresholds and weights
@@ -24,8 +25,10 @@
 //! ```
 //!
 //! Floats are written in Rust's shortest round-trip form, so load(save(m)) == m exactly.
-//! Versions 1 and 2 (character n-grams only) and 3 still load; a model without a reaction
-//! part is saved as version 3 (what releases before it read), one with it as version 4.
+//! Versions 1 and 2 (character n-grams only), 3 and 4 still load. A model that folds
+//! traditional characters (every model trained since version 5) is saved as version 5;
+//! one that does not, as version 3 without a reaction part and 4 with one (what releases
+//! before them read).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -37,9 +40,11 @@ use super::text::{
 use super::{ModelVerdict, RumourError};
 
 pub const MAGIC: &str = "yuqing-rumour-model";
-/// The newest format read (and written for a model with a reaction part).
-pub const VERSION: u32 = 4;
-/// The format written for a content model.
+/// The newest format read (and written for a model that folds traditional characters).
+pub const VERSION: u32 = 5;
+/// The format written for a model with a reaction part that does not fold.
+const REACTION_VERSION: u32 = 4;
+/// The format written for a content model that does not fold.
 const CONTENT_VERSION: u32 = 3;
 
 /// How many features an explanation names at most.
@@ -264,12 +269,19 @@ impl RumourModel {
     /// The file's text.
     pub fn to_text(&self) -> String {
         let mut s = String::with_capacity(32 + self.weights.len() * 18);
-        let version = if self.reaction.is_some() { VERSION } else { CONTENT_VERSION };
+        let version = match (self.spec.fold, self.reaction.is_some()) {
+            (true, _) => VERSION,
+            (false, true) => REACTION_VERSION,
+            (false, false) => CONTENT_VERSION,
+        };
         let _ = writeln!(s, "{MAGIC} {version}");
         let _ = writeln!(s, "bits {}", self.spec.bits);
         let _ = writeln!(s, "ngrams {} {}", self.spec.min_n, self.spec.max_n);
         let _ = writeln!(s, "words {}", self.spec.words);
         let _ = writeln!(s, "style {}", self.spec.style);
+        if self.spec.fold {
+            let _ = writeln!(s, "fold 1");
+        }
         let _ = writeln!(s, "threshold {}", self.threshold);
         let _ = writeln!(s, "review {}", self.review);
         let _ = writeln!(s, "bias {}", self.bias);
@@ -320,7 +332,7 @@ impl RumourModel {
             return Err(RumourError::NotAModel { path: path.to_path_buf() });
         };
         let version: u32 = match version.trim() {
-            v @ ("1" | "2" | "3" | "4") => v.parse().unwrap_or(1),
+            v @ ("1" | "2" | "3" | "4" | "5") => v.parse().unwrap_or(1),
             other => return Err(RumourError::Version { path: path.to_path_buf(), found: other.to_string() }),
         };
         if !text.lines().any(|l| l == "end") {
@@ -361,7 +373,16 @@ impl RumourModel {
             let (n, st) = one(field(&mut lines, "style")?)?;
             style = finite(&st).filter(|s| *s >= 0.0).ok_or_else(|| corrupt(n, "style 应为非负数"))?;
         }
-        let spec = FeatureSpec { bits, min_n, max_n, words, style, comments: 0 };
+        let mut fold = false;
+        if version >= 5 {
+            let (n, f) = one(field(&mut lines, "fold")?)?;
+            fold = match f.as_str() {
+                "1" => true,
+                "0" => false,
+                _ => return Err(corrupt(n, "fold 应为 0 或 1")),
+            };
+        }
+        let spec = FeatureSpec { bits, min_n, max_n, words, style, comments: 0, fold };
         // Thresholds, bias and weights: the content model's, then the reaction model's.
         let part = |lines: &mut dyn Iterator<Item = (usize, &str)>,
                     spec: FeatureSpec,
@@ -439,7 +460,7 @@ mod tests {
     use super::*;
 
     fn spec() -> FeatureSpec {
-        FeatureSpec { bits: 20, min_n: 1, max_n: 3, words: 2, style: 0.5, comments: 0 }
+        FeatureSpec { bits: 20, min_n: 1, max_n: 3, words: 2, style: 0.5, comments: 0, fold: false }
     }
 
     fn model() -> RumourModel {
@@ -569,9 +590,14 @@ mod tests {
         assert!(matches!(parse_err(&good[..good.len() - 4]), RumourError::Truncated { .. }));
         assert!(matches!(parse_err(""), RumourError::NotAModel { .. }));
         assert!(matches!(parse_err("hello\n"), RumourError::NotAModel { .. }));
-        assert!(matches!(parse_err(&good.replace("model 3", "model 5")), RumourError::Version { .. }));
-        let e = parse_err(&good.replace("model 3", "model 5")).to_string();
-        assert!(e.contains("版本 5") && e.contains("yuqing rumour train 重新训练"), "{e}");
+        assert!(matches!(parse_err(&good.replace("model 3", "model 6")), RumourError::Version { .. }));
+        let e = parse_err(&good.replace("model 3", "model 6")).to_string();
+        assert!(e.contains("版本 6") && e.contains("yuqing rumour train 重新训练"), "{e}");
+        // Version 5 has a fold line after style, 0 or 1.
+        let v5 = good.replace("model 3", "model 5").replace("style 0.5\n", "style 0.5\nfold 1\n");
+        assert!(RumourModel::parse(Path::new("v5.model"), v5.as_bytes()).expect("version 5").spec.fold);
+        assert!(matches!(parse_err(&v5.replace("fold 1", "fold 2")), RumourError::Corrupt { line: 6, .. }));
+        assert!(matches!(parse_err(&good.replace("model 3", "model 5")), RumourError::Corrupt { line: 6, .. }));
         assert!(matches!(parse_err(&good.replace("bias -0.1", "bias x")), RumourError::Corrupt { line: 8, .. }));
         assert!(matches!(parse_err(&good.replace("review 0.301", "review 0.9")), RumourError::Corrupt { line: 7, .. }));
         assert!(matches!(parse_err(&good.replace("17 ", "2 ")), RumourError::Corrupt { line: 11, .. }));

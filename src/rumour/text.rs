@@ -16,6 +16,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::matcher::Folding;
+
 use crate::extract::normalize::{html_to_text, normalize_text};
 // Built on first use: only models with word features use it.
 use crate::util::segment::JIEBA;
@@ -148,12 +150,22 @@ pub struct FeatureSpec {
     /// A reaction model reads the first this many replies ([`reply_features`]); 0: a
     /// content model, which reads the post only.
     pub comments: usize,
+    /// Traditional characters are read as their simplified forms (OpenCC's one-to-one
+    /// mappings, the keyword matcher's table), so a post written in either script has the
+    /// same features. Models before version 5 read characters as they are.
+    pub fold: bool,
 }
 
 impl FeatureSpec {
     /// Character n-grams only: what version 1 and 2 model files hold.
     pub fn chars(bits: u8, min_n: usize, max_n: usize) -> Self {
-        FeatureSpec { bits, min_n, max_n, words: 0, style: 0.0, comments: 0 }
+        FeatureSpec { bits, min_n, max_n, words: 0, style: 0.0, comments: 0, fold: false }
+    }
+
+    /// Normalised text as this model's features read it: folded to simplified characters
+    /// when [`Self::fold`] is set, else unchanged.
+    fn read<'a>(&self, normalised: &'a str) -> Cow<'a, str> {
+        if self.fold { Folding::get().apply(Cow::Borrowed(normalised)) } else { Cow::Borrowed(normalised) }
     }
 }
 
@@ -377,6 +389,8 @@ fn push_gram_buckets(
 /// unit L2 length; then each style cue that occurs at `spec.style`. Sorted by bucket, one
 /// entry per bucket.
 pub fn features_of(normalised: &str, spec: &FeatureSpec) -> Vec<(u32, f32)> {
+    let read = spec.read(normalised);
+    let normalised: &str = &read;
     let mut out = unit_tf(gram_buckets(normalised, spec, None));
     if spec.style > 0.0 {
         let mask = (1u64 << spec.bits) - 1;
@@ -424,8 +438,9 @@ pub fn reply_features(replies: &[String], spec: &FeatureSpec) -> Vec<(u32, f32)>
     let mut buckets = Vec::new();
     let mut doubting = 0usize;
     for r in replies {
-        push_gram_buckets(r, spec, REPLY, &mut buckets, None);
-        doubting += usize::from(reply_doubts(r));
+        let r = spec.read(r);
+        push_gram_buckets(&r, spec, REPLY, &mut buckets, None);
+        doubting += usize::from(reply_doubts(&r));
     }
     let mut out = unit_tf(buckets);
     if doubting > 0 {
@@ -462,13 +477,14 @@ pub fn reply_labels_where(replies: &[String], spec: &FeatureSpec, keep: impl Fn(
     let mut labels = Vec::new();
     let mut doubting = 0usize;
     for r in replies {
+        let r = spec.read(r);
         let mut sink = |b: u32, text: &dyn Fn() -> String| {
             if keep(b) {
                 labels.push((b, text()));
             }
         };
-        push_gram_buckets(r, spec, REPLY, &mut Vec::new(), Some(&mut sink));
-        doubting += usize::from(reply_doubts(r));
+        push_gram_buckets(&r, spec, REPLY, &mut Vec::new(), Some(&mut sink));
+        doubting += usize::from(reply_doubts(&r));
     }
     for (_, l) in &mut labels {
         *l = format!("评论“{}”", shown(l.trim()));
@@ -512,6 +528,8 @@ type LabelSink<'a> = &'a mut dyn FnMut(u32, &dyn Fn() -> String);
 /// [`feature_labels`] of the buckets `keep` accepts only (the others' texts are never
 /// built: an explanation needs a few of some 400).
 pub fn feature_labels_where(normalised: &str, spec: &FeatureSpec, keep: impl Fn(u32) -> bool) -> Vec<(u32, String)> {
+    let read = spec.read(normalised);
+    let normalised: &str = &read;
     let mut labels = Vec::new();
     let mut sink = |b: u32, text: &dyn Fn() -> String| {
         if keep(b) {
