@@ -261,7 +261,7 @@ def table(paths):
             ts = f"{ts} / {x['threshold']:.2f}" if mixed else f"{x['threshold']:.2f}"
             rts = f"{rts} / {x['review_threshold']:.2f}" if mixed else f"{x['review_threshold']:.2f}"
         for method, label in (("cues", "cue lists"), ("model", f"model flag (t={ts})" if ts is not None else "model"),
-                              ("combined", "cues OR model flag"),
+                              ("combined", "model flag or confirmed cue"),
                               ("with_review_band", f"model flag + 待核实 (≥{rts})" if rts is not None else "")):
             m = r.get(method)
             if not m:

@@ -79,7 +79,7 @@ fn train_then_eval_then_match_uses_the_model() {
     let run = p.run(&["rumour", "eval", "--data", &data]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.contains("模型阈值 0.") && run.stdout.contains("文本分类模型"), "{}", run.stdout);
-    assert!(run.stdout.contains("合并（线索或模型）"), "{}", run.stdout);
+    assert!(run.stdout.contains("合并（模型，或经模型确认的线索）"), "{}", run.stdout);
     let run = p.run(&["rumour", "eval", "--data", &data, "--json"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("json");
@@ -98,13 +98,24 @@ fn train_then_eval_then_match_uses_the_model() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let out: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
     assert_eq!(out[0]["rumour"], true, "{}", out[0]);
-    assert_eq!(out[0]["flags"], serde_json::json!([]), "the model alone decided");
     assert_eq!(out[0]["rumour_model"]["fired"], true);
     let reason = out[0]["rumour_model"]["reason"].as_str().expect("reason");
+    // The model alone decided; its reason is the flag's, as in the daemon's alert.
+    assert_eq!(out[0]["flags"], serde_json::json!([{"kind": "rumour", "reasons": [reason]}]));
     assert!(reason.starts_with("文本分类模型 0.") && reason.contains(" ≥ "), "{reason}");
     assert_eq!(out[1]["rumour"], false, "{}", out[1]);
     assert!(out[1]["rumour_model"]["reason"].as_str().expect("reason").contains(" < "));
-    assert_eq!(out[2]["rumour"], true, "the cue alone is enough: {}", out[2]);
+    // A cue the model does not confirm (a notice with 网传 in it) is no 谣言 flag: the post is
+    // 待核实, naming the cue and the model's score.
+    assert_eq!(out[2]["rumour"], false, "{}", out[2]);
+    assert_eq!(out[2]["flags"], serde_json::json!([]), "{}", out[2]);
+    assert_eq!(out[2]["to_verify"], true, "{}", out[2]);
+    let why = out[2]["to_verify_reason"].as_str().expect("reason");
+    assert!(why.starts_with("谣言线索：网传；文本分类模型 0.") && why.contains(" < "), "{why}");
+    // A cue on a post the model scores in its band or above stands, with the model's reason.
+    let run = p.run(&["test", "match", "--text", "网传人民广场明天要拆了，赶紧转发告诉家人"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("研判：疑似谣言（线索：网传、文本分类模型 0."), "{}", run.stdout);
 
     let run = p.run(&["test", "match", "--text", "震惊！火车站出大事了，千万别去，速转"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
@@ -153,6 +164,33 @@ fn the_daemon_flags_what_the_model_judges_a_rumour_and_says_why() {
         mails.iter().filter(|m| m.contains("研判提示：疑似谣言（线索：文本分类模型 0.")).collect();
     assert_eq!(flagged.len(), 1, "{mails:?}");
     assert!(flagged[0].contains("紧急扩散"), "{}", flagged[0]);
+}
+
+/// A 谣言 cue on a post the model scores below its band is no flag in the alert but a 待核实
+/// line naming the cue, and the post still reaches its people (its keyword hit alerts).
+#[test]
+fn a_cue_the_model_does_not_confirm_is_sent_as_to_verify_not_as_a_rumour() {
+    let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
+    p.write("keywords/flags/rumour.txt", "网传\n");
+    p.write("train.jsonl", jsonl(&fixture()));
+    let run = p.run(&["rumour", "train", "--data", &p.path().join("train.jsonl").to_string_lossy()]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    p.write(
+        "forum.xml",
+        support::rss(&[
+            ("n1", "网传烈士陵园开展祭扫活动", "市退役军人事务局组织干部职工在烈士陵园开展祭扫活动"),
+            ("r1", "网传烈士陵园明天要拆了", "紧急扩散！听说烈士陵园明天要拆了，赶紧转发告诉家人，千万别信官方"),
+        ]),
+    );
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let mails = outbox_texts(&p);
+    assert_eq!(mails.len(), 2, "both posts reach their people: {mails:?}");
+    let notice = mails.iter().find(|m| m.contains("开展祭扫活动")).expect("the notice's alert");
+    assert!(!notice.contains("疑似谣言（"), "{notice}");
+    assert!(notice.contains("待核实：") && notice.contains("谣言线索：网传；文本分类模型 0."), "{notice}");
+    let rumour = mails.iter().find(|m| m.contains("明天要拆了")).expect("the rumour's alert");
+    assert!(rumour.contains("研判提示：疑似谣言（线索：网传、文本分类模型 0."), "{rumour}");
 }
 
 /// The fixture with every rumour written as markup (`<p>`, `&nbsp;`, `<br/>`), as posts

@@ -40,8 +40,9 @@ pub struct Analysis {
     pub topics: Vec<String>,
     pub flags: Vec<Flag>,
     pub rumour: bool,
-    /// Not flagged, but the model puts it in the 待核实 (to verify) band.
-    pub to_verify: bool,
+    /// Not flagged, but to be verified (待核实), and why: the model puts it in its band, or a
+    /// 谣言 cue fired that the model does not confirm ([`crate::rumour::settle`]).
+    pub to_verify: Option<String>,
     /// The trained model's verdict when the config has a model; `rumour` includes it.
     pub rumour_model: Option<crate::rumour::ModelVerdict>,
     pub negativity: Option<Negativity>,
@@ -104,8 +105,8 @@ impl Analyser {
                 m.judge_plain_with_comments(&title, &text, comments)
             }
         });
-        let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour) || rumour_model.as_ref().is_some_and(|v| v.fired);
-        let to_verify = !rumour && rumour_model.as_ref().is_some_and(|v| v.to_verify());
+        let to_verify = rumour_model.as_ref().and_then(|v| crate::rumour::settle(&mut flags, v));
+        let rumour = flags.iter().any(|f| f.kind == FlagKind::Rumour);
         let negativity = self.lexicon.score(&title, &text);
         let event = self.events.add_story(&title, &text);
         Analysis {
@@ -212,7 +213,7 @@ fn push_new<T: PartialEq>(v: &mut Vec<T>, x: T) {
 
 impl Analysis {
     /// One JSON object: `hits`, `lists`, `categories`, `topics`, `flags` (`kind`, `reasons`), `rumour`,
-    /// `to_verify` (待核实), `rumour_model` (`probability`, `threshold`, `review_threshold`,
+    /// `to_verify` (待核实) and `to_verify_reason`, `rumour_model` (`probability`, `threshold`, `review_threshold`,
     /// `fired`, `to_verify`, `cues`, `reason`; null without a model),
     /// `negativity`, `event`.
     pub fn to_json(&self) -> Value {
@@ -225,7 +226,8 @@ impl Analysis {
             "topics": self.topics,
             "flags": self.flags.iter().map(|f| json!({"kind": f.kind.as_str(), "reasons": f.reasons})).collect::<Vec<_>>(),
             "rumour": self.rumour,
-            "to_verify": self.to_verify,
+            "to_verify": self.to_verify.is_some(),
+            "to_verify_reason": self.to_verify,
             "rumour_model": self.rumour_model.as_ref().map(|v| v.to_json()),
             "negativity": self.negativity.as_ref().map(|n| json!({"score": n.score, "drivers": n.drivers})),
             "event": self.event,

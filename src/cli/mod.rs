@@ -694,8 +694,8 @@ fn test_match(config: &Config, input: MatchInput, jsonl: Option<PathBuf>) -> any
     );
     let model_reason = a.rumour_model.as_ref().map(|v| format!("（{}）", v.reason_zh())).unwrap_or_default();
     println!("疑似谣言：{}{model_reason}", if a.rumour { "是" } else { "否" });
-    if a.to_verify {
-        println!("待核实：是（模型概率在待核实区间，未达疑似谣言阈值，请人工核实）");
+    if let Some(why) = &a.to_verify {
+        println!("待核实：是（{why}；未达疑似谣言，请人工核实）");
     }
     match &a.negativity {
         Some(n) => println!("负面程度：{:.1}（{}）", n.score, n.drivers.join("、")),

@@ -27,7 +27,7 @@ use crate::extract::charset::CharsetOrigin;
 use crate::extract::{self, Entry, ExtractError, charset};
 use crate::fetch::{Body, FetchError, Fetched, Fetcher, Validators};
 use crate::matcher::{Fields, Matcher};
-use crate::model::{AlertMessage, Document, FlagKind, MatchedDocument, SourceNotice};
+use crate::model::{AlertMessage, Document, MatchedDocument, SourceNotice};
 use crate::notify::{AlertContext, NoticeContext, render_email, render_notice};
 use crate::pipeline::metrics::{Metrics, RunOutcomeLabel};
 use crate::response::trend::Spread;
@@ -885,11 +885,7 @@ impl Job {
             } else {
                 model.judge_with_comments(&document.title, &document.text, comments)
             };
-            if verdict.fired {
-                crate::detect::flags::add_reason(&mut flags, FlagKind::Rumour, verdict.reason_zh());
-            } else if verdict.to_verify() && !flags.iter().any(|f| f.kind == FlagKind::Rumour) {
-                to_verify = Some(verdict.reason_zh());
-            }
+            to_verify = crate::rumour::settle(&mut flags, &verdict);
         }
         let negativity = self.lexicon.score(&document.title, &document.text);
         MatchedDocument { document, hits, flags, negativity, to_verify }

@@ -1,9 +1,10 @@
 //! Measuring rumour verdicts on labelled data: the cue lists alone, the model alone, and
-//! the combined verdict (cues OR model), each as precision, recall, F1, accuracy and AUC.
+//! the combined verdict (the model's flag, or a cue the model confirms: [`super::settle`]),
+//! each as precision, recall, F1, accuracy and AUC.
 //!
 //! AUC needs a score: the model's probability; for the cues, how many distinct rumour
-//! cues fired; for the combined verdict, 1 + probability when a cue fired, else the
-//! probability (cue hits rank above everything, then by model). An example's `comments`
+//! cues fired; for the combined verdict, 1 + probability when a confirmed cue fired, else
+//! the probability (confirmed cue hits rank above everything, then by model). An example's `comments`
 //! go to the model as in `yuqing test match` (a reaction model judges the posts with
 //! enough of them). Pure.
 
@@ -173,7 +174,10 @@ pub fn evaluate(
             let p = f64::from(v.probability);
             by_model.push((p, v.fired, e.rumour));
             review.push((p, v.fired || v.to_verify(), e.rumour));
-            combined.push((if fired > 0 { 1.0 + p } else { p }, fired > 0 || v.fired, e.rumour));
+            // A cue counts when the model confirms it (`settle`): scored above every post
+            // without one.
+            let cue = fired > 0 && v.confirms_cue();
+            combined.push((if cue { 1.0 + p } else { p }, cue || v.fired, e.rumour));
         }
     }
     Evaluation {
@@ -224,7 +228,7 @@ impl Evaluation {
         row("线索词表", &self.cues);
         if let (Some(m), Some(c)) = (&self.model, &self.combined) {
             row("文本分类模型", m);
-            row("合并（线索或模型）", c);
+            row("合并（模型，或经模型确认的线索）", c);
         }
         if let Some(r) = &self.review {
             row("模型（含待核实）", r);

@@ -1,8 +1,10 @@
 //! The trainable rumour (谣言) classifier: logistic regression over hashed character
 //! 1–3-grams, trained by `yuqing rumour train` on a bureau's own record of confirmed
 //! rumours and used — when `<config>/rumour.model` exists — next to the cue lists of
-//! `keywords/flags/rumour.txt`. The combined verdict is "cues fire OR model probability ≥
-//! the model's threshold", and the model's part is always explained ("文本分类模型 0.87 ≥ 0.62").
+//! `keywords/flags/rumour.txt`. With a model the 谣言 flag is raised by the model's flag, or
+//! by a cue the model puts at least in its 待核实 band; a cue the model scores below the band
+//! makes the post 待核实 instead ([`settle`]). The model's part is always explained
+//! ("文本分类模型 0.87 ≥ 0.62").
 //!
 //! Public reaction (issue 18): a model trained with `rumour train --comments` carries a
 //! second weight vector, a reaction model over the post *and* its first replies (their
@@ -34,6 +36,32 @@ use std::sync::Arc;
 
 pub use file::RumourModel;
 pub use train::{TrainParams, Weighting};
+
+use crate::detect::flags::add_reason;
+use crate::model::{Flag, FlagKind};
+
+/// What the model's verdict does to a post's flags (the daemon, `test match` and `rumour
+/// eval` alike), returning the 待核实 reason when the post is to be verified:
+/// - the model's flag raises 谣言, with its reason beside any cues;
+/// - a 谣言 cue stands when the model puts the post at least in its 待核实 band (the
+///   model's reason is added);
+/// - a 谣言 cue the model scores below the band is taken back: the post becomes 待核实,
+///   naming the cues and the model's score. Cue lists alone flag with precision 0.13–0.65
+///   on the public sets; with this rule the flag's precision stays near the model's
+///   (EVALUATION.md, "Cues and the model");
+/// - otherwise a post in the band is 待核实.
+pub fn settle(flags: &mut Vec<Flag>, verdict: &ModelVerdict) -> Option<String> {
+    let cue = flags.iter().position(|f| f.kind == FlagKind::Rumour);
+    if verdict.fired || (cue.is_some() && verdict.confirms_cue()) {
+        add_reason(flags, FlagKind::Rumour, verdict.reason_zh());
+        return None;
+    }
+    if let Some(i) = cue {
+        let taken = flags.remove(i);
+        return Some(format!("谣言线索：{}；{}", taken.reasons.join("、"), verdict.reason_zh()));
+    }
+    verdict.to_verify().then(|| verdict.reason_zh())
+}
 
 /// How long after a post its replies count for a reaction model outside training files:
 /// the daemon's export posts and `event feedback` cases. The window of
@@ -128,6 +156,12 @@ impl ModelVerdict {
     /// In the 待核实 band: below the flag's threshold, at or above the band's edge.
     pub fn to_verify(&self) -> bool {
         !self.fired && self.probability >= self.review
+    }
+
+    /// Whether a 谣言 cue that fired on the post stands as the flag: the model puts the post
+    /// at least in its 待核实 band.
+    pub fn confirms_cue(&self) -> bool {
+        self.probability >= self.review
     }
 
     /// "文本分类模型 0.87 ≥ 0.62，依据：网传、转发 扩散", "文本分类模型 0.50，待核实（0.40–0.62），
