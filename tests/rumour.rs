@@ -746,6 +746,51 @@ fn a_stored_post_is_judged_again_when_its_comments_come_in_a_later_file() {
     assert_eq!(outbox_texts(&p).len(), 2);
 }
 
+/// A 谣言 cue the content model did not confirm (the post went out as 待核实) is confirmed
+/// by the replies when they come: the reaction model puts the post in its band, so the cue
+/// stands as the flag, as it would have with the replies at hand (`rumour::settle`).
+#[test]
+fn replies_arriving_later_can_confirm_a_cue_the_content_model_did_not() {
+    let p = export_project_with_reaction_model();
+    p.write("keywords/flags/rumour.txt", "网传\n");
+    let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
+    // Neither model flags on its own; the reaction model's band starts low.
+    p.write(
+        "yuqing.toml",
+        format!(
+            "{toml}\n[detection]\nrumour_threshold = 0.999\nrumour_review_threshold = 0.998\nrumour_reaction_threshold = 0.9999\nrumour_reaction_review_threshold = 0.05\n"
+        ),
+    );
+    let posted = chrono::Utc::now().timestamp() - 3600;
+    let post = serde_json::json!({"note_id": "N1", "content": "网传火车站抚恤金发放的消息，大家看看", "create_time": posted.to_string(),
+        "nickname": "网友A", "note_url": "https://m.weibo.cn/detail/N1"});
+    p.write("exports/mc/notes.jsonl", post.to_string() + "\n");
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let first = outbox_texts(&p);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(!first[0].contains("疑似谣言（") && first[0].contains("谣言线索：网传"), "{}", first[0]);
+
+    let doubted: String = DOUBTING
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            serde_json::json!({"comment_id": format!("C{i}"), "note_id": "N1", "content": t,
+                "create_time": (posted + 600 + i as i64).to_string()})
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    p.write("exports/mc/comments-1.jsonl", doubted);
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let second = outbox_texts(&p);
+    assert_eq!(second.len(), 2, "{second:?}");
+    let new = second.iter().find(|m| !first.contains(m)).expect("the new alert");
+    assert!(new.contains("疑似谣言（线索：网传、文本+评论模型（3 条评论）"), "{new}");
+    assert!(new.contains("待核实（0.05–"), "the reaction model's band confirmed it: {new}");
+}
+
 /// The text part of every alert email in the project's outbox, in file order.
 #[allow(clippy::expect_used)] // a test helper: an unreadable mail fails the test
 fn outbox_texts(p: &Project) -> Vec<String> {

@@ -213,10 +213,15 @@ impl Job {
             }
             let early = store.early_comments(doc_id, m.document.published_at, crate::rumour::EARLY_COMMENTS)?;
             let verdict = model.judge_with_comments(&m.document.title, &m.document.text, &early);
-            if !(verdict.fired && verdict.by_reaction) {
+            if !verdict.by_reaction {
                 continue;
             }
-            let flag = Flag { kind: FlagKind::Rumour, reasons: vec![verdict.reason_zh()] };
+            // The rule of the first judgement (`rumour::settle`), now with the replies: the
+            // model's flag, or a 谣言 cue of the post that the reaction model confirms.
+            let mut cues: Vec<Flag> = self.flagger.flags(&crate::matcher::Fields::of(&m.document));
+            cues.retain(|f| f.kind == FlagKind::Rumour);
+            crate::rumour::settle(&mut cues, &verdict);
+            let Some(flag) = cues.into_iter().find(|f| f.kind == FlagKind::Rumour) else { continue };
             m.flags.push(flag.clone());
             let mut assignment = None;
             let mut queued: Vec<AlertMessage> = Vec::new();
