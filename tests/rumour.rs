@@ -143,22 +143,31 @@ fn a_damaged_model_is_a_config_error_and_training_replaces_it() {
     assert!(run.stderr.contains("样本不足"), "{}", run.stderr);
 }
 
-#[test]
-fn the_daemon_flags_what_the_model_judges_a_rumour_and_says_why() {
+/// The alert texts of one `run --once` over a forum feed of `posts` (guid, title, text),
+/// with a model trained on the fixture and `cues` as the 谣言 cue list (None: the shipped one).
+fn forum_alerts_with_model(cues: Option<&str>, posts: &[(&str, &str, &str)]) -> Vec<String> {
     let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
+    if let Some(cues) = cues {
+        p.write("keywords/flags/rumour.txt", cues);
+    }
     p.write("train.jsonl", jsonl(&fixture()));
     let run = p.run(&["rumour", "train", "--data", &p.path().join("train.jsonl").to_string_lossy()]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    p.write(
-        "forum.xml",
-        support::rss(&[
-            ("r1", "紧急扩散！听说烈士陵园明天要拆了", "赶紧转发告诉家人，千万别信官方"),
-            ("r2", "烈士陵园开展祭扫活动", "市退役军人事务局组织干部职工在烈士陵园开展祭扫活动"),
-        ]),
-    );
+    p.write("forum.xml", support::rss(posts));
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let mails = outbox_texts(&p);
+    outbox_texts(&p)
+}
+
+#[test]
+fn the_daemon_flags_what_the_model_judges_a_rumour_and_says_why() {
+    let mails = forum_alerts_with_model(
+        None,
+        &[
+            ("r1", "紧急扩散！听说烈士陵园明天要拆了", "赶紧转发告诉家人，千万别信官方"),
+            ("r2", "烈士陵园开展祭扫活动", "市退役军人事务局组织干部职工在烈士陵园开展祭扫活动"),
+        ],
+    );
     assert_eq!(mails.len(), 2);
     let flagged: Vec<&String> =
         mails.iter().filter(|m| m.contains("研判提示：疑似谣言（线索：文本分类模型 0.")).collect();
@@ -170,21 +179,13 @@ fn the_daemon_flags_what_the_model_judges_a_rumour_and_says_why() {
 /// line naming the cue, and the post still reaches its people (its keyword hit alerts).
 #[test]
 fn a_cue_the_model_does_not_confirm_is_sent_as_to_verify_not_as_a_rumour() {
-    let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
-    p.write("keywords/flags/rumour.txt", "网传\n");
-    p.write("train.jsonl", jsonl(&fixture()));
-    let run = p.run(&["rumour", "train", "--data", &p.path().join("train.jsonl").to_string_lossy()]);
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    p.write(
-        "forum.xml",
-        support::rss(&[
+    let mails = forum_alerts_with_model(
+        Some("网传\n"),
+        &[
             ("n1", "网传烈士陵园开展祭扫活动", "市退役军人事务局组织干部职工在烈士陵园开展祭扫活动"),
             ("r1", "网传烈士陵园明天要拆了", "紧急扩散！听说烈士陵园明天要拆了，赶紧转发告诉家人，千万别信官方"),
-        ]),
+        ],
     );
-    let run = p.run(&["run", "--once"]);
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let mails = outbox_texts(&p);
     assert_eq!(mails.len(), 2, "both posts reach their people: {mails:?}");
     let notice = mails.iter().find(|m| m.contains("开展祭扫活动")).expect("the notice's alert");
     assert!(!notice.contains("疑似谣言（"), "{notice}");
@@ -708,26 +709,12 @@ fn a_stored_post_is_judged_again_when_its_comments_come_in_a_later_file() {
     // The fixture's posts read alike either way: the content model is not to flag alone.
     let toml = std::fs::read_to_string(p.path().join("yuqing.toml")).expect("toml");
     p.write("yuqing.toml", format!("{toml}\n[detection]\nrumour_threshold = 0.95\n"));
-    let comment = |id: &str, text: &str, at: i64| {
-        serde_json::json!({"comment_id": id, "note_id": "N1", "content": text, "create_time": at.to_string()})
-            .to_string()
-            + "\n"
-    };
-    // MediaCrawler's way: the posts in one file, their comments later in another. The post
-    // is an hour old, so its event is open.
-    let posted = chrono::Utc::now().timestamp() - 3600;
-    let post = serde_json::json!({"note_id": "N1", "content": "火车站抚恤金发放的消息，大家看看", "create_time": posted.to_string(),
-        "nickname": "网友A", "note_url": "https://m.weibo.cn/detail/N1"});
-    p.write("exports/mc/notes.jsonl", post.to_string() + "\n");
-    let run = p.run(&["run", "--once"]);
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let first = outbox_texts(&p);
+    // MediaCrawler's way: the posts in one file, their comments later in another.
+    let (posted, first) = export_post_an_hour_ago(&p, "火车站抚恤金发放的消息，大家看看");
     assert_eq!(first.len(), 1, "{first:?}");
     assert!(!first[0].contains("疑似谣言"), "no replies yet, the content model alone: {}", first[0]);
 
-    let doubted: String =
-        DOUBTING.iter().enumerate().map(|(i, t)| comment(&format!("C{i}"), t, posted + 600 + i as i64)).collect();
-    p.write("exports/mc/comments-1.jsonl", doubted);
+    p.write("exports/mc/comments-1.jsonl", doubting_comments("C", posted + 600));
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let second = outbox_texts(&p);
@@ -738,9 +725,7 @@ fn a_stored_post_is_judged_again_when_its_comments_come_in_a_later_file() {
     assert!(hits.stdout.contains("文本+评论模型"), "the flag is stored with the post: {}", hits.stdout);
 
     // Flagged once: more doubting replies tell nobody again.
-    let more: String =
-        DOUBTING.iter().enumerate().map(|(i, t)| comment(&format!("D{i}"), t, posted + 1200 + i as i64)).collect();
-    p.write("exports/mc/comments-2.jsonl", more);
+    p.write("exports/mc/comments-2.jsonl", doubting_comments("D", posted + 1200));
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     assert_eq!(outbox_texts(&p).len(), 2);
@@ -761,27 +746,11 @@ fn replies_arriving_later_can_confirm_a_cue_the_content_model_did_not() {
             "{toml}\n[detection]\nrumour_threshold = 0.999\nrumour_review_threshold = 0.998\nrumour_reaction_threshold = 0.9999\nrumour_reaction_review_threshold = 0.05\n"
         ),
     );
-    let posted = chrono::Utc::now().timestamp() - 3600;
-    let post = serde_json::json!({"note_id": "N1", "content": "网传火车站抚恤金发放的消息，大家看看", "create_time": posted.to_string(),
-        "nickname": "网友A", "note_url": "https://m.weibo.cn/detail/N1"});
-    p.write("exports/mc/notes.jsonl", post.to_string() + "\n");
-    let run = p.run(&["run", "--once"]);
-    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    let first = outbox_texts(&p);
+    let (posted, first) = export_post_an_hour_ago(&p, "网传火车站抚恤金发放的消息，大家看看");
     assert_eq!(first.len(), 1, "{first:?}");
     assert!(!first[0].contains("疑似谣言（") && first[0].contains("谣言线索：网传"), "{}", first[0]);
 
-    let doubted: String = DOUBTING
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            serde_json::json!({"comment_id": format!("C{i}"), "note_id": "N1", "content": t,
-                "create_time": (posted + 600 + i as i64).to_string()})
-            .to_string()
-                + "\n"
-        })
-        .collect();
-    p.write("exports/mc/comments-1.jsonl", doubted);
+    p.write("exports/mc/comments-1.jsonl", doubting_comments("C", posted + 600));
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
     let second = outbox_texts(&p);
@@ -789,6 +758,33 @@ fn replies_arriving_later_can_confirm_a_cue_the_content_model_did_not() {
     let new = second.iter().find(|m| !first.contains(m)).expect("the new alert");
     assert!(new.contains("疑似谣言（线索：网传、文本+评论模型（3 条评论）"), "{new}");
     assert!(new.contains("待核实（0.05–"), "the reaction model's band confirmed it: {new}");
+}
+
+/// Writes export post N1 saying `content`, an hour old (so its event is open), runs the
+/// daemon once, and returns the post's time and the alerts so far.
+fn export_post_an_hour_ago(p: &Project, content: &str) -> (i64, Vec<String>) {
+    let posted = chrono::Utc::now().timestamp() - 3600;
+    let post = serde_json::json!({"note_id": "N1", "content": content, "create_time": posted.to_string(),
+        "nickname": "网友A", "note_url": "https://m.weibo.cn/detail/N1"});
+    p.write("exports/mc/notes.jsonl", post.to_string() + "\n");
+    let run = p.run(&["run", "--once"]);
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    (posted, outbox_texts(p))
+}
+
+/// The doubting replies to post N1 as MediaCrawler comment lines, ids `{prefix}0`…, one a
+/// second from `from`.
+fn doubting_comments(prefix: &str, from: i64) -> String {
+    DOUBTING
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            serde_json::json!({"comment_id": format!("{prefix}{i}"), "note_id": "N1", "content": t,
+                "create_time": (from + i as i64).to_string()})
+            .to_string()
+                + "\n"
+        })
+        .collect()
 }
 
 /// The text part of every alert email in the project's outbox, in file order.
