@@ -65,6 +65,7 @@ fn add_event(store: &mut Store, id: i64, title: &str, grade: Grade, sources: &[&
             hits,
             flags: vec![],
             negativity: None,
+            to_verify: None,
             event: Some(event),
             alert: None,
             extra: vec![],

@@ -77,6 +77,7 @@ fn post(store: &mut Store, n: usize, title: &str, text: &str, score: f32, flags:
         hits: vec![],
         flags: flags.iter().map(|k| Flag { kind: *k, reasons: vec!["线索".into()] }).collect(),
         negativity: Some(Negativity { score, drivers: vec![] }),
+        to_verify: None,
         event: None,
         alert: None,
         extra: vec![],

@@ -1212,6 +1212,7 @@ fn item(doc: Document, event: Option<Assignment>, alert: Option<AlertMessage>) -
         hits: vec![hit("烈士陵园", 0), hit("拆迁", 6)],
         flags: Vec::new(),
         negativity: None,
+        to_verify: None,
         event,
         alert,
         extra: Vec::new(),

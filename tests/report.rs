@@ -76,8 +76,16 @@ fn add_event(
             previous_grade: None,
             owner: owner.map(str::to_string),
         };
-        let item =
-            NewDocument { document, hits, flags, negativity: None, event: Some(event), alert: None, extra: vec![] };
+        let item = NewDocument {
+            document,
+            hits,
+            flags,
+            negativity: None,
+            to_verify: None,
+            event: Some(event),
+            alert: None,
+            extra: vec![],
+        };
         store.commit_run(doc.source, &[item], 1, &Default::default(), at).expect("commit");
     }
 }

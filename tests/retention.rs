@@ -66,6 +66,7 @@ fn store_doc(store: &mut Store, key: &str, event: Option<i64>, alert: bool, at: 
         hits: vec![Hit { field: Field::Title, start: 0, end: 9, list: "l".into(), term: "抚恤金".into() }],
         flags: vec![],
         negativity: None,
+        to_verify: None,
         event,
         alert: alert.then(|| message(key)),
         extra: vec![],

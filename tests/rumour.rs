@@ -145,7 +145,7 @@ fn a_damaged_model_is_a_config_error_and_training_replaces_it() {
 
 /// The alert texts of one `run --once` over a forum feed of `posts` (guid, title, text),
 /// with a model trained on the fixture and `cues` as the 谣言 cue list (None: the shipped one).
-fn forum_alerts_with_model(cues: Option<&str>, posts: &[(&str, &str, &str)]) -> Vec<String> {
+fn forum_alerts_with_model(cues: Option<&str>, posts: &[(&str, &str, &str)]) -> (Project, Vec<String>) {
     let p = Project::new(&support::source("forum", "forum.xml"), FILE_MAIL);
     if let Some(cues) = cues {
         p.write("keywords/flags/rumour.txt", cues);
@@ -156,12 +156,13 @@ fn forum_alerts_with_model(cues: Option<&str>, posts: &[(&str, &str, &str)]) -> 
     p.write("forum.xml", support::rss(posts));
     let run = p.run(&["run", "--once"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
-    outbox_texts(&p)
+    let mails = outbox_texts(&p);
+    (p, mails)
 }
 
 #[test]
 fn the_daemon_flags_what_the_model_judges_a_rumour_and_says_why() {
-    let mails = forum_alerts_with_model(
+    let (_, mails) = forum_alerts_with_model(
         None,
         &[
             ("r1", "紧急扩散！听说烈士陵园明天要拆了", "赶紧转发告诉家人，千万别信官方"),
@@ -179,7 +180,7 @@ fn the_daemon_flags_what_the_model_judges_a_rumour_and_says_why() {
 /// line naming the cue, and the post still reaches its people (its keyword hit alerts).
 #[test]
 fn a_cue_the_model_does_not_confirm_is_sent_as_to_verify_not_as_a_rumour() {
-    let mails = forum_alerts_with_model(
+    let (p, mails) = forum_alerts_with_model(
         Some("网传\n"),
         &[
             ("n1", "网传烈士陵园开展祭扫活动", "市退役军人事务局组织干部职工在烈士陵园开展祭扫活动"),
@@ -192,6 +193,10 @@ fn a_cue_the_model_does_not_confirm_is_sent_as_to_verify_not_as_a_rumour() {
     assert!(notice.contains("待核实：") && notice.contains("谣言线索：网传；文本分类模型 0."), "{notice}");
     let rumour = mails.iter().find(|m| m.contains("明天要拆了")).expect("the rumour's alert");
     assert!(rumour.contains("研判提示：疑似谣言（线索：网传、文本分类模型 0."), "{rumour}");
+    // Nothing is lost: the stored record keeps why the notice is to be verified.
+    let hits = p.run(&["hits"]);
+    assert!(hits.stdout.contains("    待核实：谣言线索：网传；文本分类模型 0."), "{}", hits.stdout);
+    assert_eq!(hits.stdout.matches("待核实：").count(), 1, "{}", hits.stdout);
 }
 
 /// The fixture with every rumour written as markup (`<p>`, `&nbsp;`, `<br/>`), as posts
@@ -758,6 +763,13 @@ fn replies_arriving_later_can_confirm_a_cue_the_content_model_did_not() {
     let new = second.iter().find(|m| !first.contains(m)).expect("the new alert");
     assert!(new.contains("疑似谣言（线索：网传、文本+评论模型（3 条评论）"), "{new}");
     assert!(new.contains("待核实（0.05–"), "the reaction model's band confirmed it: {new}");
+    assert!(!new.contains("待核实："), "flagged now, no longer a 待核实 line: {new}");
+    let hits = p.run(&["hits"]);
+    assert!(
+        hits.stdout.contains("研判：疑似谣言（线索：网传、文本+评论模型") && !hits.stdout.contains("待核实："),
+        "{}",
+        hits.stdout
+    );
 }
 
 /// Writes export post N1 saying `content`, an hour old (so its event is open), runs the

@@ -913,6 +913,9 @@ fn show_hits(config: &Config, limit: usize) -> anyhow::Result<ExitCode> {
         if !flags.is_empty() {
             println!("    研判：{}", crate::detect::flags::describe_zh(&flags));
         }
+        if let Some(why) = &row.to_verify {
+            println!("    待核实：{why}");
+        }
         if let Some(link) = &row.link {
             println!("    链接：{link}");
         }

@@ -223,6 +223,7 @@ impl Job {
             crate::rumour::settle(&mut cues, &verdict);
             let Some(flag) = cues.into_iter().find(|f| f.kind == FlagKind::Rumour) else { continue };
             m.flags.push(flag.clone());
+            m.to_verify = None;
             let mut assignment = None;
             let mut queued: Vec<AlertMessage> = Vec::new();
             if let Some(event_id) = store.event_of_document(doc_id)?.filter(|_| !m.hits.is_empty()) {

@@ -715,6 +715,7 @@ impl Job {
                 hits: m.hits,
                 flags: m.flags,
                 negativity: m.negativity,
+                to_verify: m.to_verify,
                 event,
                 alert,
                 extra,

@@ -261,7 +261,8 @@ impl Store {
         let mut db = self.db();
         let db = db.exec();
         let row = db.first(
-            "SELECT d.id, d.source_id, d.fingerprint, d.link, d.guid, d.title, d.text, d.author, d.published_at, d.page_state
+            "SELECT d.id, d.source_id, d.fingerprint, d.link, d.guid, d.title, d.text, d.author, d.published_at, d.page_state,
+                    d.to_verify
              FROM documents d WHERE d.id = ?1",
             &[&document_id],
             |r| {
@@ -279,10 +280,11 @@ impl Store {
                         published_at: r.get::<Option<i64>>(8)?.and_then(|t| DateTime::from_timestamp(t, 0)),
                         page_state: r.get(9)?,
                     },
+                    r.get::<Option<String>>(10)?,
                 ))
             },
         )?;
-        let Some((doc_id, document)) = row else { return Ok(None) };
+        let Some((doc_id, document, to_verify)) = row else { return Ok(None) };
         let hits = db.rows(
             "SELECT field, start, \"end\", list, term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id",
             &[&doc_id],
@@ -305,7 +307,7 @@ impl Store {
                 Some(Flag { kind: FlagKind::from_name(&kind)?, reasons: serde_json::from_str(&reasons).ok()? })
             })
             .collect();
-        Ok(Some((doc_id, MatchedDocument { document, hits, flags, negativity: None, to_verify: None })))
+        Ok(Some((doc_id, MatchedDocument { document, hits, flags, negativity: None, to_verify })))
     }
 
     /// Takes document `doc_id` out of event `from` (a person's decision, in the audit trail

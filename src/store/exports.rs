@@ -189,6 +189,8 @@ impl Store {
         let now = now.timestamp();
         self.write(|tx| {
             super::ingest::insert_flags(tx, document_id, std::slice::from_ref(flag))?;
+            // Flagged now: no longer merely to be verified.
+            tx.execute("UPDATE documents SET to_verify = NULL WHERE id = ?1", &[&document_id])?;
             if let Some(event) = event {
                 super::events::raise_grade(tx, event, now)?;
             }

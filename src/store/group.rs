@@ -183,6 +183,7 @@ mod tests {
             hits: Vec::new(),
             flags: Vec::new(),
             negativity: None,
+            to_verify: None,
             event: None,
             alert: None,
             extra: Vec::new(),

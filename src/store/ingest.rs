@@ -138,6 +138,9 @@ pub(super) fn insert_new(
     counts.hits += insert_hits(tx, doc_id, &item.hits)?;
     insert_flags(tx, doc_id, &item.flags)?;
     set_negativity(tx, doc_id, item.negativity.as_ref())?;
+    if let Some(why) = &item.to_verify {
+        tx.execute("UPDATE documents SET to_verify = ?2 WHERE id = ?1", &[&doc_id, why])?;
+    }
     if let Some(event) = &item.event {
         events::record(tx, event, doc_id, &item.document.source_id, now)?;
     }

@@ -531,6 +531,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alerts_by_event ON alerts(event_id);
     CREATE INDEX alerts_by_document ON alerts(document_id);
     "#,
+    // 22: why a document is 待核实 (to verify) when it is not flagged 谣言: the model puts it
+    // in its band, or a 谣言 cue fired that the model did not confirm (`rumour::settle`).
+    r#"
+    ALTER TABLE documents ADD COLUMN to_verify TEXT;
+    "#,
 ];
 
 /// Number of migrations this build knows.

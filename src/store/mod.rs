@@ -195,6 +195,8 @@ pub struct NewDocument {
     pub hits: Vec<Hit>,
     pub flags: Vec<Flag>,
     pub negativity: Option<Negativity>,
+    /// Why it is 待核实 (to verify), when it is ([`crate::rumour::settle`]).
+    pub to_verify: Option<String>,
     /// The event a matched document joined or started.
     pub event: Option<Assignment>,
     pub alert: Option<AlertMessage>,

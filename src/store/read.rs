@@ -17,6 +17,8 @@ pub struct HitRow {
     pub terms: Vec<String>,
     /// Art. 7 flags: (kind, cues).
     pub flags: Vec<(String, Vec<String>)>,
+    /// Why it is 待核实, when it is.
+    pub to_verify: Option<String>,
 }
 
 /// A source's fetch status, for `yuqing sources`.
@@ -50,7 +52,7 @@ impl Store {
     pub fn recent_hits(&self, limit: usize) -> Result<Vec<HitRow>, StoreError> {
         let mut db = self.db();
         let docs = db.exec().rows(
-            "SELECT d.id, d.fetched_at, d.published_at, d.source_id, d.title, d.link
+            "SELECT d.id, d.fetched_at, d.published_at, d.source_id, d.title, d.link, d.to_verify
              FROM documents d WHERE EXISTS (SELECT 1 FROM hits h WHERE h.document_id = d.id)
              ORDER BY d.id DESC LIMIT ?1",
             &[&i64::try_from(limit).unwrap_or(i64::MAX)],
@@ -62,11 +64,12 @@ impl Store {
                     r.get::<String>(3)?,
                     r.get::<String>(4)?,
                     r.get::<Option<String>>(5)?,
+                    r.get::<Option<String>>(6)?,
                 ))
             },
         )?;
         let mut out = Vec::new();
-        for (id, fetched, published, source_id, title, link) in docs {
+        for (id, fetched, published, source_id, title, link, to_verify) in docs {
             let mut row_terms: Vec<String> = Vec::new();
             let terms = db.exec().rows(
                 "SELECT term FROM hits WHERE document_id = ?1 ORDER BY field DESC, start, id",
@@ -94,6 +97,7 @@ impl Store {
                 link,
                 terms: row_terms,
                 flags: row_flags,
+                to_verify,
             });
         }
         Ok(out)

@@ -1,4 +1,4 @@
-//! The PostgreSQL schema: the SQLite schema at its migration 21 (`store::migrations`), with
+//! The PostgreSQL schema: the SQLite schema at its migration 22 (`store::migrations`), with
 //! the same tables, columns, CHECKs, foreign keys and indexes, so queries can be shared (plus
 //! the few PostgreSQL-only columns in [`PG_ONLY_COLUMNS`], the outbox leases, and the
 //! PostgreSQL-only tables in [`PG_ONLY_TABLES`], the source leases).
@@ -25,7 +25,7 @@ use super::PgError;
 const MIGRATION_LOCK: i64 = 0x7975_7169_6e67_0001;
 
 /// The SQLite migration the PostgreSQL schema corresponds to.
-pub const SQLITE_EQUIVALENT: usize = 21;
+pub const SQLITE_EQUIVALENT: usize = 22;
 
 const MIGRATIONS: &[&str] = &[
     // 1: everything up to SQLite migration 21.
@@ -322,6 +322,10 @@ const MIGRATIONS: &[&str] = &[
     END $$;
     CREATE TRIGGER alerts_wake_outbox AFTER INSERT ON alerts
         FOR EACH STATEMENT EXECUTE FUNCTION yuqing_outbox_notify();
+    "#,
+    // 6: SQLite's 22, why a document is 待核实.
+    r#"
+    ALTER TABLE documents ADD COLUMN to_verify TEXT;
     "#,
 ];
 
