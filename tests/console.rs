@@ -142,9 +142,15 @@ fn staff_sign_in_see_their_events_and_act_through_forms_that_work_once() {
     ] {
         assert!(dash.body.contains(needle), "{needle} in:\n{}", dash.body);
     }
+    // A document's stored 待核实 reason is shown with the event's signals.
+    rusqlite::Connection::open(p.path().join("state/yuqing.db"))
+        .expect("db")
+        .execute("UPDATE documents SET to_verify = '谣言线索：网传；文本分类模型 0.12 < 0.44'", [])
+        .expect("to_verify");
     let page = http(port, "GET", &format!("/events/{event}"), &wang, "");
     assert_eq!(page.status, 200);
     for needle in [
+        "<td>待核实</td><td>谣言线索：网传；文本分类模型 0.12 &lt; 0.44</td>",
         "时间线",
         "首发",
         "办理时限",

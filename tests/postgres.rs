@@ -1881,10 +1881,11 @@ fn store_of(b: &mut Backend) -> &mut Store {
 /// A fourth document has no hits and no event.
 const READS_SEED: &str = "
     UPDATE documents SET negativity = 0.8, negativity_drivers = '[\"拆迁\"]', link = 'https://example.com/1' WHERE id = 1;
-    INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at, published_at, link, negativity)
-    VALUES (2, 'news', 'f2', '抚恤金发放延迟', '第四季度抚恤金尚未发放，涨幅50%的说法不实。', 1100, 1050, 'https://example.com/2', 0.4),
-           (3, 'news', 'f3', 'Pension DELAY', '涨幅5000元？网传消息。', 1200, NULL, NULL, NULL),
-           (4, 'forum', 'f4', '无关的帖子', '没有命中。', 1300, NULL, NULL, NULL);
+    INSERT INTO documents (id, source_id, fingerprint, title, text, fetched_at, published_at, link, negativity, to_verify)
+    VALUES (2, 'news', 'f2', '抚恤金发放延迟', '第四季度抚恤金尚未发放，涨幅50%的说法不实。', 1100, 1050, 'https://example.com/2', 0.4,
+            '谣言线索：不实；文本分类模型 0.12 < 0.44'),
+           (3, 'news', 'f3', 'Pension DELAY', '涨幅5000元？网传消息。', 1200, NULL, NULL, NULL, NULL),
+           (4, 'forum', 'f4', '无关的帖子', '没有命中。', 1300, NULL, NULL, NULL, NULL);
     INSERT INTO document_keys (key, document_id) VALUES ('guid:f1', 1), ('guid:f2', 2);
     INSERT INTO events (id, title, first_document_id, first_source_id, first_seen_at, last_seen_at,
                         documents, sources, created_at, grade, owner)
@@ -1948,6 +1949,11 @@ fn console_sessions_and_signals_behave_the_same_on_both_backends() {
         assert_eq!(kinds, ["doubt", "rumour"], "{name}: by kind name");
         assert_eq!(one.flags[1].2, ["网传", "转发扩散"], "{name}");
         assert_eq!(one.negativity, [(1, 0.8, vec!["拆迁".to_string()])], "{name}");
+        assert_eq!(
+            s.event_signals(2).expect("signals").to_verify,
+            [(2, "谣言线索：不实；文本分类模型 0.12 < 0.44".to_string())],
+            "{name}"
+        );
         assert_eq!(s.event_signals(3).expect("signals"), Default::default(), "{name}: nothing detected");
         signals.push((s.event_signals(1).expect("signals"), s.event_signals(2).expect("signals")));
     }

@@ -90,6 +90,8 @@ pub struct EventSignals {
     pub flags: Vec<(i64, String, Vec<String>)>,
     /// (document id, negativity 0–1, drivers), most negative first.
     pub negativity: Vec<(i64, f64, Vec<String>)>,
+    /// (document id, why it is 待核实), by document.
+    pub to_verify: Vec<(i64, String)>,
 }
 
 impl Store {
@@ -112,6 +114,13 @@ impl Store {
             &[&event_id],
             |r| Ok((r.get(0)?, r.get(1)?, list(r.get(2)?))),
         )?;
-        Ok(EventSignals { flags, negativity })
+        let to_verify = db.exec().rows(
+            "SELECT d.id, d.to_verify FROM documents d
+             JOIN event_documents ed ON ed.document_id = d.id
+             WHERE ed.event_id = ?1 AND d.to_verify IS NOT NULL ORDER BY d.id",
+            &[&event_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(EventSignals { flags, negativity, to_verify })
     }
 }

@@ -185,7 +185,7 @@ pub fn event(
         }
         body.push_str("</table>");
     }
-    if !signals.flags.is_empty() || !signals.negativity.is_empty() {
+    if !signals.flags.is_empty() || !signals.negativity.is_empty() || !signals.to_verify.is_empty() {
         body.push_str("<h3>研判</h3><table><tr><th>文档</th><th>研判</th><th>依据</th></tr>");
         for (doc, kind, reasons) in &signals.flags {
             let label = crate::model::FlagKind::from_name(kind).map_or(kind.as_str(), |k| k.label_zh());
@@ -194,6 +194,9 @@ pub fn event(
                 escape(label),
                 escape(&reasons.join("；"))
             ));
+        }
+        for (doc, why) in &signals.to_verify {
+            body.push_str(&format!("<tr><td>#{doc}</td><td>待核实</td><td>{}</td></tr>", escape(why)));
         }
         for (doc, score, drivers) in &signals.negativity {
             body.push_str(&format!(
