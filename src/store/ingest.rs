@@ -133,14 +133,11 @@ pub(super) fn insert_new(
     now: i64,
     counts: &mut Committed,
 ) -> Result<(), StoreError> {
-    let Some(doc_id) = insert_document(tx, &item.document, now)? else { return Ok(()) };
+    let Some(doc_id) = insert_document(tx, &item.document, item.to_verify.as_deref(), now)? else { return Ok(()) };
     counts.documents += 1;
     counts.hits += insert_hits(tx, doc_id, &item.hits)?;
     insert_flags(tx, doc_id, &item.flags)?;
     set_negativity(tx, doc_id, item.negativity.as_ref())?;
-    if let Some(why) = &item.to_verify {
-        tx.execute("UPDATE documents SET to_verify = ?2 WHERE id = ?1", &[&doc_id, why])?;
-    }
     if let Some(event) = &item.event {
         events::record(tx, event, doc_id, &item.document.source_id, now)?;
     }
@@ -151,16 +148,22 @@ pub(super) fn insert_new(
     Ok(())
 }
 
-/// Inserts a document and its keys; `None` when one of its keys is already stored (or, on
+/// Inserts a document (with why it is 待核实, when it is) and its keys; `None` when one of its keys is already stored (or, on
 /// PostgreSQL, was stored by another transaction while this one inserted it: the row is
 /// taken back, see the module doc).
-fn insert_document(tx: &mut dyn Exec, doc: &Document, now: i64) -> Result<Option<i64>, StoreError> {
+fn insert_document(
+    tx: &mut dyn Exec,
+    doc: &Document,
+    to_verify: Option<&str>,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
     if known(tx, doc)? {
         return Ok(None);
     }
     let id: i64 = tx.one(
-        "INSERT INTO documents (source_id, fingerprint, link, guid, title, text, author, published_at, fetched_at, page_state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO documents (source_id, fingerprint, link, guid, title, text, author, published_at, fetched_at, page_state,
+                                to_verify)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          RETURNING id",
         &[
             &doc.source_id,
@@ -173,6 +176,7 @@ fn insert_document(tx: &mut dyn Exec, doc: &Document, now: i64) -> Result<Option
             &doc.published_at.map(|t| t.timestamp()),
             &now,
             &doc.page_state,
+            &to_verify,
         ],
         |r| r.get(0),
     )?;
